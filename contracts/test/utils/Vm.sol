@@ -21,6 +21,25 @@ interface Vm {
     function etch(address target, bytes calldata newRuntimeBytecode) external;
     function label(address account, string calldata newLabel) external;
     function assume(bool condition) external pure;
+    function store(address target, bytes32 slot, bytes32 value) external;
+    function load(address target, bytes32 slot) external view returns (bytes32 data);
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
+    function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
+    function expectCall(address callee, bytes calldata data) external;
+    function expectPartialRevert(bytes4 revertData) external;
+    function signDelegation(address implementation, uint256 privateKey)
+        external
+        returns (SignedDelegation memory signedDelegation);
+    function attachDelegation(SignedDelegation calldata signedDelegation) external;
+
+    struct SignedDelegation {
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+        uint64 nonce;
+        address implementation;
+    }
 
     // Keys and signatures
     function addr(uint256 privateKey) external pure returns (address keyAddr);
