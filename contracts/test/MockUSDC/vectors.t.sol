@@ -149,6 +149,7 @@ contract MockUSDC_Vectors_Test is MockUSDC_Base {
         vm.assertEq(_signDigest(v.privateKey, v.digest), v.signature, "RFC 6979 signature");
 
         token.mint(v.from, v.value);
+        // forge-lint: disable-next-line(block-timestamp)
         assertTrue(block.timestamp > v.validAfter && block.timestamp < v.validBefore, "clock inside the window");
         uint256 toBefore = token.balanceOf(v.to);
         _submit(op, auth, v.signature);
