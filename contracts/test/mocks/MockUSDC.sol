@@ -142,7 +142,14 @@ contract MockUSDC {
         bytes32 s
     ) external whenNotPaused notBlacklisted(from) notBlacklisted(to) {
         _transferWithAuthorization(
-            TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, abi.encodePacked(r, s, v)
+            TRANSFER_WITH_AUTHORIZATION_TYPEHASH,
+            from,
+            to,
+            value,
+            validAfter,
+            validBefore,
+            nonce,
+            abi.encodePacked(r, s, v)
         );
     }
 
@@ -175,7 +182,14 @@ contract MockUSDC {
     ) external whenNotPaused notBlacklisted(from) notBlacklisted(to) {
         require(to == msg.sender, "FiatTokenV2: caller must be the payee");
         _transferWithAuthorization(
-            RECEIVE_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, abi.encodePacked(r, s, v)
+            RECEIVE_WITH_AUTHORIZATION_TYPEHASH,
+            from,
+            to,
+            value,
+            validAfter,
+            validBefore,
+            nonce,
+            abi.encodePacked(r, s, v)
         );
     }
 
@@ -216,7 +230,9 @@ contract MockUSDC {
     /// @notice The EIP-712 domain separator, computed for the current chain id as v2.2 does.
     function DOMAIN_SEPARATOR() public view returns (bytes32) {
         return keccak256(
-            abi.encode(_EIP712_DOMAIN_TYPEHASH, keccak256(bytes(name)), keccak256(bytes(version)), block.chainid, address(this))
+            abi.encode(
+                _EIP712_DOMAIN_TYPEHASH, keccak256(bytes(name)), keccak256(bytes(version)), block.chainid, address(this)
+            )
         );
     }
 
@@ -315,7 +331,9 @@ contract MockUSDC {
         if (signer.code.length > 0) {
             (bool ok, bytes memory result) =
                 signer.staticcall(abi.encodeWithSelector(IERC1271.isValidSignature.selector, digest, signature));
-            return ok && result.length >= 32 && abi.decode(result, (bytes32)) == bytes32(IERC1271.isValidSignature.selector);
+            return
+                ok && result.length >= 32
+                    && abi.decode(result, (bytes32)) == bytes32(IERC1271.isValidSignature.selector);
         }
         return _recover(digest, signature) == signer;
     }
