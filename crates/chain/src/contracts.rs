@@ -1,0 +1,11 @@
+//! Bindings generated with `sol!` from the artifacts `build.rs` compiled: one module per contract, each with
+//! its calls, events, errors, structs, bytecode and an `rpc` instance type.
+//!
+//! - [`BatchSettler`]: relays many x402 `exact` authorizations in one transaction.
+//! - [`Escrow`]: marketplace jobs, funded by `receiveWithAuthorization` with the job id as nonce.
+//! - [`AnchorRegistry`]: append-only Merkle roots of settlement records.
+//! - [`MockUSDC`]: the FiatToken v2.2 stand-in deployed on dev chains.
+
+#![allow(clippy::too_many_arguments, unreachable_pub)]
+
+include!(concat!(env!("OUT_DIR"), "/bindings.rs"));

@@ -1,0 +1,16 @@
+//! Clearing's contracts, seen from Rust.
+//!
+//! This crate owns the alloy bindings of the contracts in `contracts/src` (compiled by `build.rs` with
+//! foundry-compilers through the repository's solc-js wrapper, so the bindings can never drift from the
+//! Solidity), the one place a provider stack is built, and the deployment of the suite to any RPC endpoint.
+//! It holds no SQL and no HTTP; other crates reach the chain only through what is exported here.
+
+mod deploy;
+mod error;
+mod provider;
+
+pub mod contracts;
+
+pub use deploy::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
+pub use error::{Error, Result};
+pub use provider::{ChainProvider, connect, connect_with_signer};

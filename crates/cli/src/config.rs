@@ -1,0 +1,212 @@
+//! The one configuration file, `clearing.toml`, with environment overrides.
+//!
+//! Every field has a default, so an empty file (or none) is a valid configuration for a local setup. Environment
+//! variables override the file: `CLEARING_DATABASE_URL` (or `DATABASE_URL`), `CLEARING_RPC_URL` and
+//! `CLEARING_RELAYER_KEY`. Secrets never reach a log: [`Secret`] prints as `<redacted>`.
+
+use std::{fmt, path::Path};
+
+use alloy::primitives::Address;
+use anyhow::Context;
+use clearing_chain::Deployment;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct Config {
+    /// The ledger database.
+    pub(crate) database: DatabaseConfig,
+    /// The chain Clearing settles on.
+    pub(crate) chain: ChainConfig,
+    /// The account that sends Clearing's transactions.
+    pub(crate) relayer: RelayerConfig,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct DatabaseConfig {
+    /// PostgreSQL URL. Default `postgres://postgres@127.0.0.1:5432/clearing`;
+    /// env `CLEARING_DATABASE_URL`, then `DATABASE_URL`.
+    pub(crate) url: String,
+    /// Pool size. Default 10.
+    pub(crate) max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: "postgres://postgres@127.0.0.1:5432/clearing".into(), max_connections: 10 }
+    }
+}
+
+/// `[chain]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ChainConfig {
+    /// JSON-RPC endpoint. Default `http://127.0.0.1:8545`; env `CLEARING_RPC_URL`.
+    pub(crate) rpc_url: String,
+    /// The USDC (or test token) Clearing settles in. No default: set by `clearing dev` or by hand.
+    pub(crate) usdc: Option<TokenConfig>,
+    /// Where the Clearing contracts live. No default: written by `clearing dev` and `clearing deploy`.
+    pub(crate) deployment: Option<Deployment>,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self { rpc_url: "http://127.0.0.1:8545".into(), usdc: None, deployment: None }
+    }
+}
+
+/// `[chain.usdc]`: an EIP-3009 token and its EIP-712 domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenConfig {
+    /// The token contract.
+    pub(crate) address: Address,
+    /// EIP-712 domain name: "USD Coin" on Base, "USDC" on Base Sepolia.
+    pub(crate) name: String,
+    /// EIP-712 domain version: "2" for FiatToken v2.x.
+    pub(crate) version: String,
+}
+
+/// `[relayer]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RelayerConfig {
+    /// Hex private key of the relayer. No default; env `CLEARING_RELAYER_KEY` (preferred over the file).
+    pub(crate) private_key: Option<Secret>,
+}
+
+/// A value that must never be printed or logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where the environment's overrides come from; a seam so tests need not mutate the process environment.
+pub(crate) trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Config {
+    /// Reads `path` if it exists (a missing file means all defaults), then applies the environment.
+    pub(crate) fn load(path: &Path, env: &impl Env) -> anyhow::Result<Self> {
+        let mut config = if path.exists() {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            Self::parse(&text).with_context(|| format!("parsing {}", path.display()))?
+        } else {
+            Self::default()
+        };
+        config.apply_env(env);
+        Ok(config)
+    }
+
+    pub(crate) fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+
+    pub(crate) fn apply_env(&mut self, env: &impl Env) {
+        if let Some(url) = env.var("CLEARING_DATABASE_URL").or_else(|| env.var("DATABASE_URL")) {
+            self.database.url = url;
+        }
+        if let Some(url) = env.var("CLEARING_RPC_URL") {
+            self.chain.rpc_url = url;
+        }
+        if let Some(key) = env.var("CLEARING_RELAYER_KEY") {
+            self.relayer.private_key = Some(Secret::new(key));
+        }
+    }
+
+    /// The file form, as `clearing dev` writes it.
+    pub(crate) fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct FakeEnv(HashMap<&'static str, &'static str>);
+
+    impl Env for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| v.to_string())
+        }
+    }
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = Config::parse("[database]\nurll = \"x\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field `urll`"), "{err:#}");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let mut config = Config::parse("[database]\nurl = \"postgres://file/db\"\n").unwrap();
+        config.apply_env(&FakeEnv(HashMap::from([
+            ("DATABASE_URL", "postgres://generic/db"),
+            ("CLEARING_DATABASE_URL", "postgres://specific/db"),
+            ("CLEARING_RPC_URL", "http://rpc:1"),
+            ("CLEARING_RELAYER_KEY", "0xkey"),
+        ])));
+        assert_eq!(config.database.url, "postgres://specific/db");
+        assert_eq!(config.chain.rpc_url, "http://rpc:1");
+        assert_eq!(config.relayer.private_key.as_ref().map(Secret::expose), Some("0xkey"));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let config = RelayerConfig { private_key: Some(Secret::new("0xdeadbeef")) };
+        assert!(!format!("{config:?}").contains("deadbeef"));
+    }
+
+    #[test]
+    fn a_written_config_reads_back() {
+        let mut config = Config::default();
+        config.chain.usdc =
+            Some(TokenConfig { address: Address::repeat_byte(1), name: "USDC".into(), version: "2".into() });
+        config.chain.deployment = Some(Deployment {
+            chain_id: 31337,
+            start_block: 3,
+            batch_settler: Address::repeat_byte(2),
+            escrow: Address::repeat_byte(3),
+            anchor_registry: Address::repeat_byte(4),
+        });
+        assert_eq!(Config::parse(&config.to_toml().unwrap()).unwrap(), config);
+    }
+}

@@ -1,0 +1,59 @@
+//! `clearing deploy`
+
+use std::path::Path;
+
+use alloy::{primitives::Address, signers::local::PrivateKeySigner};
+use anyhow::Context;
+use clap::Args;
+use clearing_chain::{DeployConfig, deploy_suite};
+
+use crate::config::Config;
+
+/// Arguments of `clearing deploy`. Every role defaults to the relayer's address.
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// Receives the escrow's platform fee.
+    #[arg(long)]
+    fee_recipient: Option<Address>,
+    /// The escrow's fee cap, in basis points of a job's amount.
+    #[arg(long, default_value_t = DeployConfig::DEFAULT_MAX_FEE_BPS)]
+    max_fee_bps: u16,
+    /// The marketplace operator, which may mark escrow jobs completed.
+    #[arg(long)]
+    operator: Option<Address>,
+    /// Administers the anchor registry.
+    #[arg(long)]
+    anchor_admin: Option<Address>,
+    /// The only account allowed to anchor roots.
+    #[arg(long)]
+    anchorer: Option<Address>,
+    /// Record the deployment in the config file.
+    #[arg(long)]
+    write: bool,
+}
+
+pub(crate) async fn run(args: DeployArgs, mut config: Config, config_path: &Path) -> anyhow::Result<()> {
+    let key = config
+        .relayer
+        .private_key
+        .as_ref()
+        .context("no relayer key: set CLEARING_RELAYER_KEY or [relayer] private_key")?;
+    let signer: PrivateKeySigner = key.expose().parse().context("the relayer key is not a hex private key")?;
+    let relayer = signer.address();
+    let provider = clearing_chain::connect_with_signer(&config.chain.rpc_url, signer)?;
+    let deploy_config = DeployConfig {
+        fee_recipient: args.fee_recipient.unwrap_or(relayer),
+        max_fee_bps: args.max_fee_bps,
+        operator: args.operator.unwrap_or(relayer),
+        anchor_admin: args.anchor_admin.unwrap_or(relayer),
+        anchorer: args.anchorer.unwrap_or(relayer),
+    };
+    let deployment = deploy_suite(&provider, &deploy_config).await?;
+    println!("{}", toml::to_string_pretty(&deployment)?);
+    if args.write {
+        config.chain.deployment = Some(deployment);
+        std::fs::write(config_path, config.to_toml()?).with_context(|| format!("writing {}", config_path.display()))?;
+        println!("recorded in {}", config_path.display());
+    }
+    Ok(())
+}

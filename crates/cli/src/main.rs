@@ -1,0 +1,57 @@
+//! `clearing`, the one binary: `dev` runs the whole system on a local chain, `migrate` brings a database to
+//! the current schema, `deploy` deploys the contract suite to any RPC endpoint.
+//!
+//! Configuration comes from one TOML file (`--config`, default `clearing.toml`) with environment overrides;
+//! see [`config`]. Logs go to stderr through `tracing` (warnings by default; `RUST_LOG=info` for more); human output to
+//! stdout.
+
+mod config;
+mod deploy;
+mod dev;
+mod migrate;
+mod process;
+mod tools;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, ProcessEnv};
+
+/// Clearing: an x402 escrow and settlement engine for USDC on Base.
+#[derive(Debug, Parser)]
+#[command(name = "clearing", version, about)]
+struct Cli {
+    /// The configuration file; missing means all defaults.
+    #[arg(long, global = true, env = "CLEARING_CONFIG", default_value = "clearing.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole system on a local anvil: contracts, test USDC, a migrated database.
+    Dev(dev::DevArgs),
+    /// Apply the database migrations (creating the database if it is missing).
+    Migrate(migrate::MigrateArgs),
+    /// Deploy BatchSettler, Escrow and AnchorRegistry with the relayer key.
+    Deploy(deploy::DeployArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+
+    let cli = Cli::parse();
+    let config = Config::load(&cli.config, &ProcessEnv)?;
+    match cli.command {
+        Command::Dev(args) => dev::run(args, config).await,
+        Command::Migrate(args) => migrate::run(args, config).await,
+        Command::Deploy(args) => deploy::run(args, config, &cli.config).await,
+    }
+}

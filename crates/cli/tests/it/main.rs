@@ -1,0 +1,3 @@
+//! The `clearing` binary, end to end, on a real anvil and PostgreSQL.
+
+mod dev;

@@ -1,0 +1,96 @@
+//! Clearing's PostgreSQL ledger.
+//!
+//! This crate owns the connection pool, the migrations in `migrations/` (one schema for the whole engine) and
+//! the typed queries over it. It is the only crate that holds SQL: other crates call the methods of [`Ledger`]
+//! with typed primitives and get domain values and domain errors back, never rows or SQL strings.
+
+mod error;
+
+use std::time::Duration;
+
+use sqlx::{
+    PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+use tracing::info;
+
+pub use error::{Error, Result};
+
+/// The engine's migrations, embedded at compile time from `migrations/`.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// How long to wait for a connection before reporting the database unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A handle on the ledger database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pool: PgPool,
+}
+
+impl Ledger {
+    /// Connects to `database_url` with a pool of at most `max_connections`.
+    pub async fn connect(database_url: &str, max_connections: u32) -> Result<Self> {
+        let options: PgConnectOptions =
+            database_url.parse().map_err(|source| Error::InvalidUrl { source: Box::new(source) })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|source| Error::Unreachable { source: Box::new(source) })?;
+        Ok(Self { pool })
+    }
+
+    /// Creates the database named in `database_url` unless it exists; returns whether it was created.
+    pub async fn create_database_if_missing(database_url: &str) -> Result<bool> {
+        use sqlx::migrate::MigrateDatabase;
+        let unreachable = |source| Error::Unreachable { source: Box::new(source) };
+        if sqlx::Postgres::database_exists(database_url).await.map_err(unreachable)? {
+            return Ok(false);
+        }
+        sqlx::Postgres::create_database(database_url).await.map_err(unreachable)?;
+        info!("created database");
+        Ok(true)
+    }
+
+    /// Drops the database named in `database_url` if it exists (for tests and throwaway environments).
+    pub async fn drop_database_if_exists(database_url: &str) -> Result<()> {
+        use sqlx::migrate::MigrateDatabase;
+        let unreachable = |source| Error::Unreachable { source: Box::new(source) };
+        if sqlx::Postgres::database_exists(database_url).await.map_err(unreachable)? {
+            sqlx::Postgres::force_drop_database(database_url).await.map_err(unreachable)?;
+        }
+        Ok(())
+    }
+
+    /// Wraps an existing pool (tests get one per database from `#[sqlx::test]`).
+    pub const fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Applies every migration not yet applied; a no-op on an up-to-date database.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        info!(version = self.schema_version().await?, "ledger schema up to date");
+        Ok(())
+    }
+
+    /// The newest applied migration's version, or 0 on an empty database.
+    pub async fn schema_version(&self) -> Result<i64> {
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?;
+        Ok(version.unwrap_or(0))
+    }
+
+    /// The newest migration this build embeds.
+    pub fn latest_migration() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
