@@ -51,10 +51,10 @@ pub(crate) fn bind_to_parent(command: &mut Command, run_as: Option<RunAs>) {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if let Some(user) = run_as {
-                if libc::setgid(user.gid) != 0 || libc::setuid(user.uid) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+            if let Some(user) = run_as
+                && (libc::setgid(user.gid) != 0 || libc::setuid(user.uid) != 0)
+            {
+                return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
