@@ -7,6 +7,12 @@ export FOUNDRY_DISABLE_NIGHTLY_WARNING=1
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Commands to run when the calling script exits, in the order registered.
+CLEARING_AT_EXIT=()
+at_exit() { CLEARING_AT_EXIT+=("$1"); }
+run_at_exit() { local command; for command in "${CLEARING_AT_EXIT[@]}"; do eval "$command"; done; }
+trap run_at_exit EXIT
+
 # Installs the pinned npm toolchain (forge, anvil, cast, solc-js, OpenZeppelin) when node_modules is missing or
 # older than package-lock.json. npm ci reaches only the npm registry.
 ensure_node_modules() {
@@ -30,7 +36,7 @@ ensure_test_database() {
     return
   fi
   step "no PostgreSQL on 127.0.0.1:5432: starting a private cluster"
-  # Globals, not locals: the EXIT trap runs after this function has returned.
+  # Globals, not locals: the exit hook runs after this function has returned.
   CLEARING_PG_BIN="$(pg_config --bindir 2>/dev/null || true)"
   [ -x "$CLEARING_PG_BIN/initdb" ] || CLEARING_PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
   [ -x "$CLEARING_PG_BIN/initdb" ] || { echo "PostgreSQL server binaries not found; set DATABASE_URL" >&2; exit 1; }
@@ -40,6 +46,6 @@ ensure_test_database() {
   "${CLEARING_PG_AS[@]}" "$CLEARING_PG_BIN/initdb" -D "$CLEARING_PG_DIR/data" -U postgres -A trust --no-sync >/dev/null
   "${CLEARING_PG_AS[@]}" "$CLEARING_PG_BIN/pg_ctl" -D "$CLEARING_PG_DIR/data" -l "$CLEARING_PG_DIR/log" -w \
     -o "-p 54329 -k $CLEARING_PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
-  trap '"${CLEARING_PG_AS[@]}" "$CLEARING_PG_BIN/pg_ctl" -D "$CLEARING_PG_DIR/data" -m fast stop >/dev/null; rm -rf "$CLEARING_PG_DIR"' EXIT
+  at_exit '"${CLEARING_PG_AS[@]}" "$CLEARING_PG_BIN/pg_ctl" -D "$CLEARING_PG_DIR/data" -m fast stop >/dev/null; rm -rf "$CLEARING_PG_DIR"' 
   export DATABASE_URL="postgres://postgres@127.0.0.1:54329/postgres"
 }
