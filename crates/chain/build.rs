@@ -23,6 +23,7 @@ const CONTRACTS: &[(&str, &str)] = &[
     ("BatchSettler", "contracts/src/BatchSettler.sol"),
     ("Escrow", "contracts/src/Escrow.sol"),
     ("AnchorRegistry", "contracts/src/AnchorRegistry.sol"),
+    ("VerifyReader", "contracts/src/VerifyReader.sol"),
     ("MockUSDC", "contracts/test/mocks/MockUSDC.sol"),
 ];
 

@@ -4,6 +4,7 @@
 //! - [`BatchSettler`]: relays many x402 `exact` authorizations in one transaction.
 //! - [`Escrow`]: marketplace jobs, funded by `receiveWithAuthorization` with the job id as nonce.
 //! - [`AnchorRegistry`]: append-only Merkle roots of settlement records.
+//! - [`VerifyReader`]: never deployed; its creation code answers a batch of verify reads in one `eth_call`.
 //! - [`MockUSDC`]: the FiatToken v2.2 stand-in deployed on dev chains.
 
 #![allow(clippy::too_many_arguments, unreachable_pub)]

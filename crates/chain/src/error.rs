@@ -35,6 +35,14 @@ pub enum Error {
         /// Where it should be.
         address: Address,
     },
+    /// A node's answer could not be decoded.
+    #[error("could not decode {what}: {reason}")]
+    Decode {
+        /// What was being decoded.
+        what: &'static str,
+        /// The decoder's complaint.
+        reason: String,
+    },
     /// The RPC URL could not be parsed.
     #[error("invalid rpc url {url:?}: {reason}")]
     InvalidUrl {

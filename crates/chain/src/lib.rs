@@ -8,9 +8,11 @@
 mod deploy;
 mod error;
 mod provider;
+mod reader;
 
 pub mod contracts;
 
 pub use deploy::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
 pub use error::{Error, Result};
 pub use provider::{ChainProvider, connect, connect_with_signer};
+pub use reader::{MAX_VERIFY_READS, VerifyAnswer, VerifyRead, read_verify_batch};

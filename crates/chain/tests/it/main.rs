@@ -1,6 +1,7 @@
 //! `clearing-chain` against a real anvil from the repository's `node_modules`.
 
 mod deploy;
+mod reader;
 
 use std::path::PathBuf;
 
