@@ -1,0 +1,97 @@
+//! Rate limiting with governor: a request is charged to its API key when it carries a configured one
+//! (`Authorization: Bearer <key>` or `X-API-Key: <key>`), otherwise to its client IP. Over the quota it gets 429
+//! with `Retry-After` in whole seconds.
+
+use std::{net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
+use serde::Deserialize;
+
+use super::ApiError;
+
+/// Requests per second and burst, for one client IP or one API key. A rate of 0 turns that limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub per_second: u32,
+    /// Requests allowed at once above the sustained rate.
+    pub burst: u32,
+}
+
+impl RateLimit {
+    fn quota(self) -> Option<Quota> {
+        let rate = NonZeroU32::new(self.per_second)?;
+        Some(Quota::per_second(rate).allow_burst(NonZeroU32::new(self.burst.max(self.per_second))?))
+    }
+}
+
+/// The limiters of one server.
+#[derive(Debug)]
+pub struct Limiter {
+    per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    per_key: Option<DefaultKeyedRateLimiter<String>>,
+    api_keys: Vec<String>,
+}
+
+impl Limiter {
+    /// Limits per client IP and per API key (`api_keys` are the keys that count as keys).
+    pub fn new(per_ip: RateLimit, per_key: RateLimit, api_keys: Vec<String>) -> Self {
+        Self {
+            per_ip: per_ip.quota().map(RateLimiter::keyed),
+            per_key: per_key.quota().map(RateLimiter::keyed),
+            api_keys,
+        }
+    }
+
+    /// Whether a request from `ip` with `headers` may go on; the wait before retrying if not.
+    pub fn check(&self, ip: IpAddr, headers: &HeaderMap) -> Result<(), Duration> {
+        if let Some(key) = self.api_key(headers) {
+            return match &self.per_key {
+                Some(limiter) => limiter
+                    .check_key(&key.to_owned())
+                    .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now())),
+                None => Ok(()),
+            };
+        }
+        match &self.per_ip {
+            Some(limiter) => limiter
+                .check_key(&ip)
+                .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now())),
+            None => Ok(()),
+        }
+    }
+
+    fn api_key<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        let presented = headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer "))?;
+        self.api_keys.iter().any(|k| k == presented).then_some(presented)
+    }
+}
+
+/// The axum middleware: charges the request, or answers 429.
+pub(super) async fn rate_limit(
+    State(limiter): State<Arc<Limiter>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match limiter.check(peer.ip(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let mut response = ApiError::RateLimited { retry_after_secs: seconds.max(1) }.into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            debug_assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            response
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The facilitator's HTTP API (axum): `POST /verify`, `GET /supported`, `GET /health`, `GET /metrics` and
+//! `GET /openapi.json`.
+//!
+//! Every business outcome is a 200 with the x402 body; only a body that cannot be parsed is a 400, with a JSON
+//! error naming what was wrong. Bodies are limited in size, requests in time, clients in rate (429 with
+//! `Retry-After`). Handlers are thin: they parse, call the domain, and map the outcome.
+
+mod limit;
+mod openapi;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State, rejection::BytesRejection},
+    http::{StatusCode, header},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use clearing_x402::{PaymentRequest, SupportedResponse, VerifyResponse};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tower_http::timeout::TimeoutLayer;
+use tracing::debug;
+
+pub use self::limit::{Limiter, RateLimit};
+use crate::{Metrics, Verifier};
+
+/// Limits of the HTTP server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest request body, bytes. Default 64 KiB (an x402 body is about 1.5 KiB).
+    pub max_body_bytes: usize,
+    /// Longest a request may take, milliseconds. Default 30,000 (a settle waits for its receipt).
+    pub request_timeout_ms: u64,
+    /// Per client IP. Default 5,000/s with a burst of 10,000; 0 turns it off.
+    pub rate_limit_per_ip: RateLimit,
+    /// Per API key. Default 20,000/s with a burst of 40,000; 0 turns it off.
+    pub rate_limit_per_key: RateLimit,
+    /// Keys whose requests are limited per key instead of per IP. Default none.
+    pub api_keys: Vec<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            request_timeout_ms: 30_000,
+            rate_limit_per_ip: RateLimit { per_second: 5_000, burst: 10_000 },
+            rate_limit_per_key: RateLimit { per_second: 20_000, burst: 40_000 },
+            api_keys: Vec::new(),
+        }
+    }
+}
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    verifier: Verifier,
+    metrics: Arc<Metrics>,
+    supported: Arc<SupportedResponse>,
+}
+
+impl AppState {
+    /// The state of a facilitator that verifies with `verifier` and advertises `supported`.
+    pub fn new(verifier: Verifier, metrics: Arc<Metrics>, supported: SupportedResponse) -> Self {
+        Self { verifier, metrics, supported: Arc::new(supported) }
+    }
+}
+
+/// The facilitator's routes with their limits. Serve with `into_make_service_with_connect_info::<SocketAddr>()`:
+/// the rate limiter keys on the peer address.
+pub fn router(state: AppState, config: &HttpConfig) -> Router {
+    let limiter = Arc::new(Limiter::new(config.rate_limit_per_ip, config.rate_limit_per_key, config.api_keys.clone()));
+    Router::new()
+        .route("/verify", post(verify))
+        .route("/supported", get(supported))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(limiter, limit::rate_limit))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(config.request_timeout_ms),
+        ))
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn verify(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let request = parse(body)?;
+    let response = match state.verifier.verify(&request).await {
+        Ok(payment) => {
+            debug!(payer = %payment.payer, nonce = %payment.authorization.nonce, "verify: valid");
+            state.metrics.verified("valid", started.elapsed());
+            VerifyResponse::valid(payment.payer)
+        }
+        Err(rejection) => {
+            debug!(reason = %rejection.reason, "verify: invalid");
+            state.metrics.verified(rejection.reason.as_str(), started.elapsed());
+            VerifyResponse::invalid(&rejection)
+        }
+    };
+    Ok(Json(response).into_response())
+}
+
+async fn supported(State(state): State<AppState>) -> Json<SupportedResponse> {
+    Json(SupportedResponse::clone(&state.supported))
+}
+
+#[derive(Debug, Serialize)]
+struct Health {
+    status: &'static str,
+    networks: Vec<String>,
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health { status: "ok", networks: state.verifier.networks().iter().map(ToString::to_string).collect() })
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], openapi::DOCUMENT).into_response()
+}
+
+/// A body that is not an x402 facilitator request is a 400 naming the problem.
+fn parse(body: Result<Bytes, BytesRejection>) -> Result<PaymentRequest, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
+        _ => ApiError::InvalidBody { message: rejection.body_text() },
+    })?;
+    PaymentRequest::from_slice(&body).map_err(|e| ApiError::InvalidBody { message: e.to_string() })
+}
+
+/// Every non-200 answer of the API, as JSON `{error, message}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not a facilitator request.
+    #[error("{message}")]
+    InvalidBody {
+        /// What was wrong, from the parser.
+        message: String,
+    },
+    /// The body exceeds the configured limit.
+    #[error("request body too large")]
+    BodyTooLarge,
+    /// The client is over its rate.
+    #[error("rate limited: retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            Self::InvalidBody { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        };
+        (status, Json(ErrorBody { error: code, message: self.to_string() })).into_response()
+    }
+}

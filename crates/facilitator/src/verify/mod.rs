@@ -1,0 +1,212 @@
+//! x402 `exact` verify: the pure checks of `clearing-x402`, then what only the chain knows.
+//!
+//! The order is the reference facilitator's (FACTS.md): scheme, EIP-712 domain, network, signature, recipient,
+//! validity window, value (all pure, in [`clearing_x402::verify_exact`]); then, from one coalesced chain read,
+//! the signature of a payer with code (ERC-1271 only, as FiatToken v2.2 does), the nonce, the balance less what
+//! the payer already has in flight, and whether the asset is a contract. Verify commits nothing.
+
+mod coalescer;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
+use alloy::primitives::{Address, B256, Bytes};
+use clearing_chain::VerifyRead;
+use clearing_x402::{
+    Network, PayerCode, PayerSignature, PaymentRequest, Reason, Rejection, SCHEME_EXACT, SignatureCheck, TokenDomain,
+    VerifiedPayment, VerifyOptions, verify_exact,
+};
+
+pub use self::coalescer::{CoalescerConfig, ReadCoalescer, ReadError};
+use crate::{Clock, InFlight};
+
+/// Most token domains kept; beyond it new ones are computed per request (a domain costs two hashes).
+const MAX_CACHED_DOMAINS: usize = 256;
+
+/// Verifies x402 `exact` payments on the chains it serves; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    chains: Arc<HashMap<u64, ReadCoalescer>>,
+    clock: Arc<dyn Clock>,
+    inflight: InFlight,
+    domains: Arc<RwLock<Vec<TokenDomain>>>,
+}
+
+impl Verifier {
+    /// A verifier for the chains in `readers` (by chain id), reading time from `clock` and counting `inflight`
+    /// settlements against balances.
+    pub fn new(readers: HashMap<u64, ReadCoalescer>, clock: Arc<dyn Clock>, inflight: InFlight) -> Self {
+        Self { chains: Arc::new(readers), clock, inflight, domains: Arc::default() }
+    }
+
+    /// The chains served, as networks.
+    pub fn networks(&self) -> Vec<Network> {
+        let mut networks: Vec<_> = self.chains.keys().map(|id| Network::new(*id)).collect();
+        networks.sort_by_key(|network| network.chain_id());
+        networks
+    }
+
+    /// Whether `request` would settle now: every check passes and nothing is committed.
+    pub async fn verify(&self, request: &PaymentRequest) -> Result<VerifiedPayment, Rejection> {
+        let coalescer = self.chain_of(request)?;
+        let payment = match self.verify_pure(request, PayerCode::Unknown) {
+            Ok(payment) => payment,
+            Err(rejection) => return Err(self.signature_first(request, coalescer, rejection).await),
+        };
+        let answer = coalescer
+            .read(VerifyRead {
+                token: payment.domain.token(),
+                payer: payment.payer,
+                nonce: payment.authorization.nonce,
+                digest: payment.digest,
+                signature: token_signature(&payment.signature),
+            })
+            .await
+            .map_err(|e| reject(&payment, Reason::UnexpectedVerifyError, e.to_string()))?;
+
+        if answer.payer_has_code {
+            if !answer.contract_signature_valid {
+                return Err(reject(
+                    &payment,
+                    Reason::InvalidSignature,
+                    format!("payer {} has code and its ERC-1271 isValidSignature refused the signature", payment.payer),
+                ));
+            }
+        } else if payment.signature_check == SignatureCheck::NeedsContractCheck {
+            // No code at the payer: only ECDSA counts, so the reference reason comes from the pure checks.
+            self.verify_pure(request, PayerCode::NoCode)?;
+        }
+
+        if answer.nonce_used == Some(true) {
+            return Err(reject(
+                &payment,
+                Reason::NonceAlreadyUsed,
+                format!("nonce {} of {} is already used or cancelled", payment.authorization.nonce, payment.payer),
+            ));
+        }
+        if let Some(balance) = answer.balance {
+            let chain_id = payment.network.chain_id();
+            let committed =
+                self.inflight.committed(chain_id, payment.domain.token(), payment.payer, payment.authorization.nonce);
+            let needed = payment.authorization.value.saturating_add(committed);
+            if balance < needed {
+                return Err(reject(
+                    &payment,
+                    Reason::InsufficientBalance,
+                    format!(
+                        "balance {balance} of {} is below {} plus {committed} in flight",
+                        payment.payer, payment.authorization.value
+                    ),
+                ));
+            }
+        }
+        if !answer.token_is_contract {
+            return Err(reject(
+                &payment,
+                Reason::AssetNotDeployedContract,
+                format!("asset {} has no code on {}", payment.domain.token(), payment.network),
+            ));
+        }
+        if answer.balance.is_none() || answer.nonce_used.is_none() {
+            return Err(reject(
+                &payment,
+                Reason::Eip3009NotSupported,
+                format!("asset {} does not answer balanceOf and authorizationState", payment.domain.token()),
+            ));
+        }
+        Ok(payment)
+    }
+
+    /// The reader of the request's chain, or `unsupported_network` when this facilitator does not serve it.
+    fn chain_of(&self, request: &PaymentRequest) -> Result<&ReadCoalescer, Rejection> {
+        if let Ok(network) = request.parsed_network()
+            && let Some(coalescer) = self.chains.get(&network.chain_id())
+        {
+            return Ok(coalescer);
+        }
+        // A wrong scheme comes before the network in the reference order.
+        if request.scheme() != SCHEME_EXACT || request.payload_scheme() != SCHEME_EXACT {
+            self.verify_pure(request, PayerCode::Unknown)?;
+        }
+        Err(Rejection::new(
+            Reason::UnsupportedNetwork,
+            format!("network {:?} is not served by this facilitator (see GET /supported)", request.network()),
+        ))
+    }
+
+    /// With the payer's code unknown, a signature that does not recover may still be a wallet's, so the pure
+    /// checks go on past it; when a later check then fails, the reference order still wants the signature named
+    /// first if the payer has no code. (A wallet's signature with a later failure reports the later reason.)
+    async fn signature_first(
+        &self,
+        request: &PaymentRequest,
+        coalescer: &ReadCoalescer,
+        rejection: Rejection,
+    ) -> Rejection {
+        let Some(payer) = rejection.payer.filter(|_| checked_after_signature(rejection.reason)) else {
+            return rejection;
+        };
+        let ecdsa_only = match self.verify_pure(request, PayerCode::NoCode) {
+            Err(ecdsa_only) if ecdsa_only.reason == Reason::InvalidSignature => ecdsa_only,
+            _ => return rejection,
+        };
+        // The zero token makes the reader answer the payer's code only.
+        let read =
+            VerifyRead { token: Address::ZERO, payer, nonce: B256::ZERO, digest: B256::ZERO, signature: Bytes::new() };
+        match coalescer.read(read).await {
+            Ok(answer) if answer.payer_has_code => rejection,
+            Ok(_) => ecdsa_only,
+            Err(e) => Rejection::new(Reason::UnexpectedVerifyError, e.to_string()).with_payer(Some(payer)),
+        }
+    }
+
+    fn verify_pure(&self, request: &PaymentRequest, payer_code: PayerCode) -> Result<VerifiedPayment, Rejection> {
+        let now = self.clock.now();
+        let payment = {
+            let domains = self.domains.read().unwrap_or_else(|e| e.into_inner());
+            verify_exact(request, now, VerifyOptions::new().with_payer_code(payer_code).with_domains(&domains))?
+        };
+        self.remember(&payment.domain);
+        Ok(payment)
+    }
+
+    fn remember(&self, domain: &TokenDomain) {
+        let known = {
+            let domains = self.domains.read().unwrap_or_else(|e| e.into_inner());
+            domains.iter().any(|d| d == domain) || domains.len() >= MAX_CACHED_DOMAINS
+        };
+        if !known {
+            let mut domains = self.domains.write().unwrap_or_else(|e| e.into_inner());
+            if !domains.iter().any(|d| d == domain) {
+                domains.push(domain.clone());
+            }
+        }
+    }
+}
+
+/// Whether the reference order checks `reason` after the signature.
+const fn checked_after_signature(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::RecipientMismatch
+            | Reason::ValidBefore
+            | Reason::ValidAfter
+            | Reason::ValueMismatch
+            | Reason::AssetMismatch
+    )
+}
+
+/// The signature as the token takes it: 65 bytes r‖s‖v (v as 27/28) for ECDSA, the bytes as sent for a wallet.
+pub fn token_signature(signature: &PayerSignature) -> Bytes {
+    match signature {
+        PayerSignature::Ecdsa(ecdsa) => Bytes::copy_from_slice(&ecdsa.to_bytes()),
+        PayerSignature::Contract(bytes) => bytes.clone(),
+        PayerSignature::Eip6492(wrapped) => wrapped.inner.clone(),
+    }
+}
+
+fn reject(payment: &VerifiedPayment, reason: Reason, message: String) -> Rejection {
+    Rejection::new(reason, message).with_payer(Some(payment.payer))
+}
