@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Proves the interop harness end to end against the npm reference facilitator:
+#   anvil (from the root toolchain) on a free loopback port -> MockUSDC deployed and minted to a fresh agent ->
+#   reference-facilitator.mjs -> resource-server-vN.mjs -> pay-vN.mjs -> assertions (chain.mjs check).
+# Usage: tests/interop/run-reference.sh [v2|v1|all]   (default all)
+#   v2: anvil --chain-id 31337, network eip155:31337, @x402/express + @x402/fetch 2.27
+#   v1: anvil --chain-id 84532, network base-sepolia, x402-express + x402-fetch 1.2.0
+# Asserts, per case: HTTP 200 with the resource; the payer's token balance fell by exactly PRICE, once; the payee's
+# rose by PRICE; the payment response names a mined transaction doing exactly that transfer. Every process it
+# starts is stopped on exit (trap), whatever happens; every wait is bounded.
+# Env (optional): PRICE (atomic, default 10000), MINT (atomic, default 5000000), INTEROP_KEEP_LOGS=1 keeps the
+# work directory.
+set -euo pipefail
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/script/lib.sh"
+INTEROP="$CLEARING_ROOT/tests/interop"
+cd "$CLEARING_ROOT"
+
+# Each case runs in a child invocation (`run-reference.sh --case vN`) so that `set -e` holds inside it and its own
+# exit trap stops its processes; the parent prepares the toolchain once and totals the results.
+if [ "${1:-}" = --case ]; then
+  mode=case; cases=("${2:?--case v1|v2}")
+else
+  mode=main; cases=("${1:-all}")
+  [ "${cases[0]}" = all ] && cases=(v2 v1)
+fi
+for c in "${cases[@]}"; do
+  case "$c" in v1|v2) ;; *) echo "usage: $0 [v2|v1|all]" >&2; exit 2 ;; esac
+done
+
+PRICE="${PRICE:-10000}"
+MINT="${MINT:-5000000}"
+# anvil's first two well-known dev accounts: the token deployer and the facilitator's gas-paying signer.
+DEPLOYER_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+FACILITATOR_KEY=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+STARTUP_TIMEOUT=30   # seconds for anvil or a server to announce itself
+PAY_TIMEOUT=90       # seconds for the payer, whole exchange
+CHORE_TIMEOUT=60     # seconds for a chain.mjs command or the token build
+
+# ---------------------------------------------------------------- processes
+
+if [ "$mode" = main ]; then
+  work="$(mktemp -d "${TMPDIR:-/tmp}/clearing-interop.XXXXXX")"
+  if [ "${INTEROP_KEEP_LOGS:-0}" = 1 ]; then at_exit 'echo "logs kept in $work" >&2'; else at_exit 'rm -rf "$work"'; fi
+else
+  work="$INTEROP_WORK/${cases[0]}"
+  mkdir -p "$work"
+fi
+PIDS=()
+stop_all() {
+  local pid i
+  for (( i=${#PIDS[@]}-1; i>=0; i-- )); do kill -TERM "${PIDS[i]}" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    local alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+at_exit stop_all
+trap 'exit 130' INT TERM
+
+# start NAME CMD...: runs CMD in the background, stdout to $work/NAME.out, stderr to $work/NAME.err.
+start() {
+  local name="$1"; shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  PIDS+=($!)
+  LAST_PID=$!
+}
+
+# wait_for NAME PID REGEX: waits until $work/NAME.out matches REGEX (extended) or the process dies or time runs out.
+wait_for() {
+  local name="$1" pid="$2" regex="$3" deadline=$((SECONDS + STARTUP_TIMEOUT))
+  while ! grep -qE "$regex" "$work/$name.out" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "$name exited before it was ready:" >&2; dump "$name"; return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "$name not ready within ${STARTUP_TIMEOUT}s:" >&2; dump "$name"; return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# The port of a `{"ready":true,"port":N}` line.
+ready_port() { sed -nE 's/^\{"ready":true,"port":([0-9]+).*/\1/p' "$work/$1.out" | head -n1; }
+
+dump() {
+  local f
+  for f in "$work/$1.out" "$work/$1.err"; do
+    [ -s "$f" ] && { echo "--- ${f##*/} (last 40 lines)" >&2; tail -n 40 "$f" >&2; }
+  done
+  return 0
+}
+
+json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s.trim().split("\n").pop())[process.argv[1]];process.stdout.write(typeof v==="string"?v:JSON.stringify(v))})' "$1"; }
+chore() { timeout --foreground "$CHORE_TIMEOUT" node "$INTEROP/chain.mjs" "$@"; }
+
+run_case() {
+  local v="$1" chain_id network
+  if [ "$v" = v2 ]; then chain_id=31337; network="eip155:31337"; else chain_id=84532; network=base-sepolia; fi
+  step "$v: anvil --chain-id $chain_id, network $network"
+
+  start "anvil-$v" anvil --host 127.0.0.1 --port 0 --chain-id "$chain_id"
+  wait_for "anvil-$v" "$LAST_PID" '^Listening on 127\.0\.0\.1:[0-9]+'
+  local rpc_port
+  rpc_port="$(sed -nE 's/^Listening on 127\.0\.0\.1:([0-9]+).*/\1/p' "$work/anvil-$v.out" | head -n1)"
+  export RPC_URL="http://127.0.0.1:$rpc_port" CHAIN_ID="$chain_id"
+
+  DEPLOYER_KEY="$DEPLOYER_KEY" chore multicall3 >/dev/null   # as on Base; the reference's diagnostics use it
+
+  local agent agent_key pay_to token
+  chore new-key >"$work/agent.json"
+  agent_key="$(json_field key <"$work/agent.json")"
+  agent="$(json_field address <"$work/agent.json")"
+  pay_to="$(chore new-key | json_field address)"
+  token="$(DEPLOYER_KEY="$DEPLOYER_KEY" TOKEN_NAME=USDC chore deploy-token "$ARTIFACT" | tee "$work/deploy-$v.json" | json_field token)"
+  DEPLOYER_KEY="$DEPLOYER_KEY" chore mint "$token" "$agent" "$MINT" >/dev/null
+  echo "MockUSDC $token; agent $agent (no ETH) minted $MINT; payTo $pay_to; price $PRICE"
+
+  start "facilitator-$v" env PORT=0 FACILITATOR_KEY="$FACILITATOR_KEY" node "$INTEROP/reference-facilitator.mjs"
+  wait_for "facilitator-$v" "$LAST_PID" '^\{"ready":true' || return 1
+  local facilitator_url="http://127.0.0.1:$(ready_port "facilitator-$v")"
+  echo "reference facilitator $facilitator_url: $(json_field kinds < "$work/facilitator-$v.out")"
+
+  start "server-$v" env PORT=0 FACILITATOR_URL="$facilitator_url" TOKEN_ADDRESS="$token" PAY_TO="$pay_to" PRICE="$PRICE" \
+    TOKEN_NAME=USDC TOKEN_VERSION=2 node "$INTEROP/resource-server-$v.mjs"
+  wait_for "server-$v" "$LAST_PID" '^\{"ready":true' || return 1
+  local url="http://127.0.0.1:$(ready_port "server-$v")/weather"
+
+  local agent_before pay_to_before
+  agent_before="$(chore balance "$token" "$agent" | json_field balance)"
+  pay_to_before="$(chore balance "$token" "$pay_to" | json_field balance)"
+
+  echo "paying $url with pay-$v.mjs"
+  if ! AGENT_KEY="$agent_key" TOKEN_ADDRESS="$token" MAX_AMOUNT="$PRICE" PAY_TIMEOUT_MS=$((PAY_TIMEOUT * 1000)) \
+      timeout --foreground "$((PAY_TIMEOUT + 5))" node "$INTEROP/pay-$v.mjs" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
+    echo "pay-$v.mjs failed:" >&2
+    dump "pay-$v"; dump "server-$v"; dump "facilitator-$v"
+    return 1
+  fi
+  echo "payer: $(cat "$work/pay-$v.out")"
+
+  if ! TOKEN_ADDRESS="$token" AGENT="$agent" PAY_TO="$pay_to" PRICE="$PRICE" AGENT_BEFORE="$agent_before" \
+      PAY_TO_BEFORE="$pay_to_before" NETWORK="$network" EXPECTED_BODY="$EXPECTED_BODY" \
+      chore check "$work/pay-$v.out" >"$work/check-$v.out" 2>"$work/check-$v.err"; then
+    echo "assertions failed:" >&2
+    dump "check-$v"; dump "facilitator-$v"
+    return 1
+  fi
+  echo "verdict: $(cat "$work/check-$v.out")"
+  stop_all
+}
+
+# ---------------------------------------------------------------- one case
+
+if [ "$mode" = case ]; then
+  run_case "${cases[0]}"
+  exit 0
+fi
+
+# ---------------------------------------------------------------- toolchain
+
+ensure_node_modules
+stamp="$INTEROP/node_modules/.clearing-lock.sha256"
+want="$(sha256sum "$INTEROP/package-lock.json" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  step "npm ci (tests/interop: @x402/* 2.27.0, x402-express/x402-fetch 1.2.0)"
+  (cd "$INTEROP" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+fi
+
+step "forge build MockUSDC (into $work)"
+timeout "$CHORE_TIMEOUT" forge build contracts/test/mocks/MockUSDC.sol --out "$work/out" --cache-path "$work/cache" >"$work/forge.log" 2>&1 \
+  || { cat "$work/forge.log" >&2; exit 1; }
+export ARTIFACT="$work/out/MockUSDC.sol/MockUSDC.json" INTEROP_WORK="$work"
+export EXPECTED_BODY="$(cd "$INTEROP" && node --input-type=module -e 'import {WEATHER} from "./lib.mjs"; process.stdout.write(JSON.stringify(WEATHER))')"
+
+# A case runs in its own session and process group (setsid), so that however this script ends (error, Ctrl-C,
+# SIGTERM from a driver) the group is signalled as a whole: the case's shell, anvil, the servers and the payer.
+CASE_PGID=""
+stop_case() {
+  [ -n "$CASE_PGID" ] || return 0
+  kill -TERM -- "-$CASE_PGID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 -- "-$CASE_PGID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$CASE_PGID" 2>/dev/null || true
+  wait "$CASE_PGID" 2>/dev/null || true
+  CASE_PGID=""
+}
+at_exit stop_case
+
+passed=0
+failed=0
+for v in "${cases[@]}"; do
+  setsid bash "${BASH_SOURCE[0]}" --case "$v" &
+  CASE_PGID=$!
+  if wait "$CASE_PGID"; then
+    passed=$((passed + 1)); echo "$v: PASS"
+  else
+    failed=$((failed + 1)); echo "$v: FAIL"
+  fi
+  stop_case   # nothing should be left; make sure
+done
+echo
+echo "interop: $passed passed, $failed failed"
+[ "$failed" = 0 ]
