@@ -9,6 +9,7 @@ use std::{fmt, path::Path};
 use alloy::primitives::Address;
 use anyhow::Context;
 use clearing_chain::Deployment;
+use clearing_facilitator::FacilitatorConfig;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
@@ -21,6 +22,8 @@ pub(crate) struct Config {
     pub(crate) chain: ChainConfig,
     /// The account that sends Clearing's transactions.
     pub(crate) relayer: RelayerConfig,
+    /// The x402 facilitator's HTTP API.
+    pub(crate) facilitator: FacilitatorConfig,
 }
 
 /// `[database]`

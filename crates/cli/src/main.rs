@@ -1,5 +1,5 @@
-//! `clearing`, the one binary: `dev` runs the whole system on a local chain, `migrate` brings a database to
-//! the current schema, `deploy` deploys the contract suite to any RPC endpoint.
+//! `clearing`, the one binary: `dev` runs the whole system on a local chain, `serve` runs the x402 facilitator,
+//! `migrate` brings a database to the current schema, `deploy` deploys the contract suite to any RPC endpoint.
 //!
 //! Configuration comes from one TOML file (`--config`, default `clearing.toml`) with environment overrides;
 //! see [`config`]. Logs go to stderr through `tracing` (warnings by default; `RUST_LOG=info` for more); human output to
@@ -10,6 +10,7 @@ mod deploy;
 mod dev;
 mod migrate;
 mod process;
+mod serve;
 mod tools;
 
 use std::path::PathBuf;
@@ -38,6 +39,8 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Deploy BatchSettler, Escrow and AnchorRegistry with the relayer key.
     Deploy(deploy::DeployArgs),
+    /// Serve the x402 facilitator API (/verify, /supported, /health, /metrics, /openapi.json).
+    Serve(serve::ServeArgs),
 }
 
 #[tokio::main]
@@ -53,5 +56,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev(args) => dev::run(args, config).await,
         Command::Migrate(args) => migrate::run(args, config).await,
         Command::Deploy(args) => deploy::run(args, config, &cli.config).await,
+        Command::Serve(args) => serve::run(args, config).await,
     }
 }

@@ -9,6 +9,7 @@
 mod clock;
 mod inflight;
 mod metrics;
+mod service;
 
 pub mod http;
 pub mod verify;
@@ -16,4 +17,5 @@ pub mod verify;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use inflight::InFlight;
 pub use metrics::{Histogram, Metrics, Outcomes};
+pub use service::{Facilitator, FacilitatorConfig};
 pub use verify::{CoalescerConfig, ReadCoalescer, ReadError, Verifier};

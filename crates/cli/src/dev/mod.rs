@@ -16,6 +16,7 @@ use alloy::{
 use anyhow::Context;
 use clap::Args;
 use clearing_chain::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
+use clearing_facilitator::{Facilitator, http};
 use clearing_ledger::Ledger;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::info;
@@ -56,6 +57,9 @@ pub(crate) struct DevArgs {
     /// Chain id for anvil (84532 makes the dev chain look like Base Sepolia to x402 v1 clients).
     #[arg(long, default_value_t = 31337)]
     chain_id: u64,
+    /// Port for the x402 facilitator API; 0 picks a free one.
+    #[arg(long, default_value_t = 4020)]
+    facilitator_port: u16,
     /// Seconds between blocks; by default anvil mines a block per transaction.
     #[arg(long)]
     block_time: Option<u64>,
@@ -128,7 +132,14 @@ pub(crate) async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
             return Err(e);
         }
     };
-    summary.print(&args.write_config);
+    let (stop_server, server, facilitator) = match start_facilitator(&args, &config, &summary).await {
+        Ok(running) => running,
+        Err(e) => {
+            system.stop().await;
+            return Err(e);
+        }
+    };
+    summary.print(&args.write_config, facilitator);
 
     let reason = tokio::select! {
         _ = sigint.recv() => "interrupt",
@@ -140,9 +151,35 @@ pub(crate) async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     };
     info!(reason, "shutting down");
     println!("\nShutting down...");
+    let _ = stop_server.send(());
+    let _ = server.await;
     system.stop().await;
     println!("Stopped.");
     Ok(())
+}
+
+/// Serves the facilitator API on the dev chain until the returned sender fires.
+async fn start_facilitator(
+    args: &DevArgs,
+    config: &Config,
+    summary: &Summary,
+) -> anyhow::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    std::net::SocketAddr,
+)> {
+    let provider = clearing_chain::connect(&summary.rpc_url)?;
+    let facilitator = Facilitator::new(provider, vec![summary.relayer], &config.facilitator).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.facilitator_port))
+        .await
+        .with_context(|| format!("binding the facilitator to port {}", args.facilitator_port))?;
+    let address = listener.local_addr()?;
+    let router = facilitator.router(&config.facilitator);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(listener, router, async move {
+        let _ = stopped.await;
+    }));
+    Ok((stop, server, address))
 }
 
 /// What the summary prints.
@@ -259,11 +296,12 @@ fn done(what: &str) {
 }
 
 impl Summary {
-    fn print(&self, config_path: &std::path::Path) {
+    fn print(&self, config_path: &std::path::Path, facilitator: std::net::SocketAddr) {
         println!();
         println!("Clearing dev is up.");
         println!();
         println!("  chain            {} (chain id {})", self.rpc_url, self.chain_id);
+        println!("  facilitator      http://{facilitator}  (POST /verify, GET /supported, /metrics)");
         println!("  database         {}", self.database);
         println!("  config           {}", config_path.display());
         println!();

@@ -24,7 +24,8 @@ impl Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_clearing"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env_remove("DATABASE_URL")
-            .args(["--config", "/nonexistent/clearing.toml", "dev", "--port", "0", "--write-config"])
+            .args(["--config", "/nonexistent/clearing.toml", "dev", "--port", "0", "--facilitator-port", "0"])
+            .arg("--write-config")
             .arg(config_path)
             .args(extra)
             .stdout(Stdio::piped())
@@ -145,6 +146,22 @@ async fn assert_system_is_up(written: &Written, agent_line: &str) {
     ledger.close().await;
 }
 
+/// GET `url` on loopback with a bare HTTP/1.1 request (no client dependency for one call).
+async fn get_json(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream
+        .write_all(format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
 fn test_database_url() -> Option<String> {
     std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty())
 }
@@ -162,13 +179,17 @@ async fn dev_with_a_given_database_comes_up_and_ctrl_c_leaves_no_child() {
 
     let mut dev = Dev::start(&config_path, &["--database-url", url.as_str()]);
     let anvil_pid = pid_in(&dev.wait_for("ok: http://127.0.0.1:", Duration::from_secs(60)));
-    dev.wait_for("agents,", Duration::from_secs(120));
+    let facilitator_line = dev.wait_for("facilitator ", Duration::from_secs(120));
+    dev.wait_for("agents,", Duration::from_secs(30));
     let agent_line = dev.wait_for("0x", Duration::from_secs(5));
     dev.wait_for("Ready.", Duration::from_secs(30));
 
     let written = read_config(&config_path);
     assert_eq!(written.database_url, url.as_str());
     assert_system_is_up(&written, &agent_line).await;
+    let facilitator = facilitator_line.split_whitespace().nth(1).unwrap().to_owned();
+    let supported = get_json(&format!("{facilitator}/supported")).await;
+    assert!(supported.contains("\"network\":\"eip155:31337\""), "{supported}");
     let children = children_of(dev.pid());
     assert!(children.contains(&anvil_pid), "anvil {anvil_pid} is a child of clearing: {children:?}");
 

@@ -11,12 +11,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock as _};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 
 /// Requests per second and burst, for one client IP or one API key. A rate of 0 turns that limit off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Sustained requests per second.

@@ -29,7 +29,7 @@ pub use self::limit::{Limiter, RateLimit};
 use crate::{Metrics, Verifier};
 
 /// Limits of the HTTP server.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Largest request body, bytes. Default 64 KiB (an x402 body is about 1.5 KiB).

@@ -20,20 +20,21 @@ use tracing::warn;
 
 use crate::Metrics;
 
-/// How reads are batched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How reads are batched (`[facilitator.reads]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CoalescerConfig {
-    /// Most reads in one call (at most [`MAX_VERIFY_READS`]).
+    /// Most reads in one call (at most [`MAX_VERIFY_READS`]). Default 100.
     pub max_batch: usize,
-    /// How long the first read of a batch waits for company.
-    pub max_wait: Duration,
-    /// Most calls under way at once.
+    /// How long the first read of a batch waits for company, microseconds. Default 1,000.
+    pub max_wait_us: u64,
+    /// Most calls under way at once. Default 4.
     pub max_in_flight: usize,
 }
 
 impl Default for CoalescerConfig {
     fn default() -> Self {
-        Self { max_batch: MAX_VERIFY_READS, max_wait: Duration::from_micros(1_000), max_in_flight: 4 }
+        Self { max_batch: MAX_VERIFY_READS, max_wait_us: 1_000, max_in_flight: 4 }
     }
 }
 
@@ -83,7 +84,7 @@ async fn run(
     while let Some(first) = receiver.recv().await {
         let mut batch = Vec::with_capacity(max_batch);
         batch.push(first);
-        let deadline = Instant::now() + config.max_wait;
+        let deadline = Instant::now() + Duration::from_micros(config.max_wait_us);
         while batch.len() < max_batch {
             match tokio::time::timeout_at(deadline, receiver.recv()).await {
                 Ok(Some(next)) => batch.push(next),
