@@ -1,6 +1,8 @@
 //! `clearing-chain` against a real anvil from the repository's `node_modules`.
 
 mod deploy;
+mod eip3009;
+mod relayer;
 
 use std::path::PathBuf;
 
