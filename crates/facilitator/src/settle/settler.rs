@@ -95,7 +95,10 @@ impl Settler {
                 Ok(id) if id != row.id => continue,
                 Ok(_) | Err(RecvError::Lagged(_)) => row = self.reread(row.id).await?,
                 Err(RecvError::Closed) => {
-                    tokio::time::sleep(self.config.waiter_poll().min(deadline - Instant::now())).await;
+                    tokio::time::sleep(
+                        self.config.waiter_poll().min(deadline.saturating_duration_since(Instant::now())),
+                    )
+                    .await;
                     row = self.reread(row.id).await?;
                 }
             }

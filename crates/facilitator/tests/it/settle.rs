@@ -195,3 +195,50 @@ async fn a_stuck_transaction_is_replaced_at_the_same_nonce_with_bumped_fees(pool
     assert_eq!(env.balance(payer.address()).await, U256::from(700));
     batcher.shutdown().await;
 }
+
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn several_batches_fly_at_consecutive_nonces_and_each_resolves(pool: PgPool) {
+    let env = Env::new(pool).await;
+    let mut funded = Vec::new();
+    for _ in 0..3 {
+        funded.push(env.payer(1_000).await);
+    }
+    env.set_automine(false).await;
+    let config = SettleConfig { batch_size: 1, ..fast_config() };
+    let settler = env.settler(&config).await;
+    let batcher = env.batcher(&config).await;
+    let nonce = env.relayer.pending_nonce().await.unwrap();
+    let mut payers = Vec::new();
+    let mut calls = Vec::new();
+    for (i, payer) in (0..3u8).zip(funded) {
+        let payment = env.payment(&payer, 100, later(), i);
+        let settler = settler.clone();
+        calls.push(tokio::spawn({
+            let payment = payment.clone();
+            async move { settler.settle(&payment).await.unwrap() }
+        }));
+        payers.push((payer, payment));
+    }
+    for (_, payment) in &payers {
+        env.wait_for_row(payment, is_submitted).await;
+    }
+    let batches = env.ledger.unresolved_batches(env.relayer.chain_id(), env.relayer.address()).await.unwrap();
+    let nonces: Vec<u64> = batches.iter().map(|b| b.tx_nonce).collect();
+    assert_eq!(nonces, vec![nonce, nonce + 1, nonce + 2], "one batch per item, all in flight at once");
+
+    env.mine().await;
+    let mut hashes = Vec::new();
+    for call in calls {
+        let outcome = call.await.unwrap();
+        let SettleResult::Settled { transaction } = outcome.result else { panic!("{outcome:?}") };
+        hashes.push(transaction);
+    }
+    hashes.sort();
+    hashes.dedup();
+    assert_eq!(hashes.len(), 3);
+    for (payer, _) in &payers {
+        assert_eq!(env.balance(payer.address()).await, U256::from(900));
+    }
+    assert_eq!(env.relayer.mined_nonce().await.unwrap(), nonce + 3);
+    batcher.shutdown().await;
+}
