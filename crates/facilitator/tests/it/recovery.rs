@@ -184,3 +184,41 @@ async fn a_batch_whose_nonce_went_to_another_transaction_is_requeued_and_settled
     assert_ne!(tx, signed.tx_hash, "re-batched into a new transaction");
     assert!(env.relayer.receipt(signed.tx_hash).await.unwrap().is_none(), "the recorded one can never land");
 }
+
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn a_batch_that_reverted_whole_is_requeued_and_settled_once(pool: PgPool) {
+    let env = Env::new(pool).await;
+    let payer = env.payer(1_000).await;
+    let payment = env.payment(&payer, 100, later(), 1);
+    let (batch, nonce) = queue_and_claim(&env, &payment).await;
+    // Too little gas for BatchSettler's per-item check: the whole transaction reverts and moves nothing.
+    let item = SettlePayment {
+        from: payment.payer,
+        to: payment.pay_to,
+        value: payment.value,
+        validAfter: payment.valid_after,
+        validBefore: payment.valid_before,
+        nonce: payment.nonce,
+        signature: payment.signature.clone(),
+    };
+    let fees = env.relayer.current_fees().await.unwrap();
+    let starved = env.relayer.sign(env.token, &[item], nonce, 100_000, fees).await.unwrap();
+    let record = BatchTransaction {
+        tx_hash: starved.tx_hash,
+        raw_tx: starved.raw.clone(),
+        gas_limit: starved.gas_limit,
+        fees: TxFees { max_fee_per_gas: fees.max_fee_per_gas, max_priority_fee_per_gas: fees.max_priority_fee_per_gas },
+    };
+    env.ledger.record_broadcast(batch, &record).await.unwrap();
+    env.relayer.broadcast(&starved.raw).await.unwrap();
+    let receipt = env
+        .relayer
+        .wait_for_any_receipt(&[starved.tx_hash], Duration::from_secs(10), Duration::from_millis(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!receipt.status(), "the starved batch reverted");
+
+    let tx = restart_and_expect_settled_once(&env, &payment, payer.address()).await;
+    assert_ne!(tx, starved.tx_hash);
+}
