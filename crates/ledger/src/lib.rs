@@ -22,10 +22,10 @@ use sqlx::{
 use tracing::info;
 
 pub use error::{Error, Result};
-pub use listener::ResolutionListener;
+pub use listener::{QueueListener, ResolutionListener};
 pub use settlements::{
     AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Mined, NewSettlement, PaymentKey,
-    RESOLVED_CHANNEL, Settlement, SettlementId, SettlementStatus, TxFees,
+    QUEUED_CHANNEL, RESOLVED_CHANNEL, Settlement, SettlementId, SettlementStatus, TxFees,
 };
 
 /// The engine's migrations, embedded at compile time from `migrations/`.

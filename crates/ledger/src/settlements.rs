@@ -21,6 +21,9 @@ use crate::{Error, Ledger, Result};
 /// The PostgreSQL notification channel a settlement's id is sent on when it reaches a final status.
 pub const RESOLVED_CHANNEL: &str = "settlement_resolved";
 
+/// The PostgreSQL notification channel a newly queued settlement announces `<chain id>:<asset>` on.
+pub const QUEUED_CHANNEL: &str = "settlement_queued";
+
 /// The on-chain identity of a payment: the token's authorization-state entry it consumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PaymentKey {
@@ -247,13 +250,17 @@ impl Ledger {
     ///
     /// A duplicate returns the existing row untouched: its status says what the caller should answer.
     pub async fn enqueue_settlement(&self, new: &NewSettlement) -> Result<(Settlement, bool)> {
+        // The insert announces itself on QUEUED_CHANNEL (committed with it) so a batcher can claim a full batch
+        // before its timer.
         let inserted = sqlx::query(
-            "INSERT INTO settlements
-                (chain_id, asset, payer, nonce, pay_to, value, valid_after, valid_before, signature, x402_version,
-                 network)
-             VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9, $10, $11)
-             ON CONFLICT ON CONSTRAINT settlements_authorization_key DO NOTHING
-             RETURNING id",
+            "WITH inserted AS (
+                INSERT INTO settlements
+                    (chain_id, asset, payer, nonce, pay_to, value, valid_after, valid_before, signature,
+                     x402_version, network)
+                VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9, $10, $11)
+                ON CONFLICT ON CONSTRAINT settlements_authorization_key DO NOTHING
+                RETURNING id, chain_id, asset)
+             SELECT id, pg_notify($12, chain_id::text || ':0x' || encode(asset, 'hex')) FROM inserted",
         )
         .bind(chain_id_sql(new.key.chain_id))
         .bind(new.key.asset.as_slice())
@@ -266,6 +273,7 @@ impl Ledger {
         .bind(new.signature.as_ref())
         .bind(i16::from(new.x402_version))
         .bind(&new.network)
+        .bind(QUEUED_CHANNEL)
         .fetch_optional(&self.pool)
         .await?
         .is_some();

@@ -11,7 +11,13 @@
 //! A restart finds every batch left between 1 and 4 (`unresolved_batches`) and continues it at the same step:
 //! never signed → sign at its nonce; signed → re-send the identical bytes; mined → resolve from the receipt.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+};
 
 use alloy::primitives::Address;
 use clearing_chain::{BatchOutcome, Fees, ItemOutcome, Relayer, SettlePayment, SignedBatch, reason};
@@ -19,7 +25,7 @@ use clearing_ledger::{
     AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Ledger, Mined, Settlement, TxFees,
 };
 use tokio::{
-    sync::{Mutex, watch},
+    sync::{Mutex, Notify, watch},
     task::{JoinHandle, JoinSet},
     time::Instant,
 };
@@ -53,15 +59,20 @@ impl Batcher {
             let home = if assets.contains(&batch.asset) { batch.asset } else { first };
             recovered.entry(home).or_default().push(InFlight::recovered(batch));
         }
+        let signals: HashMap<Address, Arc<QueueSignal>> =
+            assets.iter().map(|asset| (*asset, Arc::new(QueueSignal::default()))).collect();
+        let listener = ledger.listen_queued().await?;
         let shared = Arc::new(Shared { ledger, relayer, config, next_nonce: Mutex::new(next) });
         let (shutdown, stop) = watch::channel(false);
-        let tasks = assets
+        let mut tasks: Vec<_> = assets
             .iter()
             .map(|asset| {
                 let batches = recovered.remove(asset).unwrap_or_default();
-                tokio::spawn(run_asset(shared.clone(), *asset, batches, stop.clone()))
+                let signal = signals[asset].clone();
+                tokio::spawn(run_asset(shared.clone(), *asset, batches, signal, stop.clone()))
             })
             .collect();
+        tasks.push(tokio::spawn(count_queued(listener, shared.clone(), signals, stop)));
         Ok(Self { tasks, shutdown })
     }
 
@@ -91,6 +102,43 @@ struct Shared {
     config: SettleConfig,
     /// The next relayer nonce for a new batch, held across claim, sign, record and send.
     next_nonce: Mutex<u64>,
+}
+
+/// Payments queued for one asset since its last claim, as announced by the ledger; wakes the asset's loop
+/// early when they fill a batch.
+#[derive(Debug, Default)]
+struct QueueSignal {
+    queued: AtomicU32,
+    full: Notify,
+}
+
+async fn count_queued(
+    mut listener: clearing_ledger::QueueListener,
+    shared: Arc<Shared>,
+    signals: HashMap<Address, Arc<QueueSignal>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let queued = tokio::select! {
+            _ = stop.changed() => return,
+            queued = listener.recv() => queued,
+        };
+        match queued {
+            Ok((chain_id, asset)) if chain_id == shared.relayer.chain_id() => {
+                if let Some(signal) = signals.get(&asset)
+                    && signal.queued.fetch_add(1, Ordering::Relaxed) + 1 >= shared.config.batch_size
+                {
+                    signal.full.notify_one();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                // The timer still claims every max_wait_ms; only the early wake-up is lost meanwhile.
+                warn!(error = %e, "queue listener failed");
+                tokio::time::sleep(shared.config.max_wait()).await;
+            }
+        }
+    }
 }
 
 /// A batch between claim and resolution.
@@ -134,7 +182,13 @@ enum Step {
     Done,
 }
 
-async fn run_asset(shared: Arc<Shared>, asset: Address, recovered: Vec<InFlight>, mut stop: watch::Receiver<bool>) {
+async fn run_asset(
+    shared: Arc<Shared>,
+    asset: Address,
+    recovered: Vec<InFlight>,
+    signal: Arc<QueueSignal>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut drivers = JoinSet::new();
     for batch in recovered {
         info!(batch = %batch.id, nonce = batch.nonce, txs = batch.txs.len(), "continuing unresolved batch");
@@ -151,7 +205,13 @@ async fn run_asset(shared: Arc<Shared>, asset: Address, recovered: Vec<InFlight>
                 continue;
             }
             _ = tick.tick() => {}
+            () = signal.full.notified() => {
+                if signal.queued.load(Ordering::Relaxed) < shared.config.batch_size {
+                    continue;
+                }
+            }
         }
+        signal.queued.store(0, Ordering::Relaxed);
         if let Err(e) = shared.expire(asset).await {
             warn!(%asset, error = %e, "expiring queued payments failed");
         }

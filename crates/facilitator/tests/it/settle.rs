@@ -242,3 +242,34 @@ async fn several_batches_fly_at_consecutive_nonces_and_each_resolves(pool: PgPoo
     assert_eq!(env.relayer.mined_nonce().await.unwrap(), nonce + 3);
     batcher.shutdown().await;
 }
+
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn a_full_batch_is_sent_without_waiting_for_the_timer(pool: PgPool) {
+    let env = Env::new(pool).await;
+    // The timer would claim only after a minute; three queued payments fill a batch of three at once.
+    let config = SettleConfig { batch_size: 3, max_wait_ms: 60_000, settle_timeout_ms: 20_000, ..fast_config() };
+    let mut payers = Vec::new();
+    for _ in 0..3 {
+        payers.push(env.payer(1_000).await);
+    }
+    let batcher = env.batcher(&config).await;
+    let settler = env.settler(&config).await;
+    // Let the timer's first (immediate) round pass with nothing queued.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut calls = Vec::new();
+    for (i, payer) in (0..3u8).zip(&payers) {
+        let (settler, payment) = (settler.clone(), env.payment(payer, 100, later(), i));
+        calls.push(tokio::spawn(async move { settler.settle(&payment).await.unwrap() }));
+    }
+    let started = std::time::Instant::now();
+    let mut hashes = Vec::new();
+    for call in calls {
+        let outcome = call.await.unwrap();
+        assert!(outcome.success(), "{outcome:?}");
+        hashes.push(outcome.transaction());
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+    hashes.dedup();
+    assert_eq!(hashes.len(), 1, "one batch carried all three");
+    batcher.shutdown().await;
+}

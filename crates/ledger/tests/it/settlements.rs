@@ -52,9 +52,11 @@ fn mined(byte: u8) -> Mined {
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn a_duplicate_enqueue_returns_the_first_row_untouched(pool: PgPool) {
     let ledger = Ledger::from_pool(pool);
+    let mut queued = ledger.listen_queued().await.unwrap();
     let first = payment(1, 1, NOW + 600);
     let (row, inserted) = ledger.enqueue_settlement(&first).await.unwrap();
     assert!(inserted);
+    assert_eq!(tokio::time::timeout(Duration::from_secs(5), queued.recv()).await.unwrap().unwrap(), (CHAIN, ASSET));
     assert_eq!(row.payment, first, "every field round-trips, including a value above 2^64");
     assert_eq!(row.status, SettlementStatus::Pending);
 
@@ -70,6 +72,9 @@ async fn a_duplicate_enqueue_returns_the_first_row_untouched(pool: PgPool) {
     assert!(inserted);
     assert_ne!(other.id, row.id);
     assert_eq!(ledger.settlement_by_id(row.id).await.unwrap(), Some(row));
+    // Only inserts announce themselves: the duplicate did not.
+    assert_eq!(queued.recv().await.unwrap(), (CHAIN, ASSET));
+    assert!(tokio::time::timeout(Duration::from_millis(300), queued.recv()).await.is_err());
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
