@@ -43,6 +43,49 @@ pub enum Error {
         /// The decoder's complaint.
         reason: String,
     },
+    /// A transaction could not be built or signed.
+    #[error("signing a transaction failed: {0}")]
+    Sign(Box<alloy::network::TransactionBuilderError<alloy::network::Ethereum>>),
+    /// A batch receipt lacks what every mined `BatchSettler.settle` receipt has.
+    #[error("receipt of {tx} is malformed: {what}")]
+    MalformedReceipt {
+        /// The transaction.
+        tx: TxHash,
+        /// What is missing or undecodable.
+        what: &'static str,
+    },
+    /// A batch receipt reports a different number of items than were sent.
+    #[error("receipt of {tx} reports {got} items, expected {expected}")]
+    ItemCountMismatch {
+        /// The transaction.
+        tx: TxHash,
+        /// Items sent.
+        expected: usize,
+        /// Item events found.
+        got: usize,
+    },
+    /// An item event names another payment than the item sent at its position.
+    #[error("receipt of {tx}: item {index} is payer {} nonce {}, expected payer {} nonce {}", got.0, got.1, expected.0, expected.1)]
+    ItemMismatch {
+        /// The transaction.
+        tx: TxHash,
+        /// Position of the item.
+        index: usize,
+        /// (payer, nonce) sent.
+        expected: Box<(Address, alloy::primitives::B256)>,
+        /// (payer, nonce) in the event.
+        got: Box<(Address, alloy::primitives::B256)>,
+    },
+    /// The closing `BatchSettled` names another token than the batch's.
+    #[error("receipt of {tx} settled token {got}, expected {expected}")]
+    TokenMismatch {
+        /// The transaction.
+        tx: TxHash,
+        /// The batch's token.
+        expected: Address,
+        /// The token in `BatchSettled`.
+        got: Address,
+    },
     /// The RPC URL could not be parsed.
     #[error("invalid rpc url {url:?}: {reason}")]
     InvalidUrl {

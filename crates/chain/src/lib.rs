@@ -3,16 +3,22 @@
 //! This crate owns the alloy bindings of the contracts in `contracts/src` (compiled by `build.rs` with
 //! foundry-compilers through the repository's solc-js wrapper, so the bindings can never drift from the
 //! Solidity), the one place a provider stack is built, and the deployment of the suite to any RPC endpoint.
-//! It holds no SQL and no HTTP; other crates reach the chain only through what is exported here.
+//! The [`Relayer`] signs, sends and follows `BatchSettler` batches with explicit nonces, and [`reason`] maps a
+//! token's revert data to x402 reason codes. It holds no SQL and no HTTP; other crates reach the chain only through what is exported here.
 
 mod deploy;
 mod error;
 mod provider;
 mod reader;
+mod relayer;
 
 pub mod contracts;
+pub mod reason;
 
 pub use deploy::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
 pub use error::{Error, Result};
 pub use provider::{ChainProvider, connect, connect_with_signer};
 pub use reader::{MAX_VERIFY_READS, VerifyAnswer, VerifyRead, read_verify_batch};
+pub use relayer::{
+    BatchOutcome, Fees, ITEM_GAS_REQUIRED, ItemOutcome, MinedTx, Relayer, SettlePayment, SignedBatch, decode_receipt,
+};

@@ -1,21 +1,27 @@
 //! The x402 facilitator.
 //!
-//! This crate owns `/verify`, `/settle` and `/supported`: verifying x402 `exact` payments (the pure checks of
-//! `clearing-x402`, then one coalesced chain read for nonce, balance, code and ERC-1271), and settling them
-//! through the durable queue in `clearing-ledger` and `BatchSettler` transactions from `clearing-chain`. It holds
-//! no SQL and no contract bindings of its own; configuration arrives as typed values, never from argv or the
-//! environment.
+//! This crate owns `/verify`, `/settle` and `/supported`. Verify runs the pure checks of `clearing-x402`, then
+//! one coalesced chain read for nonce, balance, code and ERC-1271 ([`verify`]). Settle ([`settle`]): [`Settler`]
+//! queues a verified payment durably (keyed by its on-chain identity) and waits for its one outcome, and
+//! [`Batcher`] relays queued payments through `BatchSettler` from the relayer key, recording every transaction
+//! before sending it and recovering in-flight batches after a restart. It holds no SQL (that is
+//! `clearing-ledger`) and no contract bindings (that is `clearing-chain`); configuration arrives as typed values,
+//! never from argv or the environment.
 
 mod clock;
+mod error;
 mod inflight;
 mod metrics;
 mod service;
 
 pub mod http;
+pub mod settle;
 pub mod verify;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{Error, Result};
 pub use inflight::InFlight;
 pub use metrics::{Histogram, Metrics, Outcomes};
 pub use service::{Facilitator, FacilitatorConfig};
+pub use settle::{Batcher, PaymentToSettle, SettleConfig, SettleOutcome, SettleResult, Settler};
 pub use verify::{CoalescerConfig, ReadCoalescer, ReadError, Verifier};

@@ -19,6 +19,50 @@ pub enum Error {
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
+    /// A stored value could not be read back as its domain type (the schema's checks should make this impossible).
+    #[error("settlement {id}: column {column} holds {value:?}, not a valid value")]
+    Corrupt {
+        /// The row's id.
+        id: i64,
+        /// The column.
+        column: &'static str,
+        /// What it held, as text.
+        value: String,
+    },
+    /// Another live batch of this relayer already uses the transaction nonce.
+    #[error("relayer {relayer} on chain {chain_id} already has a live batch at nonce {tx_nonce}")]
+    NonceInUse {
+        /// The chain.
+        chain_id: u64,
+        /// The relayer account.
+        relayer: alloy::primitives::Address,
+        /// The nonce asked for.
+        tx_nonce: u64,
+    },
+    /// The batch does not exist.
+    #[error("no settlement batch {0}")]
+    NoSuchBatch(crate::BatchId),
+    /// The batch was already mined or abandoned, so it cannot change again.
+    #[error("settlement batch {0} is already resolved or abandoned")]
+    BatchClosed(crate::BatchId),
+    /// A resolution named a transaction hash never recorded for the batch.
+    #[error("settlement batch {batch}: transaction {tx} was never recorded for it")]
+    UnknownTransaction {
+        /// The batch.
+        batch: crate::BatchId,
+        /// The hash given.
+        tx: alloy::primitives::TxHash,
+    },
+    /// A resolution did not cover exactly the batch's submitted items.
+    #[error("settlement batch {batch}: expected outcomes for {expected} submitted items, got {got}")]
+    OutcomeMismatch {
+        /// The batch.
+        batch: crate::BatchId,
+        /// How many items the batch holds in `submitted`.
+        expected: usize,
+        /// How many outcomes matched them.
+        got: usize,
+    },
 }
 
 /// Result alias for this crate.

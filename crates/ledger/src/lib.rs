@@ -3,8 +3,14 @@
 //! This crate owns the connection pool, the migrations in `migrations/` (one schema for the whole engine) and
 //! the typed queries over it. It is the only crate that holds SQL: other crates call the methods of [`Ledger`]
 //! with typed primitives and get domain values and domain errors back, never rows or SQL strings.
+//!
+//! The settlement queue ([`Ledger::enqueue_settlement`], [`Ledger::claim_batch`], [`Ledger::record_broadcast`],
+//! [`Ledger::resolve_batch`], ...) changes state one database transaction at a time, keyed by the payment's
+//! on-chain identity ([`PaymentKey`]); resolutions are announced on [`RESOLVED_CHANNEL`] ([`ResolutionListener`]).
 
 mod error;
+mod listener;
+mod settlements;
 
 use std::time::Duration;
 
@@ -16,6 +22,11 @@ use sqlx::{
 use tracing::info;
 
 pub use error::{Error, Result};
+pub use listener::{QueueListener, ResolutionListener};
+pub use settlements::{
+    AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Mined, NewSettlement, PaymentKey,
+    QUEUED_CHANNEL, RESOLVED_CHANNEL, Settlement, SettlementId, SettlementStatus, TxFees,
+};
 
 /// The engine's migrations, embedded at compile time from `migrations/`.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");

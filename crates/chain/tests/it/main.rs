@@ -1,7 +1,9 @@
 //! `clearing-chain` against a real anvil from the repository's `node_modules`.
 
 mod deploy;
+mod eip3009;
 mod reader;
+mod relayer;
 
 use std::path::PathBuf;
 

@@ -1,5 +1,11 @@
-//! The facilitator over HTTP (`tower::ServiceExt::oneshot`) against a real anvil with MockUSDC.
+//! The facilitator on a real anvil (the npm binary) and PostgreSQL (`DATABASE_URL`; settle tests get their own
+//! database from `#[sqlx::test]`): HTTP through `tower::ServiceExt::oneshot`, verify, and the settle pipeline.
 
+#[path = "../../../chain/tests/it/eip3009.rs"]
+mod eip3009;
 mod harness;
 mod http;
+mod recovery;
+mod settle;
+mod support;
 mod verify;

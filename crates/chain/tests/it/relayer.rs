@@ -1,0 +1,174 @@
+use std::time::Duration;
+
+use alloy::{
+    node_bindings::AnvilInstance,
+    primitives::{Address, B256, U256},
+    providers::Provider,
+    signers::local::PrivateKeySigner,
+};
+use clearing_chain::{
+    BatchOutcome, ChainProvider, DeployConfig, Error, Fees, ITEM_GAS_REQUIRED, ItemOutcome, Relayer, SettlePayment,
+    connect, connect_with_signer,
+    contracts::{BatchSettler, MockUSDC},
+    deploy_mock_usdc, deploy_suite, mint_mock_usdc, reason,
+};
+
+use crate::{
+    anvil,
+    eip3009::{Authorization, now, sign_transfer},
+};
+
+struct Chain {
+    _anvil: AnvilInstance,
+    deployer: ChainProvider,
+    relayer: Relayer,
+    token: Address,
+}
+
+async fn chain() -> Chain {
+    let anvil = anvil();
+    let deployer_key = PrivateKeySigner::from(anvil.keys()[0].clone());
+    let deployer = connect_with_signer(&anvil.endpoint(), deployer_key.clone()).unwrap();
+    let deployment = deploy_suite(&deployer, &DeployConfig::single_operator(deployer_key.address())).await.unwrap();
+    let token = deploy_mock_usdc(&deployer, "USDC").await.unwrap();
+    let relayer_key = PrivateKeySigner::from(anvil.keys()[1].clone());
+    let relayer =
+        Relayer::new(connect(&anvil.endpoint()).unwrap(), relayer_key, deployment.batch_settler).await.unwrap();
+    Chain { _anvil: anvil, deployer, relayer, token }
+}
+
+fn payment(chain: &Chain, payer: &PrivateKeySigner, value: u64, valid_before: u64, nonce: u8) -> SettlePayment {
+    let auth = Authorization {
+        to: Address::repeat_byte(0xbb),
+        value: U256::from(value),
+        valid_after: 0,
+        valid_before,
+        nonce: B256::repeat_byte(nonce),
+    };
+    SettlePayment {
+        from: payer.address(),
+        to: auth.to,
+        value: auth.value,
+        validAfter: U256::ZERO,
+        validBefore: U256::from(valid_before),
+        nonce: auth.nonce,
+        signature: sign_transfer(payer, chain.token, chain.relayer.chain_id(), &auth),
+    }
+}
+
+async fn balance(chain: &Chain, who: Address) -> U256 {
+    MockUSDC::new(chain.token, &chain.deployer).balanceOf(who).call().await.unwrap()
+}
+
+async fn set_automine(provider: &impl Provider, on: bool) {
+    let _: serde_json::Value = provider.raw_request("evm_setAutomine".into(), (on,)).await.unwrap();
+}
+
+async fn mine(provider: &impl Provider) {
+    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+}
+
+#[tokio::test]
+async fn item_gas_required_is_the_contracts() {
+    let chain = chain().await;
+    let settler = BatchSettler::new(chain.relayer.settler(), &chain.deployer);
+    assert_eq!(settler.ITEM_GAS_REQUIRED().call().await.unwrap(), U256::from(ITEM_GAS_REQUIRED));
+}
+
+#[tokio::test]
+async fn a_batch_of_good_and_bad_items_resolves_each_from_its_own_event() {
+    let chain = chain().await;
+    let rich = PrivateKeySigner::random();
+    let poor = PrivateKeySigner::random();
+    mint_mock_usdc(&chain.deployer, chain.token, rich.address(), U256::from(1_000)).await.unwrap();
+    let later = now() + 600;
+
+    let good = payment(&chain, &rich, 300, later, 1);
+    let replay = payment(&chain, &rich, 300, later, 1);
+    let broke = payment(&chain, &poor, 300, later, 1);
+    let expired = payment(&chain, &rich, 300, now() - 1, 2);
+    let mut forged = payment(&chain, &rich, 300, later, 3);
+    forged.value = U256::from(999);
+    let items = [good, replay, broke, expired, forged];
+
+    let nonce = chain.relayer.pending_nonce().await.unwrap();
+    let signed = chain.relayer.prepare(chain.token, &items, nonce, None).await.unwrap();
+    assert!(signed.gas_limit > ITEM_GAS_REQUIRED);
+    assert!(chain.relayer.receipt(signed.tx_hash).await.unwrap().is_none(), "prepare sends nothing");
+    chain.relayer.broadcast(&signed.raw).await.unwrap();
+    let receipt = chain
+        .relayer
+        .wait_for_any_receipt(&[signed.tx_hash], Duration::from_secs(10), Duration::from_millis(50))
+        .await
+        .unwrap()
+        .expect("mined");
+
+    let keys: Vec<(Address, B256)> = items.iter().map(|p| (p.from, p.nonce)).collect();
+    let (mined, outcome) = chain.relayer.decode_receipt(&receipt, chain.token, &keys).unwrap();
+    assert_eq!(mined.tx_hash, signed.tx_hash);
+    let BatchOutcome::Items(outcomes) = outcome else { panic!("batch reverted") };
+    let reasons: Vec<&str> = outcomes
+        .iter()
+        .map(|o| match o {
+            ItemOutcome::Settled => "settled",
+            ItemOutcome::Failed { reason, .. } => reason,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["settled", reason::NONCE_ALREADY_USED, reason::INSUFFICIENT_BALANCE, reason::VALID_BEFORE, reason::SIGNATURE]
+    );
+    assert_eq!(balance(&chain, rich.address()).await, U256::from(700));
+    assert_eq!(balance(&chain, Address::repeat_byte(0xbb)).await, U256::from(300));
+
+    // Events that do not match the items sent are refused, never guessed at.
+    let mut swapped = keys.clone();
+    swapped.swap(0, 2);
+    let err = chain.relayer.decode_receipt(&receipt, chain.token, &swapped).unwrap_err();
+    assert!(matches!(err, Error::ItemMismatch { index: 0, .. }), "{err}");
+    let err = chain.relayer.decode_receipt(&receipt, chain.token, &keys[..4]).unwrap_err();
+    assert!(matches!(err, Error::ItemCountMismatch { expected: 4, .. }), "{err}");
+    let err = chain.relayer.decode_receipt(&receipt, Address::repeat_byte(1), &keys).unwrap_err();
+    assert!(matches!(err, Error::TokenMismatch { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_stuck_transaction_is_replaced_at_the_same_nonce_and_only_one_lands() {
+    let chain = chain().await;
+    let payer = PrivateKeySigner::random();
+    mint_mock_usdc(&chain.deployer, chain.token, payer.address(), U256::from(1_000)).await.unwrap();
+    let items = [payment(&chain, &payer, 250, now() + 600, 9)];
+    set_automine(&chain.deployer, false).await;
+
+    let nonce = chain.relayer.pending_nonce().await.unwrap();
+    let first = chain.relayer.prepare(chain.token, &items, nonce, None).await.unwrap();
+    chain.relayer.broadcast(&first.raw).await.unwrap();
+    chain.relayer.broadcast(&first.raw).await.ok(); // a re-send of identical bytes is harmless
+
+    // The replacement: same nonce, fees bumped by at least 13%.
+    let second = chain.relayer.prepare(chain.token, &items, nonce, Some(first.fees.bumped(13))).await.unwrap();
+    assert_eq!(second.nonce, first.nonce);
+    assert_ne!(second.tx_hash, first.tx_hash);
+    assert!(second.fees.max_priority_fee_per_gas * 100 >= first.fees.max_priority_fee_per_gas * 113);
+    chain.relayer.broadcast(&second.raw).await.unwrap();
+
+    mine(&chain.deployer).await;
+    let receipt = chain
+        .relayer
+        .wait_for_any_receipt(&[first.tx_hash, second.tx_hash], Duration::from_secs(10), Duration::from_millis(50))
+        .await
+        .unwrap()
+        .expect("one of them is mined");
+    assert_eq!(receipt.transaction_hash, second.tx_hash);
+    assert!(chain.relayer.receipt(first.tx_hash).await.unwrap().is_none());
+    assert_eq!(chain.relayer.mined_nonce().await.unwrap(), nonce + 1);
+    assert_eq!(balance(&chain, payer.address()).await, U256::from(750));
+}
+
+#[test]
+fn fees_bump_by_the_percentage_rounded_up_plus_one_wei() {
+    let fees = Fees { max_fee_per_gas: 1_000, max_priority_fee_per_gas: 7 };
+    assert_eq!(fees.bumped(13), Fees { max_fee_per_gas: 1_131, max_priority_fee_per_gas: 9 });
+    let other = Fees { max_fee_per_gas: 5, max_priority_fee_per_gas: 50 };
+    assert_eq!(fees.max(other), Fees { max_fee_per_gas: 1_000, max_priority_fee_per_gas: 50 });
+}

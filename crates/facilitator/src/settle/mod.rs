@@ -1,0 +1,131 @@
+//! Settle: a durable queue of verified payments and the batcher that relays them through `BatchSettler`.
+//!
+//! - [`Settler::settle`] (called by `/settle` after verify) queues a [`PaymentToSettle`] keyed by (chain, asset,
+//!   payer, nonce) and waits for its outcome, answering [`SettleResult::Pending`] with the transaction hash when
+//!   the receipt is late. Any number of settles of one authorization pay at most once, and at most one of them
+//!   is answered success.
+//! - [`Batcher`] claims queued payments per asset every `max_wait_ms` (or sooner when a batch fills), signs one
+//!   batch at an explicit relayer nonce, records the signed bytes, sends them, follows the receipt (replacing a
+//!   stuck transaction with bumped fees) and resolves every item from its own event. On start it finishes every
+//!   batch a previous process left unresolved.
+
+mod batcher;
+mod config;
+mod settler;
+
+use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
+use clearing_ledger::{NewSettlement, PaymentKey};
+
+pub use batcher::Batcher;
+pub use config::SettleConfig;
+pub use settler::Settler;
+
+/// A verified payment to settle: an EIP-3009 `transferWithAuthorization` as the payer signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentToSettle {
+    /// The chain the token is on.
+    pub chain_id: u64,
+    /// The EIP-3009 token (USDC).
+    pub asset: Address,
+    /// The authorizer (`authorization.from`).
+    pub payer: Address,
+    /// The payee (`authorization.to`, the requirement's `payTo`).
+    pub pay_to: Address,
+    /// Atomic units.
+    pub value: U256,
+    /// Unix seconds.
+    pub valid_after: U256,
+    /// Unix seconds.
+    pub valid_before: U256,
+    /// The authorization nonce.
+    pub nonce: B256,
+    /// The payer's signature (65 bytes for an EOA, anything an ERC-1271 wallet accepts otherwise).
+    pub signature: Bytes,
+    /// The x402 version of the request (1 or 2), to answer in the same terms.
+    pub x402_version: u8,
+    /// The network name of the request (`base-sepolia` in v1, `eip155:84532` in v2).
+    pub network: String,
+}
+
+impl PaymentToSettle {
+    /// Its on-chain identity.
+    pub const fn key(&self) -> PaymentKey {
+        PaymentKey { chain_id: self.chain_id, asset: self.asset, payer: self.payer, nonce: self.nonce }
+    }
+
+    fn to_new_settlement(&self) -> NewSettlement {
+        NewSettlement {
+            key: self.key(),
+            pay_to: self.pay_to,
+            value: self.value,
+            valid_after: self.valid_after,
+            valid_before: self.valid_before,
+            signature: self.signature.clone(),
+            x402_version: self.x402_version,
+            network: self.network.clone(),
+        }
+    }
+}
+
+/// The answer to one settle call, with what the x402 `SettleResponse` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettleOutcome {
+    /// The payer.
+    pub payer: Address,
+    /// The network name the payment arrived with.
+    pub network: String,
+    /// The x402 version the payment arrived with.
+    pub x402_version: u8,
+    /// The value, atomic units.
+    pub amount: U256,
+    /// What happened.
+    pub result: SettleResult,
+}
+
+/// What happened to a settle call's payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettleResult {
+    /// The payment moved in `transaction`; this caller is the one told so.
+    Settled {
+        /// The batch transaction.
+        transaction: TxHash,
+    },
+    /// Not final yet: the receipt did not arrive within the settle timeout. Not a success and not a failure;
+    /// a retry of the same payment waits for the same transaction. `transaction` is set once one was broadcast.
+    Pending {
+        /// The newest broadcast hash of its batch, if any.
+        transaction: Option<TxHash>,
+    },
+    /// The payment did not move (or moved for an earlier caller, with reason
+    /// `invalid_exact_evm_nonce_already_used` and the original transaction).
+    Failed {
+        /// The x402 reason code.
+        reason: String,
+        /// The transaction that carried (or refused) it, if any.
+        transaction: Option<TxHash>,
+    },
+}
+
+impl SettleOutcome {
+    /// Whether the payment settled for this caller (x402 `success`).
+    pub const fn success(&self) -> bool {
+        matches!(self.result, SettleResult::Settled { .. })
+    }
+
+    /// The x402 `errorReason`, if not a success.
+    pub fn error_reason(&self) -> Option<&str> {
+        match &self.result {
+            SettleResult::Settled { .. } => None,
+            SettleResult::Pending { .. } => Some(clearing_chain::reason::SETTLEMENT_PENDING),
+            SettleResult::Failed { reason, .. } => Some(reason),
+        }
+    }
+
+    /// The x402 `transaction`, if any.
+    pub const fn transaction(&self) -> Option<TxHash> {
+        match &self.result {
+            SettleResult::Settled { transaction } => Some(*transaction),
+            SettleResult::Pending { transaction } | SettleResult::Failed { transaction, .. } => *transaction,
+        }
+    }
+}
