@@ -1,11 +1,13 @@
-//! `clearing serve`: the x402 facilitator's HTTP API on the configured chain.
+//! `clearing serve`: the x402 facilitator (verify, and settle through the durable queue and the batcher) on the
+//! configured chain. Needs the relayer key, the deployment, the token and the database.
 
 use std::net::SocketAddr;
 
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
 use clap::Args;
-use clearing_facilitator::{Facilitator, http};
+use clearing_facilitator::{Facilitator, SettleSetup, http};
+use clearing_ledger::Ledger;
 
 use crate::config::Config;
 
@@ -18,20 +20,36 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
+    let relayer: PrivateKeySigner = config
+        .relayer
+        .private_key
+        .as_ref()
+        .context("no relayer key: set CLEARING_RELAYER_KEY or [relayer] private_key")?
+        .expose()
+        .parse()
+        .context("the relayer key is not a hex private key")?;
+    let deployment = config.chain.deployment.context("no [chain.deployment]: run `clearing deploy --write`")?;
+    let usdc = config.chain.usdc.as_ref().context("no [chain.usdc]: name the token to settle in")?;
+    let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
+    ledger.migrate().await?;
+
     let provider = clearing_chain::connect(&config.chain.rpc_url)?;
-    let signers = match &config.relayer.private_key {
-        Some(key) => {
-            vec![key.expose().parse::<PrivateKeySigner>().context("the relayer key is not a hex key")?.address()]
-        }
-        None => Vec::new(),
+    let setup = SettleSetup {
+        ledger,
+        relayer: relayer.clone(),
+        batch_settler: deployment.batch_settler,
+        assets: vec![usdc.address],
     };
-    let facilitator = Facilitator::new(provider, signers, &config.facilitator)
+    let facilitator = Facilitator::new(provider.clone(), vec![relayer.address()], &config.facilitator)
         .await
-        .with_context(|| format!("reaching the chain at {}", config.chain.rpc_url))?;
+        .with_context(|| format!("reaching the chain at {}", config.chain.rpc_url))?
+        .with_settlement(provider, setup, &config.facilitator)
+        .await?;
     let listen = args.listen.unwrap_or(config.facilitator.listen);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
-    println!("facilitator listening on http://{}", listener.local_addr()?);
+    println!("facilitator listening on http://{} (relayer {})", listener.local_addr()?, relayer.address());
     http::serve(listener, facilitator.router(&config.facilitator), shutdown_signal()).await?;
+    facilitator.shutdown().await;
     println!("stopped");
     Ok(())
 }

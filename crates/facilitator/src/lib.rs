@@ -22,6 +22,6 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result};
 pub use inflight::InFlight;
 pub use metrics::{Histogram, Metrics, Outcomes};
-pub use service::{Facilitator, FacilitatorConfig};
+pub use service::{Facilitator, FacilitatorConfig, SettleSetup};
 pub use settle::{Batcher, PaymentToSettle, SettleConfig, SettleOutcome, SettleResult, Settler};
 pub use verify::{CoalescerConfig, ReadCoalescer, ReadError, Verifier};

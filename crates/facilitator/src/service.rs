@@ -2,15 +2,16 @@
 
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
-use alloy::{primitives::Address, providers::Provider};
+use alloy::{primitives::Address, providers::Provider, signers::local::PrivateKeySigner};
 use axum::Router;
-use clearing_chain::ChainProvider;
+use clearing_chain::{ChainProvider, Relayer};
+use clearing_ledger::Ledger;
 use clearing_x402::{Network, SupportedKind, SupportedResponse, X402Version};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CoalescerConfig, InFlight, Metrics, ReadCoalescer, SystemClock, Verifier,
-    http::{AppState, HttpConfig, router},
+    Batcher, CoalescerConfig, InFlight, Metrics, ReadCoalescer, Result, SettleConfig, Settler, SystemClock, Verifier,
+    http::{AppState, HttpConfig, SettleService, router},
 };
 
 /// `[facilitator]` in the configuration file.
@@ -23,6 +24,8 @@ pub struct FacilitatorConfig {
     pub http: HttpConfig,
     /// How verify's chain reads are coalesced.
     pub reads: CoalescerConfig,
+    /// How payments are queued, batched and relayed.
+    pub settle: SettleConfig,
 }
 
 impl Default for FacilitatorConfig {
@@ -31,12 +34,26 @@ impl Default for FacilitatorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 4020)),
             http: HttpConfig::default(),
             reads: CoalescerConfig::default(),
+            settle: SettleConfig::default(),
         }
     }
 }
 
-/// A running facilitator's shared parts.
+/// What settling needs: the ledger, the relayer key, the `BatchSettler` and the assets to relay.
 #[derive(Debug, Clone)]
+pub struct SettleSetup {
+    /// The queue's database (migrated).
+    pub ledger: Ledger,
+    /// The key that signs and pays for batch transactions.
+    pub relayer: PrivateKeySigner,
+    /// The `BatchSettler` contract.
+    pub batch_settler: Address,
+    /// The EIP-3009 tokens the batcher relays.
+    pub assets: Vec<Address>,
+}
+
+/// A running facilitator's shared parts.
+#[derive(Debug)]
 pub struct Facilitator {
     /// The verifier.
     pub verifier: Verifier,
@@ -46,6 +63,7 @@ pub struct Facilitator {
     pub inflight: InFlight,
     /// What `/supported` advertises.
     pub supported: SupportedResponse,
+    settle: Option<(SettleService, Batcher)>,
 }
 
 impl Facilitator {
@@ -66,11 +84,39 @@ impl Facilitator {
             .into_iter()
             .filter_map(|version| SupportedKind::exact(version, network))
             .collect();
-        Ok(Self { verifier, metrics, inflight, supported: SupportedResponse::new(kinds, signers) })
+        Ok(Self { verifier, metrics, inflight, supported: SupportedResponse::new(kinds, signers), settle: None })
+    }
+
+    /// Starts settling: the settler answering `/settle` and the batcher relaying the queue through
+    /// `BatchSettler` (it first finishes any batch a previous process left unresolved).
+    pub async fn with_settlement(
+        mut self,
+        provider: ChainProvider,
+        setup: SettleSetup,
+        config: &FacilitatorConfig,
+    ) -> Result<Self> {
+        let relayer = Relayer::new(provider, setup.relayer, setup.batch_settler).await?;
+        let settler = Settler::start(setup.ledger.clone(), config.settle.clone()).await?;
+        let batcher = Batcher::start(setup.ledger.clone(), relayer, &setup.assets, config.settle.clone()).await?;
+        let service = SettleService::new(settler, setup.ledger, self.inflight.clone(), setup.assets);
+        self.settle = Some((service, batcher));
+        Ok(self)
     }
 
     /// The HTTP API.
     pub fn router(&self, config: &FacilitatorConfig) -> Router {
-        router(AppState::new(self.verifier.clone(), self.metrics.clone(), self.supported.clone()), &config.http)
+        let state = AppState::new(self.verifier.clone(), self.metrics.clone(), self.supported.clone());
+        let state = match &self.settle {
+            Some((service, _)) => state.with_settle(service.clone()),
+            None => state,
+        };
+        router(state, &config.http)
+    }
+
+    /// Stops the batcher after its in-flight batches resolve.
+    pub async fn shutdown(self) {
+        if let Some((_, batcher)) = self.settle {
+            batcher.shutdown().await;
+        }
     }
 }

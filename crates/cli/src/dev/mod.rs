@@ -16,7 +16,7 @@ use alloy::{
 use anyhow::Context;
 use clap::Args;
 use clearing_chain::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
-use clearing_facilitator::{Facilitator, http};
+use clearing_facilitator::{Facilitator, SettleSetup, http};
 use clearing_ledger::Ledger;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::info;
@@ -169,16 +169,30 @@ async fn start_facilitator(
     std::net::SocketAddr,
 )> {
     let provider = clearing_chain::connect(&summary.rpc_url)?;
-    let facilitator = Facilitator::new(provider, vec![summary.relayer], &config.facilitator).await?;
+    let setup = SettleSetup {
+        ledger: Ledger::connect(&summary.database_url, config.database.max_connections).await?,
+        relayer: ANVIL_KEYS[0].parse()?,
+        batch_settler: summary.deployment.batch_settler,
+        assets: vec![summary.usdc],
+    };
+    let facilitator = Facilitator::new(provider.clone(), vec![summary.relayer], &config.facilitator)
+        .await?
+        .with_settlement(provider, setup, &config.facilitator)
+        .await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.facilitator_port))
         .await
         .with_context(|| format!("binding the facilitator to port {}", args.facilitator_port))?;
     let address = listener.local_addr()?;
     let router = facilitator.router(&config.facilitator);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(http::serve(listener, router, async move {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(async move {
+        let served = http::serve(listener, router, async move {
+            let _ = stopped.await;
+        })
+        .await;
+        facilitator.shutdown().await;
+        served
+    });
     Ok((stop, server, address))
 }
 
@@ -186,6 +200,8 @@ async fn start_facilitator(
 #[derive(Debug)]
 struct Summary {
     rpc_url: String,
+    /// With its password, for connecting; `database` is the printable form.
+    database_url: String,
     chain_id: u64,
     database: String,
     usdc: Address,
@@ -247,6 +263,7 @@ async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyh
         .with_context(|| format!("writing {}", args.write_config.display()))?;
 
     Ok(Summary {
+        database_url: database_url.clone(),
         rpc_url,
         chain_id: system.chain.chain_id,
         database: redact_url(&database_url),
@@ -301,7 +318,7 @@ impl Summary {
         println!("Clearing dev is up.");
         println!();
         println!("  chain            {} (chain id {})", self.rpc_url, self.chain_id);
-        println!("  facilitator      http://{facilitator}  (POST /verify, GET /supported, /metrics)");
+        println!("  facilitator      http://{facilitator}  (POST /verify /settle, GET /supported /metrics)");
         println!("  database         {}", self.database);
         println!("  config           {}", config_path.display());
         println!();

@@ -1,5 +1,5 @@
-//! The facilitator's HTTP API (axum): `POST /verify`, `GET /supported`, `GET /health`, `GET /metrics` and
-//! `GET /openapi.json`.
+//! The facilitator's HTTP API (axum): `POST /verify`, `POST /settle`, `GET /supported`, `GET /health`,
+//! `GET /metrics` and `GET /openapi.json`.
 //!
 //! Every business outcome is a 200 with the x402 body; only a body that cannot be parsed is a 400, with a JSON
 //! error naming what was wrong. Bodies are limited in size, requests in time, clients in rate (429 with
@@ -7,6 +7,7 @@
 
 mod limit;
 mod openapi;
+mod settle;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -25,7 +26,10 @@ use tokio::time::Instant;
 use tower_http::timeout::TimeoutLayer;
 use tracing::debug;
 
-pub use self::limit::{Limiter, RateLimit};
+pub use self::{
+    limit::{Limiter, RateLimit},
+    settle::SettleService,
+};
 use crate::{Metrics, Verifier};
 
 /// Limits of the HTTP server.
@@ -60,14 +64,23 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone)]
 pub struct AppState {
     verifier: Verifier,
+    settle: Option<SettleService>,
     metrics: Arc<Metrics>,
     supported: Arc<SupportedResponse>,
 }
 
 impl AppState {
-    /// The state of a facilitator that verifies with `verifier` and advertises `supported`.
+    /// The state of a facilitator that verifies with `verifier` and advertises `supported`; it settles once
+    /// given a [`SettleService`].
     pub fn new(verifier: Verifier, metrics: Arc<Metrics>, supported: SupportedResponse) -> Self {
-        Self { verifier, metrics, supported: Arc::new(supported) }
+        Self { verifier, settle: None, metrics, supported: Arc::new(supported) }
+    }
+
+    /// Serves `POST /settle` through `settle`.
+    #[must_use]
+    pub fn with_settle(mut self, settle: SettleService) -> Self {
+        self.settle = Some(settle);
+        self
     }
 }
 
@@ -75,7 +88,9 @@ impl AppState {
 /// the rate limiter keys on the peer address.
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
     let limiter = Arc::new(Limiter::new(config.rate_limit_per_ip, config.rate_limit_per_key, config.api_keys.clone()));
-    Router::new()
+    let routes = Router::new();
+    let routes = if state.settle.is_some() { routes.route("/settle", post(settle)) } else { routes };
+    routes
         .route("/verify", post(verify))
         .route("/supported", get(supported))
         .route("/health", get(health))
@@ -116,6 +131,19 @@ async fn verify(State(state): State<AppState>, body: Result<Bytes, BytesRejectio
             VerifyResponse::invalid(&rejection)
         }
     };
+    Ok(Json(response).into_response())
+}
+
+async fn settle(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let request = parse(body)?;
+    let Some(service) = &state.settle else { return Err(ApiError::NotFound) };
+    let response = service.settle(&state.verifier, &request).await;
+    let outcome = match response.error_reason {
+        None => "success",
+        Some(reason) => reason.as_str(),
+    };
+    state.metrics.settled(outcome, started.elapsed());
     Ok(Json(response).into_response())
 }
 
@@ -162,6 +190,9 @@ pub enum ApiError {
     /// The body exceeds the configured limit.
     #[error("request body too large")]
     BodyTooLarge,
+    /// No such route on this facilitator.
+    #[error("not found")]
+    NotFound,
     /// The client is over its rate.
     #[error("rate limited: retry after {retry_after_secs} s")]
     RateLimited {
@@ -181,6 +212,7 @@ impl IntoResponse for ApiError {
         let (status, code) = match &self {
             Self::InvalidBody { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         };
         (status, Json(ErrorBody { error: code, message: self.to_string() })).into_response()

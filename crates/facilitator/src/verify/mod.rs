@@ -162,6 +162,11 @@ impl Verifier {
         }
     }
 
+    /// The checks that need no chain: a payment that fails them fails `verify` too, with the same reason.
+    pub fn precheck(&self, request: &PaymentRequest) -> Result<VerifiedPayment, Rejection> {
+        self.verify_pure(request, PayerCode::Unknown)
+    }
+
     fn verify_pure(&self, request: &PaymentRequest, payer_code: PayerCode) -> Result<VerifiedPayment, Rejection> {
         let now = self.clock.now();
         let payment = {

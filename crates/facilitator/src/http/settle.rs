@@ -1,0 +1,155 @@
+//! `POST /settle`: verify, then queue durably and wait for the one outcome.
+//!
+//! A payment whose authorization is already queued goes straight to the settler, which answers from its row:
+//! the first caller told of a success gets `success`, every later one `invalid_exact_evm_nonce_already_used`
+//! with the original transaction; a pending one waits for the same transaction. A new payment is verified
+//! first (the chain checks included), counted in flight against the payer's balance until it is final, then
+//! queued. A receipt that does not arrive within the settle timeout is answered `settlement_pending` with the
+//! transaction hash, never a plain failure.
+
+use std::{sync::Arc, time::Duration};
+
+use alloy::primitives::Address;
+use clearing_ledger::{Ledger, PaymentKey};
+use clearing_x402::{PaymentRequest, Reason, Rejection, SettleResponse, VerifiedPayment};
+use tracing::{debug, warn};
+
+use crate::{InFlight, PaymentToSettle, SettleOutcome, SettleResult, Settler, verify::token_signature};
+
+/// How often a payment answered `settlement_pending` is looked up until it is final, to stop counting it in flight.
+const IN_FLIGHT_POLL: Duration = Duration::from_secs(1);
+
+/// What `/settle` needs besides the verifier.
+#[derive(Debug, Clone)]
+pub struct SettleService {
+    settler: Settler,
+    ledger: Ledger,
+    inflight: InFlight,
+    /// The assets the batcher relays; settling another one would wait forever.
+    assets: Arc<Vec<Address>>,
+}
+
+impl SettleService {
+    /// Settles through `settler` the payments in `assets`, counting them in `inflight` until final.
+    pub fn new(settler: Settler, ledger: Ledger, inflight: InFlight, assets: Vec<Address>) -> Self {
+        Self { settler, ledger, inflight, assets: Arc::new(assets) }
+    }
+
+    pub(super) async fn settle(&self, verifier: &crate::Verifier, request: &PaymentRequest) -> SettleResponse {
+        let network = request.network().to_owned();
+        let payment = match verifier.precheck(request) {
+            Ok(payment) => payment,
+            Err(rejection) => return SettleResponse::failed(&rejection, network),
+        };
+        let asset = payment.domain.token();
+        if !self.assets.contains(&asset) {
+            let rejection = Rejection::new(
+                Reason::InvalidPaymentRequirements,
+                format!("asset {asset} is not one this facilitator settles ({:?})", self.assets),
+            )
+            .with_payer(Some(payment.payer));
+            return SettleResponse::failed(&rejection, network);
+        }
+        let key = PaymentKey {
+            chain_id: payment.network.chain_id(),
+            asset,
+            payer: payment.payer,
+            nonce: payment.authorization.nonce,
+        };
+        let known = match self.ledger.settlement(&key).await {
+            Ok(row) => row.is_some(),
+            Err(e) => return unexpected(&payment, network, &e),
+        };
+        let payment = if known {
+            payment
+        } else {
+            match verifier.verify(request).await {
+                Ok(payment) => payment,
+                Err(rejection) => return SettleResponse::failed(&rejection, network),
+            }
+        };
+
+        let to_settle = PaymentToSettle {
+            chain_id: key.chain_id,
+            asset,
+            payer: payment.payer,
+            pay_to: payment.authorization.to,
+            value: payment.authorization.value,
+            valid_after: payment.authorization.valid_after,
+            valid_before: payment.authorization.valid_before,
+            nonce: payment.authorization.nonce,
+            signature: token_signature(&payment.signature),
+            x402_version: payment.x402_version.number(),
+            network: network.clone(),
+        };
+        self.inflight.add(key.chain_id, asset, key.payer, key.nonce, to_settle.value);
+        let outcome = match self.settler.settle(&to_settle).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                self.forget_when_final(key);
+                return unexpected(&payment, network, &e);
+            }
+        };
+        match outcome.result {
+            SettleResult::Pending { .. } => self.forget_when_final(key),
+            _ => self.inflight.remove(key.chain_id, asset, key.payer, key.nonce),
+        }
+        debug!(payer = %outcome.payer, nonce = %key.nonce, result = ?outcome.result, "settle answered");
+        response(&outcome)
+    }
+
+    /// Keeps counting the payment in flight until its row is final, then stops.
+    fn forget_when_final(&self, key: PaymentKey) {
+        let (ledger, inflight) = (self.ledger.clone(), self.inflight.clone());
+        tokio::spawn(async move {
+            loop {
+                match ledger.settlement(&key).await {
+                    Ok(Some(row)) if !row.status.is_final() => {}
+                    Ok(_) => break,
+                    Err(error) => warn!(%error, payer = %key.payer, nonce = %key.nonce, "in-flight lookup failed"),
+                }
+                tokio::time::sleep(IN_FLIGHT_POLL).await;
+            }
+            inflight.remove(key.chain_id, key.asset, key.payer, key.nonce);
+        });
+    }
+}
+
+/// The x402 answer for a settle outcome.
+fn response(outcome: &SettleOutcome) -> SettleResponse {
+    let network = outcome.network.clone();
+    let response = match &outcome.result {
+        SettleResult::Settled { transaction } => SettleResponse::settled(outcome.payer, *transaction, network),
+        SettleResult::Pending { transaction: Some(transaction) } => {
+            SettleResponse::pending(outcome.payer, *transaction, network)
+        }
+        SettleResult::Pending { transaction: None } => SettleResponse::failed(
+            &Rejection::new(Reason::SettlementPending, "queued; no transaction broadcast yet")
+                .with_payer(Some(outcome.payer)),
+            network,
+        ),
+        SettleResult::Failed { reason, transaction } => {
+            let reason = Reason::from_wire(reason).unwrap_or(Reason::UnexpectedSettleError);
+            let message = match transaction {
+                Some(tx) => format!("{reason} in transaction {tx}"),
+                None => format!("{reason}; nothing was broadcast"),
+            };
+            let failed =
+                SettleResponse::failed(&Rejection::new(reason, message).with_payer(Some(outcome.payer)), network);
+            match transaction {
+                Some(tx) => failed.with_transaction(*tx),
+                None => failed,
+            }
+        }
+    };
+    response.with_amount(outcome.amount)
+}
+
+fn unexpected(payment: &VerifiedPayment, network: String, error: &dyn std::fmt::Display) -> SettleResponse {
+    warn!(%error, payer = %payment.payer, nonce = %payment.authorization.nonce, "settle failed unexpectedly");
+    SettleResponse::failed(
+        &Rejection::new(Reason::UnexpectedSettleError, "internal error; the payment may be retried")
+            .with_payer(Some(payment.payer)),
+        network,
+    )
+}
