@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Proves the interop harness end to end against the npm reference facilitator:
-#   anvil (from the root toolchain) on a free loopback port -> MockUSDC deployed and minted to a fresh agent ->
-#   reference-facilitator.mjs -> resource-server-vN.mjs -> pay-vN.mjs -> assertions (chain.mjs check).
+# Runs the third-party x402 clients end to end against a facilitator:
+#   FACILITATOR=reference (default): anvil (from the root toolchain) on a free loopback port -> MockUSDC deployed
+#     and minted to a fresh agent -> reference-facilitator.mjs (the npm reference implementation);
+#   FACILITATOR=clearing: `clearing dev` (anvil, MockUSDC and the Clearing contracts, a private PostgreSQL, the
+#     facilitator with its batcher) -> a fresh agent minted from another dev account;
+#   then resource-server-vN.mjs -> pay-vN.mjs -> assertions (chain.mjs check; with Clearing also: the payment
+#     response's transaction is a BatchSettler transaction).
 # Usage: tests/interop/run-reference.sh [v2|v1|all]   (default all)
 #   v2: anvil --chain-id 31337, network eip155:31337, @x402/express + @x402/fetch 2.27
 #   v1: anvil --chain-id 84532, network base-sepolia, x402-express + x402-fetch 1.2.0
@@ -27,11 +31,14 @@ for c in "${cases[@]}"; do
   case "$c" in v1|v2) ;; *) echo "usage: $0 [v2|v1|all]" >&2; exit 2 ;; esac
 done
 
+FACILITATOR="${FACILITATOR:-reference}"
+case "$FACILITATOR" in reference|clearing) ;; *) echo "FACILITATOR must be reference or clearing" >&2; exit 2 ;; esac
 PRICE="${PRICE:-10000}"
 MINT="${MINT:-5000000}"
 # anvil's first two well-known dev accounts: the token deployer and the facilitator's gas-paying signer.
 DEPLOYER_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 FACILITATOR_KEY=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+MINTER_KEY=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 STARTUP_TIMEOUT=30   # seconds for anvil or a server to announce itself
 PAY_TIMEOUT=90       # seconds for the payer, whole exchange
 CHORE_TIMEOUT=60     # seconds for a chain.mjs command or the token build
@@ -101,7 +108,8 @@ chore() { timeout --foreground "$CHORE_TIMEOUT" node "$INTEROP/chain.mjs" "$@"; 
 run_case() {
   local v="$1" chain_id network
   if [ "$v" = v2 ]; then chain_id=31337; network="eip155:31337"; else chain_id=84532; network=base-sepolia; fi
-  step "$v: anvil --chain-id $chain_id, network $network"
+  step "$v: chain id $chain_id, network $network, facilitator: $FACILITATOR"
+  if [ "$FACILITATOR" = clearing ]; then run_clearing_case "$v" "$chain_id" "$network"; return; fi
 
   start "anvil-$v" anvil --host 127.0.0.1 --port 0 --chain-id "$chain_id"
   wait_for "anvil-$v" "$LAST_PID" '^Listening on 127\.0\.0\.1:[0-9]+'
@@ -151,6 +159,71 @@ run_case() {
     return 1
   fi
   echo "verdict: $(cat "$work/check-$v.out")"
+  stop_all
+}
+
+# The same case with `clearing dev` as chain, contracts, database and facilitator.
+run_clearing_case() {
+  local v="$1" chain_id="$2" network="$3"
+  # `clearing dev` needs longer than a bare server: it deploys, mints and starts PostgreSQL.
+  local STARTUP_TIMEOUT=120
+  start "clearing-$v" "$CLEARING_ROOT/target/debug/clearing" --config "$work/none.toml" dev --port 0 \
+    --facilitator-port 0 --chain-id "$chain_id" --private-postgres --write-config "$work/dev-$v.toml"
+  wait_for "clearing-$v" "$LAST_PID" '^Ready\.' || return 1
+  local out="$work/clearing-$v.out"
+  local rpc facilitator_url token settler
+  rpc="$(sed -nE 's/^  chain +(http:[^ ]+) .*/\1/p' "$out" | head -n1)"
+  facilitator_url="$(sed -nE 's/^  facilitator +(http:[^ ]+) .*/\1/p' "$out" | head -n1)"
+  token="$(sed -nE 's/^ +USDC \(MockUSDC\) +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
+  settler="$(sed -nE 's/^ +BatchSettler +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
+  export RPC_URL="$rpc" CHAIN_ID="$chain_id"
+  echo "clearing dev: rpc $rpc, facilitator $facilitator_url, MockUSDC $token, BatchSettler $settler"
+
+  local agent agent_key pay_to
+  chore new-key >"$work/agent.json"
+  agent_key="$(json_field key <"$work/agent.json")"
+  agent="$(json_field address <"$work/agent.json")"
+  pay_to="$(chore new-key | json_field address)"
+  # Minted from anvil account 2: account 0 is Clearing's relayer, whose nonces the batcher owns.
+  DEPLOYER_KEY="$MINTER_KEY" chore mint "$token" "$agent" "$MINT" >/dev/null
+  echo "agent $agent (no ETH) minted $MINT; payTo $pay_to; price $PRICE"
+
+  start "server-$v" env PORT=0 FACILITATOR_URL="$facilitator_url" TOKEN_ADDRESS="$token" PAY_TO="$pay_to" PRICE="$PRICE" \
+    TOKEN_NAME=USDC TOKEN_VERSION=2 node "$INTEROP/resource-server-$v.mjs"
+  wait_for "server-$v" "$LAST_PID" '^\{"ready":true' || return 1
+  local url="http://127.0.0.1:$(ready_port "server-$v")/weather"
+
+  local agent_before pay_to_before
+  agent_before="$(chore balance "$token" "$agent" | json_field balance)"
+  pay_to_before="$(chore balance "$token" "$pay_to" | json_field balance)"
+
+  echo "paying $url with pay-$v.mjs"
+  if ! AGENT_KEY="$agent_key" TOKEN_ADDRESS="$token" MAX_AMOUNT="$PRICE" PAY_TIMEOUT_MS=$((PAY_TIMEOUT * 1000)) \
+      timeout --foreground "$((PAY_TIMEOUT + 5))" node "$INTEROP/pay-$v.mjs" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
+    echo "pay-$v.mjs failed:" >&2
+    dump "pay-$v"; dump "server-$v"; dump "clearing-$v"
+    return 1
+  fi
+  echo "payer: $(cat "$work/pay-$v.out")"
+
+  if ! TOKEN_ADDRESS="$token" AGENT="$agent" PAY_TO="$pay_to" PRICE="$PRICE" AGENT_BEFORE="$agent_before" \
+      PAY_TO_BEFORE="$pay_to_before" NETWORK="$network" EXPECTED_BODY="$EXPECTED_BODY" \
+      chore check "$work/pay-$v.out" >"$work/check-$v.out" 2>"$work/check-$v.err"; then
+    echo "assertions failed:" >&2
+    dump "check-$v"; dump "clearing-$v"
+    return 1
+  fi
+  echo "verdict: $(cat "$work/check-$v.out")"
+
+  # The payment went through Clearing's batch: the transaction the client was told is a BatchSettler call.
+  local tx to
+  tx="$(json_field paymentResponse <"$work/pay-$v.out" | json_field transaction)"
+  to="$(timeout "$CHORE_TIMEOUT" cast tx "$tx" to --rpc-url "$RPC_URL")"
+  if [ "${to,,}" != "${settler,,}" ]; then
+    echo "transaction $tx went to $to, not the BatchSettler $settler" >&2
+    return 1
+  fi
+  echo "transaction $tx is a BatchSettler batch"
   stop_all
 }
 
@@ -204,5 +277,5 @@ for v in "${cases[@]}"; do
   stop_case   # nothing should be left; make sure
 done
 echo
-echo "interop: $passed passed, $failed failed"
+echo "interop ($FACILITATOR facilitator): $passed passed, $failed failed"
 [ "$failed" = 0 ]
