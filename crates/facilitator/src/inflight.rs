@@ -40,6 +40,16 @@ impl InFlight {
         }
     }
 
+    /// How many settlements are in flight.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).values().map(Vec::len).sum()
+    }
+
+    /// Whether nothing is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The sum in flight for `payer`, leaving out `except` (the payment being verified, if it is itself queued).
     pub fn committed(&self, chain_id: u64, token: Address, payer: Address, except: B256) -> U256 {
         let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());

@@ -97,7 +97,14 @@ impl Facilitator {
     ) -> Result<Self> {
         let relayer = Relayer::new(provider, setup.relayer, setup.batch_settler).await?;
         let settler = Settler::start(setup.ledger.clone(), config.settle.clone()).await?;
-        let batcher = Batcher::start(setup.ledger.clone(), relayer, &setup.assets, config.settle.clone()).await?;
+        let batcher = Batcher::start_with_metrics(
+            setup.ledger.clone(),
+            relayer,
+            &setup.assets,
+            config.settle.clone(),
+            self.metrics.clone(),
+        )
+        .await?;
         let service = SettleService::new(settler, setup.ledger, self.inflight.clone(), setup.assets);
         self.settle = Some((service, batcher));
         Ok(self)

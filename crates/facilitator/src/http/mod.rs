@@ -162,6 +162,9 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    if let Some(settle) = &state.settle {
+        state.metrics.queue_depth.store(settle.queue_depth() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
 

@@ -98,6 +98,11 @@ impl SettleService {
         response(&outcome)
     }
 
+    /// Settlements accepted by this process and not yet final.
+    pub(super) fn queue_depth(&self) -> usize {
+        self.inflight.len()
+    }
+
     /// Keeps counting the payment in flight until its row is final, then stops.
     fn forget_when_final(&self, key: PaymentKey) {
         let (ledger, inflight) = (self.ledger.clone(), self.inflight.clone());

@@ -32,7 +32,7 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use super::SettleConfig;
-use crate::{Error, Result};
+use crate::{Error, Metrics, Result};
 
 /// Relays queued payments of some assets from one relayer key. Dropping it leaves its tasks running; stop it
 /// with [`Batcher::shutdown`] (or [`Batcher::abort`], which is what a crash looks like).
@@ -45,6 +45,17 @@ pub struct Batcher {
 impl Batcher {
     /// Continues every unresolved batch of the relayer, then starts one batch loop per asset.
     pub async fn start(ledger: Ledger, relayer: Relayer, assets: &[Address], config: SettleConfig) -> Result<Self> {
+        Self::start_with_metrics(ledger, relayer, assets, config, Arc::default()).await
+    }
+
+    /// [`Batcher::start`], recording batch sizes in `metrics`.
+    pub async fn start_with_metrics(
+        ledger: Ledger,
+        relayer: Relayer,
+        assets: &[Address],
+        config: SettleConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
         config.validate()?;
         let Some(&first) = assets.first() else {
             return Err(Error::InvalidConfig { field: "assets", requirement: "must name at least one token" });
@@ -62,7 +73,7 @@ impl Batcher {
         let signals: HashMap<Address, Arc<QueueSignal>> =
             assets.iter().map(|asset| (*asset, Arc::new(QueueSignal::default()))).collect();
         let listener = ledger.listen_queued().await?;
-        let shared = Arc::new(Shared { ledger, relayer, config, next_nonce: Mutex::new(next) });
+        let shared = Arc::new(Shared { ledger, relayer, config, metrics, next_nonce: Mutex::new(next) });
         let (shutdown, stop) = watch::channel(false);
         let mut tasks: Vec<_> = assets
             .iter()
@@ -100,6 +111,7 @@ struct Shared {
     ledger: Ledger,
     relayer: Relayer,
     config: SettleConfig,
+    metrics: Arc<Metrics>,
     /// The next relayer nonce for a new batch, held across claim, sign, record and send.
     next_nonce: Mutex<u64>,
 }
@@ -274,6 +286,7 @@ impl Shared {
         let Some((id, items)) = self.ledger.claim_batch(&claim).await? else {
             return Ok(None);
         };
+        self.metrics.batch_size.observe(items.len() as f64);
         let full = items.len() >= usize::try_from(self.config.batch_size).unwrap_or(usize::MAX);
         let mut batch = InFlight {
             id,

@@ -16,7 +16,8 @@ use axum::{
 };
 use clearing_chain::{ChainProvider, connect_with_signer, deploy_mock_usdc, mint_mock_usdc};
 use clearing_facilitator::{
-    Clock, CoalescerConfig, FixedClock, InFlight, Metrics, ReadCoalescer, SystemClock, Verifier,
+    Clock, CoalescerConfig, Facilitator, FacilitatorConfig, FixedClock, InFlight, Metrics, ReadCoalescer, SettleSetup,
+    SystemClock, Verifier,
     http::{AppState, HttpConfig, router},
 };
 use clearing_x402::{ExactEvmAuthorization, Network, SupportedKind, SupportedResponse, TokenDomain, X402Version};
@@ -59,6 +60,43 @@ impl Harness {
             .collect();
         let supported = SupportedResponse::new(kinds, vec![anvil.addresses()[0]]);
         let router = router(AppState::new(verifier, metrics.clone(), supported), &http);
+        Self { anvil, provider, inflight, router }
+    }
+
+    /// The whole facilitator as `clearing serve` assembles it, settling through the queue in `pool`.
+    pub(crate) async fn with_settlement(pool: sqlx::PgPool) -> Self {
+        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
+        let anvil = Anvil::at(binary).spawn();
+        let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
+        let provider = connect_with_signer(&anvil.endpoint(), deployer.clone()).unwrap();
+        let token = deploy_mock_usdc(&provider, "USDC").await.unwrap();
+        assert_eq!(token, USDC, "MockUSDC must be anvil's first deployment");
+        let deployment =
+            clearing_chain::deploy_suite(&provider, &clearing_chain::DeployConfig::single_operator(deployer.address()))
+                .await
+                .unwrap();
+
+        let config = FacilitatorConfig::default();
+        let setup = SettleSetup {
+            ledger: clearing_ledger::Ledger::from_pool(pool),
+            relayer: deployer.clone(),
+            batch_settler: deployment.batch_settler,
+            assets: vec![USDC],
+        };
+        let reader = clearing_chain::connect(&anvil.endpoint()).unwrap();
+        let facilitator = Facilitator::new(reader.clone(), vec![deployer.address()], &config)
+            .await
+            .unwrap()
+            .with_settlement(reader, setup, &config)
+            .await
+            .unwrap();
+        let router = facilitator.router(&config);
+        let inflight = facilitator.inflight.clone();
+        // The batcher's tasks outlive the handle; the test's runtime ends them.
+        std::mem::forget(facilitator);
+        // Account 0 is now the relayer, whose nonces the batcher owns: mint and read from account 1.
+        let minter = PrivateKeySigner::from(anvil.keys()[1].clone());
+        let provider = connect_with_signer(&anvil.endpoint(), minter).unwrap();
         Self { anvil, provider, inflight, router }
     }
 

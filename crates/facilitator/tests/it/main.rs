@@ -5,6 +5,7 @@
 mod eip3009;
 mod harness;
 mod http;
+mod http_settle;
 mod recovery;
 mod settle;
 mod support;
