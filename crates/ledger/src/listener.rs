@@ -1,5 +1,5 @@
 use alloy::primitives::Address;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 
 use crate::{
     Ledger, Result, SettlementId,
@@ -53,16 +53,24 @@ impl QueueListener {
 }
 
 impl Ledger {
+    /// A listener on a connection of its own, outside the shared pool: a LISTEN holds its connection for as long
+    /// as it lives, and taking it from the pool would shrink the pool for every query.
+    async fn listener(&self) -> Result<PgListener> {
+        let options = PgConnectOptions::clone(&self.pool.connect_options());
+        let own = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
+        Ok(PgListener::connect_with(&own).await?)
+    }
+
     /// Listens for newly queued settlements on a connection of its own.
     pub async fn listen_queued(&self) -> Result<QueueListener> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
+        let mut listener = self.listener().await?;
         listener.listen(QUEUED_CHANNEL).await?;
         Ok(QueueListener { listener })
     }
 
     /// Listens for settlement resolutions on a connection of its own.
     pub async fn listen_resolutions(&self) -> Result<ResolutionListener> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
+        let mut listener = self.listener().await?;
         listener.listen(RESOLVED_CHANNEL).await?;
         Ok(ResolutionListener { listener })
     }
