@@ -6,9 +6,11 @@
 #     facilitator with its batcher) -> a fresh agent minted from another dev account;
 #   then resource-server-vN.mjs -> pay-vN.mjs -> assertions (chain.mjs check; with Clearing also: the payment
 #     response's transaction is a BatchSettler transaction).
-# Usage: tests/interop/run-reference.sh [v2|v1|all]   (default all)
+# Usage: tests/interop/run-reference.sh [v2|v1|v2-rust|all]   (default all: v2 v1, plus v2-rust with Clearing)
 #   v2: anvil --chain-id 31337, network eip155:31337, @x402/express + @x402/fetch 2.27
 #   v1: anvil --chain-id 84532, network base-sepolia, x402-express + x402-fetch 1.2.0
+#   v2-rust: as v2, but the resource server is Rust: crates/paywall/examples/weather.rs (clearing-paywall's axum
+#     layer), built here with cargo; @x402/fetch 2.27 pays it
 # Asserts, per case: HTTP 200 with the resource; the payer's token balance fell by exactly PRICE, once; the payee's
 # rose by PRICE; the payment response names a mined transaction doing exactly that transfer. Every process it
 # starts is stopped on exit (trap), whatever happens; every wait is bounded.
@@ -25,14 +27,17 @@ if [ "${1:-}" = --case ]; then
   mode=case; cases=("${2:?--case v1|v2}")
 else
   mode=main; cases=("${1:-all}")
-  [ "${cases[0]}" = all ] && cases=(v2 v1)
 fi
 for c in "${cases[@]}"; do
-  case "$c" in v1|v2) ;; *) echo "usage: $0 [v2|v1|all]" >&2; exit 2 ;; esac
+  case "$c" in v1|v2|v2-rust|all) ;; *) echo "usage: $0 [v2|v1|v2-rust|all]" >&2; exit 2 ;; esac
 done
 
 FACILITATOR="${FACILITATOR:-reference}"
 case "$FACILITATOR" in reference|clearing) ;; *) echo "FACILITATOR must be reference or clearing" >&2; exit 2 ;; esac
+if [ "${cases[0]}" = all ]; then
+  cases=(v2 v1)
+  [ "$FACILITATOR" = clearing ] && cases+=(v2-rust)
+fi
 PRICE="${PRICE:-10000}"
 MINT="${MINT:-5000000}"
 # anvil's first two well-known dev accounts: the token deployer and the facilitator's gas-paying signer.
@@ -105,9 +110,19 @@ dump() {
 json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s.trim().split("\n").pop())[process.argv[1]];process.stdout.write(typeof v==="string"?v:JSON.stringify(v))})' "$1"; }
 chore() { timeout --foreground "$CHORE_TIMEOUT" node "$INTEROP/chain.mjs" "$@"; }
 
+# start_server CASE FACILITATOR_URL TOKEN PAY_TO: starts the case's resource server and waits for its ready line.
+# vN runs resource-server-vN.mjs; v2-rust runs the Rust example built in the toolchain step.
+start_server() {
+  local v="$1" facilitator_url="$2" token="$3" pay_to="$4" server
+  if [ "$v" = v2-rust ]; then server=("$CLEARING_ROOT/target/debug/examples/weather"); else server=(node "$INTEROP/resource-server-$v.mjs"); fi
+  start "server-$v" env PORT=0 FACILITATOR_URL="$facilitator_url" TOKEN_ADDRESS="$token" PAY_TO="$pay_to" PRICE="$PRICE" \
+    TOKEN_NAME=USDC TOKEN_VERSION=2 RUST_LOG="${RUST_LOG:-info}" "${server[@]}"
+  wait_for "server-$v" "$LAST_PID" '^\{"ready":true'
+}
+
 run_case() {
   local v="$1" chain_id network
-  if [ "$v" = v2 ]; then chain_id=31337; network="eip155:31337"; else chain_id=84532; network=base-sepolia; fi
+  if [ "${v%-rust}" = v2 ]; then chain_id=31337; network="eip155:31337"; else chain_id=84532; network=base-sepolia; fi
   step "$v: chain id $chain_id, network $network, facilitator: $FACILITATOR"
   if [ "$FACILITATOR" = clearing ]; then run_clearing_case "$v" "$chain_id" "$network"; return; fi
 
@@ -133,19 +148,17 @@ run_case() {
   local facilitator_url="http://127.0.0.1:$(ready_port "facilitator-$v")"
   echo "reference facilitator $facilitator_url: $(json_field kinds < "$work/facilitator-$v.out")"
 
-  start "server-$v" env PORT=0 FACILITATOR_URL="$facilitator_url" TOKEN_ADDRESS="$token" PAY_TO="$pay_to" PRICE="$PRICE" \
-    TOKEN_NAME=USDC TOKEN_VERSION=2 node "$INTEROP/resource-server-$v.mjs"
-  wait_for "server-$v" "$LAST_PID" '^\{"ready":true' || return 1
+  start_server "$v" "$facilitator_url" "$token" "$pay_to" || return 1
   local url="http://127.0.0.1:$(ready_port "server-$v")/weather"
 
   local agent_before pay_to_before
   agent_before="$(chore balance "$token" "$agent" | json_field balance)"
   pay_to_before="$(chore balance "$token" "$pay_to" | json_field balance)"
 
-  echo "paying $url with pay-$v.mjs"
+  echo "paying $url with pay-${v%-rust}.mjs"
   if ! AGENT_KEY="$agent_key" TOKEN_ADDRESS="$token" MAX_AMOUNT="$PRICE" PAY_TIMEOUT_MS=$((PAY_TIMEOUT * 1000)) \
-      timeout --foreground "$((PAY_TIMEOUT + 5))" node "$INTEROP/pay-$v.mjs" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
-    echo "pay-$v.mjs failed:" >&2
+      timeout --foreground "$((PAY_TIMEOUT + 5))" node "$INTEROP/pay-${v%-rust}.mjs" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
+    echo "pay-${v%-rust}.mjs failed:" >&2
     dump "pay-$v"; dump "server-$v"; dump "facilitator-$v"
     return 1
   fi
@@ -188,19 +201,17 @@ run_clearing_case() {
   DEPLOYER_KEY="$MINTER_KEY" chore mint "$token" "$agent" "$MINT" >/dev/null
   echo "agent $agent (no ETH) minted $MINT; payTo $pay_to; price $PRICE"
 
-  start "server-$v" env PORT=0 FACILITATOR_URL="$facilitator_url" TOKEN_ADDRESS="$token" PAY_TO="$pay_to" PRICE="$PRICE" \
-    TOKEN_NAME=USDC TOKEN_VERSION=2 node "$INTEROP/resource-server-$v.mjs"
-  wait_for "server-$v" "$LAST_PID" '^\{"ready":true' || return 1
+  start_server "$v" "$facilitator_url" "$token" "$pay_to" || return 1
   local url="http://127.0.0.1:$(ready_port "server-$v")/weather"
 
   local agent_before pay_to_before
   agent_before="$(chore balance "$token" "$agent" | json_field balance)"
   pay_to_before="$(chore balance "$token" "$pay_to" | json_field balance)"
 
-  echo "paying $url with pay-$v.mjs"
+  echo "paying $url with pay-${v%-rust}.mjs"
   if ! AGENT_KEY="$agent_key" TOKEN_ADDRESS="$token" MAX_AMOUNT="$PRICE" PAY_TIMEOUT_MS=$((PAY_TIMEOUT * 1000)) \
-      timeout --foreground "$((PAY_TIMEOUT + 5))" node "$INTEROP/pay-$v.mjs" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
-    echo "pay-$v.mjs failed:" >&2
+      timeout --foreground "$((PAY_TIMEOUT + 5))" node "$INTEROP/pay-${v%-rust}.mjs" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
+    echo "pay-${v%-rust}.mjs failed:" >&2
     dump "pay-$v"; dump "server-$v"; dump "clearing-$v"
     return 1
   fi
@@ -250,6 +261,11 @@ timeout "$CHORE_TIMEOUT" forge build contracts/test/mocks/MockUSDC.sol --out "$w
   || { cat "$work/forge.log" >&2; exit 1; }
 export ARTIFACT="$work/out/MockUSDC.sol/MockUSDC.json" INTEROP_WORK="$work"
 export EXPECTED_BODY="$(cd "$INTEROP" && node --input-type=module -e 'import {WEATHER} from "./lib.mjs"; process.stdout.write(JSON.stringify(WEATHER))')"
+
+if [[ " ${cases[*]} " == *" v2-rust "* ]]; then
+  step "cargo build -p clearing-paywall --example weather (the Rust resource server)"
+  cargo build --quiet -p clearing-paywall --example weather
+fi
 
 # A case runs in its own session and process group (setsid), so that however this script ends (error, Ctrl-C,
 # SIGTERM from a driver) the group is signalled as a whole: the case's shell, anvil, the servers and the payer.

@@ -1,0 +1,43 @@
+//! The crate's one error type: what can go wrong talking to the facilitator.
+//!
+//! A payment that does not verify or settle is not an error: it is a business outcome, answered with a 402.
+
+/// Why a facilitator call produced no x402 answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The facilitator's base URL cannot take an endpoint path (e.g. `mailto:`), or is not http(s).
+    #[error("facilitator URL {url} is not an http(s) base URL")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+    },
+    /// The request did not complete (connect, timeout, reading the body).
+    #[error("facilitator {endpoint} unreachable: {source}")]
+    Request {
+        /// The endpoint, e.g. `/settle`.
+        endpoint: &'static str,
+        /// reqwest's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The facilitator answered with a status other than 200 (every business outcome is a 200).
+    #[error("facilitator {endpoint} answered HTTP {status}, expected 200")]
+    Status {
+        /// The endpoint.
+        endpoint: &'static str,
+        /// The status it answered with.
+        status: u16,
+    },
+    /// A 200 whose body is not the x402 response body of that endpoint.
+    #[error("facilitator {endpoint} answered a body that is not its x402 response: {source}")]
+    Decode {
+        /// The endpoint.
+        endpoint: &'static str,
+        /// serde's message.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

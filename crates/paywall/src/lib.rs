@@ -1,0 +1,21 @@
+//! The x402 resource-server side for axum (and any tower stack): [`Paywall`] prices a route, answers 402 with
+//! both the v1 JSON body and the v2 `PAYMENT-REQUIRED` header, verifies a payment through a facilitator's
+//! `POST /verify`, runs the handler, settles through `POST /settle`, and attaches `PAYMENT-RESPONSE` (v2) or
+//! `X-PAYMENT-RESPONSE` (v1).
+//!
+//! It must never hand out a resource whose payment did not settle: by default the handler runs first and its
+//! (successful, 2xx) response is held back until settlement succeeds, and dropped if it does not; with
+//! [`Paywall::settle_before_handler`] the handler runs only after settlement succeeded. It owns no keys, no chain
+//! access and no state: verification and settlement are the facilitator's ([`FacilitatorClient`], plain HTTP).
+
+mod client;
+mod error;
+mod paywall;
+mod price;
+mod response;
+
+pub use client::{DEFAULT_FACILITATOR_TIMEOUT, FacilitatorClient};
+pub use error::{Error, Result};
+pub use paywall::{DEFAULT_PENDING_RETRIES, Paywall, PaywallService};
+pub use price::{BASE_SEPOLIA_USDC, BASE_USDC, DEFAULT_MAX_TIMEOUT_SECONDS, Price};
+pub use response::FACILITATOR_ERROR;
