@@ -67,8 +67,9 @@ pub(crate) struct DevArgs {
     /// falling back to a private cluster in a temporary directory when that server does not answer.
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
-    /// Always start a private PostgreSQL cluster, even if a local server answers.
-    #[arg(long, conflicts_with = "database_url")]
+    /// Always start a private PostgreSQL cluster, even if a local server answers; takes precedence over
+    /// `--database-url` and `DATABASE_URL`.
+    #[arg(long)]
     private_postgres: bool,
     /// Where to write the config file with the deployed addresses.
     #[arg(long, default_value = ".clearing/dev.toml")]
@@ -232,8 +233,8 @@ async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyh
 
     step("preparing the database");
     let database_url = match (&args.database_url, args.private_postgres) {
-        (Some(url), _) => url.clone(),
-        (None, true) => start_private_cluster(system).await?,
+        (_, true) => start_private_cluster(system).await?,
+        (Some(url), false) => url.clone(),
         (None, false) => {
             let local = config.database.url.clone();
             if Ledger::connect(&admin_url(&local), 1).await.is_ok() {

@@ -23,7 +23,8 @@ impl Dev {
     fn start(config_path: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_clearing"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_remove("DATABASE_URL")
+            // The test command exports DATABASE_URL; `--private-postgres` must win over it.
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
             .args(["--config", "/nonexistent/clearing.toml", "dev", "--port", "0", "--facilitator-port", "0"])
             .arg("--write-config")
             .arg(config_path)
