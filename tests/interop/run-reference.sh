@@ -148,6 +148,14 @@ run_case() {
   local facilitator_url="http://127.0.0.1:$(ready_port "facilitator-$v")"
   echo "reference facilitator $facilitator_url: $(json_field kinds < "$work/facilitator-$v.out")"
 
+  pay_and_check "$v" "$network" "$facilitator_url" "$token" "$agent" "$agent_key" "$pay_to" "facilitator-$v" || return 1
+  stop_all
+}
+
+# pay_and_check CASE NETWORK FACILITATOR_URL TOKEN AGENT AGENT_KEY PAY_TO FACILITATOR_LOG: starts the case's
+# resource server, pays it with the npm client of its version, and asserts the payment (chain.mjs check).
+pay_and_check() {
+  local v="$1" network="$2" facilitator_url="$3" token="$4" agent="$5" agent_key="$6" pay_to="$7" log="$8"
   start_server "$v" "$facilitator_url" "$token" "$pay_to" || return 1
   local url="http://127.0.0.1:$(ready_port "server-$v")/weather"
 
@@ -159,7 +167,7 @@ run_case() {
   if ! AGENT_KEY="$agent_key" TOKEN_ADDRESS="$token" MAX_AMOUNT="$PRICE" PAY_TIMEOUT_MS=$((PAY_TIMEOUT * 1000)) \
       timeout --foreground "$((PAY_TIMEOUT + 5))" node "$INTEROP/pay-${v%-rust}.mjs" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
     echo "pay-${v%-rust}.mjs failed:" >&2
-    dump "pay-$v"; dump "server-$v"; dump "facilitator-$v"
+    dump "pay-$v"; dump "server-$v"; dump "$log"
     return 1
   fi
   echo "payer: $(cat "$work/pay-$v.out")"
@@ -168,11 +176,10 @@ run_case() {
       PAY_TO_BEFORE="$pay_to_before" NETWORK="$network" EXPECTED_BODY="$EXPECTED_BODY" \
       chore check "$work/pay-$v.out" >"$work/check-$v.out" 2>"$work/check-$v.err"; then
     echo "assertions failed:" >&2
-    dump "check-$v"; dump "facilitator-$v"
+    dump "check-$v"; dump "$log"
     return 1
   fi
   echo "verdict: $(cat "$work/check-$v.out")"
-  stop_all
 }
 
 # The same case with `clearing dev` as chain, contracts, database and facilitator.
@@ -201,30 +208,7 @@ run_clearing_case() {
   DEPLOYER_KEY="$MINTER_KEY" chore mint "$token" "$agent" "$MINT" >/dev/null
   echo "agent $agent (no ETH) minted $MINT; payTo $pay_to; price $PRICE"
 
-  start_server "$v" "$facilitator_url" "$token" "$pay_to" || return 1
-  local url="http://127.0.0.1:$(ready_port "server-$v")/weather"
-
-  local agent_before pay_to_before
-  agent_before="$(chore balance "$token" "$agent" | json_field balance)"
-  pay_to_before="$(chore balance "$token" "$pay_to" | json_field balance)"
-
-  echo "paying $url with pay-${v%-rust}.mjs"
-  if ! AGENT_KEY="$agent_key" TOKEN_ADDRESS="$token" MAX_AMOUNT="$PRICE" PAY_TIMEOUT_MS=$((PAY_TIMEOUT * 1000)) \
-      timeout --foreground "$((PAY_TIMEOUT + 5))" node "$INTEROP/pay-${v%-rust}.mjs" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
-    echo "pay-${v%-rust}.mjs failed:" >&2
-    dump "pay-$v"; dump "server-$v"; dump "clearing-$v"
-    return 1
-  fi
-  echo "payer: $(cat "$work/pay-$v.out")"
-
-  if ! TOKEN_ADDRESS="$token" AGENT="$agent" PAY_TO="$pay_to" PRICE="$PRICE" AGENT_BEFORE="$agent_before" \
-      PAY_TO_BEFORE="$pay_to_before" NETWORK="$network" EXPECTED_BODY="$EXPECTED_BODY" \
-      chore check "$work/pay-$v.out" >"$work/check-$v.out" 2>"$work/check-$v.err"; then
-    echo "assertions failed:" >&2
-    dump "check-$v"; dump "clearing-$v"
-    return 1
-  fi
-  echo "verdict: $(cat "$work/check-$v.out")"
+  pay_and_check "$v" "$network" "$facilitator_url" "$token" "$agent" "$agent_key" "$pay_to" "clearing-$v" || return 1
 
   # The payment went through Clearing's batch: the transaction the client was told is a BatchSettler call.
   local tx to
