@@ -225,3 +225,15 @@ pub(crate) fn child_cpu_time(pid: u32) -> Duration {
     let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
     Duration::from_micros(ticks * 1_000_000 / per_second)
 }
+
+/// CPU time spent by the whole machine so far (every process, every core), from `/proc/stat`.
+pub(crate) fn machine_busy_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return Duration::ZERO };
+    let Some(line) = stat.lines().next() else { return Duration::ZERO };
+    // cpu user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait.
+    let fields: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let busy: u64 = fields.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4).take(8).map(|(_, v)| v).sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
+    Duration::from_micros(busy * 1_000_000 / per_second)
+}

@@ -29,6 +29,8 @@ pub struct VerifyRow {
     pub server_cores: f64,
     /// Anvil.
     pub anvil_cores: f64,
+    /// Everything else on the machine (other processes competing for the cores), from `/proc/stat`.
+    pub other_cores: f64,
 }
 
 /// The settle run.
@@ -93,7 +95,7 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "| connections | verifies/s | p50 ms | p99 ms | max ms | failed | RPC calls/verify | reads/call | \
-             CPU cores: client / facilitator / anvil |"
+             CPU cores: client / facilitator / anvil / other processes |"
         )?;
         writeln!(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")?;
         for row in &self.verify {
@@ -102,7 +104,7 @@ impl fmt::Display for Report {
             let reads_per_call = row.reads as f64 / row.read_calls.max(1) as f64;
             writeln!(
                 f,
-                "| {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {:.4} | {:.1} | {:.2} / {:.2} / {:.2} |",
+                "| {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {:.4} | {:.1} | {:.2} / {:.2} / {:.2} / {:.2} |",
                 row.connections,
                 per_second,
                 row.p50_ms,
@@ -113,7 +115,8 @@ impl fmt::Display for Report {
                 reads_per_call,
                 row.client_cores,
                 row.server_cores,
-                row.anvil_cores
+                row.anvil_cores,
+                row.other_cores
             )?;
         }
         if let Some(failure) = &self.first_failure {

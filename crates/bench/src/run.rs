@@ -23,7 +23,7 @@ use clearing_ledger::Ledger;
 
 use crate::{
     AnvilChild, Load, LoadResult, PaymentTerms, Plan, Report, SettleRow, VerifyRow,
-    load::{child_cpu_time, process_cpu_time},
+    load::{child_cpu_time, machine_busy_time, process_cpu_time},
     signed_bodies,
 };
 
@@ -158,11 +158,13 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
         let (calls, reads) =
             (metrics.chain_read_calls.load(Ordering::Relaxed), metrics.chain_reads.load(Ordering::Relaxed));
         let (process_cpu, anvil_cpu) = (process_cpu_time(), anvil.pid().map(child_cpu_time).unwrap_or_default());
+        let machine_cpu = machine_busy_time();
         let result = blocking_load(Load { plan: Plan::For(options.duration), ..load }, verify_bodies.clone()).await?;
         let wall = result.elapsed.as_secs_f64();
         let process_cpu = process_cpu_time().saturating_sub(process_cpu).as_secs_f64();
         let anvil_cpu = anvil.pid().map(child_cpu_time).unwrap_or_default().saturating_sub(anvil_cpu).as_secs_f64();
         let client_cpu = result.client_cpu.as_secs_f64();
+        let machine_cpu = machine_busy_time().saturating_sub(machine_cpu).as_secs_f64();
         first_failure = first_failure.or(result.first_failure.clone());
         verify.push(VerifyRow {
             connections,
@@ -177,6 +179,7 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
             client_cores: client_cpu / wall,
             server_cores: (process_cpu - client_cpu).max(0.0) / wall,
             anvil_cores: anvil_cpu / wall,
+            other_cores: (machine_cpu - process_cpu - anvil_cpu).max(0.0) / wall,
         });
         eprintln!("verify at {connections} connections: {:.0}/s", result.per_second());
     }
