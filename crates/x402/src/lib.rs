@@ -4,7 +4,8 @@
 //! networks (CAIP-2 and the v1 names), the EIP-3009 EIP-712 digests, payer signatures (ECDSA recovery with
 //! libsecp256k1, scalars parsed with k256; ERC-1271 and EIP-6492 detection), the wire reason codes, and
 //! [`verify_exact`], the pure part of verifying an `exact` EVM payment. It never touches the network, a
-//! database or a clock: the time is an argument, and what only the chain knows (nonce state, balance, code) is the facilitator's.
+//! database or a clock: the time is an argument, and what only the chain knows (nonce state, balance, code)
+//! is the facilitator's.
 //!
 //! Wire structs mirror the JSON they carry (strings stay strings, so third-party input of any chain parses
 //! and re-encodes as it came); typed values ([`ExactEvmAuthorization`], [`Network`], [`VerifiedPayment`])
