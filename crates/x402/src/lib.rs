@@ -2,9 +2,10 @@
 //!
 //! This crate owns the x402 v1 and v2 wire types and facilitator bodies, the base64 header codecs, EVM
 //! networks (CAIP-2 and the v1 names), the EIP-3009 EIP-712 digests, payer signatures (ECDSA recovery with
-//! k256; ERC-1271 and EIP-6492 detection), the wire reason codes, and [`verify_exact`], the pure part of
-//! verifying an `exact` EVM payment. It never touches the network, a database or a clock: the time is an
-//! argument, and what only the chain knows (nonce state, balance, code) is the facilitator's.
+//! libsecp256k1, scalars parsed with k256; ERC-1271 and EIP-6492 detection), the wire reason codes, and
+//! [`verify_exact`], the pure part of verifying an `exact` EVM payment. It never touches the network, a
+//! database or a clock: the time is an argument, and what only the chain knows (nonce state, balance, code)
+//! is the facilitator's.
 //!
 //! Wire structs mirror the JSON they carry (strings stay strings, so third-party input of any chain parses
 //! and re-encodes as it came); typed values ([`ExactEvmAuthorization`], [`Network`], [`VerifiedPayment`])

@@ -1,11 +1,11 @@
-//! Payer signatures: 65-byte ECDSA (recovered here with k256), contract-wallet bytes (ERC-1271, checked on
+//! Payer signatures: 65-byte ECDSA (parsed with k256, recovered with libsecp256k1), contract-wallet bytes (ERC-1271, checked on
 //! chain by the caller) and EIP-6492 wrappers (detected so the caller can refuse them).
 
 use std::fmt;
 
 use alloy_primitives::{Address, B256, Bytes, b256, keccak256};
 use alloy_sol_types::SolValue;
-use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
+use k256::ecdsa::Signature;
 
 use crate::{Error, Result};
 
@@ -76,16 +76,22 @@ impl EcdsaSignature {
         out
     }
 
-    /// Recovers the signer of `prehash` (an EIP-712 digest) with k256's `VerifyingKey::recover_from_prehash`:
-    /// the address is the last 20 bytes of keccak256 of the uncompressed public key without its 0x04 prefix.
-    /// Allocation-free.
+    /// Recovers the signer of `prehash` (an EIP-712 digest) with libsecp256k1 (about 41 µs against k256's 72 µs,
+    /// FACTS.md): the address is the last 20 bytes of keccak256 of the uncompressed public key without its 0x04
+    /// prefix. Allocation-free.
     pub fn recover(&self, prehash: &B256) -> Result<Address> {
-        let signature = Signature::from_scalars(self.r.0, self.s.0).map_err(|_| Error::SignatureScalar)?;
-        let recovery_id = RecoveryId::new(self.y_parity, false);
-        let key = VerifyingKey::recover_from_prehash(prehash.as_slice(), &signature, recovery_id)
-            .map_err(|_| Error::Recovery)?;
-        let point = key.to_sec1_point(false);
-        let hash = keccak256(&point.as_bytes()[1..]);
+        use secp256k1::{
+            Message, SECP256K1,
+            ecdsa::{RecoverableSignature, RecoveryId},
+        };
+        let mut compact = [0u8; 64];
+        compact[..32].copy_from_slice(self.r.as_slice());
+        compact[32..].copy_from_slice(self.s.as_slice());
+        let recovery_id = if self.y_parity { RecoveryId::One } else { RecoveryId::Zero };
+        let signature =
+            RecoverableSignature::from_compact(&compact, recovery_id).map_err(|_| Error::SignatureScalar)?;
+        let key = SECP256K1.recover_ecdsa(Message::from_digest(prehash.0), &signature).map_err(|_| Error::Recovery)?;
+        let hash = keccak256(&key.serialize_uncompressed()[1..]);
         Ok(Address::from_slice(&hash[12..]))
     }
 }

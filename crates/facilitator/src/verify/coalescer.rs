@@ -1,10 +1,11 @@
 //! Coalesces the chain reads of concurrent verifies into few RPC calls.
 //!
 //! Each verify submits one [`VerifyRead`] and awaits its answer. A background task takes the first waiting read,
-//! gathers more for up to `max_wait` or until `max_batch`, and answers the whole batch with one deployless
-//! `eth_call` ([`clearing_chain::read_verify_batch`]). Under load a batch fills before the window closes, so the
-//! RPC cost per verify falls as the load rises; at most `max_in_flight` calls run at once, and reads arriving
-//! meanwhile wait for the next batch.
+//! gathers more, and answers the whole batch with one deployless `eth_call`
+//! ([`clearing_chain::read_verify_batch`]). A batch goes out as soon as no call is under way (an idle reader adds
+//! no wait), else when it is full (`max_batch`) or its window (`max_wait`) closes: under load, reads gather while
+//! earlier calls run, so the RPC cost per verify falls as the load rises without a fixed delay on every verify.
+//! At most `max_in_flight` calls run at once; reads arriving meanwhile wait for the next batch.
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -13,7 +14,7 @@ use std::{
 
 use clearing_chain::{ChainProvider, MAX_VERIFY_READS, VerifyAnswer, VerifyRead, read_verify_batch};
 use tokio::{
-    sync::{Semaphore, mpsc, oneshot},
+    sync::{Notify, Semaphore, mpsc, oneshot},
     time::Instant,
 };
 use tracing::warn;
@@ -26,7 +27,8 @@ use crate::Metrics;
 pub struct CoalescerConfig {
     /// Most reads in one call (at most [`MAX_VERIFY_READS`]). Default 100.
     pub max_batch: usize,
-    /// How long the first read of a batch waits for company, microseconds. Default 1,000.
+    /// How long the first read of a batch may wait for company while other calls are under way, microseconds
+    /// (a reader with no call under way sends at once). Default 1,000.
     pub max_wait_us: u64,
     /// Most calls under way at once. Default 4.
     pub max_in_flight: usize,
@@ -80,15 +82,32 @@ async fn run(
     mut receiver: mpsc::Receiver<(VerifyRead, Reply)>,
 ) {
     let max_batch = config.max_batch.clamp(1, MAX_VERIFY_READS);
-    let permits = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
+    let max_in_flight = config.max_in_flight.max(1);
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    // Signalled whenever a call finishes, so a gathering batch can go out once the reader is idle.
+    let finished = Arc::new(Notify::new());
     while let Some(first) = receiver.recv().await {
         let mut batch = Vec::with_capacity(max_batch);
         batch.push(first);
         let deadline = Instant::now() + Duration::from_micros(config.max_wait_us);
-        while batch.len() < max_batch {
-            match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                Ok(Some(next)) => batch.push(next),
-                Ok(None) | Err(_) => break,
+        loop {
+            while batch.len() < max_batch {
+                match receiver.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            // Full, or nothing under way: waiting longer would only add latency.
+            if batch.len() >= max_batch || permits.available_permits() == max_in_flight {
+                break;
+            }
+            tokio::select! {
+                next = receiver.recv() => match next {
+                    Some(next) => batch.push(next),
+                    None => break,
+                },
+                () = finished.notified() => {}
+                () = tokio::time::sleep_until(deadline) => break,
             }
         }
         let Ok(permit) = permits.clone().acquire_owned().await else { break };
@@ -101,6 +120,7 @@ async fn run(
         }
         let provider = provider.clone();
         let metrics = metrics.clone();
+        let finished = finished.clone();
         tokio::spawn(async move {
             let (reads, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             metrics.chain_read_calls.fetch_add(1, Ordering::Relaxed);
@@ -121,6 +141,7 @@ async fn run(
                 }
             }
             drop(permit);
+            finished.notify_one();
         });
     }
 }

@@ -1,0 +1,239 @@
+//! The load generator: N keep-alive HTTP/1.1 connections on loopback, each sending one request at a time.
+//!
+//! The connections are spread over `threads` client threads, each a single-threaded tokio runtime, so the
+//! client's CPU time can be read per thread and reported apart from the server's.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, header};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// How a run picks its requests.
+#[derive(Debug, Clone, Copy)]
+pub enum Plan {
+    /// Cycle through the bodies until the duration has passed.
+    For(Duration),
+    /// Send each body exactly once.
+    EachOnce,
+}
+
+/// What one run measured.
+#[derive(Debug)]
+pub struct LoadResult {
+    /// Requests answered 200 whose body passed the check.
+    pub ok: u64,
+    /// Requests answered otherwise.
+    pub failed: u64,
+    /// From the first request to the last answer.
+    pub elapsed: Duration,
+    /// Latency of every request, microseconds, sorted.
+    pub latencies_us: Vec<u32>,
+    /// CPU time of the client threads.
+    pub client_cpu: Duration,
+    /// The answers, in no particular order (kept only when asked for).
+    pub answers: Vec<Bytes>,
+    /// The first failure, for the report.
+    pub first_failure: Option<String>,
+}
+
+impl LoadResult {
+    /// Answered requests per second.
+    pub fn per_second(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The `q` quantile of latency (0..=1), milliseconds.
+    pub fn latency_ms(&self, q: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let index = ((self.latencies_us.len() - 1) as f64 * q).round() as usize;
+        f64::from(self.latencies_us[index]) / 1_000.0
+    }
+}
+
+/// One load run's shape.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// The server.
+    pub address: SocketAddr,
+    /// The path to POST to.
+    pub path: &'static str,
+    /// Concurrent connections.
+    pub connections: usize,
+    /// Client threads the connections are spread over.
+    pub threads: usize,
+    /// What to send.
+    pub plan: Plan,
+    /// A body counts as a success only if it contains this.
+    pub expect: &'static [u8],
+    /// Whether to keep the answers.
+    pub keep_answers: bool,
+}
+
+#[derive(Debug, Default)]
+struct ConnectionResult {
+    ok: u64,
+    failed: u64,
+    latencies_us: Vec<u32>,
+    answers: Vec<Bytes>,
+    first_failure: Option<String>,
+}
+
+/// Runs `load` with `bodies` and waits for every connection to finish.
+pub(crate) fn run(load: &Load, bodies: Arc<Vec<Bytes>>) -> anyhow::Result<LoadResult> {
+    if bodies.is_empty() || load.connections == 0 {
+        bail!("nothing to send");
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let threads = load.threads.clamp(1, load.connections);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|thread| {
+            let connections = load.connections / threads + usize::from(thread < load.connections % threads);
+            let (load, bodies, next) = (load.clone(), bodies.clone(), next.clone());
+            std::thread::Builder::new().name(format!("bench-client-{thread}")).spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let cpu_before = thread_cpu_time();
+                let results = runtime.block_on(async {
+                    let tasks: Vec<_> = (0..connections)
+                        .map(|_| tokio::spawn(connection(load.clone(), bodies.clone(), next.clone(), started)))
+                        .collect();
+                    let mut results = Vec::with_capacity(tasks.len());
+                    for task in tasks {
+                        results.push(task.await??);
+                    }
+                    anyhow::Ok(results)
+                })?;
+                anyhow::Ok((results, thread_cpu_time().saturating_sub(cpu_before)))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut result = LoadResult {
+        ok: 0,
+        failed: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+        client_cpu: Duration::ZERO,
+        answers: Vec::new(),
+        first_failure: None,
+    };
+    for handle in handles {
+        let (connections, cpu) = handle.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??;
+        result.client_cpu += cpu;
+        for connection in connections {
+            result.ok += connection.ok;
+            result.failed += connection.failed;
+            result.latencies_us.extend(connection.latencies_us);
+            result.answers.extend(connection.answers);
+            result.first_failure = result.first_failure.or(connection.first_failure);
+        }
+    }
+    result.elapsed = started.elapsed();
+    result.latencies_us.sort_unstable();
+    Ok(result)
+}
+
+async fn connection(
+    load: Load,
+    bodies: Arc<Vec<Bytes>>,
+    next: Arc<AtomicUsize>,
+    started: Instant,
+) -> anyhow::Result<ConnectionResult> {
+    let stream = TcpStream::connect(load.address).await.with_context(|| format!("connecting to {}", load.address))?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let host = load.address.to_string();
+    let mut result = ConnectionResult::default();
+    loop {
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        let body = match load.plan {
+            Plan::For(duration) if started.elapsed() < duration => bodies[index % bodies.len()].clone(),
+            Plan::EachOnce if index < bodies.len() => bodies[index].clone(),
+            Plan::For(_) | Plan::EachOnce => break,
+        };
+        let request = Request::post(load.path)
+            .header(header::HOST, &host)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body))?;
+        let sent = Instant::now();
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let answer = response.into_body().collect().await?.to_bytes();
+        let latency = sent.elapsed();
+        result.latencies_us.push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
+        if status.is_success() && contains(&answer, load.expect) {
+            result.ok += 1;
+        } else {
+            result.failed += 1;
+            if result.first_failure.is_none() {
+                result.first_failure = Some(format!("HTTP {status}: {}", String::from_utf8_lossy(&answer)));
+            }
+        }
+        if load.keep_answers {
+            result.answers.push(answer);
+        }
+    }
+    Ok(result)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+/// The calling thread's CPU time.
+fn thread_cpu_time() -> Duration {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// This process's CPU time (all threads: the facilitator and the client).
+pub(crate) fn process_cpu_time() -> Duration {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn cpu_clock(clock: libc::clockid_t) -> Duration {
+    let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `time` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(clock, &mut time) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(u64::try_from(time.tv_sec).unwrap_or(0), u32::try_from(time.tv_nsec).unwrap_or(0))
+}
+
+/// The CPU time (user + system) of process `pid` so far, from `/proc/<pid>/stat`.
+pub(crate) fn child_cpu_time(pid: u32) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return Duration::ZERO };
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else { return Duration::ZERO };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+    // SAFETY: sysconf has no preconditions.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
+    Duration::from_micros(ticks * 1_000_000 / per_second)
+}
+
+/// CPU time spent by the whole machine so far (every process, every core), from `/proc/stat`.
+pub(crate) fn machine_busy_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return Duration::ZERO };
+    let Some(line) = stat.lines().next() else { return Duration::ZERO };
+    // cpu user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait.
+    let fields: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let busy: u64 = fields.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4).take(8).map(|(_, v)| v).sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
+    Duration::from_micros(busy * 1_000_000 / per_second)
+}

@@ -1,0 +1,267 @@
+//! One benchmark run: chain, database and facilitator up; verify loads; the settle load; everything torn down.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, atomic::Ordering},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use alloy::{
+    primitives::{Address, TxHash, U256},
+    providers::Provider,
+    signers::local::PrivateKeySigner,
+};
+use anyhow::Context;
+use bytes::Bytes;
+use clearing_chain::{DeployConfig, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
+use clearing_facilitator::{
+    Facilitator, FacilitatorConfig, SettleSetup,
+    http::{self, RateLimit},
+};
+use clearing_ledger::Ledger;
+
+use crate::{
+    AnvilChild, Load, LoadResult, PaymentTerms, Plan, Report, SettleRow, VerifyRow,
+    load::{child_cpu_time, machine_busy_time, process_cpu_time},
+    signed_bodies,
+};
+
+/// Anvil's first default key: deploys, mints and relays.
+const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/// MockUSDC's EIP-712 name.
+const TOKEN_NAME: &str = "USDC";
+/// Minted to each payer, atomic units (one million USDC): no run can spend it.
+const PAYER_BALANCE: u64 = 1_000_000_000_000;
+/// Each verify payment, atomic units.
+const VERIFY_VALUE: u64 = 1_000;
+/// Each settle payment, atomic units.
+const SETTLE_VALUE: u64 = 1;
+/// Seconds between blocks while settling (as `anvil --block-time 1`).
+const SETTLE_BLOCK_TIME_SECS: u64 = 1;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The anvil binary.
+    pub anvil: PathBuf,
+    /// A PostgreSQL URL; the run creates and drops its own database beside the one named.
+    pub database_url: String,
+    /// Payers, each minted a balance.
+    pub payers: usize,
+    /// Signed verify payments per payer.
+    pub payments_per_payer: usize,
+    /// Connection counts of the verify runs.
+    pub connections: Vec<usize>,
+    /// Each verify run's measured duration.
+    pub duration: Duration,
+    /// Unmeasured load before each verify run.
+    pub warmup: Duration,
+    /// Client threads.
+    pub client_threads: usize,
+    /// Payments sent through `/settle` (0 skips settling).
+    pub settle_payments: usize,
+    /// Concurrent `/settle` connections.
+    pub settle_connections: usize,
+    /// The facilitator's configuration (the rate limits are turned off).
+    pub facilitator: FacilitatorConfig,
+    /// The machine, for the report.
+    pub machine: String,
+}
+
+/// Runs the benchmark; anvil and the database are removed whatever happens.
+pub async fn run(options: Options) -> anyhow::Result<Report> {
+    let anvil = AnvilChild::start(&options.anvil).await?;
+    let database_url = bench_database_url(&options.database_url)?;
+    let result = run_on(&options, &anvil, &database_url).await;
+    if let Err(e) = Ledger::drop_database_if_exists(&database_url).await {
+        eprintln!("dropping the bench database failed: {e}");
+    }
+    anvil.stop().await;
+    result
+}
+
+fn bench_database_url(base: &str) -> anyhow::Result<String> {
+    let mut url = url::Url::parse(base).with_context(|| "DATABASE_URL is not a URL")?;
+    url.set_path(&format!("clearing_bench_{}", std::process::id()));
+    Ok(url.to_string())
+}
+
+async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> anyhow::Result<Report> {
+    let key: PrivateKeySigner = ANVIL_KEY_0.parse()?;
+    let relayer = key.address();
+    let deployer = clearing_chain::connect_with_signer(&anvil.rpc_url, key.clone())?;
+    let chain_id = deployer.get_chain_id().await?;
+    let usdc = deploy_mock_usdc(&deployer, TOKEN_NAME).await?;
+    let deployment = deploy_suite(&deployer, &DeployConfig::single_operator(relayer)).await?;
+
+    let started = Instant::now();
+    let payers: Vec<PrivateKeySigner> = (0..options.payers.max(1)).map(|_| PrivateKeySigner::random()).collect();
+    for payer in &payers {
+        mint_mock_usdc(&deployer, usdc, payer.address(), U256::from(PAYER_BALANCE)).await?;
+    }
+    eprintln!("minted to {} payers in {:.1} s", payers.len(), started.elapsed().as_secs_f64());
+
+    Ledger::create_database_if_missing(database_url).await?;
+    let ledger = Ledger::connect(database_url, 16).await?;
+    ledger.migrate().await?;
+
+    let mut config = options.facilitator.clone();
+    config.http.rate_limit_per_ip = RateLimit { per_second: 0, burst: 0 };
+    config.http.rate_limit_per_key = RateLimit { per_second: 0, burst: 0 };
+    let provider = clearing_chain::connect(&anvil.rpc_url)?;
+    let setup = SettleSetup {
+        ledger: ledger.clone(),
+        relayer: key,
+        batch_settler: deployment.batch_settler,
+        assets: vec![usdc],
+    };
+    let facilitator = Facilitator::new(provider.clone(), vec![relayer], &config)
+        .await?
+        .with_settlement(provider.clone(), setup, &config)
+        .await?;
+    let metrics = facilitator.metrics.clone();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let address = listener.local_addr()?;
+    let router = facilitator.router(&config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(http::serve(listener, router, async move {
+        let _ = stopped.await;
+    }));
+
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let terms = |value| PaymentTerms {
+        chain_id,
+        asset: usdc,
+        token_name: TOKEN_NAME.into(),
+        pay_to: Address::repeat_byte(0x7a),
+        value,
+    };
+    let verify_bodies =
+        Arc::new(signed_bodies(&terms(VERIFY_VALUE), &payers, payers.len() * options.payments_per_payer.max(1), now));
+
+    let mut verify = Vec::new();
+    let mut first_failure = None;
+    for &connections in &options.connections {
+        let load = Load {
+            address,
+            path: "/verify",
+            connections,
+            threads: options.client_threads,
+            plan: Plan::For(options.warmup),
+            expect: b"\"isValid\":true",
+            keep_answers: false,
+        };
+        if !options.warmup.is_zero() {
+            blocking_load(load.clone(), verify_bodies.clone()).await?;
+        }
+        let (calls, reads) =
+            (metrics.chain_read_calls.load(Ordering::Relaxed), metrics.chain_reads.load(Ordering::Relaxed));
+        let (process_cpu, anvil_cpu) = (process_cpu_time(), anvil.pid().map(child_cpu_time).unwrap_or_default());
+        let machine_cpu = machine_busy_time();
+        let result = blocking_load(Load { plan: Plan::For(options.duration), ..load }, verify_bodies.clone()).await?;
+        let wall = result.elapsed.as_secs_f64();
+        let process_cpu = process_cpu_time().saturating_sub(process_cpu).as_secs_f64();
+        let anvil_cpu = anvil.pid().map(child_cpu_time).unwrap_or_default().saturating_sub(anvil_cpu).as_secs_f64();
+        let client_cpu = result.client_cpu.as_secs_f64();
+        let machine_cpu = machine_busy_time().saturating_sub(machine_cpu).as_secs_f64();
+        first_failure = first_failure.or(result.first_failure.clone());
+        verify.push(VerifyRow {
+            connections,
+            ok: result.ok,
+            failed: result.failed,
+            elapsed: result.elapsed,
+            p50_ms: result.latency_ms(0.50),
+            p99_ms: result.latency_ms(0.99),
+            max_ms: result.latency_ms(1.0),
+            read_calls: metrics.chain_read_calls.load(Ordering::Relaxed) - calls,
+            reads: metrics.chain_reads.load(Ordering::Relaxed) - reads,
+            client_cores: client_cpu / wall,
+            server_cores: (process_cpu - client_cpu).max(0.0) / wall,
+            anvil_cores: anvil_cpu / wall,
+            other_cores: (machine_cpu - process_cpu - anvil_cpu).max(0.0) / wall,
+        });
+        eprintln!("verify at {connections} connections: {:.0}/s", result.per_second());
+    }
+
+    let settle = if options.settle_payments > 0 {
+        anvil.interval_mining(SETTLE_BLOCK_TIME_SECS).await?;
+        let bodies = Arc::new(signed_bodies(&terms(SETTLE_VALUE), &payers, options.settle_payments, now));
+        let load = Load {
+            address,
+            path: "/settle",
+            connections: options.settle_connections,
+            threads: options.client_threads,
+            plan: Plan::EachOnce,
+            expect: b"\"success\":true",
+            keep_answers: true,
+        };
+        let result = blocking_load(load, bodies).await?;
+        Some(settle_row(&provider, options, &config, &result).await?)
+    } else {
+        None
+    };
+
+    let _ = stop.send(());
+    server.await??;
+    facilitator.shutdown().await;
+    ledger.close().await;
+    Ok(Report {
+        machine: options.machine.clone(),
+        payers: payers.len(),
+        verify_payments: verify_bodies.len(),
+        client_threads: options.client_threads,
+        max_wait_us: config.reads.max_wait_us,
+        verify,
+        settle,
+        first_failure,
+    })
+}
+
+async fn blocking_load(load: Load, bodies: Arc<Vec<Bytes>>) -> anyhow::Result<LoadResult> {
+    tokio::task::spawn_blocking(move || crate::load::run(&load, bodies)).await?
+}
+
+/// Gas per payment from the receipts of the batches named in the answers.
+async fn settle_row(
+    provider: &clearing_chain::ChainProvider,
+    options: &Options,
+    config: &FacilitatorConfig,
+    result: &LoadResult,
+) -> anyhow::Result<SettleRow> {
+    let mut per_batch: HashMap<TxHash, usize> = HashMap::new();
+    for answer in &result.answers {
+        let json: serde_json::Value = serde_json::from_slice(answer)?;
+        if json["success"] == true
+            && let Some(tx) = json["transaction"].as_str()
+        {
+            *per_batch.entry(tx.parse()?).or_default() += 1;
+        }
+    }
+    let batch_size = config.settle.batch_size;
+    let (mut gas, mut items, mut full_gas, mut full_items) = (0u64, 0usize, 0u64, 0usize);
+    for (tx, count) in &per_batch {
+        let receipt =
+            provider.get_transaction_receipt(*tx).await?.with_context(|| format!("no receipt for batch {tx}"))?;
+        gas += receipt.gas_used;
+        items += count;
+        if *count == batch_size as usize {
+            full_gas += receipt.gas_used;
+            full_items += count;
+        }
+    }
+    Ok(SettleRow {
+        connections: options.settle_connections,
+        sent: options.settle_payments,
+        settled: result.ok,
+        elapsed: result.elapsed,
+        p50_ms: result.latency_ms(0.50),
+        p99_ms: result.latency_ms(0.99),
+        batches: per_batch.len(),
+        largest_batch: per_batch.values().copied().max().unwrap_or(0),
+        gas_per_payment: gas as f64 / items.max(1) as f64,
+        gas_per_payment_full: (full_items > 0).then(|| full_gas as f64 / full_items as f64),
+        batch_size,
+        first_failure: result.first_failure.clone(),
+    })
+}
