@@ -92,7 +92,7 @@ pub enum ItemOutcome {
     /// `PaymentFailed`: the token refused it.
     Failed {
         /// The x402 reason code ([`reason::from_revert`]).
-        reason: &'static str,
+        reason: clearing_x402::Reason,
         /// The token's revert data, as logged.
         revert: Bytes,
     },

@@ -10,7 +10,7 @@ use clearing_chain::{
     BatchOutcome, ChainProvider, DeployConfig, Error, Fees, ITEM_GAS_REQUIRED, ItemOutcome, Relayer, SettlePayment,
     connect, connect_with_signer,
     contracts::{BatchSettler, MockUSDC},
-    deploy_mock_usdc, deploy_suite, mint_mock_usdc, reason,
+    deploy_mock_usdc, deploy_suite, mint_mock_usdc,
 };
 
 use crate::{
@@ -111,12 +111,18 @@ async fn a_batch_of_good_and_bad_items_resolves_each_from_its_own_event() {
         .iter()
         .map(|o| match o {
             ItemOutcome::Settled => "settled",
-            ItemOutcome::Failed { reason, .. } => reason,
+            ItemOutcome::Failed { reason, .. } => reason.as_str(),
         })
         .collect();
     assert_eq!(
         reasons,
-        ["settled", reason::NONCE_ALREADY_USED, reason::INSUFFICIENT_BALANCE, reason::VALID_BEFORE, reason::SIGNATURE]
+        [
+            "settled",
+            "invalid_exact_evm_nonce_already_used",
+            "invalid_exact_evm_insufficient_balance",
+            "invalid_exact_evm_payload_authorization_valid_before",
+            "invalid_exact_evm_signature",
+        ]
     );
     assert_eq!(balance(&chain, rich.address()).await, U256::from(700));
     assert_eq!(balance(&chain, Address::repeat_byte(0xbb)).await, U256::from(300));

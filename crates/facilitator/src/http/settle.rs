@@ -134,7 +134,7 @@ fn response(outcome: &SettleOutcome) -> SettleResponse {
             network,
         ),
         SettleResult::Failed { reason, transaction } => {
-            let reason = Reason::from_wire(reason).unwrap_or(Reason::UnexpectedSettleError);
+            let reason = *reason;
             let message = match transaction {
                 Some(tx) => format!("{reason} in transaction {tx}"),
                 None => format!("{reason}; nothing was broadcast"),

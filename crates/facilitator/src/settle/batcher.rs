@@ -20,10 +20,11 @@ use std::{
 };
 
 use alloy::primitives::Address;
-use clearing_chain::{BatchOutcome, Fees, ItemOutcome, Relayer, SettlePayment, SignedBatch, reason};
+use clearing_chain::{BatchOutcome, Fees, ItemOutcome, Relayer, SettlePayment, SignedBatch};
 use clearing_ledger::{
     AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Ledger, Mined, Settlement, TxFees,
 };
+use clearing_x402::Reason;
 use tokio::{
     sync::{Mutex, Notify, watch},
     task::{JoinHandle, JoinSet},
@@ -262,7 +263,7 @@ async fn drive(shared: Arc<Shared>, mut batch: InFlight) {
 impl Shared {
     async fn expire(&self, asset: Address) -> Result<()> {
         let cutoff = unix_now() + self.config.expiry_margin_secs;
-        for item in self.ledger.expire_pending(self.relayer.chain_id(), cutoff, reason::VALID_BEFORE).await? {
+        for item in self.ledger.expire_pending(self.relayer.chain_id(), cutoff, Reason::ValidBefore.as_str()).await? {
             let key = item.payment.key;
             info!(%asset, payer = %key.payer, nonce = %key.nonce, "expired while queued; never broadcast");
         }
@@ -417,8 +418,8 @@ impl Shared {
                             ItemResolution::Settled
                         }
                         ItemOutcome::Failed { reason, revert } => {
-                            info!(payer = %key.payer, nonce = %key.nonce, tx = %mined.tx_hash, reason, "refused by the token");
-                            ItemResolution::Failed { reason: reason.to_owned(), revert }
+                            info!(payer = %key.payer, nonce = %key.nonce, tx = %mined.tx_hash, %reason, "refused by the token");
+                            ItemResolution::Failed { reason: reason.as_str().to_owned(), revert }
                         }
                     };
                     resolutions.push((item.id, resolution));

@@ -15,6 +15,7 @@ mod settler;
 
 use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
 use clearing_ledger::{NewSettlement, PaymentKey};
+use clearing_x402::Reason;
 
 pub use batcher::Batcher;
 pub use config::SettleConfig;
@@ -100,7 +101,7 @@ pub enum SettleResult {
     /// `invalid_exact_evm_nonce_already_used` and the original transaction).
     Failed {
         /// The x402 reason code.
-        reason: String,
+        reason: Reason,
         /// The transaction that carried (or refused) it, if any.
         transaction: Option<TxHash>,
     },
@@ -113,11 +114,11 @@ impl SettleOutcome {
     }
 
     /// The x402 `errorReason`, if not a success.
-    pub fn error_reason(&self) -> Option<&str> {
+    pub fn error_reason(&self) -> Option<Reason> {
         match &self.result {
             SettleResult::Settled { .. } => None,
-            SettleResult::Pending { .. } => Some(clearing_chain::reason::SETTLEMENT_PENDING),
-            SettleResult::Failed { reason, .. } => Some(reason),
+            SettleResult::Pending { .. } => Some(Reason::SettlementPending),
+            SettleResult::Failed { reason, .. } => Some(*reason),
         }
     }
 

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
-use clearing_chain::reason;
 use clearing_ledger::{Ledger, Settlement, SettlementId, SettlementStatus};
+use clearing_x402::Reason;
 use tokio::{
     sync::broadcast::{self, error::RecvError},
     task::JoinHandle,
@@ -117,18 +117,14 @@ impl Settler {
                 if self.ledger.claim_success_report(row.id).await? {
                     SettleResult::Settled { transaction }
                 } else {
-                    SettleResult::Failed {
-                        reason: reason::NONCE_ALREADY_USED.to_owned(),
-                        transaction: Some(transaction),
-                    }
+                    SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(transaction) }
                 }
             }
-            SettlementStatus::Expired => SettleResult::Failed {
-                reason: row.failure_reason.clone().unwrap_or_else(|| reason::VALID_BEFORE.to_owned()),
-                transaction: None,
-            },
+            SettlementStatus::Expired => {
+                SettleResult::Failed { reason: stored_reason(&row, Reason::ValidBefore), transaction: None }
+            }
             SettlementStatus::Failed => SettleResult::Failed {
-                reason: row.failure_reason.clone().unwrap_or_else(|| reason::UNEXPECTED_SETTLE_ERROR.to_owned()),
+                reason: stored_reason(&row, Reason::UnexpectedSettleError),
                 transaction: row.tx_hash,
             },
             SettlementStatus::Pending | SettlementStatus::Submitted => {
@@ -147,4 +143,9 @@ fn outcome(row: &Settlement, result: SettleResult) -> SettleOutcome {
         amount: row.payment.value,
         result,
     }
+}
+
+/// The reason a final row records (as its wire string), or `default` for a row that names none.
+fn stored_reason(row: &Settlement, default: Reason) -> Reason {
+    row.failure_reason.as_deref().and_then(Reason::from_wire).unwrap_or(default)
 }

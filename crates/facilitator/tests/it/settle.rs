@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use alloy::primitives::U256;
-use clearing_chain::reason;
 use clearing_facilitator::{SettleConfig, SettleResult};
 use clearing_ledger::SettlementStatus;
+use clearing_x402::Reason;
 use sqlx::PgPool;
 
 use crate::{
@@ -34,8 +34,8 @@ async fn a_batch_of_good_and_bad_items_resolves_each_from_its_own_event(pool: Pg
     assert_eq!(good_out.payer, rich.address());
     assert_eq!(good_out.amount, U256::from(400));
     assert_eq!(good_out.network, format!("eip155:{}", env.relayer.chain_id()));
-    assert_eq!(broke_out.error_reason(), Some(reason::INSUFFICIENT_BALANCE));
-    assert_eq!(forged_out.error_reason(), Some(reason::SIGNATURE));
+    assert_eq!(broke_out.error_reason(), Some(Reason::InsufficientBalance));
+    assert_eq!(forged_out.error_reason(), Some(Reason::InvalidSignature));
     for outcome in [&broke_out, &forged_out] {
         assert!(!outcome.success());
         assert!(outcome.transaction().is_some(), "a refused item names the batch that carried it");
@@ -59,7 +59,7 @@ async fn a_second_settle_of_a_settled_payment_answers_nonce_used_with_the_origin
     let second = settler.settle(&payment).await.unwrap();
     assert_eq!(
         second.result,
-        SettleResult::Failed { reason: reason::NONCE_ALREADY_USED.to_owned(), transaction: Some(transaction) }
+        SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(transaction) }
     );
     assert_eq!(env.balance(payer.address()).await, U256::from(900));
     batcher.shutdown().await;
@@ -88,7 +88,7 @@ async fn concurrent_settles_of_one_authorization_pay_once(pool: PgPool) {
     assert_eq!(successes.len(), 1, "{outcomes:?}");
     let tx = successes[0].transaction();
     for outcome in outcomes.iter().filter(|o| !o.success()) {
-        assert_eq!(outcome.error_reason(), Some(reason::NONCE_ALREADY_USED));
+        assert_eq!(outcome.error_reason(), Some(Reason::NonceAlreadyUsed));
         assert_eq!(outcome.transaction(), tx);
     }
     assert_eq!(env.balance(payer.address()).await, U256::from(750));
@@ -113,7 +113,7 @@ async fn an_item_whose_valid_before_passes_while_queued_expires_and_is_never_bro
     let row = env.wait_for_row(&payment, |r| r.status.is_final()).await;
     assert_eq!(row.status, SettlementStatus::Expired);
     let retry = env.settler(&config).await.settle(&payment).await.unwrap();
-    assert_eq!(retry.result, SettleResult::Failed { reason: reason::VALID_BEFORE.to_owned(), transaction: None });
+    assert_eq!(retry.result, SettleResult::Failed { reason: Reason::ValidBefore, transaction: None });
     batcher.shutdown().await;
     assert_eq!(env.relayer.pending_nonce().await.unwrap(), nonce_before, "nothing was broadcast");
     assert_eq!(env.balance(payer.address()).await, U256::from(1_000));
@@ -132,7 +132,7 @@ async fn settlement_pending_carries_a_hash_and_a_retry_reaches_the_final_result_
     let first = settler.settle(&payment).await.unwrap();
     let SettleResult::Pending { transaction: Some(tx) } = first.result else { panic!("{first:?}") };
     assert!(!first.success());
-    assert_eq!(first.error_reason(), Some(reason::SETTLEMENT_PENDING));
+    assert_eq!(first.error_reason(), Some(Reason::SettlementPending));
 
     // A retry while still unmined is pending on the same transaction too.
     let again = settler.settle(&payment).await.unwrap();
@@ -148,10 +148,7 @@ async fn settlement_pending_carries_a_hash_and_a_retry_reaches_the_final_result_
     let retry = retry.await.unwrap();
     assert_eq!(retry.result, SettleResult::Settled { transaction: tx });
     let after = settler.settle(&payment).await.unwrap();
-    assert_eq!(
-        after.result,
-        SettleResult::Failed { reason: reason::NONCE_ALREADY_USED.to_owned(), transaction: Some(tx) }
-    );
+    assert_eq!(after.result, SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(tx) });
     assert_eq!(env.balance(payer.address()).await, U256::from(700));
     batcher.shutdown().await;
 }
