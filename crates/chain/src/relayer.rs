@@ -155,6 +155,16 @@ impl Relayer {
         Ok(self.provider.get_transaction_count(self.address).latest().await?)
     }
 
+    /// The number of the node's latest block.
+    pub async fn block_number(&self) -> Result<u64> {
+        Ok(self.provider.get_block_number().await?)
+    }
+
+    /// Whether the node knows `tx` (in its pool or mined).
+    pub async fn is_known(&self, tx: TxHash) -> Result<bool> {
+        Ok(self.provider.get_transaction_by_hash(tx).await?.is_some())
+    }
+
     /// The node's current EIP-1559 fee estimate.
     pub async fn current_fees(&self) -> Result<Fees> {
         let estimate = self.provider.estimate_eip1559_fees().await?;
@@ -199,8 +209,7 @@ impl Relayer {
         nonce: u64,
         min_fees: Option<Fees>,
     ) -> Result<SignedBatch> {
-        let gas_limit = self.estimate_gas(token, payments).await?;
-        let current = self.current_fees().await?;
+        let (gas_limit, current) = tokio::try_join!(self.estimate_gas(token, payments), self.current_fees())?;
         let mut fees = min_fees.map_or(current, |min| min.max(current));
         fees.max_fee_per_gas = fees.max_fee_per_gas.max(fees.max_priority_fee_per_gas);
         self.sign(token, payments, nonce, gas_limit, fees).await

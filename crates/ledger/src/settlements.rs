@@ -275,10 +275,25 @@ impl Ledger {
         .bind(&new.network)
         .bind(QUEUED_CHANNEL)
         .fetch_optional(&self.pool)
-        .await?
-        .is_some();
+        .await?;
+        if let Some(row) = inserted {
+            // Just inserted: the row is `new` as it stands, pending, in no batch (a batcher may claim it at any
+            // moment, which a waiter learns from the resolution).
+            let id: i64 = row.try_get("id")?;
+            let settlement = Settlement {
+                id: SettlementId(id),
+                payment: new.clone(),
+                status: SettlementStatus::Pending,
+                batch_id: None,
+                tx_hash: None,
+                failure_reason: None,
+                revert_reason: None,
+                success_reported: false,
+            };
+            return Ok((settlement, true));
+        }
         let settlement = self.settlement(&new.key).await?.ok_or(Error::Query(sqlx::Error::RowNotFound))?;
-        Ok((settlement, inserted))
+        Ok((settlement, false))
     }
 
     /// The settlement of one authorization, if queued.
