@@ -84,7 +84,7 @@ impl Batcher {
         }
         let signals: HashMap<Address, Arc<QueueSignal>> =
             assets.iter().map(|asset| (*asset, Arc::new(QueueSignal::default()))).collect();
-        let listener = ledger.listen_queued().await?;
+        let listener = ledger.listen_queued();
         let (head_sender, head) = watch::channel(relayer.block_number().await?);
         let shared = Arc::new(Shared { ledger, relayer, config, metrics, next_nonce: Mutex::new(next), head });
         let (shutdown, stop) = watch::channel(false);
@@ -153,19 +153,16 @@ async fn count_queued(
             queued = listener.recv() => queued,
         };
         match queued {
-            Ok((chain_id, asset)) if chain_id == shared.relayer.chain_id() => {
+            Some((chain_id, asset)) if chain_id == shared.relayer.chain_id() => {
                 if let Some(signal) = signals.get(&asset)
                     && signal.queued.fetch_add(1, Ordering::Relaxed) + 1 >= shared.config.batch_size
                 {
                     signal.full.notify_one();
                 }
             }
-            Ok(_) => {}
-            Err(e) => {
-                // The timer still claims every max_wait_ms; only the early wake-up is lost meanwhile.
-                warn!(error = %e, "queue listener failed");
-                tokio::time::sleep(shared.config.max_wait()).await;
-            }
+            Some(_) => {}
+            // Every ledger handle is gone: nothing can be queued any more; the timer claims what is left.
+            None => return,
         }
     }
 }

@@ -8,7 +8,7 @@ use clearing_x402::Reason;
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 use tracing::{debug, info, warn};
 
-use super::{PaymentToSettle, SettleConfig, SettleOutcome, SettleResult};
+use super::{PaymentToSettle, SettleConfig, SettleOutcome, SettleResult, answers::Answers};
 use crate::{Error, Result};
 
 /// How many of the latest resolved ids are remembered, so a waiter that registers just after its resolution
@@ -24,7 +24,8 @@ pub struct Settler {
     ledger: Ledger,
     config: SettleConfig,
     waiters: Arc<Waiters>,
-    _listener: Arc<AbortOnDrop>,
+    answers: Answers,
+    _tasks: Arc<[AbortOnDrop; 2]>,
 }
 
 #[derive(Debug)]
@@ -140,7 +141,9 @@ impl Settler {
                 }
             }
         });
-        Ok(Self { ledger, config, waiters, _listener: Arc::new(AbortOnDrop(task)) })
+        let (answers, answering) = Answers::spawn(ledger.clone());
+        let tasks = Arc::new([AbortOnDrop(task), AbortOnDrop(answering)]);
+        Ok(Self { ledger, config, waiters, answers, _tasks: tasks })
     }
 
     /// Queues `payment` (once per authorization) and waits up to the settle timeout for its outcome.
@@ -156,61 +159,61 @@ impl Settler {
             debug!(payer = %payment.payer, nonce = %payment.nonce, id = %row.id, status = ?row.status, "settlement already queued");
         }
         if row.status.is_final() {
-            return self.answer_final(row).await;
+            let (row, claimed) = self.reread(row.id).await?;
+            return answer(&row, claimed);
         }
         // A resolution announced between the read above and this registration is among the recent ones.
         let (mut waiter, recently_resolved) = self.waiters.register(row.id);
+        let mut claimed = false;
         if recently_resolved {
-            row = self.reread(row.id).await?;
+            (row, claimed) = self.reread(row.id).await?;
         }
         loop {
             if row.status.is_final() {
-                return self.answer_final(row).await;
+                return answer(&row, claimed);
             }
             tokio::select! {
                 () = waiter.woken() => {}
                 () = tokio::time::sleep(self.config.waiter_poll()) => {}
                 () = tokio::time::sleep_until(deadline) => {
-                    let row = self.reread(row.id).await?;
-                    if row.status.is_final() {
-                        return self.answer_final(row).await;
+                    let (row, claimed) = self.reread(row.id).await?;
+                    if !row.status.is_final() {
+                        info!(payer = %payment.payer, nonce = %payment.nonce, tx = ?row.tx_hash, "settle timed out: pending");
                     }
-                    info!(payer = %payment.payer, nonce = %payment.nonce, tx = ?row.tx_hash, "settle timed out: pending");
-                    return Ok(outcome(&row, SettleResult::Pending { transaction: row.tx_hash }));
+                    return answer(&row, claimed);
                 }
             }
-            row = self.reread(row.id).await?;
+            (row, claimed) = self.reread(row.id).await?;
         }
     }
 
-    async fn reread(&self, id: SettlementId) -> Result<Settlement> {
-        self.ledger.settlement_by_id(id).await?.ok_or(Error::Inconsistent { id, what: "the row disappeared" })
+    /// The row as it stands, with the one `success` answer claimed if it settled and nobody was told yet.
+    async fn reread(&self, id: SettlementId) -> Result<(Settlement, bool)> {
+        self.answers.get(id).await
     }
+}
 
-    async fn answer_final(&self, row: Settlement) -> Result<SettleOutcome> {
-        let result = match row.status {
-            SettlementStatus::Settled | SettlementStatus::Confirmed => {
-                let transaction =
-                    row.tx_hash.ok_or(Error::Inconsistent { id: row.id, what: "settled without a transaction" })?;
-                if self.ledger.claim_success_report(row.id).await? {
-                    SettleResult::Settled { transaction }
-                } else {
-                    SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(transaction) }
-                }
+/// The answer for `row`; `claimed` says this caller claimed the one `success` answer of a settled payment.
+fn answer(row: &Settlement, claimed: bool) -> Result<SettleOutcome> {
+    let result = match row.status {
+        SettlementStatus::Settled | SettlementStatus::Confirmed => {
+            let transaction =
+                row.tx_hash.ok_or(Error::Inconsistent { id: row.id, what: "settled without a transaction" })?;
+            if claimed {
+                SettleResult::Settled { transaction }
+            } else {
+                SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(transaction) }
             }
-            SettlementStatus::Expired => {
-                SettleResult::Failed { reason: stored_reason(&row, Reason::ValidBefore), transaction: None }
-            }
-            SettlementStatus::Failed => SettleResult::Failed {
-                reason: stored_reason(&row, Reason::UnexpectedSettleError),
-                transaction: row.tx_hash,
-            },
-            SettlementStatus::Pending | SettlementStatus::Submitted => {
-                SettleResult::Pending { transaction: row.tx_hash }
-            }
-        };
-        Ok(outcome(&row, result))
-    }
+        }
+        SettlementStatus::Expired => {
+            SettleResult::Failed { reason: stored_reason(row, Reason::ValidBefore), transaction: None }
+        }
+        SettlementStatus::Failed => {
+            SettleResult::Failed { reason: stored_reason(row, Reason::UnexpectedSettleError), transaction: row.tx_hash }
+        }
+        SettlementStatus::Pending | SettlementStatus::Submitted => SettleResult::Pending { transaction: row.tx_hash },
+    };
+    Ok(outcome(row, result))
 }
 
 fn outcome(row: &Settlement, result: SettleResult) -> SettleOutcome {
