@@ -101,7 +101,7 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
     eprintln!("minted to {} payers in {:.1} s", payers.len(), started.elapsed().as_secs_f64());
 
     Ledger::create_database_if_missing(database_url).await?;
-    let ledger = Ledger::connect(database_url, 48).await?;
+    let ledger = Ledger::connect(database_url, 16).await?;
     ledger.migrate().await?;
 
     let mut config = options.facilitator.clone();
