@@ -8,6 +8,7 @@
 //! [`Ledger::resolve_batch`], ...) changes state one database transaction at a time, keyed by the payment's
 //! on-chain identity ([`PaymentKey`]); resolutions are announced on [`RESOLVED_CHANNEL`] ([`ResolutionListener`]).
 
+mod audit;
 mod error;
 mod listener;
 mod settlements;
@@ -21,6 +22,7 @@ use sqlx::{
 };
 use tracing::info;
 
+pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
 pub use error::{Error, Result};
 pub use listener::{QueueListener, ResolutionListener};
 pub use settlements::{
