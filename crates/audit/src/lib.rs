@@ -1,5 +1,32 @@
-//! Audit tooling.
+//! The audit trail of Clearing's settlements.
 //!
-//! This crate will own the canonical leaf encoding of settlement records, the Merkle trees over contiguous
-//! ranges of them, anchoring roots in `AnchorRegistry`, and the offline `verify` and `rebuild` checks that need
-//! nothing but an RPC endpoint (issue 4).
+//! This crate owns the canonical settlement record and its leaf ([`Record`], docs/AUDIT.md), Merkle trees in
+//! OpenZeppelin's StandardMerkleTree layout ([`MerkleTree`]), the [`Sequencer`] that numbers confirmed record logs
+//! from `chain_logs` without gaps, the [`Anchorer`] that anchors ranges in `AnchorRegistry` with its own key, the
+//! proof of one record ([`record_proof`], served by [`http::router`]), and the checks that need only an RPC
+//! endpoint: [`verify_record`] and [`rebuild`]. It writes no chain-derived data of its own (the indexer does) and
+//! holds no SQL (the ledger does).
+
+mod anchorer;
+mod error;
+mod merkle;
+mod proof;
+mod rebuild;
+mod record;
+mod sequencer;
+mod service;
+mod verify;
+
+pub mod http;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+pub use anchorer::{AnchorPolicy, Anchorer};
+pub use error::{Error, Result};
+pub use merkle::{MerkleTree, hash_pair, process_proof};
+pub use proof::{AnchorRef, RecordProof, RecordStatus, record_proof};
+pub use rebuild::{AnchorCheck, RebuildTarget, Rebuilt, rebuild};
+pub use record::{Kind, Record, RecordSources, SettlementRecord};
+pub use sequencer::Sequencer;
+pub use service::AuditService;
+pub use verify::{VerifyError, verify_record};

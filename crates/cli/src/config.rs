@@ -2,7 +2,7 @@
 //!
 //! Every field has a default, so an empty file (or none) is a valid configuration for a local setup. Environment
 //! variables override the file: `CLEARING_DATABASE_URL` (or `DATABASE_URL`), `CLEARING_RPC_URL` and
-//! `CLEARING_RELAYER_KEY`. Secrets never reach a log: [`Secret`] prints as `<redacted>`.
+//! `CLEARING_RELAYER_KEY`, `CLEARING_ANCHORER_KEY`. Secrets never reach a log: [`Secret`] prints as `<redacted>`.
 
 use std::{fmt, path::Path};
 
@@ -24,6 +24,8 @@ pub(crate) struct Config {
     pub(crate) relayer: RelayerConfig,
     /// The x402 facilitator's HTTP API.
     pub(crate) facilitator: FacilitatorConfig,
+    /// The audit trail: sequencing and anchoring settlement records.
+    pub(crate) audit: AuditConfig,
 }
 
 /// `[database]`
@@ -79,6 +81,41 @@ pub(crate) struct TokenConfig {
 pub(crate) struct RelayerConfig {
     /// Hex private key of the relayer. No default; env `CLEARING_RELAYER_KEY` (preferred over the file).
     pub(crate) private_key: Option<Secret>,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AuditConfig {
+    /// Hex private key of the AnchorRegistry's anchorer; never the relayer's (the batcher owns that key's nonces).
+    /// No default: without it records are sequenced and served but not anchored. Env `CLEARING_ANCHORER_KEY`.
+    pub(crate) anchorer_key: Option<Secret>,
+    /// Anchor once this many records wait. Default 100.
+    pub(crate) anchor_every_records: u64,
+    /// Anchor whatever waits once the oldest has waited this long, seconds. Default 60.
+    pub(crate) anchor_every_secs: u64,
+    /// Most records per anchor. Default 10,000.
+    pub(crate) max_anchor_records: u64,
+    /// Blocks below the indexer's checkpoint a log must be to count as confirmed. Default 5.
+    pub(crate) confirmations: u64,
+    /// The name of the indexer whose checkpoint and `chain_logs` the sequencer reads. Default `clearing`.
+    pub(crate) indexer: String,
+    /// How often the sequencer and the anchorer run, milliseconds. Default 1,000.
+    pub(crate) poll_ms: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            anchorer_key: None,
+            anchor_every_records: 100,
+            anchor_every_secs: 60,
+            max_anchor_records: 10_000,
+            confirmations: 5,
+            indexer: "clearing".into(),
+            poll_ms: 1_000,
+        }
+    }
 }
 
 /// A value that must never be printed or logged.
@@ -145,6 +182,9 @@ impl Config {
         if let Some(key) = env.var("CLEARING_RELAYER_KEY") {
             self.relayer.private_key = Some(Secret::new(key));
         }
+        if let Some(key) = env.var("CLEARING_ANCHORER_KEY") {
+            self.audit.anchorer_key = Some(Secret::new(key));
+        }
     }
 
     /// The file form, as `clearing dev` writes it.
@@ -186,16 +226,20 @@ mod tests {
             ("CLEARING_DATABASE_URL", "postgres://specific/db"),
             ("CLEARING_RPC_URL", "http://rpc:1"),
             ("CLEARING_RELAYER_KEY", "0xkey"),
+            ("CLEARING_ANCHORER_KEY", "0xanchorer"),
         ])));
         assert_eq!(config.database.url, "postgres://specific/db");
         assert_eq!(config.chain.rpc_url, "http://rpc:1");
         assert_eq!(config.relayer.private_key.as_ref().map(Secret::expose), Some("0xkey"));
+        assert_eq!(config.audit.anchorer_key.as_ref().map(Secret::expose), Some("0xanchorer"));
     }
 
     #[test]
     fn secrets_never_print() {
         let config = RelayerConfig { private_key: Some(Secret::new("0xdeadbeef")) };
         assert!(!format!("{config:?}").contains("deadbeef"));
+        let audit = AuditConfig { anchorer_key: Some(Secret::new("0xfeedface")), ..AuditConfig::default() };
+        assert!(!format!("{audit:?}").contains("feedface"));
     }
 
     #[test]

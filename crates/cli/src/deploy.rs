@@ -24,7 +24,8 @@ pub(crate) struct DeployArgs {
     /// Administers the anchor registry.
     #[arg(long)]
     anchor_admin: Option<Address>,
-    /// The only account allowed to anchor roots.
+    /// The only account allowed to anchor roots; default the `[audit] anchorer_key` account, else the relayer
+    /// (which then must not be the key that anchors: give the anchorer its own key and `setAnchorer`).
     #[arg(long)]
     anchorer: Option<Address>,
     /// Record the deployment in the config file.
@@ -46,7 +47,13 @@ pub(crate) async fn run(args: DeployArgs, mut config: Config, config_path: &Path
         max_fee_bps: args.max_fee_bps,
         operator: args.operator.unwrap_or(relayer),
         anchor_admin: args.anchor_admin.unwrap_or(relayer),
-        anchorer: args.anchorer.unwrap_or(relayer),
+        anchorer: match (args.anchorer, &config.audit.anchorer_key) {
+            (Some(anchorer), _) => anchorer,
+            (None, Some(key)) => {
+                key.expose().parse::<PrivateKeySigner>().context("the anchorer key is not a hex private key")?.address()
+            }
+            (None, None) => relayer,
+        },
     };
     let deployment = deploy_suite(&provider, &deploy_config).await?;
     println!("{}", toml::to_string_pretty(&deployment)?);

@@ -1,10 +1,12 @@
 //! `clearing`, the one binary: `dev` runs the whole system on a local chain, `serve` runs the x402 facilitator,
-//! `migrate` brings a database to the current schema, `deploy` deploys the contract suite to any RPC endpoint.
+//! `migrate` brings a database to the current schema, `deploy` deploys the contract suite to any RPC endpoint,
+//! `audit` checks settlement records and anchors against the chain with no database.
 //!
 //! Configuration comes from one TOML file (`--config`, default `clearing.toml`) with environment overrides;
 //! see [`config`]. Logs go to stderr through `tracing` (warnings by default; `RUST_LOG=info` for more); human output to
 //! stdout.
 
+mod audit;
 mod config;
 mod deploy;
 mod dev;
@@ -39,8 +41,11 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Deploy BatchSettler, Escrow and AnchorRegistry with the relayer key.
     Deploy(deploy::DeployArgs),
-    /// Serve the x402 facilitator API (/verify, /supported, /health, /metrics, /openapi.json).
+    /// Serve the x402 facilitator API (/verify, /supported, /health, /metrics, /openapi.json) and the audit
+    /// record API (/audit/records/{seq}), sequencing and anchoring settlement records.
     Serve(serve::ServeArgs),
+    /// Check settlement records and anchors against the chain: `verify <record.json>`, `rebuild`.
+    Audit(audit::AuditArgs),
 }
 
 #[tokio::main]
@@ -57,5 +62,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(args) => migrate::run(args, config).await,
         Command::Deploy(args) => deploy::run(args, config, &cli.config).await,
         Command::Serve(args) => serve::run(args, config).await,
+        Command::Audit(args) => audit::run(args, config).await,
     }
 }

@@ -1,4 +1,5 @@
-//! `clearing serve`: the x402 facilitator (verify, and settle through the durable queue and the batcher) on the
+//! `clearing serve`: the x402 facilitator (verify, and settle through the durable queue and the batcher) and the
+//! audit trail (sequencing, anchoring with the anchorer key when configured, `GET /audit/records/{seq}`) on the
 //! configured chain. Needs the relayer key, the deployment, the token and the database.
 
 use std::net::SocketAddr;
@@ -6,10 +7,12 @@ use std::net::SocketAddr;
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
 use clap::Args;
+use clearing_audit::{AnchorPolicy, Anchorer, AuditService, RecordSources, Sequencer};
+use clearing_chain::Deployment;
 use clearing_facilitator::{Facilitator, SettleSetup, http};
 use clearing_ledger::Ledger;
 
-use crate::config::Config;
+use crate::config::{AuditConfig, Config};
 
 /// Arguments of `clearing serve`.
 #[derive(Debug, Args)]
@@ -34,6 +37,8 @@ pub(crate) async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     ledger.migrate().await?;
 
     let provider = clearing_chain::connect(&config.chain.rpc_url)?;
+    let audit = start_audit(&config.audit, &config.chain.rpc_url, &deployment, &ledger)?;
+    let audit_routes = audit_router(&ledger, &deployment);
     let setup = SettleSetup {
         ledger,
         relayer: relayer.clone(),
@@ -48,10 +53,48 @@ pub(crate) async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let listen = args.listen.unwrap_or(config.facilitator.listen);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     println!("facilitator listening on http://{} (relayer {})", listener.local_addr()?, relayer.address());
-    http::serve(listener, facilitator.router(&config.facilitator), shutdown_signal()).await?;
+    http::serve(listener, facilitator.router(&config.facilitator).merge(audit_routes), shutdown_signal()).await?;
     facilitator.shutdown().await;
+    audit.shutdown().await;
     println!("stopped");
     Ok(())
+}
+
+/// `GET /audit/records/{seq}` over the records of `deployment`'s chain.
+pub(crate) fn audit_router(ledger: &Ledger, deployment: &Deployment) -> axum::Router {
+    clearing_audit::http::router(clearing_audit::http::AuditState::new(ledger.clone(), deployment.chain_id))
+}
+
+/// Starts sequencing `deployment`'s records and, when an anchorer key is configured, anchoring them.
+pub(crate) fn start_audit(
+    config: &AuditConfig,
+    rpc_url: &str,
+    deployment: &Deployment,
+    ledger: &Ledger,
+) -> anyhow::Result<AuditService> {
+    let sources = RecordSources {
+        chain_id: deployment.chain_id,
+        batch_settler: deployment.batch_settler,
+        escrow: deployment.escrow,
+    };
+    let sequencer = Sequencer::new(ledger.clone(), sources, config.indexer.clone(), config.confirmations);
+    let anchorer = match &config.anchorer_key {
+        Some(key) => {
+            let signer: PrivateKeySigner = key.expose().parse().context("the anchorer key is not a hex private key")?;
+            let policy = AnchorPolicy {
+                every_records: config.anchor_every_records,
+                every: std::time::Duration::from_secs(config.anchor_every_secs),
+                max_records: config.max_anchor_records,
+            };
+            let provider = clearing_chain::connect_with_signer(rpc_url, signer)?;
+            Some(Anchorer::new(ledger.clone(), provider, deployment.anchor_registry, deployment.chain_id, policy))
+        }
+        None => {
+            tracing::warn!("no anchorer key ([audit] anchorer_key or CLEARING_ANCHORER_KEY): records are not anchored");
+            None
+        }
+    };
+    Ok(AuditService::start(sequencer, anchorer, std::time::Duration::from_millis(config.poll_ms)))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

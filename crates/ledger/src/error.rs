@@ -63,6 +63,36 @@ pub enum Error {
         /// How many outcomes matched them.
         got: usize,
     },
+    /// A stored audit value could not be read back as its domain type.
+    #[error("{table}: column {column} holds {value:?}, not a valid value")]
+    CorruptAudit {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// What it held.
+        value: String,
+    },
+    /// The audit head moved since the caller read it (another sequencer appended first).
+    #[error("audit sequence of chain {chain_id}: expected the next record to be {expected}, the head says {got}")]
+    SequenceConflict {
+        /// The chain.
+        chain_id: u64,
+        /// The next sequence number the caller numbered from.
+        expected: u64,
+        /// The head's next sequence number.
+        got: u64,
+    },
+    /// Records handed to an append were not numbered consecutively from the head.
+    #[error("audit sequence of chain {chain_id}: expected record {expected}, got record {got}")]
+    SequenceGap {
+        /// The chain.
+        chain_id: u64,
+        /// The sequence number due.
+        expected: u64,
+        /// The one given.
+        got: u64,
+    },
 }
 
 /// Result alias for this crate.

@@ -11,6 +11,7 @@
 //! ([`QueueListener`], through every clone of one [`Ledger`]): a `NOTIFY` in each insert would serialize every
 //! insert's commit, flush included, behind PostgreSQL's notification lock.
 
+mod audit;
 mod error;
 mod listener;
 mod settlements;
@@ -26,6 +27,7 @@ use sqlx::{
 use tokio::sync::broadcast;
 use tracing::info;
 
+pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
 pub use error::{Error, Result};
 pub use listener::{QueueListener, ResolutionListener};
 pub use settlements::{

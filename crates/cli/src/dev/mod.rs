@@ -26,9 +26,9 @@ use self::{
     postgres::PrivateCluster,
 };
 use crate::{
-    config::{Config, RelayerConfig, Secret, TokenConfig},
+    config::{AuditConfig, Config, RelayerConfig, Secret, TokenConfig},
     process::free_port,
-    tools,
+    serve, tools,
 };
 
 /// The first accounts of anvil's default mnemonic (`test test ... junk`). Public knowledge: dev chains only.
@@ -38,6 +38,10 @@ const ANVIL_KEYS: [&str; 4] = [
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
 ];
+
+/// Anvil's account 4, the dev AnchorRegistry's anchorer: its own key, never the relayer's (the batcher owns the
+/// relayer's nonces). Public knowledge: dev chains only.
+const ANVIL_ANCHORER_KEY: &str = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a";
 
 /// Test USDC minted to each agent, in whole USDC.
 const AGENT_MINT_USDC: u64 = 10_000;
@@ -170,8 +174,11 @@ async fn start_facilitator(
     std::net::SocketAddr,
 )> {
     let provider = clearing_chain::connect(&summary.rpc_url)?;
+    let ledger = Ledger::connect(&summary.database_url, config.database.max_connections).await?;
+    let audit = serve::start_audit(&dev_audit_config(config), &summary.rpc_url, &summary.deployment, &ledger)?;
+    let audit_routes = serve::audit_router(&ledger, &summary.deployment);
     let setup = SettleSetup {
-        ledger: Ledger::connect(&summary.database_url, config.database.max_connections).await?,
+        ledger,
         relayer: ANVIL_KEYS[0].parse()?,
         batch_settler: summary.deployment.batch_settler,
         assets: vec![summary.usdc],
@@ -184,7 +191,7 @@ async fn start_facilitator(
         .await
         .with_context(|| format!("binding the facilitator to port {}", args.facilitator_port))?;
     let address = listener.local_addr()?;
-    let router = facilitator.router(&config.facilitator);
+    let router = facilitator.router(&config.facilitator).merge(audit_routes);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let served = http::serve(listener, router, async move {
@@ -192,6 +199,7 @@ async fn start_facilitator(
         })
         .await;
         facilitator.shutdown().await;
+        audit.shutdown().await;
         served
     });
     Ok((stop, server, address))
@@ -208,7 +216,14 @@ struct Summary {
     usdc: Address,
     deployment: Deployment,
     relayer: Address,
+    anchorer: Address,
     agents: Vec<(Address, &'static str)>,
+}
+
+/// The configured `[audit]` with the dev anchorer's key and no confirmation depth (anvil mines a block per
+/// transaction, so a depth would hold the last records back until more transactions come).
+fn dev_audit_config(config: &Config) -> AuditConfig {
+    AuditConfig { anchorer_key: Some(Secret::new(ANVIL_ANCHORER_KEY)), confirmations: 0, ..config.audit.clone() }
 }
 
 async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyhow::Result<Summary> {
@@ -219,7 +234,9 @@ async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyh
 
     step("deploying MockUSDC and the Clearing contracts");
     let usdc = deploy_mock_usdc(&provider, DEV_USDC_NAME).await?;
-    let deployment = deploy_suite(&provider, &DeployConfig::single_operator(relayer)).await?;
+    let anchorer: PrivateKeySigner = ANVIL_ANCHORER_KEY.parse()?;
+    let deploy_config = DeployConfig { anchorer: anchorer.address(), ..DeployConfig::single_operator(relayer) };
+    let deployment = deploy_suite(&provider, &deploy_config).await?;
     done("MockUSDC, BatchSettler, Escrow, AnchorRegistry");
 
     step("minting test USDC to the agent accounts");
@@ -259,7 +276,9 @@ async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyh
         Some(TokenConfig { address: usdc, name: DEV_USDC_NAME.into(), version: DEV_USDC_VERSION.into() });
     written.chain.deployment = Some(deployment);
     written.relayer = RelayerConfig { private_key: Some(Secret::new(ANVIL_KEYS[0])) };
-    let header = "# Written by `clearing dev` for its local chain. The relayer key is anvil's public dev key.\n";
+    written.audit = dev_audit_config(config);
+    let header = "# Written by `clearing dev` for its local chain. The relayer and anchorer keys are anvil's public dev \
+                  keys.\n";
     std::fs::write(&args.write_config, format!("{header}{}", written.to_toml()?))
         .with_context(|| format!("writing {}", args.write_config.display()))?;
 
@@ -271,6 +290,7 @@ async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyh
         usdc,
         deployment,
         relayer,
+        anchorer: anchorer.address(),
         agents,
     })
 }
@@ -319,7 +339,9 @@ impl Summary {
         println!("Clearing dev is up.");
         println!();
         println!("  chain            {} (chain id {})", self.rpc_url, self.chain_id);
-        println!("  facilitator      http://{facilitator}  (POST /verify /settle, GET /supported /metrics)");
+        println!(
+            "  facilitator      http://{facilitator}  (POST /verify /settle, GET /supported /metrics /audit/records/{{seq}})"
+        );
         println!("  database         {}", self.database);
         println!("  config           {}", config_path.display());
         println!();
@@ -329,7 +351,8 @@ impl Summary {
         println!("    Escrow           {}", self.deployment.escrow);
         println!("    AnchorRegistry   {}", self.deployment.anchor_registry);
         println!();
-        println!("  relayer, operator, fee recipient and anchorer: {} (anvil account 0)", self.relayer);
+        println!("  relayer, operator and fee recipient: {} (anvil account 0)", self.relayer);
+        println!("  anchorer: {} (anvil account 4, its own key)", self.anchorer);
         println!("  agents, {AGENT_MINT_USDC} USDC each (anvil's public dev keys: never use them on a real chain)");
         for (address, key) in &self.agents {
             println!("    {address}  {key}");

@@ -1,4 +1,5 @@
 //! Ledger tests on a real PostgreSQL (`DATABASE_URL`; each test gets a fresh database from `#[sqlx::test]`).
 
+mod audit;
 mod migrations;
 mod settlements;

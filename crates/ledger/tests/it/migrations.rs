@@ -19,6 +19,9 @@ async fn the_schema_has_the_tables_the_engine_needs(pool: PgPool) {
     .await
     .unwrap();
     for table in [
+        "audit_anchors",
+        "audit_heads",
+        "audit_records",
         "chain_blocks",
         "chain_logs",
         "indexer_checkpoints",

@@ -1,0 +1,9 @@
+//! The audit trail on a real anvil (the npm binary) and PostgreSQL (`DATABASE_URL`; each test gets its own
+//! database from `#[sqlx::test]`): sequencing, anchoring, proofs through `AnchorRegistry.verify`, rebuild and
+//! the HTTP route.
+
+#[path = "../../../chain/tests/it/eip3009.rs"]
+mod eip3009;
+mod flow;
+mod merkle;
+mod support;

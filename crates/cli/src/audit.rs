@@ -1,0 +1,133 @@
+//! `clearing audit`: check records and anchors against the chain with no database.
+//!
+//! - `verify <record.json>`: one record (exactly what `GET /audit/records/{seq}` returns) against its anchor.
+//!   Exit 0 on success; otherwise 2 leaf mismatch, 3 proof, 4 root not on chain, 5 wrong registry, 6 RPC.
+//! - `rebuild`: every anchored root recomputed from chain events alone; exit 1 on any mismatch.
+
+use std::path::PathBuf;
+
+use alloy::primitives::Address;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use clearing_audit::{RebuildTarget, RecordProof, rebuild, verify_record};
+
+use crate::config::Config;
+
+/// Arguments of `clearing audit`.
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check one record (the JSON of `GET /audit/records/{seq}`) against the on-chain root.
+    Verify(VerifyArgs),
+    /// Recompute every anchored root from chain events alone and report each OK or MISMATCH.
+    Rebuild(RebuildArgs),
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The record file.
+    record: PathBuf,
+    /// JSON-RPC endpoint; default `[chain] rpc_url`.
+    #[arg(long)]
+    rpc: Option<String>,
+    /// The AnchorRegistry the record must be anchored in; default `[chain.deployment] anchor_registry` if
+    /// configured, else whatever the file names.
+    #[arg(long)]
+    registry: Option<Address>,
+}
+
+#[derive(Debug, Args)]
+struct RebuildArgs {
+    /// JSON-RPC endpoint; default `[chain] rpc_url`.
+    #[arg(long)]
+    rpc: Option<String>,
+    /// The AnchorRegistry; default from `[chain.deployment]`.
+    #[arg(long)]
+    registry: Option<Address>,
+    /// The BatchSettler; default from `[chain.deployment]`.
+    #[arg(long)]
+    settler: Option<Address>,
+    /// The Escrow; default from `[chain.deployment]`.
+    #[arg(long)]
+    escrow: Option<Address>,
+    /// The deployment block; default `[chain.deployment] start_block`.
+    #[arg(long)]
+    from_block: Option<u64>,
+}
+
+pub(crate) async fn run(args: AuditArgs, config: Config) -> anyhow::Result<()> {
+    match args.command {
+        AuditCommand::Verify(args) => verify(args, config).await,
+        AuditCommand::Rebuild(args) => rebuild_all(args, config).await,
+    }
+}
+
+async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.record).with_context(|| format!("reading {}", args.record.display()))?;
+    let file: RecordProof =
+        serde_json::from_str(&text).with_context(|| format!("{} is not an audit record", args.record.display()))?;
+    let rpc = args.rpc.unwrap_or(config.chain.rpc_url);
+    let provider = clearing_chain::connect(&rpc)?;
+    let registry = args.registry.or(config.chain.deployment.map(|d| d.anchor_registry));
+    match verify_record(&provider, &file, registry).await {
+        Ok(()) => {
+            println!(
+                "OK: record {} (leaf {}) is in anchor {} of registry {} (root {}, records {}..={}, tx {})",
+                file.record.seq,
+                file.leaf,
+                file.anchor.index,
+                file.anchor.registry,
+                file.anchor.root,
+                file.anchor.first_seq,
+                file.anchor.last_seq,
+                file.anchor.tx_hash
+            );
+            Ok(())
+        }
+        Err(failure) => {
+            println!("FAILED: record {}: {failure}", file.record.seq);
+            std::process::exit(failure.exit_code());
+        }
+    }
+}
+
+async fn rebuild_all(args: RebuildArgs, config: Config) -> anyhow::Result<()> {
+    let deployment = config.chain.deployment;
+    let missing = |what: &str| format!("no {what}: pass --{what} or configure [chain.deployment]");
+    let target = RebuildTarget {
+        registry: args.registry.or(deployment.map(|d| d.anchor_registry)).with_context(|| missing("registry"))?,
+        batch_settler: args.settler.or(deployment.map(|d| d.batch_settler)).with_context(|| missing("settler"))?,
+        escrow: args.escrow.or(deployment.map(|d| d.escrow)).with_context(|| missing("escrow"))?,
+        from_block: args.from_block.or(deployment.map(|d| d.start_block)).with_context(|| missing("from-block"))?,
+    };
+    let rpc = args.rpc.unwrap_or(config.chain.rpc_url);
+    let provider = clearing_chain::connect(&rpc)?;
+    let rebuilt = rebuild(&provider, &target).await?;
+    let mut mismatches = 0;
+    for anchor in &rebuilt.anchors {
+        let range = format!("records {}..={}", anchor.first_seq, anchor.last_seq);
+        if anchor.ok() {
+            println!("anchor {} {range}: OK (root {}, tx {})", anchor.index, anchor.anchored_root, anchor.tx_hash);
+        } else {
+            mismatches += 1;
+            let computed = anchor.computed_root.map_or_else(
+                || format!("the chain holds only {} records", rebuilt.records.len()),
+                |root| format!("records hash to {root}"),
+            );
+            println!(
+                "anchor {} {range}: MISMATCH (anchored root {}, {computed}; tx {})",
+                anchor.index, anchor.anchored_root, anchor.tx_hash
+            );
+        }
+    }
+    println!("{} records, {} anchors, {} mismatched", rebuilt.records.len(), rebuilt.anchors.len(), mismatches);
+    if mismatches > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
