@@ -182,9 +182,10 @@ impl Relayer {
     /// (at most 200 of the 2,100 or more each listed slot or account costs cold, so under a tenth); half the gas
     /// used covers both. `BatchSettler`'s NatSpec asks for `eth_estimateGas` plus [`ITEM_GAS_REQUIRED`], and this
     /// bound meets the same requirement: at least the gas consumed plus [`ITEM_GAS_REQUIRED`]. `eth_estimateGas`
-    /// itself costs too much here: a batch given less than its gas plus [`ITEM_GAS_REQUIRED`] reverts, so a
-    /// node's binary search runs the whole batch about ten times, where `eth_createAccessList` reports the gas
-    /// used of one run (two on most nodes). Gas beyond what the batch uses is never charged.
+    /// itself costs too much here: a node searches for the lowest limit that works, running the whole batch at
+    /// every guess (and a batch given less than its gas plus [`ITEM_GAS_REQUIRED`] reverts, so guesses near the
+    /// gas used fail), where `eth_createAccessList` reports the gas used of one run (two on some nodes). Gas
+    /// beyond what the batch uses is never charged.
     pub async fn estimate_gas(&self, token: Address, payments: &[SettlePayment]) -> Result<u64> {
         let request = self.request(token, payments);
         let simulated = self.provider.create_access_list(&request).await?;
