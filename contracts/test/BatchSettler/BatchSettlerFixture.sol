@@ -74,8 +74,12 @@ abstract contract BatchSettlerFixture is Authorizations {
     }
 
     function expectSettled(BatchSettler.Payment memory p) internal {
+        expectSettled(address(token), p);
+    }
+
+    function expectSettled(address token_, BatchSettler.Payment memory p) internal {
         vm.expectEmit(address(settler));
-        emit BatchSettler.PaymentSettled(p.from, p.nonce);
+        emit BatchSettler.PaymentSettled(p.from, p.nonce, token_, p.to, p.value);
     }
 
     function expectFailed(BatchSettler.Payment memory p, bytes memory reason) internal {

@@ -166,6 +166,7 @@ contract SettleFuzzTest is BatchSettlerFixture {
                 assertEq(log.topics[2], ps[seen].nonce, "nonce");
                 if (items[seen].settles) {
                     assertEq(log.topics[0], BatchSettler.PaymentSettled.selector, "settled");
+                    vm.assertEq(log.data, abi.encode(address(token), ps[seen].to, ps[seen].value), "record");
                 } else {
                     assertEq(log.topics[0], BatchSettler.PaymentFailed.selector, "failed");
                     vm.assertEq(abi.decode(log.data, (bytes)), items[seen].reason, "reason");

@@ -256,9 +256,9 @@ contract SettleTest is BatchSettlerFixture {
     function test_When_TokenRevertsWithoutData() public {
         BatchSettlerHostileToken hostile = new BatchSettlerHostileToken();
         BatchSettler.Payment[] memory ps = hostileBatch(hostile, BatchSettlerHostileToken.Mode.RevertEmpty);
-        expectSettled(ps[0]);
+        expectSettled(address(hostile), ps[0]);
         expectFailed(ps[1], "");
-        expectSettled(ps[2]);
+        expectSettled(address(hostile), ps[2]);
         expectBatch(address(hostile), 3, 2);
         assertEq(settler.settle(address(hostile), ps), 2, "the others settle");
     }
@@ -269,9 +269,9 @@ contract SettleTest is BatchSettlerFixture {
         bytes memory reason = abi.encodeWithSelector(
             BatchSettlerHostileToken.HostileToken_Refused.selector, ps[1].from, ps[1].nonce, ps[1].value
         );
-        expectSettled(ps[0]);
+        expectSettled(address(hostile), ps[0]);
         expectFailed(ps[1], reason);
-        expectSettled(ps[2]);
+        expectSettled(address(hostile), ps[2]);
         expectBatch(address(hostile), 3, 2);
         assertEq(settler.settle(address(hostile), ps), 2, "the others settle");
     }
@@ -287,9 +287,9 @@ contract SettleTest is BatchSettlerFixture {
                 mstore(add(add(cut, 0x20), offset), word)
             }
         }
-        expectSettled(ps[0]);
+        expectSettled(address(hostile), ps[0]);
         expectFailed(ps[1], cut);
-        expectSettled(ps[2]);
+        expectSettled(address(hostile), ps[2]);
         expectBatch(address(hostile), 3, 2);
         assertEq(settler.settle(address(hostile), ps), 2, "the others settle");
     }
@@ -297,9 +297,9 @@ contract SettleTest is BatchSettlerFixture {
     function test_When_TokenBurnsAllItsGas() public {
         BatchSettlerHostileToken hostile = new BatchSettlerHostileToken();
         BatchSettler.Payment[] memory ps = hostileBatch(hostile, BatchSettlerHostileToken.Mode.BurnAllGas);
-        expectSettled(ps[0]);
+        expectSettled(address(hostile), ps[0]);
         expectFailed(ps[1], "");
-        expectSettled(ps[2]);
+        expectSettled(address(hostile), ps[2]);
         expectBatch(address(hostile), 3, 2);
         uint256 before = gasleft();
         assertEq(settler.settle(address(hostile), ps), 2, "the others settle");
@@ -312,9 +312,9 @@ contract SettleTest is BatchSettlerFixture {
     function test_When_TokenReentersSettle() public {
         BatchSettlerHostileToken hostile = new BatchSettlerHostileToken();
         BatchSettler.Payment[] memory ps = hostileBatch(hostile, BatchSettlerHostileToken.Mode.Reenter);
-        expectSettled(ps[0]);
+        expectSettled(address(hostile), ps[0]);
         expectFailed(ps[1], abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector));
-        expectSettled(ps[2]);
+        expectSettled(address(hostile), ps[2]);
         expectBatch(address(hostile), 3, 2);
         assertEq(settler.settle(address(hostile), ps), 2, "the others settle");
     }
@@ -376,7 +376,7 @@ contract SettleTest is BatchSettlerFixture {
             assertEq(log.topics[2], ps[seen].nonce, "nonce topic");
             if (seen == 0) {
                 assertEq(log.topics[0], BatchSettler.PaymentSettled.selector, "settled topic0");
-                assertEq(log.data.length, 0, "no data");
+                vm.assertEq(log.data, abi.encode(address(token), payTo, uint256(1e6)), "token, payee and value");
             } else {
                 assertEq(log.topics[0], BatchSettler.PaymentFailed.selector, "failed topic0");
                 bytes memory reason = abi.decode(log.data, (bytes));

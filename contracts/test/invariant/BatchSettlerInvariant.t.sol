@@ -54,6 +54,11 @@ contract BatchSettlerInvariantTest is Test {
         assertEq(handler.ghostMinted() - handler.payerBalances(), settledValue, "payers paid the settled values");
     }
 
+    /// @dev every PaymentSettled names the token, payee and value of the item it reports
+    function invariant_Payment_EventIsTheRecord() public view {
+        assertEq(handler.ghostMismatchedRecords(), 0, "PaymentSettled data differs from its item");
+    }
+
     /// @dev sum(payer balances) + sum(payee balances) == totalSupply == minted
     function invariant_Balances_Conserve() public view {
         uint256 held = handler.payerBalances() + handler.payeeBalances();

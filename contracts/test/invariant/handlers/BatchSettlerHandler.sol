@@ -34,6 +34,9 @@ contract BatchSettlerHandler is Authorizations {
     mapping(address payer => mapping(bytes32 nonce => uint256)) public ghostSettledCount;
     /// @notice The largest value of `ghostSettledCount` ever reached.
     uint256 public ghostMaxSettledCount;
+    /// @notice PaymentSettled events whose token, payee or value differ from the item they close.
+    uint256 public ghostMismatchedRecords;
+
     /// @notice Sum of the values of every item that emitted PaymentSettled.
     uint256 public ghostSettledValue;
     /// @notice Everything minted to payers, initial balances included.
@@ -174,7 +177,12 @@ contract BatchSettlerHandler is Authorizations {
                     settledPayers.push(payer);
                     settledNonces.push(nonce);
                 }
-                ghostSettledValue += ps[item].value;
+                (address eventToken, address eventTo, uint256 eventValue) =
+                    abi.decode(logs[k].data, (address, address, uint256));
+                if (eventToken != address(token) || eventTo != ps[item].to || eventValue != ps[item].value) {
+                    ++ghostMismatchedRecords;
+                }
+                ghostSettledValue += eventValue;
                 ++ghostSettled;
                 ++settledSeen;
                 ++item;
