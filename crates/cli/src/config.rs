@@ -10,6 +10,7 @@ use alloy::primitives::Address;
 use anyhow::Context;
 use clearing_chain::Deployment;
 use clearing_facilitator::FacilitatorConfig;
+use clearing_indexer::IndexerConfig;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
@@ -24,6 +25,8 @@ pub(crate) struct Config {
     pub(crate) relayer: RelayerConfig,
     /// The x402 facilitator's HTTP API.
     pub(crate) facilitator: FacilitatorConfig,
+    /// The chain indexer (run by `index`, `serve` and `dev`).
+    pub(crate) indexer: IndexerConfig,
 }
 
 /// `[database]`

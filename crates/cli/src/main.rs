@@ -1,5 +1,6 @@
 //! `clearing`, the one binary: `dev` runs the whole system on a local chain, `serve` runs the x402 facilitator,
-//! `migrate` brings a database to the current schema, `deploy` deploys the contract suite to any RPC endpoint.
+//! `migrate` brings a database to the current schema, `index`
+//! follows the chain into the ledger, `deploy` deploys the contract suite to any RPC endpoint.
 //!
 //! Configuration comes from one TOML file (`--config`, default `clearing.toml`) with environment overrides;
 //! see [`config`]. Logs go to stderr through `tracing` (warnings by default; `RUST_LOG=info` for more); human output to
@@ -8,6 +9,7 @@
 mod config;
 mod deploy;
 mod dev;
+mod index;
 mod migrate;
 mod process;
 mod serve;
@@ -39,6 +41,8 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Deploy BatchSettler, Escrow and AnchorRegistry with the relayer key.
     Deploy(deploy::DeployArgs),
+    /// Follow the chain into the ledger (or, with --rebuild, rebuild and compare every projection).
+    Index(index::IndexArgs),
     /// Serve the x402 facilitator API (/verify, /supported, /health, /metrics, /openapi.json).
     Serve(serve::ServeArgs),
 }
@@ -57,5 +61,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(args) => migrate::run(args, config).await,
         Command::Deploy(args) => deploy::run(args, config, &cli.config).await,
         Command::Serve(args) => serve::run(args, config).await,
+        Command::Index(args) => index::run(args, config).await,
     }
 }

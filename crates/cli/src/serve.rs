@@ -1,5 +1,5 @@
 //! `clearing serve`: the x402 facilitator (verify, and settle through the durable queue and the batcher) on the
-//! configured chain. Needs the relayer key, the deployment, the token and the database.
+//! configured chain, with the chain indexer beside it (unless `[indexer] enabled = false`). Needs the relayer key, the deployment, the token and the database.
 
 use std::net::SocketAddr;
 
@@ -33,6 +33,8 @@ pub(crate) async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
     ledger.migrate().await?;
 
+    let targets = crate::index::targets(&config)?;
+    let indexer = crate::index::spawn(ledger.clone(), &config.chain.rpc_url, targets, &config.indexer).await?;
     let provider = clearing_chain::connect(&config.chain.rpc_url)?;
     let setup = SettleSetup {
         ledger,
@@ -50,6 +52,7 @@ pub(crate) async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     println!("facilitator listening on http://{} (relayer {})", listener.local_addr()?, relayer.address());
     http::serve(listener, facilitator.router(&config.facilitator), shutdown_signal()).await?;
     facilitator.shutdown().await;
+    indexer.abort();
     println!("stopped");
     Ok(())
 }

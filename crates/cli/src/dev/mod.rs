@@ -170,8 +170,18 @@ async fn start_facilitator(
     std::net::SocketAddr,
 )> {
     let provider = clearing_chain::connect(&summary.rpc_url)?;
+    let ledger = Ledger::connect(&summary.database_url, config.database.max_connections).await?;
+    let targets = clearing_indexer::Targets {
+        chain_id: summary.deployment.chain_id,
+        start_block: config.indexer.start_block.unwrap_or(summary.deployment.start_block),
+        batch_settler: summary.deployment.batch_settler,
+        escrow: summary.deployment.escrow,
+        anchor_registry: summary.deployment.anchor_registry,
+        token: Some(summary.usdc),
+    };
+    let indexer = crate::index::spawn(ledger.clone(), &summary.rpc_url, targets, &config.indexer).await?;
     let setup = SettleSetup {
-        ledger: Ledger::connect(&summary.database_url, config.database.max_connections).await?,
+        ledger,
         relayer: ANVIL_KEYS[0].parse()?,
         batch_settler: summary.deployment.batch_settler,
         assets: vec![summary.usdc],
@@ -192,6 +202,7 @@ async fn start_facilitator(
         })
         .await;
         facilitator.shutdown().await;
+        indexer.abort();
         served
     });
     Ok((stop, server, address))
