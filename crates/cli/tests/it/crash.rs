@@ -71,10 +71,25 @@ struct Payment {
     body: String,
 }
 
+/// One `/settle` answer, reduced to what the checks need.
+#[derive(Debug)]
+struct Answer {
+    success: bool,
+    reason: Option<String>,
+    transaction: Option<TxHash>,
+}
+
+impl Answer {
+    /// Success, or settled before and told to an earlier caller.
+    fn is_final(&self) -> bool {
+        self.success || self.reason.as_deref() == Some("invalid_exact_evm_nonce_already_used")
+    }
+}
+
 #[derive(Debug, Default)]
 struct Answers {
-    /// Per payment (index), every answer received: (success, errorReason, transaction).
-    by_payment: HashMap<usize, Vec<(bool, Option<String>, Option<TxHash>)>>,
+    /// Per payment (index), every answer received.
+    by_payment: HashMap<usize, Vec<Answer>>,
 }
 
 /// The chain and the facilitator's configuration.
@@ -316,7 +331,11 @@ async fn settle_once(
 ) -> Option<Value> {
     let answer = post(listen, "/settle", &payments[i].body).await.ok()?;
     let transaction = answer["transaction"].as_str().filter(|tx| !tx.is_empty()).map(|tx| tx.parse().unwrap());
-    let record = (answer["success"] == true, answer["errorReason"].as_str().map(str::to_owned), transaction);
+    let record = Answer {
+        success: answer["success"] == true,
+        reason: answer["errorReason"].as_str().map(str::to_owned),
+        transaction,
+    };
     answers.lock().await.by_payment.entry(i).or_default().push(record);
     Some(answer)
 }
@@ -474,19 +493,12 @@ async fn check_answers_and_ledger(
         let tx = mined[&(payment.payer, payment.nonce)];
         referenced.insert(tx);
         let got = answers.by_payment.get(&i).map(Vec::as_slice).unwrap_or_default();
-        let successes = got.iter().filter(|(success, _, _)| *success).count();
+        let successes = got.iter().filter(|answer| answer.success).count();
         assert!(successes <= 1, "payment {i} was answered success {successes} times");
-        for (success, reason, transaction) in got {
-            if *success || reason.as_deref() == Some("invalid_exact_evm_nonce_already_used") {
-                assert_eq!(*transaction, Some(tx), "payment {i}'s final answer names another transaction");
-            }
+        for answer in got.iter().filter(|answer| answer.is_final()) {
+            assert_eq!(answer.transaction, Some(tx), "payment {i}'s final answer names another transaction");
         }
-        assert!(
-            got.iter()
-                .any(|(success, reason, _)| *success
-                    || reason.as_deref() == Some("invalid_exact_evm_nonce_already_used")),
-            "payment {i} never got a final answer: {got:?}"
-        );
+        assert!(got.iter().any(Answer::is_final), "payment {i} never got a final answer: {got:?}");
         let key =
             PaymentKey { chain_id: setup.chain_id, asset: setup.usdc, payer: payment.payer, nonce: payment.nonce };
         let row = ledger.settlement(&key).await.unwrap().unwrap_or_else(|| panic!("payment {i} has no ledger row"));
