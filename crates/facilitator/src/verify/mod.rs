@@ -4,8 +4,17 @@
 //! validity window, value (all pure, in [`clearing_x402::verify_exact`]); then, from one coalesced chain read,
 //! the signature of a payer with code (ERC-1271 only, as FiatToken v2.2 does), the nonce, the balance less what
 //! the payer already has in flight, and whether the asset is a contract. Verify commits nothing.
+//!
+//! The chain answers are read at the head the poller last saw and reused until it moves ([`cache`]); an answer
+//! reflects every transaction mined before the poll that reported its block was sent. Two rules keep that exact
+//! where this facilitator's own settlements are concerned: the nonce of a payment it holds (queued, sent, or just
+//! final) is answered only from a head polled after the payment last changed, and settlements in flight are
+//! subtracted from the balance at answer time, including just-final ones the answer's block may predate.
 
+mod cache;
 mod coalescer;
+mod head;
+mod recoveries;
 
 use std::{
     collections::HashMap,
@@ -19,7 +28,8 @@ use clearing_x402::{
     VerifiedPayment, VerifyOptions, verify_exact,
 };
 
-pub use self::coalescer::{CoalescerConfig, ReadCoalescer, ReadError};
+pub use self::coalescer::{BlockAnswer, CoalescerConfig, ReadCoalescer, ReadError};
+use self::recoveries::RecoveryCache;
 use crate::{Clock, InFlight};
 
 /// Most token domains kept; beyond it new ones are computed per request (a domain costs two hashes).
@@ -32,13 +42,14 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     inflight: InFlight,
     domains: Arc<RwLock<Vec<TokenDomain>>>,
+    recoveries: Arc<RecoveryCache>,
 }
 
 impl Verifier {
     /// A verifier for the chains in `readers` (by chain id), reading time from `clock` and counting `inflight`
     /// settlements against balances.
     pub fn new(readers: HashMap<u64, ReadCoalescer>, clock: Arc<dyn Clock>, inflight: InFlight) -> Self {
-        Self { chains: Arc::new(readers), clock, inflight, domains: Arc::default() }
+        Self { chains: Arc::new(readers), clock, inflight, domains: Arc::default(), recoveries: Arc::default() }
     }
 
     /// The chains served, as networks.
@@ -55,16 +66,22 @@ impl Verifier {
             Ok(payment) => payment,
             Err(rejection) => return Err(self.signature_first(request, coalescer, rejection).await),
         };
-        let answer = coalescer
-            .read(VerifyRead {
-                token: payment.domain.token(),
-                payer: payment.payer,
-                nonce: payment.authorization.nonce,
-                digest: payment.digest,
-                signature: token_signature(&payment.signature),
-            })
-            .await
-            .map_err(|e| reject(&payment, Reason::UnexpectedVerifyError, e.to_string()))?;
+        let (chain_id, token, nonce) =
+            (payment.network.chain_id(), payment.domain.token(), payment.authorization.nonce);
+        let read = VerifyRead {
+            token,
+            payer: payment.payer,
+            nonce,
+            digest: payment.digest,
+            signature: token_signature(&payment.signature),
+        };
+        // A payment of ours may be mined any moment: its nonce is never answered from a block polled before that.
+        let read = match self.inflight.unsettled_since(chain_id, token, payment.payer, nonce) {
+            Some(since) => coalescer.read_after(read, since).await,
+            None => coalescer.read(read).await,
+        };
+        let BlockAnswer { answer, as_of } =
+            read.map_err(|e| reject(&payment, Reason::UnexpectedVerifyError, e.to_string()))?;
 
         if answer.payer_has_code {
             if !answer.contract_signature_valid {
@@ -87,9 +104,7 @@ impl Verifier {
             ));
         }
         if let Some(balance) = answer.balance {
-            let chain_id = payment.network.chain_id();
-            let committed =
-                self.inflight.committed(chain_id, payment.domain.token(), payment.payer, payment.authorization.nonce);
+            let committed = self.inflight.committed(chain_id, token, payment.payer, nonce, as_of);
             let needed = payment.authorization.value.saturating_add(committed);
             if balance < needed {
                 return Err(reject(
@@ -156,10 +171,19 @@ impl Verifier {
         let read =
             VerifyRead { token: Address::ZERO, payer, nonce: B256::ZERO, digest: B256::ZERO, signature: Bytes::new() };
         match coalescer.read(read).await {
-            Ok(answer) if answer.payer_has_code => rejection,
+            Ok(BlockAnswer { answer, .. }) if answer.payer_has_code => rejection,
             Ok(_) => ecdsa_only,
             Err(e) => Rejection::new(Reason::UnexpectedVerifyError, e.to_string()).with_payer(Some(payer)),
         }
+    }
+
+    /// Waits until every chain's answers reflect each transaction mined before this call (for a caller that
+    /// just changed the chain itself, such as a test).
+    pub async fn sync(&self) -> Result<(), ReadError> {
+        for coalescer in self.chains.values() {
+            coalescer.sync().await?;
+        }
+        Ok(())
     }
 
     /// The checks that need no chain: a payment that fails them fails `verify` too, with the same reason.
@@ -171,7 +195,11 @@ impl Verifier {
         let now = self.clock.now();
         let payment = {
             let domains = self.domains.read().unwrap_or_else(|e| e.into_inner());
-            verify_exact(request, now, VerifyOptions::new().with_payer_code(payer_code).with_domains(&domains))?
+            let options = VerifyOptions::new()
+                .with_payer_code(payer_code)
+                .with_domains(&domains)
+                .with_recoveries(self.recoveries.as_ref());
+            verify_exact(request, now, options)?
         };
         self.remember(&payment.domain);
         Ok(payment)
