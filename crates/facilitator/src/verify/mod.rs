@@ -9,7 +9,9 @@
 //! reflects every transaction mined before the poll that reported its block was sent. Two rules keep that exact
 //! where this facilitator's own settlements are concerned: the nonce of a payment it holds (queued, sent, or just
 //! final) is answered only from a head polled after the payment last changed, and settlements in flight are
-//! subtracted from the balance at answer time, including just-final ones the answer's block may predate.
+//! subtracted from the balance at answer time, including just-final ones the answer's block may predate. And a
+//! payment is refused only on an answer from a head polled after the request arrived: staleness may delay nothing
+//! but an acceptance's view of the newest block, never turn a payer funded a moment ago away.
 
 mod cache;
 mod coalescer;
@@ -19,6 +21,7 @@ mod recoveries;
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
+    time::Instant,
 };
 
 use alloy::primitives::{Address, B256, Bytes};
@@ -66,27 +69,42 @@ impl Verifier {
             Ok(payment) => payment,
             Err(rejection) => return Err(self.signature_first(request, coalescer, rejection).await),
         };
+        let started = Instant::now();
         let (chain_id, token, nonce) =
             (payment.network.chain_id(), payment.domain.token(), payment.authorization.nonce);
-        let read = VerifyRead {
+        let read = || VerifyRead {
             token,
             payer: payment.payer,
             nonce,
             digest: payment.digest,
             signature: token_signature(&payment.signature),
         };
+        let failed = |e: ReadError| reject(&payment, Reason::UnexpectedVerifyError, e.to_string());
         // A payment of ours may be mined any moment: its nonce is never answered from a block polled before that.
-        let read = match self.inflight.unsettled_since(chain_id, token, payment.payer, nonce) {
-            Some(since) => coalescer.read_after(read, since).await,
-            None => coalescer.read(read).await,
-        };
-        let BlockAnswer { answer, as_of } =
-            read.map_err(|e| reject(&payment, Reason::UnexpectedVerifyError, e.to_string()))?;
+        let answer = match self.inflight.unsettled_since(chain_id, token, payment.payer, nonce) {
+            Some(since) => coalescer.read_after(read(), since).await,
+            None => coalescer.read(read()).await,
+        }
+        .map_err(failed)?;
+        match self.judge(request, &payment, answer) {
+            // A refusal comes only from a block polled after the request arrived (a payer funded a moment ago is
+            // not refused from the block before); acceptance may come from the head polled last.
+            Err(_) if answer.as_of < started => {
+                let answer = coalescer.read_after(read(), started).await.map_err(failed)?;
+                self.judge(request, &payment, answer)?;
+            }
+            judged => judged?,
+        }
+        Ok(payment)
+    }
 
+    /// What the chain's `answer` says of `payment`, in the reference order.
+    fn judge(&self, request: &PaymentRequest, payment: &VerifiedPayment, answer: BlockAnswer) -> Result<(), Rejection> {
+        let BlockAnswer { answer, as_of } = answer;
         if answer.payer_has_code {
             if !answer.contract_signature_valid {
                 return Err(reject(
-                    &payment,
+                    payment,
                     Reason::InvalidSignature,
                     format!("payer {} has code and its ERC-1271 isValidSignature refused the signature", payment.payer),
                 ));
@@ -98,17 +116,18 @@ impl Verifier {
 
         if answer.nonce_used == Some(true) {
             return Err(reject(
-                &payment,
+                payment,
                 Reason::NonceAlreadyUsed,
                 format!("nonce {} of {} is already used or cancelled", payment.authorization.nonce, payment.payer),
             ));
         }
         if let Some(balance) = answer.balance {
-            let committed = self.inflight.committed(chain_id, token, payment.payer, nonce, as_of);
+            let (chain_id, token) = (payment.network.chain_id(), payment.domain.token());
+            let committed = self.inflight.committed(chain_id, token, payment.payer, payment.authorization.nonce, as_of);
             let needed = payment.authorization.value.saturating_add(committed);
             if balance < needed {
                 return Err(reject(
-                    &payment,
+                    payment,
                     Reason::InsufficientBalance,
                     format!(
                         "balance {balance} of {} is below {} plus {committed} in flight",
@@ -119,19 +138,19 @@ impl Verifier {
         }
         if !answer.token_is_contract {
             return Err(reject(
-                &payment,
+                payment,
                 Reason::AssetNotDeployedContract,
                 format!("asset {} has no code on {}", payment.domain.token(), payment.network),
             ));
         }
         if answer.balance.is_none() || answer.nonce_used.is_none() {
             return Err(reject(
-                &payment,
+                payment,
                 Reason::Eip3009NotSupported,
                 format!("asset {} does not answer balanceOf and authorizationState", payment.domain.token()),
             ));
         }
-        Ok(payment)
+        Ok(())
     }
 
     /// The reader of the request's chain, or `unsupported_network` when this facilitator does not serve it.

@@ -7,7 +7,7 @@ use alloy::{
     primitives::{Bytes, U256},
     signers::local::PrivateKeySigner,
 };
-use clearing_chain::contracts::MockUSDC;
+use clearing_chain::{contracts::MockUSDC, mint_mock_usdc};
 use clearing_facilitator::{CoalescerConfig, SystemClock, http::HttpConfig};
 use serde_json::Value;
 
@@ -127,4 +127,18 @@ async fn with_the_cache_off_every_verify_reads_latest() {
     assert_eq!(harness.metrics.chain_head_calls.load(Ordering::Relaxed), 0);
     use_on_chain(&harness, &payment).await;
     assert_eq!(reason(&harness.verify(&payment.v2_body()).await), "invalid_exact_evm_nonce_already_used");
+}
+
+#[tokio::test]
+async fn a_payer_funded_a_moment_ago_is_not_refused_from_the_block_before() {
+    let harness = Harness::with_reads(Arc::new(SystemClock), HttpConfig::default(), lazy_head()).await;
+    let payer = PrivateKeySigner::random();
+    let payment = Payment::new(&payer, 1_000);
+    harness.sync().await;
+    assert_eq!(reason(&harness.verify(&payment.v2_body()).await), "invalid_exact_evm_insufficient_balance");
+
+    // Funded behind the poller's back (no sync): the cached block says 0, but a refusal must come from a head
+    // polled after the request, and that one has the funds.
+    mint_mock_usdc(&harness.provider, USDC, payer.address(), U256::from(1_000)).await.unwrap();
+    assert_eq!(harness.verify(&payment.v2_body()).await["isValid"], true);
 }
