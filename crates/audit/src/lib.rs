@@ -18,8 +18,6 @@ mod service;
 mod verify;
 
 pub mod http;
-#[cfg(feature = "test-support")]
-pub mod test_support;
 
 pub use anchorer::{AnchorPolicy, Anchorer};
 pub use error::{Error, Result};

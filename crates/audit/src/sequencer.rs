@@ -14,21 +14,18 @@ pub struct Sequencer {
     ledger: Ledger,
     sources: RecordSources,
     indexer: String,
-    confirmations: u64,
 }
 
 impl Sequencer {
-    /// A sequencer of the records of `sources`, over the logs the indexer named `indexer` writes, confirmed at
-    /// `confirmations` blocks below its checkpoint.
-    pub fn new(ledger: Ledger, sources: RecordSources, indexer: impl Into<String>, confirmations: u64) -> Self {
-        Self { ledger, sources, indexer: indexer.into(), confirmations }
+    /// A sequencer of the records of `sources`, over the logs the indexer named `indexer` writes.
+    pub fn new(ledger: Ledger, sources: RecordSources, indexer: impl Into<String>) -> Self {
+        Self { ledger, sources, indexer: indexer.into() }
     }
 
-    /// The highest confirmed block, if any. The one place that decides what "confirmed" means: until the indexer
-    /// exposes its own confirmed height, the checkpoint less the configured depth.
+    /// The highest confirmed block, if any: the indexer's confirmed height, which it moves back only in the
+    /// transaction that rolls back a reorg deeper than its confirmation depth.
     pub async fn confirmed_block(&self) -> Result<Option<u64>> {
-        let checkpoint = self.ledger.indexer_checkpoint_block(self.sources.chain_id, &self.indexer).await?;
-        Ok(checkpoint.and_then(|block| block.checked_sub(self.confirmations)))
+        Ok(self.ledger.confirmed_block(self.sources.chain_id, &self.indexer).await?)
     }
 
     /// Appends the records of every confirmed log not yet sequenced; returns how many.

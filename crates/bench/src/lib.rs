@@ -14,6 +14,6 @@ mod run;
 
 pub use anvil::{AnvilChild, BLOCK_GAS_LIMIT};
 pub use load::{Load, LoadResult, Plan};
-pub use payments::{PaymentTerms, signed_bodies};
+pub use payments::{PaymentTerms, REPEAT_GAP, repeated, signed_bodies};
 pub use report::{Report, SettleRow, VerifyRow};
 pub use run::{Options, run};

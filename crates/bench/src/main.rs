@@ -36,6 +36,16 @@ struct Args {
     /// Distinct signed verify payments per payer.
     #[arg(long, default_value_t = 4)]
     payments_per_payer: usize,
+    /// How many times each verify payment is sent, in place: 2 models a resource server's verify followed by
+    /// settle's own verify of the same payment.
+    #[arg(long, default_value_t = 1)]
+    verify_repeats: usize,
+    /// Seconds between blocks during the verify runs (Base: 2); 0 mines none (anvil mines only on transactions).
+    #[arg(long, default_value_t = 2)]
+    verify_block_time: u64,
+    /// The facilitator's block number poll, ms (`reads.head_poll_ms`; 0 turns the answer cache off).
+    #[arg(long)]
+    head_poll_ms: Option<u64>,
     /// Client threads (they share the machine's cores with the facilitator and anvil).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -64,6 +74,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(max_wait_us) = args.max_wait_us {
         facilitator.reads.max_wait_us = max_wait_us;
     }
+    if let Some(head_poll_ms) = args.head_poll_ms {
+        facilitator.reads.head_poll_ms = head_poll_ms;
+    }
     if let Some(max_in_flight) = args.reads_max_in_flight {
         facilitator.reads.max_in_flight = max_in_flight;
     }
@@ -78,6 +91,8 @@ async fn main() -> anyhow::Result<()> {
         connections: if args.skip_verify { Vec::new() } else { args.connections },
         duration: Duration::from_secs(args.duration),
         warmup: Duration::from_secs(args.warmup),
+        verify_repeats: args.verify_repeats,
+        verify_block_time: args.verify_block_time,
         client_threads: args.client_threads,
         settle_payments: args.settle_payments,
         settle_connections: args.settle_connections,

@@ -23,6 +23,12 @@ pub struct VerifyRow {
     pub read_calls: u64,
     /// Reads those calls carried.
     pub reads: u64,
+    /// Reads answered from the facilitator's cache of the current block, without a call.
+    pub cache_hits: u64,
+    /// `eth_blockNumber` calls of the facilitator's head poller.
+    pub head_calls: u64,
+    /// Blocks anvil mined during the run.
+    pub blocks: u64,
     /// CPU time in cores (CPU seconds per wall second) of the client threads, the facilitator and anvil.
     pub client_cores: f64,
     /// The facilitator (the process less the client threads).
@@ -80,6 +86,10 @@ pub struct Report {
     pub payers: usize,
     /// Distinct verify bodies cycled through.
     pub verify_payments: usize,
+    /// How many times each verify body is sent per cycle (runs of [`crate::REPEAT_GAP`], repeated in place).
+    pub verify_repeats: usize,
+    /// Seconds between blocks during the verify runs (0: none mined).
+    pub verify_block_time: u64,
     /// Client threads.
     pub client_threads: usize,
     /// The coalescer's window, µs.
@@ -98,22 +108,32 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "verify: POST /verify over HTTP/1.1 keep-alive on loopback, {} payers, {} distinct signed payments \
-             cycled, {} client thread(s), coalescer window {} µs",
-            self.payers, self.verify_payments, self.client_threads, self.max_wait_us
+             cycled, each sent {} time(s) in a row of {}, a block every {} s, {} client thread(s), coalescer \
+             window {} µs",
+            self.payers,
+            self.verify_payments,
+            self.verify_repeats,
+            crate::REPEAT_GAP,
+            self.verify_block_time,
+            self.client_threads,
+            self.max_wait_us
         )?;
         writeln!(
             f,
-            "| connections | verifies/s | p50 ms | p99 ms | max ms | failed | RPC calls/verify | reads/call | \
-             CPU cores: client / facilitator / anvil / other processes |"
+            "| connections | verifies/s | p50 ms | p99 ms | max ms | failed | RPC calls/verify (eth_call + \
+             eth_blockNumber) | reads/call | cache hits | blocks | CPU cores: client / facilitator / anvil / other \
+             processes |"
         )?;
-        writeln!(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")?;
+        writeln!(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")?;
         for row in &self.verify {
+            let verifies = (row.ok + row.failed).max(1) as f64;
             let per_second = row.ok as f64 / row.elapsed.as_secs_f64();
-            let calls_per_verify = row.read_calls as f64 / (row.ok + row.failed).max(1) as f64;
+            let calls_per_verify = (row.read_calls + row.head_calls) as f64 / verifies;
             let reads_per_call = row.reads as f64 / row.read_calls.max(1) as f64;
             writeln!(
                 f,
-                "| {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {:.4} | {:.1} | {:.2} / {:.2} / {:.2} / {:.2} |",
+                "| {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {:.4} ({} + {}) | {:.1} | {:.1}% | {} | {:.2} / {:.2} / \
+                 {:.2} / {:.2} |",
                 row.connections,
                 per_second,
                 row.p50_ms,
@@ -121,7 +141,11 @@ impl fmt::Display for Report {
                 row.max_ms,
                 row.failed,
                 calls_per_verify,
+                row.read_calls,
+                row.head_calls,
                 reads_per_call,
+                100.0 * row.cache_hits as f64 / verifies,
+                row.blocks,
                 row.client_cores,
                 row.server_cores,
                 row.anvil_cores,

@@ -24,7 +24,7 @@ use clearing_ledger::Ledger;
 use crate::{
     AnvilChild, Load, LoadResult, PaymentTerms, Plan, Report, SettleRow, VerifyRow,
     load::{child_cpu_time, machine_busy_time, process_cpu_time},
-    signed_bodies,
+    repeated, signed_bodies,
 };
 
 /// Anvil's first default key: deploys, mints and relays.
@@ -57,6 +57,10 @@ pub struct Options {
     pub duration: Duration,
     /// Unmeasured load before each verify run.
     pub warmup: Duration,
+    /// How many times each verify payment is sent per cycle, in place ([`crate::repeated`]).
+    pub verify_repeats: usize,
+    /// Seconds between blocks during the verify runs (0: anvil mines only on transactions, so none).
+    pub verify_block_time: u64,
     /// Client threads.
     pub client_threads: usize,
     /// Payments sent through `/settle` (0 skips settling).
@@ -135,8 +139,12 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
         pay_to: Address::repeat_byte(0x7a),
         value,
     };
+    let distinct = payers.len() * options.payments_per_payer.max(1);
     let verify_bodies =
-        Arc::new(signed_bodies(&terms(VERIFY_VALUE), &payers, payers.len() * options.payments_per_payer.max(1), now));
+        Arc::new(repeated(signed_bodies(&terms(VERIFY_VALUE), &payers, distinct, now), options.verify_repeats));
+    if options.verify_block_time > 0 {
+        anvil.interval_mining(options.verify_block_time).await?;
+    }
 
     let mut verify = Vec::new();
     let mut first_failure = None;
@@ -153,8 +161,12 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
         if !options.warmup.is_zero() {
             blocking_load(load.clone(), verify_bodies.clone()).await?;
         }
-        let (calls, reads) =
-            (metrics.chain_read_calls.load(Ordering::Relaxed), metrics.chain_reads.load(Ordering::Relaxed));
+        let counters = || {
+            [&metrics.chain_read_calls, &metrics.chain_reads, &metrics.chain_read_cache_hits, &metrics.chain_head_calls]
+                .map(|counter| counter.load(Ordering::Relaxed))
+        };
+        let before = counters();
+        let first_block = provider.get_block_number().await?;
         let (process_cpu, anvil_cpu) = (process_cpu_time(), anvil.pid().map(child_cpu_time).unwrap_or_default());
         let machine_cpu = machine_busy_time();
         let result = blocking_load(Load { plan: Plan::For(options.duration), ..load }, verify_bodies.clone()).await?;
@@ -163,6 +175,9 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
         let anvil_cpu = anvil.pid().map(child_cpu_time).unwrap_or_default().saturating_sub(anvil_cpu).as_secs_f64();
         let client_cpu = result.client_cpu.as_secs_f64();
         let machine_cpu = machine_busy_time().saturating_sub(machine_cpu).as_secs_f64();
+        let after = counters();
+        let [read_calls, reads, cache_hits, head_calls] = std::array::from_fn(|i| after[i] - before[i]);
+        let blocks = provider.get_block_number().await?.saturating_sub(first_block);
         first_failure = first_failure.or(result.first_failure.clone());
         verify.push(VerifyRow {
             connections,
@@ -172,8 +187,11 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
             p50_ms: result.latency_ms(0.50),
             p99_ms: result.latency_ms(0.99),
             max_ms: result.latency_ms(1.0),
-            read_calls: metrics.chain_read_calls.load(Ordering::Relaxed) - calls,
-            reads: metrics.chain_reads.load(Ordering::Relaxed) - reads,
+            read_calls,
+            reads,
+            cache_hits,
+            head_calls,
+            blocks,
             client_cores: client_cpu / wall,
             server_cores: (process_cpu - client_cpu).max(0.0) / wall,
             anvil_cores: anvil_cpu / wall,
@@ -209,7 +227,9 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
     Ok(Report {
         machine: options.machine.clone(),
         payers: payers.len(),
-        verify_payments: verify_bodies.len(),
+        verify_payments: distinct,
+        verify_repeats: options.verify_repeats.max(1),
+        verify_block_time: options.verify_block_time,
         client_threads: options.client_threads,
         max_wait_us: config.reads.max_wait_us,
         verify,

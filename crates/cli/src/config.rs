@@ -10,6 +10,7 @@ use alloy::primitives::Address;
 use anyhow::Context;
 use clearing_chain::Deployment;
 use clearing_facilitator::FacilitatorConfig;
+use clearing_indexer::IndexerConfig;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
@@ -26,6 +27,8 @@ pub(crate) struct Config {
     pub(crate) facilitator: FacilitatorConfig,
     /// The audit trail: sequencing and anchoring settlement records.
     pub(crate) audit: AuditConfig,
+    /// The chain indexer (run by `index`, `serve` and `dev`).
+    pub(crate) indexer: IndexerConfig,
 }
 
 /// `[database]`
@@ -96,9 +99,7 @@ pub(crate) struct AuditConfig {
     pub(crate) anchor_every_secs: u64,
     /// Most records per anchor. Default 10,000.
     pub(crate) max_anchor_records: u64,
-    /// Blocks below the indexer's checkpoint a log must be to count as confirmed. Default 5.
-    pub(crate) confirmations: u64,
-    /// The name of the indexer whose checkpoint and `chain_logs` the sequencer reads. Default `clearing`.
+    /// The name of the indexer whose confirmed height and `chain_logs` the sequencer reads. Default `clearing`.
     pub(crate) indexer: String,
     /// How often the sequencer and the anchorer run, milliseconds. Default 1,000.
     pub(crate) poll_ms: u64,
@@ -111,8 +112,7 @@ impl Default for AuditConfig {
             anchor_every_records: 100,
             anchor_every_secs: 60,
             max_anchor_records: 10_000,
-            confirmations: 5,
-            indexer: "clearing".into(),
+            indexer: clearing_ledger::MAIN_INDEXER.into(),
             poll_ms: 1_000,
         }
     }

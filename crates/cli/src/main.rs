@@ -1,6 +1,7 @@
 //! `clearing`, the one binary: `dev` runs the whole system on a local chain, `serve` runs the x402 facilitator,
-//! `migrate` brings a database to the current schema, `deploy` deploys the contract suite to any RPC endpoint,
-//! `audit` checks settlement records and anchors against the chain with no database.
+//! `migrate` brings a database to the current schema, `index` follows the chain into the ledger, `deploy` deploys the
+//! contract suite to any RPC endpoint, `audit` checks settlement records and anchors against the chain with no
+//! database.
 //!
 //! Configuration comes from one TOML file (`--config`, default `clearing.toml`) with environment overrides;
 //! see [`config`]. Logs go to stderr through `tracing` (warnings by default; `RUST_LOG=info` for more); human output to
@@ -10,6 +11,7 @@ mod audit;
 mod config;
 mod deploy;
 mod dev;
+mod index;
 mod migrate;
 mod process;
 mod serve;
@@ -41,8 +43,10 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Deploy BatchSettler, Escrow and AnchorRegistry with the relayer key.
     Deploy(deploy::DeployArgs),
+    /// Follow the chain into the ledger (or, with --rebuild, rebuild and compare every projection).
+    Index(index::IndexArgs),
     /// Serve the x402 facilitator API (/verify, /supported, /health, /metrics, /openapi.json) and the audit
-    /// record API (/audit/records/{seq}), sequencing and anchoring settlement records.
+    /// record API (/audit/records/{seq}), with the indexer, sequencer and anchorer beside it.
     Serve(serve::ServeArgs),
     /// Check settlement records and anchors against the chain: `verify <record.json>`, `rebuild`.
     Audit(audit::AuditArgs),
@@ -63,5 +67,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Deploy(args) => deploy::run(args, config, &cli.config).await,
         Command::Serve(args) => serve::run(args, config).await,
         Command::Audit(args) => audit::run(args, config).await,
+        Command::Index(args) => index::run(args, config).await,
     }
 }

@@ -1,6 +1,7 @@
 //! `clearing serve`: the x402 facilitator (verify, and settle through the durable queue and the batcher) and the
 //! audit trail (sequencing, anchoring with the anchorer key when configured, `GET /audit/records/{seq}`) on the
-//! configured chain. Needs the relayer key, the deployment, the token and the database.
+//! configured chain, with the chain indexer beside them (unless `[indexer] enabled = false`). Needs the relayer key,
+//! the deployment, the token and the database.
 
 use std::net::SocketAddr;
 
@@ -36,6 +37,8 @@ pub(crate) async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
     ledger.migrate().await?;
 
+    let targets = crate::index::targets(&config)?;
+    let indexer = crate::index::spawn(ledger.clone(), &config.chain.rpc_url, targets, &config.indexer).await?;
     let provider = clearing_chain::connect(&config.chain.rpc_url)?;
     let audit = start_audit(&config.audit, &config.chain.rpc_url, &deployment, &ledger)?;
     let audit_routes = audit_router(&ledger, &deployment);
@@ -56,6 +59,7 @@ pub(crate) async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     http::serve(listener, facilitator.router(&config.facilitator).merge(audit_routes), shutdown_signal()).await?;
     facilitator.shutdown().await;
     audit.shutdown().await;
+    indexer.abort();
     println!("stopped");
     Ok(())
 }
@@ -77,7 +81,7 @@ pub(crate) fn start_audit(
         batch_settler: deployment.batch_settler,
         escrow: deployment.escrow,
     };
-    let sequencer = Sequencer::new(ledger.clone(), sources, config.indexer.clone(), config.confirmations);
+    let sequencer = Sequencer::new(ledger.clone(), sources, config.indexer.clone());
     let anchorer = match &config.anchorer_key {
         Some(key) => {
             let signer: PrivateKeySigner = key.expose().parse().context("the anchorer key is not a hex private key")?;

@@ -1,7 +1,8 @@
 //! The x402 facilitator.
 //!
 //! This crate owns `/verify`, `/settle` and `/supported`. Verify runs the pure checks of `clearing-x402`, then
-//! one coalesced chain read for nonce, balance, code and ERC-1271 ([`verify`]). Settle ([`settle`]): [`Settler`]
+//! one coalesced chain read for nonce, balance, code and ERC-1271, pinned to a polled head and reused while that
+//! block is the head ([`verify`]). Settle ([`settle`]): [`Settler`]
 //! queues a verified payment durably (keyed by its on-chain identity) and waits for its one outcome, and
 //! [`Batcher`] relays queued payments through `BatchSettler` from the relayer key, recording every transaction
 //! before sending it and recovering in-flight batches after a restart. It holds no SQL (that is

@@ -102,6 +102,10 @@ pub struct Metrics {
     pub chain_reads: AtomicU64,
     /// RPC calls made for those reads (one per coalesced batch).
     pub chain_read_calls: AtomicU64,
+    /// Reads answered from the current block's cached answers, without a call.
+    pub chain_read_cache_hits: AtomicU64,
+    /// `eth_blockNumber` calls of the head poller.
+    pub chain_head_calls: AtomicU64,
     /// Items per coalesced read call.
     pub chain_read_batch: Histogram,
 }
@@ -117,6 +121,8 @@ impl Default for Metrics {
             queue_depth: AtomicU64::new(0),
             chain_reads: AtomicU64::new(0),
             chain_read_calls: AtomicU64::new(0),
+            chain_read_cache_hits: AtomicU64::new(0),
+            chain_head_calls: AtomicU64::new(0),
             chain_read_batch: Histogram::new(&SIZE_BUCKETS),
         }
     }
@@ -147,6 +153,18 @@ impl Metrics {
             ("clearing_settle_queue_depth", "gauge", "Settlements accepted and not yet final.", &self.queue_depth),
             ("clearing_chain_reads_total", "counter", "Chain reads answered for verify.", &self.chain_reads),
             ("clearing_chain_read_calls_total", "counter", "RPC calls made for verify reads.", &self.chain_read_calls),
+            (
+                "clearing_chain_read_cache_hits_total",
+                "counter",
+                "Verify reads answered from the current block's cached answers.",
+                &self.chain_read_cache_hits,
+            ),
+            (
+                "clearing_chain_head_calls_total",
+                "counter",
+                "Block number polls that pin verify reads.",
+                &self.chain_head_calls,
+            ),
         ];
         for (name, kind, help, value) in gauges {
             let _ =

@@ -191,17 +191,6 @@ fn select_anchors(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
 }
 
 impl Ledger {
-    /// The block the indexer `indexer` has fully written on `chain_id` (its checkpoint), if it has one.
-    pub async fn indexer_checkpoint_block(&self, chain_id: u64, indexer: &str) -> Result<Option<u64>> {
-        let block: Option<i64> =
-            sqlx::query_scalar("SELECT block_number FROM indexer_checkpoints WHERE chain_id = $1 AND indexer = $2")
-                .bind(int(chain_id))
-                .bind(indexer)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(block.map(uint))
-    }
-
     /// Where the audit sequencer of `chain_id` stands (the zero head before the first append).
     pub async fn audit_head(&self, chain_id: u64) -> Result<AuditHead> {
         let row =
@@ -433,55 +422,6 @@ impl Ledger {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(anchor_from_row).collect()
-    }
-}
-
-/// TEST SUPPORT ONLY (feature `test-support`), until the indexer lands: writes logs read over RPC into
-/// `chain_logs` and moves the indexer's checkpoint, with none of the indexer's fork checks. The indexer replaces it.
-#[cfg(feature = "test-support")]
-impl Ledger {
-    /// Inserts `logs` (skipping any already there) and sets the checkpoint of `indexer` on `chain_id` to
-    /// `checkpoint` (block number and hash).
-    pub async fn test_support_write_chain_logs(
-        &self,
-        chain_id: u64,
-        indexer: &str,
-        logs: &[ChainLog],
-        checkpoint: (u64, B256),
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for log in logs {
-            let topics: Vec<&[u8]> = log.topics.iter().map(|t| t.as_slice()).collect();
-            sqlx::query(
-                "INSERT INTO chain_logs (chain_id, block_number, block_hash, log_index, tx_hash, tx_index, address,
-                    topics, data)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-            )
-            .bind(int(log.chain_id))
-            .bind(int(log.block_number))
-            .bind(log.block_hash.as_slice())
-            .bind(int(log.log_index))
-            .bind(log.tx_hash.as_slice())
-            .bind(int(log.tx_index))
-            .bind(log.address.as_slice())
-            .bind(&topics)
-            .bind(log.data.as_ref())
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO indexer_checkpoints (chain_id, indexer, block_number, block_hash) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (chain_id, indexer) DO UPDATE
-                SET block_number = excluded.block_number, block_hash = excluded.block_hash, updated_at = now()",
-        )
-        .bind(int(chain_id))
-        .bind(indexer)
-        .bind(int(checkpoint.0))
-        .bind(checkpoint.1.as_slice())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 

@@ -16,6 +16,9 @@ pub enum Error {
     /// A migration failed to apply.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A schema name other than lowercase letters, digits and underscores (or `public`, which is never dropped).
+    #[error("invalid schema name {0:?}")]
+    InvalidSchema(String),
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
@@ -92,6 +95,42 @@ pub enum Error {
         expected: u64,
         /// The one given.
         got: u64,
+    },
+    /// Another process holds the indexer's advisory lock: there is a single writer per chain and indexer.
+    #[error("indexer {indexer} of chain {chain_id} is already running elsewhere (advisory lock held)")]
+    IndexerLocked {
+        /// The chain.
+        chain_id: u64,
+        /// The indexer's name.
+        indexer: String,
+    },
+    /// A write found another writer's fencing epoch: this writer lost its lock and must stop.
+    #[error("indexer {indexer} of chain {chain_id} is fenced: expected writer epoch {expected}, found {found}")]
+    Fenced {
+        /// The chain.
+        chain_id: u64,
+        /// The indexer's name.
+        indexer: String,
+        /// The epoch this writer set when it took the lock.
+        expected: i64,
+        /// The epoch in the checkpoint row.
+        found: i64,
+    },
+    /// A batch was not built on the stored checkpoint (a stale pipeline or a concurrent rollback).
+    #[error(
+        "chain {chain_id}: batch expects checkpoint {expected_number} {expected_hash}, found {found_number} {found_hash}"
+    )]
+    CheckpointMoved {
+        /// The chain.
+        chain_id: u64,
+        /// The block the batch was built on.
+        expected_number: u64,
+        /// Its hash.
+        expected_hash: alloy::primitives::B256,
+        /// The stored checkpoint's block.
+        found_number: u64,
+        /// Its hash.
+        found_hash: alloy::primitives::B256,
     },
 }
 

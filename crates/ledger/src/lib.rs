@@ -12,6 +12,7 @@
 //! insert's commit, flush included, behind PostgreSQL's notification lock.
 
 mod audit;
+pub mod chain;
 mod error;
 mod listener;
 mod settlements;
@@ -28,6 +29,9 @@ use tokio::sync::broadcast;
 use tracing::info;
 
 pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
+pub use chain::{
+    BlockRef, Checkpoint, INDEXED_CHANNEL, IndexTx, IndexerLease, MAIN_INDEXER, Projections, RawLog, TableDigest,
+};
 pub use error::{Error, Result};
 pub use listener::{QueueListener, ResolutionListener};
 pub use settlements::{
@@ -86,6 +90,36 @@ impl Ledger {
         if sqlx::Postgres::database_exists(database_url).await.map_err(unreachable)? {
             sqlx::Postgres::force_drop_database(database_url).await.map_err(unreachable)?;
         }
+        Ok(())
+    }
+
+    /// The same database with `schema` first on the search path (created if missing): a fresh, separate copy of
+    /// every table once migrated, for rebuilding projections beside the live ones.
+    pub async fn in_schema(&self, schema: &str, max_connections: u32) -> Result<Self> {
+        let valid =
+            !schema.is_empty() && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(Error::InvalidSchema(schema.to_owned()));
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&self.pool).await?;
+        let options = self.pool.connect_options().as_ref().clone().options([("search_path", schema)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|source| Error::Unreachable { source: Box::new(source) })?;
+        Ok(Self { pool })
+    }
+
+    /// Drops `schema` and everything in it (a rebuild's scratch copy).
+    pub async fn drop_schema(&self, schema: &str) -> Result<()> {
+        let valid =
+            !schema.is_empty() && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid || schema == "public" {
+            return Err(Error::InvalidSchema(schema.to_owned()));
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&self.pool).await?;
         Ok(())
     }
 

@@ -67,17 +67,45 @@ pub enum SignatureCheck {
     NeedsContractCheck,
 }
 
+/// Remembered ECDSA recoveries, kept by the caller: the signer of a (digest, 65-byte signature) pair never
+/// changes, so a caller that verifies one payment more than once (a resource server's verify, then settle's) need
+/// not recover it again. Only successful recoveries are offered to [`Recoveries::put`].
+pub trait Recoveries: Send + Sync {
+    /// The signer recovered earlier from `signature` (as sent) over `digest`, if remembered.
+    fn get(&self, digest: &B256, signature: &[u8]) -> Option<Address>;
+    /// Remembers that `signature` (as sent) over `digest` recovers `signer`.
+    fn put(&self, digest: &B256, signature: &[u8], signer: Address);
+}
+
 /// Options of [`verify_exact`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct VerifyOptions<'a> {
     payer_code: PayerCode,
     domains: &'a [TokenDomain],
+    recoveries: Option<&'a dyn Recoveries>,
+}
+
+impl fmt::Debug for VerifyOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("payer_code", &self.payer_code)
+            .field("domains", &self.domains)
+            .field("recoveries", &self.recoveries.is_some())
+            .finish()
+    }
 }
 
 impl<'a> VerifyOptions<'a> {
-    /// Payer code unknown, no cached domains.
+    /// Payer code unknown, no cached domains, no remembered recoveries.
     pub const fn new() -> Self {
-        Self { payer_code: PayerCode::Unknown, domains: &[] }
+        Self { payer_code: PayerCode::Unknown, domains: &[], recoveries: None }
+    }
+
+    /// Recoveries to look up before recovering, and to add each new one to.
+    #[must_use]
+    pub const fn with_recoveries(mut self, recoveries: &'a dyn Recoveries) -> Self {
+        self.recoveries = Some(recoveries);
+        self
     }
 
     /// What is known about code at the payer.
@@ -177,7 +205,7 @@ pub fn verify_exact(
     let digest = domain.transfer_digest(&authorization);
 
     let (signature, signature_check) =
-        check_signature(&payment.signature, &digest, authorization.from, options.payer_code)
+        check_signature(&payment.signature, &digest, authorization.from, options.payer_code, options.recoveries)
             .map_err(|(reason, message)| reject(reason, message))?;
 
     let pay_to = parse_address(parts.pay_to).ok_or_else(|| {
@@ -302,6 +330,7 @@ fn check_signature(
     digest: &B256,
     from: Address,
     code: PayerCode,
+    recoveries: Option<&dyn Recoveries>,
 ) -> Result<(PayerSignature, SignatureCheck), (Reason, String)> {
     let on_chain = || Ok((PayerSignature::Contract(bytes.clone()), SignatureCheck::NeedsContractCheck));
     match PayerSignature::parse(bytes) {
@@ -309,7 +338,12 @@ fn check_signature(
             if code == PayerCode::HasCode {
                 return on_chain();
             }
-            match signature.recover(digest) {
+            let remembered = recoveries.and_then(|r| r.get(digest, bytes));
+            let recovered = remembered.map_or_else(|| signature.recover(digest), Ok);
+            if let (Some(recoveries), None, Ok(signer)) = (recoveries, remembered, &recovered) {
+                recoveries.put(digest, bytes, *signer);
+            }
+            match recovered {
                 Ok(signer) if signer == from => Ok((PayerSignature::Ecdsa(signature), SignatureCheck::Recovered)),
                 _ if code == PayerCode::Unknown => on_chain(),
                 Ok(signer) => Err((

@@ -42,7 +42,7 @@ async fn records_are_gapless_in_chain_order_and_match_a_rebuild_from_chain_event
     let refunded = env.escrow_refund(70_000).await;
     env.index().await;
 
-    let sequencer = env.sequencer(0);
+    let sequencer = env.sequencer();
     assert_eq!(sequencer.run_once().await.unwrap(), 7);
     assert_eq!(sequencer.run_once().await.unwrap(), 0, "nothing is sequenced twice");
 
@@ -72,18 +72,18 @@ async fn records_are_gapless_in_chain_order_and_match_a_rebuild_from_chain_event
 async fn only_confirmed_logs_are_sequenced(pool: PgPool) {
     let env = Env::new(pool).await;
     env.settle(&[1, 2], PAY_TO).await;
-    env.index().await;
-    let sequencer = env.sequencer(3);
+    env.index_at_depth(3).await;
+    let sequencer = env.sequencer();
     assert_eq!(sequencer.run_once().await.unwrap(), 0, "the batch is less than 3 blocks deep");
     env.mine(3).await;
-    env.index().await;
+    env.index_at_depth(3).await;
     assert_eq!(sequencer.run_once().await.unwrap(), 2);
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn the_anchorer_anchors_every_n_records_or_after_t_seconds(pool: PgPool) {
     let env = Env::new(pool).await;
-    let sequencer = env.sequencer(0);
+    let sequencer = env.sequencer();
     let anchorer = env.anchorer(policy(5, Duration::from_millis(1_500)));
     env.settle(&[1, 2, 3], PAY_TO).await;
     env.index().await;
@@ -117,7 +117,7 @@ async fn an_anchor_sent_before_a_crash_is_recovered_not_repeated_and_a_foreign_r
     let env = Env::new(pool).await;
     env.settle(&[1, 2, 3, 4], PAY_TO).await;
     env.index().await;
-    env.sequencer(0).run_once().await.unwrap();
+    env.sequencer().run_once().await.unwrap();
 
     // The anchorer sent its transaction, then died before recording it.
     let leaves: Vec<B256> = ledger_records(&env).await.iter().map(Record::leaf).collect();
@@ -136,7 +136,7 @@ async fn an_anchor_sent_before_a_crash_is_recovered_not_repeated_and_a_foreign_r
     // Someone holding the anchorer key anchors a wrong root over the next records.
     env.settle(&[5, 6], PAY_TO).await;
     env.index().await;
-    env.sequencer(0).run_once().await.unwrap();
+    env.sequencer().run_once().await.unwrap();
     registry.anchor(4, 5, B256::repeat_byte(0xba)).send().await.unwrap().get_receipt().await.unwrap();
     assert_eq!(anchorer.run_once().await.unwrap(), None);
     let anchors = env.ledger.audit_anchors(env.chain_id).await.unwrap();
@@ -160,11 +160,11 @@ async fn the_record_route_serves_proofs_that_verify_and_structured_errors(pool: 
     env.settle(&[10, 20, 30], PAY_TO).await;
     env.escrow_release(5_000, 250).await;
     env.index().await;
-    env.sequencer(0).run_once().await.unwrap();
+    env.sequencer().run_once().await.unwrap();
     env.anchorer(policy(1, Duration::from_secs(60))).run_once().await.unwrap().expect("anchored");
     env.settle(&[40], PAY_TO).await;
     env.index().await;
-    env.sequencer(0).run_once().await.unwrap();
+    env.sequencer().run_once().await.unwrap();
 
     let router = http::router(http::AuditState::new(env.ledger.clone(), env.chain_id));
     let registry = Some(env.deployment.anchor_registry);

@@ -1,5 +1,4 @@
-//! A chain with the suite, MockUSDC and real settlements; the ledger filled by the test-only RPC log copier
-//! (until the indexer lands).
+//! A chain with the suite, MockUSDC and real settlements; the ledger filled by the indexer.
 
 use std::path::PathBuf;
 
@@ -11,19 +10,17 @@ use alloy::{
     sol,
     sol_types::{Eip712Domain, SolStruct},
 };
-use clearing_audit::{AnchorPolicy, Anchorer, RecordSources, Sequencer, test_support::index_logs_from_rpc};
+use clearing_audit::{AnchorPolicy, Anchorer, RecordSources, Sequencer};
 use clearing_chain::{
     ChainProvider, DeployConfig, Deployment, connect_with_signer,
     contracts::{BatchSettler, Escrow},
     deploy_mock_usdc, deploy_suite, mint_mock_usdc,
 };
-use clearing_ledger::Ledger;
+use clearing_indexer::{Indexer, IndexerConfig, Targets};
+use clearing_ledger::{Ledger, MAIN_INDEXER};
 use sqlx::PgPool;
 
 use crate::eip3009::{Authorization, now, sign_transfer};
-
-/// The indexer name the test copier writes its checkpoint under.
-pub(crate) const INDEXER: &str = "clearing";
 
 sol! {
     /// FiatToken v2.2's `ReceiveWithAuthorization` typed data.
@@ -73,8 +70,8 @@ impl Env {
         }
     }
 
-    pub(crate) fn sequencer(&self, confirmations: u64) -> Sequencer {
-        Sequencer::new(self.ledger.clone(), self.sources(), INDEXER, confirmations)
+    pub(crate) fn sequencer(&self) -> Sequencer {
+        Sequencer::new(self.ledger.clone(), self.sources(), MAIN_INDEXER)
     }
 
     pub(crate) fn anchorer(&self, policy: AnchorPolicy) -> Anchorer {
@@ -87,18 +84,26 @@ impl Env {
         )
     }
 
-    /// Copies the suite's logs into `chain_logs` up to the head (test-only stand-in for the indexer).
+    /// Indexes the suite up to the head with every block confirmed; returns the head.
     pub(crate) async fn index(&self) -> u64 {
+        self.index_at_depth(0).await
+    }
+
+    /// Indexes the suite up to the head, confirming blocks `confirmations` deep; returns the head.
+    pub(crate) async fn index_at_depth(&self, confirmations: u64) -> u64 {
         let d = &self.deployment;
-        index_logs_from_rpc(
-            &self.ledger,
-            &self.deployer,
-            INDEXER,
-            &[d.batch_settler, d.escrow, d.anchor_registry],
-            d.start_block,
-        )
-        .await
-        .unwrap()
+        let targets = Targets {
+            chain_id: self.chain_id,
+            start_block: d.start_block,
+            batch_settler: d.batch_settler,
+            escrow: d.escrow,
+            anchor_registry: d.anchor_registry,
+            token: Some(self.token),
+        };
+        let config = IndexerConfig { confirmations: Some(confirmations), ..IndexerConfig::default() };
+        let indexer = Indexer::new(self.ledger.clone(), self.deployer.clone(), targets, &config).await.unwrap();
+        let head = self.deployer.get_block_number().await.unwrap();
+        indexer.sync_to(head).await.unwrap().block_number
     }
 
     /// Settles one BatchSettler batch of `values.len()` payments from fresh payers to `pay_to`.

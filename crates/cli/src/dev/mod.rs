@@ -17,6 +17,7 @@ use anyhow::Context;
 use clap::Args;
 use clearing_chain::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
 use clearing_facilitator::{Facilitator, SettleSetup, http};
+use clearing_indexer::IndexerConfig;
 use clearing_ledger::Ledger;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::info;
@@ -177,6 +178,15 @@ async fn start_facilitator(
     let ledger = Ledger::connect(&summary.database_url, config.database.max_connections).await?;
     let audit = serve::start_audit(&dev_audit_config(config), &summary.rpc_url, &summary.deployment, &ledger)?;
     let audit_routes = serve::audit_router(&ledger, &summary.deployment);
+    let targets = clearing_indexer::Targets {
+        chain_id: summary.deployment.chain_id,
+        start_block: config.indexer.start_block.unwrap_or(summary.deployment.start_block),
+        batch_settler: summary.deployment.batch_settler,
+        escrow: summary.deployment.escrow,
+        anchor_registry: summary.deployment.anchor_registry,
+        token: Some(summary.usdc),
+    };
+    let indexer = crate::index::spawn(ledger.clone(), &summary.rpc_url, targets, &dev_indexer_config(config)).await?;
     let setup = SettleSetup {
         ledger,
         relayer: ANVIL_KEYS[0].parse()?,
@@ -200,6 +210,7 @@ async fn start_facilitator(
         .await;
         facilitator.shutdown().await;
         audit.shutdown().await;
+        indexer.abort();
         served
     });
     Ok((stop, server, address))
@@ -220,10 +231,16 @@ struct Summary {
     agents: Vec<(Address, &'static str)>,
 }
 
-/// The configured `[audit]` with the dev anchorer's key and no confirmation depth (anvil mines a block per
-/// transaction, so a depth would hold the last records back until more transactions come).
+/// The configured `[audit]` with the dev anchorer's key.
 fn dev_audit_config(config: &Config) -> AuditConfig {
-    AuditConfig { anchorer_key: Some(Secret::new(ANVIL_ANCHORER_KEY)), confirmations: 0, ..config.audit.clone() }
+    AuditConfig { anchorer_key: Some(Secret::new(ANVIL_ANCHORER_KEY)), ..config.audit.clone() }
+}
+
+/// The configured `[indexer]`, confirming at depth 0 unless a depth is configured: anvil mines a block per
+/// transaction by default, so a depth would hold the last transitions and records back until more transactions
+/// come.
+fn dev_indexer_config(config: &Config) -> IndexerConfig {
+    IndexerConfig { confirmations: config.indexer.confirmations.or(Some(0)), ..config.indexer.clone() }
 }
 
 async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyhow::Result<Summary> {

@@ -40,7 +40,7 @@ async fn an_anchored_record_verifies_through_the_cli_and_every_tampered_field_fa
     env.settle(&[1_500, 2_500], PAY_TO).await;
     env.escrow_release(2_000_000, 100_000).await;
     env.index().await;
-    env.sequencer(0).run_once().await.unwrap();
+    env.sequencer().run_once().await.unwrap();
     let policy = AnchorPolicy { every_records: 1, every: Duration::from_secs(60), max_records: 100 };
     env.anchorer(policy).run_once().await.unwrap().expect("anchored");
 
@@ -118,7 +118,7 @@ async fn rebuild_reports_ok_then_mismatch_after_a_wrong_root_is_anchored(pool: P
     env.settle(&[10, 20, 30], PAY_TO).await;
     env.escrow_release(1_000, 0).await;
     env.index().await;
-    env.sequencer(0).run_once().await.unwrap();
+    env.sequencer().run_once().await.unwrap();
     let policy = AnchorPolicy { every_records: 1, every: Duration::from_secs(60), max_records: 2 };
     env.anchorer(policy).run_once().await.unwrap().expect("anchor 0");
     env.anchorer(policy).run_once().await.unwrap().expect("anchor 1");

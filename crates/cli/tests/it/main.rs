@@ -1,6 +1,7 @@
 //! The `clearing` binary, end to end, on a real anvil and PostgreSQL.
 
 mod audit;
+mod crash;
 mod dev;
 #[path = "../../../chain/tests/it/eip3009.rs"]
 mod eip3009;

@@ -6,12 +6,17 @@
 //! no wait), else when it is full (`max_batch`) or its window (`max_wait`) closes: under load, reads gather while
 //! earlier calls run, so the RPC cost per verify falls as the load rises without a fixed delay on every verify.
 //! At most `max_in_flight` calls run at once; reads arriving meanwhile wait for the next batch.
+//!
+//! Each call is pinned to the head the poller last reported ([`HeadWatch`]), and its answers go into the
+//! [`BlockCache`] of that block: a read whose pieces the cache holds at the current head is answered on the spot,
+//! without a call. With `head_poll_ms = 0` there is no poller and no cache, and every read goes to `latest`.
 
 use std::{
-    sync::{Arc, atomic::Ordering},
+    sync::{Arc, Mutex, atomic::Ordering},
     time::Duration,
 };
 
+use alloy::eips::BlockId;
 use clearing_chain::{ChainProvider, MAX_VERIFY_READS, VerifyAnswer, VerifyRead, read_verify_batch};
 use tokio::{
     sync::{Notify, Semaphore, mpsc, oneshot},
@@ -19,7 +24,11 @@ use tokio::{
 };
 use tracing::warn;
 
+use super::{cache::BlockCache, head::HeadWatch};
 use crate::Metrics;
+
+/// A head older than this many poll intervals is not trusted for answers: the read waits for a new poll.
+const MAX_HEAD_AGE_POLLS: u32 = 8;
 
 /// How reads are batched (`[facilitator.reads]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -32,12 +41,25 @@ pub struct CoalescerConfig {
     pub max_wait_us: u64,
     /// Most calls under way at once. Default 4.
     pub max_in_flight: usize,
+    /// How often the block number is polled, ms; reads are pinned to it and their answers reused until it moves.
+    /// 0 turns the poller and the answer cache off (every read goes to `latest`). Default 250.
+    pub head_poll_ms: u64,
 }
 
 impl Default for CoalescerConfig {
     fn default() -> Self {
-        Self { max_batch: MAX_VERIFY_READS, max_wait_us: 1_000, max_in_flight: 4 }
+        Self { max_batch: MAX_VERIFY_READS, max_wait_us: 1_000, max_in_flight: 4, head_poll_ms: 250 }
     }
+}
+
+/// A chain answer and how recent it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockAnswer {
+    /// What the chain said.
+    pub answer: VerifyAnswer,
+    /// Every transaction mined before this moment is reflected in `answer` (the send time of the block-number
+    /// poll that reported the block read, or of the call itself for a read at `latest`).
+    pub as_of: std::time::Instant,
 }
 
 /// Why a read got no answer.
@@ -51,27 +73,82 @@ pub enum ReadError {
     Stopped,
 }
 
-type Reply = oneshot::Sender<Result<VerifyAnswer, ReadError>>;
+type Reply = oneshot::Sender<Result<BlockAnswer, ReadError>>;
+
+/// The head poller and the answers of its current block.
+#[derive(Debug, Clone)]
+struct Cached {
+    head: HeadWatch,
+    answers: Arc<Mutex<BlockCache>>,
+    /// A head last confirmed longer ago than this is polled again before it is used.
+    max_age: Duration,
+}
 
 /// A handle on one chain's read coalescer; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ReadCoalescer {
     requests: mpsc::Sender<(VerifyRead, Reply)>,
+    cached: Option<Cached>,
+    metrics: Arc<Metrics>,
 }
 
 impl ReadCoalescer {
-    /// Starts the coalescing task for `provider`'s chain.
+    /// Starts the coalescing task (and, unless `head_poll_ms` is 0, the head poller) for `provider`'s chain.
     pub fn spawn(provider: ChainProvider, config: CoalescerConfig, metrics: Arc<Metrics>) -> Self {
         let (requests, receiver) = mpsc::channel(config.max_batch.max(1) * 64);
-        tokio::spawn(run(provider, config, metrics, receiver));
-        Self { requests }
+        let cached = (config.head_poll_ms > 0).then(|| {
+            let interval = Duration::from_millis(config.head_poll_ms);
+            Cached {
+                head: HeadWatch::spawn(provider.clone(), interval, metrics.clone()),
+                answers: Arc::default(),
+                max_age: interval * MAX_HEAD_AGE_POLLS,
+            }
+        });
+        tokio::spawn(run(provider, config, metrics.clone(), cached.clone(), receiver));
+        Self { requests, cached, metrics }
     }
 
-    /// The chain's answer to `read`, batched with whatever else is waiting.
-    pub async fn read(&self, read: VerifyRead) -> Result<VerifyAnswer, ReadError> {
+    /// The chain's answer to `read`: from the current block's answers if they hold it, else batched with whatever
+    /// else is waiting and read at the current head.
+    pub async fn read(&self, read: VerifyRead) -> Result<BlockAnswer, ReadError> {
+        if let Some(cached) = &self.cached {
+            let head = match cached.head.current() {
+                Some(head) if head.confirmed_at.elapsed() <= cached.max_age => head,
+                // No head yet, or the node stopped answering the poller: wait for a current one.
+                _ => {
+                    let now = std::time::Instant::now();
+                    cached.head.after(now.checked_sub(cached.max_age).unwrap_or(now)).await?
+                }
+            };
+            let hit = cached.answers.lock().unwrap_or_else(|e| e.into_inner()).get(head.number, &read);
+            if let Some(answer) = hit {
+                self.metrics.chain_read_cache_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(BlockAnswer { answer, as_of: head.confirmed_at });
+            }
+        }
         let (reply, answer) = oneshot::channel();
         self.requests.send((read, reply)).await.map_err(|_| ReadError::Stopped)?;
         answer.await.map_err(|_| ReadError::Stopped)?
+    }
+
+    /// Like [`ReadCoalescer::read`], but the answer reflects every transaction mined before `moment` (the head
+    /// is polled again if the latest poll was sent earlier).
+    pub async fn read_after(&self, read: VerifyRead, moment: std::time::Instant) -> Result<BlockAnswer, ReadError> {
+        self.sync_after(moment).await?;
+        self.read(read).await
+    }
+
+    /// Waits until answers reflect every transaction mined before this call.
+    pub async fn sync(&self) -> Result<(), ReadError> {
+        self.sync_after(std::time::Instant::now()).await
+    }
+
+    async fn sync_after(&self, moment: std::time::Instant) -> Result<(), ReadError> {
+        match &self.cached {
+            Some(cached) => cached.head.after(moment).await.map(drop),
+            // Reads go to `latest`, sent after this.
+            None => Ok(()),
+        }
     }
 }
 
@@ -79,6 +156,7 @@ async fn run(
     provider: ChainProvider,
     config: CoalescerConfig,
     metrics: Arc<Metrics>,
+    cached: Option<Cached>,
     mut receiver: mpsc::Receiver<(VerifyRead, Reply)>,
 ) {
     let max_batch = config.max_batch.clamp(1, MAX_VERIFY_READS);
@@ -121,15 +199,28 @@ async fn run(
         let provider = provider.clone();
         let metrics = metrics.clone();
         let finished = finished.clone();
+        // Pinned to the latest head: every read of the batch waited for a head at least that recent.
+        let head = cached.as_ref().and_then(|cached| cached.head.current());
+        let cached = cached.clone();
         tokio::spawn(async move {
             let (reads, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
             metrics.chain_read_calls.fetch_add(1, Ordering::Relaxed);
             metrics.chain_reads.fetch_add(reads.len() as u64, Ordering::Relaxed);
             metrics.chain_read_batch.observe(reads.len() as f64);
-            match read_verify_batch(&provider, &reads, None).await {
+            let sent = std::time::Instant::now();
+            let block = head.map(|head| BlockId::number(head.number));
+            match read_verify_batch(&provider, &reads, block).await {
                 Ok(answers) => {
+                    if let (Some(cached), Some(head)) = (&cached, head) {
+                        let current = cached.head.current().map_or(head.number, |current| current.number);
+                        let mut cache = cached.answers.lock().unwrap_or_else(|e| e.into_inner());
+                        for (read, answer) in reads.iter().zip(&answers) {
+                            cache.insert(head.number, current, read, answer);
+                        }
+                    }
+                    let as_of = head.map_or(sent, |head| head.confirmed_at);
                     for (reply, answer) in replies.into_iter().zip(answers) {
-                        let _ = reply.send(Ok(answer));
+                        let _ = reply.send(Ok(BlockAnswer { answer, as_of }));
                     }
                 }
                 Err(e) => {

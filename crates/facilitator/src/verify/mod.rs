@@ -4,12 +4,24 @@
 //! validity window, value (all pure, in [`clearing_x402::verify_exact`]); then, from one coalesced chain read,
 //! the signature of a payer with code (ERC-1271 only, as FiatToken v2.2 does), the nonce, the balance less what
 //! the payer already has in flight, and whether the asset is a contract. Verify commits nothing.
+//!
+//! The chain answers are read at the head the poller last saw and reused until it moves ([`cache`]); an answer
+//! reflects every transaction mined before the poll that reported its block was sent. Two rules keep that exact
+//! where this facilitator's own settlements are concerned: the nonce of a payment it holds (queued, sent, or just
+//! final) is answered only from a head polled after the payment last changed, and settlements in flight are
+//! subtracted from the balance at answer time, including just-final ones the answer's block may predate. And a
+//! payment is refused only on an answer from a head polled after the request arrived: staleness may delay nothing
+//! but an acceptance's view of the newest block, never turn a payer funded a moment ago away.
 
+mod cache;
 mod coalescer;
+mod head;
+mod recoveries;
 
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
+    time::Instant,
 };
 
 use alloy::primitives::{Address, B256, Bytes};
@@ -19,7 +31,8 @@ use clearing_x402::{
     VerifiedPayment, VerifyOptions, verify_exact,
 };
 
-pub use self::coalescer::{CoalescerConfig, ReadCoalescer, ReadError};
+pub use self::coalescer::{BlockAnswer, CoalescerConfig, ReadCoalescer, ReadError};
+use self::recoveries::RecoveryCache;
 use crate::{Clock, InFlight};
 
 /// Most token domains kept; beyond it new ones are computed per request (a domain costs two hashes).
@@ -32,13 +45,14 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     inflight: InFlight,
     domains: Arc<RwLock<Vec<TokenDomain>>>,
+    recoveries: Arc<RecoveryCache>,
 }
 
 impl Verifier {
     /// A verifier for the chains in `readers` (by chain id), reading time from `clock` and counting `inflight`
     /// settlements against balances.
     pub fn new(readers: HashMap<u64, ReadCoalescer>, clock: Arc<dyn Clock>, inflight: InFlight) -> Self {
-        Self { chains: Arc::new(readers), clock, inflight, domains: Arc::default() }
+        Self { chains: Arc::new(readers), clock, inflight, domains: Arc::default(), recoveries: Arc::default() }
     }
 
     /// The chains served, as networks.
@@ -55,21 +69,42 @@ impl Verifier {
             Ok(payment) => payment,
             Err(rejection) => return Err(self.signature_first(request, coalescer, rejection).await),
         };
-        let answer = coalescer
-            .read(VerifyRead {
-                token: payment.domain.token(),
-                payer: payment.payer,
-                nonce: payment.authorization.nonce,
-                digest: payment.digest,
-                signature: token_signature(&payment.signature),
-            })
-            .await
-            .map_err(|e| reject(&payment, Reason::UnexpectedVerifyError, e.to_string()))?;
+        let started = Instant::now();
+        let (chain_id, token, nonce) =
+            (payment.network.chain_id(), payment.domain.token(), payment.authorization.nonce);
+        let read = || VerifyRead {
+            token,
+            payer: payment.payer,
+            nonce,
+            digest: payment.digest,
+            signature: token_signature(&payment.signature),
+        };
+        let failed = |e: ReadError| reject(&payment, Reason::UnexpectedVerifyError, e.to_string());
+        // A payment of ours may be mined any moment: its nonce is never answered from a block polled before that.
+        let answer = match self.inflight.unsettled_since(chain_id, token, payment.payer, nonce) {
+            Some(since) => coalescer.read_after(read(), since).await,
+            None => coalescer.read(read()).await,
+        }
+        .map_err(failed)?;
+        match self.judge(request, &payment, answer) {
+            // A refusal comes only from a block polled after the request arrived (a payer funded a moment ago is
+            // not refused from the block before); acceptance may come from the head polled last.
+            Err(_) if answer.as_of < started => {
+                let answer = coalescer.read_after(read(), started).await.map_err(failed)?;
+                self.judge(request, &payment, answer)?;
+            }
+            judged => judged?,
+        }
+        Ok(payment)
+    }
 
+    /// What the chain's `answer` says of `payment`, in the reference order.
+    fn judge(&self, request: &PaymentRequest, payment: &VerifiedPayment, answer: BlockAnswer) -> Result<(), Rejection> {
+        let BlockAnswer { answer, as_of } = answer;
         if answer.payer_has_code {
             if !answer.contract_signature_valid {
                 return Err(reject(
-                    &payment,
+                    payment,
                     Reason::InvalidSignature,
                     format!("payer {} has code and its ERC-1271 isValidSignature refused the signature", payment.payer),
                 ));
@@ -81,19 +116,18 @@ impl Verifier {
 
         if answer.nonce_used == Some(true) {
             return Err(reject(
-                &payment,
+                payment,
                 Reason::NonceAlreadyUsed,
                 format!("nonce {} of {} is already used or cancelled", payment.authorization.nonce, payment.payer),
             ));
         }
         if let Some(balance) = answer.balance {
-            let chain_id = payment.network.chain_id();
-            let committed =
-                self.inflight.committed(chain_id, payment.domain.token(), payment.payer, payment.authorization.nonce);
+            let (chain_id, token) = (payment.network.chain_id(), payment.domain.token());
+            let committed = self.inflight.committed(chain_id, token, payment.payer, payment.authorization.nonce, as_of);
             let needed = payment.authorization.value.saturating_add(committed);
             if balance < needed {
                 return Err(reject(
-                    &payment,
+                    payment,
                     Reason::InsufficientBalance,
                     format!(
                         "balance {balance} of {} is below {} plus {committed} in flight",
@@ -104,19 +138,19 @@ impl Verifier {
         }
         if !answer.token_is_contract {
             return Err(reject(
-                &payment,
+                payment,
                 Reason::AssetNotDeployedContract,
                 format!("asset {} has no code on {}", payment.domain.token(), payment.network),
             ));
         }
         if answer.balance.is_none() || answer.nonce_used.is_none() {
             return Err(reject(
-                &payment,
+                payment,
                 Reason::Eip3009NotSupported,
                 format!("asset {} does not answer balanceOf and authorizationState", payment.domain.token()),
             ));
         }
-        Ok(payment)
+        Ok(())
     }
 
     /// The reader of the request's chain, or `unsupported_network` when this facilitator does not serve it.
@@ -156,10 +190,19 @@ impl Verifier {
         let read =
             VerifyRead { token: Address::ZERO, payer, nonce: B256::ZERO, digest: B256::ZERO, signature: Bytes::new() };
         match coalescer.read(read).await {
-            Ok(answer) if answer.payer_has_code => rejection,
+            Ok(BlockAnswer { answer, .. }) if answer.payer_has_code => rejection,
             Ok(_) => ecdsa_only,
             Err(e) => Rejection::new(Reason::UnexpectedVerifyError, e.to_string()).with_payer(Some(payer)),
         }
+    }
+
+    /// Waits until every chain's answers reflect each transaction mined before this call (for a caller that
+    /// just changed the chain itself, such as a test).
+    pub async fn sync(&self) -> Result<(), ReadError> {
+        for coalescer in self.chains.values() {
+            coalescer.sync().await?;
+        }
+        Ok(())
     }
 
     /// The checks that need no chain: a payment that fails them fails `verify` too, with the same reason.
@@ -171,7 +214,11 @@ impl Verifier {
         let now = self.clock.now();
         let payment = {
             let domains = self.domains.read().unwrap_or_else(|e| e.into_inner());
-            verify_exact(request, now, VerifyOptions::new().with_payer_code(payer_code).with_domains(&domains))?
+            let options = VerifyOptions::new()
+                .with_payer_code(payer_code)
+                .with_domains(&domains)
+                .with_recoveries(self.recoveries.as_ref());
+            verify_exact(request, now, options)?
         };
         self.remember(&payment.domain);
         Ok(payment)

@@ -33,6 +33,8 @@ pub(crate) struct Harness {
     pub(crate) anvil: AnvilInstance,
     pub(crate) provider: ChainProvider,
     pub(crate) inflight: InFlight,
+    pub(crate) verifier: Verifier,
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) router: Router,
 }
 
@@ -43,6 +45,11 @@ impl Harness {
     }
 
     pub(crate) async fn with(clock: Arc<dyn Clock>, http: HttpConfig) -> Self {
+        Self::with_reads(clock, http, CoalescerConfig::default()).await
+    }
+
+    /// A facilitator whose verify reads are coalesced and cached as `reads` says.
+    pub(crate) async fn with_reads(clock: Arc<dyn Clock>, http: HttpConfig, reads: CoalescerConfig) -> Self {
         let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
         let anvil = Anvil::at(binary).spawn();
         let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
@@ -52,15 +59,15 @@ impl Harness {
 
         let metrics = Arc::new(Metrics::default());
         let inflight = InFlight::default();
-        let reader = ReadCoalescer::spawn(provider.clone(), CoalescerConfig::default(), metrics.clone());
+        let reader = ReadCoalescer::spawn(provider.clone(), reads, metrics.clone());
         let verifier = Verifier::new(HashMap::from([(31337, reader)]), clock, inflight.clone());
         let kinds = [X402Version::V1, X402Version::V2]
             .into_iter()
             .filter_map(|version| SupportedKind::exact(version, Network::new(31337)))
             .collect();
         let supported = SupportedResponse::new(kinds, vec![anvil.addresses()[0]]);
-        let router = router(AppState::new(verifier, metrics.clone(), supported), &http);
-        Self { anvil, provider, inflight, router }
+        let router = router(AppState::new(verifier.clone(), metrics.clone(), supported), &http);
+        Self { anvil, provider, inflight, verifier, metrics, router }
     }
 
     /// The whole facilitator as `clearing serve` assembles it, settling through the queue in `pool`.
@@ -91,13 +98,14 @@ impl Harness {
             .await
             .unwrap();
         let router = facilitator.router(&config);
-        let inflight = facilitator.inflight.clone();
+        let (inflight, verifier, metrics) =
+            (facilitator.inflight.clone(), facilitator.verifier.clone(), facilitator.metrics.clone());
         // The batcher's tasks outlive the handle; the test's runtime ends them.
         std::mem::forget(facilitator);
         // Account 0 is now the relayer, whose nonces the batcher owns: mint and read from account 1.
         let minter = PrivateKeySigner::from(anvil.keys()[1].clone());
         let provider = connect_with_signer(&anvil.endpoint(), minter).unwrap();
-        Self { anvil, provider, inflight, router }
+        Self { anvil, provider, inflight, verifier, metrics, router }
     }
 
     /// A facilitator whose clock stands inside the reference vectors' window.
@@ -107,6 +115,13 @@ impl Harness {
 
     pub(crate) async fn mint(&self, to: Address, amount: u64) {
         mint_mock_usdc(&self.provider, USDC, to, U256::from(amount)).await.unwrap();
+        self.sync().await;
+    }
+
+    /// Waits until verify's chain answers reflect every block mined so far (they are read at the head its
+    /// poller last saw, and reused until that moves).
+    pub(crate) async fn sync(&self) {
+        self.verifier.sync().await.unwrap();
     }
 
     /// Sends `body` to `path` as JSON from 127.0.0.1.

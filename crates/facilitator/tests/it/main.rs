@@ -11,3 +11,4 @@ mod recovery;
 mod settle;
 mod support;
 mod verify;
+mod verify_cache;

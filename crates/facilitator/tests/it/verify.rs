@@ -105,6 +105,7 @@ async fn a_nonce_replay_is_rejected() {
         .get_receipt()
         .await
         .unwrap();
+    harness.sync().await;
 
     assert_eq!(reason(&harness.verify(&body).await), "invalid_exact_evm_nonce_already_used");
 }

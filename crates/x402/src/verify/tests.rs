@@ -294,7 +294,8 @@ fn signature_step_by_payer_code() {
     .concat()
     .into();
 
-    let check = |bytes: &Bytes, code| check_signature(bytes, &digest, from, code).map(|(_, c)| c).map_err(|(r, _)| r);
+    let check =
+        |bytes: &Bytes, code| check_signature(bytes, &digest, from, code, None).map(|(_, c)| c).map_err(|(r, _)| r);
     let table: [(&Bytes, PayerCode, Result<SignatureCheck, Reason>); 18] = [
         (&good, Unknown, Ok(Recovered)),
         (&good, NoCode, Ok(Recovered)),
@@ -319,8 +320,49 @@ fn signature_step_by_payer_code() {
         assert_eq!(check(bytes, code), expected, "row {i}");
     }
     // Bytes owed to the chain are the bytes as sent; a wrapper is kept for the caller to unwrap.
-    let (sig, _) = check_signature(&good, &digest, from, HasCode).unwrap();
+    let (sig, _) = check_signature(&good, &digest, from, HasCode, None).unwrap();
     assert_eq!(sig, PayerSignature::Contract(good.clone()));
-    let (sig, _) = check_signature(&wrapped, &digest, from, HasCode).unwrap();
+    let (sig, _) = check_signature(&wrapped, &digest, from, HasCode, None).unwrap();
     assert!(matches!(sig, PayerSignature::Eip6492(w) if w.inner == good));
+}
+
+/// Counts lookups and keeps what it is given.
+#[derive(Default)]
+struct Remembered {
+    signers: std::sync::Mutex<Vec<(B256, Vec<u8>, Address)>>,
+    hits: std::sync::atomic::AtomicUsize,
+}
+
+impl Recoveries for Remembered {
+    fn get(&self, digest: &B256, signature: &[u8]) -> Option<Address> {
+        let signers = self.signers.lock().unwrap();
+        let signer = signers.iter().find(|(d, s, _)| d == digest && s == signature).map(|(_, _, signer)| *signer);
+        if signer.is_some() {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        signer
+    }
+
+    fn put(&self, digest: &B256, signature: &[u8], signer: Address) {
+        self.signers.lock().unwrap().push((*digest, signature.to_vec(), signer));
+    }
+}
+
+#[test]
+fn a_remembered_recovery_gives_the_same_answer_without_recovering_again() {
+    let remembered = Remembered::default();
+    let request = Spec::good().request();
+    let first = verify_exact(&request, NOW, VerifyOptions::new().with_recoveries(&remembered)).unwrap();
+    assert_eq!(remembered.signers.lock().unwrap().len(), 1);
+    let second = verify_exact(&request, NOW, VerifyOptions::new().with_recoveries(&remembered)).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(remembered.hits.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+    // A signature by someone else is refused either way, and a failed match is remembered as its real signer.
+    let forged = Spec { signer: 9, ..Spec::good() }.request();
+    let options = VerifyOptions::new().with_recoveries(&remembered).with_payer_code(PayerCode::NoCode);
+    for _ in 0..2 {
+        assert_eq!(verify_exact(&forged, NOW, options).unwrap_err().reason, Reason::InvalidSignature);
+    }
+    assert_eq!(remembered.signers.lock().unwrap()[1].2, address_of(&key(9)));
 }

@@ -1,0 +1,214 @@
+//! Verify's answers of one block, reused until the head moves.
+//!
+//! Every read is pinned to a block number, and what the chain said at block B stays exactly true of block B, so
+//! the pieces of an answer read at the current head are served again to any verify at that same head: the asset's
+//! code, the payer's code and balance, the nonce state of (asset, payer, nonce) and a wallet's ERC-1271 answer for
+//! (payer, digest, signature). When the head moves (up, or down after a reorg) every per-block piece is dropped;
+//! nothing read at one block is ever served at another. Only an asset's code, once seen non-empty, is kept across
+//! blocks: a deployed token does not lose its code. Settlements in flight are not the cache's business: verify
+//! subtracts them from the balance at answer time (`crate::InFlight`).
+
+use alloy::primitives::{
+    Address, B256, Bytes, U256,
+    map::{HashMap, HashSet},
+};
+use clearing_chain::{VerifyAnswer, VerifyRead};
+
+/// Most pieces kept for one block; past it new answers are not cached (memory stays bounded under any load).
+const MAX_PIECES_PER_BLOCK: usize = 500_000;
+
+/// The answer pieces of one block (plus the assets known to be contracts).
+#[derive(Debug, Default)]
+pub(crate) struct BlockCache {
+    block: Option<u64>,
+    /// Assets seen with code: kept across blocks.
+    contracts: HashSet<Address>,
+    /// Assets seen without code at `block`.
+    no_code: HashSet<Address>,
+    payer_code: HashMap<Address, bool>,
+    balances: HashMap<(Address, Address), Option<U256>>,
+    nonces: HashMap<(Address, Address, B256), Option<bool>>,
+    signatures: HashMap<(Address, B256, Bytes), bool>,
+    pieces: usize,
+}
+
+impl BlockCache {
+    /// The block whose pieces are held.
+    #[cfg(test)]
+    pub(crate) const fn block(&self) -> Option<u64> {
+        self.block
+    }
+
+    /// The answer to `read` at `head` if every piece of it was read at `head`. Moves the cache to `head` first.
+    pub(crate) fn get(&mut self, head: u64, read: &VerifyRead) -> Option<VerifyAnswer> {
+        self.advance(head);
+        let token_is_contract = if self.contracts.contains(&read.token) {
+            true
+        } else if self.no_code.contains(&read.token) {
+            false
+        } else {
+            return None;
+        };
+        let payer_has_code = *self.payer_code.get(&read.payer)?;
+        if !token_is_contract {
+            // VerifyReader reads nothing else of an asset without code.
+            return Some(VerifyAnswer {
+                token_is_contract,
+                payer_has_code,
+                balance: None,
+                nonce_used: None,
+                contract_signature_valid: false,
+            });
+        }
+        let balance = *self.balances.get(&(read.token, read.payer))?;
+        let nonce_used = *self.nonces.get(&(read.token, read.payer, read.nonce))?;
+        let contract_signature_valid = if payer_has_code {
+            *self.signatures.get(&(read.payer, read.digest, read.signature.clone()))?
+        } else {
+            false
+        };
+        Some(VerifyAnswer { token_is_contract, payer_has_code, balance, nonce_used, contract_signature_valid })
+    }
+
+    /// Keeps `answer`, read at `block`, if `block` is the current head `head`; an answer of any other block is
+    /// dropped.
+    pub(crate) fn insert(&mut self, block: u64, head: u64, read: &VerifyRead, answer: &VerifyAnswer) {
+        if block != head {
+            return;
+        }
+        self.advance(head);
+        if self.pieces >= MAX_PIECES_PER_BLOCK {
+            return;
+        }
+        self.pieces += 1;
+        if answer.token_is_contract {
+            self.contracts.insert(read.token);
+        } else {
+            self.no_code.insert(read.token);
+        }
+        self.payer_code.insert(read.payer, answer.payer_has_code);
+        if !answer.token_is_contract {
+            return;
+        }
+        self.balances.insert((read.token, read.payer), answer.balance);
+        self.nonces.insert((read.token, read.payer, read.nonce), answer.nonce_used);
+        if answer.payer_has_code {
+            self.signatures.insert((read.payer, read.digest, read.signature.clone()), answer.contract_signature_valid);
+        }
+    }
+
+    /// Drops every per-block piece unless the cache already holds `head`'s.
+    fn advance(&mut self, head: u64) {
+        if self.block == Some(head) {
+            return;
+        }
+        self.block = Some(head);
+        self.no_code.clear();
+        self.payer_code.clear();
+        self.balances.clear();
+        self.nonces.clear();
+        self.signatures.clear();
+        self.pieces = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(payer: u8, nonce: u8) -> VerifyRead {
+        VerifyRead {
+            token: Address::repeat_byte(0xaa),
+            payer: Address::repeat_byte(payer),
+            nonce: B256::repeat_byte(nonce),
+            digest: B256::repeat_byte(nonce ^ 0x55),
+            signature: Bytes::from(vec![payer; 65]),
+        }
+    }
+
+    fn answer(balance: u64, nonce_used: bool) -> VerifyAnswer {
+        VerifyAnswer {
+            token_is_contract: true,
+            payer_has_code: false,
+            balance: Some(U256::from(balance)),
+            nonce_used: Some(nonce_used),
+            contract_signature_valid: false,
+        }
+    }
+
+    #[test]
+    fn serves_an_answer_at_the_block_it_was_read_at() {
+        let mut cache = BlockCache::default();
+        assert_eq!(cache.get(7, &read(1, 1)), None);
+        cache.insert(7, 7, &read(1, 1), &answer(100, false));
+        assert_eq!(cache.get(7, &read(1, 1)), Some(answer(100, false)));
+        // Another nonce of the same payer needs its own read.
+        assert_eq!(cache.get(7, &read(1, 2)), None);
+    }
+
+    #[test]
+    fn a_new_head_drops_every_answer_of_the_old_one() {
+        let mut cache = BlockCache::default();
+        cache.insert(7, 7, &read(1, 1), &answer(100, false));
+        assert_eq!(cache.get(8, &read(1, 1)), None, "block 7's answer is not served at block 8");
+        assert_eq!(cache.block(), Some(8));
+        // Nor at block 7 again: it is gone, not set aside.
+        assert_eq!(cache.get(7, &read(1, 1)), None);
+        // A reorg back to a lower number is a new head too.
+        cache.insert(7, 7, &read(1, 1), &answer(90, true));
+        assert_eq!(cache.get(6, &read(1, 1)), None);
+    }
+
+    #[test]
+    fn never_keeps_an_answer_read_at_a_block_that_is_no_longer_the_head() {
+        let mut cache = BlockCache::default();
+        cache.get(8, &read(1, 1));
+        // A read pinned to block 7 that returns after the head moved to 8.
+        cache.insert(7, 8, &read(1, 1), &answer(100, false));
+        assert_eq!(cache.get(8, &read(1, 1)), None);
+        assert_eq!(cache.get(7, &read(1, 1)), None);
+    }
+
+    #[test]
+    fn an_asset_with_code_stays_known_across_blocks_and_one_without_does_not() {
+        let mut cache = BlockCache::default();
+        cache.insert(7, 7, &read(1, 1), &answer(100, false));
+        let bare = VerifyRead { token: Address::repeat_byte(0xbb), ..read(2, 2) };
+        let no_code = VerifyAnswer {
+            token_is_contract: false,
+            payer_has_code: false,
+            balance: None,
+            nonce_used: None,
+            contract_signature_valid: false,
+        };
+        cache.insert(7, 7, &bare, &no_code);
+        assert_eq!(cache.get(7, &bare), Some(no_code));
+
+        cache.get(8, &read(1, 1));
+        assert!(cache.contracts.contains(&read(1, 1).token));
+        assert!(!cache.no_code.contains(&bare.token));
+        // The payer's pieces still need a read at block 8.
+        assert_eq!(cache.get(8, &read(1, 1)), None);
+    }
+
+    #[test]
+    fn a_wallet_answer_is_served_only_for_the_same_digest_and_signature() {
+        let mut cache = BlockCache::default();
+        let wallet = VerifyAnswer { payer_has_code: true, contract_signature_valid: true, ..answer(100, false) };
+        cache.insert(7, 7, &read(3, 1), &wallet);
+        assert_eq!(cache.get(7, &read(3, 1)), Some(wallet));
+        let other_signature = VerifyRead { signature: Bytes::from(vec![9; 65]), ..read(3, 1) };
+        assert_eq!(cache.get(7, &other_signature), None);
+        let other_digest = VerifyRead { digest: B256::repeat_byte(1), ..read(3, 1) };
+        assert_eq!(cache.get(7, &other_digest), None);
+    }
+
+    #[test]
+    fn the_balance_of_one_read_serves_another_nonce_only_once_that_nonce_is_read() {
+        let mut cache = BlockCache::default();
+        cache.insert(7, 7, &read(1, 1), &answer(100, false));
+        cache.insert(7, 7, &read(1, 2), &answer(100, true));
+        assert_eq!(cache.get(7, &read(1, 2)), Some(answer(100, true)));
+        assert_eq!(cache.get(7, &read(1, 1)), Some(answer(100, false)));
+    }
+}

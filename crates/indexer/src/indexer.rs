@@ -1,0 +1,435 @@
+//! The follow loop: take the writer lease, re-validate the remembered window against the node, then fetch ranges
+//! concurrently (adaptive sizes) while writing them in order, one transaction per range, checking each range's
+//! first parent hash against the checkpoint. A mismatch finds the common ancestor in the window and rolls back to
+//! it in one transaction, then ingestion starts again from there.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy::{primitives::B256, rpc::types::Log};
+use clearing_chain::{ChainProvider, contracts::Escrow};
+use clearing_ledger::{BlockRef, Checkpoint, IndexerLease, Ledger, MAIN_INDEXER, RawLog};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::{
+    Error, IndexerConfig, Result, Targets,
+    config::default_confirmations,
+    decode::{Decoder, raw},
+    rpc::{Follow, LogsFault, Rpc},
+};
+
+/// A test seam called inside each write transaction after the data and before the checkpoint, with the range's
+/// last block; a crash there must leave nothing behind.
+pub type BeforeCheckpoint = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// The chain indexer of one deployment. Cheap to clone; every clone follows the same chain under one lease.
+#[derive(Clone)]
+pub struct Indexer {
+    ledger: Ledger,
+    rpc: Rpc,
+    targets: Targets,
+    config: IndexerConfig,
+    confirmations: u64,
+    decoder: Decoder,
+    follow: Follow,
+    name: String,
+    before_checkpoint: Option<BeforeCheckpoint>,
+}
+
+impl std::fmt::Debug for Indexer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Indexer").field("targets", &self.targets).field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// A fetched range, checked only for its own consistency.
+#[derive(Debug)]
+struct Chunk {
+    from: u64,
+    to: u64,
+    /// Headers of the first and last block, or of every block when the range is inside the reorg window.
+    blocks: Vec<BlockRef>,
+    logs: Vec<Log>,
+}
+
+/// Why a round stopped before reaching its head.
+enum Stop {
+    /// The first block's parent is not the checkpoint: the chain forked under it.
+    Fork,
+    /// The range changed while it was fetched (a reorg raced the fetch): fetch again.
+    Raced,
+    /// A failure.
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<clearing_ledger::Error> for Stop {
+    fn from(e: clearing_ledger::Error) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+impl Indexer {
+    /// An indexer of `targets` writing to `ledger`, reading from `provider`. Checks the node's chain id and reads
+    /// the escrow's (immutable) fee recipient.
+    pub async fn new(
+        ledger: Ledger,
+        provider: ChainProvider,
+        targets: Targets,
+        config: &IndexerConfig,
+    ) -> Result<Self> {
+        let rpc = Rpc::new(provider, config);
+        let got = rpc.chain_id().await?;
+        if got != targets.chain_id {
+            return Err(Error::WrongChain { expected: targets.chain_id, got });
+        }
+        let escrow = Escrow::new(targets.escrow, rpc.provider().clone());
+        let mut attempt = 0;
+        let fee_recipient = loop {
+            attempt += 1;
+            match escrow.feeRecipient().call().await {
+                Ok(fee) => break fee,
+                Err(e) if attempt >= config.retry_attempts.max(1) => {
+                    let source = match e {
+                        alloy::contract::Error::TransportError(t) => t,
+                        other => alloy::transports::TransportErrorKind::custom_str(&other.to_string()),
+                    };
+                    return Err(Error::Rpc { method: "eth_call", attempts: attempt, source });
+                }
+                Err(_) => rpc.backoff(attempt).await,
+            }
+        };
+        let decoder = Decoder {
+            batch_settler: targets.batch_settler,
+            escrow: targets.escrow,
+            anchor_registry: targets.anchor_registry,
+            fee_recipient,
+        };
+        let mut accounts = vec![targets.escrow];
+        accounts.extend(config.token_accounts.iter().copied().filter(|a| *a != targets.escrow));
+        let follow =
+            Follow::new(vec![targets.batch_settler, targets.escrow, targets.anchor_registry], targets.token, &accounts);
+        let confirmations = config.confirmations.unwrap_or_else(|| default_confirmations(targets.chain_id));
+        let mut config = config.clone();
+        config.reorg_window = config.reorg_window.max(confirmations).max(1);
+        config.initial_range = config.initial_range.clamp(1, config.max_range.max(1));
+        Ok(Self {
+            ledger,
+            rpc,
+            targets,
+            config,
+            confirmations,
+            decoder,
+            follow,
+            name: MAIN_INDEXER.to_owned(),
+            before_checkpoint: None,
+        })
+    }
+
+    /// Writes under another indexer name (a rebuild beside the live index uses its own lease).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Calls `hook` in each write transaction between the data and the checkpoint (crash tests).
+    #[must_use]
+    pub fn with_before_checkpoint(mut self, hook: BeforeCheckpoint) -> Self {
+        self.before_checkpoint = Some(hook);
+        self
+    }
+
+    /// The confirmation depth in use.
+    pub const fn confirmations(&self) -> u64 {
+        self.confirmations
+    }
+
+    /// Follows the head until `shutdown` resolves. Transient failures (the node, the database) are logged and
+    /// followed again after a pause; a lost lease, a reorg deeper than the window or a wrong chain end it.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        tokio::select! {
+            result = self.follow_until(None) => result.map(|_| ()),
+            () = shutdown => Ok(()),
+        }
+    }
+
+    /// Indexes until the checkpoint reaches `target` (or the head, if lower, stays there) and returns it.
+    pub async fn sync_to(&self, target: u64) -> Result<Checkpoint> {
+        self.follow_until(Some(target)).await
+    }
+
+    async fn follow_until(&self, target: Option<u64>) -> Result<Checkpoint> {
+        let mut failures = 0;
+        loop {
+            match self.follow(target).await {
+                Ok(checkpoint) => return Ok(checkpoint),
+                Err(e) if e.is_transient() => {
+                    failures += 1;
+                    warn!(chain_id = self.targets.chain_id, error = %e, failures, "indexer round failed; following again");
+                    self.rpc.backoff(failures).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn acquire(&self) -> Result<IndexerLease> {
+        let start = self.targets.start_block.max(1);
+        let genesis = self.rpc.block(start - 1).await?;
+        let mut attempt = 0;
+        loop {
+            match self.ledger.acquire_indexer(self.targets.chain_id, &self.name, genesis).await {
+                Ok(lease) => return Ok(lease),
+                Err(clearing_ledger::Error::IndexerLocked { .. }) => {
+                    attempt += 1;
+                    if attempt == 1 {
+                        info!(chain_id = self.targets.chain_id, indexer = %self.name, "another writer holds the lock; standing by");
+                    }
+                    tokio::time::sleep(Duration::from_millis(self.config.poll_interval_ms.max(100))).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn follow(&self, target: Option<u64>) -> Result<Checkpoint> {
+        let lease = self.acquire().await?;
+        let result = self.follow_with(&lease, target).await;
+        let _ = lease.release().await;
+        result
+    }
+
+    async fn follow_with(&self, lease: &IndexerLease, target: Option<u64>) -> Result<Checkpoint> {
+        // Re-validate the remembered window: a fork while we were down shows at the checkpoint.
+        let mut checkpoint = self.revalidate(lease, lease.checkpoint()).await?;
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(1));
+        loop {
+            let head = self.rpc.head().await?;
+            let until = target.map_or(head, |t| t.min(head));
+            if head < checkpoint.block_number {
+                checkpoint = self.rollback(lease, checkpoint).await?;
+                continue;
+            }
+            if checkpoint.block_number >= until {
+                if target.is_some() {
+                    return Ok(checkpoint);
+                }
+                // Caught up: a reorg that keeps the height shows only as a new hash at the checkpoint.
+                checkpoint = self.revalidate(lease, checkpoint).await?;
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+            match self.round(lease, checkpoint, until, head).await {
+                Ok(reached) => checkpoint = reached,
+                Err((reached, Stop::Fork)) => checkpoint = self.rollback(lease, reached).await?,
+                Err((reached, Stop::Raced)) => {
+                    checkpoint = reached;
+                    tokio::time::sleep(poll.min(Duration::from_millis(100))).await;
+                }
+                Err((_, Stop::Failed(e))) => return Err(e),
+            }
+        }
+    }
+
+    /// Rolls back to the common ancestor if the checkpoint is no longer canonical.
+    async fn revalidate(&self, lease: &IndexerLease, checkpoint: Checkpoint) -> Result<Checkpoint> {
+        if self.rpc.head().await? < checkpoint.block_number {
+            return self.rollback(lease, checkpoint).await;
+        }
+        let canonical = self.rpc.block(checkpoint.block_number).await?;
+        if canonical.hash == checkpoint.block_hash { Ok(checkpoint) } else { self.rollback(lease, checkpoint).await }
+    }
+
+    /// Finds the newest remembered block the node still has, and rolls everything above it back.
+    async fn rollback(&self, lease: &IndexerLease, checkpoint: Checkpoint) -> Result<Checkpoint> {
+        let chain_id = self.targets.chain_id;
+        let window = self.ledger.block_window(chain_id, checkpoint.block_number, self.config.reorg_window + 1).await?;
+        let head = self.rpc.head().await?;
+        let mut ancestor = None;
+        for stored in window {
+            // Blocks above the node's head are gone (the chain got shorter).
+            if stored.number > head {
+                continue;
+            }
+            if self.rpc.block(stored.number).await?.hash == stored.hash {
+                ancestor = Some(stored);
+                break;
+            }
+        }
+        let Some(ancestor) = ancestor else {
+            return Err(Error::ReorgTooDeep {
+                chain_id,
+                checkpoint: checkpoint.block_number,
+                window: self.config.reorg_window,
+            });
+        };
+        let started = Instant::now();
+        let mut tx = self.ledger.begin_index(lease).await?;
+        let removed = tx.rollback_to(ancestor).await?;
+        let checkpoint = tx.checkpoint();
+        tx.commit().await?;
+        warn!(
+            chain_id,
+            ancestor = ancestor.number,
+            depth = checkpoint_depth(&checkpoint, ancestor),
+            removed_logs = removed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "reorg: rolled back to the common ancestor"
+        );
+        Ok(checkpoint)
+    }
+
+    /// Fetches `checkpoint + 1 ..= until` in ranges, up to `fetch_concurrency` at once, and writes them in order.
+    async fn round(
+        &self,
+        lease: &IndexerLease,
+        mut checkpoint: Checkpoint,
+        until: u64,
+        head: u64,
+    ) -> Result<Checkpoint, (Checkpoint, Stop)> {
+        let size = Arc::new(AtomicU64::new(self.config.initial_range));
+        let mut next = checkpoint.block_number + 1;
+        let mut inflight: VecDeque<JoinHandle<Result<Chunk>>> = VecDeque::new();
+        let abort = |inflight: &mut VecDeque<JoinHandle<Result<Chunk>>>| inflight.drain(..).for_each(|h| h.abort());
+        let confirmed = head.checked_sub(self.confirmations);
+        loop {
+            while inflight.len() < self.config.fetch_concurrency.max(1) && next <= until {
+                let to = until.min(next + size.load(Ordering::Relaxed).max(1) - 1);
+                let tip = to + self.config.reorg_window >= head;
+                inflight.push_back(tokio::spawn(fetch(self.clone(), next, to, tip, size.clone())));
+                next = to + 1;
+            }
+            let Some(handle) = inflight.pop_front() else { return Ok(checkpoint) };
+            let chunk = match handle.await {
+                Ok(Ok(chunk)) => chunk,
+                Ok(Err(e)) => {
+                    abort(&mut inflight);
+                    return Err((checkpoint, Stop::Failed(e)));
+                }
+                Err(join) => {
+                    abort(&mut inflight);
+                    std::panic::resume_unwind(join.into_panic());
+                }
+            };
+            match self.write(lease, checkpoint, chunk, confirmed).await {
+                Ok(reached) => checkpoint = reached,
+                Err(stop) => {
+                    abort(&mut inflight);
+                    return Err((checkpoint, stop));
+                }
+            }
+        }
+    }
+
+    /// Checks one range against the checkpoint and itself, then writes it in one transaction.
+    async fn write(
+        &self,
+        lease: &IndexerLease,
+        checkpoint: Checkpoint,
+        chunk: Chunk,
+        confirmed: Option<u64>,
+    ) -> Result<Checkpoint, Stop> {
+        let first = chunk.blocks.first().copied().ok_or(Stop::Raced)?;
+        let last = chunk.blocks.last().copied().ok_or(Stop::Raced)?;
+        if first.number != checkpoint.block_number + 1 || last.number != chunk.to {
+            return Err(Stop::Raced);
+        }
+        if first.parent_hash != checkpoint.block_hash {
+            return Err(Stop::Fork);
+        }
+        if chunk.blocks.windows(2).any(|w| w[1].number == w[0].number + 1 && w[1].parent_hash != w[0].hash) {
+            return Err(Stop::Raced);
+        }
+        let hashes: HashMap<u64, B256> = chunk.blocks.iter().map(|b| (b.number, b.hash)).collect();
+        let logs: Vec<RawLog> = chunk.logs.iter().map(raw).collect::<Result<_>>()?;
+        if logs.iter().any(|l| hashes.get(&l.position.block_number).is_some_and(|h| *h != l.position.block_hash)) {
+            return Err(Stop::Raced);
+        }
+        let projections = self.decoder.project(&logs);
+        let mut tx = self.ledger.begin_index(lease).await?;
+        tx.write_data((checkpoint.block_number, checkpoint.block_hash), &chunk.blocks, &logs, &projections).await?;
+        if let Some(hook) = &self.before_checkpoint {
+            hook(last.number).await;
+        }
+        tx.advance(last, confirmed, self.config.reorg_window).await?;
+        let reached = tx.checkpoint();
+        tx.commit().await?;
+        debug!(chain_id = self.targets.chain_id, from = chunk.from, to = chunk.to, logs = logs.len(), "indexed range");
+        Ok(reached)
+    }
+}
+
+fn checkpoint_depth(before: &Checkpoint, ancestor: BlockRef) -> u64 {
+    before.block_number.saturating_sub(ancestor.number)
+}
+
+/// Fetches the logs and headers of `from..=to`: splits the range on a range or size error, or when it holds more
+/// than `max_logs_per_range` logs (so one range never holds more, unless a single block does), and adapts the
+/// shared range size: halved on a split, doubled on success.
+async fn fetch(indexer: Indexer, from: u64, to: u64, tip: bool, size: Arc<AtomicU64>) -> Result<Chunk> {
+    let config = &indexer.config;
+    let mut pending = vec![(from, to)];
+    let mut logs = Vec::new();
+    let mut attempt = 0;
+    while let Some((a, b)) = pending.pop() {
+        match indexer.rpc.logs(&indexer.follow, a, b).await {
+            Ok(got) if got.len() > config.max_logs_per_range && b > a => {
+                let mid = a + (b - a) / 2;
+                pending.extend([(mid + 1, b), (a, mid)]);
+                size.store((b - a).div_ceil(2).max(1), Ordering::Relaxed);
+            }
+            Ok(got) => {
+                attempt = 0;
+                logs.extend(got);
+                let grown = size.load(Ordering::Relaxed).saturating_mul(2).min(config.max_range);
+                size.store(grown.max(1), Ordering::Relaxed);
+            }
+            Err(LogsFault::TooLarge) if b > a => {
+                let mid = a + (b - a) / 2;
+                pending.extend([(mid + 1, b), (a, mid)]);
+                size.store((b - a).div_ceil(2).max(1), Ordering::Relaxed);
+            }
+            Err(LogsFault::TooLarge) => {
+                attempt += 1;
+                if attempt >= config.retry_attempts.max(1) {
+                    let source = alloy::transports::TransportErrorKind::custom_str("one block's logs are too large");
+                    return Err(Error::Rpc { method: "eth_getLogs", attempts: attempt, source });
+                }
+                pending.push((a, b));
+                indexer.rpc.backoff(attempt).await;
+            }
+            Err(LogsFault::Other(source)) => {
+                attempt += 1;
+                if attempt >= config.retry_attempts.max(1) {
+                    return Err(Error::Rpc { method: "eth_getLogs", attempts: attempt, source });
+                }
+                pending.push((a, b));
+                indexer.rpc.backoff(attempt).await;
+            }
+        }
+    }
+    let numbers: Vec<u64> = if tip { (from..=to).collect() } else { vec![from, to] };
+    let mut blocks = Vec::with_capacity(numbers.len());
+    for number in numbers {
+        if blocks.last().is_some_and(|b: &BlockRef| b.number == number) {
+            continue;
+        }
+        blocks.push(indexer.rpc.block(number).await?);
+    }
+    Ok(Chunk { from, to, blocks, logs })
+}
