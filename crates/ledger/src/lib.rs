@@ -109,7 +109,8 @@ impl Ledger {
             .connect_with(options)
             .await
             .map_err(|source| Error::Unreachable { source: Box::new(source) })?;
-        Ok(Self { pool })
+        // A separate copy of the tables: its queue announces to its own listeners.
+        Ok(Self::from_pool(pool))
     }
 
     /// Drops `schema` and everything in it (a rebuild's scratch copy).
