@@ -21,6 +21,9 @@ struct Args {
     /// Verify connection counts, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "16,64")]
     connections: Vec<usize>,
+    /// Skips the verify runs (only settle is measured).
+    #[arg(long)]
+    skip_verify: bool,
     /// Seconds of measured load per connection count.
     #[arg(long, default_value_t = 10)]
     duration: u64,
@@ -85,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
         database_url: args.database_url,
         payers: args.payers,
         payments_per_payer: args.payments_per_payer,
-        connections: args.connections,
+        connections: if args.skip_verify { Vec::new() } else { args.connections },
         duration: Duration::from_secs(args.duration),
         warmup: Duration::from_secs(args.warmup),
         verify_repeats: args.verify_repeats,

@@ -64,6 +64,15 @@ pub struct SettleRow {
     pub gas_per_payment_full: Option<f64>,
     /// The configured batch size.
     pub batch_size: u32,
+    /// CPU time in cores over the run, as in [`VerifyRow`]: the client threads, the facilitator, anvil, and
+    /// everything else on the machine.
+    pub client_cores: f64,
+    /// The facilitator.
+    pub server_cores: f64,
+    /// Anvil.
+    pub anvil_cores: f64,
+    /// Other processes.
+    pub other_cores: f64,
     /// The first failure, if any.
     pub first_failure: Option<String>,
 }
@@ -157,12 +166,13 @@ impl fmt::Display for Report {
             writeln!(
                 f,
                 "| connections | payments | settled | settled/s | p50 ms | p99 ms | batches | largest batch | \
-                 gas/payment (all) | gas/payment (full batches) |"
+                 gas/payment (all) | gas/payment (full batches) | CPU cores: client / facilitator / anvil / other \
+                 processes |"
             )?;
-            writeln!(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")?;
+            writeln!(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")?;
             writeln!(
                 f,
-                "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {:.0} | {} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {:.0} | {} | {:.2} / {:.2} / {:.2} / {:.2} |",
                 settle.connections,
                 settle.sent,
                 settle.settled,
@@ -173,6 +183,10 @@ impl fmt::Display for Report {
                 settle.largest_batch,
                 settle.gas_per_payment,
                 settle.gas_per_payment_full.map_or_else(|| "-".to_owned(), |gas| format!("{gas:.0}")),
+                settle.client_cores,
+                settle.server_cores,
+                settle.anvil_cores,
+                settle.other_cores,
             )?;
             if let Some(failure) = &settle.first_failure {
                 writeln!(f, "first settle failure: {failure}")?;

@@ -14,7 +14,7 @@ use alloy::{
 };
 use anyhow::Context;
 use bytes::Bytes;
-use clearing_chain::{DeployConfig, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
+use clearing_chain::{DeployConfig, contracts::MockUSDC, deploy_mock_usdc, deploy_suite};
 use clearing_facilitator::{
     Facilitator, FacilitatorConfig, SettleSetup,
     http::{self, RateLimit},
@@ -101,9 +101,7 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
 
     let started = Instant::now();
     let payers: Vec<PrivateKeySigner> = (0..options.payers.max(1)).map(|_| PrivateKeySigner::random()).collect();
-    for payer in &payers {
-        mint_mock_usdc(&deployer, usdc, payer.address(), U256::from(PAYER_BALANCE)).await?;
-    }
+    mint_to_all(&deployer, usdc, relayer, &payers).await?;
     eprintln!("minted to {} payers in {:.1} s", payers.len(), started.elapsed().as_secs_f64());
 
     Ledger::create_database_if_missing(database_url).await?;
@@ -214,8 +212,10 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
             expect: b"\"success\":true",
             keep_answers: true,
         };
+        let cpu = CpuMark::now(anvil);
         let result = blocking_load(load, bodies).await?;
-        Some(settle_row(&provider, options, &config, &result).await?)
+        let cores = cpu.cores_since(anvil, &result);
+        Some(settle_row(&provider, options, &config, &result, cores).await?)
     } else {
         None
     };
@@ -238,6 +238,72 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
     })
 }
 
+/// Mints [`PAYER_BALANCE`] to every payer from `minter`: every mint is sent at consecutive nonces without
+/// waiting for the one before, then every receipt is checked.
+async fn mint_to_all(
+    deployer: &clearing_chain::ChainProvider,
+    usdc: Address,
+    minter: Address,
+    payers: &[PrivateKeySigner],
+) -> anyhow::Result<()> {
+    let token = MockUSDC::new(usdc, deployer.clone());
+    let Some(first) = payers.first() else { return Ok(()) };
+    // A first balance written costs the same for every fresh payer; twice the estimate leaves room.
+    let gas = token.mint(first.address(), U256::from(PAYER_BALANCE)).estimate_gas().await? * 2;
+    let fees = deployer.estimate_eip1559_fees().await?;
+    let mut nonce = deployer.get_transaction_count(minter).pending().await?;
+    let mut sent = Vec::with_capacity(payers.len());
+    for payer in payers {
+        let pending = token
+            .mint(payer.address(), U256::from(PAYER_BALANCE))
+            .nonce(nonce)
+            .gas(gas)
+            .max_fee_per_gas(fees.max_fee_per_gas)
+            .max_priority_fee_per_gas(fees.max_priority_fee_per_gas)
+            .send()
+            .await?;
+        sent.push(*pending.tx_hash());
+        nonce += 1;
+    }
+    for tx in sent {
+        let receipt = loop {
+            match deployer.get_transaction_receipt(tx).await? {
+                Some(receipt) => break receipt,
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        anyhow::ensure!(receipt.status(), "mint {tx} reverted");
+    }
+    Ok(())
+}
+
+/// CPU times at the start of a load, to give each process's share of the cores over it.
+struct CpuMark {
+    process: Duration,
+    anvil: Duration,
+    machine: Duration,
+}
+
+impl CpuMark {
+    fn now(anvil: &AnvilChild) -> Self {
+        Self {
+            process: process_cpu_time(),
+            anvil: anvil.pid().map(child_cpu_time).unwrap_or_default(),
+            machine: machine_busy_time(),
+        }
+    }
+
+    /// Client, facilitator, anvil and other processes, in cores over the load's wall time.
+    fn cores_since(&self, anvil: &AnvilChild, result: &LoadResult) -> [f64; 4] {
+        let wall = result.elapsed.as_secs_f64().max(f64::EPSILON);
+        let process = process_cpu_time().saturating_sub(self.process).as_secs_f64();
+        let anvil = anvil.pid().map(child_cpu_time).unwrap_or_default().saturating_sub(self.anvil).as_secs_f64();
+        let machine = machine_busy_time().saturating_sub(self.machine).as_secs_f64();
+        let client = result.client_cpu.as_secs_f64();
+        [client / wall, (process - client).max(0.0) / wall, anvil / wall, (machine - process - anvil).max(0.0) / wall]
+    }
+}
+
 async fn blocking_load(load: Load, bodies: Arc<Vec<Bytes>>) -> anyhow::Result<LoadResult> {
     tokio::task::spawn_blocking(move || crate::load::run(&load, bodies)).await?
 }
@@ -248,6 +314,7 @@ async fn settle_row(
     options: &Options,
     config: &FacilitatorConfig,
     result: &LoadResult,
+    [client_cores, server_cores, anvil_cores, other_cores]: [f64; 4],
 ) -> anyhow::Result<SettleRow> {
     let mut per_batch: HashMap<TxHash, usize> = HashMap::new();
     for answer in &result.answers {
@@ -282,6 +349,10 @@ async fn settle_row(
         gas_per_payment: gas as f64 / items.max(1) as f64,
         gas_per_payment_full: (full_items > 0).then(|| full_gas as f64 / full_items as f64),
         batch_size,
+        client_cores,
+        server_cores,
+        anvil_cores,
+        other_cores,
         first_failure: result.first_failure.clone(),
     })
 }

@@ -46,6 +46,14 @@ pub enum Error {
     /// A transaction could not be built or signed.
     #[error("signing a transaction failed: {0}")]
     Sign(Box<alloy::network::TransactionBuilderError<alloy::network::Ethereum>>),
+    /// A batch reverted as a whole when simulated to measure its gas.
+    #[error("simulating a batch for the BatchSettler at {settler} failed: {reason}")]
+    Simulation {
+        /// The `BatchSettler`.
+        settler: Address,
+        /// The node's message, as given.
+        reason: String,
+    },
     /// A batch receipt lacks what every mined `BatchSettler.settle` receipt has.
     #[error("receipt of {tx} is malformed: {what}")]
     MalformedReceipt {

@@ -6,7 +6,10 @@
 //!
 //! The settlement queue ([`Ledger::enqueue_settlement`], [`Ledger::claim_batch`], [`Ledger::record_broadcast`],
 //! [`Ledger::resolve_batch`], ...) changes state one database transaction at a time, keyed by the payment's
-//! on-chain identity ([`PaymentKey`]); resolutions are announced on [`RESOLVED_CHANNEL`] ([`ResolutionListener`]).
+//! on-chain identity ([`PaymentKey`]); resolutions are announced on [`RESOLVED_CHANNEL`] ([`ResolutionListener`]),
+//! to every process. Newly queued settlements are announced only inside the process that queued them
+//! ([`QueueListener`], through every clone of one [`Ledger`]): a `NOTIFY` in each insert would serialize every
+//! insert's commit, flush included, behind PostgreSQL's notification lock.
 
 mod audit;
 pub mod chain;
@@ -16,11 +19,13 @@ mod settlements;
 
 use std::time::Duration;
 
+use alloy::primitives::Address;
 use sqlx::{
     PgPool,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
+use tokio::sync::broadcast;
 use tracing::info;
 
 pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
@@ -31,11 +36,15 @@ pub use error::{Error, Result};
 pub use listener::{QueueListener, ResolutionListener};
 pub use settlements::{
     AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Mined, NewSettlement, PaymentKey,
-    QUEUED_CHANNEL, RESOLVED_CHANNEL, Settlement, SettlementId, SettlementStatus, TxFees,
+    RESOLVED_CHANNEL, Settlement, SettlementId, SettlementStatus, TxFees,
 };
 
 /// The engine's migrations, embedded at compile time from `migrations/`.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// Announcements of queued settlements a [`QueueListener`] may fall behind by; one that falls further only misses
+/// some (the batcher then claims on its timer).
+const QUEUED_ANNOUNCEMENTS: usize = 4_096;
 
 /// How long to wait for a connection before reporting the database unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,6 +53,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Ledger {
     pool: PgPool,
+    /// (chain id, asset) of each settlement this process queued, for its [`QueueListener`]s.
+    queued: broadcast::Sender<(u64, Address)>,
 }
 
 impl Ledger {
@@ -57,7 +68,7 @@ impl Ledger {
             .connect_with(options)
             .await
             .map_err(|source| Error::Unreachable { source: Box::new(source) })?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// Creates the database named in `database_url` unless it exists; returns whether it was created.
@@ -98,7 +109,8 @@ impl Ledger {
             .connect_with(options)
             .await
             .map_err(|source| Error::Unreachable { source: Box::new(source) })?;
-        Ok(Self { pool })
+        // A separate copy of the tables: its queue announces to its own listeners.
+        Ok(Self::from_pool(pool))
     }
 
     /// Drops `schema` and everything in it (a rebuild's scratch copy).
@@ -113,8 +125,8 @@ impl Ledger {
     }
 
     /// Wraps an existing pool (tests get one per database from `#[sqlx::test]`).
-    pub const fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool, queued: broadcast::Sender::new(QUEUED_ANNOUNCEMENTS) }
     }
 
     /// Applies every migration not yet applied; a no-op on an up-to-date database.

@@ -1,10 +1,8 @@
 use alloy::primitives::Address;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::{
-    Ledger, Result, SettlementId,
-    settlements::{QUEUED_CHANNEL, RESOLVED_CHANNEL},
-};
+use crate::{Ledger, Result, SettlementId, settlements::RESOLVED_CHANNEL};
 
 /// Wakes up when any settlement reaches a final status, in any process: a `LISTEN` on [`RESOLVED_CHANNEL`].
 ///
@@ -28,25 +26,21 @@ impl ResolutionListener {
     }
 }
 
-/// Wakes up when a settlement is queued, in any process: a `LISTEN` on [`QUEUED_CHANNEL`]. A hint only, like
-/// [`ResolutionListener`].
+/// Wakes up when a settlement is queued through a clone of the same [`Ledger`], in this process. A hint only: a
+/// listener that falls more than a few thousand announcements behind skips what it missed.
 #[derive(Debug)]
 pub struct QueueListener {
-    listener: PgListener,
+    receiver: broadcast::Receiver<(u64, Address)>,
 }
 
 impl QueueListener {
-    /// The (chain id, asset) of the next queued settlement. After a lost connection this reconnects and returns
-    /// the error once.
-    pub async fn recv(&mut self) -> Result<(u64, Address)> {
+    /// The (chain id, asset) of the next queued settlement; `None` once every clone of the ledger is gone.
+    pub async fn recv(&mut self) -> Option<(u64, Address)> {
         loop {
-            let notification = self.listener.recv().await?;
-            let parsed = notification
-                .payload()
-                .split_once(':')
-                .and_then(|(chain, asset)| Some((chain.parse().ok()?, asset.parse().ok()?)));
-            if let Some(queued) = parsed {
-                return Ok(queued);
+            match self.receiver.recv().await {
+                Ok(queued) => return Some(queued),
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return None,
             }
         }
     }
@@ -61,11 +55,9 @@ impl Ledger {
         Ok(PgListener::connect_with(&own).await?)
     }
 
-    /// Listens for newly queued settlements on a connection of its own.
-    pub async fn listen_queued(&self) -> Result<QueueListener> {
-        let mut listener = self.listener().await?;
-        listener.listen(QUEUED_CHANNEL).await?;
-        Ok(QueueListener { listener })
+    /// Listens for settlements queued from now on through this ledger or its clones.
+    pub fn listen_queued(&self) -> QueueListener {
+        QueueListener { receiver: self.queued.subscribe() }
     }
 
     /// Listens for settlement resolutions on a connection of its own.

@@ -21,9 +21,6 @@ use crate::{Error, Ledger, Result};
 /// The PostgreSQL notification channel a settlement's id is sent on when it reaches a final status.
 pub const RESOLVED_CHANNEL: &str = "settlement_resolved";
 
-/// The PostgreSQL notification channel a newly queued settlement announces `<chain id>:<asset>` on.
-pub const QUEUED_CHANNEL: &str = "settlement_queued";
-
 /// The on-chain identity of a payment: the token's authorization-state entry it consumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PaymentKey {
@@ -250,17 +247,13 @@ impl Ledger {
     ///
     /// A duplicate returns the existing row untouched: its status says what the caller should answer.
     pub async fn enqueue_settlement(&self, new: &NewSettlement) -> Result<(Settlement, bool)> {
-        // The insert announces itself on QUEUED_CHANNEL (committed with it) so a batcher can claim a full batch
-        // before its timer.
         let inserted = sqlx::query(
-            "WITH inserted AS (
-                INSERT INTO settlements
-                    (chain_id, asset, payer, nonce, pay_to, value, valid_after, valid_before, signature,
-                     x402_version, network)
-                VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9, $10, $11)
-                ON CONFLICT ON CONSTRAINT settlements_authorization_key DO NOTHING
-                RETURNING id, chain_id, asset)
-             SELECT id, pg_notify($12, chain_id::text || ':0x' || encode(asset, 'hex')) FROM inserted",
+            "INSERT INTO settlements
+                (chain_id, asset, payer, nonce, pay_to, value, valid_after, valid_before, signature, x402_version,
+                 network)
+             VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9, $10, $11)
+             ON CONFLICT ON CONSTRAINT settlements_authorization_key DO NOTHING
+             RETURNING id",
         )
         .bind(chain_id_sql(new.key.chain_id))
         .bind(new.key.asset.as_slice())
@@ -273,12 +266,28 @@ impl Ledger {
         .bind(new.signature.as_ref())
         .bind(i16::from(new.x402_version))
         .bind(&new.network)
-        .bind(QUEUED_CHANNEL)
         .fetch_optional(&self.pool)
-        .await?
-        .is_some();
+        .await?;
+        if let Some(row) = inserted {
+            // Committed: a batcher in this process may claim a full batch before its timer. (No listener is fine.)
+            let _ = self.queued.send((new.key.chain_id, new.key.asset));
+            // Just inserted: the row is `new` as it stands, pending, in no batch (a batcher may claim it at any
+            // moment, which a waiter learns from the resolution).
+            let id: i64 = row.try_get("id")?;
+            let settlement = Settlement {
+                id: SettlementId(id),
+                payment: new.clone(),
+                status: SettlementStatus::Pending,
+                batch_id: None,
+                tx_hash: None,
+                failure_reason: None,
+                revert_reason: None,
+                success_reported: false,
+            };
+            return Ok((settlement, true));
+        }
         let settlement = self.settlement(&new.key).await?.ok_or(Error::Query(sqlx::Error::RowNotFound))?;
-        Ok((settlement, inserted))
+        Ok((settlement, false))
     }
 
     /// The settlement of one authorization, if queued.
@@ -509,6 +518,37 @@ impl Ledger {
             });
         }
         Ok(batches)
+    }
+
+    /// The settlement with row id `id`, claiming the one `success` answer if it is settled and nobody was told yet:
+    /// the bool is true for that first caller only (what [`Ledger::claim_success_report`] does, in the same
+    /// statement as the read).
+    pub async fn settlement_answer(&self, id: SettlementId) -> Result<Option<(Settlement, bool)>> {
+        Ok(self.settlement_answers(&[id]).await?.into_iter().next())
+    }
+
+    /// [`Ledger::settlement_answer`] of several settlements in one statement and one commit, in ascending id
+    /// order (ids not found are left out). Each id is claimed at most once, however often it is named.
+    pub async fn settlement_answers(&self, ids: &[SettlementId]) -> Result<Vec<(Settlement, bool)>> {
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        // The rows to claim are locked in id order, so concurrent callers never deadlock on each other.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "WITH claimed AS (
+                UPDATE settlements SET success_reported_at = now()
+                WHERE id IN (
+                    SELECT id FROM settlements
+                    WHERE id = ANY($1) AND status IN ('settled', 'confirmed') AND success_reported_at IS NULL
+                    ORDER BY id FOR UPDATE)
+                  AND success_reported_at IS NULL
+                RETURNING id)
+             SELECT {SETTLEMENT_COLUMNS}, s.id IN (SELECT id FROM claimed) AS claimed_now
+             FROM settlements s LEFT JOIN settlement_batches b ON b.id = s.batch_id
+             WHERE s.id = ANY($1) ORDER BY s.id"
+        )))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok((settlement_from_row(row)?, row.try_get("claimed_now")?))).collect()
     }
 
     /// Claims the one `success` answer of a settled payment: true for the first caller only.

@@ -104,6 +104,10 @@ async fn a_batch_of_good_and_bad_items_resolves_each_from_its_own_event() {
         .expect("mined");
 
     let keys: Vec<(Address, B256)> = items.iter().map(|p| (p.from, p.nonce)).collect();
+    assert!(
+        signed.gas_limit >= receipt.gas_used + ITEM_GAS_REQUIRED,
+        "the limit leaves ITEM_GAS_REQUIRED beyond what the batch used, as BatchSettler asks"
+    );
     let (mined, outcome) = chain.relayer.decode_receipt(&receipt, chain.token, &keys).unwrap();
     assert_eq!(mined.tx_hash, signed.tx_hash);
     let BatchOutcome::Items(outcomes) = outcome else { panic!("batch reverted") };

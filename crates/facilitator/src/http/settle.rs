@@ -1,11 +1,13 @@
 //! `POST /settle`: verify, then queue durably and wait for the one outcome.
 //!
-//! A payment whose authorization is already queued goes straight to the settler, which answers from its row:
-//! the first caller told of a success gets `success`, every later one `invalid_exact_evm_nonce_already_used`
-//! with the original transaction; a pending one waits for the same transaction. A new payment is verified
-//! first (the chain checks included), counted in flight against the payer's balance until it is final, then
-//! queued. A receipt that does not arrive within the settle timeout is answered `settlement_pending` with the
-//! transaction hash, never a plain failure.
+//! Every payment is verified first (the chain checks included). One that verifies is counted in flight against
+//! the payer's balance until it is final and queued, unless its authorization is queued already; one that does
+//! not is looked up, and if its authorization is queued (it may have settled since, using its nonce) it goes to
+//! the settler all the same. The settler answers a queued authorization from its row: the first caller told of a
+//! success gets `success`, every later one `invalid_exact_evm_nonce_already_used` with the original transaction;
+//! a pending one waits for the same transaction. (New payments, the common case, thus cost one chain read and
+//! one insert before they wait; the lookup is left to payments that fail verify.) A receipt that does not arrive
+//! within the settle timeout is answered `settlement_pending` with the transaction hash, never a plain failure.
 
 use std::{sync::Arc, time::Duration};
 
@@ -56,17 +58,13 @@ impl SettleService {
             payer: payment.payer,
             nonce: payment.authorization.nonce,
         };
-        let known = match self.ledger.settlement(&key).await {
-            Ok(row) => row.is_some(),
-            Err(e) => return unexpected(&payment, network, &e),
-        };
-        let payment = if known {
-            payment
-        } else {
-            match verifier.verify(request).await {
-                Ok(payment) => payment,
-                Err(rejection) => return SettleResponse::failed(&rejection, network),
-            }
+        let payment = match verifier.verify(request).await {
+            Ok(payment) => payment,
+            Err(rejection) => match self.ledger.settlement(&key).await {
+                Ok(Some(_)) => payment,
+                Ok(None) => return SettleResponse::failed(&rejection, network),
+                Err(e) => return unexpected(&payment, network, &e),
+            },
         };
 
         let to_settle = PaymentToSettle {

@@ -2,11 +2,17 @@
 //!
 //! Per batch (each step one ledger transaction, in this order):
 //!
-//! 1. claim (items `pending` → `submitted`, relayer nonce reserved) under the nonce lock;
+//! 1. claim (items `pending` → `submitted`, relayer nonce reserved) under the nonce lock, which is held for
+//!    nothing else, so the next batch can be claimed at the next nonce at once;
 //! 2. sign at that nonce and record the signed bytes (`record_broadcast`), then send them;
-//! 3. poll for a receipt of any recorded hash; replace with bumped fees after `replace_after_ms`;
+//! 3. wait for a receipt of any recorded hash (every new block wakes every in-flight batch); re-send the recorded
+//!    bytes when sending failed or the node lost them; replace with bumped fees after `replace_after_ms`;
 //! 4. resolve every item from its own event, or requeue the batch if its nonce went to another transaction or
 //!    it reverted as a whole.
+//!
+//! Up to `max_in_flight` batches per asset are between 2 and 4 at once, at consecutive nonces, each driven by its
+//! own task. A batch that cannot be signed keeps its nonce and its task tries again, so the nonces after it (which
+//! the node holds back until the gap is filled) are never orphaned; only the newest nonce is ever handed back.
 //!
 //! A restart finds every batch left between 1 and 4 (`unresolved_batches`) and continues it at the same step:
 //! never signed → sign at its nonce; signed → re-send the identical bytes; mined → resolve from the receipt.
@@ -17,9 +23,10 @@ use std::{
         Arc,
         atomic::{AtomicU32, Ordering},
     },
+    time::Duration,
 };
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, TxHash};
 use clearing_chain::{BatchOutcome, Fees, ItemOutcome, Relayer, SettlePayment, SignedBatch};
 use clearing_ledger::{
     AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Ledger, Mined, Settlement, TxFees,
@@ -34,6 +41,10 @@ use tracing::{debug, error, info, warn};
 
 use super::SettleConfig;
 use crate::{Error, Metrics, Result};
+
+/// How long an in-flight batch waits for a new block before it looks at its transactions anyway: nothing but its
+/// timers (replacement, re-sending) can change while no block arrives, and they need no finer grain.
+const IDLE_STEP: Duration = Duration::from_secs(1);
 
 /// Relays queued payments of some assets from one relayer key. Dropping it leaves its tasks running; stop it
 /// with [`Batcher::shutdown`] (or [`Batcher::abort`], which is what a crash looks like).
@@ -73,8 +84,9 @@ impl Batcher {
         }
         let signals: HashMap<Address, Arc<QueueSignal>> =
             assets.iter().map(|asset| (*asset, Arc::new(QueueSignal::default()))).collect();
-        let listener = ledger.listen_queued().await?;
-        let shared = Arc::new(Shared { ledger, relayer, config, metrics, next_nonce: Mutex::new(next) });
+        let listener = ledger.listen_queued();
+        let (head_sender, head) = watch::channel(relayer.block_number().await?);
+        let shared = Arc::new(Shared { ledger, relayer, config, metrics, next_nonce: Mutex::new(next), head });
         let (shutdown, stop) = watch::channel(false);
         let mut tasks: Vec<_> = assets
             .iter()
@@ -84,7 +96,8 @@ impl Batcher {
                 tokio::spawn(run_asset(shared.clone(), *asset, batches, signal, stop.clone()))
             })
             .collect();
-        tasks.push(tokio::spawn(count_queued(listener, shared.clone(), signals, stop)));
+        tasks.push(tokio::spawn(count_queued(listener, shared.clone(), signals, stop.clone())));
+        tasks.push(tokio::spawn(follow_head(shared.clone(), head_sender, stop)));
         Ok(Self { tasks, shutdown })
     }
 
@@ -113,8 +126,11 @@ struct Shared {
     relayer: Relayer,
     config: SettleConfig,
     metrics: Arc<Metrics>,
-    /// The next relayer nonce for a new batch, held across claim, sign, record and send.
+    /// The next relayer nonce for a new batch, held while a batch is claimed at it (and while a never-sent batch
+    /// hands it back).
     next_nonce: Mutex<u64>,
+    /// The newest block number seen; every change wakes every in-flight batch.
+    head: watch::Receiver<u64>,
 }
 
 /// Payments queued for one asset since its last claim, as announced by the ledger; wakes the asset's loop
@@ -137,19 +153,38 @@ async fn count_queued(
             queued = listener.recv() => queued,
         };
         match queued {
-            Ok((chain_id, asset)) if chain_id == shared.relayer.chain_id() => {
+            Some((chain_id, asset)) if chain_id == shared.relayer.chain_id() => {
                 if let Some(signal) = signals.get(&asset)
                     && signal.queued.fetch_add(1, Ordering::Relaxed) + 1 >= shared.config.batch_size
                 {
                     signal.full.notify_one();
                 }
             }
-            Ok(_) => {}
-            Err(e) => {
-                // The timer still claims every max_wait_ms; only the early wake-up is lost meanwhile.
-                warn!(error = %e, "queue listener failed");
-                tokio::time::sleep(shared.config.max_wait()).await;
+            Some(_) => {}
+            // Every ledger handle is gone: nothing can be queued any more; the timer claims what is left.
+            None => return,
+        }
+    }
+}
+
+/// Polls the chain head every `receipt_poll_ms` and announces each new block to the in-flight batches.
+async fn follow_head(shared: Arc<Shared>, head: watch::Sender<u64>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(shared.config.receipt_poll());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        match shared.relayer.block_number().await {
+            Ok(number) => {
+                head.send_if_modified(|seen| {
+                    let new = number != *seen;
+                    *seen = number;
+                    new
+                });
             }
+            Err(e) => debug!(error = %e, "reading the block number failed"),
         }
     }
 }
@@ -163,8 +198,11 @@ struct InFlight {
     items: Vec<Settlement>,
     /// Recorded transactions, oldest first.
     txs: Vec<BatchTransaction>,
-    last_sent: Instant,
-    /// Re-send the newest recorded bytes before waiting (after a restart).
+    /// When its newest transaction was signed (or the batch recovered): the replacement timer starts here.
+    signed_at: Instant,
+    /// When the node was last asked whether it still has the batch's transactions.
+    checked_at: Instant,
+    /// Re-send the newest recorded bytes before waiting (after a restart, or when sending them failed).
     resend: bool,
     /// Since when the relayer nonce has been seen used while no recorded hash had a receipt.
     consumed_since: Option<Instant>,
@@ -178,7 +216,8 @@ impl InFlight {
             nonce: batch.tx_nonce,
             items: batch.items,
             txs: batch.transactions,
-            last_sent: Instant::now(),
+            signed_at: Instant::now(),
+            checked_at: Instant::now(),
             resend: true,
             consumed_since: None,
         }
@@ -205,7 +244,7 @@ async fn run_asset(
     let mut drivers = JoinSet::new();
     for batch in recovered {
         info!(batch = %batch.id, nonce = batch.nonce, txs = batch.txs.len(), "continuing unresolved batch");
-        drivers.spawn(drive(shared.clone(), batch));
+        drivers.spawn(drive(shared.clone(), batch, false));
     }
     let mut tick = tokio::time::interval(shared.config.max_wait());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -229,9 +268,10 @@ async fn run_asset(
             warn!(%asset, error = %e, "expiring queued payments failed");
         }
         while drivers.len() < max_in_flight {
-            match shared.claim_and_send(asset).await {
-                Ok(Some((batch, full))) => {
-                    drivers.spawn(drive(shared.clone(), batch));
+            match shared.claim(asset).await {
+                Ok(Some(batch)) => {
+                    let full = batch.items.len() >= usize::try_from(shared.config.batch_size).unwrap_or(usize::MAX);
+                    drivers.spawn(drive(shared.clone(), batch, true));
                     if !full {
                         break;
                     }
@@ -247,16 +287,26 @@ async fn run_asset(
     while drivers.join_next().await.is_some() {}
 }
 
-async fn drive(shared: Arc<Shared>, mut batch: InFlight) {
+/// Follows one batch from its first signature (`fresh`) or from wherever a restart found it, to its end: a step at
+/// once, then one on every new block (or after [`IDLE_STEP`] without one).
+async fn drive(shared: Arc<Shared>, mut batch: InFlight, fresh: bool) {
+    let mut head = shared.head.clone();
+    head.borrow_and_update();
+    let mut first = fresh;
     loop {
-        match shared.step(&mut batch).await {
+        let step = if first { shared.sign_first(&mut batch).await } else { shared.step(&mut batch).await };
+        first = false;
+        match step {
             Ok(Step::Done) => return,
             Ok(Step::Wait) => {}
             Err(e) => {
                 warn!(batch = %batch.id, nonce = batch.nonce, error = %e, "in-flight batch step failed; retrying")
             }
         }
-        tokio::time::sleep(shared.config.receipt_poll()).await;
+        tokio::select! {
+            _ = head.changed() => {}
+            () = tokio::time::sleep(IDLE_STEP) => {}
+        }
     }
 }
 
@@ -270,8 +320,8 @@ impl Shared {
         Ok(())
     }
 
-    /// Claims one batch at the next nonce, signs, records and sends it; the bool says it was full.
-    async fn claim_and_send(&self, asset: Address) -> Result<Option<(InFlight, bool)>> {
+    /// Claims one batch at the next relayer nonce. Nothing is signed yet: its driver does that.
+    async fn claim(&self, asset: Address) -> Result<Option<InFlight>> {
         let now = unix_now();
         let mut next = self.next_nonce.lock().await;
         let nonce = *next;
@@ -287,39 +337,42 @@ impl Shared {
         let Some((id, items)) = self.ledger.claim_batch(&claim).await? else {
             return Ok(None);
         };
+        *next += 1;
+        drop(next);
+        debug!(batch = %id, nonce, items = items.len(), "batch claimed");
         self.metrics.batch_size.observe(items.len() as f64);
-        let full = items.len() >= usize::try_from(self.config.batch_size).unwrap_or(usize::MAX);
-        let mut batch = InFlight {
+        Ok(Some(InFlight {
             id,
             asset,
             nonce,
             items,
             txs: Vec::new(),
-            last_sent: Instant::now(),
+            signed_at: Instant::now(),
+            checked_at: Instant::now(),
             resend: false,
             consumed_since: None,
-        };
-        let signed = match self.relayer.prepare(asset, &batch.payments(), nonce, None).await {
+        }))
+    }
+
+    /// Signs a batch that has no transaction yet at its nonce, records and sends it. If it cannot be signed and
+    /// no later nonce was handed out, its items go back to the queue and its nonce to the next batch; otherwise
+    /// it keeps the nonce (the later batches wait for it at the node) and its driver signs again on its next step.
+    async fn sign_first(&self, batch: &mut InFlight) -> Result<Step> {
+        let signed = match self.relayer.prepare(batch.asset, &batch.payments(), batch.nonce, None).await {
             Ok(signed) => signed,
             Err(e) => {
-                // Nothing was sent and the nonce is still ours: give the items back and reuse the nonce.
-                self.ledger.requeue_batch(id, AbandonReason::NeverSent, None).await?;
+                let mut next = self.next_nonce.lock().await;
+                if *next == batch.nonce + 1 {
+                    self.ledger.requeue_batch(batch.id, AbandonReason::NeverSent, None).await?;
+                    *next = batch.nonce;
+                    warn!(batch = %batch.id, nonce = batch.nonce, error = %e, "signing failed; items requeued");
+                    return Ok(Step::Done);
+                }
                 return Err(e.into());
             }
         };
-        *next += 1;
-        drop(next);
-        let tx = ledger_transaction(&signed);
-        if let Err(e) = self.ledger.record_broadcast(id, &tx).await {
-            // The batch holds the nonce but nothing was sent: its driver signs again and records.
-            warn!(batch = %id, nonce, error = %e, "recording the batch transaction failed; retrying");
-            return Ok(Some((batch, full)));
-        }
-        info!(batch = %id, nonce, tx = %signed.tx_hash, items = batch.items.len(), "broadcasting batch");
-        self.broadcast(&signed.raw, id).await;
-        batch.txs.push(tx);
-        batch.last_sent = Instant::now();
-        Ok(Some((batch, full)))
+        self.record_and_send(batch, &signed).await?;
+        Ok(Step::Wait)
     }
 
     async fn step(&self, batch: &mut InFlight) -> Result<Step> {
@@ -327,14 +380,13 @@ impl Shared {
             if self.relayer.mined_nonce().await? > batch.nonce {
                 return self.requeue_consumed(batch).await;
             }
-            let signed = self.relayer.prepare(batch.asset, &batch.payments(), batch.nonce, None).await?;
-            self.record_and_send(batch, &signed).await?;
-            return Ok(Step::Wait);
+            return self.sign_first(batch).await;
         }
         if self.resolve_if_mined(batch).await? {
             return Ok(Step::Done);
         }
-        if self.relayer.mined_nonce().await? > batch.nonce {
+        let mined_nonce = self.relayer.mined_nonce().await?;
+        if mined_nonce > batch.nonce {
             // The nonce is used. A node may serve the new nonce a moment before the receipt of the transaction
             // that used it, so only a nonce used for the whole grace period with none of our receipts proves
             // that another transaction took it.
@@ -348,12 +400,22 @@ impl Shared {
             return Ok(Step::Wait);
         }
         let Some(newest) = batch.txs.last() else { return Ok(Step::Wait) };
-        if batch.resend {
-            info!(batch = %batch.id, nonce = batch.nonce, tx = %newest.tx_hash, "re-sending recorded transaction");
-            self.broadcast(&newest.raw_tx, batch.id).await;
-            batch.resend = false;
-            batch.last_sent = Instant::now();
-        } else if batch.last_sent.elapsed() >= self.config.replace_after() {
+        if !batch.resend && batch.checked_at.elapsed() >= IDLE_STEP {
+            // Unmined for a while: if the node lost every transaction of the batch (sending failed, or its pool
+            // dropped them, as it may drop the nonces queued behind a lost one), send the newest bytes again.
+            // The batches at later nonces wait at the node until this one is mined.
+            batch.checked_at = Instant::now();
+            let mut known = false;
+            for tx in &batch.txs {
+                if self.relayer.is_known(tx.tx_hash).await? {
+                    known = true;
+                    break;
+                }
+            }
+            batch.resend = !known;
+        }
+        if batch.signed_at.elapsed() >= self.config.replace_after() {
+            // A replacement also stands in for any re-send the batch still owes.
             let last = newest.fees;
             let floor =
                 Fees { max_fee_per_gas: last.max_fee_per_gas, max_priority_fee_per_gas: last.max_priority_fee_per_gas }
@@ -362,24 +424,31 @@ impl Shared {
             info!(batch = %batch.id, nonce = batch.nonce, tx = %signed.tx_hash, max_fee = signed.fees.max_fee_per_gas,
                 "replacing stuck transaction");
             self.record_and_send(batch, &signed).await?;
+        } else if batch.resend {
+            info!(batch = %batch.id, nonce = batch.nonce, tx = %newest.tx_hash, "re-sending recorded transaction");
+            let (raw, hash) = (newest.raw_tx.clone(), newest.tx_hash);
+            batch.resend = !self.broadcast(&raw, hash, batch.id).await;
         }
         Ok(Step::Wait)
     }
 
     async fn record_and_send(&self, batch: &mut InFlight, signed: &SignedBatch) -> Result<()> {
         let tx = ledger_transaction(signed);
+        // Recorded durably before the bytes exist anywhere else: a crash from here on re-sends these bytes.
         self.ledger.record_broadcast(batch.id, &tx).await?;
         batch.txs.push(tx);
-        self.broadcast(&signed.raw, batch.id).await;
-        batch.last_sent = Instant::now();
+        info!(batch = %batch.id, nonce = batch.nonce, tx = %signed.tx_hash, items = batch.items.len(), "broadcasting batch");
+        batch.resend = !self.broadcast(&signed.raw, signed.tx_hash, batch.id).await;
+        (batch.signed_at, batch.checked_at) = (Instant::now(), Instant::now());
         Ok(())
     }
 
-    /// Sends signed bytes; a failure is logged only, since the batch's driver re-sends or replaces.
-    async fn broadcast(&self, raw: &[u8], batch: BatchId) {
-        if let Err(e) = self.relayer.broadcast(raw).await {
-            debug!(%batch, error = %e, "broadcast refused or failed");
-        }
+    /// Sends the signed bytes of `tx`; true when the node has them (it took them now or knew them already). A
+    /// failure is logged only: the batch's driver sends them again on its next step.
+    async fn broadcast(&self, raw: &[u8], tx: TxHash, batch: BatchId) -> bool {
+        let Err(e) = self.relayer.broadcast(raw).await else { return true };
+        debug!(%batch, %tx, error = %e, "broadcast refused or failed");
+        self.relayer.is_known(tx).await.unwrap_or(false)
     }
 
     /// Resolves the batch if any recorded transaction has a receipt; true when it is finished.

@@ -9,6 +9,7 @@
 //!   stuck transaction with bumped fees) and resolves every item from its own event. On start it finishes every
 //!   batch a previous process left unresolved.
 
+mod answers;
 mod batcher;
 mod config;
 mod settler;

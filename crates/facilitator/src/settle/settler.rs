@@ -1,30 +1,31 @@
-use std::sync::Arc;
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use clearing_ledger::{Ledger, Settlement, SettlementId, SettlementStatus};
 use clearing_x402::Reason;
-use tokio::{
-    sync::broadcast::{self, error::RecvError},
-    task::JoinHandle,
-    time::Instant,
-};
+use tokio::{sync::watch, task::JoinHandle, time::Instant};
 use tracing::{debug, info, warn};
 
-use super::{PaymentToSettle, SettleConfig, SettleOutcome, SettleResult};
+use super::{PaymentToSettle, SettleConfig, SettleOutcome, SettleResult, answers::Answers};
 use crate::{Error, Result};
 
-/// Buffered resolution notifications per waiter before it falls back to re-reading its row.
-const WAKE_BUFFER: usize = 4_096;
+/// How many of the latest resolved ids are remembered, so a waiter that registers just after its resolution
+/// was announced still sees it (it re-reads its row at once instead of waiting for the fallback poll).
+const RECENT_RESOLUTIONS: usize = 16_384;
 
 /// The front of the settle pipeline: queues payments and waits for their outcomes. Cheap to clone.
 ///
-/// Waiters wake on the ledger's resolution notifications (from any process running a [`super::Batcher`]) and
-/// re-read their row every `waiter_poll_ms` in case one was lost.
+/// Waiters wake on the ledger's resolution notifications (from any process running a [`super::Batcher`]), each
+/// only for its own settlement, and re-read their row every `waiter_poll_ms` in case one was lost.
 #[derive(Debug, Clone)]
 pub struct Settler {
     ledger: Ledger,
     config: SettleConfig,
-    wake: broadcast::Sender<SettlementId>,
-    _listener: Arc<AbortOnDrop>,
+    waiters: Arc<Waiters>,
+    answers: Answers,
+    _tasks: Arc<[AbortOnDrop; 2]>,
 }
 
 #[derive(Debug)]
@@ -36,29 +37,113 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The `/settle` calls waiting in this process, by settlement id: a resolution wakes only its own waiters.
+#[derive(Debug, Default)]
+struct Waiters {
+    inner: Mutex<WaitersInner>,
+}
+
+#[derive(Debug, Default)]
+struct WaitersInner {
+    /// One wake-up channel per waited-for settlement, shared by every call waiting for it.
+    by_id: HashMap<SettlementId, watch::Sender<()>>,
+    /// The latest resolved ids, oldest first, and the same as a set.
+    recent: VecDeque<SettlementId>,
+    recent_set: HashSet<SettlementId>,
+}
+
+impl Waiters {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WaitersInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a waiter for `id`; the bool says `id` was resolved lately (so the caller's copy may be stale).
+    fn register(self: &Arc<Self>, id: SettlementId) -> (Waiter, bool) {
+        let mut inner = self.lock();
+        let receiver = inner.by_id.entry(id).or_insert_with(|| watch::Sender::new(())).subscribe();
+        let recent = inner.recent_set.contains(&id);
+        (Waiter { waiters: self.clone(), id, receiver: Some(receiver) }, recent)
+    }
+
+    /// Wakes the waiters of `id`, if any, and remembers it among the recent resolutions.
+    fn resolved(&self, id: SettlementId) {
+        let mut inner = self.lock();
+        if let Some(sender) = inner.by_id.get(&id) {
+            sender.send_replace(());
+        }
+        if inner.recent_set.insert(id) {
+            inner.recent.push_back(id);
+            if inner.recent.len() > RECENT_RESOLUTIONS
+                && let Some(oldest) = inner.recent.pop_front()
+            {
+                inner.recent_set.remove(&oldest);
+            }
+        }
+    }
+
+    /// Wakes every waiter (after notifications may have been lost), so each re-reads its row.
+    fn wake_all(&self) {
+        for sender in self.lock().by_id.values() {
+            sender.send_replace(());
+        }
+    }
+}
+
+/// One call's registration; dropping it unregisters the settlement once nobody waits for it.
+#[derive(Debug)]
+struct Waiter {
+    waiters: Arc<Waiters>,
+    id: SettlementId,
+    receiver: Option<watch::Receiver<()>>,
+}
+
+impl Waiter {
+    /// Returns once the settlement was announced resolved since the last call (or the registration).
+    async fn woken(&mut self) {
+        match self.receiver.as_mut() {
+            // The sender lives as long as a receiver does, so this never reports it closed.
+            Some(receiver) => {
+                let _ = receiver.changed().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        let mut inner = self.waiters.lock();
+        if inner.by_id.get(&self.id).is_some_and(|sender| sender.receiver_count() == 0) {
+            inner.by_id.remove(&self.id);
+        }
+    }
+}
+
 impl Settler {
     /// Starts listening for resolutions and returns the settler.
     pub async fn start(ledger: Ledger, config: SettleConfig) -> Result<Self> {
         config.validate()?;
         let mut listener = ledger.listen_resolutions().await?;
-        let (wake, _) = broadcast::channel(WAKE_BUFFER);
-        let sender = wake.clone();
+        let waiters = Arc::new(Waiters::default());
+        let wake = waiters.clone();
         let retry = config.waiter_poll();
         let task = tokio::spawn(async move {
             loop {
                 match listener.recv().await {
-                    Ok(id) => {
-                        // No receiver is fine: nobody in this process waits for that payment.
-                        let _ = sender.send(id);
-                    }
+                    Ok(id) => wake.resolved(id),
                     Err(error) => {
-                        warn!(%error, "resolution listener failed; waiters fall back to polling until it reconnects");
+                        warn!(%error, "resolution listener failed; waiters re-read their rows until it reconnects");
+                        wake.wake_all();
                         tokio::time::sleep(retry).await;
+                        wake.wake_all();
                     }
                 }
             }
         });
-        Ok(Self { ledger, config, wake, _listener: Arc::new(AbortOnDrop(task)) })
+        let (answers, answering) = Answers::spawn(ledger.clone());
+        let tasks = Arc::new([AbortOnDrop(task), AbortOnDrop(answering)]);
+        Ok(Self { ledger, config, waiters, answers, _tasks: tasks })
     }
 
     /// Queues `payment` (once per authorization) and waits up to the settle timeout for its outcome.
@@ -67,72 +152,68 @@ impl Settler {
     /// caller to see it and `invalid_exact_evm_nonce_already_used` with the original transaction to every other.
     pub async fn settle(&self, payment: &PaymentToSettle) -> Result<SettleOutcome> {
         let deadline = Instant::now() + self.config.settle_timeout();
-        // Subscribe before queueing, so a resolution right after the insert is not missed.
-        let mut wake = self.wake.subscribe();
         let (mut row, inserted) = self.ledger.enqueue_settlement(&payment.to_new_settlement()).await?;
         if inserted {
             info!(payer = %payment.payer, nonce = %payment.nonce, id = %row.id, "settlement queued");
         } else {
             debug!(payer = %payment.payer, nonce = %payment.nonce, id = %row.id, status = ?row.status, "settlement already queued");
         }
+        if row.status.is_final() {
+            let (row, claimed) = self.reread(row.id).await?;
+            return answer(&row, claimed);
+        }
+        // A resolution announced between the read above and this registration is among the recent ones.
+        let (mut waiter, recently_resolved) = self.waiters.register(row.id);
+        let mut claimed = false;
+        if recently_resolved {
+            (row, claimed) = self.reread(row.id).await?;
+        }
         loop {
             if row.status.is_final() {
-                return self.answer_final(row).await;
+                return answer(&row, claimed);
             }
-            let woken = tokio::select! {
-                woken = wake.recv() => woken,
-                () = tokio::time::sleep(self.config.waiter_poll()) => Err(RecvError::Lagged(0)),
+            tokio::select! {
+                () = waiter.woken() => {}
+                () = tokio::time::sleep(self.config.waiter_poll()) => {}
                 () = tokio::time::sleep_until(deadline) => {
-                    let row = self.reread(row.id).await?;
-                    if row.status.is_final() {
-                        return self.answer_final(row).await;
+                    let (row, claimed) = self.reread(row.id).await?;
+                    if !row.status.is_final() {
+                        info!(payer = %payment.payer, nonce = %payment.nonce, tx = ?row.tx_hash, "settle timed out: pending");
                     }
-                    info!(payer = %payment.payer, nonce = %payment.nonce, tx = ?row.tx_hash, "settle timed out: pending");
-                    return Ok(outcome(&row, SettleResult::Pending { transaction: row.tx_hash }));
-                }
-            };
-            match woken {
-                Ok(id) if id != row.id => continue,
-                Ok(_) | Err(RecvError::Lagged(_)) => row = self.reread(row.id).await?,
-                Err(RecvError::Closed) => {
-                    tokio::time::sleep(
-                        self.config.waiter_poll().min(deadline.saturating_duration_since(Instant::now())),
-                    )
-                    .await;
-                    row = self.reread(row.id).await?;
+                    return answer(&row, claimed);
                 }
             }
+            (row, claimed) = self.reread(row.id).await?;
         }
     }
 
-    async fn reread(&self, id: SettlementId) -> Result<Settlement> {
-        self.ledger.settlement_by_id(id).await?.ok_or(Error::Inconsistent { id, what: "the row disappeared" })
+    /// The row as it stands, with the one `success` answer claimed if it settled and nobody was told yet.
+    async fn reread(&self, id: SettlementId) -> Result<(Settlement, bool)> {
+        self.answers.get(id).await
     }
+}
 
-    async fn answer_final(&self, row: Settlement) -> Result<SettleOutcome> {
-        let result = match row.status {
-            SettlementStatus::Settled | SettlementStatus::Confirmed => {
-                let transaction =
-                    row.tx_hash.ok_or(Error::Inconsistent { id: row.id, what: "settled without a transaction" })?;
-                if self.ledger.claim_success_report(row.id).await? {
-                    SettleResult::Settled { transaction }
-                } else {
-                    SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(transaction) }
-                }
+/// The answer for `row`; `claimed` says this caller claimed the one `success` answer of a settled payment.
+fn answer(row: &Settlement, claimed: bool) -> Result<SettleOutcome> {
+    let result = match row.status {
+        SettlementStatus::Settled | SettlementStatus::Confirmed => {
+            let transaction =
+                row.tx_hash.ok_or(Error::Inconsistent { id: row.id, what: "settled without a transaction" })?;
+            if claimed {
+                SettleResult::Settled { transaction }
+            } else {
+                SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(transaction) }
             }
-            SettlementStatus::Expired => {
-                SettleResult::Failed { reason: stored_reason(&row, Reason::ValidBefore), transaction: None }
-            }
-            SettlementStatus::Failed => SettleResult::Failed {
-                reason: stored_reason(&row, Reason::UnexpectedSettleError),
-                transaction: row.tx_hash,
-            },
-            SettlementStatus::Pending | SettlementStatus::Submitted => {
-                SettleResult::Pending { transaction: row.tx_hash }
-            }
-        };
-        Ok(outcome(&row, result))
-    }
+        }
+        SettlementStatus::Expired => {
+            SettleResult::Failed { reason: stored_reason(row, Reason::ValidBefore), transaction: None }
+        }
+        SettlementStatus::Failed => {
+            SettleResult::Failed { reason: stored_reason(row, Reason::UnexpectedSettleError), transaction: row.tx_hash }
+        }
+        SettlementStatus::Pending | SettlementStatus::Submitted => SettleResult::Pending { transaction: row.tx_hash },
+    };
+    Ok(outcome(row, result))
 }
 
 fn outcome(row: &Settlement, result: SettleResult) -> SettleOutcome {
@@ -148,4 +229,55 @@ fn outcome(row: &Settlement, result: SettleResult) -> SettleOutcome {
 /// The reason a final row records (as its wire string), or `default` for a row that names none.
 fn stored_reason(row: &Settlement, default: Reason) -> Reason {
     row.failure_reason.as_deref().and_then(Reason::from_wire).unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn woken_within(waiter: &mut Waiter, ms: u64) -> bool {
+        tokio::time::timeout(Duration::from_millis(ms), waiter.woken()).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_resolution_wakes_only_the_waiters_of_its_settlement() {
+        let waiters = Arc::new(Waiters::default());
+        let (mut one, recent) = waiters.register(SettlementId(1));
+        let (mut same, _) = waiters.register(SettlementId(1));
+        let (mut other, _) = waiters.register(SettlementId(2));
+        assert!(!recent);
+        waiters.resolved(SettlementId(1));
+        assert!(woken_within(&mut one, 100).await);
+        assert!(woken_within(&mut same, 100).await, "every call waiting for the payment wakes");
+        assert!(!woken_within(&mut other, 50).await, "another payment's waiter sleeps on");
+        waiters.wake_all();
+        assert!(woken_within(&mut other, 100).await);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_registering_after_its_resolution_is_told_it_was_recent() {
+        let waiters = Arc::new(Waiters::default());
+        waiters.resolved(SettlementId(7));
+        let (_, recent) = waiters.register(SettlementId(7));
+        assert!(recent);
+        for id in 100..100 + RECENT_RESOLUTIONS as i64 {
+            waiters.resolved(SettlementId(id));
+        }
+        let (_, recent) = waiters.register(SettlementId(7));
+        assert!(!recent, "only the latest resolutions are remembered");
+        assert_eq!(waiters.lock().recent.len(), RECENT_RESOLUTIONS);
+    }
+
+    #[tokio::test]
+    async fn the_last_waiter_of_a_settlement_unregisters_it() {
+        let waiters = Arc::new(Waiters::default());
+        let (first, _) = waiters.register(SettlementId(3));
+        let (second, _) = waiters.register(SettlementId(3));
+        drop(first);
+        assert!(waiters.lock().by_id.contains_key(&SettlementId(3)));
+        drop(second);
+        assert!(waiters.lock().by_id.is_empty());
+    }
 }

@@ -6,6 +6,7 @@ mod eip3009;
 mod harness;
 mod http;
 mod http_settle;
+mod pipeline;
 mod recovery;
 mod settle;
 mod support;

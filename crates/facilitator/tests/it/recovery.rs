@@ -23,8 +23,13 @@ use crate::{
 
 /// What the batcher does before its first await on the chain: queue and claim at the relayer's next nonce.
 async fn queue_and_claim(env: &Env, payment: &PaymentToSettle) -> (BatchId, u64) {
-    env.ledger.enqueue_settlement(&to_new(payment)).await.unwrap();
     let nonce = env.relayer.pending_nonce().await.unwrap();
+    (queue_and_claim_at(env, payment, nonce).await, nonce)
+}
+
+/// Queues `payment` and claims it alone into a batch at relayer nonce `nonce`.
+pub(crate) async fn queue_and_claim_at(env: &Env, payment: &PaymentToSettle, nonce: u64) -> BatchId {
+    env.ledger.enqueue_settlement(&to_new(payment)).await.unwrap();
     let claim = BatchClaim {
         chain_id: env.relayer.chain_id(),
         asset: env.token,
@@ -36,10 +41,11 @@ async fn queue_and_claim(env: &Env, payment: &PaymentToSettle) -> (BatchId, u64)
     };
     let (batch, items) = env.ledger.claim_batch(&claim).await.unwrap().unwrap();
     assert_eq!(items.len(), 1);
-    (batch, nonce)
+    batch
 }
 
-async fn sign_and_record(env: &Env, batch: BatchId, nonce: u64, payment: &PaymentToSettle) -> SignedBatch {
+/// Signs the batch of `payment` at `nonce` and records it, sending nothing.
+pub(crate) async fn sign_and_record(env: &Env, batch: BatchId, nonce: u64, payment: &PaymentToSettle) -> SignedBatch {
     let item = SettlePayment {
         from: payment.payer,
         to: payment.pay_to,

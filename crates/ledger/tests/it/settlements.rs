@@ -52,7 +52,7 @@ fn mined(byte: u8) -> Mined {
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn a_duplicate_enqueue_returns_the_first_row_untouched(pool: PgPool) {
     let ledger = Ledger::from_pool(pool);
-    let mut queued = ledger.listen_queued().await.unwrap();
+    let mut queued = ledger.listen_queued();
     let first = payment(1, 1, NOW + 600);
     let (row, inserted) = ledger.enqueue_settlement(&first).await.unwrap();
     assert!(inserted);
@@ -243,4 +243,36 @@ async fn success_is_reported_once_and_only_for_a_settled_payment(pool: PgPool) {
     let (one, two) = tokio::join!(ledger.claim_success_report(a.id), ledger.claim_success_report(a.id));
     assert!(one.unwrap() ^ two.unwrap(), "exactly one caller is told success");
     assert!(ledger.settlement_by_id(a.id).await.unwrap().unwrap().success_reported);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_shared_answer_claims_each_settled_payment_once_and_reads_the_rest(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let settled = ledger.enqueue_settlement(&payment(1, 1, NOW + 600)).await.unwrap().0;
+    let refused = ledger.enqueue_settlement(&payment(2, 1, NOW + 600)).await.unwrap().0;
+    let (batch, _) = ledger.claim_batch(&claim(0, 10)).await.unwrap().unwrap();
+    let waiting = ledger.enqueue_settlement(&payment(3, 1, NOW + 600)).await.unwrap().0;
+    ledger.record_broadcast(batch, &transaction(0x01)).await.unwrap();
+    let refusal = ItemResolution::Failed { reason: "invalid_exact_evm_signature".into(), revert: Bytes::new() };
+    ledger
+        .resolve_batch(batch, &mined(0x01), &[(settled.id, ItemResolution::Settled), (refused.id, refusal)])
+        .await
+        .unwrap();
+
+    // The settled one named twice is still claimed once; the others are read, never claimed.
+    let first = ledger.settlement_answers(&[waiting.id, settled.id, refused.id, settled.id]).await.unwrap();
+    let seen: Vec<_> = first.iter().map(|(row, claimed)| (row.id, row.status, *claimed)).collect();
+    assert_eq!(
+        seen,
+        vec![
+            (settled.id, SettlementStatus::Settled, true),
+            (refused.id, SettlementStatus::Failed, false),
+            (waiting.id, SettlementStatus::Pending, false),
+        ]
+    );
+    assert_eq!(first[0].0.tx_hash, Some(B256::repeat_byte(0x01)));
+    let (again, claimed) = ledger.settlement_answer(settled.id).await.unwrap().unwrap();
+    assert!(!claimed, "a later caller is not told success");
+    assert!(again.success_reported);
+    assert!(!ledger.claim_success_report(settled.id).await.unwrap());
 }
