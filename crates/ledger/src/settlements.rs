@@ -490,6 +490,20 @@ impl Ledger {
         Ok(())
     }
 
+    /// The ids of [`Ledger::unresolved_batches`], without their items and transactions.
+    pub async fn unresolved_batch_ids(&self, chain_id: u64, relayer: Address) -> Result<Vec<BatchId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM settlement_batches
+             WHERE chain_id = $1 AND relayer = $2 AND block_number IS NULL AND abandoned_at IS NULL
+             ORDER BY tx_nonce",
+        )
+        .bind(chain_id_sql(chain_id))
+        .bind(relayer.as_slice())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(BatchId).collect())
+    }
+
     /// Every batch of `relayer` on `chain_id` neither mined nor abandoned, lowest nonce first.
     pub async fn unresolved_batches(&self, chain_id: u64, relayer: Address) -> Result<Vec<Batch>> {
         let rows = sqlx::query(

@@ -16,9 +16,12 @@
 //!
 //! A restart finds every batch left between 1 and 4 (`unresolved_batches`) and continues it at the same step:
 //! never signed → sign at its nonce; signed → re-send the identical bytes; mined → resolve from the receipt.
+//! A running batcher also adopts, every [`ADOPT_EVERY`], any unresolved batch nobody drives: a batch the indexer
+//! reopened because a reorg removed the block it was mined in. It is continued like a restarted one (its recorded
+//! bytes re-sent; if its nonce went to another transaction on the new chain, it is requeued).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicU32, Ordering},
@@ -33,7 +36,7 @@ use clearing_ledger::{
 };
 use clearing_x402::Reason;
 use tokio::{
-    sync::{Mutex, Notify, watch},
+    sync::{Mutex, Notify, mpsc, watch},
     task::{JoinHandle, JoinSet},
     time::Instant,
 };
@@ -45,6 +48,9 @@ use crate::{Error, Metrics, Result};
 /// How long an in-flight batch waits for a new block before it looks at its transactions anyway: nothing but its
 /// timers (replacement, re-sending) can change while no block arrives, and they need no finer grain.
 const IDLE_STEP: Duration = Duration::from_secs(1);
+
+/// How often the batcher looks for unresolved batches nobody drives (batches a reorg reopened).
+pub(crate) const ADOPT_EVERY: Duration = Duration::from_secs(2);
 
 /// Relays queued payments of some assets from one relayer key. Dropping it leaves its tasks running; stop it
 /// with [`Batcher::shutdown`] (or [`Batcher::abort`], which is what a crash looks like).
@@ -77,6 +83,7 @@ impl Batcher {
         let next = unresolved.iter().map(|b| b.tx_nonce + 1).max().unwrap_or(0).max(pending);
         info!(relayer = %relayer.address(), unresolved = unresolved.len(), next_nonce = next, "batcher starting");
 
+        let driven: HashSet<BatchId> = unresolved.iter().map(|batch| batch.id).collect();
         let mut recovered: HashMap<Address, Vec<InFlight>> = HashMap::new();
         for batch in unresolved {
             let home = if assets.contains(&batch.asset) { batch.asset } else { first };
@@ -86,17 +93,29 @@ impl Batcher {
             assets.iter().map(|asset| (*asset, Arc::new(QueueSignal::default()))).collect();
         let listener = ledger.listen_queued();
         let (head_sender, head) = watch::channel(relayer.block_number().await?);
-        let shared = Arc::new(Shared { ledger, relayer, config, metrics, next_nonce: Mutex::new(next), head });
+        let shared = Arc::new(Shared {
+            ledger,
+            relayer,
+            config,
+            metrics,
+            next_nonce: Mutex::new(next),
+            driven: std::sync::Mutex::new(driven),
+            head,
+        });
         let (shutdown, stop) = watch::channel(false);
+        let mut adopters = HashMap::new();
         let mut tasks: Vec<_> = assets
             .iter()
             .map(|asset| {
                 let batches = recovered.remove(asset).unwrap_or_default();
                 let signal = signals[asset].clone();
-                tokio::spawn(run_asset(shared.clone(), *asset, batches, signal, stop.clone()))
+                let (adopt, adopted) = mpsc::unbounded_channel();
+                adopters.insert(*asset, adopt);
+                tokio::spawn(run_asset(shared.clone(), *asset, batches, signal, adopted, stop.clone()))
             })
             .collect();
         tasks.push(tokio::spawn(count_queued(listener, shared.clone(), signals, stop.clone())));
+        tasks.push(tokio::spawn(adopt_orphans(shared.clone(), adopters, first, stop.clone())));
         tasks.push(tokio::spawn(follow_head(shared.clone(), head_sender, stop)));
         Ok(Self { tasks, shutdown })
     }
@@ -129,6 +148,9 @@ struct Shared {
     /// The next relayer nonce for a new batch, held while a batch is claimed at it (and while a never-sent batch
     /// hands it back).
     next_nonce: Mutex<u64>,
+    /// The batches a driver task follows. A batch joins under `next_nonce` (when claimed, or when adopted) and
+    /// leaves when its driver ends, so an adopter holding `next_nonce` never takes a batch that has a driver.
+    driven: std::sync::Mutex<HashSet<BatchId>>,
     /// The newest block number seen; every change wakes every in-flight batch.
     head: watch::Receiver<u64>,
 }
@@ -189,6 +211,39 @@ async fn follow_head(shared: Arc<Shared>, head: watch::Sender<u64>, mut stop: wa
     }
 }
 
+/// Every [`ADOPT_EVERY`], hands each unresolved batch of the relayer that no driver follows to its asset's loop.
+/// Only a reorg makes such a batch (the indexer reopens a batch whose block was removed).
+async fn adopt_orphans(
+    shared: Arc<Shared>,
+    adopters: HashMap<Address, mpsc::UnboundedSender<InFlight>>,
+    first: Address,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(ADOPT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = shared.adopt(&adopters, first).await {
+            debug!(error = %e, "looking for unresolved batches failed");
+        }
+    }
+}
+
+/// Removes a batch from [`Shared::driven`] when its driver ends, however it ends.
+struct Driving {
+    shared: Arc<Shared>,
+    id: BatchId,
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        self.shared.driven.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
+}
+
 /// A batch between claim and resolution.
 #[derive(Debug)]
 struct InFlight {
@@ -239,6 +294,7 @@ async fn run_asset(
     asset: Address,
     recovered: Vec<InFlight>,
     signal: Arc<QueueSignal>,
+    mut adopted: mpsc::UnboundedReceiver<InFlight>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut drivers = JoinSet::new();
@@ -254,6 +310,11 @@ async fn run_asset(
             _ = stop.changed() => break,
             Some(joined) = drivers.join_next() => {
                 if let Err(e) = joined { error!(%asset, error = %e, "batch driver panicked") }
+                continue;
+            }
+            Some(batch) = adopted.recv() => {
+                warn!(batch = %batch.id, nonce = batch.nonce, "continuing a batch reopened by a reorg");
+                drivers.spawn(drive(shared.clone(), batch, false));
                 continue;
             }
             _ = tick.tick() => {}
@@ -290,6 +351,7 @@ async fn run_asset(
 /// Follows one batch from its first signature (`fresh`) or from wherever a restart found it, to its end: a step at
 /// once, then one on every new block (or after [`IDLE_STEP`] without one).
 async fn drive(shared: Arc<Shared>, mut batch: InFlight, fresh: bool) {
+    let _driving = Driving { shared: shared.clone(), id: batch.id };
     let mut head = shared.head.clone();
     head.borrow_and_update();
     let mut first = fresh;
@@ -321,6 +383,32 @@ impl Shared {
     }
 
     /// Claims one batch at the next relayer nonce. Nothing is signed yet: its driver does that.
+    /// Sends every unresolved batch without a driver to its asset's loop (`first`'s for an asset not served).
+    async fn adopt(&self, adopters: &HashMap<Address, mpsc::UnboundedSender<InFlight>>, first: Address) -> Result<()> {
+        let (chain_id, relayer) = (self.relayer.chain_id(), self.relayer.address());
+        let _claims = self.next_nonce.lock().await;
+        let ids = self.ledger.unresolved_batch_ids(chain_id, relayer).await?;
+        let orphans: HashSet<BatchId> = {
+            let driven = self.driven.lock().unwrap_or_else(|e| e.into_inner());
+            ids.into_iter().filter(|id| !driven.contains(id)).collect()
+        };
+        if orphans.is_empty() {
+            return Ok(());
+        }
+        for batch in self.ledger.unresolved_batches(chain_id, relayer).await? {
+            if !orphans.contains(&batch.id) {
+                continue;
+            }
+            let home = if adopters.contains_key(&batch.asset) { batch.asset } else { first };
+            self.driven.lock().unwrap_or_else(|e| e.into_inner()).insert(batch.id);
+            if adopters[&home].send(InFlight::recovered(batch)).is_err() {
+                // The asset's loop has stopped (shutdown): nothing will drive it in this process.
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
     async fn claim(&self, asset: Address) -> Result<Option<InFlight>> {
         let now = unix_now();
         let mut next = self.next_nonce.lock().await;
@@ -338,6 +426,7 @@ impl Shared {
             return Ok(None);
         };
         *next += 1;
+        self.driven.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
         drop(next);
         debug!(batch = %id, nonce, items = items.len(), "batch claimed");
         self.metrics.batch_size.observe(items.len() as f64);

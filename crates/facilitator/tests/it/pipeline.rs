@@ -6,9 +6,10 @@
 
 use alloy::{
     primitives::{B256, U256},
-    providers::Provider,
+    providers::{Provider, ext::AnvilApi},
 };
 use clearing_facilitator::{PaymentToSettle, SettleConfig, SettleResult, Settler};
+use clearing_indexer::{Indexer, IndexerConfig, Targets};
 use clearing_ledger::SettlementStatus;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
@@ -193,4 +194,52 @@ async fn stuck_batches_in_flight_are_each_replaced_at_their_own_nonce(pool: PgPo
     }
     assert_eq!(env.relayer.mined_nonce().await.unwrap(), nonce + 3);
     batcher.shutdown().await;
+}
+
+/// Indexes the suite up to the head, every block confirmed.
+async fn index_to_head(env: &Env) {
+    let d = &env.deployment;
+    let targets = Targets {
+        chain_id: d.chain_id,
+        start_block: d.start_block,
+        batch_settler: d.batch_settler,
+        escrow: d.escrow,
+        anchor_registry: d.anchor_registry,
+        token: Some(env.token),
+    };
+    let config = IndexerConfig { confirmations: Some(0), ..IndexerConfig::default() };
+    let indexer = Indexer::new(env.ledger.clone(), env.deployer.clone(), targets, &config).await.unwrap();
+    indexer.sync_to(env.deployer.get_block_number().await.unwrap()).await.unwrap();
+}
+
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn a_batch_a_reorg_removed_is_sent_again_by_the_running_batcher_and_settles_once(pool: PgPool) {
+    let env = Env::new(pool).await;
+    let payer = env.payer(1_000).await;
+    let payment = env.payment(&payer, 100, later(), 1);
+    index_to_head(&env).await;
+    let before = env.deployer.anvil_snapshot().await.unwrap();
+
+    let batcher = env.batcher(&fast_config()).await;
+    let settler = env.settler(&fast_config()).await;
+    let first = spawn_settle(&settler, &payment).await.unwrap();
+    let mined = env.wait_for_row(&payment, is_final).await.tx_hash.unwrap();
+    assert!(matches!(first, SettleResult::Settled { .. }), "{first:?}");
+    index_to_head(&env).await;
+    assert_eq!(env.row(&payment).await.status, SettlementStatus::Confirmed, "indexed at depth");
+
+    // The block holding the batch is replaced by a longer chain without it.
+    assert!(env.deployer.anvil_revert(before).await.unwrap());
+    env.deployer.anvil_mine(Some(3), None).await.unwrap();
+    assert_eq!(env.balance(payer.address()).await, U256::from(1_000), "the payment is gone from the chain");
+    index_to_head(&env).await;
+
+    // The indexer reopened the batch; the running batcher adopts it and re-sends the recorded bytes.
+    let row = env.wait_for_row(&payment, |row| row.status == SettlementStatus::Settled).await;
+    batcher.shutdown().await;
+    assert_eq!(row.tx_hash, Some(mined), "the same transaction, not a new signature");
+    assert_eq!(env.recorded_hashes().await, vec![mined], "nothing signed anew");
+    assert_eq!(env.balance(payer.address()).await, U256::from(900), "paid exactly once");
+    index_to_head(&env).await;
+    assert_eq!(env.row(&payment).await.status, SettlementStatus::Confirmed, "confirmed again on the new chain");
 }

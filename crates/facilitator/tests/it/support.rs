@@ -7,8 +7,8 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use clearing_chain::{
-    ChainProvider, DeployConfig, Relayer, connect, connect_with_signer, contracts::MockUSDC, deploy_mock_usdc,
-    deploy_suite, mint_mock_usdc,
+    ChainProvider, DeployConfig, Deployment, Relayer, connect, connect_with_signer, contracts::MockUSDC,
+    deploy_mock_usdc, deploy_suite, mint_mock_usdc,
 };
 use clearing_facilitator::{Batcher, PaymentToSettle, SettleConfig, Settler};
 use clearing_ledger::{Ledger, Settlement, SettlementStatus};
@@ -26,6 +26,7 @@ pub(crate) struct Env {
     pub(crate) relayer_key: PrivateKeySigner,
     pub(crate) relayer: Relayer,
     pub(crate) token: Address,
+    pub(crate) deployment: Deployment,
     pub(crate) ledger: Ledger,
     pub(crate) pool: PgPool,
 }
@@ -43,7 +44,8 @@ impl Env {
         let relayer = Relayer::new(connect(&anvil.endpoint()).unwrap(), relayer_key.clone(), deployment.batch_settler)
             .await
             .unwrap();
-        Self { anvil, deployer, relayer_key, relayer, token, ledger: Ledger::from_pool(pool.clone()), pool }
+        let ledger = Ledger::from_pool(pool.clone());
+        Self { anvil, deployer, relayer_key, relayer, token, deployment, ledger, pool }
     }
 
     /// A payer holding `balance`.
