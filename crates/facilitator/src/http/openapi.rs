@@ -30,7 +30,19 @@ pub(super) const DOCUMENT: &str = r##"{
     },
     "/health": {"get": {"summary": "Liveness and the networks served", "responses": {"200": {"description": "Up"}}}},
     "/metrics": {"get": {"summary": "Prometheus text metrics", "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
-    "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+    "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    "/audit/records/{seq}": {
+      "get": {
+        "summary": "A settlement record with its Merkle proof and on-chain anchor (served by `clearing serve` and `clearing dev` beside the facilitator; docs/AUDIT.md)",
+        "parameters": [{"name": "seq", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}}],
+        "responses": {
+          "200": {"description": "The record, its leaf, proof and anchor (index, root, transaction, block): the input of `clearing audit verify`", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "400": {"description": "The sequence number is not a number", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditError"}}}},
+          "404": {"description": "No record has this sequence number yet", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditError"}}}},
+          "409": {"description": "Sequenced but not anchored yet; the body carries the record", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditError"}}}}
+        }
+      }
+    }
   },
   "components": {
     "responses": {
@@ -63,6 +75,15 @@ pub(super) const DOCUMENT: &str = r##"{
           "kinds": {"type": "array", "items": {"type": "object", "properties": {"x402Version": {"type": "integer"}, "scheme": {"type": "string"}, "network": {"type": "string"}, "extra": {"type": "object"}}}},
           "extensions": {"type": "array", "items": {"type": "string"}},
           "signers": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+        }
+      },
+      "AuditError": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+          "error": {"type": "string", "enum": ["invalid_request", "not_found", "not_anchored", "internal"]},
+          "message": {"type": "string"},
+          "record": {"type": "object", "description": "With not_anchored: the record, without proof"}
         }
       },
       "Error": {

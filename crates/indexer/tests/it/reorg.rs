@@ -1,5 +1,5 @@
-//! Reorgs of depth 1, 5 and 64 while the indexer follows the head; after each, the projections equal a rebuild
-//! from chain data, and what a reorg removed is gone.
+//! Reorgs of depth 1, 5 and 64, then of random depths, while the indexer follows the head; after each, the
+//! projections equal a rebuild from chain data, and what a reorg removed is gone.
 
 use alloy::providers::ext::AnvilApi;
 use clearing_ledger::{Ledger, MAIN_INDEXER};
@@ -61,4 +61,37 @@ async fn a_fork_while_stopped_is_found_on_startup(pool: PgPool) {
     let second = indexer(&ledger, &chain.endpoint(), &chain, &config).await;
     second.sync_to(chain.head().await).await.unwrap();
     assert_rebuild_equal(&ledger, &chain).await;
+}
+
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn random_reorgs_leave_projections_equal_to_a_rebuild(pool: PgPool) {
+    let chain = Chain::start().await;
+    let ledger = Ledger::from_pool(pool);
+    let live = indexer(&ledger, &chain.endpoint(), &chain, &test_config()).await;
+    let task = tokio::spawn(async move { live.run(std::future::pending()).await });
+
+    // A fixed-seed xorshift sequence, so a failing run (its round and depth are in the message) replays exactly.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    chain.activity(0).await;
+    caught_up(&ledger, &chain).await;
+    for round in 1..=6 {
+        let depth = 1 + next() % 12;
+        reorg(&chain, &ledger, depth, round).await;
+        if next() % 2 == 0 {
+            // Sometimes activity on top of the new branch before the comparison.
+            chain.activity(round + 200).await;
+            caught_up(&ledger, &chain).await;
+        }
+        let checkpoint = ledger.indexer_checkpoint(31337, MAIN_INDEXER).await.unwrap().unwrap();
+        assert_eq!(checkpoint.confirmed_block, Some(checkpoint.block_number - 2), "round {round}, depth {depth}");
+        assert_rebuild_equal(&ledger, &chain).await;
+    }
+    assert!(!task.is_finished());
+    task.abort();
 }
