@@ -40,19 +40,20 @@ async fn records_are_gapless_in_chain_order_and_match_a_rebuild_from_chain_event
     let released = env.escrow_release(1_000_000, 50_000).await;
     env.settle(&[400, 500], PAY_TO).await;
     let refunded = env.escrow_refund(70_000).await;
+    let resolved = env.escrow_resolve(1_000_000, 40_000, 2_500).await;
     env.index().await;
 
     let sequencer = env.sequencer();
-    assert_eq!(sequencer.run_once().await.unwrap(), 7);
+    assert_eq!(sequencer.run_once().await.unwrap(), 8);
     assert_eq!(sequencer.run_once().await.unwrap(), 0, "nothing is sequenced twice");
 
     let stored = env.ledger.audit_records(env.chain_id, 0, 100).await.unwrap();
-    assert_eq!(stored.iter().map(|r| r.seq).collect::<Vec<_>>(), (0..7).collect::<Vec<_>>(), "gapless");
+    assert_eq!(stored.iter().map(|r| r.seq).collect::<Vec<_>>(), (0..8).collect::<Vec<_>>(), "gapless");
     assert!(stored.windows(2).all(|w| w[0].position() < w[1].position()), "in chain order");
     let records: Vec<Record> = stored.iter().map(Record::from).collect();
     let kinds: Vec<Kind> = records.iter().map(|r| r.kind).collect();
-    use Kind::{EscrowRefund, EscrowRelease, Payment};
-    assert_eq!(kinds, [Payment, Payment, Payment, EscrowRelease, Payment, Payment, EscrowRefund]);
+    use Kind::{EscrowRefund, EscrowRelease, EscrowResolution, Payment};
+    assert_eq!(kinds, [Payment, Payment, Payment, EscrowRelease, Payment, Payment, EscrowRefund, EscrowResolution]);
     assert_eq!(records[1].payee_amount, U256::from(200));
     assert_eq!((records[1].payee, records[1].token), (PAY_TO, env.token));
     let release = &records[3];
@@ -62,6 +63,14 @@ async fn records_are_gapless_in_chain_order_and_match_a_rebuild_from_chain_event
     assert_eq!(release.payer, env.anvil.addresses()[3]);
     assert_eq!(release.payee, env.anvil.addresses()[4]);
     assert_eq!((records[6].reference, records[6].payer_amount), (refunded, U256::from(70_000)));
+    // 25% to the provider side: 250,000 of which the fee's 25% (10,000) goes to the fee recipient.
+    let resolution = &records[7];
+    assert_eq!(resolution.reference, resolved);
+    assert_eq!(
+        (resolution.payee_amount, resolution.payer_amount, resolution.fee_amount),
+        (U256::from(240_000), U256::from(750_000), U256::from(10_000))
+    );
+    assert_eq!((resolution.payer, resolution.payee), (env.anvil.addresses()[3], env.anvil.addresses()[4]));
     assert!(stored.iter().all(|r| r.leaf == Record::from(r).leaf()));
 
     let rebuilt = rebuild(&env.deployer, &target(&env)).await.unwrap();

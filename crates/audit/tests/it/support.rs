@@ -157,6 +157,19 @@ impl Env {
         job_id
     }
 
+    /// Funds a job as above, has the payer dispute it and the arbiter (the deployer) give the provider
+    /// `provider_bps` of it; returns the job id.
+    pub(crate) async fn escrow_resolve(&self, amount: u64, fee: u64, provider_bps: u16) -> B256 {
+        let (terms, job_id) = self.fund_job(amount, fee).await;
+        let payer =
+            connect_with_signer(&self.anvil.endpoint(), PrivateKeySigner::from(self.anvil.keys()[3].clone())).unwrap();
+        let disputed = Escrow::new(self.deployment.escrow, &payer).dispute(terms.clone()).send().await.unwrap();
+        assert!(disputed.get_receipt().await.unwrap().status());
+        let escrow = Escrow::new(self.deployment.escrow, &self.deployer);
+        assert!(escrow.resolve(terms, provider_bps).send().await.unwrap().get_receipt().await.unwrap().status());
+        job_id
+    }
+
     async fn fund_job(&self, amount: u64, fee: u64) -> (Escrow::JobTerms, B256) {
         let payer = PrivateKeySigner::from(self.anvil.keys()[3].clone());
         let provider = PrivateKeySigner::from(self.anvil.keys()[4].clone());
