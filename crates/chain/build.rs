@@ -25,6 +25,7 @@ const CONTRACTS: &[(&str, &str)] = &[
     ("AnchorRegistry", "contracts/src/AnchorRegistry.sol"),
     ("VerifyReader", "contracts/src/VerifyReader.sol"),
     ("MockUSDC", "contracts/test/mocks/MockUSDC.sol"),
+    ("IndexerLoadEmitter", "contracts/test/mocks/IndexerLoadEmitter.sol"),
 ];
 
 fn main() {

@@ -1,19 +1,22 @@
-//! Clearing's facilitator benchmark.
+//! Clearing's facilitator and indexer benchmarks.
 //!
 //! This crate owns the numbers behind `script/bench`: it starts anvil as a child, deploys MockUSDC and the suite,
 //! mints to many payers, runs the facilitator in-process on a free loopback port with a fresh database, and
 //! measures verify throughput and latency over HTTP, RPC calls per verify, settled payments per second through
 //! `POST /settle`, and gas per payment from the batch receipts. It only measures: it must not change how the
-//! facilitator behaves (it sets configuration, nothing else), and it never leaves loopback.
+//! facilitator behaves (it sets configuration, nothing else), and it never leaves loopback. [`run_index`] measures the
+//! indexer the same way: a backlog of events on anvil ingested into a fresh database, then a reorg.
 
 mod anvil;
+mod index;
 mod load;
 mod payments;
 mod report;
 mod run;
 
 pub use anvil::{AnvilChild, BLOCK_GAS_LIMIT};
+pub use index::{IndexOptions, IndexReport, run_index};
 pub use load::{Load, LoadResult, Plan};
 pub use payments::{PaymentTerms, REPEAT_GAP, repeated, signed_bodies};
-pub use report::{Report, SettleRow, VerifyRow};
+pub use report::{Report, SettleRow, VerifyRow, machine};
 pub use run::{Options, run};

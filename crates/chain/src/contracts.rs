@@ -6,6 +6,7 @@
 //! - [`AnchorRegistry`]: append-only Merkle roots of settlement records.
 //! - [`VerifyReader`]: never deployed; its creation code answers a batch of verify reads in one `eth_call`.
 //! - [`MockUSDC`]: the FiatToken v2.2 stand-in deployed on dev chains.
+//! - [`IndexerLoadEmitter`]: test and benchmark only: emits the settler's and escrow's events in bulk.
 
 #![allow(clippy::too_many_arguments, unreachable_pub)]
 

@@ -36,7 +36,8 @@ pub struct IndexerConfig {
     /// Blocks of (number, hash, parent hash) remembered below the checkpoint to find a fork point; a deeper reorg
     /// stops the indexer. Default 256. At least the confirmation depth.
     pub reorg_window: u64,
-    /// Blocks per `eth_getLogs` range to begin with. Default 500.
+    /// Blocks per `eth_getLogs` range to begin with, fetched alone: its answer's density of logs sizes the ranges
+    /// fetched concurrently after it, so it bounds the memory of the first answer. Default 50.
     pub initial_range: u64,
     /// Largest range: ranges double after each success up to it and halve on a range or size error. Default 5000.
     pub max_range: u64,
@@ -65,7 +66,7 @@ impl Default for IndexerConfig {
             start_block: None,
             confirmations: None,
             reorg_window: 256,
-            initial_range: 500,
+            initial_range: 50,
             max_range: 5000,
             max_logs_per_range: 20_000,
             fetch_concurrency: 4,

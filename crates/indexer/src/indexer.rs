@@ -280,13 +280,14 @@ impl Indexer {
         };
         let started = Instant::now();
         let mut tx = self.ledger.begin_index(lease).await?;
+        let depth = checkpoint_depth(&tx.checkpoint(), ancestor);
         let removed = tx.rollback_to(ancestor).await?;
         let checkpoint = tx.checkpoint();
         tx.commit().await?;
         warn!(
             chain_id,
             ancestor = ancestor.number,
-            depth = checkpoint_depth(&checkpoint, ancestor),
+            depth,
             removed_logs = removed,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "reorg: rolled back to the common ancestor"
@@ -304,17 +305,25 @@ impl Indexer {
     ) -> Result<Checkpoint, (Checkpoint, Stop)> {
         let size = Arc::new(AtomicU64::new(self.config.initial_range));
         let mut next = checkpoint.block_number + 1;
-        let mut inflight: VecDeque<JoinHandle<Result<Chunk>>> = VecDeque::new();
-        let abort = |inflight: &mut VecDeque<JoinHandle<Result<Chunk>>>| inflight.drain(..).for_each(|h| h.abort());
+        // Each fetch with the end it was asked for: a fetch that stops short (too many logs) leaves the rest of its
+        // range to a fetch queued in its place, so writes stay in order.
+        let mut inflight: VecDeque<(u64, JoinHandle<Result<Chunk>>)> = VecDeque::new();
+        let abort = |inflight: &mut VecDeque<(u64, JoinHandle<Result<Chunk>>)>| {
+            inflight.drain(..).for_each(|(_, h)| h.abort());
+        };
         let confirmed = head.checked_sub(self.confirmations);
+        let tip = |to: u64| to + self.config.reorg_window >= head;
+        // One fetch at a time until the first answer has shown how dense the logs are, so ranges in flight are
+        // sized by it and memory stays near `fetch_concurrency` times `max_logs_per_range`.
+        let mut sized = false;
         loop {
-            while inflight.len() < self.config.fetch_concurrency.max(1) && next <= until {
+            let concurrency = if sized { self.config.fetch_concurrency.max(1) } else { 1 };
+            while inflight.len() < concurrency && next <= until {
                 let to = until.min(next + size.load(Ordering::Relaxed).max(1) - 1);
-                let tip = to + self.config.reorg_window >= head;
-                inflight.push_back(tokio::spawn(fetch(self.clone(), next, to, tip, size.clone())));
+                inflight.push_back((to, tokio::spawn(fetch(self.clone(), next, to, tip(to), size.clone()))));
                 next = to + 1;
             }
-            let Some(handle) = inflight.pop_front() else { return Ok(checkpoint) };
+            let Some((asked, handle)) = inflight.pop_front() else { return Ok(checkpoint) };
             let chunk = match handle.await {
                 Ok(Ok(chunk)) => chunk,
                 Ok(Err(e)) => {
@@ -326,6 +335,11 @@ impl Indexer {
                     std::panic::resume_unwind(join.into_panic());
                 }
             };
+            sized = true;
+            if chunk.to < asked {
+                let from = chunk.to + 1;
+                inflight.push_front((asked, tokio::spawn(fetch(self.clone(), from, asked, tip(asked), size.clone()))));
+            }
             match self.write(lease, checkpoint, chunk, confirmed).await {
                 Ok(reached) => checkpoint = reached,
                 Err(stop) => {
@@ -378,31 +392,40 @@ fn checkpoint_depth(before: &Checkpoint, ancestor: BlockRef) -> u64 {
     before.block_number.saturating_sub(ancestor.number)
 }
 
-/// Fetches the logs and headers of `from..=to`: splits the range on a range or size error, or when it holds more
-/// than `max_logs_per_range` logs (so one range never holds more, unless a single block does), and adapts the
-/// shared range size: halved on a split, doubled on success.
+/// Fetches the logs and headers of `from..=end`, `end` at most `to`: a range or size error halves the range asked
+/// for, and an answer with more than `max_logs_per_range` logs is cut after the last whole block that fits (a
+/// single block with more is taken whole), so no chunk holds more and nothing fetched is fetched again; the caller
+/// fetches the rest. Adapts the shared range size: halved on a range error, and otherwise doubled up to
+/// `max_range` but never past the number of blocks that, at the density just seen, hold `max_logs_per_range` logs.
 async fn fetch(indexer: Indexer, from: u64, to: u64, tip: bool, size: Arc<AtomicU64>) -> Result<Chunk> {
     let config = &indexer.config;
-    let mut pending = vec![(from, to)];
-    let mut logs = Vec::new();
+    let max_logs = config.max_logs_per_range.max(1);
+    let mut end = to;
     let mut attempt = 0;
-    while let Some((a, b)) = pending.pop() {
-        match indexer.rpc.logs(&indexer.follow, a, b).await {
-            Ok(got) if got.len() > config.max_logs_per_range && b > a => {
-                let mid = a + (b - a) / 2;
-                pending.extend([(mid + 1, b), (a, mid)]);
-                size.store((b - a).div_ceil(2).max(1), Ordering::Relaxed);
-            }
-            Ok(got) => {
-                attempt = 0;
-                logs.extend(got);
-                let grown = size.load(Ordering::Relaxed).saturating_mul(2).min(config.max_range);
+    let logs = loop {
+        match indexer.rpc.logs(&indexer.follow, from, end).await {
+            Ok(mut got) => {
+                let dense = (max_logs as u64).saturating_mul(end - from + 1) / (got.len() as u64).max(1);
+                if got.len() > max_logs {
+                    // Logs come ordered by block: keep the whole blocks that fit, and at least the first block.
+                    let first_out = got[max_logs].block_number.unwrap_or(end);
+                    let cut = if first_out > from {
+                        end = first_out - 1;
+                        got.partition_point(|l| l.block_number.is_none_or(|n| n <= end))
+                    } else {
+                        end = from;
+                        got.partition_point(|l| l.block_number.is_none_or(|n| n <= from))
+                    };
+                    got.truncate(cut);
+                    got.shrink_to_fit();
+                }
+                let grown = size.load(Ordering::Relaxed).saturating_mul(2).min(dense).min(config.max_range);
                 size.store(grown.max(1), Ordering::Relaxed);
+                break got;
             }
-            Err(LogsFault::TooLarge) if b > a => {
-                let mid = a + (b - a) / 2;
-                pending.extend([(mid + 1, b), (a, mid)]);
-                size.store((b - a).div_ceil(2).max(1), Ordering::Relaxed);
+            Err(LogsFault::TooLarge) if end > from => {
+                end = from + (end - from) / 2;
+                size.store((end - from + 1).max(1), Ordering::Relaxed);
             }
             Err(LogsFault::TooLarge) => {
                 attempt += 1;
@@ -410,7 +433,6 @@ async fn fetch(indexer: Indexer, from: u64, to: u64, tip: bool, size: Arc<Atomic
                     let source = alloy::transports::TransportErrorKind::custom_str("one block's logs are too large");
                     return Err(Error::Rpc { method: "eth_getLogs", attempts: attempt, source });
                 }
-                pending.push((a, b));
                 indexer.rpc.backoff(attempt).await;
             }
             Err(LogsFault::Other(source)) => {
@@ -418,12 +440,11 @@ async fn fetch(indexer: Indexer, from: u64, to: u64, tip: bool, size: Arc<Atomic
                 if attempt >= config.retry_attempts.max(1) {
                     return Err(Error::Rpc { method: "eth_getLogs", attempts: attempt, source });
                 }
-                pending.push((a, b));
                 indexer.rpc.backoff(attempt).await;
             }
         }
-    }
-    let numbers: Vec<u64> = if tip { (from..=to).collect() } else { vec![from, to] };
+    };
+    let numbers: Vec<u64> = if tip { (from..=end).collect() } else { vec![from, end] };
     let mut blocks = Vec::with_capacity(numbers.len());
     for number in numbers {
         if blocks.last().is_some_and(|b: &BlockRef| b.number == number) {
@@ -431,5 +452,5 @@ async fn fetch(indexer: Indexer, from: u64, to: u64, tip: bool, size: Arc<Atomic
         }
         blocks.push(indexer.rpc.block(number).await?);
     }
-    Ok(Chunk { from, to, blocks, logs })
+    Ok(Chunk { from, to: end, blocks, logs })
 }

@@ -10,6 +10,7 @@ use alloy::{
     node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, B256, U256, keccak256},
     providers::{Provider, ext::AnvilApi},
+    rpc::types::TransactionReceipt,
     signers::{SignerSync, local::PrivateKeySigner},
     sol,
     sol_types::{Eip712Domain, SolStruct},
@@ -88,8 +89,14 @@ impl Chain {
 
     /// One BatchSettler transaction settling `count` payments of account `payer` to account 6.
     pub(crate) async fn settle(&self, payer: usize, count: usize) {
+        let receipt = self.settle_payments(self.payments(payer, count)).await;
+        assert!(receipt.status());
+    }
+
+    /// `count` signed payments of account `payer` to account 6, each with a fresh nonce.
+    pub(crate) fn payments(&self, payer: usize, count: usize) -> Vec<BatchSettler::Payment> {
         let signer = &self.keys[payer];
-        let payments = (0..count)
+        (0..count)
             .map(|i| {
                 let auth = Authorization {
                     to: self.keys[6].address(),
@@ -108,12 +115,20 @@ impl Chain {
                     signature: sign_transfer(signer, self.token, 31337, &auth),
                 }
             })
-            .collect::<Vec<_>>();
+            .collect()
+    }
+
+    /// One BatchSettler transaction of `payments`, sent by account 0; its receipt.
+    pub(crate) async fn settle_payments(&self, payments: Vec<BatchSettler::Payment>) -> TransactionReceipt {
         // A fresh provider per call: a provider's receipt watcher ignores block numbers it has seen, so one that
         // lived through a revert to a lower height would wait forever.
         let settler = BatchSettler::new(self.deployment.batch_settler, self.as_account(0));
-        let receipt = settler.settle(self.token, payments).send().await.unwrap().get_receipt().await.unwrap();
-        assert!(receipt.status());
+        settler.settle(self.token, payments).send().await.unwrap().get_receipt().await.unwrap()
+    }
+
+    /// Account `index`'s address.
+    pub(crate) fn address(&self, index: usize) -> Address {
+        self.keys[index].address()
     }
 
     /// A whole escrow job: funded by `payer` for provider account 7, completed, released, and claimed.

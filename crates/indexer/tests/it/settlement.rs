@@ -1,0 +1,135 @@
+//! The facilitator's queue items through the indexer: a batch settled by a real BatchSettler transaction moves from
+//! `settled` to `confirmed` only when its `PaymentSettled` logs are indexed at the confirmation depth, and a reorg
+//! that removes the batch's block reopens the batch and puts its items back to `submitted`.
+
+use alloy::{
+    consensus::Transaction as _,
+    eips::Encodable2718,
+    primitives::Bytes,
+    providers::{Provider, ext::AnvilApi},
+};
+use clearing_chain::contracts::BatchSettler;
+use clearing_ledger::{
+    BatchClaim, BatchTransaction, ItemResolution, Ledger, MAIN_INDEXER, Mined, NewSettlement, PaymentKey,
+    SettlementStatus, TxFees,
+};
+use sqlx::PgPool;
+
+use crate::{
+    eip3009::now,
+    support::{Chain, assert_rebuild_equal, caught_up, indexer, test_config},
+};
+
+/// The queue items of `payments`, as the facilitator would have queued them.
+fn queued(chain: &Chain, payments: &[BatchSettler::Payment]) -> Vec<NewSettlement> {
+    payments
+        .iter()
+        .map(|p| NewSettlement {
+            key: PaymentKey { chain_id: 31337, asset: chain.token, payer: p.from, nonce: p.nonce },
+            pay_to: p.to,
+            value: p.value,
+            valid_after: p.validAfter,
+            valid_before: p.validBefore,
+            signature: p.signature.clone(),
+            x402_version: 2,
+            network: "eip155:31337".into(),
+        })
+        .collect()
+}
+
+async fn statuses(ledger: &Ledger, items: &[NewSettlement]) -> Vec<SettlementStatus> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        out.push(ledger.settlement(&item.key).await.unwrap().unwrap().status);
+    }
+    out
+}
+
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn settled_items_confirm_at_depth_and_go_back_to_submitted_when_a_reorg_removes_their_batch(pool: PgPool) {
+    let chain = Chain::start().await;
+    let ledger = Ledger::from_pool(pool);
+    let config = test_config();
+    let depth = config.confirmations.unwrap();
+    let live = indexer(&ledger, &chain.endpoint(), &chain, &config).await;
+    let task = tokio::spawn(async move { live.run(std::future::pending()).await });
+    chain.activity(0).await;
+    caught_up(&ledger, &chain).await;
+
+    // The facilitator's path, step by step: queue, claim a batch, send it, record it, resolve it from the receipt.
+    let payments = chain.payments(1, 3);
+    let items = queued(&chain, &payments);
+    for item in &items {
+        assert!(ledger.enqueue_settlement(item).await.unwrap().1);
+    }
+    let relayer = chain.address(0);
+    let tx_nonce = chain.deployer.get_transaction_count(relayer).await.unwrap();
+    let claim = BatchClaim {
+        chain_id: 31337,
+        asset: chain.token,
+        relayer,
+        tx_nonce,
+        limit: 100,
+        cutoff: now(),
+        now: now() + 1,
+    };
+    let (batch, claimed) = ledger.claim_batch(&claim).await.unwrap().unwrap();
+    assert_eq!(claimed.len(), items.len());
+
+    let snapshot = chain.deployer.anvil_snapshot().await.unwrap();
+    let receipt = chain.settle_payments(payments).await;
+    assert!(receipt.status());
+    let sent = chain.deployer.get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
+    let raw: Bytes = sent.inner.inner().encoded_2718().into();
+    let fees = TxFees {
+        max_fee_per_gas: sent.inner.max_fee_per_gas(),
+        max_priority_fee_per_gas: sent.inner.max_priority_fee_per_gas().unwrap_or_default(),
+    };
+    let recorded =
+        BatchTransaction { tx_hash: receipt.transaction_hash, raw_tx: raw, gas_limit: sent.inner.gas_limit(), fees };
+    ledger.record_broadcast(batch, &recorded).await.unwrap();
+    let mined_at = receipt.block_number.unwrap();
+    let mined =
+        Mined { tx_hash: receipt.transaction_hash, block_number: mined_at, block_hash: receipt.block_hash.unwrap() };
+    let outcomes: Vec<_> = claimed.iter().map(|s| (s.id, ItemResolution::Settled)).collect();
+    ledger.resolve_batch(batch, &mined, &outcomes).await.unwrap();
+
+    // Indexed but not at depth: settled, not confirmed.
+    for _ in 0..depth {
+        caught_up(&ledger, &chain).await;
+        let checkpoint = ledger.indexer_checkpoint(31337, MAIN_INDEXER).await.unwrap().unwrap();
+        assert!(checkpoint.block_number >= mined_at);
+        assert!(checkpoint.confirmed_block.is_none_or(|c| c < mined_at), "{checkpoint:?}");
+        assert_eq!(statuses(&ledger, &items).await, vec![SettlementStatus::Settled; items.len()]);
+        chain.mine(1).await;
+    }
+    // The batch's block at depth: confirmed.
+    caught_up(&ledger, &chain).await;
+    let checkpoint = ledger.indexer_checkpoint(31337, MAIN_INDEXER).await.unwrap().unwrap();
+    assert_eq!(checkpoint.confirmed_block, Some(mined_at));
+    assert_eq!(statuses(&ledger, &items).await, vec![SettlementStatus::Confirmed; items.len()]);
+
+    // A reorg deeper than the confirmation depth replaces the batch's block with a longer chain without it.
+    let orphaned_head = chain.head().await;
+    assert!(chain.deployer.anvil_revert(snapshot).await.unwrap());
+    chain.activity(1).await;
+    let now_head = chain.head().await;
+    chain.mine((orphaned_head + 1).saturating_sub(now_head)).await;
+    caught_up(&ledger, &chain).await;
+    assert_eq!(statuses(&ledger, &items).await, vec![SettlementStatus::Submitted; items.len()]);
+    for item in &items {
+        let settlement = ledger.settlement(&item.key).await.unwrap().unwrap();
+        assert_eq!(settlement.batch_id, Some(batch));
+        assert_eq!(settlement.failure_reason, None);
+    }
+    // The reopened batch is the batcher's recovery's to look up again: unresolved, with its transaction.
+    let open = ledger.unresolved_batches(31337, relayer).await.unwrap();
+    let reopened = open.iter().find(|b| b.id == batch).expect("the batch is open again");
+    assert_eq!(reopened.transactions.len(), 1);
+    assert_eq!(reopened.transactions[0].tx_hash, receipt.transaction_hash);
+    assert_eq!(reopened.items.len(), items.len());
+    assert_rebuild_equal(&ledger, &chain).await;
+
+    assert!(!task.is_finished());
+    task.abort();
+}
