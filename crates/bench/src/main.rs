@@ -50,10 +50,11 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
     /// Payments sent through `/settle`; 0 skips settling.
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = 10_000)]
     settle_payments: usize,
-    /// Concurrent `/settle` connections (each waits for its payment's receipt).
-    #[arg(long, default_value_t = 1_000)]
+    /// Concurrent `/settle` connections. Each waits for its payment's receipt, so with 1 s blocks N connections
+    /// can settle at most N payments a second.
+    #[arg(long, default_value_t = 2_000)]
     settle_connections: usize,
     /// The verify coalescer's window, µs (the facilitator's `reads.max_wait_us`).
     #[arg(long)]
