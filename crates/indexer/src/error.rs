@@ -65,12 +65,11 @@ pub enum Error {
 
 impl Error {
     /// Whether following again later can succeed (the node or the database may recover); a fenced or locked
-    /// writer, a too-deep reorg and a wrong chain need an operator.
-    pub const fn is_transient(&self) -> bool {
+    /// writer, a database error that would repeat (a constraint, a schema mismatch), a too-deep reorg and a wrong
+    /// chain need an operator.
+    pub fn is_transient(&self) -> bool {
         match self {
-            Self::Ledger(e) => {
-                !matches!(e, clearing_ledger::Error::Fenced { .. } | clearing_ledger::Error::IndexerLocked { .. })
-            }
+            Self::Ledger(e) => e.is_transient(),
             Self::Rpc { .. } | Self::MissingBlock { .. } | Self::IncompleteLog { .. } => true,
             Self::ReorgTooDeep { .. } | Self::WrongChain { .. } | Self::RebuildDiverged { .. } => false,
         }

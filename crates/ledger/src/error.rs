@@ -136,3 +136,29 @@ pub enum Error {
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Whether trying again later can succeed: the database was unreachable or dropped the connection, a
+    /// transaction lost a serialization or deadlock race, the server ran short of resources or is restarting, or a
+    /// writer raced another (`CheckpointMoved`, `SequenceConflict`). A constraint or data error, a schema that does
+    /// not match the code, a corrupt value or a lost writer lease needs an operator: retrying would repeat it.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } | Self::CheckpointMoved { .. } | Self::SequenceConflict { .. } => true,
+            Self::Query(e) => sqlx_transient(e),
+            _ => false,
+        }
+    }
+}
+
+fn sqlx_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE classes: 08 connection exception, 40 transaction rollback, 53 insufficient resources, 57 operator
+        // intervention (shutdown, cancel), 58 system error.
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|code| ["08", "40", "53", "57", "58"].iter().any(|class| code.starts_with(class)))
+        }
+        _ => false,
+    }
+}

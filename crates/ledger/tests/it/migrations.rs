@@ -83,3 +83,20 @@ async fn a_log_is_stored_once_per_block_hash_and_index(pool: PgPool) {
     // The same position in a competing block (another hash) is another log.
     sqlx::query(insert).bind([0xabu8; 32].to_vec()).bind(&tx).bind(&address).execute(&pool).await.unwrap();
 }
+
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn a_constraint_violation_is_not_transient_and_a_lost_connection_is(pool: PgPool) {
+    // The schema's own check refuses a negative block number: retrying would refuse it again.
+    let refused = sqlx::query(
+        "INSERT INTO chain_blocks (chain_id, number, hash, parent_hash, timestamp)
+         VALUES (1, -1, decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'), 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap_err();
+    assert!(!clearing_ledger::Error::from(refused).is_transient());
+
+    pool.close().await;
+    let closed = sqlx::query("SELECT 1").execute(&pool).await.unwrap_err();
+    assert!(clearing_ledger::Error::from(closed).is_transient());
+}
