@@ -1,7 +1,7 @@
 //! `clearing`, the one binary: `dev` runs the whole system on a local chain, `serve` runs the x402 facilitator,
 //! `migrate` brings a database to the current schema, `index` follows the chain into the ledger, `deploy` deploys the
 //! contract suite to any RPC endpoint, `audit` checks settlement records and anchors against the chain with no
-//! database.
+//! database, `pay` pays an x402 resource.
 //!
 //! Configuration comes from one TOML file (`--config`, default `clearing.toml`) with environment overrides;
 //! see [`config`]. Logs go to stderr through `tracing` (warnings by default; `RUST_LOG=info` for more); human output to
@@ -13,6 +13,7 @@ mod deploy;
 mod dev;
 mod index;
 mod migrate;
+mod pay;
 mod process;
 mod serve;
 mod tools;
@@ -50,6 +51,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Check settlement records and anchors against the chain: `verify <record.json>`, `rebuild`.
     Audit(audit::AuditArgs),
+    /// Request a URL and pay it if it answers 402 (x402 `exact`), with the key in CLEARING_PAYER_KEY.
+    Pay(pay::PayArgs),
 }
 
 #[tokio::main]
@@ -68,5 +71,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args, config).await,
         Command::Audit(args) => audit::run(args, config).await,
         Command::Index(args) => index::run(args, config).await,
+        Command::Pay(args) => pay::run(args).await,
     }
 }
