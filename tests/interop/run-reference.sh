@@ -340,12 +340,13 @@ at_exit stop_case
 passed=0
 failed=0
 for v in "${cases[@]}"; do
+  started=$SECONDS
   setsid bash "${BASH_SOURCE[0]}" --case "$v" &
   CASE_PGID=$!
   if wait "$CASE_PGID"; then
-    passed=$((passed + 1)); echo "$v: PASS"
+    passed=$((passed + 1)); echo "$v: PASS ($((SECONDS - started)) s)"
   else
-    failed=$((failed + 1)); echo "$v: FAIL"
+    failed=$((failed + 1)); echo "$v: FAIL ($((SECONDS - started)) s)"
   fi
   stop_case   # nothing should be left; make sure
 done
