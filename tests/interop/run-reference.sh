@@ -4,13 +4,20 @@
 #     and minted to a fresh agent -> reference-facilitator.mjs (the npm reference implementation);
 #   FACILITATOR=clearing: `clearing dev` (anvil, MockUSDC and the Clearing contracts, a private PostgreSQL, the
 #     facilitator with its batcher) -> a fresh agent minted from another dev account;
-#   then resource-server-vN.mjs -> pay-vN.mjs -> assertions (chain.mjs check; with Clearing also: the payment
+#   then the case's resource server -> its payer -> assertions (chain.mjs check; with Clearing also: the payment
 #     response's transaction is a BatchSettler transaction).
-# Usage: tests/interop/run-reference.sh [v2|v1|v2-rust|all]   (default all: v2 v1, plus v2-rust with Clearing)
+# Usage: tests/interop/run-reference.sh [CASE|all]   (default all: v2 v1, plus v2-rust py-server py-client
+#   conformance with Clearing)
 #   v2: anvil --chain-id 31337, network eip155:31337, @x402/express + @x402/fetch 2.27
 #   v1: anvil --chain-id 84532, network base-sepolia, x402-express + x402-fetch 1.2.0
 #   v2-rust: as v2, but the resource server is Rust: crates/paywall/examples/weather.rs (clearing-paywall's axum
 #     layer), built here with cargo; @x402/fetch 2.27 pays it
+#   py-server: as v2, but the resource server is Python: python/resource_server_v2.py (Flask and the PyPI x402
+#     2.25 middleware); @x402/fetch 2.27 pays it
+#   py-client: the Rust resource server of v2-rust, paid by the PyPI x402 2.25 client (python/pay_v2.py)
+#   conformance: x402-conformance 1.6.0 (PyPI), `x402conf live` on the facilitator's GET /supported and
+#     `x402conf resource` on the Rust resource server's paid route (one unpaid GET), both --fail-on-error
+# The Python cases use tests/interop/.venv, made on first use from python/requirements.txt (pinned, with hashes).
 # Asserts, per case: HTTP 200 with the resource; the payer's token balance fell by exactly PRICE, once; the payee's
 # rose by PRICE; the payment response names a mined transaction doing exactly that transfer. Every process it
 # starts is stopped on exit (trap), whatever happens; every wait is bounded.
@@ -29,14 +36,15 @@ else
   mode=main; cases=("${1:-all}")
 fi
 for c in "${cases[@]}"; do
-  case "$c" in v1|v2|v2-rust|all) ;; *) echo "usage: $0 [v2|v1|v2-rust|all]" >&2; exit 2 ;; esac
+  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|all) ;;
+    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|all]" >&2; exit 2 ;; esac
 done
 
 FACILITATOR="${FACILITATOR:-reference}"
 case "$FACILITATOR" in reference|clearing) ;; *) echo "FACILITATOR must be reference or clearing" >&2; exit 2 ;; esac
 if [ "${cases[0]}" = all ]; then
   cases=(v2 v1)
-  [ "$FACILITATOR" = clearing ] && cases+=(v2-rust)
+  [ "$FACILITATOR" = clearing ] && cases+=(v2-rust py-server py-client conformance)
 fi
 PRICE="${PRICE:-10000}"
 MINT="${MINT:-5000000}"
@@ -111,18 +119,23 @@ json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{
 chore() { timeout --foreground "$CHORE_TIMEOUT" node "$INTEROP/chain.mjs" "$@"; }
 
 # start_server CASE FACILITATOR_URL TOKEN PAY_TO: starts the case's resource server and waits for its ready line.
-# vN runs resource-server-vN.mjs; v2-rust runs the Rust example built in the toolchain step.
+# vN runs resource-server-vN.mjs; v2-rust, py-client and conformance run the Rust example built in the toolchain
+# step; py-server runs the Python one.
 start_server() {
   local v="$1" facilitator_url="$2" token="$3" pay_to="$4" server
-  if [ "$v" = v2-rust ]; then server=("$CLEARING_ROOT/target/debug/examples/weather"); else server=(node "$INTEROP/resource-server-$v.mjs"); fi
+  case "$v" in
+    v2-rust|py-client|conformance) server=("$CLEARING_ROOT/target/debug/examples/weather") ;;
+    py-server) server=("$PYTHON" "$INTEROP/python/resource_server_v2.py") ;;
+    *) server=(node "$INTEROP/resource-server-$v.mjs") ;;
+  esac
   start "server-$v" env PORT=0 FACILITATOR_URL="$facilitator_url" TOKEN_ADDRESS="$token" PAY_TO="$pay_to" PRICE="$PRICE" \
     TOKEN_NAME=USDC TOKEN_VERSION=2 RUST_LOG="${RUST_LOG:-info}" "${server[@]}"
   wait_for "server-$v" "$LAST_PID" '^\{"ready":true'
 }
 
 run_case() {
-  local v="$1" chain_id network
-  if [ "${v%-rust}" = v2 ]; then chain_id=31337; network="eip155:31337"; else chain_id=84532; network=base-sepolia; fi
+  local v="$1" chain_id=31337 network="eip155:31337"
+  if [ "$v" = v1 ]; then chain_id=84532; network=base-sepolia; fi
   step "$v: chain id $chain_id, network $network, facilitator: $FACILITATOR"
   if [ "$FACILITATOR" = clearing ]; then run_clearing_case "$v" "$chain_id" "$network"; return; fi
 
@@ -153,20 +166,28 @@ run_case() {
 }
 
 # pay_and_check CASE NETWORK FACILITATOR_URL TOKEN AGENT AGENT_KEY PAY_TO FACILITATOR_LOG: starts the case's
-# resource server, pays it with the npm client of its version, and asserts the payment (chain.mjs check).
+# resource server, pays it with the case's client (pay-v1.mjs for v1, python/pay_v2.py for py-client, else
+# pay-v2.mjs), and asserts the payment (chain.mjs check). The conformance case checks instead of paying.
 pay_and_check() {
   local v="$1" network="$2" facilitator_url="$3" token="$4" agent="$5" agent_key="$6" pay_to="$7" log="$8"
   start_server "$v" "$facilitator_url" "$token" "$pay_to" || return 1
   local url="http://127.0.0.1:$(ready_port "server-$v")/weather"
+  if [ "$v" = conformance ]; then conformance "$facilitator_url" "$url"; return; fi
+  local payer
+  case "$v" in
+    v1) payer=(node "$INTEROP/pay-v1.mjs") ;;
+    py-client) payer=("$PYTHON" "$INTEROP/python/pay_v2.py") ;;
+    *) payer=(node "$INTEROP/pay-v2.mjs") ;;
+  esac
 
   local agent_before pay_to_before
   agent_before="$(chore balance "$token" "$agent" | json_field balance)"
   pay_to_before="$(chore balance "$token" "$pay_to" | json_field balance)"
 
-  echo "paying $url with pay-${v%-rust}.mjs"
+  echo "paying $url with ${payer[*]##*/}"
   if ! AGENT_KEY="$agent_key" TOKEN_ADDRESS="$token" MAX_AMOUNT="$PRICE" PAY_TIMEOUT_MS=$((PAY_TIMEOUT * 1000)) \
-      timeout --foreground "$((PAY_TIMEOUT + 5))" node "$INTEROP/pay-${v%-rust}.mjs" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
-    echo "pay-${v%-rust}.mjs failed:" >&2
+      timeout --foreground "$((PAY_TIMEOUT + 5))" "${payer[@]}" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
+    echo "${payer[*]##*/} failed:" >&2
     dump "pay-$v"; dump "server-$v"; dump "$log"
     return 1
   fi
@@ -180,6 +201,39 @@ pay_and_check() {
     return 1
   fi
   echo "verdict: $(cat "$work/check-$v.out")"
+}
+
+# conformance FACILITATOR_URL PAID_URL: x402-conformance's read-only checks, `live` (S0-S4 on GET /supported) on the
+# facilitator and `resource` (P1-P7 on one unpaid GET) on the paid route. Each check's verdict is printed; a failed
+# error-severity check fails the case (--fail-on-error), and so does a run that checked nothing.
+conformance() {
+  local facilitator_url="$1" url="$2" mode target rc
+  for mode in live resource; do
+    if [ "$mode" = live ]; then target="$facilitator_url"; else target="$url"; fi
+    rc=0
+    timeout --foreground "$CHORE_TIMEOUT" "$PYTHON" -m x402conf "$mode" --fail-on-error "$target" \
+      >"$work/conformance-$mode.json" 2>"$work/conformance-$mode.err" || rc=$?
+    "$PYTHON" - "$work/conformance-$mode.json" "$mode" "$target" <<'PY' || rc=1
+import json, sys
+path, mode, target = sys.argv[1:]
+try:
+    runs = json.load(open(path))["results"]
+except (OSError, ValueError, KeyError) as error:
+    sys.exit(f"x402conf {mode}: no results ({error})")
+checks = [c for r in runs for c in r.get("checks", [])]
+for c in checks:
+    verdict = "pass" if c["pass"] else ("FAIL" if c.get("severity", "error") == "error" else c.get("severity"))
+    print(f"x402conf {mode} {target}: {verdict:7} {c['check']}")
+    if not c["pass"]:
+        print(f"    detail: {json.dumps(c.get('detail'))}")
+sys.exit(0 if checks else f"x402conf {mode}: no checks ran")
+PY
+    if [ "$rc" != 0 ]; then
+      echo "x402conf $mode failed (exit $rc):" >&2
+      dump "conformance-$mode"
+      return 1
+    fi
+  done
 }
 
 # The same case with `clearing dev` as chain, contracts, database and facilitator.
@@ -209,6 +263,7 @@ run_clearing_case() {
   echo "agent $agent (no ETH) minted $MINT; payTo $pay_to; price $PRICE"
 
   pay_and_check "$v" "$network" "$facilitator_url" "$token" "$agent" "$agent_key" "$pay_to" "clearing-$v" || return 1
+  if [ "$v" = conformance ]; then stop_all; return; fi
 
   # The payment went through Clearing's batch: the transaction the client was told is a BatchSettler call.
   local tx to
@@ -246,7 +301,25 @@ timeout "$CHORE_TIMEOUT" forge build contracts/test/mocks/MockUSDC.sol --out "$w
 export ARTIFACT="$work/out/MockUSDC.sol/MockUSDC.json" INTEROP_WORK="$work"
 export EXPECTED_BODY="$(cd "$INTEROP" && node --input-type=module -e 'import {WEATHER} from "./lib.mjs"; process.stdout.write(JSON.stringify(WEATHER))')"
 
-if [[ " ${cases[*]} " == *" v2-rust "* ]]; then
+# The Python cases' interpreter: a project-local venv with the pinned packages of python/requirements.txt,
+# installed from PyPI with --require-hashes and made again whenever that file (or the python3 it was made with)
+# changes, as node_modules is for package-lock.json.
+if [[ " ${cases[*]} " =~ " "(py-server|py-client|conformance)" " ]]; then
+  venv="$INTEROP/.venv"
+  requirements="$INTEROP/python/requirements.txt"
+  want="$( { sha256sum "$requirements" | cut -d' ' -f1; python3 -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.clearing-requirements.sha256" 2>/dev/null)" != "$want" ]; then
+    step "python3 -m venv tests/interop/.venv; pip install --require-hashes (x402 2.25.0, x402-conformance 1.6.0)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --no-input --disable-pip-version-check --require-hashes \
+      -r "$requirements"
+    echo "$want" > "$venv/.clearing-requirements.sha256"
+  fi
+  export PYTHON="$venv/bin/python" PYTHONDONTWRITEBYTECODE=1
+fi
+
+if [[ " ${cases[*]} " =~ " "(v2-rust|py-client|conformance)" " ]]; then
   step "cargo build -p clearing-paywall --example weather (the Rust resource server)"
   cargo build --quiet -p clearing-paywall --example weather
 fi
@@ -267,12 +340,13 @@ at_exit stop_case
 passed=0
 failed=0
 for v in "${cases[@]}"; do
+  started=$SECONDS
   setsid bash "${BASH_SOURCE[0]}" --case "$v" &
   CASE_PGID=$!
   if wait "$CASE_PGID"; then
-    passed=$((passed + 1)); echo "$v: PASS"
+    passed=$((passed + 1)); echo "$v: PASS ($((SECONDS - started)) s)"
   else
-    failed=$((failed + 1)); echo "$v: FAIL"
+    failed=$((failed + 1)); echo "$v: FAIL ($((SECONDS - started)) s)"
   fi
   stop_case   # nothing should be left; make sure
 done

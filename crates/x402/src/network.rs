@@ -12,10 +12,19 @@ pub const EIP155_NAMESPACE: &str = "eip155";
 /// Longest CAIP-2 reference: `[-_a-zA-Z0-9]{1,32}` (CAIP-2 syntax).
 const CAIP2_MAX_REFERENCE_LEN: usize = 32;
 
-/// The EVM network names x402 v1 defines and their chain ids, from the v1 reference client's
-/// `EvmNetworkToChainId` (`coinbase/x402` `typescript/packages/x402/src/types/shared/network.ts`). v1 clients
-/// accept only these names.
+/// The EVM network names of x402 v1 and their chain ids: every name that either reference SDK maps to a chain
+/// id, npm `x402` 1.2.0 (`EvmNetworkToChainId`, `src/types/shared/network.ts`) or PyPI `x402` 2.25.0
+/// (`V1_NETWORK_CHAIN_IDS`, `x402/mechanisms/evm/v1/constants.py`). A v1 client signs its EIP-712 domain with the
+/// chain id its SDK maps the name to, so a name is understood here only where an SDK defines it.
+///
+/// Where the two disagree (`story`, `educhain`, `skale-base-sepolia`) this follows npm: its ids are the chains
+/// the names denote (viem's `story` is Story mainnet 1514 and `eduChain` is EDU Chain 41923; x402 1.2 defines
+/// SKALE Base Sepolia as 324705682 and lists a bridged USDC on each of the three), and npm `@x402/evm` 2.27 keeps
+/// the same ids. PyPI's (1513, 656476, 1444673419) name other chains, so a PyPI v1 client cannot pay on those
+/// three names through any facilitator on the named chain. Names only PyPI has are included: no SDK gives them
+/// another id. `tests/it/network_table.rs` pins this table against both SDKs' tables.
 pub const V1_EVM_NETWORKS: &[(&str, u64)] = &[
+    // In both SDKs, with the same id.
     ("abstract", 2741),
     ("abstract-testnet", 11124),
     ("base-sepolia", 84532),
@@ -28,11 +37,19 @@ pub const V1_EVM_NETWORKS: &[(&str, u64)] = &[
     ("polygon", 137),
     ("polygon-amoy", 80002),
     ("peaq", 3338),
-    ("lisk", 1135),
-    ("lisk-sepolia", 4202),
+    // In both, with different ids: npm's (see above).
     ("story", 1514),
     ("educhain", 41923),
     ("skale-base-sepolia", 324705682),
+    // PyPI only.
+    ("ethereum", 1),
+    ("megaeth", 4326),
+    ("monad", 143),
+    ("monad-testnet", 10143),
+    ("stable", 988),
+    ("stable-testnet", 2201),
+    ("celo", 42220),
+    ("flare", 14),
 ];
 
 /// An EVM chain, named on the wire as CAIP-2 `eip155:<chain id>` (v2) or, where x402 v1 has one, by its v1

@@ -5,5 +5,6 @@ mod alloc;
 mod eip712;
 mod fuzz;
 mod headers;
+mod network_table;
 mod vectors;
 mod verify;
