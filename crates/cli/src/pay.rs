@@ -32,6 +32,9 @@ pub(crate) struct PayArgs {
     /// The most one payment may cost, in the token's atomic units (USDC has 6 decimals: 10000 is $0.01).
     #[arg(long, default_value = "1000000", value_name = "ATOMIC_UNITS")]
     max_amount: U256,
+    /// Print one JSON line instead (`status`, `body`, `paymentResponse`, `paid`) for scripts and agents.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `clearing pay`.
@@ -48,6 +51,13 @@ pub(crate) async fn run(args: PayArgs) -> anyhow::Result<()> {
     let payer = Payer::new(signer, Policy::at_most(args.max_amount));
 
     let paid = payer.pay(method, args.url.clone(), headers, args.data.map(String::into_bytes)).await?;
+    if args.json {
+        println!("{}", json_line(&paid, payer.address()));
+        if !paid.status.is_success() {
+            bail!("the server answered {}", paid.status);
+        }
+        return Ok(());
+    }
     std::io::stdout().write_all(&paid.body)?;
     std::io::stdout().flush()?;
 
@@ -86,4 +96,45 @@ pub(crate) async fn run(args: PayArgs) -> anyhow::Result<()> {
         bail!("the server answered {}", paid.status);
     }
     Ok(())
+}
+
+/// `--json`'s line. The body is embedded verbatim when it is JSON (key order kept), else as a string.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonLine<'a> {
+    status: u16,
+    body: Box<serde_json::value::RawValue>,
+    payment_response: Option<&'a clearing_x402::SettleResponse>,
+    paid: Option<PaidLine>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PaidLine {
+    amount: String,
+    asset: alloy::primitives::Address,
+    pay_to: alloy::primitives::Address,
+    network: String,
+    payer: alloy::primitives::Address,
+}
+
+fn json_line(paid: &clearing_client::Paid, payer: alloy::primitives::Address) -> String {
+    let text = String::from_utf8_lossy(&paid.body).into_owned();
+    let body = serde_json::value::RawValue::from_string(text.trim().to_owned())
+        .or_else(|_| serde_json::value::to_raw_value(&text))
+        .expect("a string always serialises");
+    let payment = paid.payment.as_ref();
+    let line = JsonLine {
+        status: paid.status.as_u16(),
+        body,
+        payment_response: payment.and_then(|p| p.settlement.as_ref()),
+        paid: payment.map(|p| PaidLine {
+            amount: p.offer.amount.to_string(),
+            asset: p.offer.asset,
+            pay_to: p.offer.pay_to,
+            network: p.offer.network.caip2(),
+            payer,
+        }),
+    };
+    serde_json::to_string(&line).expect("the line always serialises")
 }
