@@ -204,6 +204,10 @@ mod tests {
             (Reason::ValidBefore, "invalid_exact_evm_payload_authorization_valid_before"),
             (Reason::ValidAfter, "invalid_exact_evm_payload_authorization_valid_after"),
             (Reason::ValueMismatch, "invalid_exact_evm_payload_authorization_value_mismatch"),
+            // The v1 reference's `ErrorReasons` (`typescript/packages/x402/src/types/verify/x402Specs.ts`).
+            (Reason::InvalidAuthorizationValue, "invalid_exact_evm_payload_authorization_value"),
+            (Reason::SimulationFailed, "invalid_exact_evm_transaction_simulation_failed"),
+            (Reason::TransactionFailed, "invalid_exact_evm_transaction_failed"),
             (Reason::NonceAlreadyUsed, "invalid_exact_evm_nonce_already_used"),
             (Reason::InsufficientBalance, "invalid_exact_evm_insufficient_balance"),
             (Reason::AssetNotDeployedContract, "asset_not_deployed_contract"),
