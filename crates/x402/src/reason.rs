@@ -206,6 +206,7 @@ mod tests {
             (Reason::ValueMismatch, "invalid_exact_evm_payload_authorization_value_mismatch"),
             // The v1 reference's `ErrorReasons` (`typescript/packages/x402/src/types/verify/x402Specs.ts`).
             (Reason::InvalidAuthorizationValue, "invalid_exact_evm_payload_authorization_value"),
+            // `go/mechanisms/evm/exact/facilitator/errors.go`.
             (Reason::SimulationFailed, "invalid_exact_evm_transaction_simulation_failed"),
             (Reason::TransactionFailed, "invalid_exact_evm_transaction_failed"),
             (Reason::NonceAlreadyUsed, "invalid_exact_evm_nonce_already_used"),
