@@ -280,9 +280,12 @@ const fn checked_after_signature(reason: Reason) -> bool {
     matches!(
         reason,
         Reason::RecipientMismatch
+            | Reason::RecipientIsToken
             | Reason::ValidBefore
+            | Reason::ValidBeforeTooFar
             | Reason::ValidAfter
             | Reason::ValueMismatch
+            | Reason::InvalidAuthorizationValue
             | Reason::AssetMismatch
     )
 }
