@@ -3,44 +3,19 @@ pragma solidity 0.8.30;
 
 import {VerifyReader} from "../../src/VerifyReader.sol";
 import {MockERC1271Wallet} from "../mocks/MockERC1271Wallet.sol";
-import {MockUSDC} from "../mocks/MockUSDC.sol";
-import {Authorizations} from "../utils/Authorizations.sol";
+import {VerifyReaderBase} from "./Base.t.sol";
 
-/// @dev The reader is meant for a deployless `eth_call`; here `new` runs the same constructor and stores the answers
-///      as the new account's code, which the test reads back.
-contract VerifyReaderTest is Authorizations {
-    MockUSDC internal usdc;
-    address internal payer;
-    uint256 internal payerKey;
-
-    function setUp() public {
-        usdc = new MockUSDC("USDC");
-        (payer, payerKey) = makeKey("payer");
-        usdc.mint(payer, 1_000_000);
-        vm.warp(1000);
-    }
-
-    function read(VerifyReader.Query[] memory queries) internal returns (VerifyReader.Answer[] memory) {
-        address answers = address(new VerifyReader(queries));
-        return abi.decode(answers.code, (VerifyReader.Answer[]));
-    }
-
-    function query(address token, address who, bytes32 nonce) internal pure returns (VerifyReader.Query memory) {
-        return VerifyReader.Query({token: token, payer: who, nonce: nonce, digest: bytes32(0), signature: ""});
-    }
-
+/// @dev The reads: code, balance, nonce state, ERC-1271.
+contract VerifyReaderTest is VerifyReaderBase {
     function test_When_PayerIsAnEOA_ReadsBalanceAndFreshNonce() public {
-        VerifyReader.Query[] memory queries = new VerifyReader.Query[](1);
-        queries[0] = query(address(usdc), payer, bytes32(uint256(7)));
+        VerifyReader.Answer memory a = readOne(query(address(usdc), payer, bytes32(uint256(7))));
 
-        VerifyReader.Answer memory a = read(queries)[0];
-
-        assertEq(a.tokenCodeSize, address(usdc).code.length, "token code size");
-        assertEq(a.payerCodeSize, 0, "an EOA has no code");
-        assertTrue(a.balanceOk && a.nonceOk, "both reads answered");
+        assertTrue(has(a, TOKEN_HAS_CODE), "token has code");
+        assertFalse(has(a, PAYER_HAS_CODE), "an EOA has no code");
+        assertTrue(has(a, BALANCE_OK) && has(a, NONCE_OK), "both reads answered");
         assertEq(a.balance, 1_000_000, "balance");
-        assertFalse(a.nonceUsed, "fresh nonce");
-        assertFalse(a.contractSignatureValid, "no ERC-1271 for an EOA");
+        assertFalse(has(a, NONCE_USED), "fresh nonce");
+        assertFalse(has(a, CONTRACT_SIGNATURE_VALID), "no ERC-1271 for an EOA");
     }
 
     function test_When_NonceWasUsed_ReportsIt() public {
@@ -60,19 +35,17 @@ contract VerifyReaderTest is Authorizations {
 
         VerifyReader.Answer[] memory answers = read(queries);
 
-        assertTrue(answers[0].nonceUsed, "used nonce");
-        assertFalse(answers[1].nonceUsed, "the next nonce is fresh");
+        assertTrue(has(answers[0], NONCE_USED), "used nonce");
+        assertFalse(has(answers[1], NONCE_USED), "the next nonce is fresh");
         assertEq(answers[0].balance, 1_000_000 - 10, "balance after the transfer");
     }
 
     function test_When_TokenHasNoCode_ReportsZeroCodeAndNoReads() public {
-        VerifyReader.Query[] memory queries = new VerifyReader.Query[](1);
-        queries[0] = query(address(0xdead), payer, bytes32(0));
+        VerifyReader.Answer memory a = readOne(query(address(0xdead), payer, bytes32(0)));
 
-        VerifyReader.Answer memory a = read(queries)[0];
-
-        assertEq(a.tokenCodeSize, 0, "no code");
-        assertFalse(a.balanceOk || a.nonceOk, "nothing read from a non-contract");
+        assertFalse(has(a, TOKEN_HAS_CODE), "no code");
+        assertFalse(has(a, BALANCE_OK) || has(a, NONCE_OK), "nothing read from a non-contract");
+        assertFalse(has(a, SIMULATED), "nothing simulated against a non-contract");
     }
 
     function test_When_TokenIsNotEIP3009_OneQueryFailsAndTheOthersAnswer() public {
@@ -83,8 +56,8 @@ contract VerifyReaderTest is Authorizations {
 
         VerifyReader.Answer[] memory answers = read(queries);
 
-        assertFalse(answers[0].balanceOk || answers[0].nonceOk, "reads of a non-token fail softly");
-        assertTrue(answers[1].balanceOk && answers[1].nonceOk, "the other query still answers");
+        assertFalse(has(answers[0], BALANCE_OK) || has(answers[0], NONCE_OK), "reads of a non-token fail softly");
+        assertTrue(has(answers[1], BALANCE_OK) && has(answers[1], NONCE_OK), "the other query still answers");
     }
 
     function test_When_PayerIsAWallet_AsksERC1271() public {
@@ -93,27 +66,44 @@ contract VerifyReaderTest is Authorizations {
         vm.prank(payer);
         wallet.approve(digest);
         VerifyReader.Query[] memory queries = new VerifyReader.Query[](2);
-        queries[0] = VerifyReader.Query(address(usdc), address(wallet), bytes32(0), digest, hex"01");
-        queries[1] = VerifyReader.Query(address(usdc), address(wallet), bytes32(0), keccak256("other"), hex"01");
+        queries[0] = query(address(usdc), address(wallet), bytes32(0));
+        queries[0].digest = digest;
+        queries[0].signature = hex"01";
+        queries[1] = query(address(usdc), address(wallet), bytes32(0));
+        queries[1].digest = keccak256("other");
+        queries[1].signature = hex"01";
 
         VerifyReader.Answer[] memory answers = read(queries);
 
-        assertTrue(answers[0].payerCodeSize > 0, "a wallet has code");
-        assertTrue(answers[0].contractSignatureValid, "approved digest");
-        assertFalse(answers[1].contractSignatureValid, "unapproved digest");
+        assertTrue(has(answers[0], PAYER_HAS_CODE), "a wallet has code");
+        assertTrue(has(answers[0], CONTRACT_SIGNATURE_VALID), "approved digest");
+        assertFalse(has(answers[1], CONTRACT_SIGNATURE_VALID), "unapproved digest");
     }
 
     function test_When_WalletReverts_SignatureIsInvalid() public {
         MockERC1271Wallet wallet = new MockERC1271Wallet(payer);
         vm.prank(payer);
         wallet.setMode(MockERC1271Wallet.Mode.Reverting);
-        VerifyReader.Query[] memory queries = new VerifyReader.Query[](1);
-        queries[0] = VerifyReader.Query(address(usdc), address(wallet), bytes32(0), bytes32(0), "");
 
-        assertFalse(read(queries)[0].contractSignatureValid, "a reverting wallet approves nothing");
+        VerifyReader.Answer memory a = readOne(query(address(usdc), address(wallet), bytes32(0)));
+
+        assertFalse(has(a, CONTRACT_SIGNATURE_VALID), "a reverting wallet approves nothing");
     }
 
     function test_When_NoQueries_ReturnsAnEmptyList() public {
         assertEq(read(new VerifyReader.Query[](0)).length, 0, "empty");
+    }
+
+    function test_When_AFullBatchRefuses_TheAnswersStillFitInCode() public {
+        usdc.pause();
+        VerifyReader.Query[] memory queries = new VerifyReader.Query[](100);
+        for (uint256 i = 0; i < queries.length; i++) {
+            queries[i] = payment(payTo, 10, bytes32(i));
+        }
+
+        VerifyReader.Answer[] memory answers = read(queries);
+
+        assertEq(answers.length, 100, "every answer");
+        assertEq(string(answers[99].refusal), "Pausable: paused", "the last refusal");
     }
 }

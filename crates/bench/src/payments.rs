@@ -41,7 +41,8 @@ pub fn signed_bodies(terms: &PaymentTerms, payers: &[PrivateKeySigner], count: u
         "amount": terms.value.to_string(),
         "asset": terms.asset.to_checksum(None),
         "payTo": terms.pay_to.to_checksum(None),
-        "maxTimeoutSeconds": 300,
+        // Verify refuses a validBefore further ahead than the requirements' timeout allows.
+        "maxTimeoutSeconds": VALIDITY_SECS,
         "extra": {"name": terms.token_name, "version": TOKEN_VERSION}
     });
     (0..count)

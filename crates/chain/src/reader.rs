@@ -1,8 +1,9 @@
 //! The chain reads of x402 verify, many at a time, in one `eth_call`.
 //!
 //! [`read_verify_batch`] sends `VerifyReader`'s creation code with the encoded queries as an `eth_call` without a
-//! `to`: the constructor runs every read and returns the answers as the call's result. Nothing is deployed, so it
-//! works against any node, and a batch costs one RPC call whatever its size.
+//! `to`: the constructor runs every read, simulates every transfer with the token's own code (each undone before
+//! the next), and returns the answers as the call's result. Nothing is deployed, so it works against any node, and
+//! a batch costs one RPC call whatever its size.
 
 use alloy::{
     eips::BlockId,
@@ -15,6 +16,7 @@ use alloy::{
 use crate::{
     ChainProvider, Result,
     contracts::VerifyReader::{self, Query},
+    reason::Refusal,
 };
 
 alloy::sol! {
@@ -22,37 +24,116 @@ alloy::sol! {
     /// function returns it), so it is declared here; the anvil tests decode real answers with it.
     #[derive(Debug)]
     struct Answer {
-        uint256 tokenCodeSize;
-        uint256 payerCodeSize;
         uint256 balance;
-        bool balanceOk;
-        bool nonceUsed;
-        bool nonceOk;
-        bool contractSignatureValid;
+        uint256 flags;
+        bytes refusal;
     }
 }
 
-/// Most queries in one call. Each answer takes 224 bytes of the returned "code", which EIP-170 caps at 24,576.
+/// `VerifyReader`'s answer flags (contracts/src/VerifyReader.sol; its Foundry tests pin the same values).
+mod flags {
+    pub(super) const TOKEN_HAS_CODE: u64 = 1 << 0;
+    pub(super) const PAYER_HAS_CODE: u64 = 1 << 1;
+    pub(super) const BALANCE_OK: u64 = 1 << 2;
+    pub(super) const NONCE_OK: u64 = 1 << 3;
+    pub(super) const NONCE_USED: u64 = 1 << 4;
+    pub(super) const CONTRACT_SIGNATURE_VALID: u64 = 1 << 5;
+    pub(super) const SIMULATED: u64 = 1 << 6;
+    pub(super) const SIMULATION_SUCCEEDED: u64 = 1 << 7;
+    pub(super) const REFUSAL_IS_MESSAGE: u64 = 1 << 8;
+    pub(super) const PAYER_BLACKLISTED: u64 = 1 << 9;
+    pub(super) const RECIPIENT_BLACKLISTED: u64 = 1 << 10;
+}
+
+/// Most queries in one call: the answers are returned as code, which EIP-170 caps at 24,576 bytes, and an answer
+/// takes at most 224 bytes.
 pub const MAX_VERIFY_READS: usize = 100;
 
-/// One verify's reads: the payer's balance and nonce state at `token`, code sizes, and, for a payer with code,
-/// its ERC-1271 answer for `digest` and `signature`.
+/// One verify's reads: the payer's balance and nonce state at `token`, code sizes, for a payer with code its
+/// ERC-1271 answer for `digest` and `signature`, and the simulated `transferWithAuthorization` of the authorization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyRead {
     /// The EIP-3009 token.
     pub token: Address,
     /// The authorization's `from`.
     pub payer: Address,
+    /// The authorization's `to`.
+    pub to: Address,
+    /// The authorization's value.
+    pub value: U256,
+    /// The authorization's `validAfter`.
+    pub valid_after: U256,
+    /// The authorization's `validBefore`.
+    pub valid_before: U256,
     /// The authorization's nonce.
     pub nonce: B256,
-    /// The EIP-712 digest the payer signed.
+    /// The EIP-712 `TransferWithAuthorization` digest of the fields above in the token's domain: it commits to
+    /// every one of them, so callers may key what a read answered by (digest, signature).
     pub digest: B256,
-    /// The payer's signature (used only if the payer has code).
+    /// The payer's signature as the token takes it (65 bytes r‖s‖v for an EOA).
     pub signature: Bytes,
 }
 
+impl VerifyRead {
+    /// A read of `payer`'s code alone (no token, nothing simulated).
+    pub fn code_of(payer: Address) -> Self {
+        Self {
+            token: Address::ZERO,
+            payer,
+            to: Address::ZERO,
+            value: U256::ZERO,
+            valid_after: U256::ZERO,
+            valid_before: U256::ZERO,
+            nonce: B256::ZERO,
+            digest: B256::ZERO,
+            signature: Bytes::new(),
+        }
+    }
+}
+
+/// What the token did with the simulated `transferWithAuthorization` (state rolled back after each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Simulation {
+    /// Not simulated: the token has no code, or the call had too little gas left for this item.
+    NotRun,
+    /// The transfer would succeed at this block.
+    Succeeded,
+    /// The token refused it.
+    Refused(TokenRefusal),
+}
+
+/// The token's refusal of a simulated transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRefusal {
+    /// The message of its `Error(string)`, if it reverted with one (cut to 64 bytes).
+    pub message: Option<String>,
+    /// Its raw revert data otherwise (cut to 64 bytes; empty when it ran out of its stipend).
+    pub data: Bytes,
+    /// Whether the token's `isBlacklisted(payer)` said true.
+    pub payer_blacklisted: bool,
+    /// Whether the token's `isBlacklisted(to)` said true.
+    pub recipient_blacklisted: bool,
+}
+
+impl TokenRefusal {
+    /// What the refusal means ([`reason::classify`](crate::reason::classify)); raw data is [`Refusal::Other`].
+    pub fn refusal(&self) -> Refusal {
+        self.message.as_deref().map_or(Refusal::Other, crate::reason::classify)
+    }
+}
+
+impl std::fmt::Display for TokenRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.message, self.data.is_empty()) {
+            (Some(message), _) => write!(f, "{message:?}"),
+            (None, true) => f.write_str("no revert data (out of its gas stipend?)"),
+            (None, false) => write!(f, "revert data {}", self.data),
+        }
+    }
+}
+
 /// What the chain said about one [`VerifyRead`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyAnswer {
     /// Whether the token address holds code.
     pub token_is_contract: bool,
@@ -64,16 +145,39 @@ pub struct VerifyAnswer {
     pub nonce_used: Option<bool>,
     /// For a payer with code: whether `isValidSignature` returned the ERC-1271 magic value.
     pub contract_signature_valid: bool,
+    /// The simulated transfer.
+    pub transfer: Simulation,
 }
 
 impl From<Answer> for VerifyAnswer {
     fn from(answer: Answer) -> Self {
+        // Only the low bits are flags; anything above them is ignored.
+        let bits = answer.flags.as_limbs()[0];
+        let has = |flag: u64| bits & flag != 0;
+        let transfer = if !has(flags::SIMULATED) {
+            Simulation::NotRun
+        } else if has(flags::SIMULATION_SUCCEEDED) {
+            Simulation::Succeeded
+        } else {
+            let (message, data) = if has(flags::REFUSAL_IS_MESSAGE) {
+                (Some(String::from_utf8_lossy(&answer.refusal).into_owned()), Bytes::new())
+            } else {
+                (None, answer.refusal)
+            };
+            Simulation::Refused(TokenRefusal {
+                message,
+                data,
+                payer_blacklisted: has(flags::PAYER_BLACKLISTED),
+                recipient_blacklisted: has(flags::RECIPIENT_BLACKLISTED),
+            })
+        };
         Self {
-            token_is_contract: answer.tokenCodeSize > U256::ZERO,
-            payer_has_code: answer.payerCodeSize > U256::ZERO,
-            balance: answer.balanceOk.then_some(answer.balance),
-            nonce_used: answer.nonceOk.then_some(answer.nonceUsed),
-            contract_signature_valid: answer.contractSignatureValid,
+            token_is_contract: has(flags::TOKEN_HAS_CODE),
+            payer_has_code: has(flags::PAYER_HAS_CODE),
+            balance: has(flags::BALANCE_OK).then_some(answer.balance),
+            nonce_used: has(flags::NONCE_OK).then_some(has(flags::NONCE_USED)),
+            contract_signature_valid: has(flags::CONTRACT_SIGNATURE_VALID),
+            transfer,
         }
     }
 }
@@ -93,6 +197,10 @@ pub async fn read_verify_batch(
         .map(|read| Query {
             token: read.token,
             payer: read.payer,
+            to: read.to,
+            value: read.value,
+            validAfter: read.valid_after,
+            validBefore: read.valid_before,
             nonce: read.nonce,
             digest: read.digest,
             signature: read.signature.clone(),

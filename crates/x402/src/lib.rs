@@ -46,7 +46,8 @@ pub use signature::{
 pub use v1::{PaymentPayloadV1, PaymentRequiredV1, PaymentRequirementsV1};
 pub use v2::{PaymentPayloadV2, PaymentRequiredV2, PaymentRequirementsV2, ResourceInfo};
 pub use verify::{
-    PayerCode, Recoveries, SignatureCheck, VALID_BEFORE_MARGIN_SECS, VerifiedPayment, VerifyOptions, verify_exact,
+    MAX_CLOCK_SKEW_SECS, PayerCode, Recoveries, SignatureCheck, VALID_BEFORE_MARGIN_SECS, VerifiedPayment,
+    VerifyOptions, verify_exact,
 };
 pub use version::{Version, X402Version};
 

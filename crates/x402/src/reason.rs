@@ -4,7 +4,7 @@
 //! facilitator codes from `x402-foundation/x402` `go/mechanisms/evm/exact/facilitator/errors.go` (mirrored in
 //! `typescript/packages/mechanisms/evm/src/exact/facilitator/errors.ts`), the protocol codes from the v1
 //! `ErrorReasons` list (`typescript/packages/x402/src/types/verify/x402Specs.ts`) and the Go core
-//! (`go/errors.go`). Only [`Reason::AssetMismatch`] is Clearing's own.
+//! (`go/errors.go`). Clearing's own codes, used only where no reference code names the case, are listed last.
 
 use std::fmt;
 
@@ -61,6 +61,9 @@ reasons! {
     ValidAfter = "invalid_exact_evm_payload_authorization_valid_after",
     /// `authorization.value` is not exactly the required amount.
     ValueMismatch = "invalid_exact_evm_payload_authorization_value_mismatch",
+    /// `authorization.value` (and so the required amount) is zero: nothing would be paid (the v1 reference's
+    /// `ErrorReasons` name for a wrong value).
+    InvalidAuthorizationValue = "invalid_exact_evm_payload_authorization_value",
     /// The authorization's nonce is used or cancelled on the token.
     NonceAlreadyUsed = "invalid_exact_evm_nonce_already_used",
     /// The payer's token balance is below the value.
@@ -105,6 +108,20 @@ reasons! {
     // Clearing's own
     /// A v2 payload's `accepted.asset` is not the requirements' asset (asset substitution).
     AssetMismatch = "asset_mismatch",
+    /// `validBefore` lies further ahead than the requirements' `maxTimeoutSeconds` (plus the allowed clock skew)
+    /// allows: the authorization would outlive what the resource server asked for.
+    ValidBeforeTooFar = "invalid_exact_evm_payload_authorization_valid_before_too_far",
+    /// `payTo` is the token contract itself: value sent there is stuck (FiatToken v2.2 blacklists its own address).
+    RecipientIsToken = "invalid_exact_evm_recipient_is_token",
+    /// The token's blacklist holds the payer (`authorization.from`).
+    PayerBlacklisted = "invalid_exact_evm_payer_blacklisted",
+    /// The token's blacklist holds the payee (`payTo`).
+    RecipientBlacklisted = "invalid_exact_evm_recipient_blacklisted",
+    /// The token refused a queued settlement because its blacklist holds the payer or the payee; its revert data
+    /// does not say which (verify names the party with the two codes above).
+    AccountBlacklisted = "invalid_exact_evm_account_blacklisted",
+    /// The token is paused: it moves nothing until unpaused.
+    TokenPaused = "invalid_exact_evm_token_paused",
 }
 
 impl fmt::Display for Reason {
@@ -187,6 +204,11 @@ mod tests {
             (Reason::ValidBefore, "invalid_exact_evm_payload_authorization_valid_before"),
             (Reason::ValidAfter, "invalid_exact_evm_payload_authorization_valid_after"),
             (Reason::ValueMismatch, "invalid_exact_evm_payload_authorization_value_mismatch"),
+            // The v1 reference's `ErrorReasons` (`typescript/packages/x402/src/types/verify/x402Specs.ts`).
+            (Reason::InvalidAuthorizationValue, "invalid_exact_evm_payload_authorization_value"),
+            // `go/mechanisms/evm/exact/facilitator/errors.go`.
+            (Reason::SimulationFailed, "invalid_exact_evm_transaction_simulation_failed"),
+            (Reason::TransactionFailed, "invalid_exact_evm_transaction_failed"),
             (Reason::NonceAlreadyUsed, "invalid_exact_evm_nonce_already_used"),
             (Reason::InsufficientBalance, "invalid_exact_evm_insufficient_balance"),
             (Reason::AssetNotDeployedContract, "asset_not_deployed_contract"),

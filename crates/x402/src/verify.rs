@@ -9,10 +9,13 @@
 //! 3. network: the requirements' network is an EVM chain (`unsupported_network`) and the payload's is the same
 //!    chain, v1 names and CAIP-2 compared by chain id (`invalid_exact_evm_network_mismatch`);
 //! 4. signature over `TransferWithAuthorization` in the token's domain (see [`PayerCode`]);
-//! 5. recipient: `authorization.to == payTo` (`invalid_exact_evm_recipient_mismatch`);
-//! 6. `validBefore >= now + VALID_BEFORE_MARGIN_SECS` (`..._valid_before`);
+//! 5. recipient: `authorization.to == payTo` (`invalid_exact_evm_recipient_mismatch`), and `payTo` is not the
+//!    token itself (`invalid_exact_evm_recipient_is_token`, Clearing's own: value sent there is stuck);
+//! 6. `validBefore >= now + VALID_BEFORE_MARGIN_SECS` (`..._valid_before`), and `validBefore <= now +
+//!    maxTimeoutSeconds + MAX_CLOCK_SKEW_SECS` (`..._valid_before_too_far`, Clearing's own);
 //! 7. `validAfter <= now` (`..._valid_after`);
-//! 8. `value` equals the amount exactly (v2 `amount`, v1 `maxAmountRequired`) (`..._value_mismatch`);
+//! 8. `value` equals the amount exactly (v2 `amount`, v1 `maxAmountRequired`) (`..._value_mismatch`), and is
+//!    not zero (`invalid_exact_evm_payload_authorization_value`);
 //! 9. v2 only: `accepted.asset` is the requirements' asset (`asset_mismatch`, Clearing's own).
 //!
 //! Malformed requirement fields (`asset`, `payTo`, the amount) are reported where they are first needed, as
@@ -34,6 +37,14 @@ use crate::{
 /// (reference: `x402-foundation/x402` `typescript/packages/mechanisms/evm/src/exact/facilitator/eip3009.ts`,
 /// "Verify validBefore is in the future (with 6 second buffer for block time)"; FACTS.md).
 pub const VALID_BEFORE_MARGIN_SECS: u64 = 6;
+
+/// How far a client's clock may run ahead of ours, in seconds, when `validBefore` is checked against the
+/// requirements' `maxTimeoutSeconds`. The reference clients sign `validBefore = now + maxTimeoutSeconds`
+/// (`x402-foundation/x402` `typescript/packages/mechanisms/evm/src/exact/client/eip3009.ts`, and the v1 `x402`
+/// 1.2 client: its vectors in ../shared/vectors), so an honest `validBefore` exceeds our `now + maxTimeoutSeconds`
+/// only by how far the client's clock leads ours. A minute covers an unsynchronised host; a longer authorization
+/// than the resource server asked for is refused.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
 
 /// How much of a client-supplied string a rejection message quotes.
 const QUOTE_MAX_CHARS: usize = 66;
@@ -220,6 +231,12 @@ pub fn verify_exact(
             format!("authorization.to {} but payTo {pay_to}", authorization.to),
         ));
     }
+    if pay_to == asset {
+        return Err(reject(
+            Reason::RecipientIsToken,
+            format!("payTo {pay_to} is the token contract itself; value sent there cannot be moved out"),
+        ));
+    }
 
     let now_u256 = U256::from(now);
     if authorization.valid_before < now_u256 + U256::from(VALID_BEFORE_MARGIN_SECS) {
@@ -228,6 +245,16 @@ pub fn verify_exact(
             format!(
                 "validBefore {} is earlier than now {now} + {VALID_BEFORE_MARGIN_SECS}s",
                 authorization.valid_before
+            ),
+        ));
+    }
+    let latest = now_u256 + U256::from(parts.max_timeout_seconds) + U256::from(MAX_CLOCK_SKEW_SECS);
+    if authorization.valid_before > latest {
+        return Err(reject(
+            Reason::ValidBeforeTooFar,
+            format!(
+                "validBefore {} is later than now {now} + maxTimeoutSeconds {} + {MAX_CLOCK_SKEW_SECS}s of clock skew",
+                authorization.valid_before, parts.max_timeout_seconds
             ),
         ));
     }
@@ -248,6 +275,13 @@ pub fn verify_exact(
         return Err(reject(
             Reason::ValueMismatch,
             format!("authorization.value {} but the required amount is {amount}", authorization.value),
+        ));
+    }
+    if amount.is_zero() {
+        return Err(reject(
+            Reason::InvalidAuthorizationValue,
+            "authorization.value and the required amount are 0: a payment must move at least one atomic unit"
+                .to_owned(),
         ));
     }
 
@@ -282,6 +316,7 @@ struct Parts<'a> {
     amount: &'a str,
     asset: &'a str,
     pay_to: &'a str,
+    max_timeout_seconds: u64,
     extra: Option<&'a Value>,
     accepted_asset: Option<&'a str>,
 }
@@ -298,6 +333,7 @@ impl<'a> Parts<'a> {
                 amount: &r.max_amount_required,
                 asset: &r.asset,
                 pay_to: &r.pay_to,
+                max_timeout_seconds: r.max_timeout_seconds,
                 extra: r.extra.as_ref(),
                 accepted_asset: None,
             },
@@ -310,6 +346,7 @@ impl<'a> Parts<'a> {
                 amount: &r.amount,
                 asset: &r.asset,
                 pay_to: &r.pay_to,
+                max_timeout_seconds: r.max_timeout_seconds,
                 extra: r.extra.as_ref(),
                 accepted_asset: Some(&payload.accepted.asset),
             },

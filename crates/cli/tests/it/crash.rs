@@ -304,7 +304,7 @@ fn sign(setup: &Setup, payer: &PrivateKeySigner, i: usize) -> Payment {
         "amount": value.to_string(),
         "asset": setup.usdc.to_checksum(None),
         "payTo": setup.pay_to.to_checksum(None),
-        "maxTimeoutSeconds": 300,
+        "maxTimeoutSeconds": 3_600,
         "extra": {"name": "USDC", "version": "2"}
     });
     let body = json!({

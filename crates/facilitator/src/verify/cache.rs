@@ -2,8 +2,9 @@
 //!
 //! Every read is pinned to a block number, and what the chain said at block B stays exactly true of block B, so
 //! the pieces of an answer read at the current head are served again to any verify at that same head: the asset's
-//! code, the payer's code and balance, the nonce state of (asset, payer, nonce) and a wallet's ERC-1271 answer for
-//! (payer, digest, signature). When the head moves (up, or down after a reorg) every per-block piece is dropped;
+//! code, the payer's code and balance, the nonce state of (asset, payer, nonce), a wallet's ERC-1271 answer for
+//! (payer, digest, signature) and the simulated transfer of (digest, signature) (the digest commits to the token,
+//! payer, payee, value, window and nonce, which with the signature are all a simulation depends on at one block). When the head moves (up, or down after a reorg) every per-block piece is dropped;
 //! nothing read at one block is ever served at another. Only an asset's code, once seen non-empty, is kept across
 //! blocks: a deployed token does not lose its code. Settlements in flight are not the cache's business: verify
 //! subtracts them from the balance at answer time (`crate::InFlight`).
@@ -12,7 +13,7 @@ use alloy::primitives::{
     Address, B256, Bytes, U256,
     map::{HashMap, HashSet},
 };
-use clearing_chain::{VerifyAnswer, VerifyRead};
+use clearing_chain::{Simulation, VerifyAnswer, VerifyRead};
 
 /// Most pieces kept for one block; past it new answers are not cached (memory stays bounded under any load).
 const MAX_PIECES_PER_BLOCK: usize = 500_000;
@@ -29,6 +30,7 @@ pub(crate) struct BlockCache {
     balances: HashMap<(Address, Address), Option<U256>>,
     nonces: HashMap<(Address, Address, B256), Option<bool>>,
     signatures: HashMap<(Address, B256, Bytes), bool>,
+    simulations: HashMap<(B256, Bytes), Simulation>,
     pieces: usize,
 }
 
@@ -58,6 +60,7 @@ impl BlockCache {
                 balance: None,
                 nonce_used: None,
                 contract_signature_valid: false,
+                transfer: Simulation::NotRun,
             });
         }
         let balance = *self.balances.get(&(read.token, read.payer))?;
@@ -67,7 +70,15 @@ impl BlockCache {
         } else {
             false
         };
-        Some(VerifyAnswer { token_is_contract, payer_has_code, balance, nonce_used, contract_signature_valid })
+        let transfer = self.simulations.get(&(read.digest, read.signature.clone()))?.clone();
+        Some(VerifyAnswer {
+            token_is_contract,
+            payer_has_code,
+            balance,
+            nonce_used,
+            contract_signature_valid,
+            transfer,
+        })
     }
 
     /// Keeps `answer`, read at `block`, if `block` is the current head `head`; an answer of any other block is
@@ -95,6 +106,7 @@ impl BlockCache {
         if answer.payer_has_code {
             self.signatures.insert((read.payer, read.digest, read.signature.clone()), answer.contract_signature_valid);
         }
+        self.simulations.insert((read.digest, read.signature.clone()), answer.transfer.clone());
     }
 
     /// Drops every per-block piece unless the cache already holds `head`'s.
@@ -108,6 +120,7 @@ impl BlockCache {
         self.balances.clear();
         self.nonces.clear();
         self.signatures.clear();
+        self.simulations.clear();
         self.pieces = 0;
     }
 }
@@ -119,10 +132,11 @@ mod tests {
     fn read(payer: u8, nonce: u8) -> VerifyRead {
         VerifyRead {
             token: Address::repeat_byte(0xaa),
-            payer: Address::repeat_byte(payer),
             nonce: B256::repeat_byte(nonce),
-            digest: B256::repeat_byte(nonce ^ 0x55),
+            // The digest commits to the payer and the nonce.
+            digest: B256::repeat_byte(nonce ^ payer.rotate_left(4) ^ 0x55),
             signature: Bytes::from(vec![payer; 65]),
+            ..VerifyRead::code_of(Address::repeat_byte(payer))
         }
     }
 
@@ -133,6 +147,7 @@ mod tests {
             balance: Some(U256::from(balance)),
             nonce_used: Some(nonce_used),
             contract_signature_valid: false,
+            transfer: Simulation::Succeeded,
         }
     }
 
@@ -180,9 +195,10 @@ mod tests {
             balance: None,
             nonce_used: None,
             contract_signature_valid: false,
+            transfer: Simulation::NotRun,
         };
         cache.insert(7, 7, &bare, &no_code);
-        assert_eq!(cache.get(7, &bare), Some(no_code));
+        assert_eq!(cache.get(7, &bare), Some(no_code.clone()));
 
         cache.get(8, &read(1, 1));
         assert!(cache.contracts.contains(&read(1, 1).token));
@@ -196,7 +212,7 @@ mod tests {
         let mut cache = BlockCache::default();
         let wallet = VerifyAnswer { payer_has_code: true, contract_signature_valid: true, ..answer(100, false) };
         cache.insert(7, 7, &read(3, 1), &wallet);
-        assert_eq!(cache.get(7, &read(3, 1)), Some(wallet));
+        assert_eq!(cache.get(7, &read(3, 1)), Some(wallet.clone()));
         let other_signature = VerifyRead { signature: Bytes::from(vec![9; 65]), ..read(3, 1) };
         assert_eq!(cache.get(7, &other_signature), None);
         let other_digest = VerifyRead { digest: B256::repeat_byte(1), ..read(3, 1) };

@@ -53,7 +53,7 @@ impl Default for CoalescerConfig {
 }
 
 /// A chain answer and how recent it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockAnswer {
     /// What the chain said.
     pub answer: VerifyAnswer,

@@ -3,7 +3,9 @@
 //! The order is the reference facilitator's (FACTS.md): scheme, EIP-712 domain, network, signature, recipient,
 //! validity window, value (all pure, in [`clearing_x402::verify_exact`]); then, from one coalesced chain read,
 //! the signature of a payer with code (ERC-1271 only, as FiatToken v2.2 does), the nonce, the balance less what
-//! the payer already has in flight, and whether the asset is a contract. Verify commits nothing.
+//! the payer already has in flight, whether the asset is a contract, and last the transfer itself, simulated with
+//! the token's own code in the same read: a paused token, a blacklisted payer or payTo, or any other rule of the
+//! token refuses the payment now, with its reason, rather than at settle. Verify commits nothing.
 //!
 //! The chain answers are read at the head the poller last saw and reused until it moves ([`cache`]); an answer
 //! reflects every transaction mined before the poll that reported its block was sent. Two rules keep that exact
@@ -24,8 +26,8 @@ use std::{
     time::Instant,
 };
 
-use alloy::primitives::{Address, B256, Bytes};
-use clearing_chain::VerifyRead;
+use alloy::primitives::Bytes;
+use clearing_chain::{Simulation, VerifyRead, reason::Refusal};
 use clearing_x402::{
     Network, PayerCode, PayerSignature, PaymentRequest, Reason, Rejection, SCHEME_EXACT, SignatureCheck, TokenDomain,
     VerifiedPayment, VerifyOptions, verify_exact,
@@ -75,6 +77,10 @@ impl Verifier {
         let read = || VerifyRead {
             token,
             payer: payment.payer,
+            to: payment.authorization.to,
+            value: payment.authorization.value,
+            valid_after: payment.authorization.valid_after,
+            valid_before: payment.authorization.valid_before,
             nonce,
             digest: payment.digest,
             signature: token_signature(&payment.signature),
@@ -86,10 +92,11 @@ impl Verifier {
             None => coalescer.read(read()).await,
         }
         .map_err(failed)?;
+        let as_of = answer.as_of;
         match self.judge(request, &payment, answer) {
             // A refusal comes only from a block polled after the request arrived (a payer funded a moment ago is
             // not refused from the block before); acceptance may come from the head polled last.
-            Err(_) if answer.as_of < started => {
+            Err(_) if as_of < started => {
                 let answer = coalescer.read_after(read(), started).await.map_err(failed)?;
                 self.judge(request, &payment, answer)?;
             }
@@ -150,7 +157,7 @@ impl Verifier {
                 format!("asset {} does not answer balanceOf and authorizationState", payment.domain.token()),
             ));
         }
-        Ok(())
+        simulated(payment, &answer.transfer)
     }
 
     /// The reader of the request's chain, or `unsupported_network` when this facilitator does not serve it.
@@ -186,10 +193,7 @@ impl Verifier {
             Err(ecdsa_only) if ecdsa_only.reason == Reason::InvalidSignature => ecdsa_only,
             _ => return rejection,
         };
-        // The zero token makes the reader answer the payer's code only.
-        let read =
-            VerifyRead { token: Address::ZERO, payer, nonce: B256::ZERO, digest: B256::ZERO, signature: Bytes::new() };
-        match coalescer.read(read).await {
+        match coalescer.read(VerifyRead::code_of(payer)).await {
             Ok(BlockAnswer { answer, .. }) if answer.payer_has_code => rejection,
             Ok(_) => ecdsa_only,
             Err(e) => Rejection::new(Reason::UnexpectedVerifyError, e.to_string()).with_payer(Some(payer)),
@@ -238,14 +242,50 @@ impl Verifier {
     }
 }
 
+/// The simulated transfer's verdict, last in the order as in the reference facilitator (which simulates after its
+/// reads): whatever the token would refuse at settle is refused now, with its reason.
+fn simulated(payment: &VerifiedPayment, transfer: &Simulation) -> Result<(), Rejection> {
+    let refusal = match transfer {
+        Simulation::Succeeded => return Ok(()),
+        Simulation::NotRun => {
+            return Err(reject(
+                payment,
+                Reason::UnexpectedVerifyError,
+                "the batched chain read ran short of gas before simulating this transfer; retry".to_owned(),
+            ));
+        }
+        Simulation::Refused(refusal) => refusal,
+    };
+    let (payer, to, token) = (payment.payer, payment.authorization.to, payment.domain.token());
+    let (reason, message) = match refusal.refusal() {
+        // The head's timestamp trails our clock, which already found the window open; the settling block's is later.
+        Refusal::Reason(Reason::ValidAfter) => return Ok(()),
+        Refusal::Reason(reason) => (reason, format!("token {token} would refuse the transfer: {refusal}")),
+        Refusal::Blacklisted if refusal.payer_blacklisted => {
+            (Reason::PayerBlacklisted, format!("payer {payer} is on token {token}'s blacklist"))
+        }
+        Refusal::Blacklisted if refusal.recipient_blacklisted => {
+            (Reason::RecipientBlacklisted, format!("payTo {to} is on token {token}'s blacklist"))
+        }
+        Refusal::Blacklisted => {
+            (Reason::AccountBlacklisted, format!("token {token} says the payer or payTo is blacklisted: {refusal}"))
+        }
+        Refusal::Other => (Reason::SimulationFailed, format!("token {token} would refuse the transfer: {refusal}")),
+    };
+    Err(reject(payment, reason, message))
+}
+
 /// Whether the reference order checks `reason` after the signature.
 const fn checked_after_signature(reason: Reason) -> bool {
     matches!(
         reason,
         Reason::RecipientMismatch
+            | Reason::RecipientIsToken
             | Reason::ValidBefore
+            | Reason::ValidBeforeTooFar
             | Reason::ValidAfter
             | Reason::ValueMismatch
+            | Reason::InvalidAuthorizationValue
             | Reason::AssetMismatch
     )
 }

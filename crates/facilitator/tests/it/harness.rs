@@ -50,8 +50,22 @@ impl Harness {
 
     /// A facilitator whose verify reads are coalesced and cached as `reads` says.
     pub(crate) async fn with_reads(clock: Arc<dyn Clock>, http: HttpConfig, reads: CoalescerConfig) -> Self {
+        Self::on_chain_at(clock, http, reads, None).await
+    }
+
+    /// Like [`Harness::with_reads`], on a chain whose genesis block is stamped `genesis` (the token's clock, which
+    /// verify's simulated transfer runs on) when given.
+    async fn on_chain_at(
+        clock: Arc<dyn Clock>,
+        http: HttpConfig,
+        reads: CoalescerConfig,
+        genesis: Option<u64>,
+    ) -> Self {
         let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
-        let anvil = Anvil::at(binary).spawn();
+        let anvil = match genesis {
+            Some(timestamp) => Anvil::at(binary).args(["--timestamp", &timestamp.to_string()]).spawn(),
+            None => Anvil::at(binary).spawn(),
+        };
         let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
         let provider = connect_with_signer(&anvil.endpoint(), deployer).unwrap();
         let token = deploy_mock_usdc(&provider, "USDC").await.unwrap();
@@ -72,6 +86,12 @@ impl Harness {
 
     /// The whole facilitator as `clearing serve` assembles it, settling through the queue in `pool`.
     pub(crate) async fn with_settlement(pool: sqlx::PgPool) -> Self {
+        Self::with_settlement_after(pool, async |_| {}).await
+    }
+
+    /// Like [`Harness::with_settlement`], with `prepare` run first by the token's owner (anvil account 0, which
+    /// becomes the relayer: its nonces are the batcher's once the facilitator runs).
+    pub(crate) async fn with_settlement_after(pool: sqlx::PgPool, prepare: impl AsyncFnOnce(&ChainProvider)) -> Self {
         let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
         let anvil = Anvil::at(binary).spawn();
         let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
@@ -82,6 +102,7 @@ impl Harness {
             clearing_chain::deploy_suite(&provider, &clearing_chain::DeployConfig::single_operator(deployer.address()))
                 .await
                 .unwrap();
+        prepare(&provider).await;
 
         let config = FacilitatorConfig::default();
         let setup = SettleSetup {
@@ -108,9 +129,10 @@ impl Harness {
         Self { anvil, provider, inflight, verifier, metrics, router }
     }
 
-    /// A facilitator whose clock stands inside the reference vectors' window.
+    /// A facilitator whose clock, and its chain's, stand inside the reference vectors' window.
     pub(crate) async fn at_vector_time() -> Self {
-        Self::with(Arc::new(FixedClock(VECTOR_NOW)), HttpConfig::default()).await
+        let clock = Arc::new(FixedClock(VECTOR_NOW));
+        Self::on_chain_at(clock, HttpConfig::default(), CoalescerConfig::default(), Some(VECTOR_NOW)).await
     }
 
     pub(crate) async fn mint(&self, to: Address, amount: u64) {
@@ -152,7 +174,8 @@ pub(crate) async fn json_of(response: Response<Body>) -> Value {
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
 }
 
-/// A signed x402 v2 payment of `value` from `payer` to `pay_to` on chain 31337, valid for the next hour.
+/// A signed x402 v2 payment of `value` from `payer` to `pay_to` on chain 31337, valid for the requirements'
+/// `maxTimeoutSeconds` (300), as the reference clients sign.
 pub(crate) struct Payment {
     pub(crate) payer: PrivateKeySigner,
     pub(crate) pay_to: Address,
@@ -174,7 +197,7 @@ impl Payment {
             // 32 random bytes, from a fresh key.
             nonce: PrivateKeySigner::random().to_bytes(),
             valid_after: 0,
-            valid_before: now + 3_600,
+            valid_before: now + 300,
             asset: USDC,
             chain_id: 31337,
         }

@@ -8,6 +8,7 @@ mod http;
 mod http_settle;
 mod pipeline;
 mod recovery;
+mod refusals;
 mod settle;
 mod support;
 mod verify;

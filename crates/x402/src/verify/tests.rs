@@ -42,6 +42,7 @@ struct Spec {
     payload_network: &'static str,
     network: &'static str,
     signer: u8,
+    to: Address,
     pay_to: Address,
     valid_before: u64,
     valid_after: u64,
@@ -60,6 +61,7 @@ impl Spec {
             payload_network: "eip155:8453",
             network: "eip155:8453",
             signer: 7,
+            to: PAY_TO,
             pay_to: PAY_TO,
             valid_before: NOW + 300,
             valid_after: NOW - 10,
@@ -72,7 +74,7 @@ impl Spec {
     fn authorization(&self) -> ExactEvmAuthorization {
         ExactEvmAuthorization {
             from: address_of(&key(7)),
-            to: PAY_TO,
+            to: self.to,
             value: U256::from(self.value),
             valid_after: U256::from(self.valid_after),
             valid_before: U256::from(self.valid_before),
@@ -159,9 +161,26 @@ fn mutations() -> Vec<Mutation> {
         (Reason::NetworkMismatch, |s| s.payload_network = "eip155:84532"),
         (Reason::InvalidSignature, |s| s.signer = 8),
         (Reason::RecipientMismatch, |s| s.pay_to = Address::repeat_byte(9)),
+        // Each of these leaves a field an earlier mutation changed as it is.
+        (Reason::RecipientIsToken, |s| {
+            s.to = ASSET;
+            if s.pay_to == PAY_TO {
+                s.pay_to = ASSET;
+            }
+        }),
         (Reason::ValidBefore, |s| s.valid_before = NOW + VALID_BEFORE_MARGIN_SECS - 1),
+        (Reason::ValidBeforeTooFar, |s| {
+            if s.valid_before == NOW + 300 {
+                s.valid_before = NOW + 300 + MAX_CLOCK_SKEW_SECS + 1;
+            }
+        }),
         (Reason::ValidAfter, |s| s.valid_after = NOW + 1),
         (Reason::ValueMismatch, |s| s.amount = "10001"),
+        (Reason::InvalidAuthorizationValue, |s| {
+            if s.amount == "10000" {
+                (s.amount, s.value) = ("0", 0);
+            }
+        }),
         (Reason::AssetMismatch, |s| s.accepted_asset = Some(Address::repeat_byte(1).to_string())),
     ]
 }
@@ -202,6 +221,37 @@ fn validity_window_boundaries() {
     let mut spec = Spec::good();
     spec.valid_after = NOW + 1;
     assert_eq!(spec.verify(PayerCode::NoCode).unwrap_err().reason, Reason::ValidAfter);
+}
+
+#[test]
+fn valid_before_may_lie_max_timeout_seconds_and_the_clock_skew_ahead_and_no_further() {
+    // The requirements ask for maxTimeoutSeconds = 300; the reference clients sign now + 300.
+    let mut spec = Spec::good();
+    spec.valid_before = NOW + 300 + MAX_CLOCK_SKEW_SECS;
+    assert!(spec.verify(PayerCode::NoCode).is_ok());
+    spec.valid_before += 1;
+    let rejection = spec.verify(PayerCode::NoCode).unwrap_err();
+    assert_eq!(rejection.reason, Reason::ValidBeforeTooFar);
+    assert!(rejection.message.contains("maxTimeoutSeconds 300"), "{rejection}");
+    // The deadline that was once settled: 2^256 - 1.
+    let mut request = Spec::good().request();
+    if let PaymentRequest::V2 { payload, .. } = &mut request {
+        let mut exact = payload.payload.exact_evm().unwrap();
+        exact.authorization.valid_before = U256::MAX;
+        exact.signature = sign(&key(7), &domain().transfer_digest(&exact.authorization));
+        payload.payload = RawPayload::from_exact_evm(&exact);
+    }
+    assert_eq!(verify_exact(&request, NOW, VerifyOptions::new()).unwrap_err().reason, Reason::ValidBeforeTooFar);
+}
+
+#[test]
+fn a_zero_payment_and_a_payment_to_the_token_are_refused() {
+    let mut spec = Spec::good();
+    (spec.amount, spec.value) = ("0", 0);
+    assert_eq!(spec.verify(PayerCode::NoCode).unwrap_err().reason, Reason::InvalidAuthorizationValue);
+    let mut spec = Spec::good();
+    (spec.to, spec.pay_to) = (ASSET, ASSET);
+    assert_eq!(spec.verify(PayerCode::NoCode).unwrap_err().reason, Reason::RecipientIsToken);
 }
 
 #[test]

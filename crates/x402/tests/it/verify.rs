@@ -3,9 +3,9 @@
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::SolValue;
 use clearing_x402::{
-    EIP6492_MAGIC, ExactEvmPayload, Network, PayerCode, PayerSignature, PaymentPayloadV2, PaymentRequest,
-    PaymentRequirementsV2, RawPayload, Reason, SignatureCheck, TokenDomain, VALID_BEFORE_MARGIN_SECS, VerifyOptions,
-    Version, X402Version, verify_exact,
+    EIP6492_MAGIC, ExactEvmPayload, MAX_CLOCK_SKEW_SECS, Network, PayerCode, PayerSignature, PaymentPayloadV2,
+    PaymentRequest, PaymentRequirementsV2, RawPayload, Reason, SignatureCheck, TokenDomain, VALID_BEFORE_MARGIN_SECS,
+    VerifyOptions, Version, X402Version, verify_exact,
 };
 use serde_json::{Value, json};
 
@@ -58,7 +58,10 @@ fn v1_names_map_to_the_chains_the_v2_vectors_use() {
 #[test]
 fn the_window_edges_use_the_six_second_margin() {
     let v = &VECTORS.x402v1[0];
-    let body = v1_request_json(v);
+    let mut body = v1_request_json(v);
+    // The v1 client signs validAfter = now - 600: at that edge its validBefore lies 900 s ahead, so the
+    // requirements' timeout is widened for this test alone.
+    body["paymentRequirements"]["maxTimeoutSeconds"] = json!(900);
     let valid_after: u64 =
         v.payment_payload["payload"]["authorization"]["validAfter"].as_str().unwrap().parse().unwrap();
     let valid_before: u64 =
@@ -112,7 +115,16 @@ fn each_pure_rejection_reason_from_a_reference_payment() {
         (Reason::InvalidPaymentRequirements, v2_edited(|b| b["paymentRequirements"]["asset"] = json!("usdc")), NOW),
         (Reason::RecipientMismatch, v2_edited(|b| b["paymentRequirements"]["payTo"] = json!(other)), NOW),
         (Reason::ValidBefore, v2_request_json(&VECTORS.x402v2[0]), 1_795_246_295 - VALID_BEFORE_MARGIN_SECS + 1),
-        (Reason::ValidAfter, v1_request_json(&VECTORS.x402v1[0]), 1_795_245_401),
+        (Reason::ValidBeforeTooFar, v2_request_json(&VECTORS.x402v2[0]), 1_795_246_295 - 300 - MAX_CLOCK_SKEW_SECS - 1),
+        (
+            Reason::ValidAfter,
+            {
+                let mut body = v1_request_json(&VECTORS.x402v1[0]);
+                body["paymentRequirements"]["maxTimeoutSeconds"] = json!(900);
+                body
+            },
+            1_795_245_401,
+        ),
         (Reason::ValueMismatch, v2_edited(|b| b["paymentRequirements"]["amount"] = json!("1000")), NOW),
         (Reason::AssetMismatch, v2_edited(|b| b["paymentPayload"]["accepted"]["asset"] = json!(other)), NOW),
     ];
@@ -152,8 +164,15 @@ fn every_transfer_vector_verifies_as_an_x402_v2_payment() {
         let d = &v.domain;
         let domain = TokenDomain::new(d.chain_id, d.verifying_contract, &d.name, &d.version);
         let authorization = v.message.authorization();
-        let requirements =
-            PaymentRequirementsV2::exact(Network::new(d.chain_id), &domain, authorization.value, authorization.to, 300);
+        // These windows are the signer's, not a client's: the requirements' timeout allows them.
+        let timeout = authorization.valid_before.saturating_to::<u64>().saturating_sub(NOW);
+        let requirements = PaymentRequirementsV2::exact(
+            Network::new(d.chain_id),
+            &domain,
+            authorization.value,
+            authorization.to,
+            timeout,
+        );
         let payload = PaymentPayloadV2 {
             x402_version: Version,
             payload: RawPayload::from_exact_evm(&ExactEvmPayload { authorization, signature: v.signature.clone() }),
