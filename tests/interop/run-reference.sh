@@ -7,7 +7,7 @@
 #   then the case's resource server -> its payer -> assertions (chain.mjs check; with Clearing also: the payment
 #     response's transaction is a BatchSettler transaction).
 # Usage: tests/interop/run-reference.sh [CASE|all]   (default all: v2 v1, plus v2-rust py-server py-client
-#   conformance with Clearing)
+#   conformance rust-client rust-client-express with Clearing)
 #   v2: anvil --chain-id 31337, network eip155:31337, @x402/express + @x402/fetch 2.27
 #   v1: anvil --chain-id 84532, network base-sepolia, x402-express + x402-fetch 1.2.0
 #   v2-rust: as v2, but the resource server is Rust: crates/paywall/examples/weather.rs (clearing-paywall's axum
@@ -17,6 +17,8 @@
 #   py-client: the Rust resource server of v2-rust, paid by the PyPI x402 2.25 client (python/pay_v2.py)
 #   conformance: x402-conformance 1.6.0 (PyPI), `x402conf live` on the facilitator's GET /supported and
 #     `x402conf resource` on the Rust resource server's paid route (one unpaid GET), both --fail-on-error
+#   rust-client: the Rust resource server of v2-rust, paid by `clearing pay --json` (clearing-client)
+#   rust-client-express: the @x402/express 2.27 server of v2, paid by `clearing pay --json`
 # The Python cases use tests/interop/.venv, made on first use from python/requirements.txt (pinned, with hashes).
 # Asserts, per case: HTTP 200 with the resource; the payer's token balance fell by exactly PRICE, once; the payee's
 # rose by PRICE; the payment response names a mined transaction doing exactly that transfer. Every process it
@@ -36,15 +38,15 @@ else
   mode=main; cases=("${1:-all}")
 fi
 for c in "${cases[@]}"; do
-  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|all) ;;
-    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|all]" >&2; exit 2 ;; esac
+  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|all) ;;
+    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|all]" >&2; exit 2 ;; esac
 done
 
 FACILITATOR="${FACILITATOR:-reference}"
 case "$FACILITATOR" in reference|clearing) ;; *) echo "FACILITATOR must be reference or clearing" >&2; exit 2 ;; esac
 if [ "${cases[0]}" = all ]; then
   cases=(v2 v1)
-  [ "$FACILITATOR" = clearing ] && cases+=(v2-rust py-server py-client conformance)
+  [ "$FACILITATOR" = clearing ] && cases+=(v2-rust py-server py-client conformance rust-client rust-client-express)
 fi
 PRICE="${PRICE:-10000}"
 MINT="${MINT:-5000000}"
@@ -124,7 +126,8 @@ chore() { timeout --foreground "$CHORE_TIMEOUT" node "$INTEROP/chain.mjs" "$@"; 
 start_server() {
   local v="$1" facilitator_url="$2" token="$3" pay_to="$4" server
   case "$v" in
-    v2-rust|py-client|conformance) server=("$CLEARING_ROOT/target/debug/examples/weather") ;;
+    v2-rust|py-client|conformance|rust-client) server=("$CLEARING_ROOT/target/debug/examples/weather") ;;
+    rust-client-express) server=(node "$INTEROP/resource-server-v2.mjs") ;;
     py-server) server=("$PYTHON" "$INTEROP/python/resource_server_v2.py") ;;
     *) server=(node "$INTEROP/resource-server-$v.mjs") ;;
   esac
@@ -177,6 +180,7 @@ pay_and_check() {
   case "$v" in
     v1) payer=(node "$INTEROP/pay-v1.mjs") ;;
     py-client) payer=("$PYTHON" "$INTEROP/python/pay_v2.py") ;;
+    rust-client|rust-client-express) payer=("$INTEROP/pay-clearing.sh") ;;
     *) payer=(node "$INTEROP/pay-v2.mjs") ;;
   esac
 
@@ -319,7 +323,7 @@ if [[ " ${cases[*]} " =~ " "(py-server|py-client|conformance)" " ]]; then
   export PYTHON="$venv/bin/python" PYTHONDONTWRITEBYTECODE=1
 fi
 
-if [[ " ${cases[*]} " =~ " "(v2-rust|py-client|conformance)" " ]]; then
+if [[ " ${cases[*]} " =~ " "(v2-rust|py-client|conformance|rust-client)" " ]]; then
   step "cargo build -p clearing-paywall --example weather (the Rust resource server)"
   cargo build --quiet -p clearing-paywall --example weather
 fi

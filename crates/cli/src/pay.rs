@@ -112,10 +112,10 @@ struct JsonLine<'a> {
 #[serde(rename_all = "camelCase")]
 struct PaidLine {
     amount: String,
-    asset: alloy::primitives::Address,
-    pay_to: alloy::primitives::Address,
+    asset: String,
+    pay_to: String,
     network: String,
-    payer: alloy::primitives::Address,
+    payer: String,
 }
 
 fn json_line(paid: &clearing_client::Paid, payer: alloy::primitives::Address) -> String {
@@ -130,10 +130,10 @@ fn json_line(paid: &clearing_client::Paid, payer: alloy::primitives::Address) ->
         payment_response: payment.and_then(|p| p.settlement.as_ref()),
         paid: payment.map(|p| PaidLine {
             amount: p.offer.amount.to_string(),
-            asset: p.offer.asset,
-            pay_to: p.offer.pay_to,
+            asset: p.offer.asset.to_checksum(None),
+            pay_to: p.offer.pay_to.to_checksum(None),
             network: p.offer.network.caip2(),
-            payer,
+            payer: payer.to_checksum(None),
         }),
     };
     serde_json::to_string(&line).expect("the line always serialises")
