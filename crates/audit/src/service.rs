@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use tokio::{sync::oneshot, task::JoinHandle};
+use tokio::{
+    sync::oneshot,
+    task::{AbortHandle, JoinHandle},
+};
 use tracing::warn;
 
 use crate::{Anchorer, Sequencer};
@@ -12,11 +15,13 @@ use crate::{Anchorer, Sequencer};
 pub struct AuditService {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    anchors: bool,
 }
 
 impl AuditService {
     /// Runs `sequencer` and, when given, `anchorer` every `poll`. Errors are logged and retried next round.
     pub fn start(sequencer: Sequencer, anchorer: Option<Anchorer>, poll: Duration) -> Self {
+        let anchors = anchorer.is_some();
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             loop {
@@ -34,7 +39,17 @@ impl AuditService {
                 }
             }
         });
-        Self { stop, task }
+        Self { stop, task, anchors }
+    }
+
+    /// A handle on the task that sequences and anchors, for `/health` to see whether it has stopped.
+    pub fn task(&self) -> AbortHandle {
+        self.task.abort_handle()
+    }
+
+    /// Whether it anchors (an anchorer key was configured) besides sequencing.
+    pub const fn anchors(&self) -> bool {
+        self.anchors
     }
 
     /// Stops after the round under way.

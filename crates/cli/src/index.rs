@@ -38,24 +38,24 @@ pub(crate) fn targets(config: &Config) -> anyhow::Result<Targets> {
     })
 }
 
-/// Runs the indexer in the background (a no-op handle when `[indexer] enabled = false`); it logs and stops on a
-/// failure that needs an operator.
+/// Runs the indexer in the background (none when `[indexer] enabled = false`); it logs and stops on a failure that
+/// needs an operator, which `/health` then reports.
 pub(crate) async fn spawn(
     ledger: Ledger,
     rpc_url: &str,
     targets: Targets,
     config: &IndexerConfig,
-) -> anyhow::Result<JoinHandle<()>> {
+) -> anyhow::Result<Option<JoinHandle<()>>> {
     if !config.enabled {
-        return Ok(tokio::spawn(async {}));
+        return Ok(None);
     }
     let provider = clearing_chain::connect(rpc_url)?;
     let indexer = Indexer::new(ledger, provider, targets, config).await?;
-    Ok(tokio::spawn(async move {
+    Ok(Some(tokio::spawn(async move {
         if let Err(e) = indexer.run(std::future::pending()).await {
             error!(error = %e, "the indexer stopped");
         }
-    }))
+    })))
 }
 
 pub(crate) async fn run(args: IndexArgs, config: Config) -> anyhow::Result<()> {

@@ -53,15 +53,34 @@ pub(crate) async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("reaching the chain at {}", config.chain.rpc_url))?
         .with_settlement(provider, setup, &config.facilitator)
         .await?;
+    let facilitator = watch_background(facilitator, indexer.as_ref(), &audit);
     let listen = args.listen.unwrap_or(config.facilitator.listen);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     println!("facilitator listening on http://{} (relayer {})", listener.local_addr()?, relayer.address());
-    http::serve(listener, facilitator.router(&config.facilitator).merge(audit_routes), shutdown_signal()).await?;
+    let router = facilitator.router_with(&config.facilitator, audit_routes);
+    http::serve_with(listener, router, &config.facilitator.http, shutdown_signal()).await?;
     facilitator.shutdown().await;
     audit.shutdown().await;
-    indexer.abort();
+    if let Some(indexer) = indexer {
+        indexer.abort();
+    }
     println!("stopped");
     Ok(())
+}
+
+/// Reports the background tasks started beside `facilitator` on its `/health`: the indexer (when enabled), the
+/// audit sequencer and, when it anchors, the anchorer (one task does both).
+pub(crate) fn watch_background(
+    facilitator: Facilitator,
+    indexer: Option<&tokio::task::JoinHandle<()>>,
+    audit: &AuditService,
+) -> Facilitator {
+    let facilitator = facilitator.watching("sequencer", [audit.task()]);
+    let facilitator = if audit.anchors() { facilitator.watching("anchorer", [audit.task()]) } else { facilitator };
+    match indexer {
+        Some(indexer) => facilitator.watching("indexer", [indexer.abort_handle()]),
+        None => facilitator,
+    }
 }
 
 /// `GET /audit/records/{seq}` over the records of `deployment`'s chain.

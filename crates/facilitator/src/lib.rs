@@ -11,6 +11,7 @@
 
 mod clock;
 mod error;
+mod health;
 mod inflight;
 mod metrics;
 mod service;
@@ -21,6 +22,7 @@ pub mod verify;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result};
+pub use health::{DATABASE_TIMEOUT, Health, HealthReport, PartState};
 pub use inflight::InFlight;
 pub use metrics::{Histogram, Metrics, Outcomes};
 pub use service::{Facilitator, FacilitatorConfig, SettleSetup};

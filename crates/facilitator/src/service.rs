@@ -10,8 +10,9 @@ use clearing_x402::{Network, SupportedKind, SupportedResponse, X402Version};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Batcher, CoalescerConfig, InFlight, Metrics, ReadCoalescer, Result, SettleConfig, Settler, SystemClock, Verifier,
-    http::{AppState, HttpConfig, SettleService, router},
+    Batcher, CoalescerConfig, Health, InFlight, Metrics, ReadCoalescer, Result, SettleConfig, Settler, SystemClock,
+    Verifier,
+    http::{AppState, HttpConfig, SettleService, router_with},
 };
 
 /// `[facilitator]` in the configuration file.
@@ -64,6 +65,7 @@ pub struct Facilitator {
     /// What `/supported` advertises.
     pub supported: SupportedResponse,
     settle: Option<(SettleService, Batcher)>,
+    health: Health,
 }
 
 impl Facilitator {
@@ -84,7 +86,14 @@ impl Facilitator {
             .into_iter()
             .filter_map(|version| SupportedKind::exact(version, network))
             .collect();
-        Ok(Self { verifier, metrics, inflight, supported: SupportedResponse::new(kinds, signers), settle: None })
+        Ok(Self {
+            verifier,
+            metrics,
+            inflight,
+            supported: SupportedResponse::new(kinds, signers),
+            settle: None,
+            health: Health::new(),
+        })
     }
 
     /// Starts settling: the settler answering `/settle` and the batcher relaying the queue through
@@ -105,19 +114,34 @@ impl Facilitator {
             self.metrics.clone(),
         )
         .await?;
+        self.health = self.health.with_database(setup.ledger.clone()).with_tasks("batcher", batcher.task_handles());
         let service = SettleService::new(settler, setup.ledger, self.inflight.clone(), setup.assets);
         self.settle = Some((service, batcher));
         Ok(self)
     }
 
+    /// Also reports `tasks` (a background task started beside the facilitator: the indexer, the audit sequencer
+    /// or anchorer) on `/health` as `name`, down once any of them has finished.
+    #[must_use]
+    pub fn watching(mut self, name: &'static str, tasks: impl IntoIterator<Item = tokio::task::AbortHandle>) -> Self {
+        self.health = self.health.with_tasks(name, tasks);
+        self
+    }
+
     /// The HTTP API.
     pub fn router(&self, config: &FacilitatorConfig) -> Router {
-        let state = AppState::new(self.verifier.clone(), self.metrics.clone(), self.supported.clone());
+        self.router_with(config, Router::new())
+    }
+
+    /// The HTTP API with `extra` routes (the audit routes) behind the same limits.
+    pub fn router_with(&self, config: &FacilitatorConfig, extra: Router) -> Router {
+        let state = AppState::new(self.verifier.clone(), self.metrics.clone(), self.supported.clone())
+            .with_health(self.health.clone());
         let state = match &self.settle {
             Some((service, _)) => state.with_settle(service.clone()),
             None => state,
         };
-        router(state, &config.http)
+        router_with(state, &config.http, extra)
     }
 
     /// Stops the batcher after its in-flight batches resolve.

@@ -143,6 +143,13 @@ impl Ledger {
         Ok(version.unwrap_or(0))
     }
 
+    /// Runs `SELECT 1`: whether the database answers a query. Unbounded in time (a stopped server never replies):
+    /// callers that must answer promptly wrap it in their own timeout.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// The newest migration this build embeds.
     pub fn latest_migration() -> i64 {
         MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)

@@ -17,6 +17,18 @@ pub enum Error {
     /// A body, header or payload was not the JSON we expect; serde's message says where.
     #[error("invalid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A facilitator request body that is JSON but not an object.
+    #[error("the body must be a JSON object with x402Version, paymentPayload and paymentRequirements, not {found}")]
+    NotAnObject {
+        /// What it is instead: `null`, `an array`, `a string`, ...
+        found: &'static str,
+    },
+    /// A request body whose bytes are not UTF-8 text (JSON is UTF-8).
+    #[error("the body is not valid UTF-8 text (JSON must be): invalid bytes at offset {offset}")]
+    BodyNotUtf8 {
+        /// Bytes from the start of the body to the first invalid one.
+        offset: usize,
+    },
     /// A facilitator request named no `x402Version`, neither at the top level nor in its payload.
     #[error("request has no x402Version")]
     MissingVersion,

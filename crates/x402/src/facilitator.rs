@@ -42,14 +42,14 @@ pub type VerifyRequest = PaymentRequest;
 pub type SettleRequest = PaymentRequest;
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", expecting = "a JSON object with x402Version, paymentPayload and paymentRequirements")]
 struct VersionProbe {
     x402_version: Option<u64>,
     payment_payload: Option<PayloadVersionProbe>,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", expecting = "a paymentPayload object")]
 struct PayloadVersionProbe {
     x402_version: Option<u64>,
 }
@@ -65,6 +65,10 @@ impl PaymentRequest {
     /// Parses a request body. Fails on anything that is not a v1 or v2 request (answer 400), including a
     /// top-level `x402Version` that contradicts the payload's.
     pub fn from_json(json: &str) -> Result<Self> {
+        // Only an object is a request (serde would also read a struct from an array).
+        if !json.trim_start().starts_with('{') {
+            return Err(not_an_object(json));
+        }
         let probe: VersionProbe = serde_json::from_str(json)?;
         let inner = probe.payment_payload.and_then(|p| p.x402_version);
         let number = match (probe.x402_version, inner) {
@@ -88,7 +92,7 @@ impl PaymentRequest {
 
     /// Parses a request body from bytes (which must be UTF-8).
     pub fn from_slice(json: &[u8]) -> Result<Self> {
-        Self::from_json(std::str::from_utf8(json)?)
+        Self::from_json(std::str::from_utf8(json).map_err(|e| Error::BodyNotUtf8 { offset: e.valid_up_to() })?)
     }
 
     /// The protocol version.
@@ -378,6 +382,21 @@ mod signers {
     }
 }
 
+/// Why a body that does not start with `{` is not a request: serde's message when it is not JSON at all (it says
+/// where), else what JSON value it is instead of an object (serde would name our probe's type).
+fn not_an_object(json: &str) -> Error {
+    let found = match serde_json::from_str::<Value>(json) {
+        Err(error) => return Error::Json(error),
+        Ok(Value::Null) => "null",
+        Ok(Value::Bool(_)) => "a boolean",
+        Ok(Value::Number(_)) => "a number",
+        Ok(Value::String(_)) => "a string",
+        Ok(Value::Array(_)) => "an array",
+        Ok(Value::Object(_)) => "an object preceded by non-JSON whitespace",
+    };
+    Error::NotAnObject { found }
+}
+
 #[cfg(test)]
 mod tests {
     use alloy_primitives::address;
@@ -408,8 +427,23 @@ mod tests {
         assert!(matches!(err, Error::UnsupportedVersion(3)));
         assert_eq!(err.reason(), Reason::InvalidX402Version);
         assert!(matches!(PaymentRequest::from_json("{}"), Err(Error::MissingVersion)));
-        assert!(matches!(PaymentRequest::from_json("[]"), Err(Error::Json(_))));
-        assert!(matches!(PaymentRequest::from_slice(b"\xff"), Err(Error::Utf8(_))));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_or_not_text_is_named_as_such() {
+        for (body, found) in [("null", "null"), ("[]", "an array"), (" [2, {}, {}]", "an array"), ("\"x\"", "a string")]
+        {
+            let error = PaymentRequest::from_json(body).unwrap_err();
+            assert!(matches!(error, Error::NotAnObject { found: f } if f == found), "{body}: {error}");
+            let message = error.to_string();
+            assert!(message.contains("must be a JSON object with x402Version, paymentPayload and paymentRequirements"));
+            assert!(!message.contains("VersionProbe"), "{message}");
+        }
+        // Not JSON at all: serde's message, which says where.
+        assert!(matches!(PaymentRequest::from_json(""), Err(Error::Json(_))));
+        let error = PaymentRequest::from_slice(b"{\"x402Version\": \xff}").unwrap_err();
+        assert!(matches!(error, Error::BodyNotUtf8 { offset: 16 }), "{error}");
+        assert!(error.to_string().starts_with("the body is not valid UTF-8"), "{error}");
     }
 
     #[test]

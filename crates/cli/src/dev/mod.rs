@@ -197,20 +197,23 @@ async fn start_facilitator(
         .await?
         .with_settlement(provider, setup, &config.facilitator)
         .await?;
+    let facilitator = serve::watch_background(facilitator, indexer.as_ref(), &audit);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.facilitator_port))
         .await
         .with_context(|| format!("binding the facilitator to port {}", args.facilitator_port))?;
     let address = listener.local_addr()?;
-    let router = facilitator.router(&config.facilitator).merge(audit_routes);
+    let router = facilitator.router_with(&config.facilitator, audit_routes);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = http::serve_with(listener, router, &config.facilitator.http, async move {
+        let _ = stopped.await;
+    });
     let server = tokio::spawn(async move {
-        let served = http::serve(listener, router, async move {
-            let _ = stopped.await;
-        })
-        .await;
+        let served = serving.await;
         facilitator.shutdown().await;
         audit.shutdown().await;
-        indexer.abort();
+        if let Some(indexer) = indexer {
+            indexer.abort();
+        }
         served
     });
     Ok((stop, server, address))

@@ -3,13 +3,16 @@
 //!
 //! Every business outcome is a 200 with the x402 body; only a body that cannot be parsed is a 400, with a JSON
 //! error naming what was wrong. Bodies are limited in size, requests in time, clients in rate (429 with
-//! `Retry-After`). Handlers are thin: they parse, call the domain, and map the outcome.
+//! `Retry-After`), headers in the time they may take to arrive ([`serve_with`]). An unknown path is a JSON 404, a
+//! known path with another method a JSON 405 with `Allow`. `/health` is 503 when a checked part is down
+//! ([`crate::Health`]). Handlers are thin: they parse, call the domain, and map the outcome.
 
 mod limit;
 mod openapi;
+mod server;
 mod settle;
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
@@ -28,9 +31,10 @@ use tracing::debug;
 
 pub use self::{
     limit::{Limiter, RateLimit},
+    server::{serve, serve_with},
     settle::SettleService,
 };
-use crate::{Metrics, Verifier};
+use crate::{Health, Metrics, PartState, Verifier};
 
 /// Limits of the HTTP server.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -46,6 +50,10 @@ pub struct HttpConfig {
     pub rate_limit_per_key: RateLimit,
     /// Keys whose requests are limited per key instead of per IP. Default none.
     pub api_keys: Vec<String>,
+    /// Longest a connection may take to send a request's headers (and, idle, to start the next request),
+    /// milliseconds; then it is closed. Default 10,000: a client sends its headers in one write, and a slow
+    /// sender would otherwise hold a connection and its descriptor for ever.
+    pub header_read_timeout_ms: u64,
 }
 
 impl Default for HttpConfig {
@@ -56,6 +64,7 @@ impl Default for HttpConfig {
             rate_limit_per_ip: RateLimit { per_second: 5_000, burst: 10_000 },
             rate_limit_per_key: RateLimit { per_second: 20_000, burst: 40_000 },
             api_keys: Vec::new(),
+            header_read_timeout_ms: 10_000,
         }
     }
 }
@@ -67,13 +76,21 @@ pub struct AppState {
     settle: Option<SettleService>,
     metrics: Arc<Metrics>,
     supported: Arc<SupportedResponse>,
+    health: Health,
 }
 
 impl AppState {
     /// The state of a facilitator that verifies with `verifier` and advertises `supported`; it settles once
     /// given a [`SettleService`].
     pub fn new(verifier: Verifier, metrics: Arc<Metrics>, supported: SupportedResponse) -> Self {
-        Self { verifier, settle: None, metrics, supported: Arc::new(supported) }
+        Self { verifier, settle: None, metrics, supported: Arc::new(supported), health: Health::new() }
+    }
+
+    /// Answers `GET /health` from `health`'s checks (by default nothing is checked).
+    #[must_use]
+    pub fn with_health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
     }
 
     /// Serves `POST /settle` through `settle`.
@@ -84,9 +101,14 @@ impl AppState {
     }
 }
 
-/// The facilitator's routes with their limits. Serve with `into_make_service_with_connect_info::<SocketAddr>()`:
-/// the rate limiter keys on the peer address.
+/// The facilitator's routes with their limits. Serve with [`serve_with`] (or any server that gives requests a
+/// `ConnectInfo<SocketAddr>`: the rate limiter keys on the peer address).
 pub fn router(state: AppState, config: &HttpConfig) -> Router {
+    router_with(state, config, Router::new())
+}
+
+/// [`router`] with `extra` routes (the audit routes) behind the same limits, fallbacks and timeouts.
+pub fn router_with(state: AppState, config: &HttpConfig, extra: Router) -> Router {
     let limiter = Arc::new(Limiter::new(config.rate_limit_per_ip, config.rate_limit_per_key, config.api_keys.clone()));
     let routes = Router::new();
     let routes = if state.settle.is_some() { routes.route("/settle", post(settle)) } else { routes };
@@ -97,23 +119,15 @@ pub fn router(state: AppState, config: &HttpConfig) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .with_state(state)
+        .merge(extra)
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(limiter, limit::rate_limit))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(config.request_timeout_ms),
         ))
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 async fn verify(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
@@ -151,14 +165,29 @@ async fn supported(State(state): State<AppState>) -> Json<SupportedResponse> {
     Json(SupportedResponse::clone(&state.supported))
 }
 
+/// The body of `GET /health`, 200 when `down` is empty, else 503.
 #[derive(Debug, Serialize)]
-struct Health {
+struct HealthBody {
+    /// `ok` or `unavailable`.
     status: &'static str,
     networks: Vec<String>,
+    /// Each checked part's state.
+    parts: std::collections::BTreeMap<&'static str, PartState>,
+    /// The parts that are not ok.
+    down: Vec<&'static str>,
 }
 
-async fn health(State(state): State<AppState>) -> Json<Health> {
-    Json(Health { status: "ok", networks: state.verifier.networks().iter().map(ToString::to_string).collect() })
+async fn health(State(state): State<AppState>) -> Response {
+    let report = state.health.check().await;
+    let (code, status) =
+        if report.is_ok() { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "unavailable") };
+    let body = HealthBody {
+        status,
+        networks: state.verifier.networks().iter().map(ToString::to_string).collect(),
+        down: report.down(),
+        parts: report.parts,
+    };
+    (code, Json(body)).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -194,8 +223,11 @@ pub enum ApiError {
     #[error("request body too large")]
     BodyTooLarge,
     /// No such route on this facilitator.
-    #[error("not found")]
+    #[error("no such route: see GET /openapi.json")]
     NotFound,
+    /// The route exists but not with this method (the `Allow` header lists the methods it has).
+    #[error("method not allowed on this route: see the Allow header")]
+    MethodNotAllowed,
     /// The client is over its rate.
     #[error("rate limited: retry after {retry_after_secs} s")]
     RateLimited {
@@ -216,6 +248,7 @@ impl IntoResponse for ApiError {
             Self::InvalidBody { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         };
         (status, Json(ErrorBody { error: code, message: self.to_string() })).into_response()

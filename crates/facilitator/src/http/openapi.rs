@@ -1,5 +1,11 @@
-//! The OpenAPI 3.1 description served at `GET /openapi.json`. A test parses it and checks that every route the
-//! router serves is described.
+//! The OpenAPI 3.1 description served at `GET /openapi.json`: every route the facilitator serves (the audit route
+//! included, which `clearing serve` and `clearing dev` mount beside it) and every status each can answer. A test
+//! walks the router and this document and fails when either has a route the other lacks; `script/schemathesis`
+//! checks the served answers against it.
+//!
+//! Statuses every operation can answer come from the layers around the routes: 408 (the request timeout, no body),
+//! 429 (the rate limiter), and 405 for a method the path does not have (JSON, with `Allow`); a path not listed
+//! here is a JSON 404.
 
 /// The document.
 pub(super) const DOCUMENT: &str = r##"{
@@ -7,7 +13,7 @@ pub(super) const DOCUMENT: &str = r##"{
   "info": {
     "title": "Clearing facilitator",
     "version": "0.1.0",
-    "description": "x402 facilitator for `exact` EVM payments (EIP-3009 USDC), x402 v1 and v2. Every business outcome is HTTP 200 with the x402 body; 400 means the body could not be parsed; 429 carries Retry-After."
+    "description": "x402 facilitator for `exact` EVM payments (EIP-3009 USDC), x402 v1 and v2. Every business outcome is HTTP 200 with the x402 body; 400 means the body could not be parsed; 429 carries Retry-After; 408 means the request took longer than the configured limit. A method a path does not have is a 405 with Allow; an unknown path is a 404. Connections that do not send a request's headers within the header-read timeout are closed."
   },
   "paths": {
     "/verify": {
@@ -16,37 +22,100 @@ pub(super) const DOCUMENT: &str = r##"{
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaymentRequest"}}}},
         "responses": {
           "200": {"description": "The verdict", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/VerifyResponse"}}}},
-          "400": {"$ref": "#/components/responses/Error"},
-          "413": {"$ref": "#/components/responses/Error"},
-          "429": {"$ref": "#/components/responses/Error"}
+          "400": {"$ref": "#/components/responses/InvalidRequest"},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/Timeout"},
+          "413": {"$ref": "#/components/responses/BodyTooLarge"},
+          "429": {"$ref": "#/components/responses/RateLimited"}
+        }
+      }
+    },
+    "/settle": {
+      "post": {
+        "summary": "Verify, queue durably and settle a payment through BatchSettler; answers with its one outcome",
+        "description": "The first caller of a payment told of its success gets success: true; a later one gets invalid_exact_evm_nonce_already_used with the transaction. A receipt that does not arrive in time is errorReason settlement_pending with the transaction. Served only by a facilitator that settles (clearing serve, clearing dev).",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaymentRequest"}}}},
+        "responses": {
+          "200": {"description": "The outcome", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettleResponse"}}}},
+          "400": {"$ref": "#/components/responses/InvalidRequest"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/Timeout"},
+          "413": {"$ref": "#/components/responses/BodyTooLarge"},
+          "429": {"$ref": "#/components/responses/RateLimited"}
         }
       }
     },
     "/supported": {
       "get": {
         "summary": "The payment kinds and signers of this facilitator",
-        "responses": {"200": {"description": "Kinds: v1 under v1 network names, v2 under CAIP-2", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SupportedResponse"}}}}}
+        "responses": {
+          "200": {"description": "Kinds: v1 under v1 network names, v2 under CAIP-2", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SupportedResponse"}}}},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/Timeout"},
+          "429": {"$ref": "#/components/responses/RateLimited"}
+        }
       }
     },
-    "/health": {"get": {"summary": "Liveness and the networks served", "responses": {"200": {"description": "Up"}}}},
-    "/metrics": {"get": {"summary": "Prometheus text metrics", "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
-    "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    "/health": {
+      "get": {
+        "summary": "Whether the database answers (within 1 s) and the background tasks run: the batcher, the indexer, the audit sequencer and anchorer (each when configured)",
+        "responses": {
+          "200": {"description": "Every checked part is ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/Timeout"},
+          "429": {"$ref": "#/components/responses/RateLimited"},
+          "503": {"description": "A part is down; `down` names it", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}
+        }
+      }
+    },
+    "/metrics": {
+      "get": {
+        "summary": "Prometheus text metrics",
+        "responses": {
+          "200": {"description": "Prometheus text exposition format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/Timeout"},
+          "429": {"$ref": "#/components/responses/RateLimited"}
+        }
+      }
+    },
+    "/openapi.json": {
+      "get": {
+        "summary": "This document",
+        "responses": {
+          "200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/Timeout"},
+          "429": {"$ref": "#/components/responses/RateLimited"}
+        }
+      }
+    },
     "/audit/records/{seq}": {
       "get": {
         "summary": "A settlement record with its Merkle proof and on-chain anchor (served by `clearing serve` and `clearing dev` beside the facilitator; docs/AUDIT.md)",
-        "parameters": [{"name": "seq", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}}],
+        "parameters": [{"name": "seq", "in": "path", "required": true, "description": "The record's sequence number, gapless from 0 per chain", "schema": {"type": "integer", "minimum": 0, "maximum": 18446744073709551615}}],
         "responses": {
-          "200": {"description": "The record, its leaf, proof and anchor (index, root, transaction, block): the input of `clearing audit verify`", "content": {"application/json": {"schema": {"type": "object"}}}},
-          "400": {"description": "The sequence number is not a number", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditError"}}}},
+          "200": {"description": "The record, its leaf, proof and anchor (index, root, transaction, block): the input of `clearing audit verify`", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecordProof"}}}},
+          "400": {"description": "The sequence number is not a number from 0 to 18446744073709551615", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditError"}}}},
           "404": {"description": "No record has this sequence number yet", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditError"}}}},
-          "409": {"description": "Sequenced but not anchored yet; the body carries the record", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditError"}}}}
+          "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/Timeout"},
+          "409": {"description": "Sequenced but not anchored yet; the body carries the record", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditError"}}}},
+          "429": {"$ref": "#/components/responses/RateLimited"},
+          "500": {"description": "The ledger failed (details are logged, not served)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AuditError"}}}}
         }
       }
     }
   },
   "components": {
     "responses": {
-      "Error": {"description": "A request the API could not take", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+      "InvalidRequest": {"description": "The body is not a facilitator request; the message names the problem", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "NotFound": {"description": "No such route on this facilitator", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "MethodNotAllowed": {"description": "The path exists, but not with this method", "headers": {"Allow": {"description": "The methods the path has", "schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "Timeout": {"description": "The request took longer than the configured limit (default 30 s); no body"},
+      "BodyTooLarge": {"description": "The body is larger than the configured limit (default 64 KiB)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+      "RateLimited": {"description": "Over the client's rate", "headers": {"Retry-After": {"description": "Whole seconds to wait", "schema": {"type": "integer", "minimum": 1}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     },
     "schemas": {
       "PaymentRequest": {
@@ -65,16 +134,55 @@ pub(super) const DOCUMENT: &str = r##"{
           "isValid": {"type": "boolean"},
           "invalidReason": {"type": "string", "description": "x402 reason code, e.g. invalid_exact_evm_signature"},
           "invalidMessage": {"type": "string"},
-          "payer": {"type": "string"}
+          "payer": {"$ref": "#/components/schemas/Address"},
+          "extensions": {"type": "object"}
+        }
+      },
+      "SettleResponse": {
+        "type": "object",
+        "required": ["success", "transaction", "network"],
+        "properties": {
+          "success": {"type": "boolean"},
+          "errorReason": {"type": "string", "description": "x402 reason code; settlement_pending when broadcast but not yet mined"},
+          "errorMessage": {"type": "string"},
+          "payer": {"$ref": "#/components/schemas/Address"},
+          "transaction": {"type": "string", "pattern": "^(0x[0-9a-fA-F]{64})?$", "description": "The settlement transaction, or \"\" when nothing was broadcast"},
+          "network": {"type": "string", "description": "As the request named it: a v1 name for v1, CAIP-2 for v2"},
+          "amount": {"type": "string", "pattern": "^[0-9]+$", "description": "Atomic units settled"},
+          "extensions": {"type": "object"}
         }
       },
       "SupportedResponse": {
         "type": "object",
         "required": ["kinds", "extensions", "signers"],
         "properties": {
-          "kinds": {"type": "array", "items": {"type": "object", "properties": {"x402Version": {"type": "integer"}, "scheme": {"type": "string"}, "network": {"type": "string"}, "extra": {"type": "object"}}}},
+          "kinds": {"type": "array", "items": {"type": "object", "required": ["x402Version", "scheme", "network"], "properties": {"x402Version": {"type": "integer", "enum": [1, 2]}, "scheme": {"type": "string"}, "network": {"type": "string"}, "extra": {"type": "object"}}}},
           "extensions": {"type": "array", "items": {"type": "string"}},
-          "signers": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+          "signers": {"type": "object", "additionalProperties": {"type": "array", "items": {"$ref": "#/components/schemas/Address"}}}
+        }
+      },
+      "Health": {
+        "type": "object",
+        "required": ["status", "networks", "parts", "down"],
+        "properties": {
+          "status": {"type": "string", "enum": ["ok", "unavailable"]},
+          "networks": {"type": "array", "items": {"type": "string"}, "description": "CAIP-2 networks verified"},
+          "parts": {
+            "type": "object",
+            "description": "Each checked part (database, batcher, indexer, sequencer, anchorer) and its state: a task is stopped once it has returned, failed or panicked; the database timed out or failed",
+            "additionalProperties": {"type": "string", "enum": ["ok", "stopped", "timeout", "failed"]}
+          },
+          "down": {"type": "array", "items": {"type": "string"}, "description": "The parts that are not ok"}
+        }
+      },
+      "RecordProof": {
+        "type": "object",
+        "required": ["record", "leaf", "proof", "anchor"],
+        "properties": {
+          "record": {"type": "object", "description": "The settlement record (docs/AUDIT.md)"},
+          "leaf": {"$ref": "#/components/schemas/Bytes32"},
+          "proof": {"type": "array", "items": {"$ref": "#/components/schemas/Bytes32"}},
+          "anchor": {"type": "object", "description": "The anchor covering the record: registry, index, root, first_seq, last_seq, tx_hash, block_number"}
         }
       },
       "AuditError": {
@@ -90,10 +198,12 @@ pub(super) const DOCUMENT: &str = r##"{
         "type": "object",
         "required": ["error", "message"],
         "properties": {
-          "error": {"type": "string", "enum": ["invalid_request", "body_too_large", "rate_limited"]},
+          "error": {"type": "string", "enum": ["invalid_request", "body_too_large", "not_found", "method_not_allowed", "rate_limited"]},
           "message": {"type": "string"}
         }
-      }
+      },
+      "Address": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"},
+      "Bytes32": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
     }
   }
 }"##;

@@ -120,6 +120,11 @@ impl Batcher {
         Ok(Self { tasks, shutdown })
     }
 
+    /// Handles on its long-lived tasks, for `/health` to see whether any has stopped.
+    pub(crate) fn task_handles(&self) -> Vec<tokio::task::AbortHandle> {
+        self.tasks.iter().map(JoinHandle::abort_handle).collect()
+    }
+
     /// Stops claiming and waits for every in-flight batch to resolve.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);

@@ -4,8 +4,11 @@
 #[path = "../../../chain/tests/it/eip3009.rs"]
 mod eip3009;
 mod harness;
+mod health;
 mod http;
+mod http_server;
 mod http_settle;
+mod openapi;
 mod pipeline;
 mod recovery;
 mod refusals;
