@@ -1,13 +1,15 @@
 //! Child processes that never outlive `clearing`.
 //!
-//! Each child is started with `PR_SET_PDEATHSIG`, so the kernel stops it even if `clearing` is killed with
-//! SIGKILL; a clean shutdown signals it, waits for it to exit, and reaps it. Children are spawned from tokio
-//! worker threads, which live as long as the runtime (the death signal follows the spawning thread).
+//! Each child is started with `PR_SET_PDEATHSIG`, so the kernel signals it even if `clearing` is killed with SIGKILL;
+//! a clean shutdown signals it, waits for it to exit, and reaps it. The death signal is set last before exec, after
+//! any switch of user (the kernel clears it on a change of credentials), and the child then checks that its parent is
+//! still `clearing` (had `clearing` died before the signal was set, it would never come). The signal follows the
+//! spawning thread: children are spawned from tokio worker threads, which live as long as the runtime.
 
 use std::{path::Path, process::Stdio, time::Duration};
 
 use anyhow::{Context, bail};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdout, Command};
 use tracing::{debug, warn};
 
 /// A user to run a child as (PostgreSQL refuses to run as root).
@@ -42,19 +44,24 @@ impl RunAs {
     }
 }
 
-/// Prepares `command` to die with its parent and, optionally, to drop to `run_as`.
-pub(crate) fn bind_to_parent(command: &mut Command, run_as: Option<RunAs>) {
+/// Prepares `command` to get `death_signal` when `clearing` dies and, optionally, to run as `run_as`.
+pub(crate) fn bind_to_parent(command: &mut Command, run_as: Option<RunAs>, death_signal: libc::c_int) {
     command.kill_on_drop(true).stdin(Stdio::null());
+    if let Some(user) = run_as {
+        // The standard library switches user (dropping supplementary groups) before it runs `pre_exec` closures.
+        command.uid(user.uid).gid(user.gid);
+    }
+    let parent = std::process::id() as libc::pid_t;
     // SAFETY: the closure runs between fork and exec and calls only async-signal-safe functions.
     unsafe {
         command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, death_signal) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if let Some(user) = run_as
-                && (libc::setgid(user.gid) != 0 || libc::setuid(user.uid) != 0)
-            {
-                return Err(std::io::Error::last_os_error());
+            if libc::getppid() != parent {
+                // `clearing` died before the death signal was armed: nobody would stop this child. (ESRCH, the parent
+                // is gone: a raw error, since allocating is not safe here.)
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });
@@ -69,8 +76,14 @@ pub(crate) struct Supervised {
 }
 
 impl Supervised {
-    pub(crate) fn spawn(name: &'static str, mut command: Command, run_as: Option<RunAs>) -> anyhow::Result<Self> {
-        bind_to_parent(&mut command, run_as);
+    /// Starts `command` bound to `clearing` (see [`bind_to_parent`]).
+    pub(crate) fn spawn(
+        name: &'static str,
+        mut command: Command,
+        run_as: Option<RunAs>,
+        death_signal: libc::c_int,
+    ) -> anyhow::Result<Self> {
+        bind_to_parent(&mut command, run_as, death_signal);
         let child = command.spawn().with_context(|| format!("starting {name}"))?;
         debug!(name, pid = child.id(), "started");
         Ok(Self { name, child })
@@ -78,6 +91,11 @@ impl Supervised {
 
     pub(crate) fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// The child's stdout, if it was piped and not taken yet.
+    pub(crate) fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.stdout.take()
     }
 
     /// The exit status if the child has already exited.

@@ -19,6 +19,20 @@ pub enum Error {
     /// A schema name other than lowercase letters, digits and underscores (or `public`, which is never dropped).
     #[error("invalid schema name {0:?}")]
     InvalidSchema(String),
+    /// A scratch database name or prefix other than lowercase letters, digits and underscores, or too long to
+    /// leave room for a unique suffix.
+    #[error(
+        "invalid scratch database name {0:?}: lowercase letters, digits and underscores (a prefix: at most 31 bytes)"
+    )]
+    InvalidScratchName(String),
+    /// Every name generated for a scratch database was taken.
+    #[error("no free scratch database name with prefix {prefix:?} after {attempts} attempts")]
+    NoScratchName {
+        /// The prefix asked for.
+        prefix: String,
+        /// How many names were tried.
+        attempts: usize,
+    },
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),

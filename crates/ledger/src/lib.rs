@@ -15,6 +15,7 @@ mod audit;
 pub mod chain;
 mod error;
 mod listener;
+mod scratch;
 mod settlements;
 
 use std::time::Duration;
@@ -34,6 +35,7 @@ pub use chain::{
 };
 pub use error::{Error, Result};
 pub use listener::{QueueListener, ResolutionListener};
+pub use scratch::ScratchDatabase;
 pub use settlements::{
     AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Mined, NewSettlement, PaymentKey,
     RESOLVED_CHANNEL, Settlement, SettlementId, SettlementStatus, TxFees,

@@ -1,11 +1,20 @@
 //! `clearing dev`: the whole system on a local chain, with nothing to configure.
 //!
 //! Starts anvil (from npm), deploys MockUSDC and the Clearing suite, mints test USDC to a few agent accounts,
-//! migrates the database (the local PostgreSQL, or a private cluster when none answers), writes a config file
-//! with the addresses, prints it all, and stays up until Ctrl-C or SIGTERM; then stops every child it started.
+//! migrates a database of the run's own (a new database on the local PostgreSQL, or a private cluster when none
+//! answers), writes a config file with the addresses, prints it all, and stays up until Ctrl-C or SIGTERM; then stops
+//! every child it started and removes the database and the config file.
+//!
+//! Each run starts a new chain, so a ledger from an earlier run can never be reused: its batches, nonces, indexer
+//! checkpoint and audit records describe a chain that no longer exists. Hence a database per run, created at start
+//! and dropped at exit, never a database the user named (which might be a real one: `DATABASE_URL` is often exported
+//! for `clearing serve`), and never a reset of one (a reset has no place outside dev). Databases of runs that were
+//! killed are dropped by the run's watchdog, or else by the next run. Runs on other ports work side by side.
 
 mod anvil;
+mod config_file;
 mod postgres;
+mod watchdog;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -18,17 +27,21 @@ use clap::Args;
 use clearing_chain::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
 use clearing_facilitator::{Facilitator, SettleSetup, http};
 use clearing_indexer::IndexerConfig;
-use clearing_ledger::Ledger;
-use tokio::signal::unix::{SignalKind, signal};
-use tracing::info;
+use clearing_ledger::{Ledger, ScratchDatabase};
+use tokio::{
+    net::TcpListener,
+    signal::unix::{SignalKind, signal},
+};
+use tracing::{info, warn};
 
 use self::{
     anvil::{AnvilOptions, DevChain},
+    config_file::ConfigFile,
     postgres::PrivateCluster,
+    watchdog::{Guard, Watchdog},
 };
 use crate::{
     config::{AuditConfig, Config, RelayerConfig, Secret, TokenConfig},
-    process::free_port,
     serve, tools,
 };
 
@@ -49,6 +62,9 @@ const AGENT_MINT_USDC: u64 = 10_000;
 /// USDC has 6 decimals.
 const USDC_UNIT: u64 = 1_000_000;
 
+/// Each run's database on a shared server is named this, then a unique suffix; stale ones are found by it.
+const DEV_DATABASE_PREFIX: &str = "clearing_dev_";
+
 /// The EIP-712 domain of the dev token, as on Base Sepolia.
 const DEV_USDC_NAME: &str = "USDC";
 const DEV_USDC_VERSION: &str = "2";
@@ -68,89 +84,94 @@ pub(crate) struct DevArgs {
     /// Seconds between blocks; by default anvil mines a block per transaction.
     #[arg(long)]
     block_time: Option<u64>,
-    /// PostgreSQL URL to migrate. Default: the configured one (a `clearing` database on the local server),
-    /// falling back to a private cluster in a temporary directory when that server does not answer.
+    /// PostgreSQL server on which the run creates a database of its own (`clearing_dev_…`, dropped at exit); the
+    /// URL's user, host, port and parameters are used, its database name is not. Default: the configured server
+    /// (the local one), falling back to a private cluster in a temporary directory when it does not answer.
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
     /// Always start a private PostgreSQL cluster, even if a local server answers; takes precedence over
     /// `--database-url` and `DATABASE_URL`.
     #[arg(long)]
     private_postgres: bool,
-    /// Where to write the config file with the deployed addresses.
+    /// Where to write the config file with the deployed addresses, removed at exit. If another running `clearing
+    /// dev` owns that file, this run writes `<stem>-<pid>.toml` beside it instead.
     #[arg(long, default_value = ".clearing/dev.toml")]
     write_config: PathBuf,
     /// The anvil binary; default `node_modules/.bin/anvil`.
     #[arg(long)]
     anvil: Option<PathBuf>,
+    /// Internal: run as the watchdog of a `clearing dev` (see `watchdog.rs`).
+    #[arg(long, hide = true)]
+    watchdog: bool,
 }
 
-/// Everything `clearing dev` started, to be stopped in reverse order.
+/// Everything `clearing dev` started or made, to be stopped and removed in reverse order.
 #[derive(Debug)]
 struct DevSystem {
-    chain: DevChain,
+    watchdog: Watchdog,
+    config_file: Option<ConfigFile>,
+    chain: Option<DevChain>,
     cluster: Option<PrivateCluster>,
+    database: Option<ScratchDatabase>,
 }
 
 impl DevSystem {
     async fn stop(self) {
+        // First, so that nothing reads the config of a system going down.
+        if let Some(file) = self.config_file {
+            file.remove();
+        }
+        if let Some(database) = self.database {
+            let name = database.name().to_owned();
+            if let Err(e) = database.drop_database().await {
+                warn!(database = %name, error = %e, "could not drop the run's database; the next run drops it");
+            }
+        }
         if let Some(cluster) = self.cluster {
             cluster.stop().await;
         }
-        self.chain.process.stop(libc::SIGTERM, Duration::from_secs(10)).await;
+        if let Some(chain) = self.chain {
+            chain.process.stop(libc::SIGTERM, Duration::from_secs(10)).await;
+        }
+        self.watchdog.disarm().await;
     }
 }
 
 pub(crate) async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
+    if args.watchdog {
+        return watchdog::run().await;
+    }
     let state_dir = args.write_config.parent().map(PathBuf::from).unwrap_or_default();
     if !state_dir.as_os_str().is_empty() {
         std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
     }
+    let config_file = ConfigFile::claim(&args.write_config)?;
+    let watchdog = Watchdog::spawn(&config_file).await?;
+    let mut system = DevSystem { watchdog, config_file: Some(config_file), chain: None, cluster: None, database: None };
 
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
 
-    step("starting anvil");
-    let port = if args.port == 0 { free_port()? } else { args.port };
-    let anvil = AnvilOptions {
-        binary: match &args.anvil {
-            Some(path) => path.clone(),
-            None => tools::npm_binary("anvil")?,
-        },
-        port,
-        chain_id: args.chain_id,
-        block_time: args.block_time,
-        log_file: state_dir.join("anvil.log"),
-    };
-    let chain = DevChain::start(&anvil).await?;
-    done(&format!("{} (chain id {}, pid {})", chain.rpc_url, chain.chain_id, chain.process.pid().unwrap_or(0)));
-    let mut system = DevSystem { chain, cluster: None };
-
     // From here on every failure stops what was started before returning.
-    let setup = tokio::select! {
-        result = set_up(&args, &config, &mut system) => result,
+    let started = tokio::select! {
+        result = start(&args, &config, &mut system) => result,
         _ = sigint.recv() => Err(anyhow::anyhow!("interrupted during startup")),
         _ = sigterm.recv() => Err(anyhow::anyhow!("terminated during startup")),
     };
-    let summary = match setup {
-        Ok(summary) => summary,
-        Err(e) => {
-            system.stop().await;
-            return Err(e);
-        }
-    };
-    let (stop_server, server, facilitator) = match start_facilitator(&args, &config, &summary).await {
+    let (summary, stop_server, server) = match started {
         Ok(running) => running,
         Err(e) => {
             system.stop().await;
             return Err(e);
         }
     };
-    summary.print(&args.write_config, facilitator);
+    summary.print(system.config_file.as_ref());
 
+    let chain = system.chain.as_mut().expect("started");
     let reason = tokio::select! {
         _ = sigint.recv() => "interrupt",
         _ = sigterm.recv() => "terminate",
-        status = system.chain.process.exited() => {
+        status = chain.process.exited() => {
             eprintln!("anvil exited unexpectedly ({status:?}); shutting down");
             "anvil exited"
         }
@@ -164,9 +185,53 @@ pub(crate) async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Binds the facilitator's port, starts anvil, sets up the chain and the database, serves the facilitator and writes
+/// the config with the ports actually bound.
+async fn start(
+    args: &DevArgs,
+    config: &Config,
+    system: &mut DevSystem,
+) -> anyhow::Result<(Summary, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    // Bound first: a port in use fails the run before anything is deployed.
+    let listener = TcpListener::bind(("127.0.0.1", args.facilitator_port)).await.with_context(|| {
+        format!(
+            "binding the facilitator to port {} (another `clearing dev`? --facilitator-port 0 picks a free one)",
+            args.facilitator_port
+        )
+    })?;
+    let config_file = system.config_file.as_ref().expect("claimed at start");
+
+    step("starting anvil");
+    let anvil = AnvilOptions {
+        binary: match &args.anvil {
+            Some(path) => path.clone(),
+            None => tools::npm_binary("anvil")?,
+        },
+        port: args.port,
+        chain_id: args.chain_id,
+        block_time: args.block_time,
+        log_file: config_file.sibling("anvil.log"),
+    };
+    let chain = DevChain::start(&anvil).await?;
+    let pid = chain.process.pid().unwrap_or(0);
+    system.watchdog.guard(Guard::Process { name: "anvil".into(), pid, signal: libc::SIGTERM }).await;
+    done(&format!("{} (chain id {}, pid {pid})", chain.rpc_url, chain.chain_id));
+    system.chain = Some(chain);
+
+    let mut summary = set_up(args, config, system).await?;
+    let (stop_server, server, facilitator) = start_facilitator(listener, config, &summary).await?;
+    summary.facilitator = Some(facilitator);
+    summary.written.facilitator.listen = facilitator;
+    let header = "# Written by `clearing dev` for its local chain, and removed when it stops. The relayer and anchorer \
+                  keys are anvil's public dev keys.\n";
+    let text = format!("{header}{}", summary.written.to_toml()?);
+    system.config_file.as_mut().expect("claimed at start").write(&text)?;
+    Ok((summary, stop_server, server))
+}
+
 /// Serves the facilitator API on the dev chain until the returned sender fires.
 async fn start_facilitator(
-    args: &DevArgs,
+    listener: TcpListener,
     config: &Config,
     summary: &Summary,
 ) -> anyhow::Result<(
@@ -187,6 +252,7 @@ async fn start_facilitator(
         token: Some(summary.usdc),
     };
     let indexer = crate::index::spawn(ledger.clone(), &summary.rpc_url, targets, &dev_indexer_config(config)).await?;
+    let pool = ledger.clone();
     let setup = SettleSetup {
         ledger,
         relayer: ANVIL_KEYS[0].parse()?,
@@ -198,9 +264,6 @@ async fn start_facilitator(
         .with_settlement(provider, setup, &config.facilitator)
         .await?;
     let facilitator = serve::watch_background(facilitator, indexer.as_ref(), &audit);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.facilitator_port))
-        .await
-        .with_context(|| format!("binding the facilitator to port {}", args.facilitator_port))?;
     let address = listener.local_addr()?;
     let router = facilitator.router_with(&config.facilitator, audit_routes);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -214,6 +277,8 @@ async fn start_facilitator(
         if let Some(indexer) = indexer {
             indexer.abort();
         }
+        // Closed before the run's database is dropped, which would otherwise cut these connections.
+        let _ = tokio::time::timeout(Duration::from_secs(5), pool.close()).await;
         served
     });
     Ok((stop, server, address))
@@ -232,6 +297,10 @@ struct Summary {
     relayer: Address,
     anchorer: Address,
     agents: Vec<(Address, &'static str)>,
+    /// Where the facilitator listens, once it does.
+    facilitator: Option<std::net::SocketAddr>,
+    /// The config file's contents.
+    written: Config,
 }
 
 /// The configured `[audit]` with the dev anchorer's key.
@@ -247,7 +316,10 @@ fn dev_indexer_config(config: &Config) -> IndexerConfig {
 }
 
 async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyhow::Result<Summary> {
-    let rpc_url = system.chain.rpc_url.clone();
+    let (rpc_url, chain_id) = match &system.chain {
+        Some(chain) => (chain.rpc_url.clone(), chain.chain_id),
+        None => anyhow::bail!("set_up before the chain started"),
+    };
     let deployer: PrivateKeySigner = ANVIL_KEYS[0].parse()?;
     let relayer = deployer.address();
     let provider = clearing_chain::connect_with_signer(&rpc_url, deployer)?;
@@ -271,23 +343,22 @@ async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyh
     step("preparing the database");
     let database_url = match (&args.database_url, args.private_postgres) {
         (_, true) => start_private_cluster(system).await?,
-        (Some(url), false) => url.clone(),
+        (Some(url), false) => create_run_database(url, system).await?,
         (None, false) => {
             let local = config.database.url.clone();
             if Ledger::connect(&admin_url(&local), 1).await.is_ok() {
-                local
+                create_run_database(&local, system).await?
             } else {
                 println!("    no PostgreSQL answers at {}; starting a private cluster", redact_url(&local));
                 start_private_cluster(system).await?
             }
         }
     };
-    Ledger::create_database_if_missing(&database_url).await?;
     let ledger = Ledger::connect(&database_url, 2).await?;
     ledger.migrate().await?;
     let version = ledger.schema_version().await?;
     ledger.close().await;
-    done(&format!("{} (schema version {version})", redact_url(&database_url)));
+    done(&format!("{} (schema version {version}; this run's own, removed at exit)", redact_url(&database_url)));
 
     let mut written = config.clone();
     written.database.url = database_url.clone();
@@ -297,41 +368,63 @@ async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyh
     written.chain.deployment = Some(deployment);
     written.relayer = RelayerConfig { private_key: Some(Secret::new(ANVIL_KEYS[0])) };
     written.audit = dev_audit_config(config);
-    let header = "# Written by `clearing dev` for its local chain. The relayer and anchorer keys are anvil's public dev \
-                  keys.\n";
-    std::fs::write(&args.write_config, format!("{header}{}", written.to_toml()?))
-        .with_context(|| format!("writing {}", args.write_config.display()))?;
 
     Ok(Summary {
         database_url: database_url.clone(),
         rpc_url,
-        chain_id: system.chain.chain_id,
+        chain_id,
         database: redact_url(&database_url),
         usdc,
         deployment,
         relayer,
         anchorer: anchorer.address(),
         agents,
+        facilitator: None,
+        written,
     })
 }
 
+/// Creates this run's database on the server of `server_url` (after dropping those of runs that were killed) and
+/// returns its URL.
+async fn create_run_database(server_url: &str, system: &mut DevSystem) -> anyhow::Result<String> {
+    let admin = admin_url(server_url);
+    let abandoned = ScratchDatabase::drop_abandoned(&admin, DEV_DATABASE_PREFIX)
+        .await
+        .with_context(|| format!("looking for databases of stopped runs on {}", redact_url(&admin)))?;
+    if !abandoned.is_empty() {
+        println!("    dropped the databases of {} killed runs: {}", abandoned.len(), abandoned.join(", "));
+    }
+    let database = ScratchDatabase::create(&admin, DEV_DATABASE_PREFIX)
+        .await
+        .with_context(|| format!("creating this run's database on {} (the role needs CREATEDB)", redact_url(&admin)))?;
+    let name = database.name().to_owned();
+    system.watchdog.guard(Guard::Database { admin_url: admin, name: name.clone() }).await;
+    system.database = Some(database);
+    Ok(with_database(server_url, &name))
+}
+
 async fn start_private_cluster(system: &mut DevSystem) -> anyhow::Result<String> {
-    let cluster = PrivateCluster::start().await?;
+    let cluster = PrivateCluster::start(&mut system.watchdog).await?;
     println!("    private PostgreSQL in {} (pid {})", cluster.data_dir().display(), cluster.pid().unwrap_or(0));
     let url = cluster.url.clone();
     system.cluster = Some(cluster);
     Ok(url)
 }
 
-/// The same server's `postgres` database, to test reachability before the target database exists.
-fn admin_url(url: &str) -> String {
+/// `url` naming database `name` on the same server.
+fn with_database(url: &str, name: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
-            parsed.set_path("/postgres");
+            parsed.set_path(&format!("/{name}"));
             parsed.to_string()
         }
         Err(_) => url.to_owned(),
     }
+}
+
+/// The same server's `postgres` database: where runs create and drop their databases and hold their owner locks.
+fn admin_url(url: &str) -> String {
+    with_database(url, "postgres")
 }
 
 /// The URL without its password, for printing.
@@ -354,7 +447,8 @@ fn done(what: &str) {
 }
 
 impl Summary {
-    fn print(&self, config_path: &std::path::Path, facilitator: std::net::SocketAddr) {
+    fn print(&self, config_file: Option<&ConfigFile>) {
+        let facilitator = self.facilitator.map(|a| a.to_string()).unwrap_or_default();
         println!();
         println!("Clearing dev is up.");
         println!();
@@ -363,7 +457,17 @@ impl Summary {
             "  facilitator      http://{facilitator}  (POST /verify /settle, GET /supported /metrics /audit/records/{{seq}})"
         );
         println!("  database         {}", self.database);
-        println!("  config           {}", config_path.display());
+        match config_file {
+            Some(file) => match file.displaced_from() {
+                None => println!("  config           {}", file.path().display()),
+                Some(asked) => println!(
+                    "  config           {}  ({} belongs to another running clearing dev)",
+                    file.path().display(),
+                    asked.display()
+                ),
+            },
+            None => println!("  config           (none)"),
+        }
         println!();
         println!("  contracts");
         println!("    USDC (MockUSDC)  {}", self.usdc);

@@ -1,4 +1,5 @@
-//! `clearing dev`: up with contracts, test USDC and a migrated database; down on Ctrl-C with no child left.
+//! `clearing dev`: up with contracts, test USDC and a migrated database; down on Ctrl-C or `kill -9` with no child,
+//! directory, database or config left; any number of runs in a row, and two at once, each settling payments.
 
 use std::{
     io::{BufRead, BufReader},
@@ -8,9 +9,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy::{primitives::Address, providers::Provider};
+use alloy::{
+    primitives::{Address, U256},
+    providers::Provider,
+    signers::{SignerSync, local::PrivateKeySigner},
+};
 use clearing_chain::contracts::MockUSDC;
 use clearing_ledger::Ledger;
+use clearing_x402::{ExactEvmAuthorization, TokenDomain};
+use serde_json::{Value, json};
+use sqlx::migrate::MigrateDatabase;
 
 /// `clearing dev` on a free port, its stdout collected line by line.
 struct Dev {
@@ -67,6 +75,23 @@ impl Dev {
         self.child.id()
     }
 
+    /// Waits for the summary and returns what the run says about itself.
+    fn wait_until_ready(&mut self) -> Ready {
+        let facilitator = self.wait_for("  facilitator ", Duration::from_secs(240));
+        let config = self.wait_for("  config ", Duration::from_secs(5));
+        self.wait_for("Ready.", Duration::from_secs(30));
+        Ready {
+            facilitator: facilitator.split_whitespace().nth(1).unwrap().to_owned(),
+            config: config.split_whitespace().nth(1).unwrap().into(),
+        }
+    }
+
+    /// `kill -9`, then reaps it.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Sends SIGINT (Ctrl-C) and waits for a clean exit.
     fn interrupt(mut self) -> Vec<String> {
         // SAFETY: the pid is our own unreaped child.
@@ -80,8 +105,19 @@ impl Dev {
             assert!(Instant::now() < deadline, "clearing dev did not stop within 30 s of SIGINT");
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.seen.extend(self.lines.try_iter());
-        self.seen
+        let lines: Vec<String> = self.lines.try_iter().collect();
+        self.seen.extend(lines);
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for Dev {
+    /// A failed test must not leave its `clearing dev` running (its watchdog then cleans up after it).
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -102,8 +138,67 @@ fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Every live descendant of `pid`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for child in children_of(parent) {
+            found.push(child);
+            parents.push(child);
+        }
+    }
+    found
+}
+
+/// Running: present and not a zombie. A process orphaned by a `kill -9` is reparented to PID 1, which need not reap it
+/// (this machine's does not): a zombie has exited and holds no port, file or memory.
 fn is_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
+    }
+}
+
+/// Waits (on pidfds, woken by each exit) until every process in `pids` has exited; panics naming the survivors after
+/// `limit`.
+fn wait_until_gone(pids: &[u32], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let mut fds: Vec<(u32, libc::c_int)> = pids
+        .iter()
+        .filter_map(|&pid| {
+            // SAFETY: pidfd_open takes a pid and flags; a failure means the process is gone already.
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+            (fd >= 0).then_some((pid, fd as libc::c_int))
+        })
+        .collect();
+    while !fds.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut polls: Vec<libc::pollfd> =
+            fds.iter().map(|&(_, fd)| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }).collect();
+        // SAFETY: `polls` is a valid array of pollfds for its length.
+        let ready = unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, left.as_millis() as i32) };
+        if ready == 0 {
+            let survivors: Vec<String> = fds
+                .iter()
+                .map(|&(pid, _)| {
+                    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    format!("{pid} ({})", cmdline.replace('\0', " ").trim())
+                })
+                .collect();
+            panic!("processes still running {limit:?} after clearing dev was killed: {survivors:?}");
+        }
+        let mut still = Vec::new();
+        for (&(pid, fd), poll) in fds.iter().zip(&polls) {
+            if poll.revents == 0 {
+                still.push((pid, fd));
+            } else {
+                // SAFETY: our own descriptor, closed once.
+                unsafe { libc::close(fd) };
+            }
+        }
+        fds = still;
+    }
 }
 
 /// The `pid N` printed on a line.
@@ -112,9 +207,18 @@ fn pid_in(line: &str) -> u32 {
     tail.trim_end_matches(')').parse().unwrap_or_else(|_| panic!("bad pid in {line:?}"))
 }
 
+/// What the summary of a run that is up says.
+struct Ready {
+    /// `http://127.0.0.1:PORT`
+    facilitator: String,
+    /// Where it wrote its config.
+    config: std::path::PathBuf,
+}
+
 struct Written {
     rpc_url: String,
     database_url: String,
+    facilitator_listen: String,
     usdc: Address,
     contracts: Vec<Address>,
 }
@@ -127,6 +231,7 @@ fn read_config(path: &Path) -> Written {
     Written {
         rpc_url: chain["rpc_url"].as_str().unwrap().to_owned(),
         database_url: table["database"]["url"].as_str().unwrap().to_owned(),
+        facilitator_listen: table["facilitator"]["listen"].as_str().unwrap().to_owned(),
         usdc: address(&chain["usdc"]["address"]),
         contracts: ["batch_settler", "escrow", "anchor_registry"].iter().map(|k| address(&deployment[*k])).collect(),
     }
@@ -168,13 +273,8 @@ fn test_database_url() -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn dev_with_a_given_database_comes_up_and_ctrl_c_leaves_no_child() {
-    let Some(server) = test_database_url() else {
-        panic!("DATABASE_URL must point at a PostgreSQL server (script/test sets it)");
-    };
-    // A database of its own on the test server.
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&format!("/clearing_dev_test_{}", std::process::id()));
+async fn dev_on_a_given_server_comes_up_in_its_own_database_and_ctrl_c_leaves_nothing() {
+    let url = url::Url::parse(&server_url("given")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("dev.toml");
 
@@ -186,7 +286,11 @@ async fn dev_with_a_given_database_comes_up_and_ctrl_c_leaves_no_child() {
     dev.wait_for("Ready.", Duration::from_secs(30));
 
     let written = read_config(&config_path);
-    assert_eq!(written.database_url, url.as_str());
+    let run_database = url::Url::parse(&written.database_url).unwrap();
+    assert_eq!(run_database.host(), url.host());
+    assert_eq!(run_database.port(), url.port());
+    assert!(run_database.path().starts_with("/clearing_dev_"), "a database of the run's own: {run_database}");
+    assert!(!database_exists(url.as_str()).await, "the database named in the URL is not the one used");
     assert_system_is_up(&written, &agent_line).await;
     let facilitator = facilitator_line.split_whitespace().nth(1).unwrap().to_owned();
     let supported = get_json(&format!("{facilitator}/supported")).await;
@@ -199,7 +303,8 @@ async fn dev_with_a_given_database_comes_up_and_ctrl_c_leaves_no_child() {
     for pid in children {
         assert!(!is_alive(pid), "child {pid} outlived clearing dev");
     }
-    Ledger::drop_database_if_exists(url.as_str()).await.unwrap();
+    assert!(!database_exists(&written.database_url).await, "the run's database was dropped at exit");
+    assert!(!config_path.exists(), "the config was removed at exit");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -227,4 +332,192 @@ async fn dev_with_a_private_cluster_comes_up_and_ctrl_c_removes_it() {
         assert!(!is_alive(pid), "child {pid} outlived clearing dev");
     }
     assert!(!Path::new(&data_dir).exists(), "the private cluster's directory {data_dir} was left behind");
+    assert!(!config_path.exists(), "the config was removed at exit");
+}
+
+/// POSTs `body` to `url` (HTTP/1.1 on loopback) and returns the JSON answer of a 200.
+async fn post_json(url: &str, body: &str) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!(
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, json) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{response}");
+    serde_json::from_str(json).unwrap()
+}
+
+/// Anvil's account 1, one of the agents `clearing dev` funds (public dev key).
+const AGENT_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+/// An agent pays a fresh address through the run's facilitator (`/settle`, x402 v2): the answer is a success and the
+/// payee holds the money on the run's chain.
+async fn assert_a_payment_settles(ready: &Ready, written: &Written) {
+    let provider = clearing_chain::connect(&written.rpc_url).unwrap();
+    let chain_id = provider.get_chain_id().await.unwrap();
+    let payer: PrivateKeySigner = AGENT_KEY.parse().unwrap();
+    let pay_to = PrivateKeySigner::random().address();
+    let value = 10_000u64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let authorization = ExactEvmAuthorization {
+        from: payer.address(),
+        to: pay_to,
+        value: U256::from(value),
+        valid_after: U256::ZERO,
+        valid_before: U256::from(now + 300),
+        nonce: PrivateKeySigner::random().to_bytes(),
+    };
+    let digest = TokenDomain::new(chain_id, written.usdc, "USDC", "2").transfer_digest(&authorization);
+    let signature = payer.sign_hash_sync(&digest).unwrap();
+    let requirements = json!({
+        "scheme": "exact",
+        "network": format!("eip155:{chain_id}"),
+        "amount": value.to_string(),
+        "asset": written.usdc.to_checksum(None),
+        "payTo": pay_to.to_checksum(None),
+        "maxTimeoutSeconds": 300,
+        "extra": {"name": "USDC", "version": "2"}
+    });
+    let body = json!({
+        "x402Version": 2,
+        "paymentPayload": {
+            "x402Version": 2,
+            "accepted": requirements,
+            "payload": {
+                "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes())),
+                "authorization": {
+                    "from": authorization.from.to_checksum(None),
+                    "to": pay_to.to_checksum(None),
+                    "value": value.to_string(),
+                    "validAfter": "0",
+                    "validBefore": authorization.valid_before.to_string(),
+                    "nonce": authorization.nonce.to_string(),
+                }
+            }
+        },
+        "paymentRequirements": requirements,
+    });
+    let answer = post_json(&format!("{}/settle", ready.facilitator), &body.to_string()).await;
+    assert_eq!(answer["success"], true, "settle on {}: {answer}", ready.facilitator);
+    let balance = MockUSDC::new(written.usdc, &provider).balanceOf(pay_to).call().await.unwrap();
+    assert_eq!(balance, U256::from(value), "the payee was paid on {}", written.rpc_url);
+}
+
+/// The config a run wrote records the address its facilitator really listens on.
+fn assert_records_the_real_facilitator(ready: &Ready, written: &Written) {
+    assert_eq!(format!("http://{}", written.facilitator_listen), ready.facilitator);
+}
+
+async fn database_exists(url: &str) -> bool {
+    sqlx::Postgres::database_exists(url).await.unwrap()
+}
+
+/// The test server with a database path: before each run had its own database, `clearing dev` used (and reused)
+/// this one.
+fn server_url(test: &str) -> String {
+    let server = test_database_url().expect("DATABASE_URL must point at a PostgreSQL server (script/test sets it)");
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(&format!("/clearing_dev_test_{test}_{}", std::process::id()));
+    url.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_of_dev_with_a_private_cluster_leaves_no_process_and_no_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("dev.toml");
+
+    let mut dev = Dev::start(&config_path, &["--private-postgres"]);
+    let cluster_line = dev.wait_for("private PostgreSQL in", Duration::from_secs(120));
+    let postgres_pid = pid_in(&cluster_line);
+    let data_dir = cluster_line.split_whitespace().nth(3).unwrap().to_owned();
+    dev.wait_until_ready();
+    assert!(config_path.exists());
+    let tree = descendants(dev.pid());
+    assert!(tree.contains(&postgres_pid), "postgres {postgres_pid} runs under clearing dev: {tree:?}");
+    assert!(tree.len() > 3, "anvil, the postmaster and its workers: {tree:?}");
+
+    dev.kill();
+    // Every process clearing dev started (the cluster's too) exits, and so does the one that cleans up after it.
+    wait_until_gone(&tree, Duration::from_secs(60));
+    for pid in &tree {
+        assert!(!is_alive(*pid), "{pid} outlived clearing dev");
+    }
+    assert!(!Path::new(&data_dir).exists(), "the private cluster's directory {data_dir} was left behind");
+    assert!(!config_path.exists(), "the config of a dead run was left behind");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_dev_runs_in_a_row_on_one_server_each_settle_a_payment() {
+    let server = server_url("rerun");
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("dev.toml");
+    let mut databases = Vec::new();
+    for run in ["stopped with Ctrl-C", "killed"] {
+        let mut dev = Dev::start(&config_path, &["--database-url", &server]);
+        let ready = dev.wait_until_ready();
+        assert_eq!(ready.config, config_path);
+        let written = read_config(&config_path);
+        assert!(!databases.contains(&written.database_url), "{run}: a database of an earlier run was reused");
+        assert!(database_exists(&written.database_url).await);
+        assert_records_the_real_facilitator(&ready, &written);
+        assert_a_payment_settles(&ready, &written).await;
+
+        if run == "killed" {
+            let tree = descendants(dev.pid());
+            dev.kill();
+            wait_until_gone(&tree, Duration::from_secs(60));
+        } else {
+            dev.interrupt();
+        }
+        assert!(!config_path.exists(), "{run}: the config of a stopped run was left behind");
+        assert!(!database_exists(&written.database_url).await, "{run}: its database {} remains", written.database_url);
+        databases.push(written.database_url);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_dev_at_once_runs_apart_and_each_keeps_its_own_config() {
+    let server = server_url("concurrent");
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("dev.toml");
+
+    let mut first = Dev::start(&config_path, &["--database-url", &server]);
+    let first_ready = first.wait_until_ready();
+    let mut second = Dev::start(&config_path, &["--database-url", &server]);
+    let second_ready = second.wait_until_ready();
+
+    assert_eq!(first_ready.config, config_path, "the first run owns the file asked for");
+    assert_eq!(
+        second_ready.config,
+        dir.path().join(format!("dev-{}.toml", second.pid())),
+        "the second writes beside it"
+    );
+    let first_written = read_config(&first_ready.config);
+    let second_written = read_config(&second_ready.config);
+    assert_ne!(first_written.rpc_url, second_written.rpc_url);
+    assert_ne!(first_written.database_url, second_written.database_url);
+    assert_records_the_real_facilitator(&first_ready, &first_written);
+    assert_records_the_real_facilitator(&second_ready, &second_written);
+    assert_a_payment_settles(&first_ready, &first_written).await;
+    assert_a_payment_settles(&second_ready, &second_written).await;
+
+    // The second stops: its config and database go; the first's stay, and it still settles.
+    let first_config = std::fs::read_to_string(&config_path).unwrap();
+    second.interrupt();
+    assert!(!second_ready.config.exists());
+    assert!(!database_exists(&second_written.database_url).await);
+    assert_eq!(std::fs::read_to_string(&config_path).unwrap(), first_config);
+    assert!(database_exists(&first_written.database_url).await);
+    assert_a_payment_settles(&first_ready, &first_written).await;
+
+    first.interrupt();
+    assert!(!config_path.exists());
+    assert!(!database_exists(&first_written.database_url).await);
 }
