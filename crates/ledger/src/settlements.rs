@@ -75,6 +75,20 @@ pub struct NewSettlement {
     pub network: String,
 }
 
+impl NewSettlement {
+    /// Whether `other` is the same signed payment: the same key, terms and signature bytes, so the token would
+    /// execute the identical `transferWithAuthorization`. The x402 version and network name are how a payment was
+    /// presented, not what it is. Only the same payment may join a queued row and share its outcome.
+    pub fn is_same_payment(&self, other: &Self) -> bool {
+        self.key == other.key
+            && self.pay_to == other.pay_to
+            && self.value == other.value
+            && self.valid_after == other.valid_after
+            && self.valid_before == other.valid_before
+            && self.signature == other.signature
+    }
+}
+
 /// Where a settlement stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SettlementStatus {
@@ -563,6 +577,18 @@ impl Ledger {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|row| Ok((settlement_from_row(row)?, row.try_get("claimed_now")?))).collect()
+    }
+
+    /// Gives back the `success` answers of `ids` claimed by callers that left before they could be told (their
+    /// request was dropped): a later caller of the same payment is told `success` instead. Only a claim whose answer
+    /// never reached a caller may be released, or a payment could be answered `success` twice.
+    pub async fn release_success_reports(&self, ids: &[SettlementId]) -> Result<()> {
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        sqlx::query("UPDATE settlements SET success_reported_at = NULL WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Claims the one `success` answer of a settled payment: true for the first caller only.

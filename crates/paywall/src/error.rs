@@ -39,5 +39,20 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether the request may have reached the facilitator and been acted on although no x402 answer came back:
+    /// a transport failure after connecting (a timeout, a broken connection, an unreadable body), a 5xx (a proxy's
+    /// 502 when the facilitator died mid-request), or an undecodable 200. Not a failure to connect (nothing was
+    /// sent) and not a 4xx (refused before it was acted on).
+    pub(crate) fn answer_may_be_lost(&self) -> bool {
+        match self {
+            Self::InvalidUrl { .. } => false,
+            Self::Request { source, .. } => !source.is_connect() && !source.is_builder(),
+            Self::Status { status, .. } => *status >= 500,
+            Self::Decode { .. } => true,
+        }
+    }
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

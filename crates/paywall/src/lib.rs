@@ -5,14 +5,17 @@
 //!
 //! It must never hand out a resource whose payment did not settle: by default the handler runs first and its
 //! (successful, 2xx) response is held back until settlement succeeds, and dropped if it does not; with
-//! [`Paywall::settle_before_handler`] the handler runs only after settlement succeeded. It owns no keys, no chain
-//! access and no state: verification and settlement are the facilitator's ([`FacilitatorClient`], plain HTTP).
+//! [`Paywall::settle_before_handler`] the handler runs only after settlement succeeded. It owns no keys and no chain
+//! access: verification and settlement are the facilitator's ([`FacilitatorClient`], plain HTTP). Its one piece of
+//! state is the payloads whose settle got no answer (the facilitator may have settled them and lost the reply): a
+//! retry of such a payload answered `invalid_exact_evm_nonce_already_used` with the transaction is served, once.
 
 mod client;
 mod error;
 mod paywall;
 mod price;
 mod response;
+mod unanswered;
 
 pub use client::{DEFAULT_FACILITATOR_TIMEOUT, FacilitatorClient};
 pub use error::{Error, Result};

@@ -9,6 +9,7 @@
 //! | verified, handler answers non-2xx (settle after) | the handler's response; nothing settled |
 //! | verified, handler 2xx, `/settle` fails (also `settlement_pending` after the retries) | 402 + the failed settle response in the payment-response header; the handler's response is dropped |
 //! | verified, handler 2xx, settled | the handler's response + `PAYMENT-RESPONSE` (v2) / `X-PAYMENT-RESPONSE` (v1) |
+//! | a retry of a payload whose `/settle` went unanswered here, now answered `invalid_exact_evm_nonce_already_used` with its transaction | served as settled, once (the answer was lost, the payment made) |
 //! | settle before: `/settle` fails | 402 as above; handler not run |
 //! | settle before: settled | the handler's response, whatever its status, + the payment-response header |
 
@@ -27,8 +28,8 @@ use axum::{
     http::{HeaderMap, Request, Response, header},
 };
 use clearing_x402::{
-    Network, PaymentPayloadV1, PaymentPayloadV2, PaymentRequest, PaymentRequirementsV2, Reason, SCHEME_EXACT,
-    SettleResponse, X402Version, decode_header,
+    ExactEvmPayload, Network, PaymentPayloadV1, PaymentPayloadV2, PaymentRequest, PaymentRequirementsV2, Reason,
+    SCHEME_EXACT, SettleResponse, X402Version, decode_header,
 };
 use tower::{Layer, Service};
 use tracing::{debug, info, warn};
@@ -36,6 +37,7 @@ use tracing::{debug, info, warn};
 use crate::{
     FacilitatorClient, Price,
     response::{self, PAYMENT_SIGNATURE, X_PAYMENT},
+    unanswered::{PayloadId, Unanswered},
 };
 
 /// How many times a settle answered `settlement_pending` is asked again by default (the reference resource
@@ -70,6 +72,8 @@ struct Shared {
     price: Price,
     settle_before: bool,
     pending_retries: u32,
+    /// Payloads whose settle got no answer; shared by every clone, kept across [`Paywall::map`].
+    unanswered: Arc<Unanswered>,
 }
 
 impl fmt::Debug for Paywall {
@@ -92,6 +96,7 @@ impl Paywall {
                 price,
                 settle_before: false,
                 pending_retries: DEFAULT_PENDING_RETRIES,
+                unanswered: Arc::default(),
             }),
         }
     }
@@ -123,6 +128,7 @@ impl Paywall {
             price: shared.price.clone(),
             settle_before: shared.settle_before,
             pending_retries: shared.pending_retries,
+            unanswered: shared.unanswered.clone(),
         });
         f(&mut shared);
         Self { shared: Arc::new(shared) }
@@ -198,11 +204,19 @@ impl Paywall {
             Some(Ok(payment)) => payment,
         };
         let version = payment.version();
+        let exact = payment.raw_payload().exact_evm().ok().map(|exact| (PayloadId::of(&payment, &exact), exact));
+        let sent = Sent { payment: &payment, exact: exact.as_ref() };
 
         match shared.facilitator.verify(&payment).await {
             Err(error) => {
                 warn!(%error, "paywall: verify failed");
                 return Ok(response::facilitator_error());
+            }
+            // Our own settle of this very payload went unanswered: it may have settled (so it no longer verifies);
+            // only the facilitator's settle answer can say.
+            Ok(verified) if !verified.is_valid && sent.went_unanswered(&shared.unanswered) => {
+                let reason = verified.invalid_reason.map(Reason::as_str);
+                info!(reason, "paywall: retry of a payload whose settle went unanswered; asking settle");
             }
             Ok(verified) if !verified.is_valid => {
                 let reason = verified.invalid_reason.map_or("invalid_payment", Reason::as_str);
@@ -213,7 +227,7 @@ impl Paywall {
         }
 
         if shared.settle_before {
-            let settled = match self.settle(&payment).await {
+            let settled = match self.settle(&sent).await {
                 Ok(settled) => settled,
                 Err(unsettled) => return Ok(self.unsettled(unsettled, &resource, version)),
             };
@@ -227,7 +241,7 @@ impl Paywall {
             debug!(status = %response.status(), "paywall: handler did not succeed; nothing settled");
             return Ok(response.map(Body::new));
         }
-        match self.settle(&payment).await {
+        match self.settle(&sent).await {
             Ok(settled) => {
                 let mut response = response.map(Body::new);
                 response::attach_settlement(&mut response, version, &settled);
@@ -239,18 +253,34 @@ impl Paywall {
     }
 
     /// Settles, asking again while the answer is `settlement_pending` (up to the configured retries).
-    async fn settle(&self, payment: &PaymentRequest) -> Result<SettleResponse, Unsettled> {
+    ///
+    /// A settle that gets no answer is remembered, and a later retry of that exact payload answered
+    /// `invalid_exact_evm_nonce_already_used` with the transaction that moved it counts as settled, once
+    /// ([`Sent::lost_answer`]).
+    async fn settle(&self, sent: &Sent<'_>) -> Result<SettleResponse, Unsettled> {
         let mut attempts = 0;
         loop {
-            let settled = match self.shared.facilitator.settle(payment).await {
+            let settled = match self.shared.facilitator.settle(sent.payment).await {
                 Ok(settled) => settled,
                 Err(error) => {
                     warn!(%error, "paywall: settle failed");
+                    if error.answer_may_be_lost()
+                        && let Some((id, _)) = sent.exact
+                    {
+                        self.shared.unanswered.insert(*id);
+                    }
                     return Err(Unsettled::Unreachable);
                 }
             };
             if settled.success {
                 info!(payer = settled.payer.map(display), tx = settled.transaction.map(display), network = %settled.network, "paywall: settled");
+                // This payload's one success is spent: no later retry of it may be served on a lost answer.
+                if let Some((id, _)) = sent.exact {
+                    self.shared.unanswered.take(*id);
+                }
+                return Ok(settled);
+            }
+            if let Some(settled) = sent.lost_answer(&settled, &self.shared.unanswered) {
                 return Ok(settled);
             }
             let pending = settled.error_reason == Some(Reason::SettlementPending) && settled.transaction.is_some();
@@ -331,6 +361,46 @@ impl Paywall {
             Some(host) => format!("http://{host}{path}"),
             None => path.to_owned(),
         }
+    }
+}
+
+/// A payment request as sent to the facilitator, with its `exact` EVM payload (if it parses) and that payload's
+/// identity.
+struct Sent<'a> {
+    payment: &'a PaymentRequest,
+    exact: Option<&'a (PayloadId, ExactEvmPayload)>,
+}
+
+impl Sent<'_> {
+    /// Whether this paywall's own settle of this exact payload went unanswered.
+    fn went_unanswered(&self, unanswered: &Unanswered) -> bool {
+        self.exact.is_some_and(|(id, _)| unanswered.contains(*id))
+    }
+
+    /// `answer`, a settle refusal, read as the lost answer of this paywall's own earlier settle: the payment settled,
+    /// in the transaction the answer names. Granted once per unanswered payload (the grace is taken), and only when
+    /// the answer says this payload's nonce is used by a transaction that moved this payload: reason
+    /// `invalid_exact_evm_nonce_already_used`, a transaction, and the payer, amount (when given) and network of this
+    /// payload. The payTo is not in an x402 answer: that the transaction paid this very payload (its payTo
+    /// included) is the facilitator's word, as `success` is. Clearing answers this reason with a transaction only
+    /// to a request carrying exactly the payload that settled (README, "Settle").
+    fn lost_answer(&self, answer: &SettleResponse, unanswered: &Unanswered) -> Option<SettleResponse> {
+        let (id, exact) = self.exact?;
+        let transaction = answer.transaction?;
+        let authorization = &exact.authorization;
+        let ours = answer.error_reason == Some(Reason::NonceAlreadyUsed)
+            && answer.payer == Some(authorization.from)
+            && answer.amount.is_none_or(|amount| amount == authorization.value)
+            && answer.network == self.payment.network();
+        if !ours || !unanswered.take(*id) {
+            return None;
+        }
+        info!(payer = %authorization.from, nonce = %authorization.nonce, tx = %transaction,
+            "paywall: our earlier settle of this payload went unanswered; it settled in this transaction");
+        Some(
+            SettleResponse::settled(authorization.from, transaction, answer.network.clone())
+                .with_amount(authorization.value),
+        )
     }
 }
 

@@ -96,17 +96,17 @@ struct Answers {
 }
 
 /// The chain and the facilitator's configuration.
-struct Setup {
+pub(crate) struct Setup {
     _anvil: AnvilInstance,
-    provider: ChainProvider,
-    usdc: Address,
-    pay_to: Address,
+    pub(crate) provider: ChainProvider,
+    pub(crate) usdc: Address,
+    pub(crate) pay_to: Address,
     relayer: Address,
     batch_settler: Address,
-    chain_id: u64,
+    pub(crate) chain_id: u64,
     config: PathBuf,
-    listen: SocketAddr,
-    database_url: String,
+    pub(crate) listen: SocketAddr,
+    pub(crate) database_url: String,
     relayer_key: String,
     _dir: tempfile::TempDir,
 }
@@ -114,7 +114,7 @@ struct Setup {
 #[tokio::test(flavor = "multi_thread")]
 async fn settles_survive_sigkill_at_any_moment_and_pay_exactly_once() {
     let started = Instant::now();
-    let setup = set_up().await;
+    let setup = set_up("crash").await;
     let payers: Vec<PrivateKeySigner> = (0..PAYERS).map(|_| PrivateKeySigner::random()).collect();
     for payer in &payers {
         mint_mock_usdc(&setup.provider, setup.usdc, payer.address(), U256::from(PAYER_BALANCE)).await.unwrap();
@@ -203,8 +203,8 @@ async fn settles_survive_sigkill_at_any_moment_and_pay_exactly_once() {
     eprintln!("crash test took {:.1} s", started.elapsed().as_secs_f64());
 }
 
-/// Anvil, the token and the suite, the database and the config file.
-async fn set_up() -> Setup {
+/// Anvil, the token and the suite, the database (named for `test`) and the config file.
+pub(crate) async fn set_up(test: &str) -> Setup {
     let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
     let anvil = Anvil::at(binary).spawn();
     let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
@@ -215,7 +215,7 @@ async fn set_up() -> Setup {
 
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server");
     let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&format!("/clearing_crash_test_{}", std::process::id()));
+    url.set_path(&format!("/clearing_{test}_test_{}", std::process::id()));
     let database_url = url.to_string();
     Ledger::drop_database_if_exists(&database_url).await.unwrap();
     Ledger::create_database_if_missing(&database_url).await.unwrap();
@@ -247,12 +247,12 @@ async fn set_up() -> Setup {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
 }
 
 /// `clearing serve`, once it listens.
-fn start(setup: &Setup) -> Child {
+pub(crate) fn start(setup: &Setup) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_clearing"))
         .arg("--config")
         .arg(&setup.config)

@@ -5,6 +5,7 @@ mod crash;
 mod dev;
 #[path = "../../../chain/tests/it/eip3009.rs"]
 mod eip3009;
+mod lost_answer;
 mod migrate;
 // The audit crate's chain-and-ledger fixture; some of its helpers only the audit tests use.
 #[allow(dead_code)]

@@ -2,11 +2,13 @@
 //!
 //! Every payment is verified first (the chain checks included). One that verifies is counted in flight against
 //! the payer's balance until it is final and queued, unless its authorization is queued already; one that does
-//! not is looked up, and if its authorization is queued (it may have settled since, using its nonce) it goes to
-//! the settler all the same. The settler answers a queued authorization from its row: the first caller told of a
+//! not is looked up, and if exactly that payment is queued (same terms and signature bytes: it may have settled
+//! since, using its nonce) it waits for the queued one; anything else under the same key (a forgery) is refused for
+//! the reason its own verify gave. The settler answers a queued payment from its row: the first caller told of a
 //! success gets `success`, every later one `invalid_exact_evm_nonce_already_used` with the original transaction;
-//! a pending one waits for the same transaction. (New payments, the common case, thus cost one chain read and
-//! one insert before they wait; the lookup is left to payments that fail verify.) A receipt that does not arrive
+//! a pending one waits for the same transaction. A payment that verifies while another one holds its key is
+//! answered `invalid_exact_evm_nonce_already_used` without a transaction. (New payments, the common case, thus
+//! cost one chain read and one insert before they wait; the lookup is left to payments that fail verify.) A receipt that does not arrive
 //! within the settle timeout is answered `settlement_pending` with the transaction hash, never a plain failure.
 
 use std::{sync::Arc, time::Duration};
@@ -58,15 +60,6 @@ impl SettleService {
             payer: payment.payer,
             nonce: payment.authorization.nonce,
         };
-        let payment = match verifier.verify(request).await {
-            Ok(payment) => payment,
-            Err(rejection) => match self.ledger.settlement(&key).await {
-                Ok(Some(_)) => payment,
-                Ok(None) => return SettleResponse::failed(&rejection, network),
-                Err(e) => return unexpected(&payment, network, &e),
-            },
-        };
-
         let to_settle = PaymentToSettle {
             chain_id: key.chain_id,
             asset,
@@ -80,8 +73,21 @@ impl SettleService {
             x402_version: payment.x402_version.number(),
             network: network.clone(),
         };
-        self.inflight.add(key.chain_id, asset, key.payer, key.nonce, to_settle.value);
-        let outcome = match self.settler.settle(&to_settle).await {
+        let outcome = match verifier.verify(request).await {
+            Ok(_) => {
+                self.inflight.add(key.chain_id, asset, key.payer, key.nonce, to_settle.value);
+                self.settler.settle(&to_settle).await
+            }
+            // It may be a repeat of a queued payment whose nonce that very payment has used since. It shares that
+            // payment's outcome only if it is that payment (same terms and signature bytes): anything else, a
+            // forgery on its key included, is refused for its own reason and can never take its `success`.
+            Err(rejection) => match self.settler.join(&to_settle).await {
+                Ok(Some(outcome)) => Ok(outcome),
+                Ok(None) => return SettleResponse::failed(&rejection, network),
+                Err(e) => Err(e),
+            },
+        };
+        let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(e) => {
                 self.forget_when_final(key);
@@ -89,7 +95,8 @@ impl SettleService {
             }
         };
         match outcome.result {
-            SettleResult::Pending { .. } => self.forget_when_final(key),
+            // Another payment holds the nonce: it stays counted until that one is final.
+            SettleResult::Pending { .. } | SettleResult::NonceTaken => self.forget_when_final(key),
             _ => self.inflight.remove(key.chain_id, asset, key.payer, key.nonce),
         }
         debug!(payer = %outcome.payer, nonce = %key.nonce, result = ?outcome.result, "settle answered");
@@ -129,6 +136,14 @@ fn response(outcome: &SettleOutcome) -> SettleResponse {
         SettleResult::Pending { transaction: None } => SettleResponse::failed(
             &Rejection::new(Reason::SettlementPending, "queued; no transaction broadcast yet")
                 .with_payer(Some(outcome.payer)),
+            network,
+        ),
+        SettleResult::NonceTaken => SettleResponse::failed(
+            &Rejection::new(
+                Reason::NonceAlreadyUsed,
+                "another authorization with this payer and nonce is queued or settled; this one can never settle",
+            )
+            .with_payer(Some(outcome.payer)),
             network,
         ),
         SettleResult::Failed { reason, transaction } => {

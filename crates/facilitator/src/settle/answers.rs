@@ -4,7 +4,11 @@
 //! one `success` answer, a write that must be durable before the answer goes out. One commit per caller would
 //! queue a block's worth of callers behind as many flushes; instead, every request that arrives while a statement
 //! runs shares the next one ([`Ledger::settlement_answers`]), which claims each settlement at most once. Among the
-//! callers of one settlement in one statement, only the first asking is given the claim.
+//! callers of one settlement in one statement, only the first asking is given the claim. The claim must be durable
+//! before the answer leaves, so a crash between the two loses that answer (the payer is charged once and every
+//! repeat is told `invalid_exact_evm_nonce_already_used` with the transaction; README "Settle"): the claim is
+//! therefore made as late as possible, in the statement whose result is the answer, and a claim whose caller left
+//! before being told (its request was dropped) is given back instead of spent.
 
 use std::collections::HashMap;
 
@@ -13,7 +17,7 @@ use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
 };
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::{Error, Result};
 
@@ -62,12 +66,28 @@ async fn serve(ledger: Ledger, mut received: mpsc::UnboundedReceiver<(Settlement
                 let mut rows: HashMap<SettlementId, (Settlement, bool)> =
                     rows.into_iter().map(|(row, claimed)| (row.id, (row, claimed))).collect();
                 for (id, reply) in batch.drain(..) {
-                    let answer = match rows.get_mut(&id) {
-                        // The first caller takes the claim; any later one in this statement sees it taken.
-                        Some((row, claimed)) => Ok((row.clone(), std::mem::take(claimed))),
-                        None => Err(Error::Inconsistent { id, what: "the row disappeared" }),
+                    let Some((row, claimed)) = rows.get_mut(&id) else {
+                        let _ = reply.send(Err(Error::Inconsistent { id, what: "the row disappeared" }));
+                        continue;
                     };
-                    let _ = reply.send(answer);
+                    // The first caller takes the claim; any later one in this statement sees it taken. A caller
+                    // that left (its request was dropped) passes the claim on to the next.
+                    let mine = std::mem::take(claimed);
+                    if reply.send(Ok((row.clone(), mine))).is_err() && mine {
+                        *claimed = true;
+                    }
+                }
+                // Claimed for callers that all left before they could be told: give the claims back, so that the
+                // `success` is not spent on an answer nobody received.
+                let untold: Vec<SettlementId> =
+                    rows.iter().filter(|(_, (_, claimed))| *claimed).map(|(id, _)| *id).collect();
+                if !untold.is_empty() {
+                    match ledger.release_success_reports(&untold).await {
+                        Ok(()) => debug!(settlements = untold.len(), "released success claims of departed callers"),
+                        Err(error) => {
+                            warn!(%error, settlements = untold.len(), "releasing untold success claims failed")
+                        }
+                    }
                 }
             }
             Err(error) => {

@@ -3,7 +3,9 @@
 //! - [`Settler::settle`] (called by `/settle` after verify) queues a [`PaymentToSettle`] keyed by (chain, asset,
 //!   payer, nonce) and waits for its outcome, answering [`SettleResult::Pending`] with the transaction hash when
 //!   the receipt is late. Any number of settles of one authorization pay at most once, and at most one of them
-//!   is answered success.
+//!   is answered success. Only the same signed payment (same terms and signature bytes) shares a queued row's
+//!   outcome; another one with the same key is answered [`SettleResult::NonceTaken`]. [`Settler::join`] waits
+//!   for a queued payment without ever queueing one (for a repeat that no longer verifies).
 //! - [`Batcher`] claims queued payments per asset every `max_wait_ms` (or sooner when a batch fills), signs one
 //!   batch at an explicit relayer nonce, records the signed bytes, sends them, follows the receipt (replacing a
 //!   stuck transaction with bumped fees) and resolves every item from its own event. On start it finishes every
@@ -55,6 +57,11 @@ impl PaymentToSettle {
         PaymentKey { chain_id: self.chain_id, asset: self.asset, payer: self.payer, nonce: self.nonce }
     }
 
+    /// Whether `row` holds this very payment (see [`NewSettlement::is_same_payment`]).
+    pub(crate) fn is_queued_as(&self, row: &NewSettlement) -> bool {
+        row.is_same_payment(&self.to_new_settlement())
+    }
+
     fn to_new_settlement(&self) -> NewSettlement {
         NewSettlement {
             key: self.key(),
@@ -98,6 +105,10 @@ pub enum SettleResult {
         /// The newest broadcast hash of its batch, if any.
         transaction: Option<TxHash>,
     },
+    /// Another authorization with the same payer and nonce (different terms or signature bytes) is queued or
+    /// settled: this one can never settle, and it is never given that payment's outcome
+    /// (`invalid_exact_evm_nonce_already_used`, no transaction).
+    NonceTaken,
     /// The payment did not move (or moved for an earlier caller, with reason
     /// `invalid_exact_evm_nonce_already_used` and the original transaction).
     Failed {
@@ -120,6 +131,7 @@ impl SettleOutcome {
             SettleResult::Settled { .. } => None,
             SettleResult::Pending { .. } => Some(Reason::SettlementPending),
             SettleResult::Failed { reason, .. } => Some(*reason),
+            SettleResult::NonceTaken => Some(Reason::NonceAlreadyUsed),
         }
     }
 
@@ -128,6 +140,7 @@ impl SettleOutcome {
         match &self.result {
             SettleResult::Settled { transaction } => Some(*transaction),
             SettleResult::Pending { transaction } | SettleResult::Failed { transaction, .. } => *transaction,
+            SettleResult::NonceTaken => None,
         }
     }
 }

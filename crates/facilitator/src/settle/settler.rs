@@ -150,17 +150,41 @@ impl Settler {
     ///
     /// A payment already final is answered from its row at once: a settled one answers success to the first
     /// caller to see it and `invalid_exact_evm_nonce_already_used` with the original transaction to every other.
+    /// A payment whose key is queued for another payment (other terms or signature bytes) is answered
+    /// [`SettleResult::NonceTaken`] and never shares that payment's outcome.
     pub async fn settle(&self, payment: &PaymentToSettle) -> Result<SettleOutcome> {
         let deadline = Instant::now() + self.config.settle_timeout();
-        let (mut row, inserted) = self.ledger.enqueue_settlement(&payment.to_new_settlement()).await?;
+        let (row, inserted) = self.ledger.enqueue_settlement(&payment.to_new_settlement()).await?;
         if inserted {
             info!(payer = %payment.payer, nonce = %payment.nonce, id = %row.id, "settlement queued");
+        } else if !payment.is_queued_as(&row.payment) {
+            info!(payer = %payment.payer, nonce = %payment.nonce, id = %row.id, "nonce taken by another payment");
+            return Ok(outcome(payment, SettleResult::NonceTaken));
         } else {
             debug!(payer = %payment.payer, nonce = %payment.nonce, id = %row.id, status = ?row.status, "settlement already queued");
         }
+        self.wait(payment, row, deadline).await
+    }
+
+    /// Waits for the queued settlement of exactly `payment`, never queueing it: `None` when nothing is queued under
+    /// its key or what is queued is another payment. For a repeat of a queued payment that no longer verifies
+    /// (its nonce is used by that very payment now); anything that is not the same payment gets nothing from it.
+    pub async fn join(&self, payment: &PaymentToSettle) -> Result<Option<SettleOutcome>> {
+        let deadline = Instant::now() + self.config.settle_timeout();
+        match self.ledger.settlement(&payment.key()).await? {
+            Some(row) if payment.is_queued_as(&row.payment) => {
+                debug!(payer = %payment.payer, nonce = %payment.nonce, id = %row.id, status = ?row.status, "joining queued settlement");
+                Ok(Some(self.wait(payment, row, deadline).await?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Waits until `deadline` for the outcome of `row`, which holds `payment`.
+    async fn wait(&self, payment: &PaymentToSettle, mut row: Settlement, deadline: Instant) -> Result<SettleOutcome> {
         if row.status.is_final() {
             let (row, claimed) = self.reread(row.id).await?;
-            return answer(&row, claimed);
+            return answer(payment, &row, claimed);
         }
         // A resolution announced between the read above and this registration is among the recent ones.
         let (mut waiter, recently_resolved) = self.waiters.register(row.id);
@@ -170,7 +194,7 @@ impl Settler {
         }
         loop {
             if row.status.is_final() {
-                return answer(&row, claimed);
+                return answer(payment, &row, claimed);
             }
             tokio::select! {
                 () = waiter.woken() => {}
@@ -180,7 +204,7 @@ impl Settler {
                     if !row.status.is_final() {
                         info!(payer = %payment.payer, nonce = %payment.nonce, tx = ?row.tx_hash, "settle timed out: pending");
                     }
-                    return answer(&row, claimed);
+                    return answer(payment, &row, claimed);
                 }
             }
             (row, claimed) = self.reread(row.id).await?;
@@ -193,8 +217,9 @@ impl Settler {
     }
 }
 
-/// The answer for `row`; `claimed` says this caller claimed the one `success` answer of a settled payment.
-fn answer(row: &Settlement, claimed: bool) -> Result<SettleOutcome> {
+/// The answer for `row`, which holds `payment`; `claimed` says this caller claimed the one `success` answer of a
+/// settled payment.
+fn answer(payment: &PaymentToSettle, row: &Settlement, claimed: bool) -> Result<SettleOutcome> {
     let result = match row.status {
         SettlementStatus::Settled | SettlementStatus::Confirmed => {
             let transaction =
@@ -213,15 +238,17 @@ fn answer(row: &Settlement, claimed: bool) -> Result<SettleOutcome> {
         }
         SettlementStatus::Pending | SettlementStatus::Submitted => SettleResult::Pending { transaction: row.tx_hash },
     };
-    Ok(outcome(row, result))
+    Ok(outcome(payment, result))
 }
 
-fn outcome(row: &Settlement, result: SettleResult) -> SettleOutcome {
+/// The outcome for this caller, in the terms its request used (the row may have been queued under another
+/// network name or x402 version of the same payment).
+fn outcome(payment: &PaymentToSettle, result: SettleResult) -> SettleOutcome {
     SettleOutcome {
-        payer: row.payment.key.payer,
-        network: row.payment.network.clone(),
-        x402_version: row.payment.x402_version,
-        amount: row.payment.value,
+        payer: payment.payer,
+        network: payment.network.clone(),
+        x402_version: payment.x402_version,
+        amount: payment.value,
         result,
     }
 }

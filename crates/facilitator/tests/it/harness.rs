@@ -36,6 +36,8 @@ pub(crate) struct Harness {
     pub(crate) verifier: Verifier,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) router: Router,
+    /// The ledger the facilitator settles through ([`Harness::with_settlement`] only).
+    pub(crate) ledger: Option<clearing_ledger::Ledger>,
 }
 
 impl Harness {
@@ -81,7 +83,7 @@ impl Harness {
             .collect();
         let supported = SupportedResponse::new(kinds, vec![anvil.addresses()[0]]);
         let router = router(AppState::new(verifier.clone(), metrics.clone(), supported), &http);
-        Self { anvil, provider, inflight, verifier, metrics, router }
+        Self { anvil, provider, inflight, verifier, metrics, router, ledger: None }
     }
 
     /// The whole facilitator as `clearing serve` assembles it, settling through the queue in `pool`.
@@ -105,8 +107,9 @@ impl Harness {
         prepare(&provider).await;
 
         let config = FacilitatorConfig::default();
+        let ledger = clearing_ledger::Ledger::from_pool(pool);
         let setup = SettleSetup {
-            ledger: clearing_ledger::Ledger::from_pool(pool),
+            ledger: ledger.clone(),
             relayer: deployer.clone(),
             batch_settler: deployment.batch_settler,
             assets: vec![USDC],
@@ -126,7 +129,7 @@ impl Harness {
         // Account 0 is now the relayer, whose nonces the batcher owns: mint and read from account 1.
         let minter = PrivateKeySigner::from(anvil.keys()[1].clone());
         let provider = connect_with_signer(&anvil.endpoint(), minter).unwrap();
-        Self { anvil, provider, inflight, verifier, metrics, router }
+        Self { anvil, provider, inflight, verifier, metrics, router, ledger: Some(ledger) }
     }
 
     /// A facilitator whose clock, and its chain's, stand inside the reference vectors' window.

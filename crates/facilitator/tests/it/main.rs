@@ -3,6 +3,7 @@
 
 #[path = "../../../chain/tests/it/eip3009.rs"]
 mod eip3009;
+mod forged_settle;
 mod harness;
 mod health;
 mod http;

@@ -246,6 +246,43 @@ async fn success_is_reported_once_and_only_for_a_settled_payment(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
+async fn a_released_success_claim_goes_to_the_next_caller_once(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let a = ledger.enqueue_settlement(&payment(1, 1, NOW + 600)).await.unwrap().0;
+    let (batch, _) = ledger.claim_batch(&claim(0, 10)).await.unwrap().unwrap();
+    ledger.record_broadcast(batch, &transaction(0x01)).await.unwrap();
+    ledger.resolve_batch(batch, &mined(0x01), &[(a.id, ItemResolution::Settled)]).await.unwrap();
+
+    assert!(ledger.settlement_answer(a.id).await.unwrap().unwrap().1, "claimed for a caller that then left");
+    ledger.release_success_reports(&[a.id]).await.unwrap();
+    assert!(!ledger.settlement_by_id(a.id).await.unwrap().unwrap().success_reported);
+    assert!(ledger.settlement_answer(a.id).await.unwrap().unwrap().1, "the next caller is told success");
+    assert!(!ledger.settlement_answer(a.id).await.unwrap().unwrap().1, "and only that one");
+}
+
+#[test]
+fn the_same_payment_is_the_same_key_terms_and_signature_bytes() {
+    let genuine = payment(1, 1, NOW + 600);
+    let mut presented = genuine.clone();
+    presented.x402_version = 1;
+    presented.network = "base-sepolia".to_owned();
+    assert!(genuine.is_same_payment(&presented), "the version and network name are presentation only");
+    let changes: [fn(&mut NewSettlement); 6] = [
+        |p| p.pay_to = Address::repeat_byte(0xf0),
+        |p| p.value = U256::from(1),
+        |p| p.valid_after = U256::from(1),
+        |p| p.valid_before += U256::from(1),
+        |p| p.signature = Bytes::from(vec![8u8; 65]),
+        |p| p.key.asset = Address::repeat_byte(0xa6),
+    ];
+    for change in changes {
+        let mut other = genuine.clone();
+        change(&mut other);
+        assert!(!genuine.is_same_payment(&other), "{other:?}");
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
 async fn a_shared_answer_claims_each_settled_payment_once_and_reads_the_rest(pool: PgPool) {
     let ledger = Ledger::from_pool(pool);
     let settled = ledger.enqueue_settlement(&payment(1, 1, NOW + 600)).await.unwrap().0;

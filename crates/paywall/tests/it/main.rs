@@ -45,6 +45,9 @@ struct Facilitator {
     /// Answers in order; the last one repeats. Empty: HTTP 500.
     settle: Mutex<VecDeque<SettleResponse>>,
     verify_status: Mutex<Option<StatusCode>>,
+    /// How many settles to answer HTTP 500 before the answers above (a facilitator that died mid-request, behind
+    /// a proxy).
+    settle_failures: Mutex<u32>,
     log: Mutex<Vec<&'static str>>,
     requests: Mutex<Vec<PaymentRequest>>,
 }
@@ -72,6 +75,13 @@ async fn fake_verify(State(fake): State<Arc<Facilitator>>, body: Bytes) -> Respo
 async fn fake_settle(State(fake): State<Arc<Facilitator>>, body: Bytes) -> Response {
     fake.log.lock().unwrap().push("settle");
     fake.requests.lock().unwrap().push(PaymentRequest::from_slice(&body).unwrap());
+    {
+        let mut failures = fake.settle_failures.lock().unwrap();
+        if *failures > 0 {
+            *failures -= 1;
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
     let mut answers = fake.settle.lock().unwrap();
     let answer = if answers.len() > 1 { answers.pop_front() } else { answers.front().cloned() };
     match answer {
@@ -487,4 +497,81 @@ async fn v2_wins_when_both_headers_are_sent() {
     assert_eq!(status, StatusCode::OK);
     assert!(response_headers.get("PAYMENT-RESPONSE").is_some());
     assert_eq!(fake.requests()[0].version(), X402Version::V2);
+}
+
+/// What Clearing answers a repeat of a payload that settled in `TX` (its `success` told to an earlier caller).
+fn nonce_used(payer: Address) -> SettleResponse {
+    let rejection = Rejection::new(Reason::NonceAlreadyUsed, "used").with_payer(Some(payer));
+    SettleResponse::failed(&rejection, "eip155:84532").with_transaction(TX).with_amount(U256::from(10_000))
+}
+
+/// The facilitator's verify answer once the payload's nonce is used.
+fn nonce_used_at_verify() -> VerifyResponse {
+    VerifyResponse::invalid(&Rejection::new(Reason::NonceAlreadyUsed, "used").with_payer(Some(PAYER)))
+}
+
+#[tokio::test]
+async fn a_retry_of_a_payload_whose_settle_went_unanswered_is_served_once() {
+    let (fake, client) = facilitator().await;
+    *fake.settle_failures.lock().unwrap() = 1;
+    *fake.settle.lock().unwrap() = [nonce_used(PAYER)].into();
+    let price = price();
+    let app = app(Paywall::new(client, price.clone()), &fake);
+    let payment = [("PAYMENT-SIGNATURE", v2_payment(&price))];
+    let payment: Vec<(&str, &str)> = payment.iter().map(|(n, v)| (*n, v.as_str())).collect();
+
+    let (status, _, _) = get_with(app.clone(), "/weather", &payment).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "the settle got no answer");
+    // It settled meanwhile: verify now says the nonce is used, settle names the transaction.
+    *fake.verify.lock().unwrap() = Some(nonce_used_at_verify());
+    let (status, headers, body) = get_with(app.clone(), "/weather", &payment).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(body, RESOURCE);
+    let settled = settle_header(&headers, "PAYMENT-RESPONSE");
+    assert!(settled.success && settled.transaction == Some(TX), "{settled:?}");
+    assert_eq!(fake.log(), ["verify", "handler", "settle", "verify", "handler", "settle"]);
+
+    let (status, headers, body) = get_with(app, "/weather", &payment).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "served once only");
+    assert_eq!(required(&headers, &body).0.error, "invalid_exact_evm_nonce_already_used");
+}
+
+#[tokio::test]
+async fn a_nonce_used_answer_is_no_grace_unless_this_paywall_sent_that_payload_unanswered() {
+    let price = price();
+    let payment = [("PAYMENT-SIGNATURE", v2_payment(&price))];
+    let payment: Vec<(&str, &str)> = payment.iter().map(|(n, v)| (*n, v.as_str())).collect();
+
+    // Never sent here before.
+    let (fake, client) = facilitator().await;
+    *fake.settle.lock().unwrap() = [nonce_used(PAYER)].into();
+    let (status, _, _) = get_with(app(Paywall::new(client, price.clone()), &fake), "/weather", &payment).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+
+    // Sent, and refused (an answer, not a lost one).
+    let (fake, client) = facilitator().await;
+    let refusal = Rejection::new(Reason::InsufficientBalance, "poor").with_payer(Some(PAYER));
+    *fake.settle.lock().unwrap() = [SettleResponse::failed(&refusal, "eip155:84532"), nonce_used(PAYER)].into();
+    let app_once = app(Paywall::new(client, price.clone()), &fake);
+    for _ in 0..2 {
+        let (status, _, _) = get_with(app_once.clone(), "/weather", &payment).await;
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+    }
+
+    // Sent unanswered, then answered for another payer's payment, or without a transaction.
+    let (fake, client) = facilitator().await;
+    *fake.settle_failures.lock().unwrap() = 1;
+    let mut no_transaction = nonce_used(PAYER);
+    no_transaction.transaction = None;
+    *fake.settle.lock().unwrap() = [nonce_used(Address::repeat_byte(1)), no_transaction, nonce_used(PAYER)].into();
+    let app = app(Paywall::new(client, price), &fake);
+    let (status, _, _) = get_with(app.clone(), "/weather", &payment).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    for _ in 0..2 {
+        let (status, _, _) = get_with(app.clone(), "/weather", &payment).await;
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+    }
+    // The grace was not spent on those: the answer that names this payload's transaction is served.
+    let (status, _, _) = get_with(app, "/weather", &payment).await;
+    assert_eq!(status, StatusCode::OK);
 }

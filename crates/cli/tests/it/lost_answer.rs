@@ -1,0 +1,219 @@
+//! The lost answer: `clearing serve` records a payment's one `success` and dies (SIGKILL) before the answer reaches
+//! the resource server. The payer is charged once and nobody was told; the client's retry through
+//! `clearing-paywall` must still get the resource, exactly once, and nobody else may get it for that payment.
+//!
+//! The facilitator is reached through a TCP proxy that holds back the first bytes of the `/settle` answer, so the
+//! kill lands after the facilitator recorded the claim (checked in the ledger) and before the resource server heard
+//! anything; the proxy then drops the connection, as the kernel would once the process is gone.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use alloy::{
+    primitives::{B256, U256},
+    signers::{SignerSync, local::PrivateKeySigner},
+};
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode},
+    routing::get,
+};
+use clearing_chain::{contracts::MockUSDC, mint_mock_usdc};
+use clearing_ledger::{Ledger, PaymentKey, SettlementStatus};
+use clearing_paywall::{FacilitatorClient, Paywall, Price};
+use clearing_x402::{
+    ExactEvmAuthorization, ExactEvmPayload, PaymentPayloadV2, RawPayload, SettleResponse, TokenDomain, Version,
+    decode_header, encode_header,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::{mpsc, oneshot},
+};
+use tower::ServiceExt;
+
+use crate::crash::{Setup, set_up, start};
+
+const PRICE: u64 = 10_000;
+const RESOURCE: &str = "{\"weather\":\"sunny\"}";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_settle_answer_lost_in_a_crash_still_delivers_the_resource_once() {
+    let setup = set_up("lost_answer").await;
+    let payer = PrivateKeySigner::random();
+    mint_mock_usdc(&setup.provider, setup.usdc, payer.address(), U256::from(PRICE)).await.unwrap();
+    let ledger = Ledger::connect(&setup.database_url, 2).await.unwrap();
+    let (proxy, mut held) = Proxy::start(setup.listen).await;
+
+    let price = Price::new(U256::from(PRICE), TokenDomain::new(setup.chain_id, setup.usdc, "USDC", "2"), setup.pay_to);
+    let paywall = Paywall::new(FacilitatorClient::new(proxy.url().parse().unwrap()).unwrap(), price.clone());
+    let shop = shop(paywall);
+    let (header, nonce) = pay(&setup, &payer, &price);
+
+    // The first try: the facilitator settles, records the success, and dies before its answer arrives.
+    let mut facilitator = start(&setup);
+    proxy.hold_next_settle_answer();
+    let first = tokio::spawn(fetch(shop.clone(), header.clone()));
+    let release = held.recv().await.expect("the proxy holds the settle answer");
+    facilitator.kill().expect("SIGKILL");
+    facilitator.wait().unwrap();
+    let key = PaymentKey { chain_id: setup.chain_id, asset: setup.usdc, payer: payer.address(), nonce };
+    let row = ledger.settlement(&key).await.unwrap().expect("the payment is queued");
+    assert_eq!(row.status, SettlementStatus::Settled, "the payment settled before the kill");
+    assert!(row.success_reported, "its one success was recorded before the kill");
+    let _ = release.send(());
+    let (status, _, _) = first.await.unwrap();
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "the resource server heard nothing: no resource");
+
+    // The retry, after the facilitator came back: served, once, naming the transaction that moved the money.
+    let mut facilitator = start(&setup);
+    let (status, body, response) = fetch(shop.clone(), header.clone()).await;
+    assert_eq!(status, StatusCode::OK, "the payer is made whole: {body}");
+    assert_eq!(body, RESOURCE);
+    let settled: SettleResponse = decode_header(response.unwrap().as_bytes()).unwrap();
+    assert!(settled.success, "{settled:?}");
+    assert_eq!(settled.transaction, row.tx_hash, "the payment response names the transaction that paid");
+
+    // Once only: a further retry, and the same payload at a resource server that never sent it, get nothing.
+    let (again, body, _) = fetch(shop.clone(), header.clone()).await;
+    assert_eq!(again, StatusCode::PAYMENT_REQUIRED, "{body}");
+    assert!(body.contains("invalid_exact_evm_nonce_already_used"), "{body}");
+    let elsewhere = Paywall::new(FacilitatorClient::new(proxy.url().parse().unwrap()).unwrap(), price);
+    let (elsewhere, body, _) = fetch(self::shop(elsewhere), header).await;
+    assert_eq!(elsewhere, StatusCode::PAYMENT_REQUIRED, "a payload this paywall never sent gets no grace: {body}");
+    facilitator.kill().unwrap();
+    facilitator.wait().unwrap();
+
+    let usdc = MockUSDC::new(setup.usdc, &setup.provider);
+    assert_eq!(usdc.balanceOf(setup.pay_to).call().await.unwrap(), U256::from(PRICE), "paid once");
+    assert_eq!(usdc.balanceOf(payer.address()).call().await.unwrap(), U256::ZERO, "charged once");
+    ledger.close().await;
+    Ledger::drop_database_if_exists(&setup.database_url).await.unwrap();
+}
+
+/// A resource server with `/weather` behind `paywall`.
+fn shop(paywall: Paywall) -> Router {
+    Router::new().route("/weather", get(|| async { RESOURCE }).layer(paywall))
+}
+
+/// GETs `/weather` paying with `header`: the status, the body and the `PAYMENT-RESPONSE` header.
+async fn fetch(shop: Router, header: String) -> (StatusCode, String, Option<String>) {
+    let request = Request::get("http://shop.test/weather").header("payment-signature", header).body(Body::empty());
+    let response = shop.oneshot(request.unwrap()).await.unwrap();
+    let status = response.status();
+    let payment_response = response.headers().get("payment-response").map(|value| value.to_str().unwrap().to_owned());
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap(), payment_response)
+}
+
+/// A v2 `PAYMENT-SIGNATURE` header paying `price` from `payer`, and its nonce.
+fn pay(setup: &Setup, payer: &PrivateKeySigner, price: &Price) -> (String, B256) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let authorization = ExactEvmAuthorization {
+        from: payer.address(),
+        to: setup.pay_to,
+        value: price.amount(),
+        valid_after: U256::ZERO,
+        valid_before: U256::from(now + 300),
+        nonce: PrivateKeySigner::random().to_bytes(),
+    };
+    let digest = price.domain().transfer_digest(&authorization);
+    let signature = payer.sign_hash_sync(&digest).unwrap().as_bytes().to_vec().into();
+    let nonce = authorization.nonce;
+    let payload = PaymentPayloadV2 {
+        x402_version: Version,
+        payload: RawPayload::from_exact_evm(&ExactEvmPayload { authorization, signature }),
+        resource: None,
+        accepted: price.requirements_v2(),
+        extensions: None,
+    };
+    (encode_header(&payload).unwrap(), nonce)
+}
+
+/// A TCP proxy in front of the facilitator that can hold back one `/settle` answer.
+struct Proxy {
+    address: SocketAddr,
+    hold: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    /// Starts forwarding to `upstream`; the receiver gets, for each held answer, the sender that lets it go (the
+    /// proxy then closes both connections without forwarding it).
+    async fn start(upstream: SocketAddr) -> (Self, mpsc::UnboundedReceiver<oneshot::Sender<()>>) {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let hold = Arc::new(AtomicBool::new(false));
+        let (held, receiver) = mpsc::unbounded_channel();
+        let armed = hold.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(forward(client, upstream, armed.clone(), held.clone()));
+            }
+        });
+        (Self { address, hold }, receiver)
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Holds back the answer to the next `/settle` request.
+    fn hold_next_settle_answer(&self) {
+        self.hold.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Forwards one connection both ways (HTTP/1.1, one request at a time), holding back a `/settle` answer if armed.
+async fn forward(
+    client: TcpStream,
+    upstream: SocketAddr,
+    hold: Arc<AtomicBool>,
+    held: mpsc::UnboundedSender<oneshot::Sender<()>>,
+) {
+    let Ok(server) = TcpStream::connect(upstream).await else { return };
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    // Whether the request in flight on this connection is a `/settle` (requests start with their request line).
+    let settling = Arc::new(AtomicBool::new(false));
+    let seen = settling.clone();
+    let upward = tokio::spawn(async move {
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            let n = match client_read.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let chunk = &buffer[..n];
+            if chunk.starts_with(b"POST ") || chunk.starts_with(b"GET ") {
+                let line = chunk.split(|&b| b == b'\r').next().unwrap_or_default();
+                seen.store(line.windows(8).any(|w| w == b"/settle "), Ordering::SeqCst);
+            }
+            if server_write.write_all(chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let n = match server_read.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if settling.load(Ordering::SeqCst) && hold.swap(false, Ordering::SeqCst) {
+            let (release, released) = oneshot::channel();
+            let _ = held.send(release);
+            let _ = released.await;
+            break;
+        }
+        if client_write.write_all(&buffer[..n]).await.is_err() {
+            break;
+        }
+    }
+    upward.abort();
+}
