@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {VerifyReader} from "../../src/VerifyReader.sol";
 import {MockERC1271Wallet} from "../mocks/MockERC1271Wallet.sol";
 import {MockUSDC} from "../mocks/MockUSDC.sol";
+import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {Authorizations} from "../utils/Authorizations.sol";
 
 /// @dev The reader is meant for a deployless `eth_call`; here `new` runs the same constructor and stores the answers
@@ -14,7 +15,7 @@ contract VerifyReaderTest is Authorizations {
     uint256 internal payerKey;
 
     function setUp() public {
-        usdc = new MockUSDC("USDC");
+        usdc = MockUSDC(address(new MockUSDCProxy("USDC")));
         (payer, payerKey) = makeKey("payer");
         usdc.mint(payer, 1_000_000);
         vm.warp(1000);
