@@ -4,12 +4,13 @@ pragma solidity 0.8.30;
 import {AnchorRegistry} from "../contracts/src/AnchorRegistry.sol";
 import {BatchSettler} from "../contracts/src/BatchSettler.sol";
 import {Escrow} from "../contracts/src/Escrow.sol";
-import {MockUSDC} from "../contracts/test/mocks/MockUSDC.sol";
+import {MockUSDCProxy} from "../contracts/test/mocks/MockUSDCProxy.sol";
 import {Vm} from "../contracts/test/utils/Vm.sol";
 import {console} from "../contracts/test/utils/console.sol";
 
 /// @title Deploy
-/// @notice Deploys the Clearing suite: BatchSettler, Escrow and AnchorRegistry, and a MockUSDC on dev chains.
+/// @notice Deploys the Clearing suite: BatchSettler, Escrow and AnchorRegistry, and a MockUSDC (behind its proxy) on dev
+///         chains.
 /// @dev `forge script script/Deploy.s.sol --rpc-url $RPC --broadcast --private-key $KEY`. Roles come from the
 ///      environment and default to the broadcaster: FEE_RECIPIENT, MAX_FEE_BPS (default 500), OPERATOR,
 ///      ANCHOR_ADMIN, ANCHORER; DEPLOY_MOCK_USDC=1 also deploys a MockUSDC named MOCK_USDC_NAME (default "USDC").
@@ -55,7 +56,9 @@ contract Deploy {
         address anchorer,
         string memory mockUsdcName
     ) public returns (Deployment memory deployment) {
-        if (bytes(mockUsdcName).length > 0) deployment.usdc = address(new MockUSDC(mockUsdcName));
+        if (bytes(mockUsdcName).length > 0) {
+            deployment.usdc = address(new MockUSDCProxy(mockUsdcName));
+        }
         deployment.batchSettler = address(new BatchSettler());
         deployment.escrow = address(new Escrow(feeRecipient, maxFeeBps, operator));
         deployment.anchorRegistry = address(new AnchorRegistry(anchorAdmin, anchorer));

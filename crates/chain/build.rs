@@ -25,6 +25,7 @@ const CONTRACTS: &[(&str, &str)] = &[
     ("AnchorRegistry", "contracts/src/AnchorRegistry.sol"),
     ("VerifyReader", "contracts/src/VerifyReader.sol"),
     ("MockUSDC", "contracts/test/mocks/MockUSDC.sol"),
+    ("MockUSDCProxy", "contracts/test/mocks/MockUSDCProxy.sol"),
     ("IndexerLoadEmitter", "contracts/test/mocks/IndexerLoadEmitter.sol"),
 ];
 

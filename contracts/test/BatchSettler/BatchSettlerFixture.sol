@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {BatchSettler} from "../../src/BatchSettler.sol";
 import {MockUSDC} from "../mocks/MockUSDC.sol";
+import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {Authorizations} from "../utils/Authorizations.sol";
 
 /// @title BatchSettlerFixture
@@ -20,7 +21,7 @@ abstract contract BatchSettlerFixture is Authorizations {
 
     function setUp() public virtual {
         vm.warp(NOW);
-        token = new MockUSDC("USD Coin");
+        token = MockUSDC(address(new MockUSDCProxy("USD Coin")));
         settler = new BatchSettler();
         payTo = makeAddr("payTo");
         token.mint(payTo, 1e6);

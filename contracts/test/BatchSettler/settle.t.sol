@@ -243,6 +243,16 @@ contract SettleTest is BatchSettlerFixture {
         assertEq(settler.settle(address(token), ps), 1, "only the clean one");
     }
 
+    function test_When_PayToIsTheToken() public {
+        // FiatToken v2.2 blacklists its own address, so the money can never be stranded in the token.
+        BatchSettler.Payment memory p = payment(aliceKey, address(token), 1e6, keccak256("to-token"));
+        expectFailed(p, errorString("Blacklistable: account is blacklisted"));
+        expectBatch(address(token), 1, 0);
+        assertEq(settler.settle(address(token), one(p)), 0, "refused");
+        assertEq(token.balanceOf(address(token)), 0, "nothing stranded");
+        assertFalse(token.authorizationState(alice, keccak256("to-token")), "nonce unused");
+    }
+
     function test_When_PayToIsTheSettler() public {
         BatchSettler.Payment memory p = payment(aliceKey, address(settler), 1e6, keccak256("self"));
         expectFailed(p, abi.encodeWithSelector(BatchSettler.BatchSettler_PayToSettler.selector));

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {Escrow} from "../../src/Escrow.sol";
 import {MockUSDC} from "../mocks/MockUSDC.sol";
+import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {Authorizations} from "../utils/Authorizations.sol";
 
 /// @title EscrowBase
@@ -36,7 +37,7 @@ abstract contract EscrowBase is Authorizations {
         stranger = makeAddr("stranger");
         (payer, payerKey) = makeKey("payer");
 
-        usdc = new MockUSDC("USD Coin");
+        usdc = MockUSDC(address(new MockUSDCProxy("USD Coin")));
         escrow = new Escrow(feeRecipient, MAX_FEE_BPS, operator);
         usdc.mint(payer, PAYER_FUNDS);
     }

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {MockUSDC} from "../mocks/MockUSDC.sol";
+import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {Authorizations} from "../utils/Authorizations.sol";
 import {Vm} from "../utils/Vm.sol";
 
@@ -62,7 +63,7 @@ abstract contract MockUSDC_Base is Authorizations {
     address internal relayer;
 
     function setUp() public virtual {
-        token = new MockUSDC("USDC");
+        token = MockUSDC(address(new MockUSDCProxy("USDC")));
         (alice, aliceKey) = makeKey("alice");
         (bob, bobKey) = makeKey("bob");
         relayer = makeAddr("relayer");

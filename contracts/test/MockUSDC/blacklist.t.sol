@@ -3,8 +3,9 @@ pragma solidity 0.8.30;
 
 import {MockUSDC_Base} from "./Base.t.sol";
 
-/// @notice The blacklist applies to `from` and `to` on every transfer path (and to spender and caller of
-///         transferFrom/approve); cancelAuthorization is not blacklist-checked (v2.2); only the owner blacklists.
+/// @notice The blacklist applies to `from` and `to` on every transfer path (and to the caller of transfer and
+///         transferFrom); approve and cancelAuthorization are not blacklist-checked (v2.2); only the owner
+///         blacklists; the token's own address is blacklisted from initialization.
 contract MockUSDC_Blacklist_Test is MockUSDC_Base {
     event Blacklisted(address indexed account);
     event UnBlacklisted(address indexed account);
@@ -85,16 +86,28 @@ contract MockUSDC_Blacklist_Test is MockUSDC_Base {
         token.transferFrom(alice, bob, AMOUNT);
     }
 
-    function test_RevertWhen_Blacklisted_ApproveOwnerOrSpender() public {
+    function test_When_OwnerOrSpenderBlacklisted_ApproveStillWorks() public {
+        // v2.2 dropped the blacklist checks of approve (a blacklisted spender still cannot transferFrom).
         token.blacklist(alice);
-        vm.expectRevert(bytes(BLACKLISTED));
-        vm.prank(alice);
-        token.approve(relayer, AMOUNT);
-        token.unBlacklist(alice);
         token.blacklist(relayer);
+        vm.prank(alice);
+        assertTrue(token.approve(relayer, AMOUNT), "returns true");
+        assertEq(token.allowance(alice, relayer), AMOUNT, "allowance");
+    }
+
+    function test_RevertWhen_PayToIsTheToken_EveryPath() public {
+        // Initialization blacklisted the token's own address: nothing can be paid to it, so nothing gets stuck there.
+        Authorization memory auth = _auth(NONCE);
+        auth.to = address(token);
+        _expectBlacklistedAuth(Op.TransferBytes, auth);
+        _expectBlacklistedAuth(Op.TransferVRS, auth);
         vm.expectRevert(bytes(BLACKLISTED));
         vm.prank(alice);
-        token.approve(relayer, AMOUNT);
+        // forge-lint: disable-next-line(erc20-unchecked-transfer)
+        token.transfer(address(token), AMOUNT);
+        vm.expectRevert(bytes(BLACKLISTED));
+        token.mint(address(token), AMOUNT);
+        assertEq(token.balanceOf(address(token)), 0, "nothing reached the token");
     }
 
     function test_RevertWhen_Blacklisted_MintTo() public {
@@ -135,6 +148,10 @@ contract MockUSDC_Blacklist_Test is MockUSDC_Base {
         Authorization memory auth = _auth(NONCE);
         _signAndSubmit(Op.TransferBytes, aliceKey, auth);
         _assertApplied(Op.TransferBytes, auth, START_BALANCE, 0);
+    }
+
+    function _expectBlacklistedAuth(Op op, Authorization memory auth) internal {
+        _expectSubmitReverts(op, auth, _sign(op, aliceKey, auth), BLACKLISTED);
     }
 
     function _approveRelayer() internal {

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {MockUSDC} from "../mocks/MockUSDC.sol";
+import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {MockUSDC_Base} from "./Base.t.sol";
 
 /// @notice FACTS.md: typehashes, the domain `{name, version "2", chainId, verifyingContract}` with a configurable name,
@@ -59,7 +60,7 @@ contract MockUSDC_EIP712_Test is MockUSDC_Base {
     }
 
     function test_When_NameIsUSDCoin_DomainUsesIt() public {
-        MockUSDC baseToken = new MockUSDC("USD Coin");
+        MockUSDC baseToken = MockUSDC(address(new MockUSDCProxy("USD Coin")));
         assertEq(baseToken.name(), "USD Coin", "name");
         assertEq(
             baseToken.DOMAIN_SEPARATOR(),

@@ -2,12 +2,13 @@
 pragma solidity 0.8.30;
 
 import {MockUSDC} from "../mocks/MockUSDC.sol";
+import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {MockUSDC_Base} from "./Base.t.sol";
 
 /// @notice Pins MockUSDC's EIP-712 digests and signature checks to third-party vectors: viem's typed-data hashes and
 ///         signatures in /work/shared/vectors/eip3009-x402.json (`eip712` list), copied here verbatim. The chain-31337
 ///         vectors are checked against a MockUSDC deployed by anvil's default deployer with its first CREATE (the
-///         vectors' verifyingContract); the Base and Base Sepolia ones against a MockUSDC etched at Circle's address.
+///         vectors' verifyingContract); the Base and Base Sepolia ones against a MockUSDC constructed at Circle's address.
 contract MockUSDC_Vectors_Test is MockUSDC_Base {
     struct Vector {
         string name;
@@ -41,7 +42,7 @@ contract MockUSDC_Vectors_Test is MockUSDC_Base {
         );
         assertEq(computed, ANVIL_FIRST_CREATE, "rlp");
         vm.prank(ANVIL_DEPLOYER);
-        MockUSDC deployed = new MockUSDC("USDC");
+        MockUSDC deployed = MockUSDC(address(new MockUSDCProxy("USDC")));
         assertEq(address(deployed), ANVIL_FIRST_CREATE, "deployed");
     }
 
@@ -115,14 +116,14 @@ contract MockUSDC_Vectors_Test is MockUSDC_Base {
         vm.chainId(v.chainId);
         if (v.verifyingContract == ANVIL_FIRST_CREATE) {
             vm.prank(ANVIL_DEPLOYER);
-            token = new MockUSDC(v.name);
+            token = MockUSDC(address(new MockUSDCProxy(v.name)));
         } else {
-            // Runtime code plus the non-mapping storage (slot 0 name, slot 1 owner and paused, slot 2 totalSupply).
-            MockUSDC template = new MockUSDC(v.name);
-            vm.etch(v.verifyingContract, address(template).code);
-            for (uint256 slot; slot < 3; ++slot) {
-                vm.store(v.verifyingContract, bytes32(slot), vm.load(address(template), bytes32(slot)));
-            }
+            // Runs the proxy's creation code at Circle's address, so the token's storage, its own blacklist entry and
+            // its domain are all at that address (what forge-std's deployCodeTo does).
+            vm.etch(v.verifyingContract, abi.encodePacked(type(MockUSDCProxy).creationCode, abi.encode(v.name)));
+            (bool ok, bytes memory runtime) = v.verifyingContract.call("");
+            assertTrue(ok, "proxy constructor");
+            vm.etch(v.verifyingContract, runtime);
             token = MockUSDC(v.verifyingContract);
         }
         assertEq(address(token), v.verifyingContract, "verifyingContract");

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {VerifyReader} from "../../src/VerifyReader.sol";
 import {MockUSDC} from "../mocks/MockUSDC.sol";
+import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {Authorizations} from "../utils/Authorizations.sol";
 
 /// @dev The reader is meant for a deployless `eth_call`; here `new` runs the same constructor and stores the answers
@@ -27,7 +28,7 @@ abstract contract VerifyReaderBase is Authorizations {
     address internal payTo = address(0xB0B);
 
     function setUp() public virtual {
-        usdc = new MockUSDC("USDC");
+        usdc = MockUSDC(address(new MockUSDCProxy("USDC")));
         (payer, payerKey) = makeKey("payer");
         usdc.mint(payer, 1_000_000);
         vm.warp(1000);

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {BatchSettler} from "../../src/BatchSettler.sol";
 import {MockUSDC} from "../mocks/MockUSDC.sol";
+import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {Test} from "../utils/Test.sol";
 import {BatchSettlerHandler} from "./handlers/BatchSettlerHandler.sol";
 
@@ -16,7 +17,7 @@ contract BatchSettlerInvariantTest is Test {
 
     function setUp() public {
         vm.warp(1_750_000_000);
-        token = new MockUSDC("USD Coin");
+        token = MockUSDC(address(new MockUSDCProxy("USD Coin")));
         settler = new BatchSettler();
         handler = new BatchSettlerHandler(token, settler);
 

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {Escrow} from "../../src/Escrow.sol";
 import {MockUSDC} from "../mocks/MockUSDC.sol";
+import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {Test} from "../utils/Test.sol";
 import {console} from "../utils/console.sol";
 import {EscrowHandler} from "./handlers/EscrowHandler.sol";
@@ -16,7 +17,7 @@ contract EscrowInvariantTest is Test {
 
     function setUp() public {
         vm.warp(1_750_000_000);
-        usdc = new MockUSDC("USD Coin");
+        usdc = MockUSDC(address(new MockUSDCProxy("USD Coin")));
         address feeRecipient = makeAddr("feeRecipient");
         escrow = new Escrow(feeRecipient, 500, makeAddr("operator"));
         handler = new EscrowHandler(escrow, usdc, feeRecipient, makeAddr("operator"), makeAddr("arbiter"));

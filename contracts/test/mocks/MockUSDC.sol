@@ -1,24 +1,34 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IERC1271} from "../../src/interfaces/IERC1271.sol";
+import {MockSignatureChecker} from "./MockSignatureChecker.sol";
 
 /// @title MockUSDC
-/// @notice A test stand-in for Circle's FiatToken v2.2 (USDC), faithful in everything Clearing relies on:
-///         - EIP-712 domain `{name, version: "2", chainId, verifyingContract}` with a configurable name
-///           ("USDC" on Base Sepolia, "USD Coin" on Base), 6 decimals;
+/// @notice The token logic of a test stand-in for Circle's FiatToken v2.2 (USDC), written from its documented
+///         behaviour, faithful in everything Clearing relies on:
+///         - deployed as v2.2 is: this implementation behind an upgradeability proxy (`MockUSDCProxy`, the address
+///           clients see), with signatures checked by a separately deployed `MockSignatureChecker` reached by
+///           DELEGATECALL (v2.2's external `SignatureChecker` library), so gas measured on it tracks the real token;
+///         - initialization blacklists the token's own address (v2.2's `initializeV2_1`/`initializeV2_2`), so
+///           nothing can be paid to the token itself;
+///         - EIP-712 domain `{name, version: "2", chainId, verifyingContract}` with the name read from storage on
+///           every use and a configurable name ("USDC" on Base Sepolia, "USD Coin" on Base), 6 decimals;
 ///         - EIP-3009 transfer-, receive- and cancelAuthorization, each with the (v,r,s) and the `bytes signature`
-///           overloads, sharing one nonce map;
-///         - strict validity windows (`validAfter < now < validBefore`);
-///         - `receiveWithAuthorization` only from the payee;
+///           overloads (the (v,r,s) ones pack r || s || v and take the same path), sharing one nonce map;
+///         - strict validity windows (`validAfter < now < validBefore`), checked before the nonce, the nonce before
+///           the signature; `receiveWithAuthorization` only from the payee;
 ///         - ECDSA with low-s, v in {27,28} and 65-byte signatures for signers without code, ERC-1271 only for
 ///           signers with code;
 ///         - `AuthorizationUsed` emitted before `Transfer`;
-///         - pause on every transfer path, blacklist on `from` and `to`;
+///         - pause on every transfer path and on approve; blacklist on `from` and `to` (and the caller of
+///           `transfer`/`transferFrom`), not on approve or cancel (v2.2 dropped those checks);
+///         - balance and blacklist flag in one slot (the flag is the high bit), and every balance write re-checks
+///           the flag and the 2^255 - 1 bound, as v2.2's `_setBalance` does;
 ///         - revert strings exactly as FiatToken's, so callers can match them.
 ///         Unlike USDC it has one owner for pause and blacklist, and an open `mint` for tests and dev chains.
-/// @dev Balances and blacklist flags share one slot as in v2.2, so gas figures measured against this token track
-///      real USDC (less the proxy's delegatecall).
+/// @dev Storage (the proxy's, this contract's own layout): slot 0 owner, paused, initialized; slot 1 name; slot 2
+///      totalSupply; then the balance, allowance and authorization maps. The transfer path touches what v2.2's
+///      touches: the pause slot, the name slot, both balance slots, the nonce slot.
 contract MockUSDC {
     /// @notice keccak256("TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)")
     bytes32 public constant TRANSFER_WITH_AUTHORIZATION_TYPEHASH =
@@ -32,18 +42,26 @@ contract MockUSDC {
 
     bytes32 private constant _EIP712_DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-    /// @dev secp256k1n / 2: signatures with a larger s are malleable and refused (EIP-2).
-    uint256 private constant _MAX_LOW_S = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
     /// @dev The high bit of a balance slot marks the account as blacklisted (FiatToken v2.2 layout).
     uint256 private constant _BLACKLIST_FLAG = 1 << 255;
+    /// @dev The largest balance the low 255 bits hold.
+    uint256 private constant _MAX_BALANCE = _BLACKLIST_FLAG - 1;
 
-    string public name;
     string public constant symbol = "USDC";
     uint8 public constant decimals = 6;
     string public constant version = "2";
 
+    /// @notice The `MockSignatureChecker` every signature check DELEGATECALLs (v2.2's linked library address).
+    address public immutable signatureChecker;
+
+    /// @notice May pause and blacklist (FiatToken splits this between a pauser and a blacklister).
     address public owner;
+    /// @notice Whether every transfer path and approve are refused.
     bool public paused;
+    bool private _initialized;
+    /// @notice The EIP-712 domain name, read from storage on every signature check as v2.2 does.
+    string public name;
+    /// @notice Sum of all balances, in atomic units.
     uint256 public totalSupply;
 
     mapping(address account => uint256 balanceAndBlacklistState) private _balanceAndBlacklistStates;
@@ -74,17 +92,31 @@ contract MockUSDC {
         _;
     }
 
+    /// @param signatureChecker_ The deployed `MockSignatureChecker`.
+    /// @dev The implementation's own storage is marked initialized, so only a proxy's storage can hold a token.
+    constructor(address signatureChecker_) {
+        signatureChecker = signatureChecker_;
+        _initialized = true;
+    }
+
+    /// @notice Sets up the token in the proxy's storage, once: the domain name, the owner, and the token's own
+    ///         address on the blacklist (as v2.2's `initializeV2_1` and `initializeV2_2` leave it).
+    /// @dev Emits `Blacklisted(address(this))`. Reverts if already initialized.
     /// @param name_ The EIP-712 domain name: "USDC" (Base Sepolia) or "USD Coin" (Base).
-    constructor(string memory name_) {
+    /// @param owner_ Who may pause and blacklist.
+    function initialize(string calldata name_, address owner_) external {
+        require(!_initialized, "MockUSDC: already initialized");
+        _initialized = true;
         name = name_;
-        owner = msg.sender;
+        owner = owner_;
+        _blacklist(address(this));
     }
 
     // ------------------------------------------------------------------ ERC-20
 
     /// @notice Balance of `account` in atomic units (6 decimals).
     function balanceOf(address account) public view returns (uint256) {
-        return _balanceAndBlacklistStates[account] & ~_BLACKLIST_FLAG;
+        return _balanceAndBlacklistStates[account] & _MAX_BALANCE;
     }
 
     /// @notice ERC-20 transfer.
@@ -114,14 +146,8 @@ contract MockUSDC {
         return true;
     }
 
-    /// @notice ERC-20 approve.
-    function approve(address spender, uint256 value)
-        external
-        whenNotPaused
-        notBlacklisted(msg.sender)
-        notBlacklisted(spender)
-        returns (bool)
-    {
+    /// @notice ERC-20 approve. Not blacklist-checked (v2.2).
+    function approve(address spender, uint256 value) external whenNotPaused returns (bool) {
         allowance[msg.sender][spender] = value;
         emit Approval(msg.sender, spender, value);
         return true;
@@ -242,8 +268,7 @@ contract MockUSDC {
     function mint(address to, uint256 value) external whenNotPaused notBlacklisted(to) {
         require(to != address(0), "FiatToken: mint to the zero address");
         totalSupply += value;
-        _balanceAndBlacklistStates[to] += value;
-        require(_balanceAndBlacklistStates[to] & _BLACKLIST_FLAG == 0, "MockUSDC: balance overflow");
+        _setBalance(to, balanceOf(to) + value);
         emit Transfer(address(0), to, value);
     }
 
@@ -259,15 +284,14 @@ contract MockUSDC {
         emit Unpause();
     }
 
-    /// @notice Blocks `account` as sender, receiver, caller and spender.
+    /// @notice Blocks `account` as sender, receiver and caller.
     function blacklist(address account) external onlyOwner {
-        _balanceAndBlacklistStates[account] |= _BLACKLIST_FLAG;
-        emit Blacklisted(account);
+        _blacklist(account);
     }
 
     /// @notice Lifts the blacklist of `account`.
     function unBlacklist(address account) external onlyOwner {
-        _balanceAndBlacklistStates[account] &= ~_BLACKLIST_FLAG;
+        _balanceAndBlacklistStates[account] &= _MAX_BALANCE;
         emit UnBlacklisted(account);
     }
 
@@ -291,8 +315,9 @@ contract MockUSDC {
         require(block.timestamp > validAfter, "FiatTokenV2: authorization is not yet valid");
         require(block.timestamp < validBefore, "FiatTokenV2: authorization is expired");
         _requireUnusedAuthorization(from, nonce);
-        bytes32 structHash = keccak256(abi.encode(typeHash, from, to, value, validAfter, validBefore, nonce));
-        require(_isValidSignatureNow(from, _hashTypedData(structHash), signature), "FiatTokenV2: invalid signature");
+        _requireValidSignature(
+            from, keccak256(abi.encode(typeHash, from, to, value, validAfter, validBefore, nonce)), signature
+        );
         _authorizationStates[from][nonce] = true;
         emit AuthorizationUsed(from, nonce);
         _transfer(from, to, value);
@@ -300,9 +325,8 @@ contract MockUSDC {
 
     function _cancelAuthorization(address authorizer, bytes32 nonce, bytes memory signature) internal {
         _requireUnusedAuthorization(authorizer, nonce);
-        bytes32 structHash = keccak256(abi.encode(CANCEL_AUTHORIZATION_TYPEHASH, authorizer, nonce));
-        require(
-            _isValidSignatureNow(authorizer, _hashTypedData(structHash), signature), "FiatTokenV2: invalid signature"
+        _requireValidSignature(
+            authorizer, keccak256(abi.encode(CANCEL_AUTHORIZATION_TYPEHASH, authorizer, nonce)), signature
         );
         _authorizationStates[authorizer][nonce] = true;
         emit AuthorizationCanceled(authorizer, nonce);
@@ -312,46 +336,58 @@ contract MockUSDC {
         require(!_authorizationStates[authorizer][nonce], "FiatTokenV2: authorization is used or canceled");
     }
 
+    /// @dev FiatToken v1's `_transfer` over v2.2's balance helpers: each balance is read where it is used and each
+    ///      write goes through `_setBalance`, so the slot reads match the real token's.
     function _transfer(address from, address to, uint256 value) internal {
         require(from != address(0), "ERC20: transfer from the zero address");
         require(to != address(0), "ERC20: transfer to the zero address");
         require(value <= balanceOf(from), "ERC20: transfer amount exceeds balance");
-        _balanceAndBlacklistStates[from] -= value;
-        _balanceAndBlacklistStates[to] += value;
+        _setBalance(from, balanceOf(from) - value);
+        _setBalance(to, balanceOf(to) + value);
         emit Transfer(from, to, value);
     }
 
-    function _hashTypedData(bytes32 structHash) internal view returns (bytes32) {
-        return keccak256(abi.encodePacked("\x19\x01", DOMAIN_SEPARATOR(), structHash));
+    /// @dev v2.2's `_setBalance`: the balance must fit below the flag bit and the account must not be blacklisted.
+    function _setBalance(address account, uint256 balance) internal {
+        require(balance <= _MAX_BALANCE, "FiatTokenV2_2: Balance exceeds (2^255 - 1)");
+        require(!isBlacklisted(account), "FiatTokenV2_2: Account is blacklisted");
+        _balanceAndBlacklistStates[account] = balance;
     }
 
-    /// @dev FiatToken v2.2 SignatureChecker: signers with code are asked through ERC-1271 only (this covers EIP-7702
-    ///      delegated EOAs too); others must produce a strict 65-byte ECDSA signature.
-    function _isValidSignatureNow(address signer, bytes32 digest, bytes memory signature) internal view returns (bool) {
-        if (signer.code.length > 0) {
-            (bool ok, bytes memory result) =
-                signer.staticcall(abi.encodeWithSelector(IERC1271.isValidSignature.selector, digest, signature));
-            return
-                ok && result.length >= 32
-                    && abi.decode(result, (bytes32)) == bytes32(IERC1271.isValidSignature.selector);
-        }
-        return _recover(digest, signature) == signer;
+    function _blacklist(address account) internal {
+        _balanceAndBlacklistStates[account] |= _BLACKLIST_FLAG;
+        emit Blacklisted(account);
     }
 
-    /// @dev FiatToken's ECRecover.recover, with its revert strings.
-    function _recover(bytes32 digest, bytes memory signature) internal pure returns (address signer) {
-        require(signature.length == 65, "ECRecover: invalid signature length");
-        bytes32 r;
-        bytes32 s;
-        uint8 v;
+    /// @dev Checks `signature` through the checker as v2.2 calls `SignatureChecker.isValidSignatureNow`, and as solc
+    ///      compiles a call to an external library function: the arguments ABI-encoded at the free memory pointer, a
+    ///      code-size check of the library (solc before 0.8.10 always made it), a DELEGATECALL with all gas, a revert
+    ///      inside (an `ECRecover:` reason) passed up unchanged, one word of return data read.
+    function _requireValidSignature(address signer, bytes32 structHash, bytes memory signature) internal {
+        bytes32 digest = keccak256(abi.encodePacked("\x19\x01", DOMAIN_SEPARATOR(), structHash));
+        address checker = signatureChecker;
+        bytes4 selector = MockSignatureChecker.isValidSignatureNow.selector;
+        bool valid;
         assembly ("memory-safe") {
-            r := mload(add(signature, 0x20))
-            s := mload(add(signature, 0x40))
-            v := byte(0, mload(add(signature, 0x60)))
+            if iszero(extcodesize(checker)) { revert(0, 0) }
+            let m := mload(0x40)
+            let len := mload(signature)
+            mstore(m, selector)
+            mstore(add(m, 0x04), signer)
+            mstore(add(m, 0x24), digest)
+            mstore(add(m, 0x44), 0x60)
+            mstore(add(m, 0x64), len)
+            // The signature's words, then a zero word so the padding after it is clean.
+            let words := and(add(len, 31), not(31))
+            mstore(add(add(m, 0x84), words), 0)
+            mcopy(add(m, 0x84), add(signature, 0x20), len)
+            if iszero(delegatecall(gas(), checker, m, add(0x84, words), 0, 0x20)) {
+                returndatacopy(m, 0, returndatasize())
+                revert(m, returndatasize())
+            }
+            if lt(returndatasize(), 0x20) { revert(0, 0) }
+            valid := mload(0)
         }
-        require(uint256(s) <= _MAX_LOW_S, "ECRecover: invalid signature 's' value");
-        require(v == 27 || v == 28, "ECRecover: invalid signature 'v' value");
-        signer = ecrecover(digest, v, r, s);
-        require(signer != address(0), "ECRecover: invalid signature");
+        require(valid, "FiatTokenV2: invalid signature");
     }
 }

@@ -5,7 +5,9 @@
 //! - [`Escrow`]: marketplace jobs, funded by `receiveWithAuthorization` with the job id as nonce.
 //! - [`AnchorRegistry`]: append-only Merkle roots of settlement records.
 //! - [`VerifyReader`]: never deployed; its creation code answers a batch of verify reads in one `eth_call`.
-//! - [`MockUSDC`]: the FiatToken v2.2 stand-in deployed on dev chains.
+//! - [`MockUSDC`]: the FiatToken v2.2 stand-in deployed on dev chains: the token's interface (call it at the proxy).
+//! - [`MockUSDCProxy`]: deploys MockUSDC as USDC is deployed (proxy, implementation, signature checker); its
+//!   address is the token's.
 //! - [`IndexerLoadEmitter`]: test and benchmark only: emits the settler's and escrow's events in bulk.
 
 #![allow(clippy::too_many_arguments, unreachable_pub)]

@@ -7,7 +7,7 @@ use tracing::info;
 
 use crate::{
     ChainProvider, Error, Result,
-    contracts::{AnchorRegistry, BatchSettler, Escrow, MockUSDC},
+    contracts::{AnchorRegistry, BatchSettler, Escrow, MockUSDC, MockUSDCProxy},
 };
 
 /// The parameters fixed at deployment.
@@ -79,9 +79,12 @@ pub async fn deploy_suite(provider: &ChainProvider, config: &DeployConfig) -> Re
     Ok(Deployment { chain_id, start_block, batch_settler, escrow, anchor_registry })
 }
 
-/// Deploys a `MockUSDC` whose EIP-712 domain name is `name` ("USDC" as on Base Sepolia, "USD Coin" as on Base).
+/// Deploys a `MockUSDC` whose EIP-712 domain name is `name` ("USDC" as on Base Sepolia, "USD Coin" as on Base) and
+/// returns the token's address: its proxy, as USDC's. One transaction deploys the proxy, the implementation and the
+/// signature checker and initializes the token (owner: the provider's signer), so the token is the signer's next
+/// CREATE address.
 pub async fn deploy_mock_usdc(provider: &ChainProvider, name: &str) -> Result<Address> {
-    let token = *MockUSDC::deploy(provider.clone(), name.to_owned()).await?.address();
+    let token = *MockUSDCProxy::deploy(provider.clone(), name.to_owned()).await?.address();
     ensure_code(provider, "MockUSDC", token).await?;
     info!(%token, name, "deployed MockUSDC");
     Ok(token)
