@@ -1,7 +1,7 @@
 // Chain chores for run-reference.sh, with viem on a local RPC. Each command prints one JSON line.
 //
 //   node chain.mjs new-key                               -> {"key":"0x…","address":"0x…"}   (fresh random account)
-//   node chain.mjs deploy-token <forge-artifact.json>    -> {"token":"0x…","name":"…","deployTx":"0x…"}
+//   node chain.mjs deploy-token <MockUSDCProxy artifact.json> -> {"token":"0x…","name":"…","deployTx":"0x…"}
 //        env DEPLOYER_KEY, TOKEN_NAME (default "USDC"); checks the token's name/version/decimals/DOMAIN_SEPARATOR
 //   node chain.mjs multicall3                            -> {"multicall3":"0xcA11…","codeHash":"0x…"}   env DEPLOYER_KEY
 //        puts Multicall3 at its canonical address, as on Base: the reference facilitator diagnoses a failed

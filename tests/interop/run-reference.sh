@@ -299,10 +299,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-step "forge build MockUSDC (into $work)"
-timeout "$CHORE_TIMEOUT" forge build contracts/test/mocks/MockUSDC.sol --out "$work/out" --cache-path "$work/cache" >"$work/forge.log" 2>&1 \
+step "forge build MockUSDC and its proxy (into $work)"
+timeout "$CHORE_TIMEOUT" forge build contracts/test/mocks/MockUSDCProxy.sol --out "$work/out" --cache-path "$work/cache" >"$work/forge.log" 2>&1 \
   || { cat "$work/forge.log" >&2; exit 1; }
-export ARTIFACT="$work/out/MockUSDC.sol/MockUSDC.json" INTEROP_WORK="$work"
+export ARTIFACT="$work/out/MockUSDCProxy.sol/MockUSDCProxy.json" INTEROP_WORK="$work"
 export EXPECTED_BODY="$(cd "$INTEROP" && node --input-type=module -e 'import {WEATHER} from "./lib.mjs"; process.stdout.write(JSON.stringify(WEATHER))')"
 
 # The Python cases' interpreter: a project-local venv with the pinned packages of python/requirements.txt,
