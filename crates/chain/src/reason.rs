@@ -20,7 +20,7 @@ pub enum Refusal {
 /// proxy, in the order its checks run (Circle's `FiatTokenV2_2`, `EIP3009`, `SignatureChecker`, `ECRecover`,
 /// `FiatTokenV1`, `Pausable`, `Blacklistable`), matched by the part after the contract prefix so that tokens
 /// built on the same code with another prefix map alike. The first needle the message contains decides.
-const FIAT_TOKEN_REFUSALS: [(&str, Refusal); 12] = [
+const FIAT_TOKEN_REFUSALS: [(&str, Refusal); 13] = [
     // `FiatTokenProxy`: only when the caller is the proxy admin, which the settler never is.
     ("Cannot call fallback function from the proxy admin", Refusal::Other),
     // Modifiers: `whenNotPaused`, then `notBlacklisted(from)`, `notBlacklisted(to)`.
@@ -38,8 +38,10 @@ const FIAT_TOKEN_REFUSALS: [(&str, Refusal); 12] = [
     ("transfer from the zero address", Refusal::Reason(Reason::InvalidSignature)),
     ("transfer to the zero address", Refusal::Reason(Reason::InvalidPaymentRequirements)),
     ("transfer amount exceeds balance", Refusal::Reason(Reason::InsufficientBalance)),
-    // `_setBalance`: a payee balance past 2^255 - 1 (the top bit is the blacklist flag); more than all USDC.
+    // `_setBalance`: a payee balance past 2^255 - 1 (the top bit is the blacklist flag); more than all USDC. Its
+    // second check ("FiatTokenV2_2: Account is blacklisted", capitalised) only fires if a modifier missed it.
     ("Balance exceeds (2^255 - 1)", Refusal::Other),
+    ("Account is blacklisted", Refusal::Blacklisted),
 ];
 
 /// What the token's revert `message` (the string of its `Error(string)`) means; [`Refusal::Other`] for a message
@@ -74,7 +76,7 @@ mod tests {
     }
 
     /// FiatToken v2.2's messages on the `transferWithAuthorization` path, verbatim.
-    const FIAT_TOKEN_V2_2: [(&str, Reason); 15] = [
+    const FIAT_TOKEN_V2_2: [(&str, Reason); 16] = [
         ("Cannot call fallback function from the proxy admin", Reason::TransactionFailed),
         ("Pausable: paused", Reason::TokenPaused),
         ("Blacklistable: account is blacklisted", Reason::AccountBlacklisted),
@@ -90,6 +92,7 @@ mod tests {
         ("ERC20: transfer to the zero address", Reason::InvalidPaymentRequirements),
         ("ERC20: transfer amount exceeds balance", Reason::InsufficientBalance),
         ("FiatTokenV2_2: Balance exceeds (2^255 - 1)", Reason::TransactionFailed),
+        ("FiatTokenV2_2: Account is blacklisted", Reason::AccountBlacklisted),
     ];
 
     #[test]
