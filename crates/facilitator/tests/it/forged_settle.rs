@@ -15,7 +15,6 @@ use alloy::{
 use axum::{body::Body, extract::ConnectInfo, http::Request};
 use clearing_chain::contracts::MockUSDC;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use tower::ServiceExt;
 
 use crate::harness::{Harness, Payment, USDC, json_of};
@@ -38,8 +37,9 @@ enum Race {
     AfterSettled,
 }
 
-#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
-async fn a_forged_settle_never_takes_a_genuine_payments_success(pool: PgPool) {
+#[tokio::test]
+async fn a_forged_settle_never_takes_a_genuine_payments_success() {
+    let pool = crate::harness::own_database("a_forged_settle_never_takes_a_genuine_pa").await;
     let harness = Harness::with_settlement(pool).await;
     let ledger = harness.ledger.clone().unwrap();
     let payers: Vec<PrivateKeySigner> = (0..3).map(|_| PrivateKeySigner::random()).collect();

@@ -261,3 +261,18 @@ impl Payment {
         })
     }
 }
+
+/// A migrated database of the test's own (`clearing_facilitator_<test>`, dropped first if a run left it), outside
+/// `sqlx::test`'s shared master pool. The tests that run a whole facilitator leave its tasks to the runtime's end,
+/// and under `sqlx::test` each such test kept some of that pool's 20 permits (every test pool borrows from it): six
+/// of them starved the tests after them with `PoolTimedOut`.
+pub(crate) async fn own_database(test: &str) -> sqlx::PgPool {
+    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server");
+    let (base, _) = server.rsplit_once('/').expect("DATABASE_URL names a database");
+    let url = format!("{base}/clearing_facilitator_{test}");
+    clearing_ledger::Ledger::drop_database_if_exists(&url).await.unwrap();
+    clearing_ledger::Ledger::create_database_if_missing(&url).await.unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(5).connect(&url).await.unwrap();
+    clearing_ledger::MIGRATOR.run(&pool).await.unwrap();
+    pool
+}

@@ -13,7 +13,7 @@ use clearing_facilitator::{Facilitator, FacilitatorConfig, SettleSetup};
 use clearing_indexer::{Indexer, IndexerConfig, Targets};
 use clearing_ledger::Ledger;
 use serde_json::{Value, json};
-use sqlx::{PgPool, postgres::PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -49,8 +49,9 @@ async fn get_health(router: &Router) -> (u16, Value) {
     (status, json_of(response).await)
 }
 
-#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
-async fn a_stopped_indexer_turns_health_to_503_naming_it(pool: PgPool) {
+#[tokio::test]
+async fn a_stopped_indexer_turns_health_to_503_naming_it() {
+    let pool = crate::harness::own_database("a_stopped_indexer_turns_health_to_503_na").await;
     let env = Env::new(pool).await;
     let d = env.deployment;
     let targets = Targets {
@@ -89,8 +90,9 @@ async fn a_stopped_indexer_turns_health_to_503_naming_it(pool: PgPool) {
     assert_eq!(body["down"], json!(["batcher", "indexer"]), "{body}");
 }
 
-#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
-async fn a_frozen_database_turns_health_to_503_without_waiting_for_it(pool: PgPool) {
+#[tokio::test]
+async fn a_frozen_database_turns_health_to_503_without_waiting_for_it() {
+    let pool = crate::harness::own_database("a_frozen_database_turns_health_to_503_wi").await;
     let env = Env::new(pool.clone()).await;
     // The facilitator reaches PostgreSQL through a proxy that can stop forwarding: a server that accepts and never
     // answers, as a stopped (SIGSTOP) or wedged PostgreSQL does.

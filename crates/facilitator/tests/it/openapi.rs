@@ -15,7 +15,6 @@ use axum::{
 };
 use clearing_facilitator::{Facilitator, FacilitatorConfig, SettleSetup};
 use serde_json::Value;
-use sqlx::PgPool;
 use tower::ServiceExt;
 
 use crate::{harness::json_of, support::Env};
@@ -79,8 +78,9 @@ fn concrete(path: &str) -> String {
     path.replace("{seq}", "0")
 }
 
-#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
-async fn the_openapi_document_and_the_router_have_the_same_routes(pool: PgPool) {
+#[tokio::test]
+async fn the_openapi_document_and_the_router_have_the_same_routes() {
+    let pool = crate::harness::own_database("the_openapi_document_and_the_router_have").await;
     let env = Env::new(pool).await;
     let router = served(&env).await;
     let response = send(&router, Method::GET, "/openapi.json", Body::empty()).await;
@@ -111,8 +111,9 @@ async fn the_openapi_document_and_the_router_have_the_same_routes(pool: PgPool) 
 }
 
 /// Requests that draw each answer an operation can give without a chain failure, and the status expected.
-#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
-async fn every_answer_is_documented_for_its_operation(pool: PgPool) {
+#[tokio::test]
+async fn every_answer_is_documented_for_its_operation() {
+    let pool = crate::harness::own_database("every_answer_is_documented_for_its_opera").await;
     let env = Env::new(pool).await;
     let router = served(&env).await;
     let spec = json_of(send(&router, Method::GET, "/openapi.json", Body::empty()).await).await;
@@ -157,8 +158,9 @@ async fn every_answer_is_documented_for_its_operation(pool: PgPool) {
     assert_eq!((seq["minimum"].as_u64(), seq["maximum"].as_u64()), (Some(0), Some(u64::MAX)), "{seq}");
 }
 
-#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
-async fn an_unknown_path_is_a_json_404(pool: PgPool) {
+#[tokio::test]
+async fn an_unknown_path_is_a_json_404() {
+    let pool = crate::harness::own_database("an_unknown_path_is_a_json_404").await;
     let env = Env::new(pool).await;
     let router = served(&env).await;
     let response = send(&router, Method::GET, "/nowhere", Body::empty()).await;

@@ -158,22 +158,25 @@ async fn settle_refuses(pool: PgPool, cases: &[Case]) {
     }
 }
 
-#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
-async fn settle_refuses_each_payment_verify_refuses_and_moves_nothing(pool: PgPool) {
+#[tokio::test]
+async fn settle_refuses_each_payment_verify_refuses_and_moves_nothing() {
+    let pool = crate::harness::own_database("settle_refuses_each_payment_verify_refus").await;
     // A pause stops every payment, so it has a chain of its own below.
     let cases: Vec<_> = Case::ALL.into_iter().filter(|case| !matches!(case, Case::PausedToken)).collect();
     settle_refuses(pool, &cases).await;
 }
 
-#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
-async fn settle_refuses_a_payment_in_a_paused_token(pool: PgPool) {
+#[tokio::test]
+async fn settle_refuses_a_payment_in_a_paused_token() {
+    let pool = crate::harness::own_database("settle_refuses_a_payment_in_a_paused_tok").await;
     settle_refuses(pool, &[Case::PausedToken]).await;
 }
 
 /// Payments queued without verify (as if the token changed after it) and refused by the token in their batch: the
 /// settle answer carries the token's reason, not `unexpected_settle_error`.
-#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
-async fn a_queued_payment_the_token_refuses_gets_the_tokens_reason(pool: PgPool) {
+#[tokio::test]
+async fn a_queued_payment_the_token_refuses_gets_the_tokens_reason() {
+    let pool = crate::harness::own_database("a_queued_payment_the_token_refuses_gets_").await;
     let env = Env::new(pool).await;
     let config = fast_config();
     let settler = env.settler(&config).await;
