@@ -30,6 +30,9 @@ contract VerifyReader {
     /// @param nonce The authorization's nonce.
     /// @param digest The EIP-712 digest the payer signed (asked of ERC-1271 wallets only).
     /// @param signature The payer's signature as the token takes it (65 bytes r‖s‖v for an EOA).
+    /// @param simulate Whether to simulate the transfer. The facilitator leaves it out for a payment whose transfer
+    ///        it already simulated successfully at an earlier block when nothing since could change the verdict
+    ///        except what this call reads again (balance, nonce, payer code).
     struct Query {
         address token;
         address payer;
@@ -40,6 +43,7 @@ contract VerifyReader {
         bytes32 nonce;
         bytes32 digest;
         bytes signature;
+        bool simulate;
     }
 
     /// @notice What the chain says about one query, at the block of the call.
@@ -68,7 +72,7 @@ contract VerifyReader {
     uint256 internal constant NONCE_USED = 1 << 4;
     /// @notice The payer has code and its `isValidSignature(digest, signature)` returned the ERC-1271 magic value.
     uint256 internal constant CONTRACT_SIGNATURE_VALID = 1 << 5;
-    /// @notice The transfer was simulated (the token has code and the call had the gas for it).
+    /// @notice The transfer was simulated (asked for, the token has code and the call had the gas for it).
     uint256 internal constant SIMULATED = 1 << 6;
     /// @notice The simulated transfer succeeded.
     uint256 internal constant SIMULATION_SUCCEEDED = 1 << 7;
@@ -100,8 +104,15 @@ contract VerifyReader {
     ///         creation result.
     /// @param queries One entry per verify.
     constructor(Query[] memory queries) {
-        // One probe for the whole batch: a CREATE costs 32,000 gas, a CALL to a warm account 100.
-        address probe = queries.length > 0 ? address(new VerifyProbe()) : address(0);
+        // One probe for the whole batch, and none if nothing is simulated: a CREATE costs 32,000 gas, a CALL to a
+        // warm account 100.
+        address probe;
+        for (uint256 i = 0; i < queries.length; i++) {
+            if (queries[i].simulate) {
+                probe = address(new VerifyProbe());
+                break;
+            }
+        }
         Answer[] memory answers = new Answer[](queries.length);
         for (uint256 i = 0; i < queries.length; i++) {
             answers[i] = _read(queries[i], probe);
@@ -138,7 +149,7 @@ contract VerifyReader {
             }
         }
 
-        _simulate(query, probe, answer);
+        if (query.simulate) _simulate(query, probe, answer);
     }
 
     /// @dev Simulates `query`'s transfer through `probe` and records the outcome in `answer`.

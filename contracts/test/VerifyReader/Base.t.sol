@@ -56,7 +56,8 @@ abstract contract VerifyReaderBase is Authorizations {
             validBefore: 0,
             nonce: nonce,
             digest: bytes32(0),
-            signature: ""
+            signature: "",
+            simulate: true
         });
     }
 
@@ -72,7 +73,8 @@ abstract contract VerifyReaderBase is Authorizations {
             validBefore: auth.validBefore,
             nonce: nonce,
             digest: digestOf(usdc, usdc.TRANSFER_WITH_AUTHORIZATION_TYPEHASH(), auth),
-            signature: signTransfer(usdc, payerKey, auth)
+            signature: signTransfer(usdc, payerKey, auth),
+            simulate: true
         });
     }
 

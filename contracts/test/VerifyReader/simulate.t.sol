@@ -48,6 +48,52 @@ contract VerifyReaderSimulateTest is VerifyReaderBase {
         assertFalse(usdc.authorizationState(payer, bytes32(uint256(1))), "the nonce is still unused");
     }
 
+    function test_When_NotAskedToSimulate_ReadsButDoesNotSimulate() public {
+        VerifyReader.Query memory q = payment(payTo, 600_000, bytes32(uint256(1)));
+        q.simulate = false;
+        // Paused: a simulation would refuse, so an answer without a refusal shows none ran.
+        usdc.pause();
+
+        VerifyReader.Answer memory answer = readOne(q);
+
+        assertTrue(has(answer, BALANCE_OK) && has(answer, NONCE_OK), "the reads still run");
+        assertEq(answer.balance, 1_000_000, "balance");
+        assertFalse(has(answer, SIMULATED), "not simulated");
+        assertEq(answer.refusal.length, 0, "no refusal");
+    }
+
+    function test_When_OnlySomeQueriesSimulate_EachGetsWhatItAskedFor() public {
+        VerifyReader.Query[] memory queries = new VerifyReader.Query[](3);
+        queries[0] = payment(payTo, 600_000, bytes32(uint256(1)));
+        queries[0].simulate = false;
+        queries[1] = payment(payTo, 600_000, bytes32(uint256(2)));
+        queries[2] = payment(payTo, 2_000_000, bytes32(uint256(3)));
+        queries[2].simulate = false;
+
+        VerifyReader.Answer[] memory answers = read(queries);
+
+        assertFalse(has(answers[0], SIMULATED), "first not simulated");
+        assertTrue(has(answers[1], SIMULATED) && has(answers[1], SIMULATION_SUCCEEDED), "second simulated");
+        assertFalse(has(answers[2], SIMULATED), "third not simulated, though it would fail");
+    }
+
+    function test_When_NothingIsSimulated_NoProbeIsCreated() public {
+        VerifyReader.Query[] memory queries = new VerifyReader.Query[](1);
+        queries[0] = payment(payTo, 600_000, bytes32(uint256(1)));
+        queries[0].simulate = false;
+
+        uint256 gasBefore = gasleft();
+        read(queries);
+        uint256 withoutSimulation = gasBefore - gasleft();
+        queries[0].simulate = true;
+        gasBefore = gasleft();
+        read(queries);
+        uint256 withSimulation = gasBefore - gasleft();
+
+        // The probe's CREATE alone costs more than 32,000 gas.
+        assertTrue(withSimulation > withoutSimulation + 32_000, "a probe and a transfer are only paid when asked for");
+    }
+
     function test_When_TwoPaymentsExceedTheBalanceTogether_EachAloneSucceeds() public {
         VerifyReader.Query[] memory queries = new VerifyReader.Query[](2);
         queries[0] = payment(payTo, 600_000, bytes32(uint256(1)));

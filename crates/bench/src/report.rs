@@ -27,6 +27,10 @@ pub struct VerifyRow {
     pub cache_hits: u64,
     /// `eth_blockNumber` calls of the facilitator's head poller.
     pub head_calls: u64,
+    /// `eth_getLogs` calls scanning the token for rule changes (one per new head).
+    pub log_scans: u64,
+    /// Reads whose transfer simulation was carried from an earlier block instead of run again.
+    pub carried: u64,
     /// Blocks anvil mined during the run.
     pub blocks: u64,
     /// CPU time in cores (CPU seconds per wall second) of the client threads, the facilitator and anvil.
@@ -121,19 +125,19 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "| connections | verifies/s | p50 ms | p99 ms | max ms | failed | RPC calls/verify (eth_call + \
-             eth_blockNumber) | reads/call | cache hits | blocks | CPU cores: client / facilitator / anvil / other \
-             processes |"
+             eth_blockNumber + eth_getLogs) | reads/call | simulations carried | cache hits | blocks | CPU cores: \
+             client / facilitator / anvil / other processes |"
         )?;
-        writeln!(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")?;
+        writeln!(f, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")?;
         for row in &self.verify {
             let verifies = (row.ok + row.failed).max(1) as f64;
             let per_second = row.ok as f64 / row.elapsed.as_secs_f64();
-            let calls_per_verify = (row.read_calls + row.head_calls) as f64 / verifies;
+            let calls_per_verify = (row.read_calls + row.head_calls + row.log_scans) as f64 / verifies;
             let reads_per_call = row.reads as f64 / row.read_calls.max(1) as f64;
             writeln!(
                 f,
-                "| {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {:.4} ({} + {}) | {:.1} | {:.1}% | {} | {:.2} / {:.2} / \
-                 {:.2} / {:.2} |",
+                "| {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {:.4} ({} + {} + {}) | {:.1} | {:.1}% | {:.1}% | {} | \
+                 {:.2} / {:.2} / {:.2} / {:.2} |",
                 row.connections,
                 per_second,
                 row.p50_ms,
@@ -143,7 +147,9 @@ impl fmt::Display for Report {
                 calls_per_verify,
                 row.read_calls,
                 row.head_calls,
+                row.log_scans,
                 reads_per_call,
+                100.0 * row.carried as f64 / row.reads.max(1) as f64,
                 100.0 * row.cache_hits as f64 / verifies,
                 row.blocks,
                 row.client_cores,

@@ -162,8 +162,15 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
             blocking_load(load.clone(), verify_bodies.clone()).await?;
         }
         let counters = || {
-            [&metrics.chain_read_calls, &metrics.chain_reads, &metrics.chain_read_cache_hits, &metrics.chain_head_calls]
-                .map(|counter| counter.load(Ordering::Relaxed))
+            [
+                &metrics.chain_read_calls,
+                &metrics.chain_reads,
+                &metrics.chain_read_cache_hits,
+                &metrics.chain_head_calls,
+                &metrics.chain_log_scans,
+                &metrics.chain_read_simulations_carried,
+            ]
+            .map(|counter| counter.load(Ordering::Relaxed))
         };
         let before = counters();
         let first_block = provider.get_block_number().await?;
@@ -176,7 +183,8 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
         let client_cpu = result.client_cpu.as_secs_f64();
         let machine_cpu = machine_busy_time().saturating_sub(machine_cpu).as_secs_f64();
         let after = counters();
-        let [read_calls, reads, cache_hits, head_calls] = std::array::from_fn(|i| after[i] - before[i]);
+        let [read_calls, reads, cache_hits, head_calls, log_scans, carried] =
+            std::array::from_fn(|i| after[i] - before[i]);
         let blocks = provider.get_block_number().await?.saturating_sub(first_block);
         first_failure = first_failure.or(result.first_failure.clone());
         verify.push(VerifyRow {
@@ -191,6 +199,8 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
             reads,
             cache_hits,
             head_calls,
+            log_scans,
+            carried,
             blocks,
             client_cores: client_cpu / wall,
             server_cores: (process_cpu - client_cpu).max(0.0) / wall,

@@ -72,6 +72,8 @@ pub struct VerifyRead {
     pub digest: B256,
     /// The payer's signature as the token takes it (65 bytes r‖s‖v for an EOA).
     pub signature: Bytes,
+    /// Whether to simulate the transfer (the answer's `transfer` is [`Simulation::NotRun`] when not).
+    pub simulate: bool,
 }
 
 impl VerifyRead {
@@ -87,6 +89,7 @@ impl VerifyRead {
             nonce: B256::ZERO,
             digest: B256::ZERO,
             signature: Bytes::new(),
+            simulate: false,
         }
     }
 }
@@ -94,7 +97,7 @@ impl VerifyRead {
 /// What the token did with the simulated `transferWithAuthorization` (state rolled back after each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Simulation {
-    /// Not simulated: the token has no code, or the call had too little gas left for this item.
+    /// Not simulated: not asked for, the token has no code, or the call had too little gas left for this item.
     NotRun,
     /// The transfer would succeed at this block.
     Succeeded,
@@ -204,6 +207,7 @@ pub async fn read_verify_batch(
             nonce: read.nonce,
             digest: read.digest,
             signature: read.signature.clone(),
+            simulate: read.simulate,
         })
         .collect();
     let mut input = VerifyReader::BYTECODE.to_vec();

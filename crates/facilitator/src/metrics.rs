@@ -106,6 +106,10 @@ pub struct Metrics {
     pub chain_read_cache_hits: AtomicU64,
     /// `eth_blockNumber` calls of the head poller.
     pub chain_head_calls: AtomicU64,
+    /// `eth_getLogs` calls scanning tokens for rule changes (one per new head while any token is watched).
+    pub chain_log_scans: AtomicU64,
+    /// Reads whose transfer was not simulated again: an earlier block's success still held.
+    pub chain_read_simulations_carried: AtomicU64,
     /// Items per coalesced read call.
     pub chain_read_batch: Histogram,
 }
@@ -123,6 +127,8 @@ impl Default for Metrics {
             chain_read_calls: AtomicU64::new(0),
             chain_read_cache_hits: AtomicU64::new(0),
             chain_head_calls: AtomicU64::new(0),
+            chain_log_scans: AtomicU64::new(0),
+            chain_read_simulations_carried: AtomicU64::new(0),
             chain_read_batch: Histogram::new(&SIZE_BUCKETS),
         }
     }
@@ -164,6 +170,18 @@ impl Metrics {
                 "counter",
                 "Block number polls that pin verify reads.",
                 &self.chain_head_calls,
+            ),
+            (
+                "clearing_chain_log_scans_total",
+                "counter",
+                "Token log scans for rule changes (pause, blacklist, upgrade) that end carried simulations.",
+                &self.chain_log_scans,
+            ),
+            (
+                "clearing_chain_read_simulations_carried_total",
+                "counter",
+                "Verify reads that reused an earlier block's successful transfer simulation.",
+                &self.chain_read_simulations_carried,
             ),
         ];
         for (name, kind, help, value) in gauges {

@@ -23,7 +23,7 @@ sol! {
 }
 
 fn read(token: Address, payer: Address, nonce: B256) -> VerifyRead {
-    VerifyRead { token, nonce, ..VerifyRead::code_of(payer) }
+    VerifyRead { token, nonce, simulate: true, ..VerifyRead::code_of(payer) }
 }
 
 #[tokio::test]
@@ -129,12 +129,17 @@ async fn a_paused_token_refuses_the_simulated_transfer_and_a_live_one_accepts_it
         nonce: authorization.nonce,
         digest,
         signature: Bytes::from(payer.sign_hash_sync(&digest).unwrap().as_bytes().to_vec()),
+        simulate: true,
     };
 
     let live = read_verify_batch(&provider, std::slice::from_ref(&read), None).await.unwrap();
     assert_eq!(live[0].transfer, Simulation::Succeeded);
 
     MockUSDC::new(token, &provider).pause().send().await.unwrap().get_receipt().await.unwrap();
+    let unsimulated = VerifyRead { simulate: false, ..read.clone() };
+    let not_asked = read_verify_batch(&provider, &[unsimulated], None).await.unwrap();
+    assert_eq!(not_asked[0].transfer, Simulation::NotRun, "a read that does not ask for a simulation runs none");
+    assert_eq!(not_asked[0].balance, Some(U256::from(5_000_000)), "but reads the balance");
     let paused = read_verify_batch(&provider, &[read], None).await.unwrap();
     let Simulation::Refused(refusal) = &paused[0].transfer else { panic!("{:?}", paused[0].transfer) };
     assert_eq!(refusal.refusal(), Refusal::Reason(clearing_x402::Reason::TokenPaused));

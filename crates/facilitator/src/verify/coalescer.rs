@@ -9,7 +9,9 @@
 //!
 //! Each call is pinned to the head the poller last reported ([`HeadWatch`]), and its answers go into the
 //! [`BlockCache`] of that block: a read whose pieces the cache holds at the current head is answered on the spot,
-//! without a call. With `head_poll_ms = 0` there is no poller and no cache, and every read goes to `latest`.
+//! without a call. A read whose transfer was simulated successfully at an earlier block, with no rule change in
+//! the token's logs since ([`TokenGuard`]), is sent without a simulation and keeps that success. With
+//! `head_poll_ms = 0` there is no poller, no cache and no carrying, and every read goes to `latest`.
 
 use std::{
     sync::{Arc, Mutex, atomic::Ordering},
@@ -24,7 +26,7 @@ use tokio::{
 };
 use tracing::warn;
 
-use super::{cache::BlockCache, head::HeadWatch};
+use super::{cache::BlockCache, guard::TokenGuard, head::HeadWatch};
 use crate::Metrics;
 
 /// A head older than this many poll intervals is not trusted for answers: the read waits for a new poll.
@@ -80,6 +82,8 @@ type Reply = oneshot::Sender<Result<BlockAnswer, ReadError>>;
 struct Cached {
     head: HeadWatch,
     answers: Arc<Mutex<BlockCache>>,
+    /// Which tokens' rules changed since a block; scanned by the head poller.
+    guard: Arc<TokenGuard>,
     /// A head last confirmed longer ago than this is polled again before it is used.
     max_age: Duration,
 }
@@ -98,9 +102,11 @@ impl ReadCoalescer {
         let (requests, receiver) = mpsc::channel(config.max_batch.max(1) * 64);
         let cached = (config.head_poll_ms > 0).then(|| {
             let interval = Duration::from_millis(config.head_poll_ms);
+            let guard = Arc::new(TokenGuard::default());
             Cached {
-                head: HeadWatch::spawn(provider.clone(), interval, metrics.clone()),
+                head: HeadWatch::spawn(provider.clone(), interval, metrics.clone(), guard.clone()),
                 answers: Arc::default(),
+                guard,
                 max_age: interval * MAX_HEAD_AGE_POLLS,
             }
         });
@@ -203,19 +209,34 @@ async fn run(
         let head = cached.as_ref().and_then(|cached| cached.head.current());
         let cached = cached.clone();
         tokio::spawn(async move {
-            let (reads, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let (mut reads, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let carried = match (&cached, head) {
+                (Some(cached), Some(head)) => carried_simulations(cached, &reads, head.number),
+                _ => vec![None; reads.len()],
+            };
+            for (read, carried) in reads.iter_mut().zip(&carried) {
+                read.simulate = carried.is_none();
+            }
             metrics.chain_read_calls.fetch_add(1, Ordering::Relaxed);
             metrics.chain_reads.fetch_add(reads.len() as u64, Ordering::Relaxed);
             metrics.chain_read_batch.observe(reads.len() as f64);
             let sent = std::time::Instant::now();
             let block = head.map(|head| BlockId::number(head.number));
-            match read_verify_batch(&provider, &reads, block).await {
+            let answered = match read_verify_batch(&provider, &reads, block).await {
+                Ok(answers) => apply_carried(&provider, &metrics, &mut reads, answers, &carried, block).await,
+                Err(e) => Err(e),
+            };
+            match answered {
                 Ok(answers) => {
                     if let (Some(cached), Some(head)) = (&cached, head) {
                         let current = cached.head.current().map_or(head.number, |current| current.number);
                         let mut cache = cached.answers.lock().unwrap_or_else(|e| e.into_inner());
-                        for (read, answer) in reads.iter().zip(&answers) {
-                            cache.insert(head.number, current, read, answer);
+                        for ((read, answer), carried) in reads.iter().zip(&answers).zip(&carried) {
+                            let simulated_at = carried.filter(|_| !read.simulate).unwrap_or(head.number);
+                            cache.insert(head.number, current, read, answer, simulated_at);
+                            if answer.transfer == clearing_chain::Simulation::Succeeded {
+                                cached.guard.watch(read.token);
+                            }
                         }
                     }
                     let as_of = head.map_or(sent, |head| head.confirmed_at);
@@ -235,4 +256,52 @@ async fn run(
             finished.notify_one();
         });
     }
+}
+
+/// For each read, the block of an earlier successful simulation of its transfer that still holds at `head`.
+fn carried_simulations(cached: &Cached, reads: &[VerifyRead], head: u64) -> Vec<Option<u64>> {
+    let cache = cached.answers.lock().unwrap_or_else(|e| e.into_inner());
+    reads
+        .iter()
+        .map(|read| {
+            cache
+                .carried(read)
+                .filter(|&simulated_at| simulated_at < head && cached.guard.holds(read.token, simulated_at, head))
+        })
+        .collect()
+}
+
+/// Gives each read sent without a simulation its carried success, where the fresh reads agree it still applies
+/// (the token has code and the payer still has none). The others are simulated now, in a second call.
+async fn apply_carried(
+    provider: &ChainProvider,
+    metrics: &Metrics,
+    reads: &mut [VerifyRead],
+    mut answers: Vec<VerifyAnswer>,
+    carried: &[Option<u64>],
+    block: Option<BlockId>,
+) -> clearing_chain::Result<Vec<VerifyAnswer>> {
+    let mut again = Vec::new();
+    for (index, answer) in answers.iter_mut().enumerate() {
+        if carried[index].is_none() {
+            continue;
+        }
+        if answer.token_is_contract && !answer.payer_has_code {
+            answer.transfer = clearing_chain::Simulation::Succeeded;
+            metrics.chain_read_simulations_carried.fetch_add(1, Ordering::Relaxed);
+        } else {
+            reads[index].simulate = true;
+            again.push(index);
+        }
+    }
+    if again.is_empty() {
+        return Ok(answers);
+    }
+    let retry: Vec<VerifyRead> = again.iter().map(|&index| reads[index].clone()).collect();
+    metrics.chain_read_calls.fetch_add(1, Ordering::Relaxed);
+    metrics.chain_reads.fetch_add(retry.len() as u64, Ordering::Relaxed);
+    for (index, answer) in again.into_iter().zip(read_verify_batch(provider, &retry, block).await?) {
+        answers[index] = answer;
+    }
+    Ok(answers)
 }

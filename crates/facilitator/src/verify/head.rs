@@ -16,7 +16,7 @@ use clearing_chain::ChainProvider;
 use tokio::sync::{Notify, watch};
 use tracing::warn;
 
-use super::ReadError;
+use super::{ReadError, guard::TokenGuard};
 use crate::Metrics;
 
 /// How long a verify waits for a head newer than a moment before it answers an error instead.
@@ -39,11 +39,17 @@ pub(crate) struct HeadWatch {
 }
 
 impl HeadWatch {
-    /// Starts polling `provider` every `interval` (at once, then on each tick or poke).
-    pub(crate) fn spawn(provider: ChainProvider, interval: Duration, metrics: Arc<Metrics>) -> Self {
+    /// Starts polling `provider` every `interval` (at once, then on each tick or poke). Each new head is reported
+    /// only after `guard` has scanned the watched tokens' logs up to it.
+    pub(crate) fn spawn(
+        provider: ChainProvider,
+        interval: Duration,
+        metrics: Arc<Metrics>,
+        guard: Arc<TokenGuard>,
+    ) -> Self {
         let (sender, head) = watch::channel(None);
         let poke = Arc::new(Notify::new());
-        tokio::spawn(poll(provider, interval, metrics, sender, poke.clone()));
+        tokio::spawn(poll(provider, interval, metrics, sender, poke.clone(), guard));
         Self { head, poke }
     }
 
@@ -76,14 +82,26 @@ async fn poll(
     metrics: Arc<Metrics>,
     sender: watch::Sender<Option<Head>>,
     poke: Arc<Notify>,
+    guard: Arc<TokenGuard>,
 ) {
     let mut failing = false;
+    let mut scan_failing = false;
     while !sender.is_closed() {
         let sent = Instant::now();
         metrics.chain_head_calls.fetch_add(1, Ordering::Relaxed);
         match provider.get_block_number().await {
             Ok(number) => {
                 failing = false;
+                if sender.borrow().is_none_or(|head| head.number != number) {
+                    match guard.scan(&provider, number, &metrics).await {
+                        Ok(()) => scan_failing = false,
+                        Err(error) if !scan_failing => {
+                            scan_failing = true;
+                            warn!(%error, "scanning token logs failed; verify simulates every transfer until a scan succeeds");
+                        }
+                        Err(_) => {}
+                    }
+                }
                 sender.send_replace(Some(Head { number, confirmed_at: sent }));
             }
             Err(error) if !failing => {

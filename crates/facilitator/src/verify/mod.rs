@@ -17,6 +17,7 @@
 
 mod cache;
 mod coalescer;
+mod guard;
 mod head;
 mod recoveries;
 
@@ -84,6 +85,7 @@ impl Verifier {
             nonce,
             digest: payment.digest,
             signature: token_signature(&payment.signature),
+            simulate: true,
         };
         let failed = |e: ReadError| reject(&payment, Reason::UnexpectedVerifyError, e.to_string());
         // A payment of ours may be mined any moment: its nonce is never answered from a block polled before that.

@@ -23,7 +23,7 @@ fn reason(answer: &Value) -> &str {
 }
 
 /// Uses `payment`'s authorization on chain, as a batch would.
-async fn use_on_chain(harness: &Harness, payment: &Payment) {
+pub(crate) async fn use_on_chain(harness: &Harness, payment: &Payment) {
     let body = payment.v2_body();
     let signature: Bytes = body["paymentPayload"]["payload"]["signature"].as_str().unwrap().parse().unwrap();
     MockUSDC::new(USDC, &harness.provider)
