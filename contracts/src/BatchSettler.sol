@@ -38,7 +38,7 @@ contract BatchSettler is ReentrancyGuardTransient {
 
     /// @notice Gas given to each item's `transferWithAuthorization` call.
     /// @dev 500,000 covers the token's own work with everything cold (FiatToken v2.2 behind its proxy: about 61k of
-    ///      execution, FACTS.md) plus an ERC-1271 check by a demanding wallet: a P-256/WebAuthn passkey verified in
+    ///      execution, measured on anvil) plus an ERC-1271 check by a demanding wallet: a P-256/WebAuthn passkey verified in
     ///      Solidity where no RIP-7212 precompile exists costs about 330k (daimo p256-verifier), a multi-owner Safe
     ///      about 10k per owner. The stipend is only a cap: unused gas returns to the batch, so a large cap costs the
     ///      relayer a higher gas limit, not more gas used.

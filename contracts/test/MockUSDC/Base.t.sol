@@ -7,7 +7,7 @@ import {Authorizations} from "../utils/Authorizations.sol";
 import {Vm} from "../utils/Vm.sol";
 
 /// @title MockUSDC_Base
-/// @notice Shared setup for the MockUSDC rule tests. Each rule of FACTS.md "USDC and EIP-3009" has named tests:
+/// @notice Shared setup for the MockUSDC rule tests. Each rule of docs/PROTOCOL.md "USDC and EIP-3009" has named tests:
 ///         - typehashes: eip712.t.sol `test_When_{Transfer,Receive,Cancel}Typehash_EqualsFactsValueAndTypeString`;
 ///         - domain `{name, "2", chainId, verifyingContract}`, configurable name, 6 decimals: eip712.t.sol, and the
 ///           third-party viem vectors in vectors.t.sol (chain 31337 at anvil's first CREATE, Base, Base Sepolia);

@@ -5,10 +5,10 @@ import {MockUSDC} from "../mocks/MockUSDC.sol";
 import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {MockUSDC_Base} from "./Base.t.sol";
 
-/// @notice FACTS.md: typehashes, the domain `{name, version "2", chainId, verifyingContract}` with a configurable name,
+/// @notice docs/PROTOCOL.md: typehashes, the domain `{name, version "2", chainId, verifyingContract}` with a configurable name,
 ///         and 6 decimals.
 contract MockUSDC_EIP712_Test is MockUSDC_Base {
-    /// @dev The literal values from FACTS.md, so a change to either side fails here.
+    /// @dev The literal values from docs/PROTOCOL.md, so a change to either side fails here.
     bytes32 internal constant FACTS_TRANSFER_TYPEHASH =
         0x7c7c6cdb67a18743f49ec6fa9b35f50d52ed05cbed4cc592e13b44501c1a2267;
     bytes32 internal constant FACTS_RECEIVE_TYPEHASH =

@@ -93,7 +93,7 @@ abstract contract BatchSettlerGasBase is Test {
 ///         transaction); intrinsic gas is computed from the exact calldata. Everything the call touches is cold, as
 ///         in a fresh transaction: balances are minted in `setUp` and signatures are made without calling the token.
 contract BatchSettlerGasTest is BatchSettlerGasBase {
-    /// @dev Circle's FiatToken v2.2 built from its source with its settings, behind its proxy, on anvil (issue 8):
+    /// @dev Circle's FiatToken v2.2 built from its source with its settings, behind its proxy, on anvil:
     ///      a standalone `transferWithAuthorization` and the per-payment gas of this benchmark's N = 100 batch.
     ///      MockUSDC must stay within 1% of both (`REAL_TOKEN_TOLERANCE_BPS`), so figures measured on it hold on USDC.
     ///      The per-payment target (<= 49,000 at N = 100) is not met: docs/GAS.md says where each item's gas goes.

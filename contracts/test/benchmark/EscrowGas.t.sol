@@ -36,7 +36,7 @@ contract EscrowGasBenchmark is Authorizations {
     VmExtra internal constant vmExtra = VmExtra(address(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D));
 
     uint256 internal constant RELEASE_TARGET = 60_000;
-    /// @dev The same steady-state `fund` and `claim` measured on Circle's FiatToken v2.2 behind its proxy (issue 8).
+    /// @dev The same steady-state `fund` and `claim` measured on Circle's FiatToken v2.2 behind its proxy.
     ///      Their targets (fund <= 120k, claim <= 50k) are not met on the real token: docs/GAS.md says where the gas
     ///      goes. These checks keep MockUSDC's figures within 1.5% of the real ones (fund +0.3%, claim +1.0%
     ///      when written), so the escrow's figures hold on USDC.

@@ -7,7 +7,7 @@ pub const ANVIL_CONFIRMATIONS: u64 = 2;
 /// Confirmation depth on Base Sepolia (84532): 30 blocks, about a minute at 2 s blocks.
 pub const BASE_SEPOLIA_CONFIRMATIONS: u64 = 30;
 /// Confirmation depth on Base (8453): 60 blocks, about 2 minutes at 2 s blocks, when the L1 batch holding them is
-/// posted and the node's `safe` head passes them (FACTS.md, "Base finality").
+/// posted and the node's `safe` head passes them (docs/PROTOCOL.md, "Base finality").
 pub const BASE_CONFIRMATIONS: u64 = 60;
 /// Confirmation depth on any other chain.
 pub const DEFAULT_CONFIRMATIONS: u64 = 64;

@@ -6,9 +6,9 @@ use clearing_x402::{Network, PaymentRequirementsV1, PaymentRequirementsV2, Resou
 /// How long a payment may take by default, in seconds (the reference resource servers' default).
 pub const DEFAULT_MAX_TIMEOUT_SECONDS: u64 = 60;
 
-/// USDC on Base mainnet: FiatToken v2.2, EIP-712 name "USD Coin", version "2" (FACTS.md, "USDC and EIP-3009").
+/// USDC on Base mainnet: FiatToken v2.2, EIP-712 name "USD Coin", version "2" (docs/PROTOCOL.md, "USDC and EIP-3009").
 pub const BASE_USDC: Address = address!("833589fCD6eDb6E08f4c7C32D4f71b54bdA02913");
-/// USDC on Base Sepolia: EIP-712 name "USDC", version "2" (FACTS.md, "USDC and EIP-3009").
+/// USDC on Base Sepolia: EIP-712 name "USDC", version "2" (docs/PROTOCOL.md, "USDC and EIP-3009").
 pub const BASE_SEPOLIA_USDC: Address = address!("036CbD53842c5426634e7929541eC2318f3dCF7e");
 
 /// The price of a route: `amount` atomic units of an EIP-3009 token, paid to `pay_to` with the `exact` scheme.

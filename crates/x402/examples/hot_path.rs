@@ -9,7 +9,7 @@ use clearing_x402::{
     VerifyOptions, Version, verify_exact,
 };
 
-/// The reference v2 client's Base payment (`../shared/vectors/eip3009-x402.json`, `x402v2[0]`).
+/// The reference v2 client's Base payment (`tests/vectors/eip3009-x402.json`, `x402v2[0]`).
 const PAYLOAD: &str = r#"{"authorization":{"from":"0xB23b8595b75f2E3772120593Eb256AEb660C6025","to":"0x72B1a530D64885cbFeAd1A4Ce11462855098B02C","value":"10000","validAfter":"0","validBefore":"1795246295","nonce":"0xb8a9c4c1a8989da7bddcf88daa4cf3f602386f78ff016edad986a88aee5f1708"},"signature":"0xe4c0780f712c1b2b78064892779357860474903766b010c4ae61539c34baab5734fd106d62376db13ba97c2a8acbdd0ba8d88c1a748ebceea41e9b7500d82b401b"}"#;
 const NOW: u64 = 1_795_246_000;
 const ROUNDS: u32 = 5_000;

@@ -50,16 +50,16 @@ sol! {
 }
 
 /// `keccak256("TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256
-/// validBefore,bytes32 nonce)")` (EIP-3009; FiatToken v2.2 `EIP3009.sol`; FACTS.md).
+/// validBefore,bytes32 nonce)")` (EIP-3009; FiatToken v2.2 `EIP3009.sol`).
 pub const TRANSFER_WITH_AUTHORIZATION_TYPEHASH: B256 =
     b256!("7c7c6cdb67a18743f49ec6fa9b35f50d52ed05cbed4cc592e13b44501c1a2267");
 
 /// `keccak256("ReceiveWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256
-/// validBefore,bytes32 nonce)")` (EIP-3009; FiatToken v2.2 `EIP3009.sol`; FACTS.md).
+/// validBefore,bytes32 nonce)")` (EIP-3009; FiatToken v2.2 `EIP3009.sol`).
 pub const RECEIVE_WITH_AUTHORIZATION_TYPEHASH: B256 =
     b256!("d099cc98ef71107a616c4f0f941f04c322d8e254fe26b3c6668db87aae413de8");
 
-/// `keccak256("CancelAuthorization(address authorizer,bytes32 nonce)")` (EIP-3009; FACTS.md).
+/// `keccak256("CancelAuthorization(address authorizer,bytes32 nonce)")` (EIP-3009).
 pub const CANCEL_AUTHORIZATION_TYPEHASH: B256 =
     b256!("158b0a9edf7a828aad02f63cd515c68ef2f50ba807396f6d12842833a1597429");
 
@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn fast_digest_equals_sol_signing_hash() {
-        // The first eip712 vector of ../shared/vectors (Base "USD Coin").
+        // The first eip712 vector of tests/vectors (Base "USD Coin").
         let domain = TokenDomain::new(8453, address!("833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"), "USD Coin", "2");
         let a = authorization();
         let expected = b256!("43b67b6f5499e3e75d0d3f097552d21671e278e2dfe51df6dd52a9702ae80ff5");

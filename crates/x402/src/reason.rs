@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn reference_strings_character_for_character() {
-        // FACTS.md "Reference verify order and reason strings".
+        // docs/PROTOCOL.md, "Reference verify order and reason strings".
         let expected = [
             (Reason::InvalidScheme, "invalid_exact_evm_scheme"),
             (Reason::MissingEip712Domain, "invalid_exact_evm_missing_eip712_domain"),

@@ -76,8 +76,8 @@ impl EcdsaSignature {
         out
     }
 
-    /// Recovers the signer of `prehash` (an EIP-712 digest) with libsecp256k1 (about 41 µs against k256's 72 µs,
-    /// FACTS.md): the address is the last 20 bytes of keccak256 of the uncompressed public key without its 0x04
+    /// Recovers the signer of `prehash` (an EIP-712 digest) with libsecp256k1 (about 41 µs against k256 0.14's
+    /// 72 µs on one core of a 2-core AMD EPYC VM): the address is the last 20 bytes of keccak256 of the uncompressed public key without its 0x04
     /// prefix. Allocation-free.
     pub fn recover(&self, prehash: &B256) -> Result<Address> {
         use secp256k1::{
@@ -179,7 +179,7 @@ mod tests {
 
     use super::*;
 
-    // The first eip712 vector of ../shared/vectors: digest, signature and signer.
+    // The first eip712 vector of tests/vectors: digest, signature and signer.
     const DIGEST: B256 = b256!("43b67b6f5499e3e75d0d3f097552d21671e278e2dfe51df6dd52a9702ae80ff5");
     const SIG: [u8; 65] = hex!(
         "9dcac852855b9268eff924ff0e7992096c0d3e0b7d691385fbde12b5e4e4dc024965c72f3c54c7634687958127a93f1c68dac486d1c4638ed86b4623bf664cd01c"

@@ -1,6 +1,6 @@
 //! Pure verification of an `exact` EVM payment against its requirements, at a time the caller gives.
 //!
-//! The checks run in the reference order (FACTS.md, "Reference verify order"; `x402-foundation/x402`
+//! The checks run in the reference order (docs/PROTOCOL.md, "Reference verify order"; `x402-foundation/x402`
 //! `typescript/packages/mechanisms/evm/src/exact/facilitator/eip3009.ts`) and the first failure is reported:
 //!
 //! 1. scheme: payload and requirements both `exact` (`invalid_exact_evm_scheme`); then the payload must parse
@@ -35,13 +35,13 @@ use crate::{
 
 /// How far ahead of now `validBefore` must lie, in seconds, so the settlement transaction can still land
 /// (reference: `x402-foundation/x402` `typescript/packages/mechanisms/evm/src/exact/facilitator/eip3009.ts`,
-/// "Verify validBefore is in the future (with 6 second buffer for block time)"; FACTS.md).
+/// "Verify validBefore is in the future (with 6 second buffer for block time)").
 pub const VALID_BEFORE_MARGIN_SECS: u64 = 6;
 
 /// How far a client's clock may run ahead of ours, in seconds, when `validBefore` is checked against the
 /// requirements' `maxTimeoutSeconds`. The reference clients sign `validBefore = now + maxTimeoutSeconds`
 /// (`x402-foundation/x402` `typescript/packages/mechanisms/evm/src/exact/client/eip3009.ts`, and the v1 `x402`
-/// 1.2 client: its vectors in ../shared/vectors), so an honest `validBefore` exceeds our `now + maxTimeoutSeconds`
+/// 1.2 client: its vectors in tests/vectors), so an honest `validBefore` exceeds our `now + maxTimeoutSeconds`
 /// only by how far the client's clock leads ours. A minute covers an unsynchronised host; a longer authorization
 /// than the resource server asked for is refused.
 pub const MAX_CLOCK_SKEW_SECS: u64 = 60;

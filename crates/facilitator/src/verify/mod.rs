@@ -1,6 +1,6 @@
 //! x402 `exact` verify: the pure checks of `clearing-x402`, then what only the chain knows.
 //!
-//! The order is the reference facilitator's (FACTS.md): scheme, EIP-712 domain, network, signature, recipient,
+//! The order is the reference facilitator's (docs/PROTOCOL.md): scheme, EIP-712 domain, network, signature, recipient,
 //! validity window, value (all pure, in [`clearing_x402::verify_exact`]); then, from one coalesced chain read,
 //! the signature of a payer with code (ERC-1271 only, as FiatToken v2.2 does), the nonce, the balance less what
 //! the payer already has in flight, whether the asset is a contract, and last the transfer itself, simulated with

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use crate::harness::{Harness, Payment, USDC};
 
 fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/eip3009-x402.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("../shared/vectors beside the repository")).unwrap()
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/eip3009-x402.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("tests/vectors/eip3009-x402.json")).unwrap()
 }
 
 /// The reference v2 client's payment on chain 31337, as a facilitator request.

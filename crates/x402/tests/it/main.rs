@@ -1,4 +1,4 @@
-//! `clearing-x402` against third-party vectors (`../shared/vectors/eip3009-x402.json`, made with viem and the
+//! `clearing-x402` against third-party vectors (`tests/vectors/eip3009-x402.json`, made with viem and the
 //! reference x402 clients), plus allocation counts of the hot path and property tests of every decoder.
 
 mod alloc;

@@ -7,8 +7,8 @@ use k256::ecdsa::SigningKey;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Where the vectors live: `shared/` sits beside the repository.
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/eip3009-x402.json");
+/// Where the vectors live (tests/vectors/README.md says who made them).
+const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/eip3009-x402.json");
 
 /// A clock inside every x402 vector's validity window (v1: [1795245402, 1795246302]; v2: validAfter 0,
 /// validBefore 1795246295), with the 6 s margin to spare.
