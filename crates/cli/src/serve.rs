@@ -8,12 +8,12 @@ use std::net::SocketAddr;
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
 use clap::Args;
-use clearing_audit::{AnchorPolicy, Anchorer, AuditService, RecordSources, Sequencer};
+use clearing_audit::{Anchorer, AuditConfig, AuditService, RecordSources, Sequencer};
 use clearing_chain::Deployment;
 use clearing_facilitator::{Facilitator, SettleSetup, http};
 use clearing_ledger::Ledger;
 
-use crate::config::{AuditConfig, Config};
+use crate::config::Config;
 
 /// Arguments of `clearing serve`.
 #[derive(Debug, Args)]
@@ -104,11 +104,7 @@ pub(crate) fn start_audit(
     let anchorer = match &config.anchorer_key {
         Some(key) => {
             let signer: PrivateKeySigner = key.expose().parse().context("the anchorer key is not a hex private key")?;
-            let policy = AnchorPolicy {
-                every_records: config.anchor_every_records,
-                every: std::time::Duration::from_secs(config.anchor_every_secs),
-                max_records: config.max_anchor_records,
-            };
+            let policy = config.anchor_policy();
             let provider = clearing_chain::connect_with_signer(rpc_url, signer)?;
             Some(Anchorer::new(ledger.clone(), provider, deployment.anchor_registry, deployment.chain_id, policy))
         }
@@ -117,7 +113,7 @@ pub(crate) fn start_audit(
             None
         }
     };
-    Ok(AuditService::start(sequencer, anchorer, std::time::Duration::from_millis(config.poll_ms)))
+    Ok(AuditService::start(sequencer, anchorer, config.poll()))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -24,7 +24,8 @@ use alloy::{
 };
 use anyhow::Context;
 use clap::Args;
-use clearing_chain::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
+use clearing_audit::AuditConfig;
+use clearing_chain::{DeployConfig, Deployment, Secret, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
 use clearing_facilitator::{Facilitator, SettleSetup, http};
 use clearing_indexer::IndexerConfig;
 use clearing_ledger::{Ledger, ScratchDatabase};
@@ -41,7 +42,7 @@ use self::{
     watchdog::{Guard, Watchdog},
 };
 use crate::{
-    config::{AuditConfig, Config, RelayerConfig, Secret, TokenConfig},
+    config::{Config, RelayerConfig, TokenConfig},
     serve, tools,
 };
 
