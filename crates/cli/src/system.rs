@@ -3,9 +3,9 @@
 //! trail (the sequencer, the anchorer when an anchorer key is configured, `GET /audit/records/{seq}`), behind one
 //! HTTP API. `clearing serve` and `clearing dev` both run it; `clearing index` follows the same [`indexer_targets`].
 //!
-//! Adding a component (the marketplace next) touches only this file: build it in [`System::start`] from its own
-//! section of the config (before anything starts, so a failure leaves nothing running), have `/health` watch its
-//! tasks there, merge its routes in [`System::routes`], and stop it in [`System::stop`].
+//! Adding a component (the marketplace next) takes its config section in [`Config`] (defined in its crate) and, here
+//! only: build it in [`System::start`] (before anything starts, so a failure leaves nothing running), have `/health`
+//! watch its tasks there, merge its routes in [`System::routes`], and stop it in [`System::stop`].
 
 use std::time::Duration;
 
