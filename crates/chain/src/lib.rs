@@ -4,13 +4,15 @@
 //! foundry-compilers through the repository's solc-js wrapper, so the bindings can never drift from the
 //! Solidity), the one place a provider stack is built, and the deployment of the suite to any RPC endpoint.
 //! The [`Relayer`] signs, sends and follows `BatchSettler` batches with explicit nonces, and [`reason`] maps a
-//! token's revert data to x402 reason codes. It holds no SQL and no HTTP; other crates reach the chain only through what is exported here.
+//! token's revert data to x402 reason codes. A configured private key is held as a [`Secret`], which never prints.
+//! It holds no SQL and no HTTP; other crates reach the chain only through what is exported here.
 
 mod deploy;
 mod error;
 mod provider;
 mod reader;
 mod relayer;
+mod secret;
 
 pub mod contracts;
 pub mod reason;
@@ -22,3 +24,4 @@ pub use reader::{MAX_VERIFY_READS, Simulation, TokenRefusal, VerifyAnswer, Verif
 pub use relayer::{
     BatchOutcome, Fees, ITEM_GAS_REQUIRED, ItemOutcome, MinedTx, Relayer, SettlePayment, SignedBatch, decode_receipt,
 };
+pub use secret::Secret;

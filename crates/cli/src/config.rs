@@ -3,12 +3,17 @@
 //! Every field has a default, so an empty file (or none) is a valid configuration for a local setup. Environment
 //! variables override the file: `CLEARING_DATABASE_URL` (or `DATABASE_URL`), `CLEARING_RPC_URL` and
 //! `CLEARING_RELAYER_KEY`, `CLEARING_ANCHORER_KEY`. Secrets never reach a log: [`Secret`] prints as `<redacted>`.
+//!
+//! This file reads and composes; each component's section is defined by its crate ([`FacilitatorConfig`],
+//! [`AuditConfig`], [`IndexerConfig`]), and only what belongs to no one component (the database, the chain, the
+//! relayer) is defined here.
 
-use std::{fmt, path::Path};
+use std::path::Path;
 
 use alloy::primitives::Address;
 use anyhow::Context;
-use clearing_chain::Deployment;
+use clearing_audit::AuditConfig;
+use clearing_chain::{Deployment, Secret};
 use clearing_facilitator::FacilitatorConfig;
 use clearing_indexer::IndexerConfig;
 use serde::{Deserialize, Serialize};
@@ -84,60 +89,6 @@ pub(crate) struct TokenConfig {
 pub(crate) struct RelayerConfig {
     /// Hex private key of the relayer. No default; env `CLEARING_RELAYER_KEY` (preferred over the file).
     pub(crate) private_key: Option<Secret>,
-}
-
-/// `[audit]`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub(crate) struct AuditConfig {
-    /// Hex private key of the AnchorRegistry's anchorer; never the relayer's (the batcher owns that key's nonces).
-    /// No default: without it records are sequenced and served but not anchored. Env `CLEARING_ANCHORER_KEY`.
-    pub(crate) anchorer_key: Option<Secret>,
-    /// Anchor once this many records wait. Default 100.
-    pub(crate) anchor_every_records: u64,
-    /// Anchor whatever waits once the oldest has waited this long, seconds. Default 60.
-    pub(crate) anchor_every_secs: u64,
-    /// Most records per anchor. Default 10,000.
-    pub(crate) max_anchor_records: u64,
-    /// The name of the indexer whose confirmed height and `chain_logs` the sequencer reads. Default `clearing`.
-    pub(crate) indexer: String,
-    /// How often the sequencer and the anchorer run, milliseconds. Default 1,000.
-    pub(crate) poll_ms: u64,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        Self {
-            anchorer_key: None,
-            anchor_every_records: 100,
-            anchor_every_secs: 60,
-            max_anchor_records: 10_000,
-            indexer: clearing_ledger::MAIN_INDEXER.into(),
-            poll_ms: 1_000,
-        }
-    }
-}
-
-/// A value that must never be printed or logged.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub(crate) struct Secret(String);
-
-impl Secret {
-    pub(crate) fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that uses it.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
 }
 
 /// Where the environment's overrides come from; a seam so tests need not mutate the process environment.
@@ -232,6 +183,22 @@ mod tests {
         assert_eq!(config.chain.rpc_url, "http://rpc:1");
         assert_eq!(config.relayer.private_key.as_ref().map(Secret::expose), Some("0xkey"));
         assert_eq!(config.audit.anchorer_key.as_ref().map(Secret::expose), Some("0xanchorer"));
+    }
+
+    #[test]
+    fn the_audit_section_keeps_its_keys() {
+        let text = "[audit]\nanchorer_key = \"0xa\"\nanchor_every_records = 5\nanchor_every_secs = 7\n\
+                    max_anchor_records = 9\nindexer = \"other\"\npoll_ms = 11\n";
+        let audit = Config::parse(text).unwrap().audit;
+        let expected = AuditConfig {
+            anchorer_key: Some(Secret::new("0xa")),
+            anchor_every_records: 5,
+            anchor_every_secs: 7,
+            max_anchor_records: 9,
+            indexer: "other".into(),
+            poll_ms: 11,
+        };
+        assert_eq!(audit, expected);
     }
 
     #[test]

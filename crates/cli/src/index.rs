@@ -1,15 +1,13 @@
 //! `clearing index`: follows the configured chain into the ledger until Ctrl-C; `--rebuild` instead rebuilds every
 //! projection from chain data into a fresh schema and compares it with the live index (exit status 1 if they
-//! differ). `serve` and `dev` run the same indexer beside the facilitator ([`spawn`]).
+//! differ). `serve` and `dev` run the same indexer beside the facilitator (see [`crate::system`]).
 
 use anyhow::Context;
 use clap::Args;
-use clearing_indexer::{Indexer, IndexerConfig, Targets, rebuild};
+use clearing_indexer::{Indexer, rebuild};
 use clearing_ledger::Ledger;
-use tokio::task::JoinHandle;
-use tracing::error;
 
-use crate::{config::Config, serve::shutdown_signal};
+use crate::{config::Config, shutdown, system::indexer_targets};
 
 /// Arguments of `clearing index`.
 #[derive(Debug, Args)]
@@ -25,41 +23,8 @@ pub(crate) struct IndexArgs {
     keep_schema: bool,
 }
 
-/// What the configured deployment asks the indexer to follow.
-pub(crate) fn targets(config: &Config) -> anyhow::Result<Targets> {
-    let deployment = config.chain.deployment.context("no [chain.deployment]: run `clearing deploy --write`")?;
-    Ok(Targets {
-        chain_id: deployment.chain_id,
-        start_block: config.indexer.start_block.unwrap_or(deployment.start_block),
-        batch_settler: deployment.batch_settler,
-        escrow: deployment.escrow,
-        anchor_registry: deployment.anchor_registry,
-        token: config.chain.usdc.as_ref().map(|t| t.address),
-    })
-}
-
-/// Runs the indexer in the background (none when `[indexer] enabled = false`); it logs and stops on a failure that
-/// needs an operator, which `/health` then reports.
-pub(crate) async fn spawn(
-    ledger: Ledger,
-    rpc_url: &str,
-    targets: Targets,
-    config: &IndexerConfig,
-) -> anyhow::Result<Option<JoinHandle<()>>> {
-    if !config.enabled {
-        return Ok(None);
-    }
-    let provider = clearing_chain::connect(rpc_url)?;
-    let indexer = Indexer::new(ledger, provider, targets, config).await?;
-    Ok(Some(tokio::spawn(async move {
-        if let Err(e) = indexer.run(std::future::pending()).await {
-            error!(error = %e, "the indexer stopped");
-        }
-    })))
-}
-
 pub(crate) async fn run(args: IndexArgs, config: Config) -> anyhow::Result<()> {
-    let targets = targets(&config)?;
+    let targets = indexer_targets(&config)?;
     let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
     ledger.migrate().await?;
     let provider = clearing_chain::connect(&config.chain.rpc_url)?;
@@ -88,7 +53,7 @@ pub(crate) async fn run(args: IndexArgs, config: Config) -> anyhow::Result<()> {
         targets.start_block,
         indexer.confirmations()
     );
-    indexer.run(shutdown_signal()).await?;
+    indexer.run(shutdown::signal_received()).await?;
     println!("stopped");
     Ok(())
 }

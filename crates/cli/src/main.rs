@@ -16,6 +16,8 @@ mod migrate;
 mod pay;
 mod process;
 mod serve;
+mod shutdown;
+mod system;
 mod tools;
 
 use std::path::PathBuf;

@@ -14,35 +14,33 @@
 mod anvil;
 mod config_file;
 mod postgres;
+mod summary;
 mod watchdog;
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use alloy::{
-    primitives::{Address, U256},
-    signers::local::PrivateKeySigner,
-};
+use alloy::{primitives::U256, signers::local::PrivateKeySigner};
 use anyhow::Context;
 use clap::Args;
-use clearing_chain::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
-use clearing_facilitator::{Facilitator, SettleSetup, http};
+use clearing_audit::AuditConfig;
+use clearing_chain::{DeployConfig, Secret, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
 use clearing_indexer::IndexerConfig;
 use clearing_ledger::{Ledger, ScratchDatabase};
-use tokio::{
-    net::TcpListener,
-    signal::unix::{SignalKind, signal},
-};
+use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use self::{
     anvil::{AnvilOptions, DevChain},
     config_file::ConfigFile,
     postgres::PrivateCluster,
+    summary::{AGENT_MINT_USDC, Summary},
     watchdog::{Guard, Watchdog},
 };
 use crate::{
-    config::{AuditConfig, Config, RelayerConfig, Secret, TokenConfig},
-    serve, tools,
+    config::{Config, RelayerConfig, TokenConfig},
+    shutdown::{Requested, Shutdown},
+    system::System,
+    tools,
 };
 
 /// The first accounts of anvil's default mnemonic (`test test ... junk`). Public knowledge: dev chains only.
@@ -57,8 +55,6 @@ const ANVIL_KEYS: [&str; 4] = [
 /// relayer's nonces). Public knowledge: dev chains only.
 const ANVIL_ANCHORER_KEY: &str = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a";
 
-/// Test USDC minted to each agent, in whole USDC.
-const AGENT_MINT_USDC: u64 = 10_000;
 /// USDC has 6 decimals.
 const USDC_UNIT: u64 = 1_000_000;
 
@@ -105,9 +101,10 @@ pub(crate) struct DevArgs {
     watchdog: bool,
 }
 
-/// Everything `clearing dev` started or made, to be stopped and removed in reverse order.
+/// Everything `clearing dev` started or made for the system to run on (the chain, the database, the config file),
+/// to be stopped and removed in reverse order.
 #[derive(Debug)]
-struct DevSystem {
+struct Scaffold {
     watchdog: Watchdog,
     config_file: Option<ConfigFile>,
     chain: Option<DevChain>,
@@ -115,7 +112,7 @@ struct DevSystem {
     database: Option<ScratchDatabase>,
 }
 
-impl DevSystem {
+impl Scaffold {
     async fn stop(self) {
         // First, so that nothing reads the config of a system going down.
         if let Some(file) = self.config_file {
@@ -147,30 +144,34 @@ pub(crate) async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     }
     let config_file = ConfigFile::claim(&args.write_config)?;
     let watchdog = Watchdog::spawn(&config_file).await?;
-    let mut system = DevSystem { watchdog, config_file: Some(config_file), chain: None, cluster: None, database: None };
+    let mut scaffold =
+        Scaffold { watchdog, config_file: Some(config_file), chain: None, cluster: None, database: None };
 
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut shutdown = Shutdown::listen()?;
 
     // From here on every failure stops what was started before returning.
     let started = tokio::select! {
-        result = start(&args, &config, &mut system) => result,
-        _ = sigint.recv() => Err(anyhow::anyhow!("interrupted during startup")),
-        _ = sigterm.recv() => Err(anyhow::anyhow!("terminated during startup")),
+        result = start(&args, &config, &mut scaffold) => result,
+        requested = shutdown.requested() => Err(match requested {
+            Requested::Interrupt => anyhow::anyhow!("interrupted during startup"),
+            Requested::Terminate => anyhow::anyhow!("terminated during startup"),
+        }),
     };
     let (summary, stop_server, server) = match started {
         Ok(running) => running,
         Err(e) => {
-            system.stop().await;
+            scaffold.stop().await;
             return Err(e);
         }
     };
-    summary.print(system.config_file.as_ref());
+    summary.print(scaffold.config_file.as_ref());
 
-    let chain = system.chain.as_mut().expect("started");
+    let chain = scaffold.chain.as_mut().expect("started");
     let reason = tokio::select! {
-        _ = sigint.recv() => "interrupt",
-        _ = sigterm.recv() => "terminate",
+        requested = shutdown.requested() => match requested {
+            Requested::Interrupt => "interrupt",
+            Requested::Terminate => "terminate",
+        },
         status = chain.process.exited() => {
             eprintln!("anvil exited unexpectedly ({status:?}); shutting down");
             "anvil exited"
@@ -179,19 +180,21 @@ pub(crate) async fn run(args: DevArgs, config: Config) -> anyhow::Result<()> {
     info!(reason, "shutting down");
     println!("\nShutting down...");
     let _ = stop_server.send(());
-    let _ = server.await;
-    system.stop().await;
+    if let Ok(Err(e)) = server.await {
+        warn!(error = %e, "the facilitator's HTTP server failed");
+    }
+    scaffold.stop().await;
     println!("Stopped.");
     Ok(())
 }
 
-/// Binds the facilitator's port, starts anvil, sets up the chain and the database, serves the facilitator and writes
-/// the config with the ports actually bound.
+/// Binds the facilitator's port, starts anvil, sets up the chain and the database, starts the system on them and
+/// writes the config it runs with (the port actually bound included).
 async fn start(
     args: &DevArgs,
     config: &Config,
-    system: &mut DevSystem,
-) -> anyhow::Result<(Summary, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    scaffold: &mut Scaffold,
+) -> anyhow::Result<(Summary, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>)> {
     // Bound first: a port in use fails the run before anything is deployed.
     let listener = TcpListener::bind(("127.0.0.1", args.facilitator_port)).await.with_context(|| {
         format!(
@@ -199,7 +202,7 @@ async fn start(
             args.facilitator_port
         )
     })?;
-    let config_file = system.config_file.as_ref().expect("claimed at start");
+    let config_file = scaffold.config_file.as_ref().expect("claimed at start");
 
     step("starting anvil");
     let anvil = AnvilOptions {
@@ -214,93 +217,21 @@ async fn start(
     };
     let chain = DevChain::start(&anvil).await?;
     let pid = chain.process.pid().unwrap_or(0);
-    system.watchdog.guard(Guard::Process { name: "anvil".into(), pid, signal: libc::SIGTERM }).await;
+    scaffold.watchdog.guard(Guard::Process { name: "anvil".into(), pid, signal: libc::SIGTERM }).await;
     done(&format!("{} (chain id {}, pid {pid})", chain.rpc_url, chain.chain_id));
-    system.chain = Some(chain);
+    scaffold.chain = Some(chain);
 
-    let mut summary = set_up(args, config, system).await?;
-    let (stop_server, server, facilitator) = start_facilitator(listener, config, &summary).await?;
-    summary.facilitator = Some(facilitator);
-    summary.written.facilitator.listen = facilitator;
+    let summary = set_up(args, config, listener.local_addr()?, scaffold).await?;
+    let running = System::start(&summary.written).await?;
+    let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(running.serve(listener, async move {
+        let _ = stopped.await;
+    }));
     let header = "# Written by `clearing dev` for its local chain, and removed when it stops. The relayer and anchorer \
                   keys are anvil's public dev keys.\n";
     let text = format!("{header}{}", summary.written.to_toml()?);
-    system.config_file.as_mut().expect("claimed at start").write(&text)?;
+    scaffold.config_file.as_mut().expect("claimed at start").write(&text)?;
     Ok((summary, stop_server, server))
-}
-
-/// Serves the facilitator API on the dev chain until the returned sender fires.
-async fn start_facilitator(
-    listener: TcpListener,
-    config: &Config,
-    summary: &Summary,
-) -> anyhow::Result<(
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-    std::net::SocketAddr,
-)> {
-    let provider = clearing_chain::connect(&summary.rpc_url)?;
-    let ledger = Ledger::connect(&summary.database_url, config.database.max_connections).await?;
-    let audit = serve::start_audit(&dev_audit_config(config), &summary.rpc_url, &summary.deployment, &ledger)?;
-    let audit_routes = serve::audit_router(&ledger, &summary.deployment);
-    let targets = clearing_indexer::Targets {
-        chain_id: summary.deployment.chain_id,
-        start_block: config.indexer.start_block.unwrap_or(summary.deployment.start_block),
-        batch_settler: summary.deployment.batch_settler,
-        escrow: summary.deployment.escrow,
-        anchor_registry: summary.deployment.anchor_registry,
-        token: Some(summary.usdc),
-    };
-    let indexer = crate::index::spawn(ledger.clone(), &summary.rpc_url, targets, &dev_indexer_config(config)).await?;
-    let pool = ledger.clone();
-    let setup = SettleSetup {
-        ledger,
-        relayer: ANVIL_KEYS[0].parse()?,
-        batch_settler: summary.deployment.batch_settler,
-        assets: vec![summary.usdc],
-    };
-    let facilitator = Facilitator::new(provider.clone(), vec![summary.relayer], &config.facilitator)
-        .await?
-        .with_settlement(provider, setup, &config.facilitator)
-        .await?;
-    let facilitator = serve::watch_background(facilitator, indexer.as_ref(), &audit);
-    let address = listener.local_addr()?;
-    let router = facilitator.router_with(&config.facilitator, audit_routes);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = http::serve_with(listener, router, &config.facilitator.http, async move {
-        let _ = stopped.await;
-    });
-    let server = tokio::spawn(async move {
-        let served = serving.await;
-        facilitator.shutdown().await;
-        audit.shutdown().await;
-        if let Some(indexer) = indexer {
-            indexer.abort();
-        }
-        // Closed before the run's database is dropped, which would otherwise cut these connections.
-        let _ = tokio::time::timeout(Duration::from_secs(5), pool.close()).await;
-        served
-    });
-    Ok((stop, server, address))
-}
-
-/// What the summary prints.
-#[derive(Debug)]
-struct Summary {
-    rpc_url: String,
-    /// With its password, for connecting; `database` is the printable form.
-    database_url: String,
-    chain_id: u64,
-    database: String,
-    usdc: Address,
-    deployment: Deployment,
-    relayer: Address,
-    anchorer: Address,
-    agents: Vec<(Address, &'static str)>,
-    /// Where the facilitator listens, once it does.
-    facilitator: Option<std::net::SocketAddr>,
-    /// The config file's contents.
-    written: Config,
 }
 
 /// The configured `[audit]` with the dev anchorer's key.
@@ -315,8 +246,15 @@ fn dev_indexer_config(config: &Config) -> IndexerConfig {
     IndexerConfig { confirmations: config.indexer.confirmations.or(Some(0)), ..config.indexer.clone() }
 }
 
-async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyhow::Result<Summary> {
-    let (rpc_url, chain_id) = match &system.chain {
+/// Deploys and funds on the started chain and prepares the run's database; returns the summary, with the config the
+/// run's system is to run with (its facilitator at `facilitator`).
+async fn set_up(
+    args: &DevArgs,
+    config: &Config,
+    facilitator: SocketAddr,
+    scaffold: &mut Scaffold,
+) -> anyhow::Result<Summary> {
+    let (rpc_url, chain_id) = match &scaffold.chain {
         Some(chain) => (chain.rpc_url.clone(), chain.chain_id),
         None => anyhow::bail!("set_up before the chain started"),
     };
@@ -342,15 +280,15 @@ async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyh
 
     step("preparing the database");
     let database_url = match (&args.database_url, args.private_postgres) {
-        (_, true) => start_private_cluster(system).await?,
-        (Some(url), false) => create_run_database(url, system).await?,
+        (_, true) => start_private_cluster(scaffold).await?,
+        (Some(url), false) => create_run_database(url, scaffold).await?,
         (None, false) => {
             let local = config.database.url.clone();
             if Ledger::connect(&admin_url(&local), 1).await.is_ok() {
-                create_run_database(&local, system).await?
+                create_run_database(&local, scaffold).await?
             } else {
                 println!("    no PostgreSQL answers at {}; starting a private cluster", redact_url(&local));
-                start_private_cluster(system).await?
+                start_private_cluster(scaffold).await?
             }
         }
     };
@@ -368,9 +306,10 @@ async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyh
     written.chain.deployment = Some(deployment);
     written.relayer = RelayerConfig { private_key: Some(Secret::new(ANVIL_KEYS[0])) };
     written.audit = dev_audit_config(config);
+    written.indexer = dev_indexer_config(config);
+    written.facilitator.listen = facilitator;
 
     Ok(Summary {
-        database_url: database_url.clone(),
         rpc_url,
         chain_id,
         database: redact_url(&database_url),
@@ -379,14 +318,14 @@ async fn set_up(args: &DevArgs, config: &Config, system: &mut DevSystem) -> anyh
         relayer,
         anchorer: anchorer.address(),
         agents,
-        facilitator: None,
+        facilitator,
         written,
     })
 }
 
 /// Creates this run's database on the server of `server_url` (after dropping those of runs that were killed) and
 /// returns its URL.
-async fn create_run_database(server_url: &str, system: &mut DevSystem) -> anyhow::Result<String> {
+async fn create_run_database(server_url: &str, scaffold: &mut Scaffold) -> anyhow::Result<String> {
     let admin = admin_url(server_url);
     let abandoned = ScratchDatabase::drop_abandoned(&admin, DEV_DATABASE_PREFIX)
         .await
@@ -398,16 +337,16 @@ async fn create_run_database(server_url: &str, system: &mut DevSystem) -> anyhow
         .await
         .with_context(|| format!("creating this run's database on {} (the role needs CREATEDB)", redact_url(&admin)))?;
     let name = database.name().to_owned();
-    system.watchdog.guard(Guard::Database { admin_url: admin, name: name.clone() }).await;
-    system.database = Some(database);
+    scaffold.watchdog.guard(Guard::Database { admin_url: admin, name: name.clone() }).await;
+    scaffold.database = Some(database);
     Ok(with_database(server_url, &name))
 }
 
-async fn start_private_cluster(system: &mut DevSystem) -> anyhow::Result<String> {
-    let cluster = PrivateCluster::start(&mut system.watchdog).await?;
+async fn start_private_cluster(scaffold: &mut Scaffold) -> anyhow::Result<String> {
+    let cluster = PrivateCluster::start(&mut scaffold.watchdog).await?;
     println!("    private PostgreSQL in {} (pid {})", cluster.data_dir().display(), cluster.pid().unwrap_or(0));
     let url = cluster.url.clone();
-    system.cluster = Some(cluster);
+    scaffold.cluster = Some(cluster);
     Ok(url)
 }
 
@@ -444,44 +383,4 @@ fn step(what: &str) {
 
 fn done(what: &str) {
     println!("    ok: {what}");
-}
-
-impl Summary {
-    fn print(&self, config_file: Option<&ConfigFile>) {
-        let facilitator = self.facilitator.map(|a| a.to_string()).unwrap_or_default();
-        println!();
-        println!("Clearing dev is up.");
-        println!();
-        println!("  chain            {} (chain id {})", self.rpc_url, self.chain_id);
-        println!(
-            "  facilitator      http://{facilitator}  (POST /verify /settle, GET /supported /metrics /audit/records/{{seq}})"
-        );
-        println!("  database         {}", self.database);
-        match config_file {
-            Some(file) => match file.displaced_from() {
-                None => println!("  config           {}", file.path().display()),
-                Some(asked) => println!(
-                    "  config           {}  ({} belongs to another running clearing dev)",
-                    file.path().display(),
-                    asked.display()
-                ),
-            },
-            None => println!("  config           (none)"),
-        }
-        println!();
-        println!("  contracts");
-        println!("    USDC (MockUSDC)  {}", self.usdc);
-        println!("    BatchSettler     {}", self.deployment.batch_settler);
-        println!("    Escrow           {}", self.deployment.escrow);
-        println!("    AnchorRegistry   {}", self.deployment.anchor_registry);
-        println!();
-        println!("  relayer, operator and fee recipient: {} (anvil account 0)", self.relayer);
-        println!("  anchorer: {} (anvil account 4, its own key)", self.anchorer);
-        println!("  agents, {AGENT_MINT_USDC} USDC each (anvil's public dev keys: never use them on a real chain)");
-        for (address, key) in &self.agents {
-            println!("    {address}  {key}");
-        }
-        println!();
-        println!("Ready. Press Ctrl-C to stop.");
-    }
 }

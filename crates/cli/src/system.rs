@@ -1,0 +1,185 @@
+//! The running system, assembled from one [`Config`] in this one place: the x402 facilitator (verify, and settle
+//! through the durable queue and the batcher), the chain indexer (unless `[indexer] enabled = false`) and the audit
+//! trail (the sequencer, the anchorer when an anchorer key is configured, `GET /audit/records/{seq}`), behind one
+//! HTTP API. `clearing serve` and `clearing dev` both run it; `clearing index` follows the same [`indexer_targets`].
+//!
+//! Adding a component (the marketplace next) takes its config section in [`Config`] (defined in its crate) and, here
+//! only: build it in [`System::start`] (before anything starts, so a failure leaves nothing running), have `/health`
+//! watch its tasks there, merge its routes in [`System::routes`], and stop it in [`System::stop`].
+
+use std::time::Duration;
+
+use alloy::{primitives::Address, signers::local::PrivateKeySigner};
+use anyhow::Context;
+use clearing_audit::{Anchorer, AuditConfig, AuditService, RecordSources, Sequencer};
+use clearing_chain::Deployment;
+use clearing_facilitator::{Facilitator, FacilitatorConfig, SettleSetup, http};
+use clearing_indexer::{Indexer, Targets};
+use clearing_ledger::Ledger;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tracing::{error, warn};
+
+use crate::config::Config;
+
+/// Every component of a running Clearing. Built by [`System::start`]; [`System::serve`] serves its API until told to
+/// stop, then stops every component.
+#[derive(Debug)]
+pub(crate) struct System {
+    ledger: Ledger,
+    chain_id: u64,
+    relayer: Address,
+    facilitator: Facilitator,
+    facilitator_config: FacilitatorConfig,
+    /// `None` when `[indexer] enabled = false`.
+    indexer: Option<JoinHandle<()>>,
+    audit: AuditService,
+}
+
+impl System {
+    /// Connects to the database (migrating it) and the chain, and starts every component's background work. The
+    /// HTTP API is not served until [`System::serve`].
+    pub(crate) async fn start(config: &Config) -> anyhow::Result<Self> {
+        let relayer: PrivateKeySigner = config
+            .relayer
+            .private_key
+            .as_ref()
+            .context("no relayer key: set CLEARING_RELAYER_KEY or [relayer] private_key")?
+            .expose()
+            .parse()
+            .context("the relayer key is not a hex private key")?;
+        let deployment = deployment(config)?;
+        let usdc = config.chain.usdc.as_ref().context("no [chain.usdc]: name the token to settle in")?;
+        let ledger = Ledger::connect(&config.database.url, config.database.max_connections).await?;
+        ledger.migrate().await?;
+
+        // Built before any starts: a failure here leaves nothing running.
+        let (sequencer, anchorer) = audit_parts(&config.audit, &config.chain.rpc_url, &deployment, &ledger)?;
+        let indexer = if config.indexer.enabled {
+            let provider = clearing_chain::connect(&config.chain.rpc_url)?;
+            Some(Indexer::new(ledger.clone(), provider, indexer_targets(config)?, &config.indexer).await?)
+        } else {
+            None
+        };
+        let provider = clearing_chain::connect(&config.chain.rpc_url)?;
+        let setup = SettleSetup {
+            ledger: ledger.clone(),
+            relayer: relayer.clone(),
+            batch_settler: deployment.batch_settler,
+            assets: vec![usdc.address],
+        };
+        // Last, since it starts the batcher: nothing after it fails.
+        let facilitator = Facilitator::new(provider.clone(), vec![relayer.address()], &config.facilitator)
+            .await
+            .with_context(|| format!("reaching the chain at {}", config.chain.rpc_url))?
+            .with_settlement(provider, setup, &config.facilitator)
+            .await?;
+
+        let audit = AuditService::start(sequencer, anchorer, config.audit.poll());
+        let indexer = indexer.map(run_indexer);
+        // `/health` reports each background task: the sequencer and, when it anchors, the anchorer (one task does
+        // both), and the indexer.
+        let facilitator = facilitator.watching("sequencer", [audit.task()]);
+        let facilitator = if audit.anchors() { facilitator.watching("anchorer", [audit.task()]) } else { facilitator };
+        let facilitator = match &indexer {
+            Some(indexer) => facilitator.watching("indexer", [indexer.abort_handle()]),
+            None => facilitator,
+        };
+        Ok(Self {
+            ledger,
+            chain_id: deployment.chain_id,
+            relayer: relayer.address(),
+            facilitator,
+            facilitator_config: config.facilitator.clone(),
+            indexer,
+            audit,
+        })
+    }
+
+    /// The account that sends the settlement batches.
+    pub(crate) fn relayer(&self) -> Address {
+        self.relayer
+    }
+
+    /// Serves the HTTP API on `listener` until `shutdown` resolves, then stops every component.
+    pub(crate) async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = self.facilitator.router_with(&self.facilitator_config, self.routes());
+        let served = http::serve_with(listener, router, &self.facilitator_config.http, shutdown).await;
+        self.stop().await;
+        Ok(served?)
+    }
+
+    /// The routes served beside the facilitator's: `GET /audit/records/{seq}`.
+    fn routes(&self) -> axum::Router {
+        clearing_audit::http::router(clearing_audit::http::AuditState::new(self.ledger.clone(), self.chain_id))
+    }
+
+    /// Stops every component: the facilitator's batcher finishes what it sent, the audit round under way completes.
+    async fn stop(self) {
+        self.facilitator.shutdown().await;
+        self.audit.shutdown().await;
+        if let Some(indexer) = self.indexer {
+            indexer.abort();
+        }
+        // Closed before returning: `clearing dev` drops its database next, which would cut these connections.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.ledger.close()).await;
+    }
+}
+
+/// What the configured deployment asks the indexer to follow.
+pub(crate) fn indexer_targets(config: &Config) -> anyhow::Result<Targets> {
+    let deployment = deployment(config)?;
+    Ok(Targets {
+        chain_id: deployment.chain_id,
+        start_block: config.indexer.start_block.unwrap_or(deployment.start_block),
+        batch_settler: deployment.batch_settler,
+        escrow: deployment.escrow,
+        anchor_registry: deployment.anchor_registry,
+        token: config.chain.usdc.as_ref().map(|t| t.address),
+    })
+}
+
+fn deployment(config: &Config) -> anyhow::Result<Deployment> {
+    config.chain.deployment.context("no [chain.deployment]: run `clearing deploy --write`")
+}
+
+/// Runs the indexer in the background; it logs and stops on a failure that needs an operator, which `/health` then
+/// reports.
+fn run_indexer(indexer: Indexer) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = indexer.run(std::future::pending()).await {
+            error!(error = %e, "the indexer stopped");
+        }
+    })
+}
+
+/// The sequencer of `deployment`'s records and, when an anchorer key is configured, their anchorer.
+fn audit_parts(
+    config: &AuditConfig,
+    rpc_url: &str,
+    deployment: &Deployment,
+    ledger: &Ledger,
+) -> anyhow::Result<(Sequencer, Option<Anchorer>)> {
+    let sources = RecordSources {
+        chain_id: deployment.chain_id,
+        batch_settler: deployment.batch_settler,
+        escrow: deployment.escrow,
+    };
+    let sequencer = Sequencer::new(ledger.clone(), sources, config.indexer.clone());
+    let anchorer = match &config.anchorer_key {
+        Some(key) => {
+            let signer: PrivateKeySigner = key.expose().parse().context("the anchorer key is not a hex private key")?;
+            let provider = clearing_chain::connect_with_signer(rpc_url, signer)?;
+            let policy = config.anchor_policy();
+            Some(Anchorer::new(ledger.clone(), provider, deployment.anchor_registry, deployment.chain_id, policy))
+        }
+        None => {
+            warn!("no anchorer key ([audit] anchorer_key or CLEARING_ANCHORER_KEY): records are not anchored");
+            None
+        }
+    };
+    Ok((sequencer, anchorer))
+}
