@@ -12,9 +12,9 @@
 //! inserted or deleted, so [`IndexTx::rollback_to`] is a `DELETE` above the common ancestor in each table.
 
 use alloy::primitives::{Address, B256, Bytes, U256};
-use sqlx::{Connection, PgConnection, Postgres, Row, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Row, Transaction, postgres::PgRow};
 
-use crate::{Error, Ledger, Result};
+use crate::{Error, Ledger, Result, decode::Fields, encode::int};
 
 /// The PostgreSQL notification channel the indexer announces `<chain id>:<block>:<confirmed block>` on after each
 /// committed batch or rollback. A wake-up only: the durable record is `indexer_outbox`.
@@ -448,11 +448,12 @@ impl Ledger {
         .await?;
         rows.iter()
             .map(|row| {
+                let f = Fields::of("chain_blocks", row);
                 Ok(BlockRef {
-                    number: uint(row.try_get("number")?),
-                    hash: b256(row.try_get("hash")?),
-                    parent_hash: b256(row.try_get("parent_hash")?),
-                    timestamp: uint(row.try_get("timestamp")?),
+                    number: f.u64("number")?,
+                    hash: f.b256("hash")?,
+                    parent_hash: f.b256("parent_hash")?,
+                    timestamp: f.u64("timestamp")?,
                 })
             })
             .collect()
@@ -517,7 +518,7 @@ impl Ledger {
         job_id: B256,
     ) -> Result<Option<(Option<JobStatus>, Option<JobStatus>)>> {
         let row = sqlx::query(
-            "SELECT status::text AS status, confirmed_status::text AS confirmed FROM escrow_job_status
+            "SELECT status::text AS status, confirmed_status::text AS confirmed_status FROM escrow_job_status
              WHERE chain_id = $1 AND escrow = $2 AND job_id = $3",
         )
         .bind(int(chain_id))
@@ -526,9 +527,9 @@ impl Ledger {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let status: Option<String> = row.try_get("status")?;
-        let confirmed: Option<String> = row.try_get("confirmed")?;
-        Ok(Some((status.as_deref().and_then(JobStatus::from_sql), confirmed.as_deref().and_then(JobStatus::from_sql))))
+        let f = Fields::of("escrow_job_status", &row);
+        let status = |column| f.opt_parsed(column, "a job status", |s: &String| JobStatus::from_sql(s));
+        Ok(Some((status("status")?, status("confirmed_status")?)))
     }
 
     /// `account`'s claimable balance of `token` at `escrow`: (observed, confirmed), in atomic units.
@@ -540,7 +541,7 @@ impl Ledger {
         account: Address,
     ) -> Result<(U256, U256)> {
         let row = sqlx::query(
-            "SELECT claimable::text AS claimable, confirmed_claimable::text AS confirmed FROM escrow_claimable
+            "SELECT claimable::text AS claimable, confirmed_claimable::text AS confirmed_claimable FROM escrow_claimable
              WHERE chain_id = $1 AND escrow = $2 AND token = $3 AND account = $4",
         )
         .bind(int(chain_id))
@@ -550,11 +551,8 @@ impl Ledger {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok((U256::ZERO, U256::ZERO)) };
-        let parse = |column: &'static str| -> Result<U256> {
-            let text: String = row.try_get(column)?;
-            text.parse().map_err(|_| Error::Corrupt { id: 0, column, value: text })
-        };
-        Ok((parse("claimable")?, parse("confirmed")?))
+        let f = Fields::of("escrow_claimable", &row);
+        Ok((f.number("claimable")?, f.number("confirmed_claimable")?))
     }
 }
 
@@ -1094,32 +1092,17 @@ fn positions<'a>(iter: impl Iterator<Item = &'a LogPosition>) -> Positions<'a> {
     (numbers, hashes, indexes, txs)
 }
 
-fn checkpoint_of(row: &sqlx::postgres::PgRow) -> Result<Checkpoint> {
-    let confirmed: Option<i64> = row.try_get("confirmed_block")?;
+fn checkpoint_of(row: &PgRow) -> Result<Checkpoint> {
+    let f = Fields::of("indexer_checkpoints", row);
     Ok(Checkpoint {
-        block_number: uint(row.try_get("block_number")?),
-        block_hash: b256(row.try_get("block_hash")?),
-        confirmed_block: confirmed.map(uint),
-        writer_epoch: row.try_get("writer_epoch")?,
+        block_number: f.u64("block_number")?,
+        block_hash: f.b256("block_hash")?,
+        confirmed_block: f.opt_u64("confirmed_block")?,
+        writer_epoch: f.get("writer_epoch")?,
     })
 }
 
 /// The second key of the indexer's advisory lock: the chain id folded into an int4.
 fn lock_key(chain_id: u64) -> i32 {
     (chain_id % (i32::MAX as u64)) as i32
-}
-
-/// Block numbers, chain ids and indexes are far below 2^63 on any real chain; saturate rather than wrap.
-fn int(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// The schema's checks keep these columns non-negative.
-fn uint(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or_default()
-}
-
-/// The schema's checks keep hash columns 32 bytes long.
-fn b256(bytes: Vec<u8>) -> B256 {
-    B256::try_from(bytes.as_slice()).unwrap_or_default()
 }

@@ -13,6 +13,8 @@
 
 mod audit;
 pub mod chain;
+mod decode;
+mod encode;
 mod error;
 mod listener;
 mod scratch;
