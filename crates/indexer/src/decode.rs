@@ -9,7 +9,7 @@ use alloy::{
 use clearing_chain::contracts::{AnchorRegistry, BatchSettler, Escrow};
 use clearing_ledger::{
     Projections, RawLog,
-    chain::{
+    index::{
         Anchor, BalanceChange, CreditParty, EscrowJob, FundFailure, JobEvent, JobStatus, LogPosition, PaymentOutcome,
         SettlerPayment,
     },

@@ -12,10 +12,10 @@
 //! insert's commit, flush included, behind PostgreSQL's notification lock.
 
 mod audit;
-pub mod chain;
 mod decode;
 mod encode;
 mod error;
+pub mod index;
 mod listener;
 mod scratch;
 mod settlements;
@@ -32,10 +32,10 @@ use tokio::sync::broadcast;
 use tracing::info;
 
 pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
-pub use chain::{
+pub use error::{Error, Result};
+pub use index::{
     BlockRef, Checkpoint, INDEXED_CHANNEL, IndexTx, IndexerLease, MAIN_INDEXER, Projections, RawLog, TableDigest,
 };
-pub use error::{Error, Result};
 pub use listener::{QueueListener, ResolutionListener};
 pub use scratch::ScratchDatabase;
 pub use settlements::{
