@@ -15,6 +15,7 @@ mod audit;
 mod decode;
 mod encode;
 mod error;
+mod escrow;
 pub mod index;
 mod listener;
 mod scratch;
@@ -33,6 +34,7 @@ use tracing::info;
 
 pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
 pub use error::{Error, Result};
+pub use escrow::JobId;
 pub use index::{
     BlockRef, Checkpoint, INDEXED_CHANNEL, IndexTx, IndexerLease, MAIN_INDEXER, Projections, RawLog, TableDigest,
 };

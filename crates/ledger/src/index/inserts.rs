@@ -154,7 +154,7 @@ pub(super) async fn insert_jobs(tx: &mut Tx, chain_id: u64, rows: &[EscrowJob]) 
     .bind(&indexes)
     .bind(&txs)
     .bind(bytes(|r| r.escrow.as_slice()))
-    .bind(bytes(|r| r.job_id.as_slice()))
+    .bind(bytes(|r| r.job_id.0.as_slice()))
     .bind(bytes(|r| r.payer.as_slice()))
     .bind(bytes(|r| r.provider.as_slice()))
     .bind(bytes(|r| r.token.as_slice()))
@@ -176,7 +176,7 @@ pub(super) async fn insert_job_events(tx: &mut Tx, chain_id: u64, rows: &[JobEve
     }
     let (numbers, hashes, indexes, txs) = positions(rows.iter().map(|r| &r.position));
     let escrows: Vec<&[u8]> = rows.iter().map(|r| r.escrow.as_slice()).collect();
-    let jobs: Vec<&[u8]> = rows.iter().map(|r| r.job_id.as_slice()).collect();
+    let jobs: Vec<&[u8]> = rows.iter().map(|r| r.job_id.0.as_slice()).collect();
     let statuses: Vec<&str> = rows.iter().map(|r| r.status.as_sql()).collect();
     let amount = |f: fn(&JobEvent) -> Option<U256>| -> Vec<Option<String>> {
         rows.iter().map(|r| f(r).map(|v| v.to_string())).collect()
@@ -218,7 +218,7 @@ pub(super) async fn insert_fund_failures(tx: &mut Tx, chain_id: u64, rows: &[Fun
     }
     let (numbers, hashes, indexes, txs) = positions(rows.iter().map(|r| &r.position));
     let escrows: Vec<&[u8]> = rows.iter().map(|r| r.escrow.as_slice()).collect();
-    let jobs: Vec<&[u8]> = rows.iter().map(|r| r.job_id.as_slice()).collect();
+    let jobs: Vec<&[u8]> = rows.iter().map(|r| r.job_id.0.as_slice()).collect();
     let payers: Vec<&[u8]> = rows.iter().map(|r| r.payer.as_slice()).collect();
     let reasons: Vec<&[u8]> = rows.iter().map(|r| r.reason.as_ref()).collect();
     sqlx::query(
@@ -260,7 +260,7 @@ pub(super) async fn insert_balance_changes(tx: &mut Tx, chain_id: u64, rows: &[B
                 indexes.push(int(position.log_index));
                 parts.push(i16::from(*part));
                 escrows.push(escrow.as_slice());
-                jobs.push(Some(job_id.as_slice()));
+                jobs.push(Some(job_id.0.as_slice()));
                 let (name, account) = match party {
                     CreditParty::Payer => ("payer", None),
                     CreditParty::Provider => ("provider", None),

@@ -1,10 +1,10 @@
 //! Reads of what the indexer wrote: the block window, the projections' digests and the escrow views.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, U256};
 use sqlx::Row;
 
 use super::rows::{BlockRef, JobStatus};
-use crate::{Ledger, Result, decode::Fields, encode::int};
+use crate::{JobId, Ledger, Result, decode::Fields, encode::int};
 
 /// Row count and digest of one projection table, for comparing an incremental index with a rebuild.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl Ledger {
         &self,
         chain_id: u64,
         escrow: Address,
-        job_id: B256,
+        job_id: JobId,
     ) -> Result<Option<(Option<JobStatus>, Option<JobStatus>)>> {
         let row = sqlx::query(
             "SELECT status::text AS status, confirmed_status::text AS confirmed_status FROM escrow_job_status
@@ -95,7 +95,7 @@ impl Ledger {
         )
         .bind(int(chain_id))
         .bind(escrow.as_slice())
-        .bind(job_id.as_slice())
+        .bind(job_id.0.as_slice())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };

@@ -2,6 +2,8 @@
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 
+use crate::JobId;
+
 /// A block as the indexer remembers it, to detect forks by parent hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlockRef {
@@ -85,7 +87,7 @@ pub struct EscrowJob {
     /// The escrow contract.
     pub escrow: Address,
     /// The job id (the hash of the terms).
-    pub job_id: B256,
+    pub job_id: JobId,
     /// Pays the amount.
     pub payer: Address,
     /// Does the job.
@@ -158,7 +160,7 @@ pub struct JobEvent {
     /// The escrow contract.
     pub escrow: Address,
     /// The job.
-    pub job_id: B256,
+    pub job_id: JobId,
     /// The status it moved to.
     pub status: JobStatus,
     /// `JobCompleted`: (completedAt, reviewEndsAt), Unix seconds.
@@ -181,7 +183,7 @@ pub struct FundFailure {
     /// The escrow contract.
     pub escrow: Address,
     /// The item's job id.
-    pub job_id: B256,
+    pub job_id: JobId,
     /// The item's payer.
     pub payer: Address,
     /// The revert data.
@@ -211,7 +213,7 @@ pub enum BalanceChange {
         /// The escrow contract.
         escrow: Address,
         /// The job.
-        job_id: B256,
+        job_id: JobId,
         /// Who is credited.
         party: CreditParty,
         /// Atomic units.
