@@ -5,6 +5,7 @@
 use std::{fmt::Debug, str::FromStr};
 
 use alloy::primitives::{Address, B256, hex};
+use clearing_x402::{Network, Reason, X402Version};
 use sqlx::{Postgres, Row as _, postgres::PgRow};
 
 use crate::{Error, Result};
@@ -60,6 +61,21 @@ impl<'r> Fields<'r> {
     /// A `NUMERIC` selected as text (`column::text`), as the unsigned integer type `T` (`U256`, `u128`, `u64`).
     pub(crate) fn number<T: FromStr>(&self, column: &'static str) -> Result<T> {
         number(self.table, column, &self.get::<String>(column)?)
+    }
+
+    /// An x402 network as text (CAIP-2, or a v1 name written before networks were stored as CAIP-2).
+    pub(crate) fn network(&self, column: &'static str) -> Result<Network> {
+        network(self.table, column, &self.get::<String>(column)?)
+    }
+
+    /// An x402 version as `SMALLINT`.
+    pub(crate) fn x402_version(&self, column: &'static str) -> Result<X402Version> {
+        x402_version(self.table, column, self.get(column)?)
+    }
+
+    /// A nullable x402 reason code as its wire string.
+    pub(crate) fn opt_reason(&self, column: &'static str) -> Result<Option<Reason>> {
+        self.get::<Option<String>>(column)?.map(|text| reason(self.table, column, &text)).transpose()
     }
 
     /// A column stored as `R` whose domain value `parse` finds, or `expected` names in the error.
@@ -121,6 +137,21 @@ pub(crate) fn number<T: FromStr>(table: &'static str, column: &'static str, text
     parsed(table, column, "a non-negative integer in range", text, |t| decimal.then(|| t.parse().ok()).flatten())
 }
 
+/// An EVM network x402 names (CAIP-2 `eip155:<chain id>` or a v1 name).
+pub(crate) fn network(table: &'static str, column: &'static str, text: &str) -> Result<Network> {
+    parsed(table, column, "an x402 EVM network", text, |t| Network::parse(t).ok())
+}
+
+/// An x402 protocol version this build speaks.
+pub(crate) fn x402_version(table: &'static str, column: &'static str, number: i16) -> Result<X402Version> {
+    parsed(table, column, "an x402 version", number, |&n| u64::try_from(n).ok().and_then(X402Version::from_number))
+}
+
+/// An x402 reason code this build knows, by its wire string.
+pub(crate) fn reason(table: &'static str, column: &'static str, text: &str) -> Result<Reason> {
+    parsed(table, column, "an x402 reason code", text, |t| Reason::from_wire(t))
+}
+
 fn corrupt_bytes(table: &'static str, column: &'static str, bytes: &[u8], expected: &'static str) -> Error {
     Error::Corrupt { table, column, value: format!("0x{} ({} bytes)", hex::encode(bytes), bytes.len()), expected }
 }
@@ -173,6 +204,24 @@ mod tests {
         is_corrupt(u64("t", "block_number", -1), "block_number");
         is_corrupt(u64("t", "block_number", i64::MIN), "block_number");
         assert_eq!(u64("t", "block_number", i64::MAX).unwrap(), i64::MAX as u64);
+    }
+
+    #[test]
+    fn an_unknown_protocol_value_is_an_error_not_a_fallback() {
+        for text in ["", "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp", "eip155:0", "Base"] {
+            is_corrupt(network("t", "network", text), "network");
+        }
+        assert_eq!(network("t", "network", "eip155:84532").unwrap(), Network::BASE_SEPOLIA);
+        assert_eq!(network("t", "network", "base-sepolia").unwrap(), Network::BASE_SEPOLIA);
+        for number in [-1, 0, 3] {
+            is_corrupt(x402_version("t", "x402_version", number), "x402_version");
+        }
+        assert_eq!(x402_version("t", "x402_version", 1).unwrap(), X402Version::V1);
+        assert_eq!(x402_version("t", "x402_version", 2).unwrap(), X402Version::V2);
+        for text in ["", "invalid_exact_evm_nonce_already_use", "INVALID_PAYLOAD"] {
+            is_corrupt(reason("t", "failure_reason", text), "failure_reason");
+        }
+        assert_eq!(reason("t", "failure_reason", "invalid_payload").unwrap(), Reason::InvalidPayload);
     }
 
     #[test]

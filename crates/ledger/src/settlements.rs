@@ -14,6 +14,7 @@
 //! [`RESOLVED_CHANNEL`] with the settlement id in the same transaction.
 
 use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
+use clearing_x402::{Network, Reason, X402Version};
 use sqlx::{Postgres, Row, Transaction, postgres::PgRow};
 
 use crate::{Error, Ledger, Result, decode::Fields, encode::int};
@@ -69,10 +70,10 @@ pub struct NewSettlement {
     pub valid_before: U256,
     /// The payer's signature bytes.
     pub signature: Bytes,
-    /// The x402 protocol version the payment arrived with (1 or 2).
-    pub x402_version: u8,
-    /// The network name the payment arrived with (`base-sepolia`, `eip155:84532`, ...).
-    pub network: String,
+    /// The x402 protocol version the payment arrived with.
+    pub x402_version: X402Version,
+    /// The network the payment arrived on, however it was named (stored as CAIP-2).
+    pub network: Network,
 }
 
 impl NewSettlement {
@@ -150,7 +151,7 @@ pub struct Settlement {
     /// The batch's newest broadcast hash, or the mined one once resolved.
     pub tx_hash: Option<TxHash>,
     /// The x402 reason code of a failure or expiry.
-    pub failure_reason: Option<String>,
+    pub failure_reason: Option<Reason>,
     /// The token's revert data of a failure, when the chain gave any.
     pub revert_reason: Option<Bytes>,
     /// Whether a caller was already answered success for it.
@@ -217,7 +218,7 @@ pub enum ItemResolution {
     /// `PaymentFailed`, with the x402 reason code and the token's revert data.
     Failed {
         /// The x402 reason code.
-        reason: String,
+        reason: Reason,
         /// The token's revert data (possibly empty).
         revert: Bytes,
     },
@@ -278,8 +279,8 @@ impl Ledger {
         .bind(new.valid_after.to_string())
         .bind(new.valid_before.to_string())
         .bind(new.signature.as_ref())
-        .bind(i16::from(new.x402_version))
-        .bind(&new.network)
+        .bind(i16::from(new.x402_version.number()))
+        .bind(new.network.to_string())
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {
@@ -325,7 +326,7 @@ impl Ledger {
 
     /// Marks every pending settlement of `chain_id` whose validBefore is at or before `cutoff` (unix seconds)
     /// `expired` with the x402 `reason`, notifies their waiters and returns them.
-    pub async fn expire_pending(&self, chain_id: u64, cutoff: u64, reason: &str) -> Result<Vec<Settlement>> {
+    pub async fn expire_pending(&self, chain_id: u64, cutoff: u64, reason: Reason) -> Result<Vec<Settlement>> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE settlements SET status = 'expired', failure_reason = $3, updated_at = now()
@@ -334,7 +335,7 @@ impl Ledger {
         )
         .bind(int(chain_id))
         .bind(cutoff.to_string())
-        .bind(reason)
+        .bind(reason.as_str())
         .fetch_all(&mut *tx)
         .await?;
         notify(&mut tx, &ids).await?;
@@ -722,13 +723,13 @@ fn settlement_from_row(row: &PgRow) -> Result<Settlement> {
             valid_after: f.number("valid_after")?,
             valid_before: f.number("valid_before")?,
             signature: f.get::<Vec<u8>>("signature")?.into(),
-            x402_version: f.parsed("x402_version", "an x402 version", |&v: &i16| u8::try_from(v).ok())?,
-            network: f.get("network")?,
+            x402_version: f.x402_version("x402_version")?,
+            network: f.network("network")?,
         },
         status: f.parsed("status", "a settlement status", |s: &String| SettlementStatus::from_sql(s))?,
         batch_id: f.get::<Option<i64>>("batch_id")?.map(BatchId),
         tx_hash: f.opt_b256("tx_hash")?,
-        failure_reason: f.get("failure_reason")?,
+        failure_reason: f.opt_reason("failure_reason")?,
         revert_reason: f.get::<Option<Vec<u8>>>("revert_reason")?.map(Bytes::from),
         success_reported: f.get("success_reported")?,
     })
