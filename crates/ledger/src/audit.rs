@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgRow;
 
 use crate::{Error, Ledger, Result, decode::Fields, encode::int};
@@ -61,8 +62,9 @@ pub struct AuditHead {
     pub last: Option<LogPosition>,
 }
 
-/// What a settlement record records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a settlement record records. In JSON: `payment`, `escrow_release`, `escrow_refund`, `escrow_resolution`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     /// An x402 payment: BatchSettler `PaymentSettled`.
     Payment,
@@ -486,4 +488,27 @@ fn anchor_from_row(row: &PgRow) -> Result<AuditAnchor> {
         block_number: f.u64("block_number")?,
         root_matches: f.get("root_matches")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordKind;
+
+    /// docs/AUDIT.md's table: each kind's JSON name and leaf code.
+    #[test]
+    fn record_kinds_keep_the_documented_names_and_codes() {
+        let documented = [
+            (RecordKind::Payment, "payment", 0),
+            (RecordKind::EscrowRelease, "escrow_release", 1),
+            (RecordKind::EscrowRefund, "escrow_refund", 2),
+            (RecordKind::EscrowResolution, "escrow_resolution", 3),
+        ];
+        for (kind, name, code) in documented {
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(serde_json::from_value::<RecordKind>(name.into()).unwrap(), kind);
+            assert_eq!((kind.code(), RecordKind::from_code(code)), (code, Some(kind)));
+        }
+        assert_eq!(RecordKind::from_code(4), None);
+        assert!(serde_json::from_value::<RecordKind>("EscrowRelease".into()).is_err());
+    }
 }
