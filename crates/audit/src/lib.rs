@@ -21,12 +21,13 @@ mod verify;
 pub mod http;
 
 pub use anchorer::{AnchorPolicy, Anchorer};
+pub use clearing_ledger::RecordKind;
 pub use config::AuditConfig;
 pub use error::{Error, Result};
 pub use merkle::{MerkleTree, hash_pair, process_proof};
 pub use proof::{AnchorRef, RecordProof, RecordStatus, record_proof};
 pub use rebuild::{AnchorCheck, RebuildTarget, Rebuilt, rebuild};
-pub use record::{Kind, Record, RecordSources, SettlementRecord};
+pub use record::{Record, RecordSources, SettlementRecord};
 pub use sequencer::Sequencer;
 pub use service::AuditService;
 pub use verify::{VerifyError, verify_record};

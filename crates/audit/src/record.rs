@@ -42,7 +42,7 @@ pub struct Record {
     /// Gapless from 0 per chain, in chain order of the record logs.
     pub seq: u64,
     /// What it records.
-    pub kind: Kind,
+    pub kind: RecordKind,
     /// The chain.
     pub chain_id: u64,
     /// The contract that emitted the record's log (BatchSettler or Escrow).
@@ -72,48 +72,12 @@ pub struct Record {
     pub reference: B256,
 }
 
-/// [`RecordKind`] in JSON: `payment`, `escrow_release`, `escrow_refund`, `escrow_resolution`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// BatchSettler `PaymentSettled`.
-    Payment,
-    /// Escrow `JobReleased`.
-    EscrowRelease,
-    /// Escrow `JobRefunded`.
-    EscrowRefund,
-    /// Escrow `JobResolved`.
-    EscrowResolution,
-}
-
-impl From<RecordKind> for Kind {
-    fn from(kind: RecordKind) -> Self {
-        match kind {
-            RecordKind::Payment => Self::Payment,
-            RecordKind::EscrowRelease => Self::EscrowRelease,
-            RecordKind::EscrowRefund => Self::EscrowRefund,
-            RecordKind::EscrowResolution => Self::EscrowResolution,
-        }
-    }
-}
-
-impl From<Kind> for RecordKind {
-    fn from(kind: Kind) -> Self {
-        match kind {
-            Kind::Payment => Self::Payment,
-            Kind::EscrowRelease => Self::EscrowRelease,
-            Kind::EscrowRefund => Self::EscrowRefund,
-            Kind::EscrowResolution => Self::EscrowResolution,
-        }
-    }
-}
-
 impl Record {
     /// The ABI struct the leaf hashes.
     pub fn to_sol(&self) -> SettlementRecord {
         SettlementRecord {
             seq: self.seq,
-            kind: RecordKind::from(self.kind).code(),
+            kind: self.kind.code(),
             chainId: self.chain_id,
             emitter: self.emitter,
             txHash: self.tx_hash,
@@ -144,7 +108,7 @@ impl Record {
         AuditRecord {
             chain_id: self.chain_id,
             seq: self.seq,
-            kind: self.kind.into(),
+            kind: self.kind,
             emitter: self.emitter,
             tx_hash: self.tx_hash,
             block_number: self.block_number,
@@ -166,7 +130,7 @@ impl From<&AuditRecord> for Record {
     fn from(r: &AuditRecord) -> Self {
         Self {
             seq: r.seq,
-            kind: r.kind.into(),
+            kind: r.kind,
             chain_id: r.chain_id,
             emitter: r.emitter,
             tx_hash: r.tx_hash,
@@ -224,7 +188,7 @@ impl RecordSources {
         let topic0 = log.topics.first().copied().ok_or(malformed("no topic0"))?;
         let mut record = Record {
             seq,
-            kind: Kind::Payment,
+            kind: RecordKind::Payment,
             chain_id: self.chain_id,
             emitter: log.address,
             tx_hash: log.tx_hash,
@@ -268,20 +232,20 @@ impl RecordSources {
             Escrow::JobReleased::SIGNATURE_HASH => {
                 let event = Escrow::JobReleased::decode_raw_log(log.topics.iter().copied(), &log.data)
                     .map_err(|_| malformed("undecodable JobReleased"))?;
-                record.kind = Kind::EscrowRelease;
+                record.kind = RecordKind::EscrowRelease;
                 record.payee_amount = event.providerAmount;
                 record.fee_amount = event.feeAmount;
             }
             Escrow::JobRefunded::SIGNATURE_HASH => {
                 let event = Escrow::JobRefunded::decode_raw_log(log.topics.iter().copied(), &log.data)
                     .map_err(|_| malformed("undecodable JobRefunded"))?;
-                record.kind = Kind::EscrowRefund;
+                record.kind = RecordKind::EscrowRefund;
                 record.payer_amount = event.payerAmount;
             }
             Escrow::JobResolved::SIGNATURE_HASH => {
                 let event = Escrow::JobResolved::decode_raw_log(log.topics.iter().copied(), &log.data)
                     .map_err(|_| malformed("undecodable JobResolved"))?;
-                record.kind = Kind::EscrowResolution;
+                record.kind = RecordKind::EscrowResolution;
                 record.payee_amount = event.providerAmount;
                 record.payer_amount = event.payerAmount;
                 record.fee_amount = event.feeAmount;
@@ -320,7 +284,7 @@ mod tests {
     pub(crate) fn example() -> Record {
         Record {
             seq: 7,
-            kind: Kind::Payment,
+            kind: RecordKind::Payment,
             chain_id: 84532,
             emitter: address!("0x1111111111111111111111111111111111111111"),
             tx_hash: b256!("0x2222222222222222222222222222222222222222222222222222222222222222"),

@@ -8,8 +8,8 @@ use alloy::{
 };
 use clearing_chain::contracts::{AnchorRegistry, BatchSettler, Escrow};
 use clearing_ledger::{
-    Projections, RawLog,
-    chain::{
+    JobId, Projections, RawLog,
+    index::{
         Anchor, BalanceChange, CreditParty, EscrowJob, FundFailure, JobEvent, JobStatus, LogPosition, PaymentOutcome,
         SettlerPayment,
     },
@@ -116,7 +116,7 @@ impl Decoder {
             provider_amount: None,
             fee_amount: None,
         };
-        let mut credits = |job_id: B256, parts: &[(CreditParty, U256)]| {
+        let mut credits = |job_id: JobId, parts: &[(CreditParty, U256)]| {
             for (part, &(party, amount)) in (0u8..).zip(parts) {
                 if !amount.is_zero() {
                     out.balance_changes.push(BalanceChange::Credit { position, part, escrow, job_id, party, amount });
@@ -131,7 +131,7 @@ impl Decoder {
                 out.jobs.push(EscrowJob {
                     position,
                     escrow,
-                    job_id: e.jobId,
+                    job_id: JobId(e.jobId),
                     payer: terms.payer,
                     provider: terms.provider,
                     token: terms.token,
@@ -143,14 +143,14 @@ impl Decoder {
                     review_window: terms.reviewWindow,
                     salt: terms.salt,
                 });
-                out.job_events.push(event(e.jobId, JobStatus::Funded));
+                out.job_events.push(event(JobId(e.jobId), JobStatus::Funded));
             }
             t if t == Escrow::JobFundFailed::SIGNATURE_HASH => {
                 let e = Escrow::JobFundFailed::decode_raw_log(topics, data)?;
                 out.fund_failures.push(FundFailure {
                     position,
                     escrow,
-                    job_id: e.jobId,
+                    job_id: JobId(e.jobId),
                     payer: e.payer,
                     reason: e.reason,
                 });
@@ -159,27 +159,27 @@ impl Decoder {
                 let e = Escrow::JobCompleted::decode_raw_log(topics, data)?;
                 out.job_events.push(JobEvent {
                     completed: Some((e.completedAt, e.reviewEndsAt)),
-                    ..event(e.jobId, JobStatus::Completed)
+                    ..event(JobId(e.jobId), JobStatus::Completed)
                 });
             }
             t if t == Escrow::JobDisputed::SIGNATURE_HASH => {
                 let e = Escrow::JobDisputed::decode_raw_log(topics, data)?;
-                out.job_events.push(event(e.jobId, JobStatus::Disputed));
+                out.job_events.push(event(JobId(e.jobId), JobStatus::Disputed));
             }
             t if t == Escrow::JobReleased::SIGNATURE_HASH => {
                 let e = Escrow::JobReleased::decode_raw_log(topics, data)?;
                 out.job_events.push(JobEvent {
                     provider_amount: Some(e.providerAmount),
                     fee_amount: Some(e.feeAmount),
-                    ..event(e.jobId, JobStatus::Released)
+                    ..event(JobId(e.jobId), JobStatus::Released)
                 });
-                credits(e.jobId, &[(CreditParty::Provider, e.providerAmount), (fee, e.feeAmount)]);
+                credits(JobId(e.jobId), &[(CreditParty::Provider, e.providerAmount), (fee, e.feeAmount)]);
             }
             t if t == Escrow::JobRefunded::SIGNATURE_HASH => {
                 let e = Escrow::JobRefunded::decode_raw_log(topics, data)?;
                 out.job_events
-                    .push(JobEvent { payer_amount: Some(e.payerAmount), ..event(e.jobId, JobStatus::Refunded) });
-                credits(e.jobId, &[(CreditParty::Payer, e.payerAmount)]);
+                    .push(JobEvent { payer_amount: Some(e.payerAmount), ..event(JobId(e.jobId), JobStatus::Refunded) });
+                credits(JobId(e.jobId), &[(CreditParty::Payer, e.payerAmount)]);
             }
             t if t == Escrow::JobResolved::SIGNATURE_HASH => {
                 let e = Escrow::JobResolved::decode_raw_log(topics, data)?;
@@ -188,10 +188,10 @@ impl Decoder {
                     payer_amount: Some(e.payerAmount),
                     provider_amount: Some(e.providerAmount),
                     fee_amount: Some(e.feeAmount),
-                    ..event(e.jobId, JobStatus::Resolved)
+                    ..event(JobId(e.jobId), JobStatus::Resolved)
                 });
                 credits(
-                    e.jobId,
+                    JobId(e.jobId),
                     &[
                         (CreditParty::Payer, e.payerAmount),
                         (CreditParty::Provider, e.providerAmount),

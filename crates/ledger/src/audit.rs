@@ -9,9 +9,10 @@
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
-use sqlx::{Row, postgres::PgRow};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgRow;
 
-use crate::{Error, Ledger, Result};
+use crate::{Error, Ledger, Result, decode::Fields, encode::int};
 
 /// One raw log as the indexer stored it in `chain_logs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +62,9 @@ pub struct AuditHead {
     pub last: Option<LogPosition>,
 }
 
-/// What a settlement record records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a settlement record records. In JSON: `payment`, `escrow_release`, `escrow_refund`, `escrow_resolution`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     /// An x402 payment: BatchSettler `PaymentSettled`.
     Payment,
@@ -364,10 +366,11 @@ impl Ledger {
         .bind(int(chain_id))
         .fetch_one(&self.pool)
         .await?;
-        let age: f64 = row.try_get("oldest_age")?;
+        let f = Fields::of("audit_records", &row);
+        let age: f64 = f.get("oldest_age")?;
         Ok(Unanchored {
-            first_seq: uint(row.try_get("first_seq")?),
-            count: uint(row.try_get("count")?),
+            first_seq: f.u64("first_seq")?,
+            count: f.u64("count")?,
             oldest_age: Duration::from_secs_f64(age.max(0.0)),
         })
     }
@@ -402,7 +405,7 @@ impl Ledger {
             .bind(int(chain_id))
             .fetch_one(&self.pool)
             .await?;
-        Ok(uint(count))
+        crate::decode::u64("audit_anchors", "count", count)
     }
 
     /// The recorded anchor of `chain_id` whose range covers `seq`, if any.
@@ -425,91 +428,87 @@ impl Ledger {
     }
 }
 
-/// Block numbers, sequence numbers, indexes and chain ids are far below 2^63.
-fn int(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// The schema's checks keep these non-negative.
-fn uint(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or_default()
-}
-
-fn corrupt(table: &'static str, column: &'static str, value: &dyn std::fmt::Debug) -> Error {
-    Error::CorruptAudit { table, column, value: format!("{value:?}") }
-}
-
-fn address(table: &'static str, column: &'static str, bytes: Vec<u8>) -> Result<Address> {
-    Address::try_from(bytes.as_slice()).map_err(|_| corrupt(table, column, &bytes))
-}
-
-fn b256(table: &'static str, column: &'static str, bytes: Vec<u8>) -> Result<B256> {
-    B256::try_from(bytes.as_slice()).map_err(|_| corrupt(table, column, &bytes))
-}
-
-fn u256(table: &'static str, column: &'static str, text: String) -> Result<U256> {
-    text.parse().map_err(|_| corrupt(table, column, &text))
-}
-
 fn head_from_row(row: &PgRow) -> Result<AuditHead> {
-    let block: Option<i64> = row.try_get("last_block_number")?;
-    let index: Option<i64> = row.try_get("last_log_index")?;
+    let f = Fields::of("audit_heads", row);
+    let last = f.opt_u64("last_block_number")?.zip(f.opt_u64("last_log_index")?);
     Ok(AuditHead {
-        next_seq: uint(row.try_get("next_seq")?),
-        last: block.zip(index).map(|(b, i)| LogPosition { block_number: uint(b), log_index: uint(i) }),
+        next_seq: f.u64("next_seq")?,
+        last: last.map(|(block_number, log_index)| LogPosition { block_number, log_index }),
     })
 }
 
 fn log_from_row(row: &PgRow) -> Result<ChainLog> {
-    const T: &str = "chain_logs";
-    let topics: Vec<Vec<u8>> = row.try_get("topics")?;
+    let f = Fields::of("chain_logs", row);
     Ok(ChainLog {
-        chain_id: uint(row.try_get("chain_id")?),
-        block_number: uint(row.try_get("block_number")?),
-        block_hash: b256(T, "block_hash", row.try_get("block_hash")?)?,
-        log_index: uint(row.try_get("log_index")?),
-        tx_hash: b256(T, "tx_hash", row.try_get("tx_hash")?)?,
-        tx_index: uint(row.try_get("tx_index")?),
-        address: address(T, "address", row.try_get("address")?)?,
-        topics: topics.into_iter().map(|t| b256(T, "topics", t)).collect::<Result<_>>()?,
-        data: row.try_get::<Vec<u8>, _>("data")?.into(),
+        chain_id: f.u64("chain_id")?,
+        block_number: f.u64("block_number")?,
+        block_hash: f.b256("block_hash")?,
+        log_index: f.u64("log_index")?,
+        tx_hash: f.b256("tx_hash")?,
+        tx_index: f.u64("tx_index")?,
+        address: f.address("address")?,
+        topics: f.b256s("topics")?,
+        data: f.get::<Vec<u8>>("data")?.into(),
     })
 }
 
 fn record_from_row(row: &PgRow) -> Result<AuditRecord> {
-    const T: &str = "audit_records";
-    let kind: i16 = row.try_get("kind")?;
+    let f = Fields::of("audit_records", row);
     Ok(AuditRecord {
-        chain_id: uint(row.try_get("chain_id")?),
-        seq: uint(row.try_get("seq")?),
-        kind: u8::try_from(kind).ok().and_then(RecordKind::from_code).ok_or_else(|| corrupt(T, "kind", &kind))?,
-        emitter: address(T, "emitter", row.try_get("emitter")?)?,
-        tx_hash: b256(T, "tx_hash", row.try_get("tx_hash")?)?,
-        block_number: uint(row.try_get("block_number")?),
-        block_hash: b256(T, "block_hash", row.try_get("block_hash")?)?,
-        log_index: uint(row.try_get("log_index")?),
-        token: address(T, "token", row.try_get("token")?)?,
-        payer: address(T, "payer", row.try_get("payer")?)?,
-        payee: address(T, "payee", row.try_get("payee")?)?,
-        payee_amount: u256(T, "payee_amount", row.try_get("payee_amount")?)?,
-        payer_amount: u256(T, "payer_amount", row.try_get("payer_amount")?)?,
-        fee_amount: u256(T, "fee_amount", row.try_get("fee_amount")?)?,
-        reference: b256(T, "reference", row.try_get("reference")?)?,
-        leaf: b256(T, "leaf", row.try_get("leaf")?)?,
+        chain_id: f.u64("chain_id")?,
+        seq: f.u64("seq")?,
+        kind: f
+            .parsed("kind", "a record kind", |&code: &i16| u8::try_from(code).ok().and_then(RecordKind::from_code))?,
+        emitter: f.address("emitter")?,
+        tx_hash: f.b256("tx_hash")?,
+        block_number: f.u64("block_number")?,
+        block_hash: f.b256("block_hash")?,
+        log_index: f.u64("log_index")?,
+        token: f.address("token")?,
+        payer: f.address("payer")?,
+        payee: f.address("payee")?,
+        payee_amount: f.number("payee_amount")?,
+        payer_amount: f.number("payer_amount")?,
+        fee_amount: f.number("fee_amount")?,
+        reference: f.b256("reference")?,
+        leaf: f.b256("leaf")?,
     })
 }
 
 fn anchor_from_row(row: &PgRow) -> Result<AuditAnchor> {
-    const T: &str = "audit_anchors";
+    let f = Fields::of("audit_anchors", row);
     Ok(AuditAnchor {
-        chain_id: uint(row.try_get("chain_id")?),
-        index: uint(row.try_get("anchor_index")?),
-        registry: address(T, "registry", row.try_get("registry")?)?,
-        root: b256(T, "root", row.try_get("root")?)?,
-        first_seq: uint(row.try_get("first_seq")?),
-        last_seq: uint(row.try_get("last_seq")?),
-        tx_hash: b256(T, "tx_hash", row.try_get("tx_hash")?)?,
-        block_number: uint(row.try_get("block_number")?),
-        root_matches: row.try_get("root_matches")?,
+        chain_id: f.u64("chain_id")?,
+        index: f.u64("anchor_index")?,
+        registry: f.address("registry")?,
+        root: f.b256("root")?,
+        first_seq: f.u64("first_seq")?,
+        last_seq: f.u64("last_seq")?,
+        tx_hash: f.b256("tx_hash")?,
+        block_number: f.u64("block_number")?,
+        root_matches: f.get("root_matches")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordKind;
+
+    /// docs/AUDIT.md's table: each kind's JSON name and leaf code.
+    #[test]
+    fn record_kinds_keep_the_documented_names_and_codes() {
+        let documented = [
+            (RecordKind::Payment, "payment", 0),
+            (RecordKind::EscrowRelease, "escrow_release", 1),
+            (RecordKind::EscrowRefund, "escrow_refund", 2),
+            (RecordKind::EscrowResolution, "escrow_resolution", 3),
+        ];
+        for (kind, name, code) in documented {
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(serde_json::from_value::<RecordKind>(name.into()).unwrap(), kind);
+            assert_eq!((kind.code(), RecordKind::from_code(code)), (code, Some(kind)));
+        }
+        assert_eq!(RecordKind::from_code(4), None);
+        assert!(serde_json::from_value::<RecordKind>("EscrowRelease".into()).is_err());
+    }
 }

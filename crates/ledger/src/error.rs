@@ -36,15 +36,18 @@ pub enum Error {
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
-    /// A stored value could not be read back as its domain type (the schema's checks should make this impossible).
-    #[error("settlement {id}: column {column} holds {value:?}, not a valid value")]
+    /// A stored value could not be read back as its domain type. The schema's checks should make this impossible,
+    /// so it needs an operator: no default ever stands in for it.
+    #[error("{table}.{column} holds {value}, not {expected}")]
     Corrupt {
-        /// The row's id.
-        id: i64,
+        /// The table or view.
+        table: &'static str,
         /// The column.
         column: &'static str,
         /// What it held, as text.
         value: String,
+        /// What it should have held.
+        expected: &'static str,
     },
     /// Another live batch of this relayer already uses the transaction nonce.
     #[error("relayer {relayer} on chain {chain_id} already has a live batch at nonce {tx_nonce}")]
@@ -79,16 +82,6 @@ pub enum Error {
         expected: usize,
         /// How many outcomes matched them.
         got: usize,
-    },
-    /// A stored audit value could not be read back as its domain type.
-    #[error("{table}: column {column} holds {value:?}, not a valid value")]
-    CorruptAudit {
-        /// The table.
-        table: &'static str,
-        /// The column.
-        column: &'static str,
-        /// What it held.
-        value: String,
     },
     /// The audit head moved since the caller read it (another sequencer appended first).
     #[error("audit sequence of chain {chain_id}: expected the next record to be {expected}, the head says {got}")]

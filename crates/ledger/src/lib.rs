@@ -10,10 +10,18 @@
 //! to every process. Newly queued settlements are announced only inside the process that queued them
 //! ([`QueueListener`], through every clone of one [`Ledger`]): a `NOTIFY` in each insert would serialize every
 //! insert's commit, flush included, behind PostgreSQL's notification lock.
+//!
+//! One module per domain's tables: `settlements` (the facilitator's queue), [`index`] (the indexer's chain data and
+//! projections), `audit` (sequenced records and anchors); a new domain's tables (the marketplace's) get a module
+//! of their own. Rows are read back in one place, `decode`, which refuses a stored value no domain value fits
+//! ([`Error::Corrupt`]) rather than put a default in its place; protocol values cross as `clearing-x402`'s types.
 
 mod audit;
-pub mod chain;
+mod decode;
+mod encode;
 mod error;
+mod escrow;
+pub mod index;
 mod listener;
 mod scratch;
 mod settlements;
@@ -30,10 +38,11 @@ use tokio::sync::broadcast;
 use tracing::info;
 
 pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
-pub use chain::{
+pub use error::{Error, Result};
+pub use escrow::JobId;
+pub use index::{
     BlockRef, Checkpoint, INDEXED_CHANNEL, IndexTx, IndexerLease, MAIN_INDEXER, Projections, RawLog, TableDigest,
 };
-pub use error::{Error, Result};
 pub use listener::{QueueListener, ResolutionListener};
 pub use scratch::ScratchDatabase;
 pub use settlements::{

@@ -14,9 +14,10 @@
 //! [`RESOLVED_CHANNEL`] with the settlement id in the same transaction.
 
 use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
+use clearing_x402::{Network, Reason, X402Version};
 use sqlx::{Postgres, Row, Transaction, postgres::PgRow};
 
-use crate::{Error, Ledger, Result};
+use crate::{Error, Ledger, Result, decode::Fields, encode::int};
 
 /// The PostgreSQL notification channel a settlement's id is sent on when it reaches a final status.
 pub const RESOLVED_CHANNEL: &str = "settlement_resolved";
@@ -69,10 +70,10 @@ pub struct NewSettlement {
     pub valid_before: U256,
     /// The payer's signature bytes.
     pub signature: Bytes,
-    /// The x402 protocol version the payment arrived with (1 or 2).
-    pub x402_version: u8,
-    /// The network name the payment arrived with (`base-sepolia`, `eip155:84532`, ...).
-    pub network: String,
+    /// The x402 protocol version the payment arrived with.
+    pub x402_version: X402Version,
+    /// The network the payment arrived on, however it was named (stored as CAIP-2).
+    pub network: Network,
 }
 
 impl NewSettlement {
@@ -150,7 +151,7 @@ pub struct Settlement {
     /// The batch's newest broadcast hash, or the mined one once resolved.
     pub tx_hash: Option<TxHash>,
     /// The x402 reason code of a failure or expiry.
-    pub failure_reason: Option<String>,
+    pub failure_reason: Option<Reason>,
     /// The token's revert data of a failure, when the chain gave any.
     pub revert_reason: Option<Bytes>,
     /// Whether a caller was already answered success for it.
@@ -217,7 +218,7 @@ pub enum ItemResolution {
     /// `PaymentFailed`, with the x402 reason code and the token's revert data.
     Failed {
         /// The x402 reason code.
-        reason: String,
+        reason: Reason,
         /// The token's revert data (possibly empty).
         revert: Bytes,
     },
@@ -269,7 +270,7 @@ impl Ledger {
              ON CONFLICT ON CONSTRAINT settlements_authorization_key DO NOTHING
              RETURNING id",
         )
-        .bind(chain_id_sql(new.key.chain_id))
+        .bind(int(new.key.chain_id))
         .bind(new.key.asset.as_slice())
         .bind(new.key.payer.as_slice())
         .bind(new.key.nonce.as_slice())
@@ -278,8 +279,8 @@ impl Ledger {
         .bind(new.valid_after.to_string())
         .bind(new.valid_before.to_string())
         .bind(new.signature.as_ref())
-        .bind(i16::from(new.x402_version))
-        .bind(&new.network)
+        .bind(i16::from(new.x402_version.number()))
+        .bind(new.network.to_string())
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {
@@ -308,7 +309,7 @@ impl Ledger {
     pub async fn settlement(&self, key: &PaymentKey) -> Result<Option<Settlement>> {
         let row =
             sqlx::query(select_settlements("WHERE s.chain_id = $1 AND s.asset = $2 AND s.payer = $3 AND s.nonce = $4"))
-                .bind(chain_id_sql(key.chain_id))
+                .bind(int(key.chain_id))
                 .bind(key.asset.as_slice())
                 .bind(key.payer.as_slice())
                 .bind(key.nonce.as_slice())
@@ -325,16 +326,16 @@ impl Ledger {
 
     /// Marks every pending settlement of `chain_id` whose validBefore is at or before `cutoff` (unix seconds)
     /// `expired` with the x402 `reason`, notifies their waiters and returns them.
-    pub async fn expire_pending(&self, chain_id: u64, cutoff: u64, reason: &str) -> Result<Vec<Settlement>> {
+    pub async fn expire_pending(&self, chain_id: u64, cutoff: u64, reason: Reason) -> Result<Vec<Settlement>> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE settlements SET status = 'expired', failure_reason = $3, updated_at = now()
              WHERE chain_id = $1 AND status = 'pending' AND valid_before <= $2::numeric
              RETURNING id",
         )
-        .bind(chain_id_sql(chain_id))
+        .bind(int(chain_id))
         .bind(cutoff.to_string())
-        .bind(reason)
+        .bind(reason.as_str())
         .fetch_all(&mut *tx)
         .await?;
         notify(&mut tx, &ids).await?;
@@ -356,7 +357,7 @@ impl Ledger {
                AND valid_before > $3::numeric AND valid_after < $4::numeric
              ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED",
         )
-        .bind(chain_id_sql(claim.chain_id))
+        .bind(int(claim.chain_id))
         .bind(claim.asset.as_slice())
         .bind(claim.cutoff.to_string())
         .bind(claim.now.to_string())
@@ -370,7 +371,7 @@ impl Ledger {
             "INSERT INTO settlement_batches (chain_id, asset, relayer, tx_nonce) VALUES ($1, $2, $3, $4::numeric)
              RETURNING id",
         )
-        .bind(chain_id_sql(claim.chain_id))
+        .bind(int(claim.chain_id))
         .bind(claim.asset.as_slice())
         .bind(claim.relayer.as_slice())
         .bind(claim.tx_nonce.to_string())
@@ -408,7 +409,7 @@ impl Ledger {
         .bind(transaction.fees.max_fee_per_gas.to_string())
         .bind(transaction.fees.max_priority_fee_per_gas.to_string())
         .bind(transaction.raw_tx.as_ref())
-        .bind(i64::try_from(transaction.gas_limit).unwrap_or(i64::MAX))
+        .bind(int(transaction.gas_limit))
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE settlement_batches SET tx_hash = $2 WHERE id = $1")
@@ -511,7 +512,7 @@ impl Ledger {
              WHERE chain_id = $1 AND relayer = $2 AND block_number IS NULL AND abandoned_at IS NULL
              ORDER BY tx_nonce",
         )
-        .bind(chain_id_sql(chain_id))
+        .bind(int(chain_id))
         .bind(relayer.as_slice())
         .fetch_all(&self.pool)
         .await?;
@@ -525,24 +526,22 @@ impl Ledger {
              WHERE chain_id = $1 AND relayer = $2 AND block_number IS NULL AND abandoned_at IS NULL
              ORDER BY tx_nonce",
         )
-        .bind(chain_id_sql(chain_id))
+        .bind(int(chain_id))
         .bind(relayer.as_slice())
         .fetch_all(&self.pool)
         .await?;
         let mut batches = Vec::with_capacity(rows.len());
         for row in rows {
-            let id: i64 = row.try_get("id")?;
-            let asset = address(id, "asset", row.try_get("asset")?)?;
-            let nonce_text: String = row.try_get("tx_nonce")?;
-            let tx_nonce = nonce_text.parse().map_err(|_| corrupt(id, "tx_nonce", &nonce_text))?;
+            let f = Fields::of("settlement_batches", &row);
+            let id = BatchId(f.get("id")?);
             batches.push(Batch {
-                id: BatchId(id),
+                id,
                 chain_id,
-                asset,
+                asset: f.address("asset")?,
                 relayer,
-                tx_nonce,
-                transactions: self.batch_transactions(BatchId(id)).await?,
-                items: self.batch_items(BatchId(id)).await?,
+                tx_nonce: f.number("tx_nonce")?,
+                transactions: self.batch_transactions(id).await?,
+                items: self.batch_items(id).await?,
             });
         }
         Ok(batches)
@@ -606,8 +605,8 @@ impl Ledger {
 
     async fn batch_transactions(&self, batch: BatchId) -> Result<Vec<BatchTransaction>> {
         let rows = sqlx::query(
-            "SELECT tx_hash, raw_tx, gas_limit, max_fee_per_gas::text AS max_fee,
-                    max_priority_fee_per_gas::text AS max_priority_fee
+            "SELECT tx_hash, raw_tx, gas_limit, max_fee_per_gas::text AS max_fee_per_gas,
+                    max_priority_fee_per_gas::text AS max_priority_fee_per_gas
              FROM settlement_batch_transactions WHERE batch_id = $1 ORDER BY broadcast_at, tx_hash",
         )
         .bind(batch.0)
@@ -615,20 +614,14 @@ impl Ledger {
         .await?;
         rows.iter()
             .map(|row| {
-                let hash: Vec<u8> = row.try_get("tx_hash")?;
-                let raw: Vec<u8> = row.try_get("raw_tx")?;
-                let gas_limit: i64 = row.try_get("gas_limit")?;
-                let max_fee: String = row.try_get("max_fee")?;
-                let max_priority_fee: String = row.try_get("max_priority_fee")?;
+                let f = Fields::of("settlement_batch_transactions", row);
                 Ok(BatchTransaction {
-                    tx_hash: b256(batch.0, "tx_hash", hash)?,
-                    raw_tx: raw.into(),
-                    gas_limit: u64::try_from(gas_limit).map_err(|_| corrupt(batch.0, "gas_limit", &gas_limit))?,
+                    tx_hash: f.b256("tx_hash")?,
+                    raw_tx: f.get::<Vec<u8>>("raw_tx")?.into(),
+                    gas_limit: f.u64("gas_limit")?,
                     fees: TxFees {
-                        max_fee_per_gas: max_fee.parse().map_err(|_| corrupt(batch.0, "max_fee_per_gas", &max_fee))?,
-                        max_priority_fee_per_gas: max_priority_fee
-                            .parse()
-                            .map_err(|_| corrupt(batch.0, "max_priority_fee_per_gas", &max_priority_fee))?,
+                        max_fee_per_gas: f.number("max_fee_per_gas")?,
+                        max_priority_fee_per_gas: f.number("max_priority_fee_per_gas")?,
                     },
                 })
             })
@@ -690,7 +683,7 @@ async fn mark_mined(tx: &mut Transaction<'static, Postgres>, batch: BatchId, min
     )
     .bind(batch.0)
     .bind(mined.tx_hash.as_slice())
-    .bind(i64::try_from(mined.block_number).unwrap_or(i64::MAX))
+    .bind(int(mined.block_number))
     .bind(mined.block_hash.as_slice())
     .execute(&mut **tx)
     .await?;
@@ -714,57 +707,30 @@ async fn fetch_by_ids(tx: &mut Transaction<'static, Postgres>, ids: &[i64]) -> R
     rows.iter().map(settlement_from_row).collect()
 }
 
-fn chain_id_sql(chain_id: u64) -> i64 {
-    // Chain ids are far below 2^63 (EIP-2294 bounds them at 2^53 - 1 for JSON-RPC).
-    i64::try_from(chain_id).unwrap_or(i64::MAX)
-}
-
-fn corrupt(id: i64, column: &'static str, value: &dyn std::fmt::Debug) -> Error {
-    Error::Corrupt { id, column, value: format!("{value:?}") }
-}
-
-fn address(id: i64, column: &'static str, bytes: Vec<u8>) -> Result<Address> {
-    Address::try_from(bytes.as_slice()).map_err(|_| corrupt(id, column, &bytes))
-}
-
-fn b256(id: i64, column: &'static str, bytes: Vec<u8>) -> Result<B256> {
-    B256::try_from(bytes.as_slice()).map_err(|_| corrupt(id, column, &bytes))
-}
-
-fn u256(id: i64, column: &'static str, text: String) -> Result<U256> {
-    text.parse().map_err(|_| corrupt(id, column, &text))
-}
-
 fn settlement_from_row(row: &PgRow) -> Result<Settlement> {
-    let id: i64 = row.try_get("id")?;
-    let chain_id: i64 = row.try_get("chain_id")?;
-    let status: String = row.try_get("status")?;
-    let version: i16 = row.try_get("x402_version")?;
-    let signature: Vec<u8> = row.try_get("signature")?;
-    let tx_hash: Option<Vec<u8>> = row.try_get("tx_hash")?;
-    let revert: Option<Vec<u8>> = row.try_get("revert_reason")?;
+    let f = Fields::of("settlements", row);
     Ok(Settlement {
-        id: SettlementId(id),
+        id: SettlementId(f.get("id")?),
         payment: NewSettlement {
             key: PaymentKey {
-                chain_id: u64::try_from(chain_id).map_err(|_| corrupt(id, "chain_id", &chain_id))?,
-                asset: address(id, "asset", row.try_get("asset")?)?,
-                payer: address(id, "payer", row.try_get("payer")?)?,
-                nonce: b256(id, "nonce", row.try_get("nonce")?)?,
+                chain_id: f.u64("chain_id")?,
+                asset: f.address("asset")?,
+                payer: f.address("payer")?,
+                nonce: f.b256("nonce")?,
             },
-            pay_to: address(id, "pay_to", row.try_get("pay_to")?)?,
-            value: u256(id, "value", row.try_get("value")?)?,
-            valid_after: u256(id, "valid_after", row.try_get("valid_after")?)?,
-            valid_before: u256(id, "valid_before", row.try_get("valid_before")?)?,
-            signature: signature.into(),
-            x402_version: u8::try_from(version).map_err(|_| corrupt(id, "x402_version", &version))?,
-            network: row.try_get("network")?,
+            pay_to: f.address("pay_to")?,
+            value: f.number("value")?,
+            valid_after: f.number("valid_after")?,
+            valid_before: f.number("valid_before")?,
+            signature: f.get::<Vec<u8>>("signature")?.into(),
+            x402_version: f.x402_version("x402_version")?,
+            network: f.network("network")?,
         },
-        status: SettlementStatus::from_sql(&status).ok_or_else(|| corrupt(id, "status", &status))?,
-        batch_id: row.try_get::<Option<i64>, _>("batch_id")?.map(BatchId),
-        tx_hash: tx_hash.map(|h| b256(id, "tx_hash", h)).transpose()?,
-        failure_reason: row.try_get("failure_reason")?,
-        revert_reason: revert.map(Bytes::from),
-        success_reported: row.try_get("success_reported")?,
+        status: f.parsed("status", "a settlement status", |s: &String| SettlementStatus::from_sql(s))?,
+        batch_id: f.get::<Option<i64>>("batch_id")?.map(BatchId),
+        tx_hash: f.opt_b256("tx_hash")?,
+        failure_reason: f.opt_reason("failure_reason")?,
+        revert_reason: f.get::<Option<Vec<u8>>>("revert_reason")?.map(Bytes::from),
+        success_reported: f.get("success_reported")?,
     })
 }

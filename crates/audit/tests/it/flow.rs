@@ -5,7 +5,7 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, U256};
 use axum::{body::Body, http::Request};
 use clearing_audit::{
-    AnchorPolicy, Kind, MerkleTree, RebuildTarget, Record, RecordProof, VerifyError, http, rebuild, verify_record,
+    AnchorPolicy, MerkleTree, RebuildTarget, Record, RecordKind, RecordProof, VerifyError, http, rebuild, verify_record,
 };
 use clearing_chain::contracts::AnchorRegistry;
 use http_body_util::BodyExt;
@@ -51,8 +51,8 @@ async fn records_are_gapless_in_chain_order_and_match_a_rebuild_from_chain_event
     assert_eq!(stored.iter().map(|r| r.seq).collect::<Vec<_>>(), (0..8).collect::<Vec<_>>(), "gapless");
     assert!(stored.windows(2).all(|w| w[0].position() < w[1].position()), "in chain order");
     let records: Vec<Record> = stored.iter().map(Record::from).collect();
-    let kinds: Vec<Kind> = records.iter().map(|r| r.kind).collect();
-    use Kind::{EscrowRefund, EscrowRelease, EscrowResolution, Payment};
+    let kinds: Vec<RecordKind> = records.iter().map(|r| r.kind).collect();
+    use RecordKind::{EscrowRefund, EscrowRelease, EscrowResolution, Payment};
     assert_eq!(kinds, [Payment, Payment, Payment, EscrowRelease, Payment, Payment, EscrowRefund, EscrowResolution]);
     assert_eq!(records[1].payee_amount, U256::from(200));
     assert_eq!((records[1].payee, records[1].token), (PAY_TO, env.token));
@@ -204,7 +204,7 @@ async fn the_record_route_serves_proofs_that_verify_and_structured_errors(pool: 
     };
     let forgeries: Vec<(&str, RecordProof)> = vec![
         ("seq", leaf_mismatch(&|r| r.seq += 1)),
-        ("kind", leaf_mismatch(&|r| r.kind = Kind::EscrowRefund)),
+        ("kind", leaf_mismatch(&|r| r.kind = RecordKind::EscrowRefund)),
         ("chain_id", leaf_mismatch(&|r| r.chain_id += 1)),
         ("emitter", leaf_mismatch(&|r| r.emitter = Address::repeat_byte(1))),
         ("tx_hash", leaf_mismatch(&|r| r.tx_hash = B256::repeat_byte(1))),

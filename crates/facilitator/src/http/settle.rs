@@ -70,7 +70,7 @@ impl SettleService {
             valid_before: payment.authorization.valid_before,
             nonce: payment.authorization.nonce,
             signature: token_signature(&payment.signature),
-            x402_version: payment.x402_version.number(),
+            x402_version: payment.x402_version,
             network: network.clone(),
         };
         let outcome = match verifier.verify(request).await {

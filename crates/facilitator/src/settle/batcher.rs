@@ -380,7 +380,7 @@ async fn drive(shared: Arc<Shared>, mut batch: InFlight, fresh: bool) {
 impl Shared {
     async fn expire(&self, asset: Address) -> Result<()> {
         let cutoff = unix_now() + self.config.expiry_margin_secs;
-        for item in self.ledger.expire_pending(self.relayer.chain_id(), cutoff, Reason::ValidBefore.as_str()).await? {
+        for item in self.ledger.expire_pending(self.relayer.chain_id(), cutoff, Reason::ValidBefore).await? {
             let key = item.payment.key;
             info!(%asset, payer = %key.payer, nonce = %key.nonce, "expired while queued; never broadcast");
         }
@@ -582,7 +582,7 @@ impl Shared {
                         }
                         ItemOutcome::Failed { reason, revert } => {
                             info!(payer = %key.payer, nonce = %key.nonce, tx = %mined.tx_hash, %reason, "refused by the token");
-                            ItemResolution::Failed { reason: reason.as_str().to_owned(), revert }
+                            ItemResolution::Failed { reason, revert }
                         }
                     };
                     resolutions.push((item.id, resolution));

@@ -18,7 +18,7 @@ mod settler;
 
 use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
 use clearing_ledger::{NewSettlement, PaymentKey};
-use clearing_x402::Reason;
+use clearing_x402::{Network, Reason, X402Version};
 
 pub use batcher::Batcher;
 pub use config::SettleConfig;
@@ -45,9 +45,10 @@ pub struct PaymentToSettle {
     pub nonce: B256,
     /// The payer's signature (65 bytes for an EOA, anything an ERC-1271 wallet accepts otherwise).
     pub signature: Bytes,
-    /// The x402 version of the request (1 or 2), to answer in the same terms.
-    pub x402_version: u8,
-    /// The network name of the request (`base-sepolia` in v1, `eip155:84532` in v2).
+    /// The x402 version of the request, to answer in the same terms.
+    pub x402_version: X402Version,
+    /// The network as the request named it (`base-sepolia` in v1, `eip155:84532` in v2), to answer in the same
+    /// terms; the network itself is `chain_id`'s.
     pub network: String,
 }
 
@@ -71,7 +72,7 @@ impl PaymentToSettle {
             valid_before: self.valid_before,
             signature: self.signature.clone(),
             x402_version: self.x402_version,
-            network: self.network.clone(),
+            network: Network::new(self.chain_id),
         }
     }
 }
@@ -84,7 +85,7 @@ pub struct SettleOutcome {
     /// The network name the payment arrived with.
     pub network: String,
     /// The x402 version the payment arrived with.
-    pub x402_version: u8,
+    pub x402_version: X402Version,
     /// The value, atomic units.
     pub amount: U256,
     /// What happened.

@@ -253,9 +253,9 @@ fn outcome(payment: &PaymentToSettle, result: SettleResult) -> SettleOutcome {
     }
 }
 
-/// The reason a final row records (as its wire string), or `default` for a row that names none.
+/// The reason a final row records, or `default` for a row that names none.
 fn stored_reason(row: &Settlement, default: Reason) -> Reason {
-    row.failure_reason.as_deref().and_then(Reason::from_wire).unwrap_or(default)
+    row.failure_reason.unwrap_or(default)
 }
 
 #[cfg(test)]

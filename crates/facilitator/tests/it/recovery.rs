@@ -14,6 +14,7 @@ use alloy::{
 use clearing_chain::{SettlePayment, SignedBatch, connect_with_signer};
 use clearing_facilitator::{PaymentToSettle, SettleResult};
 use clearing_ledger::{BatchClaim, BatchId, BatchTransaction, SettlementStatus, TxFees};
+use clearing_x402::Network;
 use sqlx::PgPool;
 
 use crate::{
@@ -78,7 +79,7 @@ fn to_new(payment: &PaymentToSettle) -> clearing_ledger::NewSettlement {
         valid_before: payment.valid_before,
         signature: payment.signature.clone(),
         x402_version: payment.x402_version,
-        network: payment.network.clone(),
+        network: Network::new(payment.chain_id),
     }
 }
 

@@ -12,6 +12,7 @@ use clearing_chain::{
 };
 use clearing_facilitator::{Batcher, PaymentToSettle, SettleConfig, Settler};
 use clearing_ledger::{Ledger, Settlement, SettlementStatus};
+use clearing_x402::X402Version;
 use sqlx::PgPool;
 
 use crate::eip3009::{Authorization, now, sign_transfer};
@@ -82,7 +83,7 @@ impl Env {
             valid_before: U256::from(valid_before),
             nonce: auth.nonce,
             signature: sign_transfer(payer, self.token, self.relayer.chain_id(), &auth),
-            x402_version: 2,
+            x402_version: X402Version::V2,
             network: format!("eip155:{}", self.relayer.chain_id()),
         }
     }

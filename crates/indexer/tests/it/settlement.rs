@@ -13,6 +13,7 @@ use clearing_ledger::{
     BatchClaim, BatchTransaction, ItemResolution, Ledger, MAIN_INDEXER, Mined, NewSettlement, PaymentKey,
     SettlementStatus, TxFees,
 };
+use clearing_x402::{Network, X402Version};
 use sqlx::PgPool;
 
 use crate::{
@@ -31,8 +32,8 @@ fn queued(chain: &Chain, payments: &[BatchSettler::Payment]) -> Vec<NewSettlemen
             valid_after: p.validAfter,
             valid_before: p.validBefore,
             signature: p.signature.clone(),
-            x402_version: 2,
-            network: "eip155:31337".into(),
+            x402_version: X402Version::V2,
+            network: Network::ANVIL,
         })
         .collect()
 }

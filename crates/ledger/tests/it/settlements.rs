@@ -7,6 +7,7 @@ use clearing_ledger::{
     AbandonReason, BatchClaim, BatchTransaction, Error, ItemResolution, Ledger, MIGRATOR, Mined, NewSettlement,
     PaymentKey, SettlementStatus, TxFees,
 };
+use clearing_x402::{Network, Reason, X402Version};
 use sqlx::PgPool;
 
 const CHAIN: u64 = 31337;
@@ -27,8 +28,8 @@ fn payment(payer: u8, nonce: u8, valid_before: u64) -> NewSettlement {
         valid_after: U256::ZERO,
         valid_before: U256::from(valid_before),
         signature: Bytes::from(vec![7u8; 65]),
-        x402_version: 2,
-        network: "eip155:31337".to_owned(),
+        x402_version: X402Version::V2,
+        network: Network::ANVIL,
     }
 }
 
@@ -149,15 +150,17 @@ async fn expiry_takes_only_pending_items_at_or_before_the_cutoff_and_notifies(po
     let due = ledger.enqueue_settlement(&payment(1, 1, NOW)).await.unwrap().0;
     let later = ledger.enqueue_settlement(&payment(1, 2, NOW + 1)).await.unwrap().0;
 
-    let expired =
-        ledger.expire_pending(CHAIN, NOW, "invalid_exact_evm_payload_authorization_valid_before").await.unwrap();
+    let expired = ledger.expire_pending(CHAIN, NOW, Reason::ValidBefore).await.unwrap();
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].id, due.id);
     assert_eq!(expired[0].status, SettlementStatus::Expired);
-    assert_eq!(expired[0].failure_reason.as_deref(), Some("invalid_exact_evm_payload_authorization_valid_before"));
+    assert_eq!(
+        expired[0].failure_reason.map(Reason::as_str),
+        Some("invalid_exact_evm_payload_authorization_valid_before")
+    );
     assert_eq!(tokio::time::timeout(Duration::from_secs(5), listener.recv()).await.unwrap().unwrap(), due.id);
     assert_eq!(ledger.settlement_by_id(later.id).await.unwrap().unwrap().status, SettlementStatus::Pending);
-    assert!(ledger.expire_pending(CHAIN, NOW, "x").await.unwrap().is_empty(), "expiry is idempotent");
+    assert!(ledger.expire_pending(CHAIN, NOW, Reason::ValidBefore).await.unwrap().is_empty(), "expiry is idempotent");
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -186,17 +189,15 @@ async fn resolve_sets_every_item_at_once_or_nothing(pool: PgPool) {
     assert!(matches!(err, Error::OutcomeMismatch { expected: 2, got: 1, .. }), "{err}");
     assert_eq!(ledger.settlement_by_id(a.id).await.unwrap().unwrap().status, SettlementStatus::Submitted);
 
-    let failure = ItemResolution::Failed {
-        reason: "invalid_exact_evm_nonce_already_used".to_owned(),
-        revert: Bytes::from_static(b"\x08\xc3\x79\xa0"),
-    };
+    let failure =
+        ItemResolution::Failed { reason: Reason::NonceAlreadyUsed, revert: Bytes::from_static(b"\x08\xc3\x79\xa0") };
     ledger.resolve_batch(batch, &mined(0x01), &[(a.id, ItemResolution::Settled), (b.id, failure)]).await.unwrap();
 
     let a = ledger.settlement_by_id(a.id).await.unwrap().unwrap();
     let b = ledger.settlement_by_id(b.id).await.unwrap().unwrap();
     assert_eq!((a.status, a.tx_hash), (SettlementStatus::Settled, Some(B256::repeat_byte(0x01))));
     assert_eq!(b.status, SettlementStatus::Failed);
-    assert_eq!(b.failure_reason.as_deref(), Some("invalid_exact_evm_nonce_already_used"));
+    assert_eq!(b.failure_reason.map(Reason::as_str), Some("invalid_exact_evm_nonce_already_used"));
     assert_eq!(b.revert_reason, Some(Bytes::from_static(b"\x08\xc3\x79\xa0")));
     let mut woken = vec![listener.recv().await.unwrap(), listener.recv().await.unwrap()];
     woken.sort();
@@ -264,8 +265,8 @@ async fn a_released_success_claim_goes_to_the_next_caller_once(pool: PgPool) {
 fn the_same_payment_is_the_same_key_terms_and_signature_bytes() {
     let genuine = payment(1, 1, NOW + 600);
     let mut presented = genuine.clone();
-    presented.x402_version = 1;
-    presented.network = "base-sepolia".to_owned();
+    presented.x402_version = X402Version::V1;
+    presented.network = Network::BASE_SEPOLIA;
     assert!(genuine.is_same_payment(&presented), "the version and network name are presentation only");
     let changes: [fn(&mut NewSettlement); 6] = [
         |p| p.pay_to = Address::repeat_byte(0xf0),
@@ -290,7 +291,7 @@ async fn a_shared_answer_claims_each_settled_payment_once_and_reads_the_rest(poo
     let (batch, _) = ledger.claim_batch(&claim(0, 10)).await.unwrap().unwrap();
     let waiting = ledger.enqueue_settlement(&payment(3, 1, NOW + 600)).await.unwrap().0;
     ledger.record_broadcast(batch, &transaction(0x01)).await.unwrap();
-    let refusal = ItemResolution::Failed { reason: "invalid_exact_evm_signature".into(), revert: Bytes::new() };
+    let refusal = ItemResolution::Failed { reason: Reason::InvalidSignature, revert: Bytes::new() };
     ledger
         .resolve_batch(batch, &mined(0x01), &[(settled.id, ItemResolution::Settled), (refused.id, refusal)])
         .await
@@ -312,4 +313,28 @@ async fn a_shared_answer_claims_each_settled_payment_once_and_reads_the_rest(poo
     assert!(!claimed, "a later caller is not told success");
     assert!(again.success_reported);
     assert!(!ledger.claim_success_report(settled.id).await.unwrap());
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_stored_protocol_value_that_does_not_parse_is_corrupt_not_a_fallback(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    let id = ledger.enqueue_settlement(&payment(1, 1, NOW + 600)).await.unwrap().0.id;
+    let set = |assignment: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let sql = format!("UPDATE settlements SET {assignment} WHERE id = $1");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0).execute(&pool).await.unwrap();
+        }
+    };
+    // A network stored by its x402 v1 name reads back as that network.
+    set("network = 'base-sepolia'").await;
+    assert_eq!(ledger.settlement_by_id(id).await.unwrap().unwrap().payment.network, Network::BASE_SEPOLIA);
+
+    set("failure_reason = 'no_such_reason'").await;
+    let err = ledger.settlement_by_id(id).await.unwrap_err();
+    assert!(matches!(err, Error::Corrupt { table: "settlements", column: "failure_reason", .. }), "{err}");
+
+    set("failure_reason = NULL, network = 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp'").await;
+    let err = ledger.settlement_by_id(id).await.unwrap_err();
+    assert!(matches!(err, Error::Corrupt { table: "settlements", column: "network", .. }), "{err}");
 }
