@@ -1,8 +1,6 @@
 //! The facilitator on a real anvil (the npm binary) and PostgreSQL (`DATABASE_URL`; settle tests get their own
 //! database from `#[sqlx::test]`): HTTP through `tower::ServiceExt::oneshot`, verify, and the settle pipeline.
 
-#[path = "../../../chain/tests/it/eip3009.rs"]
-mod eip3009;
 mod forged_settle;
 mod harness;
 mod health;
