@@ -211,6 +211,11 @@ impl SignedPayment {
         serde_json::to_value(self.request()).expect("a request serializes")
     }
 
+    /// [`SignedPayment::request`] as the bytes a resource server sends (keys in the wire types' order).
+    pub fn body_string(&self) -> String {
+        serde_json::to_string(&self.request()).expect("a request serializes")
+    }
+
     /// [`SignedPayment::request_against`] as JSON.
     pub fn body_against(&self, requirements: PaymentRequirementsV2) -> Value {
         serde_json::to_value(self.request_against(requirements)).expect("a request serializes")
@@ -241,7 +246,7 @@ mod tests {
         let payment = terms.pay_at(&payer, 1_000_000);
         assert_eq!(payment.header.name, PAYMENT_SIGNATURE);
 
-        let wire = serde_json::to_string(&payment.request()).unwrap();
+        let wire = payment.body_string();
         assert_eq!(PaymentRequest::from_json(&wire).unwrap(), payment.request());
         assert_eq!(serde_json::from_str::<Value>(&wire).unwrap(), payment.body());
         let parsed = PaymentRequest::from_json(&payment.body().to_string()).unwrap();
