@@ -12,6 +12,18 @@ fn read(token: Address, payer: Address, nonce: B256) -> VerifyRead {
     VerifyRead { token, nonce, ..VerifyRead::code_of(payer) }
 }
 
+/// `from`'s authorization of 1,000,000 to 0xb0…b0, valid from the epoch for ever, under `nonce`.
+fn million_to_b0(from: Address, nonce: B256) -> ExactEvmAuthorization {
+    ExactEvmAuthorization {
+        from,
+        to: Address::repeat_byte(0xb0),
+        value: U256::from(1_000_000),
+        valid_after: U256::ZERO,
+        valid_before: U256::from(u64::MAX),
+        nonce,
+    }
+}
+
 #[tokio::test]
 async fn one_call_answers_balances_nonces_and_code_for_a_batch() {
     let chain = Chain::start().await;
@@ -20,14 +32,7 @@ async fn one_call_answers_balances_nonces_and_code_for_a_batch() {
 
     // Use one nonce on chain with a signed transferWithAuthorization.
     let used = B256::repeat_byte(0x11);
-    let authorization = ExactEvmAuthorization {
-        from: payer.address(),
-        to: Address::repeat_byte(0xb0),
-        value: U256::from(1_000_000),
-        valid_after: U256::ZERO,
-        valid_before: U256::from(u64::MAX),
-        nonce: used,
-    };
+    let authorization = million_to_b0(payer.address(), used);
     let signature = sign_transfer(&payer, &chain.domain(), &authorization);
     chain.transfer_with_authorization(&settle_payment(&authorization, signature)).await;
 
@@ -63,14 +68,7 @@ async fn a_paused_token_refuses_the_simulated_transfer_and_a_live_one_accepts_it
     let chain = Chain::start().await;
     let (provider, token) = (&chain.provider, chain.token);
     let payer = chain.payer(5_000_000).await;
-    let authorization = ExactEvmAuthorization {
-        from: payer.address(),
-        to: Address::repeat_byte(0xb0),
-        value: U256::from(1_000_000),
-        valid_after: U256::ZERO,
-        valid_before: U256::from(u64::MAX),
-        nonce: B256::repeat_byte(0x21),
-    };
+    let authorization = million_to_b0(payer.address(), B256::repeat_byte(0x21));
     let read = VerifyRead {
         token,
         payer: payer.address(),
