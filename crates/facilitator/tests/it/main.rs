@@ -1,5 +1,6 @@
-//! The facilitator on a real anvil (the npm binary) and PostgreSQL (`DATABASE_URL`; settle tests get their own
-//! database from `#[sqlx::test]`): HTTP through `tower::ServiceExt::oneshot`, verify, and the settle pipeline.
+//! The facilitator on a real anvil (the npm binary, through `clearing-testkit`) and PostgreSQL (`DATABASE_URL`;
+//! settle tests get their own database from `#[sqlx::test]`, and those that leave a whole facilitator running to the
+//! end one from `TestDatabase`): HTTP through `tower::ServiceExt::oneshot`, verify, and the settle pipeline.
 
 mod forged_settle;
 mod harness;
