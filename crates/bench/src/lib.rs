@@ -17,6 +17,6 @@ mod run;
 pub use anvil::{AnvilChild, BLOCK_GAS_LIMIT};
 pub use index::{IndexOptions, IndexReport, run_index};
 pub use load::{Load, LoadResult, Plan};
-pub use payments::{PaymentTerms, REPEAT_GAP, repeated, signed_bodies};
+pub use payments::{REPEAT_GAP, VALIDITY_SECS, repeated, signed_bodies};
 pub use report::{Report, SettleRow, VerifyRow, machine};
 pub use run::{Options, run};

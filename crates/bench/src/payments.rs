@@ -1,86 +1,19 @@
-//! Payers and their signed x402 v2 `exact` payments, as request bodies.
+//! Payers' signed x402 v2 `exact` payments, as the request bodies a resource server sends.
 
-use alloy::{
-    primitives::{Address, U256},
-    signers::{SignerSync, local::PrivateKeySigner},
-};
+use alloy::signers::local::PrivateKeySigner;
 use bytes::Bytes;
-use clearing_x402::{ExactEvmAuthorization, TokenDomain};
-use serde_json::json;
+use clearing_testkit::Terms;
 
-/// The EIP-712 domain version of MockUSDC (as USDC's).
-const TOKEN_VERSION: &str = "2";
-/// How long the signed payments stay valid, seconds: longer than any run.
-const VALIDITY_SECS: u64 = 3_600;
+/// How long the signed payments stay valid, seconds (the requirements' `maxTimeoutSeconds`): longer than any run.
+pub const VALIDITY_SECS: u64 = 3_600;
 /// Distinct payments between a payment and its repetition in [`repeated`]: at 16 connections and 15,000/s about
 /// 17 ms, the time a resource server might take between its verify and its settle.
 pub const REPEAT_GAP: usize = 256;
 
-/// What every payment of a run shares.
-#[derive(Debug, Clone)]
-pub struct PaymentTerms {
-    /// The chain.
-    pub chain_id: u64,
-    /// The token and its EIP-712 name.
-    pub asset: Address,
-    /// Its EIP-712 name.
-    pub token_name: String,
-    /// The merchant.
-    pub pay_to: Address,
-    /// Atomic units per payment.
-    pub value: u64,
-}
-
-/// `count` request bodies (`{x402Version, paymentPayload, paymentRequirements}`), cycling through `payers`, each
-/// with a fresh random nonce and a real signature.
-pub fn signed_bodies(terms: &PaymentTerms, payers: &[PrivateKeySigner], count: usize, now: u64) -> Vec<Bytes> {
-    let domain = TokenDomain::new(terms.chain_id, terms.asset, &terms.token_name, TOKEN_VERSION);
-    let requirements = json!({
-        "scheme": "exact",
-        "network": format!("eip155:{}", terms.chain_id),
-        "amount": terms.value.to_string(),
-        "asset": terms.asset.to_checksum(None),
-        "payTo": terms.pay_to.to_checksum(None),
-        // Verify refuses a validBefore further ahead than the requirements' timeout allows.
-        "maxTimeoutSeconds": VALIDITY_SECS,
-        "extra": {"name": terms.token_name, "version": TOKEN_VERSION}
-    });
-    (0..count)
-        .map(|i| {
-            let payer = &payers[i % payers.len()];
-            let authorization = ExactEvmAuthorization {
-                from: payer.address(),
-                to: terms.pay_to,
-                value: U256::from(terms.value),
-                valid_after: U256::ZERO,
-                valid_before: U256::from(now + VALIDITY_SECS),
-                // 32 random bytes, from a fresh key.
-                nonce: PrivateKeySigner::random().to_bytes(),
-            };
-            let digest = domain.transfer_digest(&authorization);
-            let signature = payer.sign_hash_sync(&digest).expect("signing a digest with a local key");
-            let body = json!({
-                "x402Version": 2,
-                "paymentPayload": {
-                    "x402Version": 2,
-                    "accepted": requirements,
-                    "payload": {
-                        "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes())),
-                        "authorization": {
-                            "from": authorization.from.to_checksum(None),
-                            "to": authorization.to.to_checksum(None),
-                            "value": authorization.value.to_string(),
-                            "validAfter": authorization.valid_after.to_string(),
-                            "validBefore": authorization.valid_before.to_string(),
-                            "nonce": authorization.nonce.to_string(),
-                        }
-                    }
-                },
-                "paymentRequirements": requirements,
-            });
-            Bytes::from(body.to_string())
-        })
-        .collect()
+/// `count` request bodies (`{x402Version, paymentPayload, paymentRequirements}`) of `terms`, cycling through
+/// `payers`, each signed at `now` by the product's client (`clearing-client`) under a fresh random nonce.
+pub fn signed_bodies(terms: &Terms, payers: &[PrivateKeySigner], count: usize, now: u64) -> Vec<Bytes> {
+    (0..count).map(|i| Bytes::from(terms.pay_at(&payers[i % payers.len()], now).body_string())).collect()
 }
 
 /// `bodies` with each body sent `times` times: runs of [`REPEAT_GAP`] distinct bodies, each run then sent again
@@ -100,7 +33,26 @@ pub fn repeated(bodies: Vec<Bytes>, times: usize) -> Vec<Bytes> {
 
 #[cfg(test)]
 mod tests {
+    use alloy::primitives::Address;
+    use clearing_x402::{PaymentRequest, TokenDomain};
+
     use super::*;
+
+    #[test]
+    fn bodies_cycle_through_the_payers_each_with_its_own_nonce() {
+        let payers: Vec<_> = (0..2).map(|_| PrivateKeySigner::random()).collect();
+        let domain = TokenDomain::new(31337, Address::repeat_byte(0x11), "USDC", "2");
+        let terms = Terms::new(domain, Address::repeat_byte(0x7a), 1_000).with_max_timeout(VALIDITY_SECS);
+        let bodies = signed_bodies(&terms, &payers, 3, 1_000_000);
+        let exact: Vec<_> = bodies
+            .iter()
+            .map(|body| PaymentRequest::from_slice(body).unwrap().raw_payload().exact_evm().unwrap().authorization)
+            .collect();
+        let froms: Vec<_> = exact.iter().map(|a| a.from).collect();
+        assert_eq!(froms, [payers[0].address(), payers[1].address(), payers[0].address()]);
+        assert_ne!(exact[0].nonce, exact[2].nonce);
+        assert!(exact.iter().all(|a| a.valid_before == alloy::primitives::U256::from(1_000_000 + VALIDITY_SECS)));
+    }
 
     #[test]
     fn repeats_each_run_of_distinct_bodies_in_place() {

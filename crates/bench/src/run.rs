@@ -20,17 +20,17 @@ use clearing_facilitator::{
     http::{self, RateLimit},
 };
 use clearing_ledger::Ledger;
+use clearing_testkit::{TOKEN_NAME, TOKEN_VERSION, Terms};
+use clearing_x402::TokenDomain;
 
 use crate::{
-    AnvilChild, Load, LoadResult, PaymentTerms, Plan, Report, SettleRow, VerifyRow,
+    AnvilChild, Load, LoadResult, Plan, Report, SettleRow, VALIDITY_SECS, VerifyRow,
     load::{child_cpu_time, machine_busy_time, process_cpu_time},
     repeated, signed_bodies,
 };
 
 /// Anvil's first default key: deploys, mints and relays.
 const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-/// MockUSDC's EIP-712 name.
-const TOKEN_NAME: &str = "USDC";
 /// Minted to each payer, atomic units (one million USDC): no run can spend it.
 const PAYER_BALANCE: u64 = 1_000_000_000_000;
 /// Each verify payment, atomic units.
@@ -132,13 +132,9 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
     }));
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let terms = |value| PaymentTerms {
-        chain_id,
-        asset: usdc,
-        token_name: TOKEN_NAME.into(),
-        pay_to: Address::repeat_byte(0x7a),
-        value,
-    };
+    let domain = TokenDomain::new(chain_id, usdc, TOKEN_NAME, TOKEN_VERSION);
+    // Verify refuses a validBefore further ahead than the requirements' timeout allows.
+    let terms = |value| Terms::new(domain.clone(), Address::repeat_byte(0x7a), value).with_max_timeout(VALIDITY_SECS);
     let distinct = payers.len() * options.payments_per_payer.max(1);
     let verify_bodies =
         Arc::new(repeated(signed_bodies(&terms(VERIFY_VALUE), &payers, distinct, now), options.verify_repeats));

@@ -8,6 +8,7 @@ use clearing_audit::{
     AnchorPolicy, MerkleTree, RebuildTarget, Record, RecordKind, RecordProof, VerifyError, http, rebuild, verify_record,
 };
 use clearing_chain::contracts::AnchorRegistry;
+use clearing_testkit::{ESCROW_PAYER, ESCROW_PROVIDER};
 use http_body_util::BodyExt;
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -22,32 +23,32 @@ fn policy(every_records: u64, every: Duration) -> AnchorPolicy {
 
 fn target(env: &Env) -> RebuildTarget {
     RebuildTarget {
-        registry: env.deployment.anchor_registry,
-        batch_settler: env.deployment.batch_settler,
-        escrow: env.deployment.escrow,
-        from_block: env.deployment.start_block,
+        registry: env.chain.deployment.anchor_registry,
+        batch_settler: env.chain.deployment.batch_settler,
+        escrow: env.chain.deployment.escrow,
+        from_block: env.chain.deployment.start_block,
     }
 }
 
 async fn ledger_records(env: &Env) -> Vec<Record> {
-    env.ledger.audit_records(env.chain_id, 0, u64::MAX >> 2).await.unwrap().iter().map(Record::from).collect()
+    env.ledger.audit_records(env.chain.chain_id, 0, u64::MAX >> 2).await.unwrap().iter().map(Record::from).collect()
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn records_are_gapless_in_chain_order_and_match_a_rebuild_from_chain_events(pool: PgPool) {
     let env = Env::new(pool).await;
-    env.settle(&[100, 200, 300], PAY_TO).await;
-    let released = env.escrow_release(1_000_000, 50_000).await;
-    env.settle(&[400, 500], PAY_TO).await;
-    let refunded = env.escrow_refund(70_000).await;
-    let resolved = env.escrow_resolve(1_000_000, 40_000, 2_500).await;
+    env.chain.settle(&[100, 200, 300], PAY_TO).await;
+    let released = env.chain.escrow_release(1_000_000, 50_000).await;
+    env.chain.settle(&[400, 500], PAY_TO).await;
+    let refunded = env.chain.escrow_refund(70_000).await;
+    let resolved = env.chain.escrow_resolve(1_000_000, 40_000, 2_500).await;
     env.index().await;
 
     let sequencer = env.sequencer();
     assert_eq!(sequencer.run_once().await.unwrap(), 8);
     assert_eq!(sequencer.run_once().await.unwrap(), 0, "nothing is sequenced twice");
 
-    let stored = env.ledger.audit_records(env.chain_id, 0, 100).await.unwrap();
+    let stored = env.ledger.audit_records(env.chain.chain_id, 0, 100).await.unwrap();
     assert_eq!(stored.iter().map(|r| r.seq).collect::<Vec<_>>(), (0..8).collect::<Vec<_>>(), "gapless");
     assert!(stored.windows(2).all(|w| w[0].position() < w[1].position()), "in chain order");
     let records: Vec<Record> = stored.iter().map(Record::from).collect();
@@ -55,13 +56,13 @@ async fn records_are_gapless_in_chain_order_and_match_a_rebuild_from_chain_event
     use RecordKind::{EscrowRefund, EscrowRelease, EscrowResolution, Payment};
     assert_eq!(kinds, [Payment, Payment, Payment, EscrowRelease, Payment, Payment, EscrowRefund, EscrowResolution]);
     assert_eq!(records[1].payee_amount, U256::from(200));
-    assert_eq!((records[1].payee, records[1].token), (PAY_TO, env.token));
+    assert_eq!((records[1].payee, records[1].token), (PAY_TO, env.chain.token));
     let release = &records[3];
     assert_eq!(release.reference, released);
-    assert_eq!(release.emitter, env.deployment.escrow);
+    assert_eq!(release.emitter, env.chain.deployment.escrow);
     assert_eq!((release.payee_amount, release.fee_amount), (U256::from(950_000), U256::from(50_000)));
-    assert_eq!(release.payer, env.anvil.addresses()[3]);
-    assert_eq!(release.payee, env.anvil.addresses()[4]);
+    assert_eq!(release.payer, env.chain.address(ESCROW_PAYER));
+    assert_eq!(release.payee, env.chain.address(ESCROW_PROVIDER));
     assert_eq!((records[6].reference, records[6].payer_amount), (refunded, U256::from(70_000)));
     // 25% to the provider side: 250,000 of which the fee's 25% (10,000) goes to the fee recipient.
     let resolution = &records[7];
@@ -70,21 +71,24 @@ async fn records_are_gapless_in_chain_order_and_match_a_rebuild_from_chain_event
         (resolution.payee_amount, resolution.payer_amount, resolution.fee_amount),
         (U256::from(240_000), U256::from(750_000), U256::from(10_000))
     );
-    assert_eq!((resolution.payer, resolution.payee), (env.anvil.addresses()[3], env.anvil.addresses()[4]));
+    assert_eq!(
+        (resolution.payer, resolution.payee),
+        (env.chain.address(ESCROW_PAYER), env.chain.address(ESCROW_PROVIDER))
+    );
     assert!(stored.iter().all(|r| r.leaf == Record::from(r).leaf()));
 
-    let rebuilt = rebuild(&env.deployer, &target(&env)).await.unwrap();
+    let rebuilt = rebuild(&env.chain.provider, &target(&env)).await.unwrap();
     assert_eq!(rebuilt.records, records, "the chain alone gives the same numbering and fields");
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn only_confirmed_logs_are_sequenced(pool: PgPool) {
     let env = Env::new(pool).await;
-    env.settle(&[1, 2], PAY_TO).await;
+    env.chain.settle(&[1, 2], PAY_TO).await;
     env.index_at_depth(3).await;
     let sequencer = env.sequencer();
     assert_eq!(sequencer.run_once().await.unwrap(), 0, "the batch is less than 3 blocks deep");
-    env.mine(3).await;
+    env.chain.mine(3).await;
     env.index_at_depth(3).await;
     assert_eq!(sequencer.run_once().await.unwrap(), 2);
 }
@@ -94,18 +98,18 @@ async fn the_anchorer_anchors_every_n_records_or_after_t_seconds(pool: PgPool) {
     let env = Env::new(pool).await;
     let sequencer = env.sequencer();
     let anchorer = env.anchorer(policy(5, Duration::from_millis(1_500)));
-    env.settle(&[1, 2, 3], PAY_TO).await;
+    env.chain.settle(&[1, 2, 3], PAY_TO).await;
     env.index().await;
     sequencer.run_once().await.unwrap();
     assert_eq!(anchorer.run_once().await.unwrap(), None, "3 records, just sequenced: not due");
 
-    env.settle(&[4, 5], PAY_TO).await;
+    env.chain.settle(&[4, 5], PAY_TO).await;
     env.index().await;
     sequencer.run_once().await.unwrap();
     let first = anchorer.run_once().await.unwrap().expect("5 records: due");
     assert_eq!((first.index, first.first_seq, first.last_seq), (0, 0, 4));
 
-    env.settle(&[6], PAY_TO).await;
+    env.chain.settle(&[6], PAY_TO).await;
     env.index().await;
     sequencer.run_once().await.unwrap();
     assert_eq!(anchorer.run_once().await.unwrap(), None, "1 record, young");
@@ -113,46 +117,46 @@ async fn the_anchorer_anchors_every_n_records_or_after_t_seconds(pool: PgPool) {
     let second = anchorer.run_once().await.unwrap().expect("T passed");
     assert_eq!((second.index, second.first_seq, second.last_seq), (1, 5, 5));
 
-    let registry = AnchorRegistry::new(env.deployment.anchor_registry, &env.deployer);
+    let registry = AnchorRegistry::new(env.chain.deployment.anchor_registry, &env.chain.provider);
     assert_eq!(registry.nextSeq().call().await.unwrap(), 6);
     let on_chain = registry.anchors(U256::from(0)).call().await.unwrap();
     assert_eq!(on_chain.root, first.root);
-    let stored = env.ledger.audit_anchors(env.chain_id).await.unwrap();
+    let stored = env.ledger.audit_anchors(env.chain.chain_id).await.unwrap();
     assert_eq!(stored, vec![first, second]);
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn an_anchor_sent_before_a_crash_is_recovered_not_repeated_and_a_foreign_root_is_flagged(pool: PgPool) {
     let env = Env::new(pool).await;
-    env.settle(&[1, 2, 3, 4], PAY_TO).await;
+    env.chain.settle(&[1, 2, 3, 4], PAY_TO).await;
     env.index().await;
     env.sequencer().run_once().await.unwrap();
 
     // The anchorer sent its transaction, then died before recording it.
     let leaves: Vec<B256> = ledger_records(&env).await.iter().map(Record::leaf).collect();
     let root = MerkleTree::new(&leaves).unwrap().root();
-    let registry = AnchorRegistry::new(env.deployment.anchor_registry, &env.anchorer);
-    let sent = registry.anchor(0, 3, root).send().await.unwrap().get_receipt().await.unwrap();
+    let registry = AnchorRegistry::new(env.chain.deployment.anchor_registry, &env.chain.provider);
+    let sent = env.chain.anchor(0, 3, root).await;
 
     let anchorer = env.anchorer(policy(1, Duration::from_secs(60)));
     assert_eq!(anchorer.run_once().await.unwrap(), None, "nothing left to anchor after recovery");
     assert_eq!(registry.anchorCount().call().await.unwrap(), U256::from(1), "not anchored twice");
-    let recovered = env.ledger.audit_anchors(env.chain_id).await.unwrap();
+    let recovered = env.ledger.audit_anchors(env.chain.chain_id).await.unwrap();
     assert_eq!(recovered.len(), 1);
     assert_eq!((recovered[0].root, recovered[0].tx_hash), (root, sent.transaction_hash));
     assert!(recovered[0].root_matches);
 
     // Someone holding the anchorer key anchors a wrong root over the next records.
-    env.settle(&[5, 6], PAY_TO).await;
+    env.chain.settle(&[5, 6], PAY_TO).await;
     env.index().await;
     env.sequencer().run_once().await.unwrap();
-    registry.anchor(4, 5, B256::repeat_byte(0xba)).send().await.unwrap().get_receipt().await.unwrap();
+    env.chain.anchor(4, 5, B256::repeat_byte(0xba)).await;
     assert_eq!(anchorer.run_once().await.unwrap(), None);
-    let anchors = env.ledger.audit_anchors(env.chain_id).await.unwrap();
+    let anchors = env.ledger.audit_anchors(env.chain.chain_id).await.unwrap();
     assert_eq!(anchors.len(), 2);
     assert!(!anchors[1].root_matches, "the foreign root is recorded and flagged");
 
-    let rebuilt = rebuild(&env.deployer, &target(&env)).await.unwrap();
+    let rebuilt = rebuild(&env.chain.provider, &target(&env)).await.unwrap();
     assert_eq!(rebuilt.anchors.iter().map(|a| a.ok()).collect::<Vec<_>>(), [true, false]);
 }
 
@@ -166,23 +170,23 @@ async fn get(router: &axum::Router, path: &str) -> (u16, serde_json::Value) {
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn the_record_route_serves_proofs_that_verify_and_structured_errors(pool: PgPool) {
     let env = Env::new(pool).await;
-    env.settle(&[10, 20, 30], PAY_TO).await;
-    env.escrow_release(5_000, 250).await;
+    env.chain.settle(&[10, 20, 30], PAY_TO).await;
+    env.chain.escrow_release(5_000, 250).await;
     env.index().await;
     env.sequencer().run_once().await.unwrap();
     env.anchorer(policy(1, Duration::from_secs(60))).run_once().await.unwrap().expect("anchored");
-    env.settle(&[40], PAY_TO).await;
+    env.chain.settle(&[40], PAY_TO).await;
     env.index().await;
     env.sequencer().run_once().await.unwrap();
 
-    let router = http::router(http::AuditState::new(env.ledger.clone(), env.chain_id));
-    let registry = Some(env.deployment.anchor_registry);
+    let router = http::router(http::AuditState::new(env.ledger.clone(), env.chain.chain_id));
+    let registry = Some(env.chain.deployment.anchor_registry);
     for seq in 0..4 {
         let (status, body) = get(&router, &format!("/audit/records/{seq}")).await;
         assert_eq!(status, 200, "{body}");
         let proof: RecordProof = serde_json::from_value(body).unwrap();
         assert_eq!(proof.record.seq, seq);
-        verify_record(&env.deployer, &proof, registry).await.unwrap();
+        verify_record(&env.chain.provider, &proof, registry).await.unwrap();
     }
 
     let (status, body) = get(&router, "/audit/records/4").await;
@@ -219,23 +223,23 @@ async fn the_record_route_serves_proofs_that_verify_and_structured_errors(pool: 
         ("reference", leaf_mismatch(&|r| r.reference = B256::repeat_byte(1))),
     ];
     for (field, bad) in forgeries {
-        let err = verify_record(&env.deployer, &bad, registry).await.unwrap_err();
+        let err = verify_record(&env.chain.provider, &bad, registry).await.unwrap_err();
         assert!(matches!(err, VerifyError::LeafMismatch { .. }), "{field}: {err}");
     }
     let mut forged = leaf_mismatch(&|r| r.payee_amount = U256::from(1_000_000));
     forged.leaf = forged.record.leaf();
-    assert!(matches!(verify_record(&env.deployer, &forged, registry).await, Err(VerifyError::Proof(_))));
+    assert!(matches!(verify_record(&env.chain.provider, &forged, registry).await, Err(VerifyError::Proof(_))));
     let mut bad = good.clone();
     bad.proof[0] = B256::repeat_byte(1);
-    assert!(matches!(verify_record(&env.deployer, &bad, registry).await, Err(VerifyError::Proof(_))));
+    assert!(matches!(verify_record(&env.chain.provider, &bad, registry).await, Err(VerifyError::Proof(_))));
     let mut bad = good.clone();
     bad.anchor.index = 7;
-    assert!(matches!(verify_record(&env.deployer, &bad, registry).await, Err(VerifyError::RootNotOnChain(_))));
+    assert!(matches!(verify_record(&env.chain.provider, &bad, registry).await, Err(VerifyError::RootNotOnChain(_))));
     let mut bad = good.clone();
     bad.anchor.tx_hash = B256::repeat_byte(1);
-    assert!(matches!(verify_record(&env.deployer, &bad, registry).await, Err(VerifyError::RootNotOnChain(_))));
+    assert!(matches!(verify_record(&env.chain.provider, &bad, registry).await, Err(VerifyError::RootNotOnChain(_))));
     let mut bad = good.clone();
     bad.anchor.registry = Address::repeat_byte(1);
-    assert!(matches!(verify_record(&env.deployer, &bad, registry).await, Err(VerifyError::WrongRegistry(_))));
-    assert!(matches!(verify_record(&env.deployer, &bad, None).await, Err(VerifyError::WrongRegistry(_))));
+    assert!(matches!(verify_record(&env.chain.provider, &bad, registry).await, Err(VerifyError::WrongRegistry(_))));
+    assert!(matches!(verify_record(&env.chain.provider, &bad, None).await, Err(VerifyError::WrongRegistry(_))));
 }

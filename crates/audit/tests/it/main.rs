@@ -2,8 +2,6 @@
 //! database from `#[sqlx::test]`): sequencing, anchoring, proofs through `AnchorRegistry.verify`, rebuild and
 //! the HTTP route.
 
-#[path = "../../../chain/tests/it/eip3009.rs"]
-mod eip3009;
 mod flow;
 mod merkle;
 mod support;

@@ -10,7 +10,7 @@ use clearing_chain::{
     deploy_mock_usdc, deploy_suite, mint_mock_usdc,
 };
 
-use crate::anvil;
+use clearing_testkit::anvil;
 
 #[tokio::test]
 async fn deploy_suite_puts_code_at_every_address_with_the_configured_roles() {

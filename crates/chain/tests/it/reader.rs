@@ -1,79 +1,46 @@
-use alloy::{
-    primitives::{Address, B256, Bytes, U256},
-    signers::{SignerSync, local::PrivateKeySigner},
-    sol,
-    sol_types::{SolStruct, eip712_domain},
-};
+use alloy::primitives::{Address, B256, U256};
 use clearing_chain::{
-    MAX_VERIFY_READS, Simulation, VerifyRead, connect_with_signer, contracts::MockUSDC, deploy_mock_usdc,
-    mint_mock_usdc, read_verify_batch, reason::Refusal,
+    MAX_VERIFY_READS, Simulation, VerifyRead, contracts::MockUSDC, read_verify_batch, reason::Refusal,
 };
-
-use crate::anvil;
-
-sol! {
-    struct TransferWithAuthorization {
-        address from;
-        address to;
-        uint256 value;
-        uint256 validAfter;
-        uint256 validBefore;
-        bytes32 nonce;
-    }
-}
+use clearing_testkit::{
+    Chain, DEPLOYER,
+    sign::{settle_payment, sign_transfer},
+};
+use clearing_x402::ExactEvmAuthorization;
 
 fn read(token: Address, payer: Address, nonce: B256) -> VerifyRead {
     VerifyRead { token, nonce, simulate: true, ..VerifyRead::code_of(payer) }
 }
 
+/// `from`'s authorization of 1,000,000 to 0xb0…b0, valid from the epoch for ever, under `nonce`.
+fn million_to_b0(from: Address, nonce: B256) -> ExactEvmAuthorization {
+    ExactEvmAuthorization {
+        from,
+        to: Address::repeat_byte(0xb0),
+        value: U256::from(1_000_000),
+        valid_after: U256::ZERO,
+        valid_before: U256::from(u64::MAX),
+        nonce,
+    }
+}
+
 #[tokio::test]
 async fn one_call_answers_balances_nonces_and_code_for_a_batch() {
-    let anvil = anvil();
-    let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let provider = connect_with_signer(&anvil.endpoint(), deployer).unwrap();
-    let token = deploy_mock_usdc(&provider, "USDC").await.unwrap();
-    let payer = PrivateKeySigner::random();
-    mint_mock_usdc(&provider, token, payer.address(), U256::from(5_000_000)).await.unwrap();
+    let chain = Chain::start().await;
+    let (provider, token) = (&chain.provider, chain.token);
+    let payer = chain.payer(5_000_000).await;
 
     // Use one nonce on chain with a signed transferWithAuthorization.
     let used = B256::repeat_byte(0x11);
-    let authorization = TransferWithAuthorization {
-        from: payer.address(),
-        to: Address::repeat_byte(0xb0),
-        value: U256::from(1_000_000),
-        validAfter: U256::ZERO,
-        validBefore: U256::from(u64::MAX),
-        nonce: used,
-    };
-    let domain = eip712_domain! {
-        name: "USDC",
-        version: "2",
-        chain_id: anvil.chain_id(),
-        verifying_contract: token,
-    };
-    let signature = payer.sign_hash_sync(&authorization.eip712_signing_hash(&domain)).unwrap();
-    MockUSDC::new(token, &provider)
-        .transferWithAuthorization_0(
-            authorization.from,
-            authorization.to,
-            authorization.value,
-            authorization.validAfter,
-            authorization.validBefore,
-            authorization.nonce,
-            Bytes::from(signature.as_bytes().to_vec()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let authorization = million_to_b0(payer.address(), used);
+    let signature = sign_transfer(&payer, &chain.domain(), &authorization);
+    chain.transfer_with_authorization(&settle_payment(&authorization, signature)).await;
 
     // The replay carries the authorization's terms: the token checks the window before the nonce.
     let replay = VerifyRead {
         to: authorization.to,
         value: authorization.value,
-        valid_before: authorization.validBefore,
+        valid_before: authorization.valid_before,
         ..read(token, payer.address(), used)
     };
     let reads = [
@@ -81,7 +48,7 @@ async fn one_call_answers_balances_nonces_and_code_for_a_batch() {
         read(token, payer.address(), B256::repeat_byte(0x12)),
         read(Address::repeat_byte(0xee), payer.address(), used),
     ];
-    let answers = read_verify_batch(&provider, &reads, None).await.unwrap();
+    let answers = read_verify_batch(provider, &reads, None).await.unwrap();
 
     assert!(answers[0].token_is_contract && !answers[0].payer_has_code);
     // The replayed authorization is refused by the token itself, with its message.
@@ -98,65 +65,47 @@ async fn one_call_answers_balances_nonces_and_code_for_a_batch() {
 
 #[tokio::test]
 async fn a_paused_token_refuses_the_simulated_transfer_and_a_live_one_accepts_it() {
-    let anvil = anvil();
-    let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let provider = connect_with_signer(&anvil.endpoint(), deployer).unwrap();
-    let token = deploy_mock_usdc(&provider, "USDC").await.unwrap();
-    let payer = PrivateKeySigner::random();
-    mint_mock_usdc(&provider, token, payer.address(), U256::from(5_000_000)).await.unwrap();
-    let authorization = TransferWithAuthorization {
-        from: payer.address(),
-        to: Address::repeat_byte(0xb0),
-        value: U256::from(1_000_000),
-        validAfter: U256::ZERO,
-        validBefore: U256::from(u64::MAX),
-        nonce: B256::repeat_byte(0x21),
-    };
-    let domain = eip712_domain! {
-        name: "USDC",
-        version: "2",
-        chain_id: anvil.chain_id(),
-        verifying_contract: token,
-    };
-    let digest = authorization.eip712_signing_hash(&domain);
+    let chain = Chain::start().await;
+    let (provider, token) = (&chain.provider, chain.token);
+    let payer = chain.payer(5_000_000).await;
+    let authorization = million_to_b0(payer.address(), B256::repeat_byte(0x21));
     let read = VerifyRead {
         token,
         payer: payer.address(),
         to: authorization.to,
         value: authorization.value,
-        valid_after: authorization.validAfter,
-        valid_before: authorization.validBefore,
+        valid_after: authorization.valid_after,
+        valid_before: authorization.valid_before,
         nonce: authorization.nonce,
-        digest,
-        signature: Bytes::from(payer.sign_hash_sync(&digest).unwrap().as_bytes().to_vec()),
+        digest: chain.domain().transfer_digest(&authorization),
+        signature: sign_transfer(&payer, &chain.domain(), &authorization),
         simulate: true,
     };
 
-    let live = read_verify_batch(&provider, std::slice::from_ref(&read), None).await.unwrap();
+    let live = read_verify_batch(provider, std::slice::from_ref(&read), None).await.unwrap();
     assert_eq!(live[0].transfer, Simulation::Succeeded);
 
-    MockUSDC::new(token, &provider).pause().send().await.unwrap().get_receipt().await.unwrap();
+    let owner = chain.as_account(DEPLOYER);
+    MockUSDC::new(token, &owner).pause().send().await.unwrap().get_receipt().await.unwrap();
     let unsimulated = VerifyRead { simulate: false, ..read.clone() };
-    let not_asked = read_verify_batch(&provider, &[unsimulated], None).await.unwrap();
+    let not_asked = read_verify_batch(provider, &[unsimulated], None).await.unwrap();
     assert_eq!(not_asked[0].transfer, Simulation::NotRun, "a read that does not ask for a simulation runs none");
     assert_eq!(not_asked[0].balance, Some(U256::from(5_000_000)), "but reads the balance");
-    let paused = read_verify_batch(&provider, &[read], None).await.unwrap();
+    let paused = read_verify_batch(provider, &[read], None).await.unwrap();
     let Simulation::Refused(refusal) = &paused[0].transfer else { panic!("{:?}", paused[0].transfer) };
     assert_eq!(refusal.refusal(), Refusal::Reason(clearing_x402::Reason::TokenPaused));
-    assert_eq!(MockUSDC::new(token, &provider).balanceOf(payer.address()).call().await.unwrap(), U256::from(5_000_000));
+    assert_eq!(chain.balance(payer.address()).await, U256::from(5_000_000));
 }
 
 #[tokio::test]
 async fn a_full_batch_fits_in_one_call() {
-    let anvil = anvil();
-    let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let provider = connect_with_signer(&anvil.endpoint(), deployer).unwrap();
-    let token = deploy_mock_usdc(&provider, "USDC").await.unwrap();
+    let chain = Chain::start().await;
+    let (provider, token) = (&chain.provider, chain.token);
 
     let reads: Vec<_> = (0..MAX_VERIFY_READS)
         .map(|i| read(token, Address::with_last_byte(i as u8), B256::with_last_byte(i as u8)))
         .collect();
-    let answers = read_verify_batch(&provider, &reads, None).await.unwrap();
+    let answers = read_verify_batch(provider, &reads, None).await.unwrap();
 
     assert_eq!(answers.len(), MAX_VERIFY_READS);
     assert!(answers.iter().all(|a| a.balance == Some(U256::ZERO) && a.nonce_used == Some(false)));

@@ -1,77 +1,42 @@
 use std::time::Duration;
 
 use alloy::{
-    node_bindings::AnvilInstance,
     primitives::{Address, B256, U256},
-    providers::Provider,
     signers::local::PrivateKeySigner,
 };
 use clearing_chain::{
-    BatchOutcome, ChainProvider, DeployConfig, Error, Fees, ITEM_GAS_REQUIRED, ItemOutcome, Relayer, SettlePayment,
-    connect, connect_with_signer,
-    contracts::{BatchSettler, MockUSDC},
-    deploy_mock_usdc, deploy_suite, mint_mock_usdc,
+    BatchOutcome, Error, Fees, ITEM_GAS_REQUIRED, ItemOutcome, Relayer, SettlePayment, connect, contracts::BatchSettler,
 };
+use clearing_testkit::{now, sign::transfer};
 
-use crate::{
-    anvil,
-    eip3009::{Authorization, now, sign_transfer},
-};
-
+/// A chain with the suite and MockUSDC, and a relayer of anvil account 1.
 struct Chain {
-    _anvil: AnvilInstance,
-    deployer: ChainProvider,
+    kit: clearing_testkit::Chain,
     relayer: Relayer,
     token: Address,
 }
 
 async fn chain() -> Chain {
-    let anvil = anvil();
-    let deployer_key = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let deployer = connect_with_signer(&anvil.endpoint(), deployer_key.clone()).unwrap();
-    let deployment = deploy_suite(&deployer, &DeployConfig::single_operator(deployer_key.address())).await.unwrap();
-    let token = deploy_mock_usdc(&deployer, "USDC").await.unwrap();
-    let relayer_key = PrivateKeySigner::from(anvil.keys()[1].clone());
+    let kit = clearing_testkit::Chain::start().await;
     let relayer =
-        Relayer::new(connect(&anvil.endpoint()).unwrap(), relayer_key, deployment.batch_settler).await.unwrap();
-    Chain { _anvil: anvil, deployer, relayer, token }
+        Relayer::new(connect(&kit.endpoint()).unwrap(), kit.key(1), kit.deployment.batch_settler).await.unwrap();
+    let token = kit.token;
+    Chain { kit, relayer, token }
 }
 
 fn payment(chain: &Chain, payer: &PrivateKeySigner, value: u64, valid_before: u64, nonce: u8) -> SettlePayment {
-    let auth = Authorization {
-        to: Address::repeat_byte(0xbb),
-        value: U256::from(value),
-        valid_after: 0,
-        valid_before,
-        nonce: B256::repeat_byte(nonce),
-    };
-    SettlePayment {
-        from: payer.address(),
-        to: auth.to,
-        value: auth.value,
-        validAfter: U256::ZERO,
-        validBefore: U256::from(valid_before),
-        nonce: auth.nonce,
-        signature: sign_transfer(payer, chain.token, chain.relayer.chain_id(), &auth),
-    }
+    let (to, value, nonce) = (Address::repeat_byte(0xbb), U256::from(value), B256::repeat_byte(nonce));
+    transfer(payer, &chain.kit.domain(), to, value, valid_before, nonce)
 }
 
 async fn balance(chain: &Chain, who: Address) -> U256 {
-    MockUSDC::new(chain.token, &chain.deployer).balanceOf(who).call().await.unwrap()
-}
-
-async fn set_automine(provider: &impl Provider, on: bool) {
-    let _: serde_json::Value = provider.raw_request("evm_setAutomine".into(), (on,)).await.unwrap();
-}
-
-async fn mine(provider: &impl Provider) {
-    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    chain.kit.balance(who).await
 }
 
 #[tokio::test]
 async fn item_gas_required_is_the_contracts() {
     let chain = chain().await;
-    let settler = BatchSettler::new(chain.relayer.settler(), &chain.deployer);
+    let settler = BatchSettler::new(chain.relayer.settler(), &chain.kit.provider);
     assert_eq!(settler.ITEM_GAS_REQUIRED().call().await.unwrap(), U256::from(ITEM_GAS_REQUIRED));
 }
 
@@ -80,7 +45,7 @@ async fn a_batch_of_good_and_bad_items_resolves_each_from_its_own_event() {
     let chain = chain().await;
     let rich = PrivateKeySigner::random();
     let poor = PrivateKeySigner::random();
-    mint_mock_usdc(&chain.deployer, chain.token, rich.address(), U256::from(1_000)).await.unwrap();
+    chain.kit.mint(rich.address(), 1_000).await;
     let later = now() + 600;
 
     let good = payment(&chain, &rich, 300, later, 1);
@@ -146,9 +111,9 @@ async fn a_batch_of_good_and_bad_items_resolves_each_from_its_own_event() {
 async fn a_stuck_transaction_is_replaced_at_the_same_nonce_and_only_one_lands() {
     let chain = chain().await;
     let payer = PrivateKeySigner::random();
-    mint_mock_usdc(&chain.deployer, chain.token, payer.address(), U256::from(1_000)).await.unwrap();
+    chain.kit.mint(payer.address(), 1_000).await;
     let items = [payment(&chain, &payer, 250, now() + 600, 9)];
-    set_automine(&chain.deployer, false).await;
+    chain.kit.set_automine(false).await;
 
     let nonce = chain.relayer.pending_nonce().await.unwrap();
     let first = chain.relayer.prepare(chain.token, &items, nonce, None).await.unwrap();
@@ -162,7 +127,7 @@ async fn a_stuck_transaction_is_replaced_at_the_same_nonce_and_only_one_lands() 
     assert!(second.fees.max_priority_fee_per_gas * 100 >= first.fees.max_priority_fee_per_gas * 113);
     chain.relayer.broadcast(&second.raw).await.unwrap();
 
-    mine(&chain.deployer).await;
+    chain.kit.mine(1).await;
     let receipt = chain
         .relayer
         .wait_for_any_receipt(&[first.tx_hash, second.tx_hash], Duration::from_secs(10), Duration::from_millis(50))

@@ -7,13 +7,12 @@ use std::{path::Path, process::Command, time::Duration};
 use alloy::primitives::{Address, B256};
 use axum::{body::Body, http::Request};
 use clearing_audit::{AnchorPolicy, http};
-use clearing_chain::contracts::AnchorRegistry;
+use clearing_ledger::Ledger;
+use clearing_testkit::Chain;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
-
-use crate::support::Env;
 
 const PAY_TO: Address = Address::repeat_byte(0xbb);
 
@@ -27,24 +26,24 @@ fn clearing(args: &[&str]) -> (i32, String) {
     (output.status.code().unwrap_or(-1), text)
 }
 
-fn verify(env: &Env, dir: &Path, name: &str, record: &Value) -> (i32, String) {
+fn verify(chain: &Chain, dir: &Path, name: &str, record: &Value) -> (i32, String) {
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, serde_json::to_vec_pretty(record).unwrap()).unwrap();
-    let registry = env.deployment.anchor_registry.to_string();
-    clearing(&["audit", "verify", path.to_str().unwrap(), "--rpc", &env.anvil.endpoint(), "--registry", &registry])
+    let registry = chain.deployment.anchor_registry.to_string();
+    clearing(&["audit", "verify", path.to_str().unwrap(), "--rpc", &chain.endpoint(), "--registry", &registry])
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn an_anchored_record_verifies_through_the_cli_and_every_tampered_field_fails(pool: PgPool) {
-    let env = Env::new(pool).await;
-    env.settle(&[1_500, 2_500], PAY_TO).await;
-    env.escrow_release(2_000_000, 100_000).await;
-    env.index().await;
-    env.sequencer().run_once().await.unwrap();
+    let (chain, ledger) = (Chain::start().await, Ledger::from_pool(pool));
+    chain.settle(&[1_500, 2_500], PAY_TO).await;
+    chain.escrow_release(2_000_000, 100_000).await;
+    chain.index(&ledger, 0).await;
+    chain.sequencer(&ledger).run_once().await.unwrap();
     let policy = AnchorPolicy { every_records: 1, every: Duration::from_secs(60), max_records: 100 };
-    env.anchorer(policy).run_once().await.unwrap().expect("anchored");
+    chain.anchorer(&ledger, policy).run_once().await.unwrap().expect("anchored");
 
-    let router = http::router(http::AuditState::new(env.ledger.clone(), env.chain_id));
+    let router = http::router(http::AuditState::new(ledger.clone(), chain.chain_id));
     let dir = tempfile::tempdir().unwrap();
     for seq in 0..3 {
         let response =
@@ -52,7 +51,7 @@ async fn an_anchored_record_verifies_through_the_cli_and_every_tampered_field_fa
         let response = response.await.unwrap();
         assert_eq!(response.status(), 200);
         let record: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
-        let (code, out) = verify(&env, dir.path(), &format!("good{seq}"), &record);
+        let (code, out) = verify(&chain, dir.path(), &format!("good{seq}"), &record);
         assert_eq!(code, 0, "{out}");
         assert!(out.starts_with(&format!("OK: record {seq} ")), "{out}");
         if seq < 2 {
@@ -81,52 +80,52 @@ async fn an_anchored_record_verifies_through_the_cli_and_every_tampered_field_fa
         for (field, value) in record_fields {
             let mut bad = record.clone();
             bad["record"][field] = value;
-            let (code, out) = verify(&env, dir.path(), field, &bad);
+            let (code, out) = verify(&chain, dir.path(), field, &bad);
             assert_eq!(code, 2, "{field}: {out}");
             assert!(out.contains("leaf mismatch"), "{field}: {out}");
         }
         let mut bad = record.clone();
         bad["leaf"] = other_word.clone();
-        let (code, out) = verify(&env, dir.path(), "leaf", &bad);
+        let (code, out) = verify(&chain, dir.path(), "leaf", &bad);
         assert!(code == 2 && out.contains("leaf mismatch"), "{out}");
         let mut bad = record.clone();
         bad["proof"][0] = other_word.clone();
-        let (code, out) = verify(&env, dir.path(), "proof", &bad);
+        let (code, out) = verify(&chain, dir.path(), "proof", &bad);
         assert!(code == 3 && out.contains("proof"), "{out}");
         let mut bad = record.clone();
         bad["anchor"]["root"] = other_word.clone();
-        let (code, out) = verify(&env, dir.path(), "root", &bad);
+        let (code, out) = verify(&chain, dir.path(), "root", &bad);
         assert!(code == 3 && out.contains("proof"), "root: {out}");
         for (field, value) in
             [("index", json!(3)), ("first_seq", json!(1)), ("tx_hash", other_word.clone()), ("block_number", json!(1))]
         {
             let mut bad = record.clone();
             bad["anchor"][field] = value;
-            let (code, out) = verify(&env, dir.path(), &format!("anchor_{field}"), &bad);
+            let (code, out) = verify(&chain, dir.path(), &format!("anchor_{field}"), &bad);
             assert!(code == 4 && out.contains("root not on chain"), "anchor {field}: {out}");
         }
         let mut bad = record.clone();
         bad["anchor"]["registry"] = other_address.clone();
-        let (code, out) = verify(&env, dir.path(), "registry", &bad);
+        let (code, out) = verify(&chain, dir.path(), "registry", &bad);
         assert!(code == 5 && out.contains("wrong registry"), "{out}");
     }
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn rebuild_reports_ok_then_mismatch_after_a_wrong_root_is_anchored(pool: PgPool) {
-    let env = Env::new(pool).await;
-    env.settle(&[10, 20, 30], PAY_TO).await;
-    env.escrow_release(1_000, 0).await;
-    env.index().await;
-    env.sequencer().run_once().await.unwrap();
+    let (chain, ledger) = (Chain::start().await, Ledger::from_pool(pool));
+    chain.settle(&[10, 20, 30], PAY_TO).await;
+    chain.escrow_release(1_000, 0).await;
+    chain.index(&ledger, 0).await;
+    chain.sequencer(&ledger).run_once().await.unwrap();
     let policy = AnchorPolicy { every_records: 1, every: Duration::from_secs(60), max_records: 2 };
-    env.anchorer(policy).run_once().await.unwrap().expect("anchor 0");
-    env.anchorer(policy).run_once().await.unwrap().expect("anchor 1");
+    chain.anchorer(&ledger, policy).run_once().await.unwrap().expect("anchor 0");
+    chain.anchorer(&ledger, policy).run_once().await.unwrap().expect("anchor 1");
 
-    let d = env.deployment;
+    let d = chain.deployment;
     let (registry, settler, escrow, from) =
         (d.anchor_registry.to_string(), d.batch_settler.to_string(), d.escrow.to_string(), d.start_block.to_string());
-    let rpc = env.anvil.endpoint();
+    let rpc = chain.endpoint();
     let args = [
         "audit",
         "rebuild",
@@ -146,9 +145,8 @@ async fn rebuild_reports_ok_then_mismatch_after_a_wrong_root_is_anchored(pool: P
     assert!(out.contains("anchor 0 records 0..=1: OK") && out.contains("anchor 1 records 2..=3: OK"), "{out}");
 
     // A wrong root over a real record, from the anchorer key.
-    env.settle(&[40], PAY_TO).await;
-    let registry_contract = AnchorRegistry::new(d.anchor_registry, &env.anchorer);
-    registry_contract.anchor(4, 4, B256::repeat_byte(0xba)).send().await.unwrap().get_receipt().await.unwrap();
+    chain.settle(&[40], PAY_TO).await;
+    chain.anchor(4, 4, B256::repeat_byte(0xba)).await;
     let (code, out) = clearing(&args);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("anchor 1 records 2..=3: OK"), "{out}");

@@ -14,24 +14,19 @@ use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
     sync::Arc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use alloy::{
     eips::BlockNumberOrTag,
-    node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, B256, TxHash, U256},
     providers::Provider,
-    signers::{SignerSync, local::PrivateKeySigner},
+    signers::local::PrivateKeySigner,
     sol_types::SolEvent,
 };
-use clearing_chain::{
-    ChainProvider, DeployConfig,
-    contracts::{BatchSettler, MockUSDC},
-    deploy_mock_usdc, deploy_suite, mint_mock_usdc,
-};
+use clearing_chain::contracts::{BatchSettler, MockUSDC};
 use clearing_ledger::{BatchId, Ledger, PaymentKey, SettlementStatus};
-use clearing_x402::{ExactEvmAuthorization, TokenDomain};
+use clearing_testkit::{Chain, DEPLOYER, Terms, TestDatabase};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -95,20 +90,32 @@ struct Answers {
     by_payment: HashMap<usize, Vec<Answer>>,
 }
 
-/// The chain and the facilitator's configuration.
+/// The chain, the database and the facilitator's configuration.
 pub(crate) struct Setup {
-    _anvil: AnvilInstance,
-    pub(crate) provider: ChainProvider,
-    pub(crate) usdc: Address,
+    pub(crate) chain: Chain,
+    pub(crate) database: TestDatabase,
     pub(crate) pay_to: Address,
-    relayer: Address,
-    batch_settler: Address,
-    pub(crate) chain_id: u64,
     config: PathBuf,
     pub(crate) listen: SocketAddr,
-    pub(crate) database_url: String,
     relayer_key: String,
     _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// The relayer `clearing serve` signs with: anvil account 0, which deployed the suite.
+    fn relayer(&self) -> Address {
+        self.chain.address(DEPLOYER)
+    }
+
+    /// The ledger key of `payment`.
+    fn key(&self, payment: &Payment) -> PaymentKey {
+        PaymentKey {
+            chain_id: self.chain.chain_id,
+            asset: self.chain.token,
+            payer: payment.payer,
+            nonce: payment.nonce,
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -117,18 +124,18 @@ async fn settles_survive_sigkill_at_any_moment_and_pay_exactly_once() {
     let setup = set_up("crash").await;
     let payers: Vec<PrivateKeySigner> = (0..PAYERS).map(|_| PrivateKeySigner::random()).collect();
     for payer in &payers {
-        mint_mock_usdc(&setup.provider, setup.usdc, payer.address(), U256::from(PAYER_BALANCE)).await.unwrap();
+        setup.chain.mint(payer.address(), PAYER_BALANCE).await;
     }
     // Every relayer transaction after this block is the facilitator's.
-    let scan_from = setup.provider.get_block_number().await.unwrap() + 1;
+    let scan_from = setup.chain.provider.get_block_number().await.unwrap() + 1;
     // Blocks only when the test mines one, so a broadcast batch stays unmined until then.
-    let _: Value = setup.provider.raw_request("evm_setAutomine".into(), (false,)).await.unwrap();
+    let _: Value = setup.chain.provider.raw_request("evm_setAutomine".into(), (false,)).await.unwrap();
 
     let rounds = KILLS.len();
     let payments: Arc<Vec<Payment>> =
         Arc::new((0..rounds * PAYMENTS_PER_ROUND).map(|i| sign(&setup, &payers[i % PAYERS], i)).collect());
     let answers = Arc::new(Mutex::new(Answers::default()));
-    let ledger = Ledger::connect(&setup.database_url, 2).await.unwrap();
+    let ledger = Ledger::connect(setup.database.url(), 2).await.unwrap();
 
     let mut states = Vec::new();
     let mut seen_batches = HashSet::new();
@@ -169,7 +176,7 @@ async fn settles_survive_sigkill_at_any_moment_and_pay_exactly_once() {
     assert!(states.iter().any(|s| s.sent_unresolved > 0), "no kill caught a recorded batch unresolved: {states:?}");
 
     // From now on a block a second.
-    let _: Value = setup.provider.raw_request("evm_setIntervalMining".into(), (1,)).await.unwrap();
+    let _: Value = setup.chain.provider.raw_request("evm_setIntervalMining".into(), (1,)).await.unwrap();
     // The last run: re-send every payment until each has a final answer.
     let mut facilitator = start(&setup);
     let mut open: Vec<usize> = (0..payments.len()).collect();
@@ -199,27 +206,14 @@ async fn settles_survive_sigkill_at_any_moment_and_pay_exactly_once() {
     let named = check_answers_and_ledger(&setup, &ledger, &payments, &*answers.lock().await, &mined).await;
     ledger.close().await;
     assert_eq!(named, batches, "every batch transaction the relayer got mined is the one the ledger names");
-    Ledger::drop_database_if_exists(&setup.database_url).await.unwrap();
     eprintln!("crash test took {:.1} s", started.elapsed().as_secs_f64());
 }
 
 /// Anvil, the token and the suite, the database (named for `test`) and the config file.
 pub(crate) async fn set_up(test: &str) -> Setup {
-    let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
-    let anvil = Anvil::at(binary).spawn();
-    let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let relayer_key = format!("0x{}", alloy::hex::encode(anvil.keys()[0].to_bytes()));
-    let provider = clearing_chain::connect_with_signer(&anvil.endpoint(), deployer.clone()).unwrap();
-    let usdc = deploy_mock_usdc(&provider, "USDC").await.unwrap();
-    let deployment = deploy_suite(&provider, &DeployConfig::single_operator(deployer.address())).await.unwrap();
-
-    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server");
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&format!("/clearing_{test}_test_{}", std::process::id()));
-    let database_url = url.to_string();
-    Ledger::drop_database_if_exists(&database_url).await.unwrap();
-    Ledger::create_database_if_missing(&database_url).await.unwrap();
-
+    let chain = Chain::start().await;
+    let database = TestDatabase::create(test).await;
+    let relayer_key = format!("0x{}", alloy::hex::encode(chain.key(DEPLOYER).to_bytes()));
     let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("clearing.toml");
@@ -227,24 +221,12 @@ pub(crate) async fn set_up(test: &str) -> Setup {
         "[chain]\nrpc_url = \"{rpc}\"\n\n[chain.usdc]\naddress = \"{usdc}\"\nname = \"USDC\"\nversion = \"2\"\n\n\
          [chain.deployment]\n{deployment}\n[facilitator]\nlisten = \"{listen}\"\n\n[facilitator.settle]\n\
          max_wait_ms = 100\n",
-        rpc = anvil.endpoint(),
-        deployment = toml::to_string(&deployment).unwrap(),
+        rpc = chain.endpoint(),
+        usdc = chain.token,
+        deployment = toml::to_string(&chain.deployment).unwrap(),
     );
     std::fs::write(&config, text).unwrap();
-    Setup {
-        provider,
-        usdc,
-        pay_to: Address::repeat_byte(0x7a),
-        relayer: deployer.address(),
-        batch_settler: deployment.batch_settler,
-        chain_id: deployment.chain_id,
-        config,
-        listen,
-        database_url,
-        relayer_key,
-        _anvil: anvil,
-        _dir: dir,
-    }
+    Setup { chain, database, pay_to: Address::repeat_byte(0x7a), config, listen, relayer_key, _dir: dir }
 }
 
 pub(crate) fn free_port() -> u16 {
@@ -257,7 +239,7 @@ pub(crate) fn start(setup: &Setup) -> Child {
         .arg("--config")
         .arg(&setup.config)
         .arg("serve")
-        .env("CLEARING_DATABASE_URL", &setup.database_url)
+        .env("CLEARING_DATABASE_URL", setup.database.url())
         .env("CLEARING_RELAYER_KEY", &setup.relayer_key)
         .env_remove("DATABASE_URL")
         .env_remove("CLEARING_RPC_URL")
@@ -284,49 +266,11 @@ pub(crate) fn start(setup: &Setup) -> Child {
     child
 }
 
+/// `payer`'s payment `i` (of 1,000 + `i`), signed by the product's client within an hour.
 fn sign(setup: &Setup, payer: &PrivateKeySigner, i: usize) -> Payment {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let value = 1_000 + i as u64;
-    let authorization = ExactEvmAuthorization {
-        from: payer.address(),
-        to: setup.pay_to,
-        value: U256::from(value),
-        valid_after: U256::ZERO,
-        valid_before: U256::from(now + 3_600),
-        // 32 random bytes, from a fresh key.
-        nonce: PrivateKeySigner::random().to_bytes(),
-    };
-    let digest = TokenDomain::new(setup.chain_id, setup.usdc, "USDC", "2").transfer_digest(&authorization);
-    let signature = payer.sign_hash_sync(&digest).unwrap();
-    let requirements = json!({
-        "scheme": "exact",
-        "network": format!("eip155:{}", setup.chain_id),
-        "amount": value.to_string(),
-        "asset": setup.usdc.to_checksum(None),
-        "payTo": setup.pay_to.to_checksum(None),
-        "maxTimeoutSeconds": 3_600,
-        "extra": {"name": "USDC", "version": "2"}
-    });
-    let body = json!({
-        "x402Version": 2,
-        "paymentPayload": {
-            "x402Version": 2,
-            "accepted": requirements,
-            "payload": {
-                "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes())),
-                "authorization": {
-                    "from": authorization.from.to_checksum(None),
-                    "to": authorization.to.to_checksum(None),
-                    "value": value.to_string(),
-                    "validAfter": "0",
-                    "validBefore": authorization.valid_before.to_string(),
-                    "nonce": authorization.nonce.to_string(),
-                }
-            }
-        },
-        "paymentRequirements": requirements,
-    });
-    Payment { payer: payer.address(), nonce: authorization.nonce, value, body: body.to_string() }
+    let payment = Terms::new(setup.chain.domain(), setup.pay_to, value).with_max_timeout(3_600).pay(payer);
+    Payment { payer: payer.address(), nonce: payment.nonce(), value, body: payment.body_string() }
 }
 
 /// POSTs payment `i` to `/settle` once and records the answer; `None` if the connection broke (a kill).
@@ -392,11 +336,9 @@ struct KillState {
 
 async fn state_at_kill(setup: &Setup, ledger: &Ledger, payments: &[Payment]) -> KillState {
     let mut state = KillState::default();
-    let unresolved = ledger.unresolved_batches(setup.chain_id, setup.relayer).await.unwrap();
+    let unresolved = ledger.unresolved_batches(setup.chain.chain_id, setup.relayer()).await.unwrap();
     for payment in payments {
-        let key =
-            PaymentKey { chain_id: setup.chain_id, asset: setup.usdc, payer: payment.payer, nonce: payment.nonce };
-        match ledger.settlement(&key).await.unwrap() {
+        match ledger.settlement(&setup.key(payment)).await.unwrap() {
             None => state.unknown += 1,
             Some(row) => match row.status {
                 SettlementStatus::Pending => state.pending += 1,
@@ -422,9 +364,7 @@ async fn wait_for_queued(setup: &Setup, ledger: &Ledger, payments: &[Payment]) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         for payment in payments {
-            let key =
-                PaymentKey { chain_id: setup.chain_id, asset: setup.usdc, payer: payment.payer, nonce: payment.nonce };
-            if ledger.settlement(&key).await.unwrap().is_some() {
+            if ledger.settlement(&setup.key(payment)).await.unwrap().is_some() {
                 return;
             }
         }
@@ -436,7 +376,7 @@ async fn wait_for_queued(setup: &Setup, ledger: &Ledger, payments: &[Payment]) {
 async fn wait_for_new_batch(setup: &Setup, ledger: &Ledger, seen: &mut HashSet<BatchId>) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let batches = ledger.unresolved_batches(setup.chain_id, setup.relayer).await.unwrap();
+        let batches = ledger.unresolved_batches(setup.chain.chain_id, setup.relayer()).await.unwrap();
         if let Some(batch) = batches.iter().find(|batch| !batch.transactions.is_empty() && !seen.contains(&batch.id)) {
             seen.insert(batch.id);
             return;
@@ -448,12 +388,12 @@ async fn wait_for_new_batch(setup: &Setup, ledger: &Ledger, seen: &mut HashSet<B
 
 /// Mines one block of whatever is in the mempool.
 async fn mine(setup: &Setup) {
-    let _: Value = setup.provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    let _: Value = setup.chain.provider.raw_request("evm_mine".into(), ()).await.unwrap();
 }
 
 /// Every nonce used, every amount moved exactly once.
 async fn check_chain(setup: &Setup, payments: &[Payment], payers: &[PrivateKeySigner]) {
-    let usdc = MockUSDC::new(setup.usdc, &setup.provider);
+    let usdc = MockUSDC::new(setup.chain.token, &setup.chain.provider);
     for payment in payments {
         let used = usdc.authorizationState(payment.payer, payment.nonce).call().await.unwrap();
         assert!(used, "nonce {} of {} is unused on chain", payment.nonce, payment.payer);
@@ -470,15 +410,19 @@ async fn check_chain(setup: &Setup, payments: &[Payment], payers: &[PrivateKeySi
 /// The relayer's mined transactions: (payer, nonce) settled → the transaction, checking that each went to
 /// BatchSettler, succeeded, refused nothing, and that no payment is in two of them.
 async fn mined_relayer_batches(setup: &Setup, scan_from: u64) -> (HashMap<(Address, B256), TxHash>, usize) {
-    let head = setup.provider.get_block_number().await.unwrap();
+    let head = setup.chain.provider.get_block_number().await.unwrap();
     let mut settled = HashMap::new();
     let mut batches = 0;
     for number in scan_from..=head {
         let receipts =
-            setup.provider.get_block_receipts(BlockNumberOrTag::Number(number).into()).await.unwrap().unwrap();
-        for receipt in receipts.into_iter().filter(|r| r.from == setup.relayer) {
+            setup.chain.provider.get_block_receipts(BlockNumberOrTag::Number(number).into()).await.unwrap().unwrap();
+        for receipt in receipts.into_iter().filter(|r| r.from == setup.relayer()) {
             let tx = receipt.transaction_hash;
-            assert_eq!(receipt.to, Some(setup.batch_settler), "relayer transaction {tx} is not a batch");
+            assert_eq!(
+                receipt.to,
+                Some(setup.chain.deployment.batch_settler),
+                "relayer transaction {tx} is not a batch"
+            );
             batches += 1;
             assert!(receipt.status(), "batch {tx} reverted");
             for log in receipt.inner.logs() {
@@ -495,7 +439,7 @@ async fn mined_relayer_batches(setup: &Setup, scan_from: u64) -> (HashMap<(Addre
             }
         }
     }
-    let pending: Value = setup.provider.raw_request("txpool_status".into(), ()).await.unwrap();
+    let pending: Value = setup.chain.provider.raw_request("txpool_status".into(), ()).await.unwrap();
     assert_eq!(pending["pending"], json!("0x0"), "transactions left unmined: {pending}");
     eprintln!("{batches} batch transactions carried {} payments", settled.len());
     (settled, batches)
@@ -522,9 +466,11 @@ async fn check_answers_and_ledger(
             assert_eq!(answer.transaction, Some(tx), "payment {i}'s final answer names another transaction");
         }
         assert!(got.iter().any(Answer::is_final), "payment {i} never got a final answer: {got:?}");
-        let key =
-            PaymentKey { chain_id: setup.chain_id, asset: setup.usdc, payer: payment.payer, nonce: payment.nonce };
-        let row = ledger.settlement(&key).await.unwrap().unwrap_or_else(|| panic!("payment {i} has no ledger row"));
+        let row = ledger
+            .settlement(&setup.key(payment))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("payment {i} has no ledger row"));
         // Settled, or already confirmed by the indexer `serve` runs.
         assert!(
             matches!(row.status, SettlementStatus::Settled | SettlementStatus::Confirmed),
@@ -536,7 +482,7 @@ async fn check_answers_and_ledger(
             assert!(row.success_reported, "payment {i} was answered success but its row does not say so");
         }
     }
-    let unresolved = ledger.unresolved_batches(setup.chain_id, setup.relayer).await.unwrap();
+    let unresolved = ledger.unresolved_batches(setup.chain.chain_id, setup.relayer()).await.unwrap();
     assert!(unresolved.is_empty(), "batches left unresolved: {unresolved:?}");
     referenced.len()
 }

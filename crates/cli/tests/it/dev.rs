@@ -12,12 +12,13 @@ use std::{
 use alloy::{
     primitives::{Address, U256},
     providers::Provider,
-    signers::{SignerSync, local::PrivateKeySigner},
+    signers::local::PrivateKeySigner,
 };
 use clearing_chain::contracts::MockUSDC;
 use clearing_ledger::Ledger;
-use clearing_x402::{ExactEvmAuthorization, TokenDomain};
-use serde_json::{Value, json};
+use clearing_testkit::{TOKEN_NAME, TOKEN_VERSION, Terms};
+use clearing_x402::TokenDomain;
+use serde_json::Value;
 use sqlx::migrate::MigrateDatabase;
 
 /// `clearing dev` on a free port, its stdout collected line by line.
@@ -268,10 +269,6 @@ async fn get_json(url: &str) -> String {
     response
 }
 
-fn test_database_url() -> Option<String> {
-    std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn dev_on_a_given_server_comes_up_in_its_own_database_and_ctrl_c_leaves_nothing() {
     let url = url::Url::parse(&server_url("given")).unwrap();
@@ -365,46 +362,9 @@ async fn assert_a_payment_settles(ready: &Ready, written: &Written) {
     let payer: PrivateKeySigner = AGENT_KEY.parse().unwrap();
     let pay_to = PrivateKeySigner::random().address();
     let value = 10_000u64;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let authorization = ExactEvmAuthorization {
-        from: payer.address(),
-        to: pay_to,
-        value: U256::from(value),
-        valid_after: U256::ZERO,
-        valid_before: U256::from(now + 300),
-        nonce: PrivateKeySigner::random().to_bytes(),
-    };
-    let digest = TokenDomain::new(chain_id, written.usdc, "USDC", "2").transfer_digest(&authorization);
-    let signature = payer.sign_hash_sync(&digest).unwrap();
-    let requirements = json!({
-        "scheme": "exact",
-        "network": format!("eip155:{chain_id}"),
-        "amount": value.to_string(),
-        "asset": written.usdc.to_checksum(None),
-        "payTo": pay_to.to_checksum(None),
-        "maxTimeoutSeconds": 300,
-        "extra": {"name": "USDC", "version": "2"}
-    });
-    let body = json!({
-        "x402Version": 2,
-        "paymentPayload": {
-            "x402Version": 2,
-            "accepted": requirements,
-            "payload": {
-                "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes())),
-                "authorization": {
-                    "from": authorization.from.to_checksum(None),
-                    "to": pay_to.to_checksum(None),
-                    "value": value.to_string(),
-                    "validAfter": "0",
-                    "validBefore": authorization.valid_before.to_string(),
-                    "nonce": authorization.nonce.to_string(),
-                }
-            }
-        },
-        "paymentRequirements": requirements,
-    });
-    let answer = post_json(&format!("{}/settle", ready.facilitator), &body.to_string()).await;
+    let domain = TokenDomain::new(chain_id, written.usdc, TOKEN_NAME, TOKEN_VERSION);
+    let payment = Terms::new(domain, pay_to, value).pay(&payer);
+    let answer = post_json(&format!("{}/settle", ready.facilitator), &payment.body_string()).await;
     assert_eq!(answer["success"], true, "settle on {}: {answer}", ready.facilitator);
     let balance = MockUSDC::new(written.usdc, &provider).balanceOf(pay_to).call().await.unwrap();
     assert_eq!(balance, U256::from(value), "the payee was paid on {}", written.rpc_url);
@@ -422,10 +382,7 @@ async fn database_exists(url: &str) -> bool {
 /// The test server with a database path: before each run had its own database, `clearing dev` used (and reused)
 /// this one.
 fn server_url(test: &str) -> String {
-    let server = test_database_url().expect("DATABASE_URL must point at a PostgreSQL server (script/test sets it)");
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&format!("/clearing_dev_test_{test}_{}", std::process::id()));
-    url.to_string()
+    clearing_testkit::database_url(&format!("dev_{test}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

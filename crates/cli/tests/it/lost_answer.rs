@@ -14,23 +14,18 @@ use std::{
     },
 };
 
-use alloy::{
-    primitives::{B256, U256},
-    signers::{SignerSync, local::PrivateKeySigner},
-};
+use alloy::{primitives::U256, signers::local::PrivateKeySigner};
 use axum::{
     Router,
     body::Body,
     http::{Request, StatusCode},
     routing::get,
 };
-use clearing_chain::{contracts::MockUSDC, mint_mock_usdc};
+use clearing_chain::contracts::MockUSDC;
+use clearing_client::PaymentRequired;
 use clearing_ledger::{Ledger, PaymentKey, SettlementStatus};
 use clearing_paywall::{FacilitatorClient, Paywall, Price};
-use clearing_x402::{
-    ExactEvmAuthorization, ExactEvmPayload, PaymentPayloadV2, RawPayload, SettleResponse, TokenDomain, Version,
-    decode_header, encode_header,
-};
+use clearing_x402::{PAYMENT_REQUIRED, SettleResponse, decode_header};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -38,7 +33,7 @@ use tokio::{
 };
 use tower::ServiceExt;
 
-use crate::crash::{Setup, set_up, start};
+use crate::crash::{set_up, start};
 
 const PRICE: u64 = 10_000;
 const RESOURCE: &str = "{\"weather\":\"sunny\"}";
@@ -47,14 +42,16 @@ const RESOURCE: &str = "{\"weather\":\"sunny\"}";
 async fn a_settle_answer_lost_in_a_crash_still_delivers_the_resource_once() {
     let setup = set_up("lost_answer").await;
     let payer = PrivateKeySigner::random();
-    mint_mock_usdc(&setup.provider, setup.usdc, payer.address(), U256::from(PRICE)).await.unwrap();
-    let ledger = Ledger::connect(&setup.database_url, 2).await.unwrap();
+    setup.chain.mint(payer.address(), PRICE).await;
+    let ledger = Ledger::connect(setup.database.url(), 2).await.unwrap();
     let (proxy, mut held) = Proxy::start(setup.listen).await;
 
-    let price = Price::new(U256::from(PRICE), TokenDomain::new(setup.chain_id, setup.usdc, "USDC", "2"), setup.pay_to);
+    let price = Price::new(U256::from(PRICE), setup.chain.domain(), setup.pay_to);
     let paywall = Paywall::new(FacilitatorClient::new(proxy.url().parse().unwrap()).unwrap(), price.clone());
     let shop = shop(paywall);
-    let (header, nonce) = pay(&setup, &payer, &price);
+    // The payer reads the shop's 402 and pays it as the product's client does.
+    let payment = clearing_testkit::pay(&payer, &required(shop.clone()).await);
+    let (nonce, header) = (payment.nonce(), payment.header.value);
 
     // The first try: the facilitator settles, records the success, and dies before its answer arrives.
     let mut facilitator = start(&setup);
@@ -67,7 +64,7 @@ async fn a_settle_answer_lost_in_a_crash_still_delivers_the_resource_once() {
         .expect("the proxy holds the settle answer");
     facilitator.kill().expect("SIGKILL");
     facilitator.wait().unwrap();
-    let key = PaymentKey { chain_id: setup.chain_id, asset: setup.usdc, payer: payer.address(), nonce };
+    let key = PaymentKey { chain_id: setup.chain.chain_id, asset: setup.chain.token, payer: payer.address(), nonce };
     let row = ledger.settlement(&key).await.unwrap().expect("the payment is queued");
     assert_eq!(row.status, SettlementStatus::Settled, "the payment settled before the kill");
     assert!(row.success_reported, "its one success was recorded before the kill");
@@ -94,11 +91,10 @@ async fn a_settle_answer_lost_in_a_crash_still_delivers_the_resource_once() {
     facilitator.kill().unwrap();
     facilitator.wait().unwrap();
 
-    let usdc = MockUSDC::new(setup.usdc, &setup.provider);
+    let usdc = MockUSDC::new(setup.chain.token, &setup.chain.provider);
     assert_eq!(usdc.balanceOf(setup.pay_to).call().await.unwrap(), U256::from(PRICE), "paid once");
     assert_eq!(usdc.balanceOf(payer.address()).call().await.unwrap(), U256::ZERO, "charged once");
     ledger.close().await;
-    Ledger::drop_database_if_exists(&setup.database_url).await.unwrap();
 }
 
 /// A resource server with `/weather` behind `paywall`.
@@ -116,29 +112,13 @@ async fn fetch(shop: Router, header: String) -> (StatusCode, String, Option<Stri
     (status, String::from_utf8(body.to_vec()).unwrap(), payment_response)
 }
 
-/// A v2 `PAYMENT-SIGNATURE` header paying `price` from `payer`, and its nonce.
-fn pay(setup: &Setup, payer: &PrivateKeySigner, price: &Price) -> (String, B256) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let authorization = ExactEvmAuthorization {
-        from: payer.address(),
-        to: setup.pay_to,
-        value: price.amount(),
-        valid_after: U256::ZERO,
-        // Within what the requirement allows (verify refuses a validBefore past now + maxTimeoutSeconds + skew).
-        valid_before: U256::from(now + clearing_paywall::DEFAULT_MAX_TIMEOUT_SECONDS),
-        nonce: PrivateKeySigner::random().to_bytes(),
-    };
-    let digest = price.domain().transfer_digest(&authorization);
-    let signature = payer.sign_hash_sync(&digest).unwrap().as_bytes().to_vec().into();
-    let nonce = authorization.nonce;
-    let payload = PaymentPayloadV2 {
-        x402_version: Version,
-        payload: RawPayload::from_exact_evm(&ExactEvmPayload { authorization, signature }),
-        resource: None,
-        accepted: price.requirements_v2(),
-        extensions: None,
-    };
-    (encode_header(&payload).unwrap(), nonce)
+/// What `/weather` asks for: the 402 of a request without payment, read by the product's client.
+async fn required(shop: Router) -> PaymentRequired {
+    let response = shop.oneshot(Request::get("http://shop.test/weather").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+    let header = response.headers().get(PAYMENT_REQUIRED).map(|value| value.as_bytes().to_vec());
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    PaymentRequired::from_response(header.as_deref(), &body).unwrap()
 }
 
 /// A TCP proxy in front of the facilitator that can hold back one `/settle` answer.

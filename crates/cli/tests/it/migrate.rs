@@ -17,10 +17,7 @@ fn migrate(database_url: &str) -> String {
 
 #[tokio::test]
 async fn migrate_creates_the_database_and_is_idempotent() {
-    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server");
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&format!("/clearing_migrate_test_{}", std::process::id()));
-    let url = url.to_string();
+    let url = clearing_testkit::database_url("migrate");
     Ledger::drop_database_if_exists(&url).await.unwrap();
 
     let first = migrate(&url);

@@ -14,10 +14,11 @@ use alloy::{
 };
 use axum::{body::Body, extract::ConnectInfo, http::Request};
 use clearing_chain::contracts::MockUSDC;
+use clearing_testkit::{SignedPayment, TestDatabase};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::harness::{Harness, Payment, USDC, json_of};
+use crate::harness::{Harness, PAYEE, USDC, json_of, pay};
 
 /// Trials per round, raced concurrently.
 const PER_ROUND: usize = 10;
@@ -39,7 +40,8 @@ enum Race {
 
 #[tokio::test]
 async fn a_forged_settle_never_takes_a_genuine_payments_success() {
-    let pool = crate::harness::own_database("a_forged_settle_never_takes_a_genuine_pa").await;
+    let database = TestDatabase::create("a_forged_settle_never_takes_a_genuine_pa").await;
+    let pool = database.pool();
     let harness = Harness::with_settlement(pool).await;
     let ledger = harness.ledger.clone().unwrap();
     let payers: Vec<PrivateKeySigner> = (0..3).map(|_| PrivateKeySigner::random()).collect();
@@ -53,16 +55,16 @@ async fn a_forged_settle_never_takes_a_genuine_payments_success() {
     let mut trial = 0;
     for race in [Race::WhileQueued, Race::Together, Race::AfterSettled] {
         for _ in 0..ROUNDS {
-            let payments: Vec<Payment> = (0..PER_ROUND)
+            let payments: Vec<SignedPayment> = (0..PER_ROUND)
                 .map(|_| {
                     trial += 1;
                     let (payer, value) = (trial % payers.len(), 1_000 + trial as u64);
                     spent[payer] += value;
                     genuine_total += value;
-                    Payment::new(&payers[payer], value)
+                    pay(&payers[payer], value)
                 })
                 .collect();
-            let genuine: Vec<Value> = payments.iter().map(Payment::v2_body).collect();
+            let genuine: Vec<Value> = payments.iter().map(SignedPayment::body).collect();
             let forged: Vec<[Value; 2]> =
                 genuine.iter().map(|body| [broken_signature(body), own_terms(body, forger)]).collect();
 
@@ -94,8 +96,8 @@ async fn a_forged_settle_never_takes_a_genuine_payments_success() {
 
             for (answer, payment) in genuine_answers.iter().zip(&payments) {
                 assert_eq!(answer["success"], true, "{race:?}: the genuine caller lost its outcome: {answer}");
-                assert_eq!(answer["payer"], payment.payer.address().to_checksum(None), "{answer}");
-                assert_eq!(answer["amount"], payment.value.to_string(), "{answer}");
+                assert_eq!(answer["payer"], payment.payer().to_checksum(None), "{answer}");
+                assert_eq!(answer["amount"], payment.offer.amount.to_string(), "{answer}");
             }
             for answer in &forged_answers {
                 assert_eq!(answer["success"], false, "{race:?}: a forgery was told success: {answer}");
@@ -112,17 +114,16 @@ async fn a_forged_settle_never_takes_a_genuine_payments_success() {
     }
 
     // The genuine payments moved once each; nothing reached the forger.
-    let usdc = MockUSDC::new(USDC, &harness.provider);
-    let pay_to = Address::repeat_byte(0x7a);
-    assert_eq!(usdc.balanceOf(pay_to).call().await.unwrap(), U256::from(genuine_total));
+    let usdc = MockUSDC::new(USDC, &harness.chain.provider);
+    assert_eq!(usdc.balanceOf(PAYEE).call().await.unwrap(), U256::from(genuine_total));
     assert_eq!(usdc.balanceOf(forger).call().await.unwrap(), U256::ZERO);
     for (payer, spent) in payers.iter().zip(spent) {
         assert_eq!(usdc.balanceOf(payer.address()).call().await.unwrap(), U256::from(PAYER_BALANCE - spent));
     }
     // A genuine repeat still gets the outcome: its payment settled, in the transaction it was told.
-    let repeat = Payment::new(&payers[0], 7);
-    let first = spawn_settle(&harness, &repeat.v2_body()).await.unwrap();
-    let again = spawn_settle(&harness, &repeat.v2_body()).await.unwrap();
+    let repeat = pay(&payers[0], 7);
+    let first = spawn_settle(&harness, &repeat.body()).await.unwrap();
+    let again = spawn_settle(&harness, &repeat.body()).await.unwrap();
     assert_eq!(first["success"], true, "{first}");
     assert_eq!(again["errorReason"], "invalid_exact_evm_nonce_already_used", "{again}");
     assert_eq!(again["transaction"], first["transaction"], "{again}");

@@ -1,12 +1,11 @@
-//! A facilitator on a fresh anvil: MockUSDC at anvil's first CREATE address (the address the reference vectors
-//! were signed for), payers with balances, and helpers to sign x402 payments.
+//! A facilitator on a fresh [`Chain`] (MockUSDC at anvil's first CREATE address, the address the reference vectors
+//! were signed for), and the x402 payments its tests send.
 
-use std::{collections::HashMap, net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use alloy::{
-    node_bindings::{Anvil, AnvilInstance},
-    primitives::{Address, B256, U256, address},
-    signers::{SignerSync, local::PrivateKeySigner},
+    primitives::{Address, address},
+    signers::local::PrivateKeySigner,
 };
 use axum::{
     Router,
@@ -14,24 +13,26 @@ use axum::{
     extract::ConnectInfo,
     http::{Request, Response},
 };
-use clearing_chain::{ChainProvider, connect_with_signer, deploy_mock_usdc, mint_mock_usdc};
+use clearing_chain::ChainProvider;
 use clearing_facilitator::{
     Clock, CoalescerConfig, Facilitator, FacilitatorConfig, FixedClock, InFlight, Metrics, ReadCoalescer, SettleSetup,
     SystemClock, Verifier,
     http::{AppState, HttpConfig, router},
 };
-use clearing_x402::{ExactEvmAuthorization, Network, SupportedKind, SupportedResponse, TokenDomain, X402Version};
-use serde_json::{Value, json};
+use clearing_testkit::{Chain, ChainOptions, DEPLOYER, SignedPayment, TOKEN_NAME, TOKEN_VERSION, Terms};
+use clearing_x402::{Network, SupportedKind, SupportedResponse, TokenDomain, X402Version};
+use serde_json::Value;
 use tower::ServiceExt;
 
 /// Where anvil's account 0 deploys its first contract; the chain-31337 vectors name it as the token.
 pub(crate) const USDC: Address = address!("5FbDB2315678afecb367f032d93F642f64180aa3");
 /// The time the reference client's vectors are valid at (their window is fixed).
 pub(crate) const VECTOR_NOW: u64 = 1_795_246_000;
+/// The payee of the harness's payments.
+pub(crate) const PAYEE: Address = Address::repeat_byte(0x7a);
 
 pub(crate) struct Harness {
-    pub(crate) anvil: AnvilInstance,
-    pub(crate) provider: ChainProvider,
+    pub(crate) chain: Chain,
     pub(crate) inflight: InFlight,
     pub(crate) verifier: Verifier,
     pub(crate) metrics: Arc<Metrics>,
@@ -63,27 +64,20 @@ impl Harness {
         reads: CoalescerConfig,
         genesis: Option<u64>,
     ) -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
-        let anvil = match genesis {
-            Some(timestamp) => Anvil::at(binary).args(["--timestamp", &timestamp.to_string()]).spawn(),
-            None => Anvil::at(binary).spawn(),
-        };
-        let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
-        let provider = connect_with_signer(&anvil.endpoint(), deployer).unwrap();
-        let token = deploy_mock_usdc(&provider, "USDC").await.unwrap();
-        assert_eq!(token, USDC, "MockUSDC must be anvil's first deployment");
+        let chain = Chain::start_with(ChainOptions { genesis_timestamp: genesis }).await;
+        assert_eq!(chain.token, USDC, "MockUSDC must be anvil's first deployment");
 
         let metrics = Arc::new(Metrics::default());
         let inflight = InFlight::default();
-        let reader = ReadCoalescer::spawn(provider.clone(), reads, metrics.clone());
+        let reader = ReadCoalescer::spawn(chain.provider.clone(), reads, metrics.clone());
         let verifier = Verifier::new(HashMap::from([(31337, reader)]), clock, inflight.clone());
         let kinds = [X402Version::V1, X402Version::V2]
             .into_iter()
             .filter_map(|version| SupportedKind::exact(version, Network::new(31337)))
             .collect();
-        let supported = SupportedResponse::new(kinds, vec![anvil.addresses()[0]]);
+        let supported = SupportedResponse::new(kinds, vec![chain.address(DEPLOYER)]);
         let router = router(AppState::new(verifier.clone(), metrics.clone(), supported), &http);
-        Self { anvil, provider, inflight, verifier, metrics, router, ledger: None }
+        Self { chain, inflight, verifier, metrics, router, ledger: None }
     }
 
     /// The whole facilitator as `clearing serve` assembles it, settling through the queue in `pool`.
@@ -94,28 +88,20 @@ impl Harness {
     /// Like [`Harness::with_settlement`], with `prepare` run first by the token's owner (anvil account 0, which
     /// becomes the relayer: its nonces are the batcher's once the facilitator runs).
     pub(crate) async fn with_settlement_after(pool: sqlx::PgPool, prepare: impl AsyncFnOnce(&ChainProvider)) -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
-        let anvil = Anvil::at(binary).spawn();
-        let deployer = PrivateKeySigner::from(anvil.keys()[0].clone());
-        let provider = connect_with_signer(&anvil.endpoint(), deployer.clone()).unwrap();
-        let token = deploy_mock_usdc(&provider, "USDC").await.unwrap();
-        assert_eq!(token, USDC, "MockUSDC must be anvil's first deployment");
-        let deployment =
-            clearing_chain::deploy_suite(&provider, &clearing_chain::DeployConfig::single_operator(deployer.address()))
-                .await
-                .unwrap();
-        prepare(&provider).await;
+        let chain = Chain::start().await;
+        assert_eq!(chain.token, USDC, "MockUSDC must be anvil's first deployment");
+        prepare(&chain.as_account(DEPLOYER)).await;
 
         let config = FacilitatorConfig::default();
         let ledger = clearing_ledger::Ledger::from_pool(pool);
         let setup = SettleSetup {
             ledger: ledger.clone(),
-            relayer: deployer.clone(),
-            batch_settler: deployment.batch_settler,
+            relayer: chain.key(DEPLOYER),
+            batch_settler: chain.deployment.batch_settler,
             assets: vec![USDC],
         };
-        let reader = clearing_chain::connect(&anvil.endpoint()).unwrap();
-        let facilitator = Facilitator::new(reader.clone(), vec![deployer.address()], &config)
+        let reader = clearing_chain::connect(&chain.endpoint()).unwrap();
+        let facilitator = Facilitator::new(reader.clone(), vec![chain.address(DEPLOYER)], &config)
             .await
             .unwrap()
             .with_settlement(reader, setup, &config)
@@ -126,10 +112,8 @@ impl Harness {
             (facilitator.inflight.clone(), facilitator.verifier.clone(), facilitator.metrics.clone());
         // The batcher's tasks outlive the handle; the test's runtime ends them.
         std::mem::forget(facilitator);
-        // Account 0 is now the relayer, whose nonces the batcher owns: mint and read from account 1.
-        let minter = PrivateKeySigner::from(anvil.keys()[1].clone());
-        let provider = connect_with_signer(&anvil.endpoint(), minter).unwrap();
-        Self { anvil, provider, inflight, verifier, metrics, router, ledger: Some(ledger) }
+        // Account 0 is now the relayer, whose nonces the batcher owns: the chain mints from an account of its own.
+        Self { chain, inflight, verifier, metrics, router, ledger: Some(ledger) }
     }
 
     /// A facilitator whose clock, and its chain's, stand inside the reference vectors' window.
@@ -139,7 +123,7 @@ impl Harness {
     }
 
     pub(crate) async fn mint(&self, to: Address, amount: u64) {
-        mint_mock_usdc(&self.provider, USDC, to, U256::from(amount)).await.unwrap();
+        self.chain.mint(to, amount).await;
         self.sync().await;
     }
 
@@ -177,102 +161,13 @@ pub(crate) async fn json_of(response: Response<Body>) -> Value {
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
 }
 
-/// A signed x402 v2 payment of `value` from `payer` to `pay_to` on chain 31337, valid for the requirements'
-/// `maxTimeoutSeconds` (300), as the reference clients sign.
-pub(crate) struct Payment {
-    pub(crate) payer: PrivateKeySigner,
-    pub(crate) pay_to: Address,
-    pub(crate) value: u64,
-    pub(crate) nonce: B256,
-    pub(crate) valid_after: u64,
-    pub(crate) valid_before: u64,
-    pub(crate) asset: Address,
-    pub(crate) chain_id: u64,
+/// What the harness's payments answer unless a test says otherwise: `value` of USDC on chain 31337 to [`PAYEE`],
+/// within 300 seconds, as the reference clients' requirements ask.
+pub(crate) fn terms(value: u64) -> Terms {
+    Terms::new(TokenDomain::new(31337, USDC, TOKEN_NAME, TOKEN_VERSION), PAYEE, value)
 }
 
-impl Payment {
-    pub(crate) fn new(payer: &PrivateKeySigner, value: u64) -> Self {
-        let now = SystemClock.now();
-        Self {
-            payer: payer.clone(),
-            pay_to: Address::repeat_byte(0x7a),
-            value,
-            // 32 random bytes, from a fresh key.
-            nonce: PrivateKeySigner::random().to_bytes(),
-            valid_after: 0,
-            valid_before: now + 300,
-            asset: USDC,
-            chain_id: 31337,
-        }
-    }
-
-    fn signature(&self) -> String {
-        let authorization = ExactEvmAuthorization {
-            from: self.payer.address(),
-            to: self.pay_to,
-            value: U256::from(self.value),
-            valid_after: U256::from(self.valid_after),
-            valid_before: U256::from(self.valid_before),
-            nonce: self.nonce,
-        };
-        let digest = TokenDomain::new(self.chain_id, self.asset, "USDC", "2").transfer_digest(&authorization);
-        format!("0x{}", alloy::hex::encode(self.payer.sign_hash_sync(&digest).unwrap().as_bytes()))
-    }
-
-    /// The v2 request body with the requirements the payment was made for.
-    pub(crate) fn v2_body(&self) -> Value {
-        let requirements = self.requirements(self.value);
-        self.v2_body_for(&requirements)
-    }
-
-    /// The exact requirements of this payment, asking for `amount`.
-    pub(crate) fn requirements(&self, amount: u64) -> Value {
-        json!({
-            "scheme": "exact",
-            "network": format!("eip155:{}", self.chain_id),
-            "amount": amount.to_string(),
-            "asset": self.asset.to_checksum(None),
-            "payTo": self.pay_to.to_checksum(None),
-            "maxTimeoutSeconds": 300,
-            "extra": {"name": "USDC", "version": "2"}
-        })
-    }
-
-    /// The v2 request body presenting this payment against `requirements`.
-    pub(crate) fn v2_body_for(&self, requirements: &Value) -> Value {
-        json!({
-            "x402Version": 2,
-            "paymentPayload": {
-                "x402Version": 2,
-                "accepted": self.requirements(self.value),
-                "payload": {
-                    "signature": self.signature(),
-                    "authorization": {
-                        "from": self.payer.address().to_checksum(None),
-                        "to": self.pay_to.to_checksum(None),
-                        "value": self.value.to_string(),
-                        "validAfter": self.valid_after.to_string(),
-                        "validBefore": self.valid_before.to_string(),
-                        "nonce": self.nonce.to_string(),
-                    }
-                }
-            },
-            "paymentRequirements": requirements,
-        })
-    }
-}
-
-/// A migrated database of the test's own (`clearing_facilitator_<test>`, dropped first if a run left it), outside
-/// `sqlx::test`'s shared master pool. The tests that run a whole facilitator leave its tasks to the runtime's end,
-/// and under `sqlx::test` each such test kept some of that pool's 20 permits (every test pool borrows from it): six
-/// of them starved the tests after them with `PoolTimedOut`.
-pub(crate) async fn own_database(test: &str) -> sqlx::PgPool {
-    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server");
-    let (base, _) = server.rsplit_once('/').expect("DATABASE_URL names a database");
-    let url = format!("{base}/clearing_facilitator_{test}");
-    clearing_ledger::Ledger::drop_database_if_exists(&url).await.unwrap();
-    clearing_ledger::Ledger::create_database_if_missing(&url).await.unwrap();
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(5).connect(&url).await.unwrap();
-    clearing_ledger::MIGRATOR.run(&pool).await.unwrap();
-    pool
+/// `payer`'s payment of [`terms`]`(value)`, signed now by the product's client.
+pub(crate) fn pay(payer: &PrivateKeySigner, value: u64) -> SignedPayment {
+    terms(value).pay(payer)
 }

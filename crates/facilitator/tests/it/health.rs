@@ -10,8 +10,9 @@ use axum::{
     http::{Request, Response},
 };
 use clearing_facilitator::{Facilitator, FacilitatorConfig, SettleSetup};
-use clearing_indexer::{Indexer, IndexerConfig, Targets};
+use clearing_indexer::IndexerConfig;
 use clearing_ledger::Ledger;
+use clearing_testkit::TestDatabase;
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
 use tokio::{
@@ -29,10 +30,10 @@ async fn facilitator(env: &Env, ledger: Ledger) -> Facilitator {
     let setup = SettleSetup {
         ledger,
         relayer: env.relayer_key.clone(),
-        batch_settler: env.deployment.batch_settler,
-        assets: vec![env.token],
+        batch_settler: env.chain.deployment.batch_settler,
+        assets: vec![env.chain.token],
     };
-    let reader = clearing_chain::connect(&env.anvil.endpoint()).unwrap();
+    let reader = clearing_chain::connect(&env.chain.endpoint()).unwrap();
     Facilitator::new(reader.clone(), vec![env.relayer_key.address()], &config)
         .await
         .unwrap()
@@ -51,19 +52,11 @@ async fn get_health(router: &Router) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_stopped_indexer_turns_health_to_503_naming_it() {
-    let pool = crate::harness::own_database("a_stopped_indexer_turns_health_to_503_na").await;
+    let database = TestDatabase::create("a_stopped_indexer_turns_health_to_503_na").await;
+    let pool = database.pool();
     let env = Env::new(pool).await;
-    let d = env.deployment;
-    let targets = Targets {
-        chain_id: d.chain_id,
-        start_block: d.start_block,
-        batch_settler: d.batch_settler,
-        escrow: d.escrow,
-        anchor_registry: d.anchor_registry,
-        token: Some(env.token),
-    };
     let config = IndexerConfig { confirmations: Some(0), ..IndexerConfig::default() };
-    let indexer = Indexer::new(env.ledger.clone(), env.deployer.clone(), targets, &config).await.unwrap();
+    let indexer = env.chain.indexer_through(&env.chain.endpoint(), &env.ledger, &config).await;
     let (stop, stopped) = oneshot::channel::<()>();
     let indexer = tokio::spawn(async move { indexer.run(async move { stopped.await.unwrap_or_default() }).await });
 
@@ -92,7 +85,8 @@ async fn a_stopped_indexer_turns_health_to_503_naming_it() {
 
 #[tokio::test]
 async fn a_frozen_database_turns_health_to_503_without_waiting_for_it() {
-    let pool = crate::harness::own_database("a_frozen_database_turns_health_to_503_wi").await;
+    let database = TestDatabase::create("a_frozen_database_turns_health_to_503_wi").await;
+    let pool = database.pool();
     let env = Env::new(pool.clone()).await;
     // The facilitator reaches PostgreSQL through a proxy that can stop forwarding: a server that accepts and never
     // answers, as a stopped (SIGSTOP) or wedged PostgreSQL does.

@@ -7,7 +7,7 @@ use clearing_facilitator::{
 };
 use serde_json::Value;
 
-use crate::harness::{Harness, Payment, json_of};
+use crate::harness::{Harness, json_of, pay};
 
 #[tokio::test]
 async fn an_unparseable_body_is_a_400_that_names_the_problem() {
@@ -54,7 +54,7 @@ async fn supported_lists_the_chain_and_the_signer() {
         "{json}"
     );
     assert_eq!(json["extensions"], serde_json::json!([]));
-    assert_eq!(json["signers"]["eip155:*"][0], harness.anvil.addresses()[0].to_checksum(None));
+    assert_eq!(json["signers"]["eip155:*"][0], harness.chain.address(0).to_checksum(None));
 }
 
 #[tokio::test]
@@ -62,8 +62,8 @@ async fn metrics_count_verify_outcomes_and_chain_reads() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 1_000).await;
-    harness.verify(&Payment::new(&payer, 1_000).v2_body()).await;
-    harness.verify(&Payment::new(&payer, 2_000).v2_body()).await;
+    harness.verify(&pay(&payer, 1_000).body()).await;
+    harness.verify(&pay(&payer, 2_000).body()).await;
 
     let response = harness.get("/metrics").await;
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));

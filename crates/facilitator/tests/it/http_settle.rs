@@ -5,7 +5,7 @@ use clearing_chain::contracts::MockUSDC;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::harness::{Harness, Payment, USDC, json_of};
+use crate::harness::{Harness, USDC, json_of, pay};
 
 async fn settle(harness: &Harness, body: &Value) -> Value {
     let response = harness.post("/settle", body.to_string()).await;
@@ -18,8 +18,8 @@ async fn a_payload_settled_twice_succeeds_once_over_http(pool: PgPool) {
     let harness = Harness::with_settlement(pool).await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let payment = Payment::new(&payer, 1_250);
-    let body = payment.v2_body();
+    let payment = pay(&payer, 1_250);
+    let body = payment.body();
 
     let first = settle(&harness, &body).await;
     assert_eq!(first["success"], true, "{first}");
@@ -33,9 +33,9 @@ async fn a_payload_settled_twice_succeeds_once_over_http(pool: PgPool) {
     assert_eq!(second["errorReason"], "invalid_exact_evm_nonce_already_used");
     assert_eq!(second["transaction"], transaction.as_str(), "the duplicate names the original transaction");
 
-    let usdc = MockUSDC::new(USDC, &harness.provider);
+    let usdc = MockUSDC::new(USDC, &harness.chain.provider);
     assert_eq!(usdc.balanceOf(payer.address()).call().await.unwrap(), U256::from(5_000 - 1_250));
-    assert_eq!(usdc.balanceOf(payment.pay_to).call().await.unwrap(), U256::from(1_250));
+    assert_eq!(usdc.balanceOf(payment.offer.pay_to).call().await.unwrap(), U256::from(1_250));
 
     let metrics = String::from_utf8(
         axum::body::to_bytes(harness.get("/metrics").await.into_body(), usize::MAX).await.unwrap().to_vec(),
@@ -53,7 +53,7 @@ async fn an_invalid_payment_is_refused_before_anything_is_queued(pool: PgPool) {
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 500).await;
 
-    let answer = settle(&harness, &Payment::new(&payer, 1_000).v2_body()).await;
+    let answer = settle(&harness, &pay(&payer, 1_000).body()).await;
 
     assert_eq!(answer["success"], false);
     assert_eq!(answer["errorReason"], "invalid_exact_evm_insufficient_balance");
@@ -65,7 +65,7 @@ async fn concurrent_settles_of_one_authorization_pay_once_over_http(pool: PgPool
     let harness = Harness::with_settlement(pool).await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let body = Payment::new(&payer, 1_000).v2_body();
+    let body = pay(&payer, 1_000).body();
 
     let answers = futures_join(&harness, &body, 6).await;
 
@@ -73,7 +73,7 @@ async fn concurrent_settles_of_one_authorization_pay_once_over_http(pool: PgPool
     assert_eq!(successes, 1, "{answers:?}");
     let transactions: std::collections::HashSet<_> = answers.iter().map(|a| a["transaction"].clone()).collect();
     assert_eq!(transactions.len(), 1, "every answer names the one transaction: {answers:?}");
-    let usdc = MockUSDC::new(USDC, &harness.provider);
+    let usdc = MockUSDC::new(USDC, &harness.chain.provider);
     assert_eq!(usdc.balanceOf(payer.address()).call().await.unwrap(), U256::from(4_000));
 }
 

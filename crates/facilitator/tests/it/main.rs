@@ -1,9 +1,8 @@
-//! The facilitator on a real anvil (the npm binary) and PostgreSQL (`DATABASE_URL`; settle tests get their own
-//! database from `#[sqlx::test]`): HTTP through `tower::ServiceExt::oneshot`, verify, and the settle pipeline.
+//! The facilitator on a real anvil (the npm binary, through `clearing-testkit`) and PostgreSQL (`DATABASE_URL`;
+//! settle tests get their own database from `#[sqlx::test]`, and those that leave a whole facilitator running to the
+//! end one from `TestDatabase`): HTTP through `tower::ServiceExt::oneshot`, verify, and the settle pipeline.
 
 mod carried_simulation;
-#[path = "../../../chain/tests/it/eip3009.rs"]
-mod eip3009;
 mod forged_settle;
 mod harness;
 mod health;

@@ -14,6 +14,7 @@ use axum::{
     http::{Method, Request, Response},
 };
 use clearing_facilitator::{Facilitator, FacilitatorConfig, SettleSetup};
+use clearing_testkit::TestDatabase;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -28,10 +29,10 @@ async fn served(env: &Env) -> Router {
     let setup = SettleSetup {
         ledger: env.ledger.clone(),
         relayer: env.relayer_key.clone(),
-        batch_settler: env.deployment.batch_settler,
-        assets: vec![env.token],
+        batch_settler: env.chain.deployment.batch_settler,
+        assets: vec![env.chain.token],
     };
-    let reader = clearing_chain::connect(&env.anvil.endpoint()).unwrap();
+    let reader = clearing_chain::connect(&env.chain.endpoint()).unwrap();
     let facilitator = Facilitator::new(reader.clone(), vec![env.relayer_key.address()], &config)
         .await
         .unwrap()
@@ -80,7 +81,8 @@ fn concrete(path: &str) -> String {
 
 #[tokio::test]
 async fn the_openapi_document_and_the_router_have_the_same_routes() {
-    let pool = crate::harness::own_database("the_openapi_document_and_the_router_have").await;
+    let database = TestDatabase::create("the_openapi_document_and_the_router_have").await;
+    let pool = database.pool();
     let env = Env::new(pool).await;
     let router = served(&env).await;
     let response = send(&router, Method::GET, "/openapi.json", Body::empty()).await;
@@ -113,7 +115,8 @@ async fn the_openapi_document_and_the_router_have_the_same_routes() {
 /// Requests that draw each answer an operation can give without a chain failure, and the status expected.
 #[tokio::test]
 async fn every_answer_is_documented_for_its_operation() {
-    let pool = crate::harness::own_database("every_answer_is_documented_for_its_opera").await;
+    let database = TestDatabase::create("every_answer_is_documented_for_its_opera").await;
+    let pool = database.pool();
     let env = Env::new(pool).await;
     let router = served(&env).await;
     let spec = json_of(send(&router, Method::GET, "/openapi.json", Body::empty()).await).await;
@@ -160,7 +163,8 @@ async fn every_answer_is_documented_for_its_operation() {
 
 #[tokio::test]
 async fn an_unknown_path_is_a_json_404() {
-    let pool = crate::harness::own_database("an_unknown_path_is_a_json_404").await;
+    let database = TestDatabase::create("an_unknown_path_is_a_json_404").await;
+    let pool = database.pool();
     let env = Env::new(pool).await;
     let router = served(&env).await;
     let response = send(&router, Method::GET, "/nowhere", Body::empty()).await;

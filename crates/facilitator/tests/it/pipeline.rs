@@ -9,7 +9,6 @@ use alloy::{
     providers::{Provider, ext::AnvilApi},
 };
 use clearing_facilitator::{PaymentToSettle, SettleConfig, SettleResult, Settler};
-use clearing_indexer::{Indexer, IndexerConfig, Targets};
 use clearing_ledger::SettlementStatus;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
@@ -27,7 +26,7 @@ fn spawn_settle(settler: &Settler, payment: &PaymentToSettle) -> JoinHandle<Sett
 
 /// Whether the node knows `tx` (pooled or mined).
 async fn node_knows(env: &Env, tx: B256) -> bool {
-    env.deployer.get_transaction_by_hash(tx).await.unwrap().is_some()
+    env.chain.provider.get_transaction_by_hash(tx).await.unwrap().is_some()
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
@@ -123,7 +122,7 @@ async fn a_transaction_the_node_lost_is_sent_again_with_the_same_bytes(pool: PgP
     let behind = env.wait_for_row(&b, is_submitted).await.tx_hash.unwrap();
 
     // The node loses the first transaction: the one behind it can never mine until the first is sent again.
-    let _: serde_json::Value = env.deployer.raw_request("anvil_dropTransaction".into(), (head,)).await.unwrap();
+    let _: serde_json::Value = env.chain.provider.raw_request("anvil_dropTransaction".into(), (head,)).await.unwrap();
     assert!(!node_knows(&env, head).await);
     let mut resent = false;
     for _ in 0..100 {
@@ -198,18 +197,7 @@ async fn stuck_batches_in_flight_are_each_replaced_at_their_own_nonce(pool: PgPo
 
 /// Indexes the suite up to the head, every block confirmed.
 async fn index_to_head(env: &Env) {
-    let d = &env.deployment;
-    let targets = Targets {
-        chain_id: d.chain_id,
-        start_block: d.start_block,
-        batch_settler: d.batch_settler,
-        escrow: d.escrow,
-        anchor_registry: d.anchor_registry,
-        token: Some(env.token),
-    };
-    let config = IndexerConfig { confirmations: Some(0), ..IndexerConfig::default() };
-    let indexer = Indexer::new(env.ledger.clone(), env.deployer.clone(), targets, &config).await.unwrap();
-    indexer.sync_to(env.deployer.get_block_number().await.unwrap()).await.unwrap();
+    env.chain.index(&env.ledger, 0).await;
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
@@ -218,7 +206,7 @@ async fn a_batch_a_reorg_removed_is_sent_again_by_the_running_batcher_and_settle
     let payer = env.payer(1_000).await;
     let payment = env.payment(&payer, 100, later(), 1);
     index_to_head(&env).await;
-    let before = env.deployer.anvil_snapshot().await.unwrap();
+    let before = env.chain.provider.anvil_snapshot().await.unwrap();
 
     let batcher = env.batcher(&fast_config()).await;
     let settler = env.settler(&fast_config()).await;
@@ -229,8 +217,8 @@ async fn a_batch_a_reorg_removed_is_sent_again_by_the_running_batcher_and_settle
     assert_eq!(env.row(&payment).await.status, SettlementStatus::Confirmed, "indexed at depth");
 
     // The block holding the batch is replaced by a longer chain without it.
-    assert!(env.deployer.anvil_revert(before).await.unwrap());
-    env.deployer.anvil_mine(Some(3), None).await.unwrap();
+    assert!(env.chain.provider.anvil_revert(before).await.unwrap());
+    env.chain.provider.anvil_mine(Some(3), None).await.unwrap();
     assert_eq!(env.balance(payer.address()).await, U256::from(1_000), "the payment is gone from the chain");
     index_to_head(&env).await;
 

@@ -11,16 +11,14 @@ use alloy::{
     providers::Provider,
     rpc::types::TransactionRequest,
 };
-use clearing_chain::{SettlePayment, SignedBatch, connect_with_signer};
+use clearing_chain::{SettlePayment, SignedBatch};
 use clearing_facilitator::{PaymentToSettle, SettleResult};
 use clearing_ledger::{BatchClaim, BatchId, BatchTransaction, SettlementStatus, TxFees};
+use clearing_testkit::now;
 use clearing_x402::Network;
 use sqlx::PgPool;
 
-use crate::{
-    eip3009::now,
-    support::{Env, fast_config, is_final, is_submitted, later},
-};
+use crate::support::{Env, RELAYER, fast_config, is_final, is_submitted, later};
 
 /// What the batcher does before its first await on the chain: queue and claim at the relayer's next nonce.
 async fn queue_and_claim(env: &Env, payment: &PaymentToSettle) -> (BatchId, u64) {
@@ -33,7 +31,7 @@ pub(crate) async fn queue_and_claim_at(env: &Env, payment: &PaymentToSettle, non
     env.ledger.enqueue_settlement(&to_new(payment)).await.unwrap();
     let claim = BatchClaim {
         chain_id: env.relayer.chain_id(),
-        asset: env.token,
+        asset: env.chain.token,
         relayer: env.relayer.address(),
         tx_nonce: nonce,
         limit: 100,
@@ -47,16 +45,8 @@ pub(crate) async fn queue_and_claim_at(env: &Env, payment: &PaymentToSettle, non
 
 /// Signs the batch of `payment` at `nonce` and records it, sending nothing.
 pub(crate) async fn sign_and_record(env: &Env, batch: BatchId, nonce: u64, payment: &PaymentToSettle) -> SignedBatch {
-    let item = SettlePayment {
-        from: payment.payer,
-        to: payment.pay_to,
-        value: payment.value,
-        validAfter: payment.valid_after,
-        validBefore: payment.valid_before,
-        nonce: payment.nonce,
-        signature: payment.signature.clone(),
-    };
-    let signed = env.relayer.prepare(env.token, &[item], nonce, None).await.unwrap();
+    let item = item(payment);
+    let signed = env.relayer.prepare(env.chain.token, &[item], nonce, None).await.unwrap();
     let record = BatchTransaction {
         tx_hash: signed.tx_hash,
         raw_tx: signed.raw.clone(),
@@ -68,6 +58,19 @@ pub(crate) async fn sign_and_record(env: &Env, batch: BatchId, nonce: u64, payme
     };
     env.ledger.record_broadcast(batch, &record).await.unwrap();
     signed
+}
+
+/// `payment` as an item of a BatchSettler batch.
+fn item(payment: &PaymentToSettle) -> SettlePayment {
+    SettlePayment {
+        from: payment.payer,
+        to: payment.pay_to,
+        value: payment.value,
+        validAfter: payment.valid_after,
+        validBefore: payment.valid_before,
+        nonce: payment.nonce,
+        signature: payment.signature.clone(),
+    }
 }
 
 fn to_new(payment: &PaymentToSettle) -> clearing_ledger::NewSettlement {
@@ -183,7 +186,7 @@ async fn a_batch_whose_nonce_went_to_another_transaction_is_requeued_and_settled
     let signed = sign_and_record(&env, batch, nonce, &payment).await;
 
     // Someone else spends the relayer's nonce before the recorded transaction is ever sent.
-    let other = connect_with_signer(&env.anvil.endpoint(), env.relayer_key.clone()).unwrap();
+    let other = env.chain.as_account(RELAYER);
     let spend = TransactionRequest::default().with_to(env.relayer.address()).with_value(U256::ZERO).with_nonce(nonce);
     other.send_transaction(spend).await.unwrap().get_receipt().await.unwrap();
 
@@ -199,17 +202,9 @@ async fn a_batch_that_reverted_whole_is_requeued_and_settled_once(pool: PgPool) 
     let payment = env.payment(&payer, 100, later(), 1);
     let (batch, nonce) = queue_and_claim(&env, &payment).await;
     // Too little gas for BatchSettler's per-item check: the whole transaction reverts and moves nothing.
-    let item = SettlePayment {
-        from: payment.payer,
-        to: payment.pay_to,
-        value: payment.value,
-        validAfter: payment.valid_after,
-        validBefore: payment.valid_before,
-        nonce: payment.nonce,
-        signature: payment.signature.clone(),
-    };
+    let item = item(&payment);
     let fees = env.relayer.current_fees().await.unwrap();
-    let starved = env.relayer.sign(env.token, &[item], nonce, 100_000, fees).await.unwrap();
+    let starved = env.relayer.sign(env.chain.token, &[item], nonce, 100_000, fees).await.unwrap();
     let record = BatchTransaction {
         tx_hash: starved.tx_hash,
         raw_tx: starved.raw.clone(),

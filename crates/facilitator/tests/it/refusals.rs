@@ -7,12 +7,13 @@ use alloy::{
 };
 use clearing_chain::{ChainProvider, contracts::MockUSDC, mint_mock_usdc};
 use clearing_facilitator::{Clock, SystemClock};
+use clearing_testkit::{DEPLOYER, SignedPayment, Terms, TestDatabase};
 use clearing_x402::Reason;
 use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::{
-    harness::{Harness, Payment, USDC, json_of},
+    harness::{Harness, USDC, json_of, terms},
     support::{Env, fast_config, later},
 };
 
@@ -49,15 +50,14 @@ impl Case {
     }
 
     /// `payer`'s payment for this case.
-    fn payment(self, payer: &PrivateKeySigner) -> Payment {
-        let mut payment = Payment::new(payer, if matches!(self, Self::ZeroValue) { 0 } else { 1_000 });
+    fn payment(self, payer: &PrivateKeySigner) -> SignedPayment {
+        let terms = terms(if matches!(self, Self::ZeroValue) { 0 } else { 1_000 });
         match self {
-            Self::PayToIsToken => payment.pay_to = USDC,
+            Self::PayToIsToken => Terms { pay_to: USDC, ..terms }.pay(payer),
             // The requirements ask for maxTimeoutSeconds = 300; an hour is what the benchmark once signed.
-            Self::ValidBeforeTooFar => payment.valid_before = SystemClock.now() + 3_600,
-            _ => {}
+            Self::ValidBeforeTooFar => terms.pay_until(payer, SystemClock.now() + 3_600),
+            _ => terms.pay(payer),
         }
-        payment
     }
 
     /// Funds `payer`, then sets the token up for the case as its owner.
@@ -90,10 +90,10 @@ async fn verify_refuses_each_payment_the_token_or_the_requirements_would_refuse(
         let harness = Harness::new().await;
         let payer = PrivateKeySigner::random();
         let payment = case.payment(&payer);
-        case.prepare(&harness.provider, payer.address(), payment.pay_to).await;
+        case.prepare(&harness.chain.as_account(DEPLOYER), payer.address(), payment.offer.pay_to).await;
         harness.sync().await;
 
-        let answer = harness.verify(&payment.v2_body()).await;
+        let answer = harness.verify(&payment.body()).await;
 
         assert_eq!(refusal(&answer, "isValid", "invalidReason"), case.reason(), "{case:?}: {answer}");
         assert_eq!(answer["payer"], payer.address().to_checksum(None), "{case:?}");
@@ -106,13 +106,13 @@ async fn verify_names_the_blacklisted_party() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
     let payment = Case::BlacklistedPayTo.payment(&payer);
-    Case::BlacklistedPayTo.prepare(&harness.provider, payer.address(), payment.pay_to).await;
+    Case::BlacklistedPayTo.prepare(&harness.chain.as_account(DEPLOYER), payer.address(), payment.offer.pay_to).await;
     harness.sync().await;
 
-    let answer = harness.verify(&payment.v2_body()).await;
+    let answer = harness.verify(&payment.body()).await;
 
     let message = answer["invalidMessage"].as_str().unwrap();
-    assert!(message.contains(&payment.pay_to.to_string()) && message.contains("blacklist"), "{answer}");
+    assert!(message.contains(&payment.offer.pay_to.to_string()) && message.contains("blacklist"), "{answer}");
 }
 
 #[tokio::test]
@@ -120,17 +120,21 @@ async fn a_token_unpaused_after_a_refusal_is_accepted_at_the_next_head() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
     let payment = Case::PausedToken.payment(&payer);
-    Case::PausedToken.prepare(&harness.provider, payer.address(), payment.pay_to).await;
+    Case::PausedToken.prepare(&harness.chain.as_account(DEPLOYER), payer.address(), payment.offer.pay_to).await;
     harness.sync().await;
-    assert_eq!(
-        refusal(&harness.verify(&payment.v2_body()).await, "isValid", "invalidReason"),
-        Case::PausedToken.reason()
-    );
+    assert_eq!(refusal(&harness.verify(&payment.body()).await, "isValid", "invalidReason"), Case::PausedToken.reason());
 
-    MockUSDC::new(USDC, &harness.provider).unpause().send().await.unwrap().get_receipt().await.unwrap();
+    MockUSDC::new(USDC, harness.chain.as_account(DEPLOYER))
+        .unpause()
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
     harness.sync().await;
 
-    assert_eq!(harness.verify(&payment.v2_body()).await["isValid"], true);
+    assert_eq!(harness.verify(&payment.body()).await["isValid"], true);
 }
 
 /// `/settle` of each of `cases` on one facilitator: refused with the case's reason, nothing broadcast or moved.
@@ -139,28 +143,29 @@ async fn settle_refuses(pool: PgPool, cases: &[Case]) {
     let payments: Vec<_> = cases.iter().zip(&payers).map(|(case, payer)| case.payment(payer)).collect();
     let harness = Harness::with_settlement_after(pool, async |owner: &ChainProvider| {
         for (case, payment) in cases.iter().zip(&payments) {
-            case.prepare(owner, payment.payer.address(), payment.pay_to).await;
+            case.prepare(owner, payment.payer(), payment.offer.pay_to).await;
         }
     })
     .await;
     harness.sync().await;
-    let usdc = MockUSDC::new(USDC, &harness.provider);
+    let usdc = MockUSDC::new(USDC, &harness.chain.provider);
 
     for (case, payment) in cases.iter().zip(&payments) {
-        let response = harness.post("/settle", payment.v2_body().to_string()).await;
+        let response = harness.post("/settle", payment.body().to_string()).await;
         assert_eq!(response.status(), 200, "{case:?}");
         let answer = json_of(response).await;
 
         assert_eq!(refusal(&answer, "success", "errorReason"), case.reason(), "{case:?}: {answer}");
         assert!(answer.get("transaction").is_none_or(|t| t == ""), "{case:?}: nothing was broadcast: {answer}");
-        let balance = usdc.balanceOf(payment.payer.address()).call().await.unwrap();
+        let balance = usdc.balanceOf(payment.payer()).call().await.unwrap();
         assert_eq!(balance, U256::from(5_000), "{case:?}: nothing moved");
     }
 }
 
 #[tokio::test]
 async fn settle_refuses_each_payment_verify_refuses_and_moves_nothing() {
-    let pool = crate::harness::own_database("settle_refuses_each_payment_verify_refus").await;
+    let database = TestDatabase::create("settle_refuses_each_payment_verify_refus").await;
+    let pool = database.pool();
     // A pause stops every payment, so it has a chain of its own below.
     let cases: Vec<_> = Case::ALL.into_iter().filter(|case| !matches!(case, Case::PausedToken)).collect();
     settle_refuses(pool, &cases).await;
@@ -168,7 +173,8 @@ async fn settle_refuses_each_payment_verify_refuses_and_moves_nothing() {
 
 #[tokio::test]
 async fn settle_refuses_a_payment_in_a_paused_token() {
-    let pool = crate::harness::own_database("settle_refuses_a_payment_in_a_paused_tok").await;
+    let database = TestDatabase::create("settle_refuses_a_payment_in_a_paused_tok").await;
+    let pool = database.pool();
     settle_refuses(pool, &[Case::PausedToken]).await;
 }
 
@@ -176,12 +182,13 @@ async fn settle_refuses_a_payment_in_a_paused_token() {
 /// settle answer carries the token's reason, not `unexpected_settle_error`.
 #[tokio::test]
 async fn a_queued_payment_the_token_refuses_gets_the_tokens_reason() {
-    let pool = crate::harness::own_database("a_queued_payment_the_token_refuses_gets_").await;
+    let database = TestDatabase::create("a_queued_payment_the_token_refuses_gets_").await;
+    let pool = database.pool();
     let env = Env::new(pool).await;
     let config = fast_config();
     let settler = env.settler(&config).await;
     let batcher = env.batcher(&config).await;
-    let usdc = MockUSDC::new(env.token, &env.deployer);
+    let usdc = MockUSDC::new(env.chain.token, env.chain.as_account(DEPLOYER));
     let payer = env.payer(5_000).await;
 
     usdc.blacklist(payer.address()).send().await.unwrap().get_receipt().await.unwrap();

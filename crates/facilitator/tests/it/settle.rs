@@ -5,13 +5,11 @@ use std::time::Duration;
 use alloy::primitives::U256;
 use clearing_facilitator::{SettleConfig, SettleResult};
 use clearing_ledger::SettlementStatus;
+use clearing_testkit::now;
 use clearing_x402::Reason;
 use sqlx::PgPool;
 
-use crate::{
-    eip3009::now,
-    support::{Env, PAY_TO, fast_config, is_submitted, later},
-};
+use crate::support::{Env, PAY_TO, fast_config, is_submitted, later};
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn a_batch_of_good_and_bad_items_resolves_each_from_its_own_event(pool: PgPool) {

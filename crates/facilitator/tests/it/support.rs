@@ -1,61 +1,45 @@
-use std::{path::PathBuf, time::Duration};
+//! The settle service's world: a [`Chain`], a relayer (anvil account 1) and a ledger.
+
+use std::time::Duration;
 
 use alloy::{
-    node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, B256, U256},
-    providers::Provider,
     signers::local::PrivateKeySigner,
 };
-use clearing_chain::{
-    ChainProvider, DeployConfig, Deployment, Relayer, connect, connect_with_signer, contracts::MockUSDC,
-    deploy_mock_usdc, deploy_suite, mint_mock_usdc,
-};
+use clearing_chain::{Relayer, connect};
 use clearing_facilitator::{Batcher, PaymentToSettle, SettleConfig, Settler};
 use clearing_ledger::{Ledger, Settlement, SettlementStatus};
+use clearing_testkit::{Chain, now, sign::transfer};
 use clearing_x402::X402Version;
 use sqlx::PgPool;
 
-use crate::eip3009::{Authorization, now, sign_transfer};
-
 /// The payee of every test payment.
 pub(crate) const PAY_TO: Address = Address::repeat_byte(0xbb);
+/// The relayer's anvil account.
+pub(crate) const RELAYER: usize = 1;
 
 /// A chain with the suite and a MockUSDC, a relayer, and a ledger.
 pub(crate) struct Env {
-    pub(crate) anvil: AnvilInstance,
-    pub(crate) deployer: ChainProvider,
+    pub(crate) chain: Chain,
     pub(crate) relayer_key: PrivateKeySigner,
     pub(crate) relayer: Relayer,
-    pub(crate) token: Address,
-    pub(crate) deployment: Deployment,
     pub(crate) ledger: Ledger,
     pub(crate) pool: PgPool,
 }
 
 impl Env {
     pub(crate) async fn new(pool: PgPool) -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
-        assert!(binary.exists(), "{} is missing: run `npm ci`", binary.display());
-        let anvil = Anvil::at(binary).spawn();
-        let deployer_key = PrivateKeySigner::from(anvil.keys()[0].clone());
-        let deployer = connect_with_signer(&anvil.endpoint(), deployer_key.clone()).unwrap();
-        let deployment = deploy_suite(&deployer, &DeployConfig::single_operator(deployer_key.address())).await.unwrap();
-        let token = deploy_mock_usdc(&deployer, "USDC").await.unwrap();
-        let relayer_key = PrivateKeySigner::from(anvil.keys()[1].clone());
-        let relayer = Relayer::new(connect(&anvil.endpoint()).unwrap(), relayer_key.clone(), deployment.batch_settler)
-            .await
-            .unwrap();
+        let chain = Chain::start().await;
+        let relayer_key = chain.key(RELAYER);
+        let settler = chain.deployment.batch_settler;
+        let relayer = Relayer::new(connect(&chain.endpoint()).unwrap(), relayer_key.clone(), settler).await.unwrap();
         let ledger = Ledger::from_pool(pool.clone());
-        Self { anvil, deployer, relayer_key, relayer, token, deployment, ledger, pool }
+        Self { chain, relayer_key, relayer, ledger, pool }
     }
 
     /// A payer holding `balance`.
     pub(crate) async fn payer(&self, balance: u64) -> PrivateKeySigner {
-        let payer = PrivateKeySigner::random();
-        if balance > 0 {
-            mint_mock_usdc(&self.deployer, self.token, payer.address(), U256::from(balance)).await.unwrap();
-        }
-        payer
+        self.chain.payer(balance).await
     }
 
     /// `payer`'s signed payment of `value` to [`PAY_TO`], valid until `valid_before`.
@@ -66,30 +50,25 @@ impl Env {
         valid_before: u64,
         nonce: u8,
     ) -> PaymentToSettle {
-        let auth = Authorization {
-            to: PAY_TO,
-            value: U256::from(value),
-            valid_after: 0,
-            valid_before,
-            nonce: B256::repeat_byte(nonce),
-        };
+        let p =
+            transfer(payer, &self.chain.domain(), PAY_TO, U256::from(value), valid_before, B256::repeat_byte(nonce));
         PaymentToSettle {
             chain_id: self.relayer.chain_id(),
-            asset: self.token,
-            payer: payer.address(),
-            pay_to: PAY_TO,
-            value: auth.value,
-            valid_after: U256::ZERO,
-            valid_before: U256::from(valid_before),
-            nonce: auth.nonce,
-            signature: sign_transfer(payer, self.token, self.relayer.chain_id(), &auth),
+            asset: self.chain.token,
+            payer: p.from,
+            pay_to: p.to,
+            value: p.value,
+            valid_after: p.validAfter,
+            valid_before: p.validBefore,
+            nonce: p.nonce,
+            signature: p.signature,
             x402_version: X402Version::V2,
             network: format!("eip155:{}", self.relayer.chain_id()),
         }
     }
 
     pub(crate) async fn balance(&self, who: Address) -> U256 {
-        MockUSDC::new(self.token, &self.deployer).balanceOf(who).call().await.unwrap()
+        self.chain.balance(who).await
     }
 
     pub(crate) async fn settler(&self, config: &SettleConfig) -> Settler {
@@ -97,15 +76,15 @@ impl Env {
     }
 
     pub(crate) async fn batcher(&self, config: &SettleConfig) -> Batcher {
-        Batcher::start(self.ledger.clone(), self.relayer.clone(), &[self.token], config.clone()).await.unwrap()
+        Batcher::start(self.ledger.clone(), self.relayer.clone(), &[self.chain.token], config.clone()).await.unwrap()
     }
 
     pub(crate) async fn set_automine(&self, on: bool) {
-        let _: serde_json::Value = self.deployer.raw_request("evm_setAutomine".into(), (on,)).await.unwrap();
+        self.chain.set_automine(on).await;
     }
 
     pub(crate) async fn mine(&self) {
-        let _: serde_json::Value = self.deployer.raw_request("evm_mine".into(), ()).await.unwrap();
+        self.chain.mine(1).await;
     }
 
     /// Every transaction hash ever recorded, oldest first.

@@ -1,13 +1,15 @@
 //! `/verify` against the chain, named after the conformance properties it pins.
 
 use alloy::{
-    primitives::{Address, Bytes, U256},
+    primitives::{Address, U256},
     signers::local::PrivateKeySigner,
 };
 use clearing_chain::contracts::MockUSDC;
+use clearing_testkit::{TOKEN_NAME, TOKEN_VERSION, Terms};
+use clearing_x402::TokenDomain;
 use serde_json::{Value, json};
 
-use crate::harness::{Harness, Payment, USDC};
+use crate::harness::{Harness, USDC, pay, terms};
 
 fn vectors() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/eip3009-x402.json");
@@ -56,14 +58,14 @@ async fn verify_commits_nothing() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let payment = Payment::new(&payer, 5_000);
-    let usdc = MockUSDC::new(USDC, &harness.provider);
+    let payment = pay(&payer, 5_000);
+    let usdc = MockUSDC::new(USDC, &harness.chain.provider);
 
     for _ in 0..3 {
-        assert_eq!(harness.verify(&payment.v2_body()).await["isValid"], true);
+        assert_eq!(harness.verify(&payment.body()).await["isValid"], true);
     }
     assert_eq!(usdc.balanceOf(payer.address()).call().await.unwrap(), U256::from(5_000));
-    assert!(!usdc.authorizationState(payer.address(), payment.nonce).call().await.unwrap());
+    assert!(!usdc.authorizationState(payer.address(), payment.nonce()).call().await.unwrap());
 }
 
 #[tokio::test]
@@ -71,9 +73,9 @@ async fn an_underpayment_is_rejected() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let payment = Payment::new(&payer, 999);
+    let payment = pay(&payer, 999);
 
-    let answer = harness.verify(&payment.v2_body_for(&payment.requirements(1_000))).await;
+    let answer = harness.verify(&payment.body_against(terms(1_000).requirements())).await;
 
     assert_eq!(reason(&answer), "invalid_exact_evm_payload_authorization_value_mismatch");
     assert!(answer["invalidMessage"].as_str().unwrap().contains("999"), "{answer}");
@@ -84,27 +86,10 @@ async fn a_nonce_replay_is_rejected() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let payment = Payment::new(&payer, 1_000);
-    let body = payment.v2_body();
+    let payment = pay(&payer, 1_000);
+    let body = payment.body();
     // Use the authorization on chain, as a settlement would.
-    let authorization = &body["paymentPayload"]["payload"]["authorization"];
-    let signature: Bytes = body["paymentPayload"]["payload"]["signature"].as_str().unwrap().parse().unwrap();
-    MockUSDC::new(USDC, &harness.provider)
-        .transferWithAuthorization_0(
-            payer.address(),
-            payment.pay_to,
-            U256::from(1_000),
-            U256::ZERO,
-            authorization["validBefore"].as_str().unwrap().parse().unwrap(),
-            payment.nonce,
-            signature,
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    harness.chain.transfer_with_authorization(&payment.settle_payment()).await;
     harness.sync().await;
 
     assert_eq!(reason(&harness.verify(&body).await), "invalid_exact_evm_nonce_already_used");
@@ -115,23 +100,23 @@ async fn in_flight_settlements_count_against_the_balance() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 1_500).await;
-    let queued = Payment::new(&payer, 1_000);
-    harness.inflight.add(31337, USDC, payer.address(), queued.nonce, U256::from(1_000));
+    let queued = pay(&payer, 1_000);
+    harness.inflight.add(31337, USDC, payer.address(), queued.nonce(), U256::from(1_000));
 
-    let second = Payment::new(&payer, 1_000);
-    assert_eq!(reason(&harness.verify(&second.v2_body()).await), "invalid_exact_evm_insufficient_balance");
+    let second = pay(&payer, 1_000);
+    assert_eq!(reason(&harness.verify(&second.body()).await), "invalid_exact_evm_insufficient_balance");
     // The queued payment itself is not counted twice.
-    assert_eq!(harness.verify(&queued.v2_body()).await["isValid"], true);
+    assert_eq!(harness.verify(&queued.body()).await["isValid"], true);
 }
 
 #[tokio::test]
 async fn an_unsupported_network_is_rejected_with_a_reason() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
-    let mut payment = Payment::new(&payer, 1_000);
-    payment.chain_id = 8453;
+    let domain = TokenDomain::new(8453, USDC, TOKEN_NAME, TOKEN_VERSION);
+    let payment = Terms { domain, ..terms(1_000) }.pay(&payer);
 
-    let answer = harness.verify(&payment.v2_body()).await;
+    let answer = harness.verify(&payment.body()).await;
 
     assert_eq!(reason(&answer), "unsupported_network");
     assert!(answer["invalidMessage"].as_str().unwrap().contains("eip155:8453"), "{answer}");
@@ -141,10 +126,10 @@ async fn an_unsupported_network_is_rejected_with_a_reason() {
 async fn an_asset_that_is_not_a_contract_is_rejected_with_a_reason() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
-    let mut payment = Payment::new(&payer, 1_000);
-    payment.asset = Address::repeat_byte(0xde);
+    let domain = TokenDomain::new(31337, Address::repeat_byte(0xde), TOKEN_NAME, TOKEN_VERSION);
+    let payment = Terms { domain, ..terms(1_000) }.pay(&payer);
 
-    assert_eq!(reason(&harness.verify(&payment.v2_body()).await), "asset_not_deployed_contract");
+    assert_eq!(reason(&harness.verify(&payment.body()).await), "asset_not_deployed_contract");
 }
 
 #[tokio::test]
@@ -153,12 +138,12 @@ async fn asset_substitution_is_rejected() {
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
     // Signed for one token, presented against requirements in another.
-    let mut cheap = Payment::new(&payer, 1_000);
-    cheap.asset = Address::repeat_byte(0xc4);
-    let mut requirements = cheap.requirements(1_000);
-    requirements["asset"] = json!(USDC.to_checksum(None));
+    let domain = TokenDomain::new(31337, Address::repeat_byte(0xc4), TOKEN_NAME, TOKEN_VERSION);
+    let cheap = Terms { domain, ..terms(1_000) }.pay(&payer);
+    let requirements = terms(1_000).requirements();
+    assert_eq!(requirements.asset, USDC.to_checksum(None));
 
-    let answer = harness.verify(&cheap.v2_body_for(&requirements)).await;
+    let answer = harness.verify(&cheap.body_against(requirements)).await;
 
     assert_eq!(answer["isValid"], false, "{answer}");
     assert_eq!(reason(&answer), "invalid_exact_evm_signature", "the digest is over the required asset");
@@ -169,8 +154,8 @@ async fn network_substitution_is_rejected() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let payment = Payment::new(&payer, 1_000);
-    let mut body = payment.v2_body();
+    let payment = pay(&payer, 1_000);
+    let mut body = payment.body();
     body["paymentPayload"]["accepted"]["network"] = json!("eip155:84532");
 
     assert_eq!(reason(&harness.verify(&body).await), "invalid_exact_evm_network_mismatch");
@@ -181,13 +166,9 @@ async fn an_expiring_authorization_is_rejected() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let mut payment = Payment::new(&payer, 1_000);
-    payment.valid_before = harness_now() + 3;
+    let payment = terms(1_000).pay_until(&payer, harness_now() + 3);
 
-    assert_eq!(
-        reason(&harness.verify(&payment.v2_body()).await),
-        "invalid_exact_evm_payload_authorization_valid_before"
-    );
+    assert_eq!(reason(&harness.verify(&payment.body()).await), "invalid_exact_evm_payload_authorization_valid_before");
 }
 
 #[tokio::test]
@@ -195,8 +176,8 @@ async fn a_signature_by_someone_else_is_rejected() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let payment = Payment::new(&PrivateKeySigner::random(), 1_000);
-    let mut body = payment.v2_body();
+    let payment = pay(&PrivateKeySigner::random(), 1_000);
+    let mut body = payment.body();
     body["paymentPayload"]["payload"]["authorization"]["from"] = json!(payer.address().to_checksum(None));
 
     assert_eq!(reason(&harness.verify(&body).await), "invalid_exact_evm_signature");
@@ -206,8 +187,8 @@ async fn a_signature_by_someone_else_is_rejected() {
 async fn a_malformed_payload_is_invalid() {
     let harness = Harness::new().await;
     let payer = PrivateKeySigner::random();
-    let payment = Payment::new(&payer, 1_000);
-    let mut body = payment.v2_body();
+    let payment = pay(&payer, 1_000);
+    let mut body = payment.body();
     body["paymentPayload"]["payload"]["authorization"]["value"] = json!("ten");
 
     assert_eq!(reason(&harness.verify(&body).await), "invalid_payload");

@@ -3,15 +3,12 @@
 
 use std::{sync::Arc, sync::atomic::Ordering};
 
-use alloy::{
-    primitives::{Bytes, U256},
-    signers::local::PrivateKeySigner,
-};
-use clearing_chain::{contracts::MockUSDC, mint_mock_usdc};
+use alloy::{primitives::U256, signers::local::PrivateKeySigner};
 use clearing_facilitator::{CoalescerConfig, SystemClock, http::HttpConfig};
+use clearing_testkit::SignedPayment;
 use serde_json::Value;
 
-use crate::harness::{Harness, Payment, USDC};
+use crate::harness::{Harness, USDC, pay};
 
 /// A poller that never polls on its own within a test: only verify's own needs (and `sync`) move the head.
 fn lazy_head() -> CoalescerConfig {
@@ -23,25 +20,8 @@ fn reason(answer: &Value) -> &str {
 }
 
 /// Uses `payment`'s authorization on chain, as a batch would.
-pub(crate) async fn use_on_chain(harness: &Harness, payment: &Payment) {
-    let body = payment.v2_body();
-    let signature: Bytes = body["paymentPayload"]["payload"]["signature"].as_str().unwrap().parse().unwrap();
-    MockUSDC::new(USDC, &harness.provider)
-        .transferWithAuthorization_0(
-            payment.payer.address(),
-            payment.pay_to,
-            U256::from(payment.value),
-            U256::from(payment.valid_after),
-            U256::from(payment.valid_before),
-            payment.nonce,
-            signature,
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+pub(crate) async fn use_on_chain(harness: &Harness, payment: &SignedPayment) {
+    harness.chain.transfer_with_authorization(&payment.settle_payment()).await;
 }
 
 fn calls(harness: &Harness) -> u64 {
@@ -53,11 +33,11 @@ async fn an_answer_is_reused_while_its_block_is_the_head_and_dropped_when_it_mov
     let harness = Harness::with_reads(Arc::new(SystemClock), HttpConfig::default(), lazy_head()).await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let payment = Payment::new(&payer, 1_000);
+    let payment = pay(&payer, 1_000);
 
-    assert_eq!(harness.verify(&payment.v2_body()).await["isValid"], true);
+    assert_eq!(harness.verify(&payment.body()).await["isValid"], true);
     let after_first = calls(&harness);
-    assert_eq!(harness.verify(&payment.v2_body()).await["isValid"], true);
+    assert_eq!(harness.verify(&payment.body()).await["isValid"], true);
     assert_eq!(calls(&harness), after_first, "the same payment at the same head costs no call");
     assert_eq!(harness.metrics.chain_read_cache_hits.load(Ordering::Relaxed), 1);
 
@@ -65,7 +45,7 @@ async fn an_answer_is_reused_while_its_block_is_the_head_and_dropped_when_it_mov
     // and once it is, the answer of the old block is never served.
     use_on_chain(&harness, &payment).await;
     harness.sync().await;
-    assert_eq!(reason(&harness.verify(&payment.v2_body()).await), "invalid_exact_evm_nonce_already_used");
+    assert_eq!(reason(&harness.verify(&payment.body()).await), "invalid_exact_evm_nonce_already_used");
     assert_eq!(calls(&harness), after_first + 1, "a new head needs a new read");
 }
 
@@ -74,21 +54,21 @@ async fn a_payment_in_flight_is_never_answered_from_a_block_read_before_it_was_m
     let harness = Harness::with_reads(Arc::new(SystemClock), HttpConfig::default(), lazy_head()).await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let payment = Payment::new(&payer, 1_000);
-    assert_eq!(harness.verify(&payment.v2_body()).await["isValid"], true, "cached at the current head");
+    let payment = pay(&payer, 1_000);
+    assert_eq!(harness.verify(&payment.body()).await["isValid"], true, "cached at the current head");
 
     // Queued by settle, then mined; the poller has not looked since (its interval is ten minutes).
-    harness.inflight.add(31337, USDC, payer.address(), payment.nonce, U256::from(1_000));
+    harness.inflight.add(31337, USDC, payer.address(), payment.nonce(), U256::from(1_000));
     use_on_chain(&harness, &payment).await;
     assert_eq!(
-        reason(&harness.verify(&payment.v2_body()).await),
+        reason(&harness.verify(&payment.body()).await),
         "invalid_exact_evm_nonce_already_used",
         "in flight: verify polls the head first"
     );
 
     // Final: the settle path stops counting it; the answer still comes from a head polled after that.
-    harness.inflight.remove(31337, USDC, payer.address(), payment.nonce);
-    assert_eq!(reason(&harness.verify(&payment.v2_body()).await), "invalid_exact_evm_nonce_already_used");
+    harness.inflight.remove(31337, USDC, payer.address(), payment.nonce());
+    assert_eq!(reason(&harness.verify(&payment.body()).await), "invalid_exact_evm_nonce_already_used");
 }
 
 #[tokio::test]
@@ -96,22 +76,22 @@ async fn a_just_final_settlement_counts_against_a_balance_read_before_it() {
     let harness = Harness::with_reads(Arc::new(SystemClock), HttpConfig::default(), lazy_head()).await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 1_500).await;
-    let first = Payment::new(&payer, 1_000);
-    let second = Payment::new(&payer, 1_000);
-    harness.inflight.add(31337, USDC, payer.address(), first.nonce, U256::from(1_000));
-    assert_eq!(reason(&harness.verify(&second.v2_body()).await), "invalid_exact_evm_insufficient_balance");
+    let first = pay(&payer, 1_000);
+    let second = pay(&payer, 1_000);
+    harness.inflight.add(31337, USDC, payer.address(), first.nonce(), U256::from(1_000));
+    assert_eq!(reason(&harness.verify(&second.body()).await), "invalid_exact_evm_insufficient_balance");
 
     // The first settles on chain and becomes final, but the head verify knows is still the one before it: the
     // cached balance (1,500) must not be taken without the 1,000 that has left it.
     use_on_chain(&harness, &first).await;
-    harness.inflight.remove(31337, USDC, payer.address(), first.nonce);
-    assert_eq!(reason(&harness.verify(&second.v2_body()).await), "invalid_exact_evm_insufficient_balance");
+    harness.inflight.remove(31337, USDC, payer.address(), first.nonce());
+    assert_eq!(reason(&harness.verify(&second.body()).await), "invalid_exact_evm_insufficient_balance");
 
     // At a head polled after it, the balance read (500) already shows the debit, and it is not counted twice.
     harness.sync().await;
-    let smaller = Payment::new(&payer, 500);
-    assert_eq!(harness.verify(&smaller.v2_body()).await["isValid"], true);
-    assert_eq!(reason(&harness.verify(&second.v2_body()).await), "invalid_exact_evm_insufficient_balance");
+    let smaller = pay(&payer, 500);
+    assert_eq!(harness.verify(&smaller.body()).await["isValid"], true);
+    assert_eq!(reason(&harness.verify(&second.body()).await), "invalid_exact_evm_insufficient_balance");
 }
 
 #[tokio::test]
@@ -120,25 +100,25 @@ async fn with_the_cache_off_every_verify_reads_latest() {
     let harness = Harness::with_reads(Arc::new(SystemClock), HttpConfig::default(), reads).await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let payment = Payment::new(&payer, 1_000);
-    assert_eq!(harness.verify(&payment.v2_body()).await["isValid"], true);
-    assert_eq!(harness.verify(&payment.v2_body()).await["isValid"], true);
+    let payment = pay(&payer, 1_000);
+    assert_eq!(harness.verify(&payment.body()).await["isValid"], true);
+    assert_eq!(harness.verify(&payment.body()).await["isValid"], true);
     assert_eq!(calls(&harness), 2);
     assert_eq!(harness.metrics.chain_head_calls.load(Ordering::Relaxed), 0);
     use_on_chain(&harness, &payment).await;
-    assert_eq!(reason(&harness.verify(&payment.v2_body()).await), "invalid_exact_evm_nonce_already_used");
+    assert_eq!(reason(&harness.verify(&payment.body()).await), "invalid_exact_evm_nonce_already_used");
 }
 
 #[tokio::test]
 async fn a_payer_funded_a_moment_ago_is_not_refused_from_the_block_before() {
     let harness = Harness::with_reads(Arc::new(SystemClock), HttpConfig::default(), lazy_head()).await;
     let payer = PrivateKeySigner::random();
-    let payment = Payment::new(&payer, 1_000);
+    let payment = pay(&payer, 1_000);
     harness.sync().await;
-    assert_eq!(reason(&harness.verify(&payment.v2_body()).await), "invalid_exact_evm_insufficient_balance");
+    assert_eq!(reason(&harness.verify(&payment.body()).await), "invalid_exact_evm_insufficient_balance");
 
     // Funded behind the poller's back (no sync): the cached block says 0, but a refusal must come from a head
     // polled after the request, and that one has the funds.
-    mint_mock_usdc(&harness.provider, USDC, payer.address(), U256::from(1_000)).await.unwrap();
-    assert_eq!(harness.verify(&payment.v2_body()).await["isValid"], true);
+    harness.chain.mint(payer.address(), 1_000).await;
+    assert_eq!(harness.verify(&payment.body()).await["isValid"], true);
 }

@@ -11,12 +11,12 @@ use sqlx::PgPool;
 
 use crate::{
     proxy::FlakyProxy,
-    support::{Chain, assert_rebuild_equal, caught_up, indexer, test_config},
+    support::{Activity, assert_rebuild_equal, caught_up, start, test_config},
 };
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn a_kill_between_the_data_and_the_checkpoint_leaves_no_duplicate_or_missing_row(pool: PgPool) {
-    let chain = Chain::start().await;
+    let chain = start().await;
     for round in 0..3 {
         chain.activity(round).await;
     }
@@ -39,7 +39,7 @@ async fn a_kill_between_the_data_and_the_checkpoint_leaves_no_duplicate_or_missi
             }
         })
     });
-    let doomed = indexer(&ledger, &chain.endpoint(), &chain, &config).await.with_before_checkpoint(hook);
+    let doomed = chain.indexer_through(&chain.endpoint(), &ledger, &config).await.with_before_checkpoint(hook);
     let task = tokio::spawn(async move { doomed.run(std::future::pending()).await });
     let block = killed_at.recv().await.unwrap();
     task.abort();
@@ -51,7 +51,7 @@ async fn a_kill_between_the_data_and_the_checkpoint_leaves_no_duplicate_or_missi
     let at = ledger.projection_digest(31337, checkpoint.block_number).await.unwrap();
     assert_eq!(above, at, "no row above the checkpoint survives the kill");
 
-    let restarted = indexer(&ledger, &chain.endpoint(), &chain, &config).await;
+    let restarted = chain.indexer_through(&chain.endpoint(), &ledger, &config).await;
     let task = tokio::spawn(async move { restarted.run(std::future::pending()).await });
     caught_up(&ledger, &chain).await;
     task.abort();
@@ -60,7 +60,7 @@ async fn a_kill_between_the_data_and_the_checkpoint_leaves_no_duplicate_or_missi
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn the_indexer_converges_through_a_flaky_rpc(pool: PgPool) {
-    let chain = Chain::start().await;
+    let chain = start().await;
     let proxy = FlakyProxy::start(chain.endpoint()).await;
     let ledger = Ledger::from_pool(pool);
     let mut config = test_config();
@@ -70,7 +70,7 @@ async fn the_indexer_converges_through_a_flaky_rpc(pool: PgPool) {
     // A backlog wider than the proxy's range limit, then activity while following the head.
     chain.activity(0).await;
     chain.mine(40).await;
-    let live = indexer(&ledger, &proxy.url, &chain, &config).await;
+    let live = chain.indexer_through(&proxy.url, &ledger, &config).await;
     let task = tokio::spawn(async move { live.run(std::future::pending()).await });
     for round in 1..3 {
         chain.activity(round).await;

@@ -3,9 +3,6 @@
 //! checkpoint, a flaky RPC proxy, and the facilitator's queue items confirmed at depth and
 //! reopened by a reorg; after each, the projections equal a rebuild from chain data.
 
-#[path = "../../../chain/tests/it/eip3009.rs"]
-#[allow(dead_code)]
-mod eip3009;
 mod faults;
 mod proxy;
 mod reorg;

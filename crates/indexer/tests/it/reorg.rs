@@ -3,13 +3,14 @@
 
 use alloy::providers::ext::AnvilApi;
 use clearing_ledger::{Ledger, MAIN_INDEXER};
+use clearing_testkit::Chain;
 use sqlx::PgPool;
 
-use crate::support::{Chain, assert_rebuild_equal, caught_up, indexer, test_config};
+use crate::support::{Activity, assert_rebuild_equal, caught_up, start, test_config};
 
 /// Replaces the newest `depth` blocks (which hold real activity) with a longer, different chain.
 async fn reorg(chain: &Chain, ledger: &Ledger, depth: u64, round: usize) {
-    let snapshot = chain.deployer.anvil_snapshot().await.unwrap();
+    let snapshot = chain.provider.anvil_snapshot().await.unwrap();
     let before = chain.head().await;
     chain.activity(round).await;
     let used = chain.head().await - before;
@@ -18,7 +19,7 @@ async fn reorg(chain: &Chain, ledger: &Ledger, depth: u64, round: usize) {
     let orphaned_head = chain.head().await;
     assert_eq!(orphaned_head - before, depth.max(used));
 
-    assert!(chain.deployer.anvil_revert(snapshot).await.unwrap());
+    assert!(chain.provider.anvil_revert(snapshot).await.unwrap());
     chain.activity(round + 100).await;
     let now = chain.head().await;
     chain.mine((orphaned_head + 1).saturating_sub(now)).await;
@@ -27,9 +28,9 @@ async fn reorg(chain: &Chain, ledger: &Ledger, depth: u64, round: usize) {
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn reorgs_of_depth_1_5_and_64_leave_projections_equal_to_a_rebuild(pool: PgPool) {
-    let chain = Chain::start().await;
+    let chain = start().await;
     let ledger = Ledger::from_pool(pool);
-    let live = indexer(&ledger, &chain.endpoint(), &chain, &test_config()).await;
+    let live = chain.indexer_through(&chain.endpoint(), &ledger, &test_config()).await;
     let task = tokio::spawn(async move { live.run(std::future::pending()).await });
 
     chain.activity(0).await;
@@ -46,28 +47,28 @@ async fn reorgs_of_depth_1_5_and_64_leave_projections_equal_to_a_rebuild(pool: P
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn a_fork_while_stopped_is_found_on_startup(pool: PgPool) {
-    let chain = Chain::start().await;
+    let chain = start().await;
     let ledger = Ledger::from_pool(pool);
     let config = test_config();
-    let snapshot = chain.deployer.anvil_snapshot().await.unwrap();
+    let snapshot = chain.provider.anvil_snapshot().await.unwrap();
     chain.activity(0).await;
-    let first = indexer(&ledger, &chain.endpoint(), &chain, &config).await;
+    let first = chain.indexer_through(&chain.endpoint(), &ledger, &config).await;
     first.sync_to(chain.head().await).await.unwrap();
     drop(first);
 
-    assert!(chain.deployer.anvil_revert(snapshot).await.unwrap());
+    assert!(chain.provider.anvil_revert(snapshot).await.unwrap());
     chain.activity(1).await;
     chain.mine(3).await;
-    let second = indexer(&ledger, &chain.endpoint(), &chain, &config).await;
+    let second = chain.indexer_through(&chain.endpoint(), &ledger, &config).await;
     second.sync_to(chain.head().await).await.unwrap();
     assert_rebuild_equal(&ledger, &chain).await;
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn random_reorgs_leave_projections_equal_to_a_rebuild(pool: PgPool) {
-    let chain = Chain::start().await;
+    let chain = start().await;
     let ledger = Ledger::from_pool(pool);
-    let live = indexer(&ledger, &chain.endpoint(), &chain, &test_config()).await;
+    let live = chain.indexer_through(&chain.endpoint(), &ledger, &test_config()).await;
     let task = tokio::spawn(async move { live.run(std::future::pending()).await });
 
     // A fixed-seed xorshift sequence, so a failing run (its round and depth are in the message) replays exactly.

@@ -13,13 +13,11 @@ use clearing_ledger::{
     BatchClaim, BatchTransaction, ItemResolution, Ledger, MAIN_INDEXER, Mined, NewSettlement, PaymentKey,
     SettlementStatus, TxFees,
 };
+use clearing_testkit::{Chain, now};
 use clearing_x402::{Network, X402Version};
 use sqlx::PgPool;
 
-use crate::{
-    eip3009::now,
-    support::{Chain, assert_rebuild_equal, caught_up, indexer, test_config},
-};
+use crate::support::{Activity, assert_rebuild_equal, caught_up, start, test_config};
 
 /// The queue items of `payments`, as the facilitator would have queued them.
 fn queued(chain: &Chain, payments: &[BatchSettler::Payment]) -> Vec<NewSettlement> {
@@ -48,11 +46,11 @@ async fn statuses(ledger: &Ledger, items: &[NewSettlement]) -> Vec<SettlementSta
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn settled_items_confirm_at_depth_and_go_back_to_submitted_when_a_reorg_removes_their_batch(pool: PgPool) {
-    let chain = Chain::start().await;
+    let chain = start().await;
     let ledger = Ledger::from_pool(pool);
     let config = test_config();
     let depth = config.confirmations.unwrap();
-    let live = indexer(&ledger, &chain.endpoint(), &chain, &config).await;
+    let live = chain.indexer_through(&chain.endpoint(), &ledger, &config).await;
     let task = tokio::spawn(async move { live.run(std::future::pending()).await });
     chain.activity(0).await;
     caught_up(&ledger, &chain).await;
@@ -64,7 +62,7 @@ async fn settled_items_confirm_at_depth_and_go_back_to_submitted_when_a_reorg_re
         assert!(ledger.enqueue_settlement(item).await.unwrap().1);
     }
     let relayer = chain.address(0);
-    let tx_nonce = chain.deployer.get_transaction_count(relayer).await.unwrap();
+    let tx_nonce = chain.provider.get_transaction_count(relayer).await.unwrap();
     let claim = BatchClaim {
         chain_id: 31337,
         asset: chain.token,
@@ -77,10 +75,10 @@ async fn settled_items_confirm_at_depth_and_go_back_to_submitted_when_a_reorg_re
     let (batch, claimed) = ledger.claim_batch(&claim).await.unwrap().unwrap();
     assert_eq!(claimed.len(), items.len());
 
-    let snapshot = chain.deployer.anvil_snapshot().await.unwrap();
-    let receipt = chain.settle_payments(payments).await;
+    let snapshot = chain.provider.anvil_snapshot().await.unwrap();
+    let receipt = chain.settle_batch(payments).await;
     assert!(receipt.status());
-    let sent = chain.deployer.get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
+    let sent = chain.provider.get_transaction_by_hash(receipt.transaction_hash).await.unwrap().unwrap();
     let raw: Bytes = sent.inner.inner().encoded_2718().into();
     let fees = TxFees {
         max_fee_per_gas: sent.inner.max_fee_per_gas(),
@@ -112,7 +110,7 @@ async fn settled_items_confirm_at_depth_and_go_back_to_submitted_when_a_reorg_re
 
     // A reorg deeper than the confirmation depth replaces the batch's block with a longer chain without it.
     let orphaned_head = chain.head().await;
-    assert!(chain.deployer.anvil_revert(snapshot).await.unwrap());
+    assert!(chain.provider.anvil_revert(snapshot).await.unwrap());
     chain.activity(1).await;
     let now_head = chain.head().await;
     chain.mine((orphaned_head + 1).saturating_sub(now_head)).await;

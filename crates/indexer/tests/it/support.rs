@@ -1,203 +1,73 @@
-//! A deployed suite on a fresh anvil, a generator of real contract activity, and an indexer following it.
+//! Real contract activity on a [`Chain`] for an indexer to follow, and the checks every indexer test ends with.
 
-use std::{
-    path::PathBuf,
-    sync::atomic::{AtomicU64, Ordering},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use alloy::{
-    node_bindings::{Anvil, AnvilInstance},
-    primitives::{Address, B256, U256, keccak256},
-    providers::{Provider, ext::AnvilApi},
-    rpc::types::TransactionReceipt,
-    signers::{SignerSync, local::PrivateKeySigner},
-    sol,
-    sol_types::{Eip712Domain, SolStruct},
-};
-use clearing_chain::{
-    ChainProvider, Deployment, connect_with_signer,
-    contracts::{AnchorRegistry, BatchSettler, Escrow},
-    deploy_mock_usdc, deploy_suite, mint_mock_usdc,
-};
-use clearing_indexer::{Indexer, IndexerConfig, Targets, rebuild};
+use clearing_chain::{SettlePayment, contracts::AnchorRegistry};
+use clearing_indexer::{IndexerConfig, rebuild};
 use clearing_ledger::{Ledger, MAIN_INDEXER};
+use clearing_testkit::{Chain, DEPLOYER, unique};
 
-use crate::eip3009::{Authorization, now, sign_transfer};
+/// The accounts that pay (settlements and escrow jobs); each holds plenty.
+const PAYERS: std::ops::Range<usize> = 1..6;
+/// The payee of every settlement.
+const PAY_TO: usize = 6;
+/// The provider of every escrow job.
+const PROVIDER: usize = 7;
 
-sol! {
-    /// FiatToken v2.2's `ReceiveWithAuthorization` typed data.
-    struct ReceiveWithAuthorization {
-        address from;
-        address to;
-        uint256 value;
-        uint256 validAfter;
-        uint256 validBefore;
-        bytes32 nonce;
+/// A chain whose payers are funded.
+pub(crate) async fn start() -> Chain {
+    let chain = Chain::start().await;
+    for payer in PAYERS {
+        chain.mint(chain.address(payer), 1_000_000_000_000).await;
     }
+    chain
 }
 
-/// Makes every nonce and salt of a test run distinct, across reverts too.
-static COUNTER: AtomicU64 = AtomicU64::new(1);
-
-fn unique() -> B256 {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    keccak256([n.to_be_bytes().as_slice(), &now().to_be_bytes(), &std::process::id().to_be_bytes()].concat())
+/// What the indexer tests make happen on a chain.
+pub(crate) trait Activity {
+    /// `count` signed payments of account `payer` to the payee, each with a fresh nonce.
+    fn payments(&self, payer: usize, count: usize) -> Vec<SettlePayment>;
+    /// One BatchSettler transaction settling `count` payments of account `payer`.
+    async fn settle_of(&self, payer: usize, count: usize);
+    /// A whole escrow job: funded by `payer`, completed, released, and claimed by the provider.
+    async fn job(&self, payer: usize);
+    /// Anchors the next range of 10 sequence numbers under a fresh root.
+    async fn anchor_next(&self);
+    /// Settlements, a job and an anchor.
+    async fn activity(&self, round: usize);
 }
 
-pub(crate) struct Chain {
-    pub(crate) anvil: AnvilInstance,
-    pub(crate) deployer: ChainProvider,
-    pub(crate) deployment: Deployment,
-    pub(crate) token: Address,
-    keys: Vec<PrivateKeySigner>,
-}
-
-impl Chain {
-    pub(crate) async fn start() -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
-        let anvil = Anvil::at(binary).spawn();
-        let keys: Vec<PrivateKeySigner> = anvil.keys().iter().cloned().map(PrivateKeySigner::from).collect();
-        let deployer = connect_with_signer(&anvil.endpoint(), keys[0].clone()).unwrap();
-        let token = deploy_mock_usdc(&deployer, "USDC").await.unwrap();
-        let deployment =
-            deploy_suite(&deployer, &clearing_chain::DeployConfig::single_operator(keys[0].address())).await.unwrap();
-        for key in &keys[1..6] {
-            mint_mock_usdc(&deployer, token, key.address(), U256::from(1_000_000_000_000u64)).await.unwrap();
-        }
-        Self { anvil, deployer, deployment, token, keys }
+impl Activity for Chain {
+    fn payments(&self, payer: usize, count: usize) -> Vec<SettlePayment> {
+        let (signer, to) = (self.key(payer), self.address(PAY_TO));
+        (0..count).map(|i| self.transfer(&signer, to, 1_000 + i as u64)).collect()
     }
 
-    pub(crate) fn endpoint(&self) -> String {
-        self.anvil.endpoint()
-    }
-
-    pub(crate) fn targets(&self) -> Targets {
-        Targets {
-            chain_id: self.deployment.chain_id,
-            start_block: self.deployment.start_block,
-            batch_settler: self.deployment.batch_settler,
-            escrow: self.deployment.escrow,
-            anchor_registry: self.deployment.anchor_registry,
-            token: Some(self.token),
-        }
-    }
-
-    fn as_account(&self, index: usize) -> ChainProvider {
-        connect_with_signer(&self.endpoint(), self.keys[index].clone()).unwrap()
-    }
-
-    /// One BatchSettler transaction settling `count` payments of account `payer` to account 6.
-    pub(crate) async fn settle(&self, payer: usize, count: usize) {
-        let receipt = self.settle_payments(self.payments(payer, count)).await;
+    async fn settle_of(&self, payer: usize, count: usize) {
+        let receipt = self.settle_batch(self.payments(payer, count)).await;
         assert!(receipt.status());
     }
 
-    /// `count` signed payments of account `payer` to account 6, each with a fresh nonce.
-    pub(crate) fn payments(&self, payer: usize, count: usize) -> Vec<BatchSettler::Payment> {
-        let signer = &self.keys[payer];
-        (0..count)
-            .map(|i| {
-                let auth = Authorization {
-                    to: self.keys[6].address(),
-                    value: U256::from(1_000 + i),
-                    valid_after: 0,
-                    valid_before: now() + 3600,
-                    nonce: unique(),
-                };
-                BatchSettler::Payment {
-                    from: signer.address(),
-                    to: auth.to,
-                    value: auth.value,
-                    validAfter: U256::from(auth.valid_after),
-                    validBefore: U256::from(auth.valid_before),
-                    nonce: auth.nonce,
-                    signature: sign_transfer(signer, self.token, 31337, &auth),
-                }
-            })
-            .collect()
-    }
-
-    /// One BatchSettler transaction of `payments`, sent by account 0; its receipt.
-    pub(crate) async fn settle_payments(&self, payments: Vec<BatchSettler::Payment>) -> TransactionReceipt {
-        // A fresh provider per call: a provider's receipt watcher ignores block numbers it has seen, so one that
-        // lived through a revert to a lower height would wait forever.
-        let settler = BatchSettler::new(self.deployment.batch_settler, self.as_account(0));
-        settler.settle(self.token, payments).send().await.unwrap().get_receipt().await.unwrap()
-    }
-
-    /// Account `index`'s address.
-    pub(crate) fn address(&self, index: usize) -> Address {
-        self.keys[index].address()
-    }
-
-    /// A whole escrow job: funded by `payer` for provider account 7, completed, released, and claimed.
-    pub(crate) async fn job(&self, payer: usize) {
-        let signer = &self.keys[payer];
-        let escrow = Escrow::new(self.deployment.escrow, self.as_account(0));
-        let terms = Escrow::JobTerms {
-            payer: signer.address(),
-            provider: self.keys[7].address(),
-            token: self.token,
-            amount: U256::from(100_000),
-            fee: U256::from(5_000),
-            arbiter: self.keys[0].address(),
-            fundingDeadline: now() + 3600,
-            completionDeadline: now() + 7200,
-            reviewWindow: 600,
-            salt: unique(),
-        };
-        let job_id = escrow.jobIdOf(terms.clone()).call().await.unwrap();
-        let domain =
-            Eip712Domain::new(Some("USDC".into()), Some("2".into()), Some(U256::from(31337)), Some(self.token), None);
-        let typed = ReceiveWithAuthorization {
-            from: signer.address(),
-            to: self.deployment.escrow,
-            value: terms.amount,
-            validAfter: U256::ZERO,
-            validBefore: U256::from(terms.fundingDeadline),
-            nonce: job_id,
-        };
-        let signature = signer.sign_hash_sync(&typed.eip712_signing_hash(&domain)).unwrap();
-        let sent = escrow.fund(terms.clone(), signature.as_bytes().to_vec().into()).send().await.unwrap();
+    async fn job(&self, payer: usize) {
+        let job = self.fund_job(payer, PROVIDER, 100_000, 5_000).await;
+        let sent = self.escrow_as(DEPLOYER).markCompleted(job.terms.clone()).send().await.unwrap();
         assert!(sent.get_receipt().await.unwrap().status());
-        let sent = escrow.markCompleted(terms.clone()).send().await.unwrap();
+        let sent = self.escrow_as(payer).release(job.terms).send().await.unwrap();
         assert!(sent.get_receipt().await.unwrap().status());
-        let as_payer = Escrow::new(self.deployment.escrow, self.as_account(payer));
-        assert!(as_payer.release(terms).send().await.unwrap().get_receipt().await.unwrap().status());
-        let as_provider = Escrow::new(self.deployment.escrow, self.as_account(7));
-        let sent = as_provider.claim(self.token, self.keys[7].address()).send().await.unwrap();
+        let sent = self.escrow_as(PROVIDER).claim(self.token, self.address(PROVIDER)).send().await.unwrap();
         assert!(sent.get_receipt().await.unwrap().status());
     }
 
-    /// Anchors the next range of 10 sequence numbers under a fresh root.
-    pub(crate) async fn anchor(&self) {
-        let registry = AnchorRegistry::new(self.deployment.anchor_registry, self.as_account(0));
+    async fn anchor_next(&self) {
+        let registry = AnchorRegistry::new(self.deployment.anchor_registry, &self.provider);
         let first = registry.nextSeq().call().await.unwrap();
-        let sent = registry.anchor(first, first + 9, unique()).send().await.unwrap();
-        assert!(sent.get_receipt().await.unwrap().status());
+        assert!(self.anchor(first, first + 9, unique()).await.status());
     }
 
-    /// Settlements, a job and an anchor: 7 blocks with events.
-    pub(crate) async fn activity(&self, round: usize) {
-        self.settle(1 + round % 5, 3).await;
-        self.job(1 + (round + 1) % 5).await;
-        self.anchor().await;
-    }
-
-    pub(crate) async fn mine(&self, blocks: u64) {
-        if blocks > 0 {
-            self.deployer.anvil_mine(Some(blocks), None).await.unwrap();
-        }
-    }
-
-    pub(crate) async fn head(&self) -> u64 {
-        self.deployer.get_block_number().await.unwrap()
-    }
-
-    pub(crate) async fn head_hash(&self) -> B256 {
-        let head = self.head().await;
-        self.deployer.get_block_by_number(head.into()).await.unwrap().unwrap().header.hash
+    async fn activity(&self, round: usize) {
+        self.settle_of(PAYERS.start + round % PAYERS.len(), 3).await;
+        self.job(PAYERS.start + (round + 1) % PAYERS.len()).await;
+        self.anchor_next().await;
     }
 }
 
@@ -213,11 +83,6 @@ pub(crate) fn test_config() -> IndexerConfig {
         retry_attempts: 6,
         ..IndexerConfig::default()
     }
-}
-
-pub(crate) async fn indexer(ledger: &Ledger, rpc_url: &str, chain: &Chain, config: &IndexerConfig) -> Indexer {
-    let provider = clearing_chain::connect(rpc_url).unwrap();
-    Indexer::new(ledger.clone(), provider, chain.targets(), config).await.unwrap()
 }
 
 /// Waits until the live index's checkpoint is the chain's head (same hash).
