@@ -20,7 +20,10 @@ pub mod reason;
 pub use deploy::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
 pub use error::{Error, Result};
 pub use provider::{ChainProvider, connect, connect_with_signer};
-pub use reader::{MAX_VERIFY_READS, Simulation, TokenRefusal, VerifyAnswer, VerifyRead, read_verify_batch};
+pub use reader::{
+    MAX_VERIFY_READS, Simulation, TokenRefusal, VerifyAnswer, VerifyRead, read_verify_batch, verify_batch_budget,
+    verify_read_size,
+};
 pub use relayer::{
     BatchOutcome, Fees, ITEM_GAS_REQUIRED, ItemOutcome, MinedTx, Relayer, SettlePayment, SignedBatch, decode_receipt,
 };

@@ -49,6 +49,22 @@ mod flags {
 /// takes at most 224 bytes.
 pub const MAX_VERIFY_READS: usize = 100;
 
+/// EIP-3860's cap on creation code, which nodes apply to an `eth_call` without `to` as well: the reader's code plus
+/// its encoded queries must fit.
+const MAX_INITCODE_SIZE: usize = 49_152;
+
+/// Bytes of encoded queries one call can carry: what EIP-3860 leaves after the reader's own code and the
+/// constructor argument's offset and length words. About 100 queries of EOA payers (480 bytes each).
+pub fn verify_batch_budget() -> usize {
+    MAX_INITCODE_SIZE - VerifyReader::BYTECODE.len() - 64
+}
+
+/// Bytes `read` adds to a call's encoded queries: its offset in the array, ten head words (the signature's as an
+/// offset), and the signature's length word and padded bytes.
+pub fn verify_read_size(read: &VerifyRead) -> usize {
+    32 + 10 * 32 + 32 + read.signature.len().div_ceil(32) * 32
+}
+
 /// One verify's reads: the payer's balance and nonce state at `token`, code sizes, for a payer with code its
 /// ERC-1271 answer for `digest` and `signature`, and the simulated `transferWithAuthorization` of the authorization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,7 +201,9 @@ impl From<Answer> for VerifyAnswer {
     }
 }
 
-/// Answers up to [`MAX_VERIFY_READS`] reads with one `eth_call` at `block` (the latest block when `None`).
+/// Answers up to [`MAX_VERIFY_READS`] reads with one `eth_call` at `block` (the latest block when `None`). Callers
+/// keep the reads' [`verify_read_size`]s within [`verify_batch_budget`]; past it the node refuses the whole call
+/// ("max initcode size exceeded").
 ///
 /// # Panics
 /// If `reads` holds more than [`MAX_VERIFY_READS`] entries: callers batch below that.

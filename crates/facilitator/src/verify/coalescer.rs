@@ -19,7 +19,9 @@ use std::{
 };
 
 use alloy::eips::BlockId;
-use clearing_chain::{ChainProvider, MAX_VERIFY_READS, VerifyAnswer, VerifyRead, read_verify_batch};
+use clearing_chain::{
+    ChainProvider, MAX_VERIFY_READS, VerifyAnswer, VerifyRead, read_verify_batch, verify_batch_budget, verify_read_size,
+};
 use tokio::{
     sync::{Notify, Semaphore, mpsc, oneshot},
     time::Instant,
@@ -170,24 +172,33 @@ async fn run(
     let permits = Arc::new(Semaphore::new(max_in_flight));
     // Signalled whenever a call finishes, so a gathering batch can go out once the reader is idle.
     let finished = Arc::new(Notify::new());
-    while let Some(first) = receiver.recv().await {
-        let mut batch = Vec::with_capacity(max_batch);
-        batch.push(first);
+    let budget = verify_batch_budget();
+    // A read that did not fit the last batch's byte budget: the first of the next.
+    let mut left_over = None;
+    loop {
+        let first = match left_over.take() {
+            Some(read) => read,
+            None => match receiver.recv().await {
+                Some(read) => read,
+                None => break,
+            },
+        };
+        let mut batch = Batch::new(max_batch, budget, first);
         let deadline = Instant::now() + Duration::from_micros(config.max_wait_us);
         loop {
-            while batch.len() < max_batch {
+            while !batch.full() {
                 match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
+                    Ok(next) => left_over = batch.admit(next),
                     Err(_) => break,
                 }
             }
             // Full, or nothing under way: waiting longer would only add latency.
-            if batch.len() >= max_batch || permits.available_permits() == max_in_flight {
+            if batch.full() || permits.available_permits() == max_in_flight {
                 break;
             }
             tokio::select! {
                 next = receiver.recv() => match next {
-                    Some(next) => batch.push(next),
+                    Some(next) => left_over = batch.admit(next),
                     None => break,
                 },
                 () = finished.notified() => {}
@@ -196,12 +207,13 @@ async fn run(
         }
         let Ok(permit) = permits.clone().acquire_owned().await else { break };
         // Reads that arrived while waiting for a permit join this batch.
-        while batch.len() < max_batch {
+        while !batch.full() {
             match receiver.try_recv() {
-                Ok(next) => batch.push(next),
+                Ok(next) => left_over = batch.admit(next),
                 Err(_) => break,
             }
         }
+        let batch = batch.reads;
         let provider = provider.clone();
         let metrics = metrics.clone();
         let finished = finished.clone();
@@ -304,4 +316,38 @@ async fn apply_carried(
         answers[index] = answer;
     }
     Ok(answers)
+}
+
+/// The reads gathered for one call, bounded in count and in encoded bytes (EIP-3860's cap on creation code).
+struct Batch {
+    reads: Vec<(VerifyRead, Reply)>,
+    bytes: usize,
+    max_reads: usize,
+    budget: usize,
+    /// A read was turned away for want of bytes: the batch takes no more.
+    closed: bool,
+}
+
+impl Batch {
+    fn new(max_reads: usize, budget: usize, first: (VerifyRead, Reply)) -> Self {
+        let bytes = verify_read_size(&first.0);
+        Self { reads: vec![first], bytes, max_reads, budget, closed: false }
+    }
+
+    fn full(&self) -> bool {
+        self.closed || self.reads.len() >= self.max_reads
+    }
+
+    /// Adds `next`, or hands it back when it would take the batch past its byte budget (it starts the next batch;
+    /// a read too big for any batch goes alone, and only its own call fails).
+    fn admit(&mut self, next: (VerifyRead, Reply)) -> Option<(VerifyRead, Reply)> {
+        let size = verify_read_size(&next.0);
+        if self.bytes + size > self.budget {
+            self.closed = true;
+            return Some(next);
+        }
+        self.bytes += size;
+        self.reads.push(next);
+        None
+    }
 }

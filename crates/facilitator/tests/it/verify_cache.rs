@@ -122,3 +122,24 @@ async fn a_payer_funded_a_moment_ago_is_not_refused_from_the_block_before() {
     harness.chain.mint(payer.address(), 1_000).await;
     assert_eq!(harness.verify(&payment.body()).await["isValid"], true);
 }
+
+#[tokio::test]
+async fn a_full_batch_of_reads_is_split_to_fit_the_nodes_initcode_cap() {
+    // One call at a time and a long window: the 150 reads gather into batches of up to 100, whose encoded queries
+    // and the reader's code would exceed EIP-3860's 49,152 bytes in one call (about 95 reads fit).
+    let reads = CoalescerConfig { max_wait_us: 300_000, max_in_flight: 1, ..lazy_head() };
+    let harness = Arc::new(Harness::with_reads(Arc::new(SystemClock), HttpConfig::default(), reads).await);
+    let payer = PrivateKeySigner::random();
+    harness.mint(payer.address(), 10_000).await;
+    let mut verifies = tokio::task::JoinSet::new();
+    for _ in 0..150 {
+        let (harness, payment) = (harness.clone(), pay(&payer, 1));
+        verifies.spawn(async move { harness.verify(&payment.body()).await });
+    }
+    while let Some(answer) = verifies.join_next().await {
+        let answer = answer.unwrap();
+        assert_eq!(answer["isValid"], true, "{answer}");
+    }
+    // The 150 reads went out in at least two calls, none over the cap (a call over it fails every read in it).
+    assert!(calls(&harness) >= 2, "{} calls", calls(&harness));
+}
