@@ -3,7 +3,8 @@
 //! Each verify submits one [`VerifyRead`] and awaits its answer. A background task takes the first waiting read,
 //! gathers more, and answers the whole batch with one deployless `eth_call`
 //! ([`clearing_chain::read_verify_batch`]). A batch goes out as soon as no call is under way (an idle reader adds
-//! no wait), else when it is full (`max_batch`) or its window (`max_wait`) closes: under load, reads gather while
+//! no wait), else when it is full (`max_batch` reads, or as many bytes as EIP-3860 lets one call's creation code
+//! carry) or its window (`max_wait`) closes: under load, reads gather while
 //! earlier calls run, so the RPC cost per verify falls as the load rises without a fixed delay on every verify.
 //! At most `max_in_flight` calls run at once; reads arriving meanwhile wait for the next batch.
 //!
@@ -38,7 +39,8 @@ const MAX_HEAD_AGE_POLLS: u32 = 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CoalescerConfig {
-    /// Most reads in one call (at most [`MAX_VERIFY_READS`]). Default 100.
+    /// Most reads in one call (at most [`MAX_VERIFY_READS`]; fewer when their bytes would pass EIP-3860's cap on
+    /// creation code, about 95 of EOA payers). Default 100.
     pub max_batch: usize,
     /// How long the first read of a batch may wait for company while other calls are under way, microseconds
     /// (a reader with no call under way sends at once). Default 1,000.
