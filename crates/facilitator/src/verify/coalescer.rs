@@ -353,3 +353,47 @@ impl Batch {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{Address, Bytes};
+
+    use super::*;
+
+    fn read(signature_bytes: usize) -> (VerifyRead, Reply) {
+        let read =
+            VerifyRead { signature: Bytes::from(vec![1; signature_bytes]), ..VerifyRead::code_of(Address::ZERO) };
+        (read, oneshot::channel().0)
+    }
+
+    #[test]
+    fn a_batch_closes_at_its_byte_budget_and_hands_back_the_read_that_did_not_fit() {
+        let eoa = verify_read_size(&read(65).0);
+        let mut batch = Batch::new(100, 3 * eoa, read(65));
+        assert!(batch.admit(read(65)).is_none());
+        assert!(batch.admit(read(65)).is_none());
+        assert!(!batch.full(), "three reads fit exactly; the count cap is far");
+        let turned_away = batch.admit(read(65)).expect("a fourth read is over the budget");
+        assert_eq!(turned_away.0.signature.len(), 65);
+        assert!(batch.full(), "closed once a read was turned away, so a smaller one cannot slip in out of order");
+        assert_eq!(batch.reads.len(), 3);
+    }
+
+    #[test]
+    fn a_read_too_big_for_any_batch_goes_alone() {
+        let budget = verify_batch_budget();
+        let mut huge = Batch::new(100, budget, read(budget));
+        assert!(huge.admit(read(65)).is_some(), "nothing joins a read over the budget on its own");
+        assert_eq!(huge.reads.len(), 1);
+        // And it never joins another batch: the read after a normal one is turned away instead.
+        let mut normal = Batch::new(100, budget, read(65));
+        assert!(normal.admit(read(budget)).is_some());
+        assert_eq!(normal.reads.len(), 1);
+    }
+
+    #[test]
+    fn about_ninety_five_eoa_reads_fit_one_call() {
+        let fit = verify_batch_budget() / verify_read_size(&read(65).0);
+        assert!((90..100).contains(&fit), "{fit} reads of EOA payers fit one call");
+    }
+}
