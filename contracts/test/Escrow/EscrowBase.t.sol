@@ -8,8 +8,8 @@ import {Authorizations} from "../utils/Authorizations.sol";
 
 /// @title EscrowBase
 /// @notice Shared fixture for the Escrow unit tests: a MockUSDC, an Escrow with a 500 bps fee cap, named actors, a
-///         default $50 job, and helpers that sign the payer's ReceiveWithAuthorization and walk a job through its
-///         lifecycle.
+///         default $50 job, and helpers that sign the payer's ReceiveWithAuthorization (fund), TransferWithAuthorization
+///         (the operator entries) and EIP-712 Release/Dispute, and walk a job through its lifecycle.
 abstract contract EscrowBase is Authorizations {
     uint16 internal constant MAX_FEE_BPS = 500;
     uint256 internal constant T0 = 1_750_000_000;
@@ -124,6 +124,142 @@ abstract contract EscrowBase is Authorizations {
         }
     }
 
+    // ------------------------------------------------------------------ x402 transfer funding and payments
+
+    /// @dev The x402 `exact` window the stock clients sign: valid from 10 minutes ago for 5 minutes.
+    function transferWindow() internal view returns (uint256 validAfter, uint256 validBefore) {
+        return (block.timestamp - 600, block.timestamp + 300);
+    }
+
+    /// @dev The payer's TransferWithAuthorization to the escrow for `terms`: value = amount, nonce = salt.
+    function signTransferTerms(Escrow.JobTerms memory terms, uint256 key) internal view returns (bytes memory) {
+        (uint256 validAfter, uint256 validBefore) = transferWindow();
+        return signTransfer(
+            usdc,
+            key,
+            Authorization({
+                from: terms.payer,
+                to: address(escrow),
+                value: terms.amount,
+                validAfter: validAfter,
+                validBefore: validBefore,
+                nonce: terms.salt
+            })
+        );
+    }
+
+    /// @dev A `TransferFunding` item for `terms`, signed with `key`.
+    function transferFunding(Escrow.JobTerms memory terms, uint256 key)
+        internal
+        view
+        returns (Escrow.TransferFunding memory item)
+    {
+        (uint256 validAfter, uint256 validBefore) = transferWindow();
+        item = Escrow.TransferFunding({
+            terms: terms, validAfter: validAfter, validBefore: validBefore, signature: signTransferTerms(terms, key)
+        });
+    }
+
+    /// @dev Funds `terms` through the operator's `fundWithTransfer`.
+    function fundJobWithTransfer(Escrow.JobTerms memory terms) internal returns (bytes32 jobId) {
+        Escrow.TransferFunding memory item = transferFunding(terms, payerKey);
+        vm.prank(operator);
+        escrow.fundWithTransfer(terms, item.validAfter, item.validBefore, item.signature);
+        return escrow.jobIdOf(terms);
+    }
+
+    /// @dev A $1 data_api purchase from the payer to the provider with a 5-cent fee and a nonce from `seed`, signed.
+    function directPayment(uint256 seed) internal view returns (Escrow.DirectPayment memory payment) {
+        (uint256 validAfter, uint256 validBefore) = transferWindow();
+        payment = Escrow.DirectPayment({
+            payer: payer,
+            provider: provider,
+            amount: 1e6,
+            fee: 0.05e6,
+            validAfter: validAfter,
+            validBefore: validBefore,
+            nonce: keccak256(abi.encode("payment", seed)),
+            signature: ""
+        });
+        payment.signature = signPayment(payment, payerKey);
+    }
+
+    /// @dev `key`'s TransferWithAuthorization for `payment`, paid to the escrow.
+    function signPayment(Escrow.DirectPayment memory payment, uint256 key) internal view returns (bytes memory) {
+        return signTransfer(
+            usdc,
+            key,
+            Authorization({
+                from: payment.payer,
+                to: address(escrow),
+                value: payment.amount,
+                validAfter: payment.validAfter,
+                validBefore: payment.validBefore,
+                nonce: payment.nonce
+            })
+        );
+    }
+
+    /// @dev Submits `payment`'s authorization straight to the token, as a front-runner would: the money lands in
+    ///      the escrow as surplus and the authorization is used.
+    function frontRun(Escrow.DirectPayment memory payment) internal {
+        vm.prank(stranger);
+        usdc.transferWithAuthorization(
+            payment.payer,
+            address(escrow),
+            payment.amount,
+            payment.validAfter,
+            payment.validBefore,
+            payment.nonce,
+            payment.signature
+        );
+    }
+
+    /// @dev Submits `terms`' transfer authorization straight to the token (see `frontRun`).
+    function frontRunTerms(Escrow.JobTerms memory terms) internal {
+        Escrow.TransferFunding memory item = transferFunding(terms, payerKey);
+        vm.prank(stranger);
+        usdc.transferWithAuthorization(
+            terms.payer, address(escrow), terms.amount, item.validAfter, item.validBefore, terms.salt, item.signature
+        );
+    }
+
+    // ------------------------------------------------------------------ EIP-712 release and dispute
+
+    /// @dev `key`'s EIP-712 signature over `typeHash(jobId, deadline)`, digest computed here (not by the escrow).
+    function signAction(bytes32 typeHash, bytes32 jobId, uint256 deadline, uint256 key)
+        internal
+        view
+        returns (bytes memory)
+    {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, actionDigest(typeHash, jobId, deadline));
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev The EIP-712 digest of `typeHash(jobId, deadline)` in the escrow's domain, built from the spec.
+    function actionDigest(bytes32 typeHash, bytes32 jobId, uint256 deadline) internal view returns (bytes32) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("Clearing Escrow"),
+                keccak256("1"),
+                block.chainid,
+                address(escrow)
+            )
+        );
+        return keccak256(abi.encodePacked("\x19\x01", domain, keccak256(abi.encode(typeHash, jobId, deadline))));
+    }
+
+    function releaseTypeHash() internal pure returns (bytes32) {
+        return keccak256("Release(bytes32 jobId,uint256 deadline)");
+    }
+
+    function disputeTypeHash() internal pure returns (bytes32) {
+        return keccak256("Dispute(bytes32 jobId,uint256 deadline)");
+    }
+
+    // ------------------------------------------------------------------ reading state
+
     function statusOf(bytes32 jobId) internal view returns (Escrow.Status) {
         return escrow.jobState(jobId).status;
     }
@@ -142,5 +278,13 @@ abstract contract EscrowBase is Authorizations {
 
     function claimableOf(address account) internal view returns (uint256) {
         return escrow.claimable(address(usdc), account);
+    }
+
+    function liabilitiesOf() internal view returns (uint256) {
+        return escrow.liabilities(address(usdc));
+    }
+
+    function expectNotOperator(address caller) internal {
+        vm.expectRevert(abi.encodeWithSelector(Escrow.Escrow_NotOperator.selector, caller));
     }
 }

@@ -3,7 +3,9 @@ pragma solidity 0.8.30;
 
 /// @title EvilToken
 /// @notice An EIP-3009-shaped token that misbehaves on demand, for the Escrow's defensive paths. It checks no
-///         signature: `receiveWithAuthorization` only requires the payee to call it, like FiatToken.
+///         signature: `receiveWithAuthorization` only requires the payee to call it, like FiatToken;
+///         `transferWithAuthorization` anyone may call. Both mark the nonce used. The bomb and reentry modes apply to
+///         every path that moves money (the two authorizations and `transfer`).
 contract EvilToken {
     enum Mode {
         Honest,
@@ -20,6 +22,7 @@ contract EvilToken {
     address public target;
     bytes public data;
     mapping(address account => uint256) public balanceOf;
+    mapping(address authorizer => mapping(bytes32 nonce => bool used)) public authorizationState;
 
     function setMode(Mode mode_) external {
         mode = mode_;
@@ -34,17 +37,57 @@ contract EvilToken {
         balanceOf[to] += value;
     }
 
+    /// @dev Takes `value` from `account` without its consent, as no honest token does.
+    function seize(address account, uint256 value) external {
+        balanceOf[account] -= value;
+    }
+
     function receiveWithAuthorization(
         address from,
         address to,
         uint256 value,
         uint256,
         uint256,
-        bytes32,
+        bytes32 nonce,
         bytes calldata
     ) external {
         require(to == msg.sender, "EvilToken: caller must be the payee");
+        _authorizedMove(from, to, value, nonce);
+    }
+
+    function transferWithAuthorization(
+        address from,
+        address to,
+        uint256 value,
+        uint256,
+        uint256,
+        bytes32 nonce,
+        bytes calldata
+    ) external {
+        _authorizedMove(from, to, value, nonce);
+    }
+
+    function transfer(address to, uint256 value) external returns (bool) {
+        if (mode == Mode.ReenterOnTransfer) _reenter();
+        if (mode == Mode.TransferReturnsFalse) return false;
+        _bombs();
+        balanceOf[msg.sender] -= value;
+        balanceOf[to] += value;
+        return true;
+    }
+
+    function _authorizedMove(address from, address to, uint256 value, bytes32 nonce) internal {
+        require(!authorizationState[from][nonce], "EvilToken: authorization is used");
+        authorizationState[from][nonce] = true;
         if (mode == Mode.Reenter) _reenter();
+        _bombs();
+        balanceOf[from] -= value;
+        if (mode == Mode.Shortchange) value -= 1;
+        if (mode == Mode.Overpay) value += 1;
+        balanceOf[to] += value;
+    }
+
+    function _bombs() internal view {
         if (mode == Mode.RevertBomb) {
             assembly {
                 revert(0, 10000)
@@ -56,18 +99,6 @@ contract EvilToken {
                 ++i;
             }
         }
-        balanceOf[from] -= value;
-        if (mode == Mode.Shortchange) value -= 1;
-        if (mode == Mode.Overpay) value += 1;
-        balanceOf[to] += value;
-    }
-
-    function transfer(address to, uint256 value) external returns (bool) {
-        if (mode == Mode.ReenterOnTransfer) _reenter();
-        if (mode == Mode.TransferReturnsFalse) return false;
-        balanceOf[msg.sender] -= value;
-        balanceOf[to] += value;
-        return true;
     }
 
     function _reenter() internal {
