@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Escrow} from "../../src/Escrow.sol";
+import {MockERC1271Wallet} from "../mocks/MockERC1271Wallet.sol";
 import {MockUSDC} from "../mocks/MockUSDC.sol";
 import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {Authorizations} from "../utils/Authorizations.sol";
@@ -248,6 +249,20 @@ abstract contract EscrowBase is Authorizations {
             )
         );
         return keccak256(abi.encodePacked("\x19\x01", domain, keccak256(abi.encode(typeHash, jobId, deadline))));
+    }
+
+    /// @dev A job paid by a MockERC1271Wallet that the payer key controls, funded with a wallet-approved
+    ///      authorization.
+    function walletJob() internal returns (MockERC1271Wallet wallet, Escrow.JobTerms memory terms, bytes32 jobId) {
+        wallet = new MockERC1271Wallet(payer);
+        usdc.mint(address(wallet), 100e6);
+        terms = defaultTerms();
+        terms.payer = address(wallet);
+        jobId = escrow.jobIdOf(terms);
+        bytes32 digest = digestOf(usdc, usdc.RECEIVE_WITH_AUTHORIZATION_TYPEHASH(), authorizationOf(terms));
+        vm.prank(payer);
+        wallet.approve(digest);
+        escrow.fund(terms, "approved");
     }
 
     function releaseTypeHash() internal pure returns (bytes32) {
