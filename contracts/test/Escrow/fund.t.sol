@@ -203,7 +203,8 @@ contract Escrow_Fund_Test is EscrowBase {
     function test_RevertWhen_TokenReentersAnyEntryPoint() public {
         EvilToken evil = _evilTerms(EvilToken.Mode.Reenter);
         Escrow.JobTerms memory terms = _evilJob(evil);
-        bytes[] memory calls = new bytes[](8);
+        Escrow.DirectPayment memory payment = directPayment(0);
+        bytes[] memory calls = new bytes[](18);
         calls[0] = abi.encodeCall(Escrow.fund, (terms, ""));
         calls[1] = abi.encodeCall(Escrow.fundMany, (new Escrow.JobTerms[](0), new bytes[](0)));
         calls[2] = abi.encodeCall(Escrow.markCompleted, (terms));
@@ -212,6 +213,16 @@ contract Escrow_Fund_Test is EscrowBase {
         calls[5] = abi.encodeCall(Escrow.dispute, (terms));
         calls[6] = abi.encodeCall(Escrow.resolve, (terms, 5000));
         calls[7] = abi.encodeCall(Escrow.claim, (address(evil), payer));
+        calls[8] = abi.encodeCall(Escrow.fundWithTransfer, (terms, 0, 0, ""));
+        calls[9] = abi.encodeCall(Escrow.fundManyWithTransfer, (new Escrow.TransferFunding[](0)));
+        calls[10] = abi.encodeCall(Escrow.payMany, (address(evil), new Escrow.DirectPayment[](0)));
+        calls[11] = abi.encodeCall(Escrow.fundTransferred, (terms));
+        calls[12] = abi.encodeCall(Escrow.creditTransferred, (address(evil), payment));
+        calls[13] = abi.encodeCall(Escrow.releaseWithSig, (terms, 0, ""));
+        calls[14] = abi.encodeCall(Escrow.disputeWithSig, (terms, 0, ""));
+        calls[15] = abi.encodeCall(Escrow.stepMany, (new Escrow.Step[](0)));
+        calls[16] = abi.encodeCall(Escrow.claimFor, (address(evil), payer));
+        calls[17] = abi.encodeCall(Escrow.claimMany, (address(evil), new address[](0)));
         for (uint256 i; i < calls.length; ++i) {
             evil.setReentry(address(escrow), calls[i]);
             vm.expectRevert(Escrow.Escrow_Reentrancy.selector);
@@ -219,12 +230,25 @@ contract Escrow_Fund_Test is EscrowBase {
         }
     }
 
-    function test_RevertWhen_TokenReentersFundBatchItem() public {
+    /// @dev The batch item entries answer only this contract, whoever holds the guard.
+    function test_RevertWhen_TokenReentersABatchItem() public {
         EvilToken evil = _evilTerms(EvilToken.Mode.Reenter);
         Escrow.JobTerms memory terms = _evilJob(evil);
-        evil.setReentry(address(escrow), abi.encodeCall(Escrow.fundBatchItem, (terms, "")));
-        vm.expectRevert(abi.encodeWithSelector(Escrow.Escrow_OnlySelf.selector, address(evil)));
-        escrow.fund(terms, "");
+        Escrow.TransferFunding memory item =
+            Escrow.TransferFunding({terms: terms, validAfter: 0, validBefore: 0, signature: ""});
+        Escrow.Step memory step =
+            Escrow.Step({kind: Escrow.StepKind.Complete, terms: terms, deadline: 0, signature: ""});
+        bytes[] memory calls = new bytes[](5);
+        calls[0] = abi.encodeCall(Escrow.fundBatchItem, (terms, ""));
+        calls[1] = abi.encodeCall(Escrow.fundWithTransferBatchItem, (item));
+        calls[2] = abi.encodeCall(Escrow.payBatchItem, (address(evil), directPayment(0)));
+        calls[3] = abi.encodeCall(Escrow.stepBatchItem, (step));
+        calls[4] = abi.encodeCall(Escrow.claimBatchItem, (address(evil), payer));
+        for (uint256 i; i < calls.length; ++i) {
+            evil.setReentry(address(escrow), calls[i]);
+            vm.expectRevert(abi.encodeWithSelector(Escrow.Escrow_OnlySelf.selector, address(evil)));
+            escrow.fund(terms, "");
+        }
     }
 
     // ------------------------------------------------------------------ success
@@ -248,6 +272,7 @@ contract Escrow_Fund_Test is EscrowBase {
         assertEq(usdc.balanceOf(payer), PAYER_FUNDS - terms.amount, "payer balance");
         assertTrue(usdc.authorizationState(payer, jobId), "nonce used");
         assertEq(claimableOf(payer) + claimableOf(provider) + claimableOf(feeRecipient), 0, "nothing credited");
+        assertEq(liabilitiesOf(), terms.amount, "liability");
     }
 
     function test_When_SubmittedByPayerItself() public {

@@ -79,6 +79,43 @@ contract Escrow_Refund_Test is EscrowBase {
         escrow.refund(terms);
     }
 
+    /// @dev The operator returns money only before completion: it may not refund a completed job.
+    function test_RevertWhen_OperatorAndCompleted() public {
+        _expectOperatorInvalidIn(Escrow.Status.Completed);
+    }
+
+    /// @dev Nor a disputed one, which is the arbiter's to split.
+    function test_RevertWhen_OperatorAndDisputed() public {
+        _expectOperatorInvalidIn(Escrow.Status.Disputed);
+    }
+
+    function test_RevertWhen_OperatorAndReleased() public {
+        _expectOperatorInvalidIn(Escrow.Status.Released);
+    }
+
+    /// @dev The provider reported failure: the operator sends the money back before any deadline.
+    function test_When_OperatorAndFunded() public {
+        Escrow.JobTerms memory terms = defaultTerms();
+        bytes32 jobId = fundJob(terms);
+        vm.expectEmit(address(escrow));
+        emit Escrow.JobRefunded(jobId, terms.amount);
+        vm.prank(operator);
+        escrow.refund(terms);
+        assertStatus(jobId, Escrow.Status.Refunded, "refunded");
+        assertEq(claimableOf(payer), terms.amount, "payer credited in full");
+        assertEq(claimableOf(provider) + claimableOf(feeRecipient), 0, "nothing else credited");
+        assertEq(liabilitiesOf(), terms.amount, "liabilities unchanged until claimed");
+    }
+
+    function test_When_OperatorAfterCompletionDeadline() public {
+        Escrow.JobTerms memory terms = defaultTerms();
+        bytes32 jobId = fundJob(terms);
+        vm.warp(terms.completionDeadline + 1 days);
+        vm.prank(operator);
+        escrow.refund(terms);
+        assertStatus(jobId, Escrow.Status.Refunded, "refunded");
+    }
+
     function test_When_ProviderAndFunded() public {
         _refundByProviderIn(Escrow.Status.Funded);
     }
@@ -136,6 +173,14 @@ contract Escrow_Refund_Test is EscrowBase {
         assertStatus(jobId, Escrow.Status.Refunded, "refunded");
         assertEq(claimableOf(payer), terms.amount, "payer credited in full");
         assertEq(claimableOf(provider) + claimableOf(feeRecipient), 0, "nothing else credited");
+    }
+
+    function _expectOperatorInvalidIn(Escrow.Status status) internal {
+        Escrow.JobTerms memory terms = defaultTerms();
+        bytes32 jobId = jobIn(terms, status);
+        expectInvalidStatus(jobId, status);
+        vm.prank(operator);
+        escrow.refund(terms);
     }
 
     function _expectInvalidFrom(Escrow.Status status) internal {
