@@ -7,22 +7,23 @@ import {MockUSDCProxy} from "../mocks/MockUSDCProxy.sol";
 import {Test} from "../utils/Test.sol";
 import {console} from "../utils/console.sol";
 import {EscrowHandler} from "./handlers/EscrowHandler.sol";
+import {EscrowOperatorHandler} from "./handlers/EscrowOperatorHandler.sol";
 
 /// @title EscrowInvariantTest
 /// @notice Properties of the Escrow's money and lifecycle that must hold after any sequence of handler calls.
 contract EscrowInvariantTest is Test {
     Escrow internal escrow;
     MockUSDC internal usdc;
-    EscrowHandler internal handler;
+    EscrowOperatorHandler internal handler;
 
     function setUp() public {
         vm.warp(1_750_000_000);
         usdc = MockUSDC(address(new MockUSDCProxy("USD Coin")));
         address feeRecipient = makeAddr("feeRecipient");
         escrow = new Escrow(feeRecipient, 500, makeAddr("operator"));
-        handler = new EscrowHandler(escrow, usdc, feeRecipient, makeAddr("operator"), makeAddr("arbiter"));
+        handler = new EscrowOperatorHandler(escrow, usdc, feeRecipient, makeAddr("operator"), makeAddr("arbiter"));
 
-        bytes4[] memory selectors = new bytes4[](10);
+        bytes4[] memory selectors = new bytes4[](23);
         selectors[0] = EscrowHandler.fund.selector;
         selectors[1] = EscrowHandler.fundMany.selector;
         selectors[2] = EscrowHandler.markCompleted.selector;
@@ -33,12 +34,34 @@ contract EscrowInvariantTest is Test {
         selectors[7] = EscrowHandler.claim.selector;
         selectors[8] = EscrowHandler.warp.selector;
         selectors[9] = EscrowHandler.pokeClosed.selector;
+        selectors[10] = EscrowOperatorHandler.fundWithTransfer.selector;
+        selectors[11] = EscrowOperatorHandler.fundManyWithTransfer.selector;
+        selectors[12] = EscrowOperatorHandler.payMany.selector;
+        selectors[13] = EscrowOperatorHandler.book.selector;
+        selectors[14] = EscrowOperatorHandler.donate.selector;
+        selectors[15] = EscrowOperatorHandler.fundAgain.selector;
+        selectors[16] = EscrowOperatorHandler.releaseWithSig.selector;
+        selectors[17] = EscrowOperatorHandler.disputeWithSig.selector;
+        selectors[18] = EscrowOperatorHandler.operatorRefund.selector;
+        selectors[19] = EscrowOperatorHandler.stepMany.selector;
+        selectors[20] = EscrowOperatorHandler.claimFor.selector;
+        selectors[21] = EscrowOperatorHandler.claimMany.selector;
+        selectors[22] = EscrowOperatorHandler.book.selector; // twice: strays get booked as often as they appear
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
 
-    /// balanceOf(escrow) == sum(amount of open jobs) + sum(claimable[usdc][a] for every account a)
-    function invariant_Escrow_BalanceEqualsLiabilities() public view {
+    /// balanceOf(escrow) == liabilities[usdc] + (stray - booked), and surplus(usdc) == stray - booked: the escrow holds
+    /// what it owes plus exactly the money that reached it outside its entries and was not booked
+    function invariant_Escrow_BalanceEqualsLiabilitiesPlusSurplus() public view {
+        uint256 unbooked = handler.ghostStray() - handler.ghostBooked();
+        assertEq(usdc.balanceOf(address(escrow)), escrow.liabilities(address(usdc)) + unbooked, "balance");
+        assertEq(escrow.surplus(address(usdc)), unbooked, "surplus");
+    }
+
+    /// liabilities[usdc] == sum(amount of open jobs) + sum(claimable[usdc][a] for every account a)
+    /// (open = Funded, Completed, Disputed); and == funded - claimed
+    function invariant_Escrow_LiabilitiesEqualOpenJobsPlusClaimable() public view {
         uint256 open;
         uint256 count = handler.jobCount();
         for (uint256 i; i < count; ++i) {
@@ -54,15 +77,36 @@ contract EscrowInvariantTest is Test {
         for (uint256 i; i < accounts.length; ++i) {
             owed += escrow.claimable(address(usdc), accounts[i]);
         }
-        assertEq(usdc.balanceOf(address(escrow)), open + owed, "balance == open jobs + claimable");
+        uint256 liabilities = escrow.liabilities(address(usdc));
+        assertEq(liabilities, open + owed, "liabilities == open jobs + claimable");
+        assertEq(liabilities, handler.ghostFunded() - handler.ghostClaimed(), "liabilities == funded - claimed");
     }
 
-    /// ghostFunded == balanceOf(escrow) + ghostClaimed, and ghostCredited <= ghostFunded: money in equals money held
-    /// plus money out, and nothing is credited that was not funded.
+    /// funded + stray - booked == balanceOf(escrow) + claimed, credited <= funded, claimed <= credited: money in
+    /// equals money held plus money out, and nothing is credited that was not funded
     function invariant_Escrow_Conservation() public view {
-        assertEq(handler.ghostFunded(), usdc.balanceOf(address(escrow)) + handler.ghostClaimed(), "in == held + out");
+        assertEq(
+            handler.ghostFunded() + handler.ghostStray() - handler.ghostBooked(),
+            usdc.balanceOf(address(escrow)) + handler.ghostClaimed(),
+            "in == held + out"
+        );
         assertLe(handler.ghostCredited(), handler.ghostFunded(), "credited <= funded");
         assertLe(handler.ghostClaimed(), handler.ghostCredited(), "claimed <= credited");
+    }
+
+    /// for every job: fundings(jobId) == 1, and no attempt to fund a known job again (fund, fundWithTransfer,
+    /// fundTransferred) succeeded
+    function invariant_Escrow_NoJobFundedTwice() public view {
+        assertFalse(handler.ghostDoubleFunded(), "a job was funded twice");
+        uint256 count = handler.jobCount();
+        for (uint256 i; i < count; ++i) {
+            assertEq(handler.fundings(handler.jobAt(i).id), 1, "recorded funded once");
+        }
+    }
+
+    /// for every payMany: sum(PaymentCredited amounts) == the escrow's balance delta, and #PaymentCredited == paid
+    function invariant_Escrow_PayManyCreditsWhatItReceived() public view {
+        assertFalse(handler.ghostPayMiscredited(), "payMany credited other than it received");
     }
 
     /// for every job: payerPaid + providerPaid + feePaid <= amount
@@ -120,5 +164,15 @@ contract EscrowInvariantTest is Test {
         console.log("release, refund", handler.calls("release"), handler.calls("refund"));
         console.log("resolve, claim", handler.calls("resolve"), handler.calls("claim"));
         console.log("pokeClosed, warp", handler.calls("pokeClosed"), handler.calls("warp"));
+        console.log(
+            "fundWithTransfer, fundManyWithTransfer",
+            handler.calls("fundWithTransfer"),
+            handler.calls("fundManyWithTransfer")
+        );
+        console.log("payMany, book", handler.calls("payMany"), handler.calls("book"));
+        console.log("donate, fundAgain", handler.calls("donate"), handler.calls("fundAgain"));
+        console.log("releaseWithSig, disputeWithSig", handler.calls("releaseWithSig"), handler.calls("disputeWithSig"));
+        console.log("operatorRefund, stepMany", handler.calls("operatorRefund"), handler.calls("stepMany"));
+        console.log("claimFor, claimMany", handler.calls("claimFor"), handler.calls("claimMany"));
     }
 }

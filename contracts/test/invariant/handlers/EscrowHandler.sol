@@ -47,7 +47,8 @@ contract EscrowHandler is Authorizations {
     /// @dev Returned by `_find` when no job matches; never written.
     JobGhost internal _none;
 
-    /// @notice Sum of the amounts of every job funded.
+    /// @notice Sum of every amount added to the escrow's liabilities: every job funded (or booked) and every direct
+    ///         payment credited (or booked).
     uint256 public ghostFunded;
     /// @notice Sum of every credit to a claimable balance.
     uint256 public ghostCredited;
@@ -57,6 +58,10 @@ contract EscrowHandler is Authorizations {
     bool public ghostTerminalViolated;
     /// @notice Successful calls per action, for the run summary.
     mapping(bytes32 action => uint256 count) public calls;
+    /// @notice How many times each job was recorded funded (must stay 1).
+    mapping(bytes32 jobId => uint256 count) public fundings;
+    /// @dev Index + 1 of each job in `_jobs`, 0 if unknown.
+    mapping(bytes32 jobId => uint256 indexPlusOne) internal _indexOf;
 
     uint256 internal _salt;
 
@@ -282,6 +287,8 @@ contract EscrowHandler is Authorizations {
         job.terms = terms;
         job.id = escrow.jobIdOf(terms);
         ghostFunded += terms.amount;
+        ++fundings[job.id];
+        _indexOf[job.id] = _jobs.length;
     }
 
     /// @dev The first job, scanning from `seed % length`, whose status is in `mask` (one bit per Status).
