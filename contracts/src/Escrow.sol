@@ -8,48 +8,84 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 
 /// @title Escrow
 /// @notice Holds marketplace jobs paid in an EIP-3009 token (USDC) until delivery, then credits the provider, the
-///         payer or both. Payouts are credited to a ledger and pulled with `claim`, never pushed.
+///         payer or both; also credits direct purchases paid to it. Payouts are credited to a ledger and pulled with
+///         `claim` (or pushed to the account itself by anyone with `claimFor`), never pushed elsewhere.
 /// @dev Modelled on base/commerce-payments' AuthCaptureEscrow: every call passes the job's full `JobTerms` and the
 ///      contract checks them by their hash; storage holds one packed `JobState` slot per job.
 ///
-///      Identity and funding. `jobId = keccak256(abi.encode(block.chainid, address(this), terms))`. The job is funded
-///      by `receiveWithAuthorization(payer, this, amount, 0, fundingDeadline, jobId, signature)`, so the jobId is the
-///      EIP-3009 nonce and the payer's one signature binds every field of the terms. The ABI tuple of `JobTerms` is
-///      `(address payer, address provider, address token, uint256 amount, uint256 fee, address arbiter,
-///      uint64 fundingDeadline, uint64 completionDeadline, uint64 reviewWindow, bytes32 salt)` and is stable.
-///      `amount` stays `uint256` (the EIP-3009 value type) but must not exceed `type(uint128).max`, which keeps every
-///      bps product below 2^256.
+///      Identity and funding. `jobId = keccak256(abi.encode(block.chainid, address(this), terms))`. A job is funded
+///      one of three ways, each writing the same Funded job and emitting the same `JobFunded`:
+///      - `fund` / `fundMany` (anyone): `receiveWithAuthorization(payer, this, amount, 0, fundingDeadline, jobId,
+///        signature)`, so the jobId is the EIP-3009 nonce and the payer's one signature binds every field of the terms;
+///      - `fundWithTransfer` / `fundManyWithTransfer` (operator): the `TransferWithAuthorization(from, to = this,
+///        value, validAfter, validBefore, nonce)` that stock x402 clients sign with a random nonce; the operator sets
+///        `payer = from`, `amount = value`, `salt = nonce`. The payer signed no terms, so only the operator may book
+///        it: anyone else who saw the authorization could book it with another provider, fee or arbiter;
+///      - `fundTransferred` (operator): such an authorization that someone submitted straight to the token (see
+///        Liabilities).
+///      The ABI tuple of `JobTerms` is `(address payer, address provider, address token, uint256 amount, uint256 fee,
+///      address arbiter, uint64 fundingDeadline, uint64 completionDeadline, uint64 reviewWindow, bytes32 salt)` and
+///      is stable. `amount` stays `uint256` (the EIP-3009 value type) but must not exceed `type(uint128).max`, which
+///      keeps every bps product below 2^256. `payMany` (operator) credits x402 purchases with no job at all:
+///      provider `amount - fee`, fee recipient `fee`, claimable at once (`creditTransferred` for a front-run one).
 ///
 ///      Lifecycle (terminal states never change again):
-///      - None -> Funded: `fund` / `fundMany`, anyone, while `block.timestamp < fundingDeadline`.
+///      - None -> Funded: as above, while `block.timestamp < fundingDeadline`.
 ///      - Funded -> Completed: `markCompleted`, provider or operator, while `block.timestamp < completionDeadline`.
-///      - Funded | Completed -> Disputed: `dispute`, payer; from Completed only while the review window is open
-///        (`block.timestamp < completedAt + reviewWindow`).
-///      - Funded | Completed | Disputed -> Released: `release` by the payer at any time; by anyone once Completed and
-///        `block.timestamp >= completedAt + reviewWindow`. The payer may release a Disputed job: that concedes the
-///        dispute, and only the payer's own money is at stake.
-///      - Funded | Completed | Disputed -> Refunded: `refund` by the provider at any time; by the payer once
-///        `block.timestamp >= completionDeadline` if the job was never completed (still Funded).
+///      - Funded | Completed -> Disputed: `dispute`, payer (or `disputeWithSig`, anyone relaying the payer's EIP-712
+///        signature); from Completed only while the review window is open (`block.timestamp < completedAt +
+///        reviewWindow`).
+///      - Funded | Completed | Disputed -> Released: `release` by the payer at any time (or `releaseWithSig`); by
+///        anyone once Completed and `block.timestamp >= completedAt + reviewWindow`. The payer may release a Disputed
+///        job: that concedes the dispute, and only the payer's own money is at stake.
+///      - Funded | Completed | Disputed -> Refunded: `refund` by the provider at any time; by the operator while the
+///        job is still Funded (never completed: the provider reported failure), at any time; by the payer once
+///        `block.timestamp >= completionDeadline` if the job is still Funded. Money goes back only to the payer.
 ///      - Disputed -> Resolved: `resolve`, arbiter, with a provider share in bps. A dispute stays open until the
 ///        arbiter resolves it or a party concedes (payer releases, provider refunds).
+///      `stepMany` (operator) relays Complete, Release, ReleaseWithSig, DisputeWithSig and Refund steps with exactly
+///      the authority the operator has through the direct entries: a batch grants nothing new. Each transition has
+///      one internal implementation taking the authorising caller (`msg.sender`, the payer of a valid signature, or
+///      the operator inside `stepMany`).
+///
+///      Batches. `fundMany`, `fundManyWithTransfer`, `payMany`, `stepMany` and `claimMany` run each item in a
+///      self-call with a fixed stipend (`FUND_ITEM_GAS`), checked against `gasleft()` right before the CALL (too
+///      little gas reverts the whole batch, so a relayer cannot make one item fail), copy at most `MAX_REASON_BYTES`
+///      of a failed item's revert data into its failure event, and never revert for one item's failure.
+///
+///      Liabilities. `liabilities[token]` is what the escrow owes in that token: every funding and payment credit
+///      adds its amount, every claim subtracts it; transitions only move money from jobs to balances. So
+///      `liabilities == open jobs + claimable balances` and `balanceOf(this) == liabilities + surplus`, where the
+///      surplus is money that arrived outside the escrow's entries. That happens when someone front-runs a
+///      `TransferWithAuthorization` paid to the escrow by submitting it to the token: the money lands, nothing is
+///      booked, and the operator's entry fails (authorization used). `fundTransferred` and `creditTransferred` book
+///      it: they require the authorization used at the token and `surplus >= amount`, so even a compromised operator
+///      key can book only surplus, never money owed to jobs or balances.
 ///
 ///      Rebuilding state from events alone. `JobFunded` carries the full terms (token, payer, provider, amount, fee);
 ///      later events carry the jobId and the amounts credited, all in `terms.token`:
 ///      - `JobReleased(jobId, providerAmount, feeAmount)`: provider += providerAmount, feeRecipient += feeAmount;
 ///      - `JobRefunded(jobId, payerAmount)`: payer += payerAmount;
 ///      - `JobResolved(jobId, bps, payerAmount, providerAmount, feeAmount)`: payer, provider and feeRecipient credited;
+///      - `PaymentCredited(token, payer, nonce, provider, providerAmount, feeAmount)`: provider and feeRecipient
+///        credited, liabilities += their sum;
 ///      - `Claimed(token, account, to, amount)`: the account's balance of that token drops to zero.
-///      `feeRecipient` is immutable, so these events determine every job and every `claimable` balance. No separate
-///      per-credit event is emitted: two of them would cost ~4k gas per release and break the 60k release budget.
+///      `feeRecipient` is immutable, so these events determine every job, every `claimable` balance and
+///      `liabilities`. No separate per-credit event is emitted: two of them would cost ~4k gas per release and break
+///      the 60k release budget.
 ///
-///      Safety. Every state-changing entry point holds a transient reentrancy guard; state is written and the event
-///      emitted before the only external calls (the token, in `fund` and `claim`). Balances are kept per token, so a
-///      misbehaving token named in some job's terms can only affect balances in that token. Payouts are pulled: a
-///      paused token or a blacklisted recipient delays a claim (or needs another `to`) but never blocks a
-///      transition. Note that a claimer blacklisted by the token can still claim to a clean address.
+///      Safety. Every state-changing entry point holds a transient reentrancy guard; the batch item entries answer
+///      only this contract while it holds it. State is written and the event emitted before the external calls (the
+///      token, in the fundings, `payMany` items and claims; the bookings' token calls are views). Balances and
+///      liabilities are kept per token, so a misbehaving token named in some job's terms can only affect balances in
+///      that token. Payouts are pulled: a paused token or a blacklisted recipient delays a claim (or needs another
+///      `to`) but never blocks a transition. Note that a claimer blacklisted by the token can still claim to a clean
+///      address.
 ///
-///      Gas (whole transactions, steady state, measured in contracts/test/benchmark/EscrowGas.t.sol and on anvil):
-///      fund ~112k, release ~60k, claim ~44k.
+///      Gas (whole transactions, steady state, on MockUSDC as FiatToken v2.2 is deployed; contracts/test/benchmark,
+///      docs/GAS.md): fund ~131k, fundWithTransfer ~131k, fundManyWithTransfer ~88k per job at N = 100, payMany ~60k
+///      per payment at N = 100, release ~60k, releaseWithSig ~69k, claim ~57k. The liabilities slot costs ~5.1k on
+///      a lone fund or claim and ~0.35k per item in a batch of 100 (warm after the first); nothing on transitions.
 contract Escrow {
     using SafeERC20 for IERC20;
 
