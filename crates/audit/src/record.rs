@@ -154,18 +154,24 @@ pub struct RecordSources {
     pub chain_id: u64,
     /// BatchSettler: `PaymentSettled` is a payment record.
     pub batch_settler: Address,
-    /// Escrow: `JobReleased`, `JobRefunded` and `JobResolved` are payout records; `JobFunded` names the parties.
+    /// Escrow: `JobReleased`, `JobRefunded` and `JobResolved` are payout records, whose `JobFunded` names the
+    /// parties; `PaymentCredited` is a record by itself.
     pub escrow: Address,
 }
 
 impl RecordSources {
     /// The topic0 of every record event.
-    pub const RECORD_TOPICS: [B256; 4] = [
+    pub const RECORD_TOPICS: [B256; 5] = [
         BatchSettler::PaymentSettled::SIGNATURE_HASH,
         Escrow::JobReleased::SIGNATURE_HASH,
         Escrow::JobRefunded::SIGNATURE_HASH,
         Escrow::JobResolved::SIGNATURE_HASH,
+        Escrow::PaymentCredited::SIGNATURE_HASH,
     ];
+
+    /// The topic0 of the escrow's job payouts, whose topic1 is the job id.
+    const JOB_PAYOUT_TOPICS: [B256; 3] =
+        [Escrow::JobReleased::SIGNATURE_HASH, Escrow::JobRefunded::SIGNATURE_HASH, Escrow::JobResolved::SIGNATURE_HASH];
 
     /// The topic0 of `JobFunded`, which carries a job's parties and token.
     pub const JOB_FUNDED_TOPIC: B256 = Escrow::JobFunded::SIGNATURE_HASH;
@@ -175,11 +181,10 @@ impl RecordSources {
         [self.batch_settler, self.escrow]
     }
 
-    /// The escrow job id of a payout log (its topic1), or `None` for a payment.
+    /// The escrow job id of a job payout log (its topic1), or `None` for a payment or a direct credit.
     pub fn job_id(&self, log: &ChainLog) -> Option<B256> {
-        (log.address == self.escrow && log.topics.first() != Some(&BatchSettler::PaymentSettled::SIGNATURE_HASH))
-            .then(|| log.topics.get(1).copied())
-            .flatten()
+        let payout = log.topics.first().is_some_and(|topic| Self::JOB_PAYOUT_TOPICS.contains(topic));
+        (log.address == self.escrow && payout).then(|| log.topics.get(1).copied()).flatten()
     }
 
     /// The record of `log` numbered `seq`; an escrow payout needs its job's `JobFunded` log as `funded`.
@@ -214,6 +219,18 @@ impl RecordSources {
         }
         if log.address != self.escrow {
             return Err(malformed("not a record log"));
+        }
+        if topic0 == Escrow::PaymentCredited::SIGNATURE_HASH {
+            let event = Escrow::PaymentCredited::decode_raw_log(log.topics.iter().copied(), &log.data)
+                .map_err(|_| malformed("undecodable PaymentCredited"))?;
+            record.kind = RecordKind::EscrowCredit;
+            record.token = event.token;
+            record.payer = event.payer;
+            record.payee = event.provider;
+            record.payee_amount = event.providerAmount;
+            record.fee_amount = event.feeAmount;
+            record.reference = event.nonce;
+            return Ok(record);
         }
         let job_id = log.topics.get(1).copied().ok_or(malformed("no job id"))?;
         let funded = funded.ok_or(Error::UnknownJob { job_id, tx: log.tx_hash })?;

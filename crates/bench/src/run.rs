@@ -116,6 +116,7 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
         ledger: ledger.clone(),
         relayer: key,
         batch_settler: deployment.batch_settler,
+        escrow: None,
         assets: vec![usdc],
     };
     let facilitator = Facilitator::new(provider.clone(), vec![relayer], &config)

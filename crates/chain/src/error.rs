@@ -47,14 +47,17 @@ pub enum Error {
     #[error("signing a transaction failed: {0}")]
     Sign(Box<alloy::network::TransactionBuilderError<alloy::network::Ethereum>>),
     /// A batch reverted as a whole when simulated to measure its gas.
-    #[error("simulating a batch for the BatchSettler at {settler} failed: {reason}")]
+    #[error("simulating a batch for the contract at {contract} failed: {reason}")]
     Simulation {
-        /// The `BatchSettler`.
-        settler: Address,
+        /// The contract called (the `BatchSettler` or the `Escrow`).
+        contract: Address,
         /// The node's message, as given.
         reason: String,
     },
-    /// A batch receipt lacks what every mined `BatchSettler.settle` receipt has.
+    /// An escrow route was asked of a relayer that has no escrow ([`crate::Relayer::with_escrow`]).
+    #[error("this relayer has no escrow configured")]
+    NoEscrow,
+    /// A batch receipt lacks what every mined batch receipt has.
     #[error("receipt of {tx} is malformed: {what}")]
     MalformedReceipt {
         /// The transaction.

@@ -1,4 +1,5 @@
-//! The relayer: signs, sends and follows `BatchSettler.settle` transactions from one key.
+//! The relayer: signs, sends and follows batch transactions ([`BatchCall`]: `BatchSettler.settle`, and the escrow's
+//! batched fundings and credits) from one key.
 //!
 //! Signing and sending are separate so the caller can record a transaction's hash and bytes durably before it
 //! exists anywhere else: [`Relayer::sign`] returns the raw EIP-2718 bytes and hash without sending, and
@@ -10,22 +11,18 @@ use std::time::Duration;
 use alloy::{
     eips::Encodable2718,
     network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
-    primitives::{Address, B256, Bytes, TxHash},
+    primitives::{Address, Bytes, TxHash},
     providers::Provider,
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
-    sol_types::{SolCall, SolEvent},
 };
 use tracing::debug;
 
-use crate::{ChainProvider, Error, Result, contracts::BatchSettler, reason};
+use crate::{BatchCall, BatchOutcome, ChainProvider, Error, MinedTx, Result, batch::decode_receipt};
 
 /// The gas `BatchSettler` requires left before each item (`BatchSettler.ITEM_GAS_REQUIRED`, pinned by a test):
 /// its NatSpec says to set the gas limit to the estimate plus this.
 pub const ITEM_GAS_REQUIRED: u64 = 517_937;
-
-/// One payment as `BatchSettler.settle` takes it.
-pub type SettlePayment = BatchSettler::Payment;
 
 /// EIP-1559 fees, wei per gas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,40 +70,6 @@ pub struct SignedBatch {
     pub fees: Fees,
 }
 
-/// Where a transaction was mined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MinedTx {
-    /// The transaction.
-    pub tx_hash: TxHash,
-    /// Its block.
-    pub block_number: u64,
-    /// Its block's hash.
-    pub block_hash: B256,
-}
-
-/// What one item of a mined batch did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ItemOutcome {
-    /// `PaymentSettled`: the token moved the value.
-    Settled,
-    /// `PaymentFailed`: the token refused it.
-    Failed {
-        /// The x402 reason code ([`reason::from_revert`]).
-        reason: clearing_x402::Reason,
-        /// The token's revert data, as logged.
-        revert: Bytes,
-    },
-}
-
-/// A mined batch transaction, decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BatchOutcome {
-    /// The whole transaction reverted: no item moved and no nonce was used at the token.
-    Reverted,
-    /// Each item's outcome, in item order.
-    Items(Vec<ItemOutcome>),
-}
-
 /// Sends `BatchSettler` batches from one local key.
 #[derive(Debug, Clone)]
 pub struct Relayer {
@@ -114,6 +77,8 @@ pub struct Relayer {
     wallet: EthereumWallet,
     address: Address,
     settler: Address,
+    /// The escrow the escrow routes call; `None` serves the settle route only.
+    escrow: Option<Address>,
     chain_id: u64,
 }
 
@@ -122,7 +87,19 @@ impl Relayer {
     pub async fn new(provider: ChainProvider, signer: PrivateKeySigner, settler: Address) -> Result<Self> {
         let chain_id = provider.get_chain_id().await?;
         let address = signer.address();
-        Ok(Self { provider, wallet: EthereumWallet::from(signer), address, settler, chain_id })
+        Ok(Self { provider, wallet: EthereumWallet::from(signer), address, settler, escrow: None, chain_id })
+    }
+
+    /// The same relayer, also sending the escrow routes to the `Escrow` at `escrow` (whose operator it must be).
+    #[must_use]
+    pub const fn with_escrow(mut self, escrow: Address) -> Self {
+        self.escrow = Some(escrow);
+        self
+    }
+
+    /// The escrow the escrow routes call, if configured.
+    pub const fn escrow(&self) -> Option<Address> {
+        self.escrow
     }
 
     /// The relayer account.
@@ -186,27 +163,21 @@ impl Relayer {
     /// every guess (and a batch given less than its gas plus [`ITEM_GAS_REQUIRED`] reverts, so guesses near the
     /// gas used fail), where `eth_createAccessList` reports the gas used of one run (two on some nodes). Gas
     /// beyond what the batch uses is never charged.
-    pub async fn estimate_gas(&self, token: Address, payments: &[SettlePayment]) -> Result<u64> {
-        let request = self.request(token, payments);
+    pub async fn estimate_gas(&self, call: &BatchCall) -> Result<u64> {
+        let (contract, request) = self.request(call)?;
         let simulated = self.provider.create_access_list(&request).await?;
         if let Some(reason) = simulated.error {
-            return Err(Error::Simulation { settler: self.settler, reason });
+            return Err(Error::Simulation { contract, reason });
         }
         let used = u64::try_from(simulated.gas_used).unwrap_or(u64::MAX);
         Ok(used.saturating_add(used.div_ceil(2)).saturating_add(ITEM_GAS_REQUIRED))
     }
 
-    /// Signs `settle(token, payments)` at `nonce` with the given gas limit and fees; sends nothing.
-    pub async fn sign(
-        &self,
-        token: Address,
-        payments: &[SettlePayment],
-        nonce: u64,
-        gas_limit: u64,
-        fees: Fees,
-    ) -> Result<SignedBatch> {
+    /// Signs `call` at `nonce` with the given gas limit and fees; sends nothing.
+    pub async fn sign(&self, call: &BatchCall, nonce: u64, gas_limit: u64, fees: Fees) -> Result<SignedBatch> {
         let request = self
-            .request(token, payments)
+            .request(call)?
+            .1
             .with_nonce(nonce)
             .with_chain_id(self.chain_id)
             .with_gas_limit(gas_limit)
@@ -217,17 +188,11 @@ impl Relayer {
     }
 
     /// Estimates gas and fees (at least `min_fees`, for a replacement) and signs at `nonce`; sends nothing.
-    pub async fn prepare(
-        &self,
-        token: Address,
-        payments: &[SettlePayment],
-        nonce: u64,
-        min_fees: Option<Fees>,
-    ) -> Result<SignedBatch> {
-        let (gas_limit, current) = tokio::try_join!(self.estimate_gas(token, payments), self.current_fees())?;
+    pub async fn prepare(&self, call: &BatchCall, nonce: u64, min_fees: Option<Fees>) -> Result<SignedBatch> {
+        let (gas_limit, current) = tokio::try_join!(self.estimate_gas(call), self.current_fees())?;
         let mut fees = min_fees.map_or(current, |min| min.max(current));
         fees.max_fee_per_gas = fees.max_fee_per_gas.max(fees.max_priority_fee_per_gas);
-        self.sign(token, payments, nonce, gas_limit, fees).await
+        self.sign(call, nonce, gas_limit, fees).await
     }
 
     /// Sends signed bytes. Sending the same bytes again is harmless: the node answers "already known" or, once
@@ -264,79 +229,24 @@ impl Relayer {
         }
     }
 
-    /// Decodes a mined batch receipt into per-item outcomes. `items` are the (payer, nonce) of each item in the
-    /// order sent; each item's event must name the same payer and nonce at the same position.
-    pub fn decode_receipt(
-        &self,
-        receipt: &TransactionReceipt,
-        token: Address,
-        items: &[(Address, B256)],
-    ) -> Result<(MinedTx, BatchOutcome)> {
-        decode_receipt(receipt, self.settler, token, items)
+    /// Decodes a mined receipt of `call` into per-item outcomes (see [`crate::batch`]).
+    pub fn decode_receipt(&self, receipt: &TransactionReceipt, call: &BatchCall) -> Result<(MinedTx, BatchOutcome)> {
+        let (contract, _) = self.request(call)?;
+        let escrow = self.escrow.unwrap_or(Address::ZERO);
+        decode_receipt(receipt, call, contract, &call.item_keys(self.chain_id, escrow))
     }
 
-    fn request(&self, token: Address, payments: &[SettlePayment]) -> TransactionRequest {
-        let call = BatchSettler::settleCall { token, payments: payments.to_vec() };
-        TransactionRequest::default().with_from(self.address).with_to(self.settler).with_input(call.abi_encode())
-    }
-}
-
-/// Decodes a mined `settle` receipt from the `BatchSettler` at `settler`; see [`Relayer::decode_receipt`].
-pub fn decode_receipt(
-    receipt: &TransactionReceipt,
-    settler: Address,
-    token: Address,
-    items: &[(Address, B256)],
-) -> Result<(MinedTx, BatchOutcome)> {
-    let tx = receipt.transaction_hash;
-    let (Some(block_number), Some(block_hash)) = (receipt.block_number, receipt.block_hash) else {
-        return Err(Error::MalformedReceipt { tx, what: "no block number or hash" });
-    };
-    let mined = MinedTx { tx_hash: tx, block_number, block_hash };
-    if !receipt.status() {
-        return Ok((mined, BatchOutcome::Reverted));
-    }
-    let mut outcomes = Vec::with_capacity(items.len());
-    let mut closed = None;
-    for log in receipt.inner.logs().iter().filter(|log| log.address() == settler) {
-        let data = &log.inner.data;
-        let (index, payer, nonce, outcome) = match log.topic0() {
-            Some(&BatchSettler::PaymentSettled::SIGNATURE_HASH) => {
-                let event = BatchSettler::PaymentSettled::decode_log_data(data)
-                    .map_err(|_| Error::MalformedReceipt { tx, what: "undecodable PaymentSettled" })?;
-                (outcomes.len(), event.payer, event.nonce, ItemOutcome::Settled)
-            }
-            Some(&BatchSettler::PaymentFailed::SIGNATURE_HASH) => {
-                let event = BatchSettler::PaymentFailed::decode_log_data(data)
-                    .map_err(|_| Error::MalformedReceipt { tx, what: "undecodable PaymentFailed" })?;
-                let outcome = ItemOutcome::Failed { reason: reason::from_revert(&event.reason), revert: event.reason };
-                (outcomes.len(), event.payer, event.nonce, outcome)
-            }
-            Some(&BatchSettler::BatchSettled::SIGNATURE_HASH) => {
-                let event = BatchSettler::BatchSettled::decode_log_data(data)
-                    .map_err(|_| Error::MalformedReceipt { tx, what: "undecodable BatchSettled" })?;
-                closed = Some(event);
-                continue;
-            }
-            _ => continue,
+    /// The contract `call` goes to and the transaction request calling it.
+    fn request(&self, call: &BatchCall) -> Result<(Address, TransactionRequest)> {
+        let contract = match call {
+            BatchCall::Settle { .. } => self.settler,
+            BatchCall::FundJobs { .. }
+            | BatchCall::PayCredits { .. }
+            | BatchCall::Steps { .. }
+            | BatchCall::Claims { .. } => self.escrow.ok_or(Error::NoEscrow)?,
         };
-        let Some(&(expected_payer, expected_nonce)) = items.get(index) else {
-            return Err(Error::ItemCountMismatch { tx, expected: items.len(), got: index + 1 });
-        };
-        if (payer, nonce) != (expected_payer, expected_nonce) {
-            let (expected, got) = (Box::new((expected_payer, expected_nonce)), Box::new((payer, nonce)));
-            return Err(Error::ItemMismatch { tx, index, expected, got });
-        }
-        outcomes.push(outcome);
+        let request =
+            TransactionRequest::default().with_from(self.address).with_to(contract).with_input(call.calldata());
+        Ok((contract, request))
     }
-    let Some(closed) = closed else {
-        return Err(Error::MalformedReceipt { tx, what: "no BatchSettled event" });
-    };
-    if closed.token != token {
-        return Err(Error::TokenMismatch { tx, expected: token, got: closed.token });
-    }
-    if outcomes.len() != items.len() || closed.payments != alloy::primitives::U256::from(items.len()) {
-        return Err(Error::ItemCountMismatch { tx, expected: items.len(), got: outcomes.len() });
-    }
-    Ok((mined, BatchOutcome::Items(outcomes)))
 }

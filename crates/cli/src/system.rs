@@ -61,10 +61,12 @@ impl System {
             None
         };
         let provider = clearing_chain::connect(&config.chain.rpc_url)?;
+        let escrow = escrow_operated_by(&provider, deployment.escrow, relayer.address()).await?;
         let setup = SettleSetup {
             ledger: ledger.clone(),
             relayer: relayer.clone(),
             batch_settler: deployment.batch_settler,
+            escrow,
             assets: vec![usdc.address],
         };
         // Last, since it starts the batcher: nothing after it fails.
@@ -140,6 +142,25 @@ pub(crate) fn indexer_targets(config: &Config) -> anyhow::Result<Targets> {
         anchor_registry: deployment.anchor_registry,
         token: config.chain.usdc.as_ref().map(|t| t.address),
     })
+}
+
+/// `escrow` when `relayer` is its operator (the marketplace's escrow routes need the operator's key); `None`, with a
+/// warning, otherwise: the facilitator then settles plain payments only.
+async fn escrow_operated_by(
+    provider: &clearing_chain::ChainProvider,
+    escrow: Address,
+    relayer: Address,
+) -> anyhow::Result<Option<Address>> {
+    let operator = clearing_chain::contracts::Escrow::new(escrow, provider)
+        .operator()
+        .call()
+        .await
+        .with_context(|| format!("reading the operator of the Escrow at {escrow}"))?;
+    if operator == relayer {
+        return Ok(Some(escrow));
+    }
+    warn!(%escrow, %operator, %relayer, "the relayer is not the escrow's operator: escrow purchases are off");
+    Ok(None)
 }
 
 fn deployment(config: &Config) -> anyhow::Result<Deployment> {

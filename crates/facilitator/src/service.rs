@@ -49,6 +49,9 @@ pub struct SettleSetup {
     pub relayer: PrivateKeySigner,
     /// The `BatchSettler` contract.
     pub batch_settler: Address,
+    /// The `Escrow` whose operator the relayer is, for the marketplace's escrow routes; `None` relays plain
+    /// settlements only.
+    pub escrow: Option<Address>,
     /// The EIP-3009 tokens the batcher relays.
     pub assets: Vec<Address>,
 }
@@ -105,6 +108,10 @@ impl Facilitator {
         config: &FacilitatorConfig,
     ) -> Result<Self> {
         let relayer = Relayer::new(provider, setup.relayer, setup.batch_settler).await?;
+        let relayer = match setup.escrow {
+            Some(escrow) => relayer.with_escrow(escrow),
+            None => relayer,
+        };
         let settler = Settler::start(setup.ledger.clone(), config.settle.clone()).await?;
         let batcher = Batcher::start_with_metrics(
             setup.ledger.clone(),
@@ -115,9 +122,15 @@ impl Facilitator {
         )
         .await?;
         self.health = self.health.with_database(setup.ledger.clone()).with_tasks("batcher", batcher.task_handles());
-        let service = SettleService::new(settler, setup.ledger, self.inflight.clone(), setup.assets);
+        let service = SettleService::new(settler, setup.ledger, self.inflight.clone(), setup.assets)
+            .reserving(setup.escrow.into_iter().collect());
         self.settle = Some((service, batcher));
         Ok(self)
+    }
+
+    /// What settles payments, when settling was started: the marketplace books escrow routes through it.
+    pub fn settle_service(&self) -> Option<&SettleService> {
+        self.settle.as_ref().map(|(service, _)| service)
     }
 
     /// Also reports `tasks` (a background task started beside the facilitator: the indexer, the audit sequencer

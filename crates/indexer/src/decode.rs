@@ -10,8 +10,8 @@ use clearing_chain::contracts::{AnchorRegistry, BatchSettler, Escrow};
 use clearing_ledger::{
     JobId, Projections, RawLog,
     index::{
-        Anchor, BalanceChange, CreditParty, EscrowJob, FundFailure, JobEvent, JobStatus, LogPosition, PaymentOutcome,
-        SettlerPayment,
+        Anchor, BalanceChange, CreditParty, EscrowCredit, EscrowJob, FundFailure, JobEvent, JobStatus, LogPosition,
+        PaymentOutcome, SettlerPayment,
     },
 };
 use tracing::warn;
@@ -198,6 +198,32 @@ impl Decoder {
                         (fee, e.feeAmount),
                     ],
                 );
+            }
+            t if t == Escrow::PaymentCredited::SIGNATURE_HASH => {
+                let e = Escrow::PaymentCredited::decode_raw_log(topics, data)?;
+                out.credits.push(EscrowCredit {
+                    position,
+                    escrow,
+                    token: e.token,
+                    payer: e.payer,
+                    nonce: e.nonce,
+                    provider: e.provider,
+                    provider_amount: e.providerAmount,
+                    fee_amount: e.feeAmount,
+                });
+                let parts = [(e.provider, e.providerAmount), (self.fee_recipient, e.feeAmount)];
+                for (part, (account, amount)) in (0u8..).zip(parts) {
+                    if !amount.is_zero() {
+                        out.balance_changes.push(BalanceChange::Direct {
+                            position,
+                            part,
+                            escrow,
+                            token: e.token,
+                            account,
+                            amount,
+                        });
+                    }
+                }
             }
             t if t == Escrow::Claimed::SIGNATURE_HASH => {
                 let e = Escrow::Claimed::decode_raw_log(topics, data)?;

@@ -62,7 +62,8 @@ pub struct AuditHead {
     pub last: Option<LogPosition>,
 }
 
-/// What a settlement record records. In JSON: `payment`, `escrow_release`, `escrow_refund`, `escrow_resolution`.
+/// What a settlement record records. In JSON: `payment`, `escrow_release`, `escrow_refund`, `escrow_resolution`,
+/// `escrow_credit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
@@ -74,6 +75,8 @@ pub enum RecordKind {
     EscrowRefund,
     /// A disputed escrow job split by its arbiter: Escrow `JobResolved`.
     EscrowResolution,
+    /// A purchase paid straight into claimable balances: Escrow `PaymentCredited`.
+    EscrowCredit,
 }
 
 impl RecordKind {
@@ -84,6 +87,7 @@ impl RecordKind {
             Self::EscrowRelease => 1,
             Self::EscrowRefund => 2,
             Self::EscrowResolution => 3,
+            Self::EscrowCredit => 4,
         }
     }
 
@@ -94,6 +98,7 @@ impl RecordKind {
             1 => Self::EscrowRelease,
             2 => Self::EscrowRefund,
             3 => Self::EscrowResolution,
+            4 => Self::EscrowCredit,
             _ => return None,
         })
     }
@@ -502,13 +507,14 @@ mod tests {
             (RecordKind::EscrowRelease, "escrow_release", 1),
             (RecordKind::EscrowRefund, "escrow_refund", 2),
             (RecordKind::EscrowResolution, "escrow_resolution", 3),
+            (RecordKind::EscrowCredit, "escrow_credit", 4),
         ];
         for (kind, name, code) in documented {
             assert_eq!(serde_json::to_value(kind).unwrap(), name);
             assert_eq!(serde_json::from_value::<RecordKind>(name.into()).unwrap(), kind);
             assert_eq!((kind.code(), RecordKind::from_code(code)), (code, Some(kind)));
         }
-        assert_eq!(RecordKind::from_code(4), None);
+        assert_eq!(RecordKind::from_code(5), None);
         assert!(serde_json::from_value::<RecordKind>("EscrowRelease".into()).is_err());
     }
 }

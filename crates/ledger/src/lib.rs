@@ -16,13 +16,16 @@
 //! of their own. Rows are read back in one place, `decode`, which refuses a stored value no domain value fits
 //! ([`Error::Corrupt`]) rather than put a default in its place; protocol values cross as `clearing-x402`'s types.
 
+mod actions;
 mod audit;
 mod decode;
+mod earnings;
 mod encode;
 mod error;
 mod escrow;
 pub mod index;
 mod listener;
+mod route;
 mod scratch;
 mod settlements;
 
@@ -37,17 +40,20 @@ use sqlx::{
 use tokio::sync::broadcast;
 use tracing::info;
 
+pub use actions::{Action, ActionId, EscrowAction, NewAction, StepKind};
 pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
+pub use earnings::{BalanceEntry, Earnings};
 pub use error::{Error, Result};
 pub use escrow::JobId;
 pub use index::{
     BlockRef, Checkpoint, INDEXED_CHANNEL, IndexTx, IndexerLease, MAIN_INDEXER, Projections, RawLog, TableDigest,
 };
 pub use listener::{QueueListener, ResolutionListener};
+pub use route::{JobBooking, Route, RouteKind};
 pub use scratch::ScratchDatabase;
 pub use settlements::{
-    AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Mined, NewSettlement, PaymentKey,
-    RESOLVED_CHANNEL, Settlement, SettlementId, SettlementStatus, TxFees,
+    ACTION_RESOLVED_CHANNEL, AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Mined,
+    NewSettlement, PaymentKey, RESOLVED_CHANNEL, Settlement, SettlementId, SettlementStatus, TxFees,
 };
 
 /// The engine's migrations, embedded at compile time from `migrations/`.
@@ -64,8 +70,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Ledger {
     pool: PgPool,
-    /// (chain id, asset) of each settlement this process queued, for its [`QueueListener`]s.
-    queued: broadcast::Sender<(u64, Address)>,
+    /// (chain id, asset, route) of each settlement this process queued, for its [`QueueListener`]s.
+    queued: broadcast::Sender<(u64, Address, RouteKind)>,
 }
 
 impl Ledger {

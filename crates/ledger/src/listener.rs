@@ -2,7 +2,7 @@ use alloy::primitives::Address;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::{Ledger, Result, SettlementId, settlements::RESOLVED_CHANNEL};
+use crate::{Ledger, Result, RouteKind, SettlementId, settlements::RESOLVED_CHANNEL};
 
 /// Wakes up when any settlement reaches a final status, in any process: a `LISTEN` on [`RESOLVED_CHANNEL`].
 ///
@@ -30,12 +30,12 @@ impl ResolutionListener {
 /// listener that falls more than a few thousand announcements behind skips what it missed.
 #[derive(Debug)]
 pub struct QueueListener {
-    receiver: broadcast::Receiver<(u64, Address)>,
+    receiver: broadcast::Receiver<(u64, Address, RouteKind)>,
 }
 
 impl QueueListener {
-    /// The (chain id, asset) of the next queued settlement; `None` once every clone of the ledger is gone.
-    pub async fn recv(&mut self) -> Option<(u64, Address)> {
+    /// The (chain id, asset, route) of the next queued settlement; `None` once every clone of the ledger is gone.
+    pub async fn recv(&mut self) -> Option<(u64, Address, RouteKind)> {
         loop {
             match self.receiver.recv().await {
                 Ok(queued) => return Some(queued),

@@ -17,10 +17,13 @@ use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
 use clearing_x402::{Network, Reason, X402Version};
 use sqlx::{Postgres, Row, Transaction, postgres::PgRow};
 
-use crate::{Error, Ledger, Result, decode::Fields, encode::int};
+use crate::{Error, EscrowAction, JobBooking, Ledger, Result, Route, RouteKind, decode::Fields, encode::int};
 
 /// The PostgreSQL notification channel a settlement's id is sent on when it reaches a final status.
 pub const RESOLVED_CHANNEL: &str = "settlement_resolved";
+
+/// The PostgreSQL notification channel an escrow action's id is sent on when it reaches a final status.
+pub const ACTION_RESOLVED_CHANNEL: &str = "escrow_action_resolved";
 
 /// The on-chain identity of a payment: the token's authorization-state entry it consumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,14 +77,18 @@ pub struct NewSettlement {
     pub x402_version: X402Version,
     /// The network the payment arrived on, however it was named (stored as CAIP-2).
     pub network: Network,
+    /// What the authorization pays for on chain.
+    pub route: Route,
 }
 
 impl NewSettlement {
     /// Whether `other` is the same signed payment: the same key, terms and signature bytes, so the token would
     /// execute the identical `transferWithAuthorization`. The x402 version and network name are how a payment was
-    /// presented, not what it is. Only the same payment may join a queued row and share its outcome.
+    /// presented, not what it is. The route is what it is: the same authorization booked as a job and sent as a
+    /// plain transfer are different payments. Only the same payment may join a queued row and share its outcome.
     pub fn is_same_payment(&self, other: &Self) -> bool {
         self.key == other.key
+            && self.route == other.route
             && self.pay_to == other.pay_to
             && self.value == other.value
             && self.valid_after == other.valid_after
@@ -119,7 +126,7 @@ impl SettlementStatus {
         }
     }
 
-    fn from_sql(s: &str) -> Option<Self> {
+    pub(crate) fn from_sql(s: &str) -> Option<Self> {
         Some(match s {
             "pending" => Self::Pending,
             "submitted" => Self::Submitted,
@@ -189,14 +196,18 @@ pub struct Batch {
     pub chain_id: u64,
     /// The token of every item.
     pub asset: Address,
+    /// The route of every item, which names the contract and call the batch is.
+    pub route: RouteKind,
     /// The relayer account sending it.
     pub relayer: Address,
     /// The relayer nonce its transactions use.
     pub tx_nonce: u64,
     /// Every transaction recorded for it, oldest first (empty if the process stopped before signing).
     pub transactions: Vec<BatchTransaction>,
-    /// Its items in batch order (ascending id, the order they are sent in).
+    /// Its payments in batch order (ascending id, the order they are sent in); empty for an action route.
     pub items: Vec<Settlement>,
+    /// Its escrow actions in batch order, for the action routes; empty otherwise.
+    pub actions: Vec<EscrowAction>,
 }
 
 /// Where a batch's transaction was mined.
@@ -248,7 +259,9 @@ impl AbandonReason {
 const SETTLEMENT_COLUMNS: &str = "s.id, s.chain_id, s.asset, s.payer, s.nonce, s.pay_to, s.value::text AS value,
     s.valid_after::text AS valid_after, s.valid_before::text AS valid_before, s.signature, s.x402_version,
     s.network, s.status::text AS status, s.batch_id, b.tx_hash, s.failure_reason, s.revert_reason,
-    s.success_reported_at IS NOT NULL AS success_reported";
+    s.success_reported_at IS NOT NULL AS success_reported, s.route::text AS route, s.provider, s.fee::text AS fee,
+    s.arbiter, s.funding_deadline::text AS funding_deadline, s.completion_deadline::text AS completion_deadline,
+    s.review_window::text AS review_window";
 
 /// The settlement select with a constant `filter` (never caller data, hence safe to splice).
 fn select_settlements(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
@@ -265,8 +278,9 @@ impl Ledger {
         let inserted = sqlx::query(
             "INSERT INTO settlements
                 (chain_id, asset, payer, nonce, pay_to, value, valid_after, valid_before, signature, x402_version,
-                 network)
-             VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9, $10, $11)
+                 network, route, provider, fee, arbiter, funding_deadline, completion_deadline, review_window)
+             VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8::numeric, $9, $10, $11, $12::settlement_route,
+                     $13, $14::numeric, $15, $16::numeric, $17::numeric, $18::numeric)
              ON CONFLICT ON CONSTRAINT settlements_authorization_key DO NOTHING
              RETURNING id",
         )
@@ -281,11 +295,18 @@ impl Ledger {
         .bind(new.signature.as_ref())
         .bind(i16::from(new.x402_version.number()))
         .bind(new.network.to_string())
+        .bind(new.route.kind().as_sql())
+        .bind(route_provider(&new.route).map(|a| a.to_vec()))
+        .bind(route_fee(&new.route).map(|fee| fee.to_string()))
+        .bind(booking(&new.route).map(|b| b.arbiter.to_vec()))
+        .bind(booking(&new.route).map(|b| b.funding_deadline.to_string()))
+        .bind(booking(&new.route).map(|b| b.completion_deadline.to_string()))
+        .bind(booking(&new.route).map(|b| b.review_window.to_string()))
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {
             // Committed: a batcher in this process may claim a full batch before its timer. (No listener is fine.)
-            let _ = self.queued.send((new.key.chain_id, new.key.asset));
+            let _ = self.queued.send((new.key.chain_id, new.key.asset, new.route.kind()));
             // Just inserted: the row is `new` as it stands, pending, in no batch (a batcher may claim it at any
             // moment, which a waiter learns from the resolution).
             let id: i64 = row.try_get("id")?;
@@ -353,7 +374,7 @@ impl Ledger {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM settlements
-             WHERE chain_id = $1 AND asset = $2 AND status = 'pending'
+             WHERE chain_id = $1 AND asset = $2 AND route = $6::settlement_route AND status = 'pending'
                AND valid_before > $3::numeric AND valid_after < $4::numeric
              ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED",
         )
@@ -362,27 +383,13 @@ impl Ledger {
         .bind(claim.cutoff.to_string())
         .bind(claim.now.to_string())
         .bind(i64::from(claim.limit))
+        .bind(claim.route.as_sql())
         .fetch_all(&mut *tx)
         .await?;
         if ids.is_empty() {
             return Ok(None);
         }
-        let batch: i64 = sqlx::query_scalar(
-            "INSERT INTO settlement_batches (chain_id, asset, relayer, tx_nonce) VALUES ($1, $2, $3, $4::numeric)
-             RETURNING id",
-        )
-        .bind(int(claim.chain_id))
-        .bind(claim.asset.as_slice())
-        .bind(claim.relayer.as_slice())
-        .bind(claim.tx_nonce.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| match e.as_database_error().and_then(|d| d.constraint()) {
-            Some("settlement_batches_live_nonce") => {
-                Error::NonceInUse { chain_id: claim.chain_id, relayer: claim.relayer, tx_nonce: claim.tx_nonce }
-            }
-            _ => Error::Query(e),
-        })?;
+        let BatchId(batch) = insert_batch(&mut tx, claim).await?;
         sqlx::query(
             "UPDATE settlements SET status = 'submitted', batch_id = $2, updated_at = now() WHERE id = ANY($1)",
         )
@@ -501,6 +508,13 @@ impl Ledger {
         .bind(batch.0)
         .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "UPDATE escrow_actions SET status = 'pending', batch_id = NULL, updated_at = now()
+             WHERE batch_id = $1 AND status = 'submitted'",
+        )
+        .bind(batch.0)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -522,7 +536,7 @@ impl Ledger {
     /// Every batch of `relayer` on `chain_id` neither mined nor abandoned, lowest nonce first.
     pub async fn unresolved_batches(&self, chain_id: u64, relayer: Address) -> Result<Vec<Batch>> {
         let rows = sqlx::query(
-            "SELECT id, asset, tx_nonce::text AS tx_nonce FROM settlement_batches
+            "SELECT id, asset, route::text AS route, tx_nonce::text AS tx_nonce FROM settlement_batches
              WHERE chain_id = $1 AND relayer = $2 AND block_number IS NULL AND abandoned_at IS NULL
              ORDER BY tx_nonce",
         )
@@ -538,10 +552,12 @@ impl Ledger {
                 id,
                 chain_id,
                 asset: f.address("asset")?,
+                route: f.parsed("route", "a settlement route", |s: &String| RouteKind::from_sql(s))?,
                 relayer,
                 tx_nonce: f.number("tx_nonce")?,
                 transactions: self.batch_transactions(id).await?,
                 items: self.batch_items(id).await?,
+                actions: self.batch_actions(id).await?,
             });
         }
         Ok(batches)
@@ -644,6 +660,8 @@ pub struct BatchClaim {
     pub chain_id: u64,
     /// The token.
     pub asset: Address,
+    /// The route of every item.
+    pub route: RouteKind,
     /// The relayer account that will send the batch.
     pub relayer: Address,
     /// The relayer nonce reserved for it.
@@ -656,7 +674,30 @@ pub struct BatchClaim {
     pub now: u64,
 }
 
-async fn lock_open_batch(tx: &mut Transaction<'static, Postgres>, batch: BatchId) -> Result<()> {
+/// Inserts the batch row `claim` describes, at its relayer nonce.
+pub(crate) async fn insert_batch(tx: &mut Transaction<'static, Postgres>, claim: &BatchClaim) -> Result<BatchId> {
+    let batch: i64 = sqlx::query_scalar(
+        "INSERT INTO settlement_batches (chain_id, asset, relayer, tx_nonce, route)
+         VALUES ($1, $2, $3, $4::numeric, $5::settlement_route)
+         RETURNING id",
+    )
+    .bind(int(claim.chain_id))
+    .bind(claim.asset.as_slice())
+    .bind(claim.relayer.as_slice())
+    .bind(claim.tx_nonce.to_string())
+    .bind(claim.route.as_sql())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| match e.as_database_error().and_then(|d| d.constraint()) {
+        Some("settlement_batches_live_nonce") => {
+            Error::NonceInUse { chain_id: claim.chain_id, relayer: claim.relayer, tx_nonce: claim.tx_nonce }
+        }
+        _ => Error::Query(e),
+    })?;
+    Ok(BatchId(batch))
+}
+
+pub(crate) async fn lock_open_batch(tx: &mut Transaction<'static, Postgres>, batch: BatchId) -> Result<()> {
     let row = sqlx::query(
         "SELECT block_number IS NULL AND abandoned_at IS NULL AS open FROM settlement_batches WHERE id = $1
          FOR UPDATE",
@@ -668,7 +709,7 @@ async fn lock_open_batch(tx: &mut Transaction<'static, Postgres>, batch: BatchId
     if row.try_get::<bool, _>("open")? { Ok(()) } else { Err(Error::BatchClosed(batch)) }
 }
 
-async fn mark_mined(tx: &mut Transaction<'static, Postgres>, batch: BatchId, mined: &Mined) -> Result<()> {
+pub(crate) async fn mark_mined(tx: &mut Transaction<'static, Postgres>, batch: BatchId, mined: &Mined) -> Result<()> {
     let known = sqlx::query("SELECT 1 FROM settlement_batch_transactions WHERE batch_id = $1 AND tx_hash = $2")
         .bind(batch.0)
         .bind(mined.tx_hash.as_slice())
@@ -687,6 +728,18 @@ async fn mark_mined(tx: &mut Transaction<'static, Postgres>, batch: BatchId, min
     .bind(mined.block_hash.as_slice())
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// Announces resolved escrow actions on [`ACTION_RESOLVED_CHANNEL`].
+pub(crate) async fn notify_actions(tx: &mut Transaction<'static, Postgres>, ids: &[i64]) -> Result<()> {
+    if !ids.is_empty() {
+        sqlx::query("SELECT pg_notify($2, id::text) FROM unnest($1::bigint[]) AS id")
+            .bind(ids)
+            .bind(ACTION_RESOLVED_CHANNEL)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 
@@ -725,6 +778,7 @@ fn settlement_from_row(row: &PgRow) -> Result<Settlement> {
             signature: f.get::<Vec<u8>>("signature")?.into(),
             x402_version: f.x402_version("x402_version")?,
             network: f.network("network")?,
+            route: route_from_row(&f)?,
         },
         status: f.parsed("status", "a settlement status", |s: &String| SettlementStatus::from_sql(s))?,
         batch_id: f.get::<Option<i64>>("batch_id")?.map(BatchId),
@@ -732,5 +786,55 @@ fn settlement_from_row(row: &PgRow) -> Result<Settlement> {
         failure_reason: f.opt_reason("failure_reason")?,
         revert_reason: f.get::<Option<Vec<u8>>>("revert_reason")?.map(Bytes::from),
         success_reported: f.get("success_reported")?,
+    })
+}
+
+/// The provider a route names, if any.
+const fn route_provider(route: &Route) -> Option<Address> {
+    match route {
+        Route::Transfer => None,
+        Route::EscrowJob(booking) => Some(booking.provider),
+        Route::EscrowCredit { provider, .. } => Some(*provider),
+    }
+}
+
+/// The fee a route names, if any.
+const fn route_fee(route: &Route) -> Option<U256> {
+    match route {
+        Route::Transfer => None,
+        Route::EscrowJob(booking) => Some(booking.fee),
+        Route::EscrowCredit { fee, .. } => Some(*fee),
+    }
+}
+
+/// The job terms of an escrow job route.
+const fn booking(route: &Route) -> Option<&JobBooking> {
+    match route {
+        Route::EscrowJob(booking) => Some(booking),
+        _ => None,
+    }
+}
+
+fn route_from_row(f: &Fields<'_>) -> Result<Route> {
+    let kind = f.parsed("route", "a settlement route", |s: &String| RouteKind::from_sql(s))?;
+    Ok(match kind {
+        RouteKind::Transfer => Route::Transfer,
+        RouteKind::EscrowCredit => Route::EscrowCredit { provider: f.address("provider")?, fee: f.number("fee")? },
+        RouteKind::EscrowJob => Route::EscrowJob(JobBooking {
+            provider: f.address("provider")?,
+            fee: f.number("fee")?,
+            arbiter: f.address("arbiter")?,
+            funding_deadline: f.number("funding_deadline")?,
+            completion_deadline: f.number("completion_deadline")?,
+            review_window: f.number("review_window")?,
+        }),
+        RouteKind::EscrowStep | RouteKind::EscrowClaim => {
+            return Err(Error::Corrupt {
+                table: "settlements",
+                column: "route",
+                value: kind.to_string(),
+                expected: "a payment route (the schema allows no other)",
+            });
+        }
     })
 }

@@ -134,6 +134,29 @@ impl Chain {
         job.id
     }
 
+    /// A data_api purchase: [`ESCROW_PAYER`] (minted `amount` first) signs a transfer of `amount` to the escrow and
+    /// the operator (account 0) credits it through `payMany`, `amount - fee` to [`ESCROW_PROVIDER`]; returns the
+    /// authorization's nonce.
+    pub async fn escrow_credit(&self, amount: u64, fee: u64) -> B256 {
+        self.mint(self.address(ESCROW_PAYER), amount).await;
+        let payer = self.key(ESCROW_PAYER);
+        let p = transfer(&payer, &self.domain(), self.deployment.escrow, U256::from(amount), now() + 3_600, unique());
+        let payment = Escrow::DirectPayment {
+            payer: p.from,
+            provider: self.address(ESCROW_PROVIDER),
+            amount: p.value,
+            fee: U256::from(fee),
+            validAfter: p.validAfter,
+            validBefore: p.validBefore,
+            nonce: p.nonce,
+            signature: p.signature,
+        };
+        let sent = self.escrow_as(DEPLOYER).payMany(self.token, vec![payment]).gas(BATCH_GAS).send().await.unwrap();
+        let receipt = sent.get_receipt().await.unwrap();
+        assert!(receipt.status(), "payMany reverted");
+        p.nonce
+    }
+
     async fn funded_escrow_job(&self, amount: u64, fee: u64) -> Job {
         self.mint(self.address(ESCROW_PAYER), amount).await;
         self.fund_job(ESCROW_PAYER, ESCROW_PROVIDER, amount, fee).await

@@ -55,6 +55,9 @@ pub struct ChainOptions {
     /// The genesis block's timestamp (`anvil --timestamp`), for a chain that must stand at a fixed time; now when
     /// `None`.
     pub genesis_timestamp: Option<u64>,
+    /// The anvil account that is the escrow's operator, for a test whose relayer books escrow jobs (the relayer must
+    /// be the operator); [`DEPLOYER`] when `None`.
+    pub escrow_operator: Option<usize>,
 }
 
 /// A fresh anvil with MockUSDC and the suite (BatchSettler, Escrow, AnchorRegistry) deployed; killed when dropped.
@@ -88,7 +91,10 @@ impl Chain {
         // MockUSDC first: the token is then account 0's first CREATE address whatever the suite becomes.
         let token = deploy_mock_usdc(&deployer, TOKEN_NAME).await.unwrap();
         let anchorer = PrivateKeySigner::from(anvil.keys()[ANCHORER].clone()).address();
-        let config = DeployConfig { anchorer, ..DeployConfig::single_operator(deployer_key.address()) };
+        let mut config = DeployConfig { anchorer, ..DeployConfig::single_operator(deployer_key.address()) };
+        if let Some(operator) = options.escrow_operator {
+            config.operator = PrivateKeySigner::from(anvil.keys()[operator].clone()).address();
+        }
         let deployment = deploy_suite(&deployer, &config).await.unwrap();
         let provider = connect(&anvil.endpoint()).unwrap();
         let chain_id = deployment.chain_id;

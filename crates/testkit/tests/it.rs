@@ -30,7 +30,8 @@ async fn a_chain_has_mockusdc_first_and_the_suite_with_its_roles() {
 
 #[tokio::test]
 async fn a_chain_can_start_at_a_given_time() {
-    let chain = Chain::start_with(ChainOptions { genesis_timestamp: Some(1_795_246_000) }).await;
+    let chain =
+        Chain::start_with(ChainOptions { genesis_timestamp: Some(1_795_246_000), ..ChainOptions::default() }).await;
     let genesis = chain.provider.get_block_by_number(0.into()).await.unwrap().unwrap();
     assert_eq!(genesis.header.timestamp, 1_795_246_000);
 }

@@ -42,19 +42,27 @@ async fn records_are_gapless_in_chain_order_and_match_a_rebuild_from_chain_event
     env.chain.settle(&[400, 500], PAY_TO).await;
     let refunded = env.chain.escrow_refund(70_000).await;
     let resolved = env.chain.escrow_resolve(1_000_000, 40_000, 2_500).await;
+    let credited = env.chain.escrow_credit(20_000, 1_000).await;
     env.index().await;
 
     let sequencer = env.sequencer();
-    assert_eq!(sequencer.run_once().await.unwrap(), 8);
+    assert_eq!(sequencer.run_once().await.unwrap(), 9);
     assert_eq!(sequencer.run_once().await.unwrap(), 0, "nothing is sequenced twice");
 
     let stored = env.ledger.audit_records(env.chain.chain_id, 0, 100).await.unwrap();
-    assert_eq!(stored.iter().map(|r| r.seq).collect::<Vec<_>>(), (0..8).collect::<Vec<_>>(), "gapless");
+    assert_eq!(stored.iter().map(|r| r.seq).collect::<Vec<_>>(), (0..9).collect::<Vec<_>>(), "gapless");
     assert!(stored.windows(2).all(|w| w[0].position() < w[1].position()), "in chain order");
     let records: Vec<Record> = stored.iter().map(Record::from).collect();
     let kinds: Vec<RecordKind> = records.iter().map(|r| r.kind).collect();
-    use RecordKind::{EscrowRefund, EscrowRelease, EscrowResolution, Payment};
-    assert_eq!(kinds, [Payment, Payment, Payment, EscrowRelease, Payment, Payment, EscrowRefund, EscrowResolution]);
+    use RecordKind::{EscrowCredit, EscrowRefund, EscrowRelease, EscrowResolution, Payment};
+    assert_eq!(
+        kinds,
+        [Payment, Payment, Payment, EscrowRelease, Payment, Payment, EscrowRefund, EscrowResolution, EscrowCredit]
+    );
+    let credit = &records[8];
+    assert_eq!(credit.reference, credited, "a direct credit is referenced by its authorization's nonce");
+    assert_eq!((credit.payee_amount, credit.fee_amount), (U256::from(19_000), U256::from(1_000)));
+    assert_eq!((credit.payer, credit.payee), (env.chain.address(ESCROW_PAYER), env.chain.address(ESCROW_PROVIDER)));
     assert_eq!(records[1].payee_amount, U256::from(200));
     assert_eq!((records[1].payee, records[1].token), (PAY_TO, env.chain.token));
     let release = &records[3];

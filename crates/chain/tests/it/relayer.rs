@@ -5,7 +5,8 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use clearing_chain::{
-    BatchOutcome, Error, Fees, ITEM_GAS_REQUIRED, ItemOutcome, Relayer, SettlePayment, connect, contracts::BatchSettler,
+    BatchCall, BatchOutcome, Error, Fees, ITEM_GAS_REQUIRED, ItemOutcome, Relayer, SettlePayment, connect,
+    contracts::BatchSettler, decode_receipt,
 };
 use clearing_testkit::{now, sign::transfer};
 
@@ -22,6 +23,10 @@ async fn chain() -> Chain {
         Relayer::new(connect(&kit.endpoint()).unwrap(), kit.key(1), kit.deployment.batch_settler).await.unwrap();
     let token = kit.token;
     Chain { kit, relayer, token }
+}
+
+fn settle(chain: &Chain, items: &[SettlePayment]) -> BatchCall {
+    BatchCall::Settle { token: chain.token, payments: items.to_vec() }
 }
 
 fn payment(chain: &Chain, payer: &PrivateKeySigner, value: u64, valid_before: u64, nonce: u8) -> SettlePayment {
@@ -57,7 +62,7 @@ async fn a_batch_of_good_and_bad_items_resolves_each_from_its_own_event() {
     let items = [good, replay, broke, expired, forged];
 
     let nonce = chain.relayer.pending_nonce().await.unwrap();
-    let signed = chain.relayer.prepare(chain.token, &items, nonce, None).await.unwrap();
+    let signed = chain.relayer.prepare(&settle(&chain, &items), nonce, None).await.unwrap();
     assert!(signed.gas_limit > ITEM_GAS_REQUIRED);
     assert!(chain.relayer.receipt(signed.tx_hash).await.unwrap().is_none(), "prepare sends nothing");
     chain.relayer.broadcast(&signed.raw).await.unwrap();
@@ -73,7 +78,7 @@ async fn a_batch_of_good_and_bad_items_resolves_each_from_its_own_event() {
         signed.gas_limit >= receipt.gas_used + ITEM_GAS_REQUIRED,
         "the limit leaves ITEM_GAS_REQUIRED beyond what the batch used, as BatchSettler asks"
     );
-    let (mined, outcome) = chain.relayer.decode_receipt(&receipt, chain.token, &keys).unwrap();
+    let (mined, outcome) = chain.relayer.decode_receipt(&receipt, &settle(&chain, &items)).unwrap();
     assert_eq!(mined.tx_hash, signed.tx_hash);
     let BatchOutcome::Items(outcomes) = outcome else { panic!("batch reverted") };
     let reasons: Vec<&str> = outcomes
@@ -99,11 +104,13 @@ async fn a_batch_of_good_and_bad_items_resolves_each_from_its_own_event() {
     // Events that do not match the items sent are refused, never guessed at.
     let mut swapped = keys.clone();
     swapped.swap(0, 2);
-    let err = chain.relayer.decode_receipt(&receipt, chain.token, &swapped).unwrap_err();
+    let (call, settler) = (settle(&chain, &items), chain.relayer.settler());
+    let err = decode_receipt(&receipt, &call, settler, &swapped).unwrap_err();
     assert!(matches!(err, Error::ItemMismatch { index: 0, .. }), "{err}");
-    let err = chain.relayer.decode_receipt(&receipt, chain.token, &keys[..4]).unwrap_err();
+    let err = decode_receipt(&receipt, &call, settler, &keys[..4]).unwrap_err();
     assert!(matches!(err, Error::ItemCountMismatch { expected: 4, .. }), "{err}");
-    let err = chain.relayer.decode_receipt(&receipt, Address::repeat_byte(1), &keys).unwrap_err();
+    let other_token = BatchCall::Settle { token: Address::repeat_byte(1), payments: items.to_vec() };
+    let err = decode_receipt(&receipt, &other_token, settler, &keys).unwrap_err();
     assert!(matches!(err, Error::TokenMismatch { .. }), "{err}");
 }
 
@@ -116,12 +123,12 @@ async fn a_stuck_transaction_is_replaced_at_the_same_nonce_and_only_one_lands() 
     chain.kit.set_automine(false).await;
 
     let nonce = chain.relayer.pending_nonce().await.unwrap();
-    let first = chain.relayer.prepare(chain.token, &items, nonce, None).await.unwrap();
+    let first = chain.relayer.prepare(&settle(&chain, &items), nonce, None).await.unwrap();
     chain.relayer.broadcast(&first.raw).await.unwrap();
     chain.relayer.broadcast(&first.raw).await.ok(); // a re-send of identical bytes is harmless
 
     // The replacement: same nonce, fees bumped by at least 13%.
-    let second = chain.relayer.prepare(chain.token, &items, nonce, Some(first.fees.bumped(13))).await.unwrap();
+    let second = chain.relayer.prepare(&settle(&chain, &items), nonce, Some(first.fees.bumped(13))).await.unwrap();
     assert_eq!(second.nonce, first.nonce);
     assert_ne!(second.tx_hash, first.tx_hash);
     assert!(second.fees.max_priority_fee_per_gas * 100 >= first.fees.max_priority_fee_per_gas * 113);

@@ -14,7 +14,7 @@
 use std::{sync::Arc, time::Duration};
 
 use alloy::primitives::Address;
-use clearing_ledger::{Ledger, PaymentKey};
+use clearing_ledger::{Ledger, PaymentKey, Route};
 use clearing_x402::{PaymentRequest, Reason, Rejection, SettleResponse, VerifiedPayment};
 use tracing::{debug, warn};
 
@@ -31,20 +31,55 @@ pub struct SettleService {
     inflight: InFlight,
     /// The assets the batcher relays; settling another one would wait forever.
     assets: Arc<Vec<Address>>,
+    /// Payees `/settle` refuses: contracts whose payments only their own route may book (the escrow). A transfer
+    /// to the escrow outside a booking would leave the payer's money there with no job and no credit.
+    reserved_pay_to: Arc<Vec<Address>>,
 }
 
 impl SettleService {
     /// Settles through `settler` the payments in `assets`, counting them in `inflight` until final.
     pub fn new(settler: Settler, ledger: Ledger, inflight: InFlight, assets: Vec<Address>) -> Self {
-        Self { settler, ledger, inflight, assets: Arc::new(assets) }
+        Self { settler, ledger, inflight, assets: Arc::new(assets), reserved_pay_to: Arc::default() }
     }
 
+    /// The same service, refusing plain transfers to `pay_to` (see [`SettleService::settle_routed`]).
+    #[must_use]
+    pub fn reserving(mut self, pay_to: Vec<Address>) -> Self {
+        self.reserved_pay_to = Arc::new(pay_to);
+        self
+    }
+
+    /// `POST /settle`: a plain transfer to the requirement's `payTo`, never to a reserved payee.
     pub(super) async fn settle(&self, verifier: &crate::Verifier, request: &PaymentRequest) -> SettleResponse {
+        self.settle_routed(verifier, request, Route::Transfer).await
+    }
+
+    /// Verifies `request` and settles it on `route` (the marketplace books escrow jobs and credits this way), with
+    /// every guarantee of `/settle`: queued once per authorization, answered `success` once. The requirement in
+    /// `request` is the caller's: it must name the escrow as `payTo` for an escrow route, which only that route may
+    /// pay.
+    pub async fn settle_routed(
+        &self,
+        verifier: &crate::Verifier,
+        request: &PaymentRequest,
+        route: Route,
+    ) -> SettleResponse {
         let network = request.network().to_owned();
         let payment = match verifier.precheck(request) {
             Ok(payment) => payment,
             Err(rejection) => return SettleResponse::failed(&rejection, network),
         };
+        let pay_to = payment.authorization.to;
+        let reserved = self.reserved_pay_to.contains(&pay_to);
+        if reserved == matches!(route, Route::Transfer) {
+            let why = if reserved {
+                format!("payTo {pay_to} is the escrow: only a marketplace purchase may pay it")
+            } else {
+                format!("an escrow booking must pay the escrow, not {pay_to}")
+            };
+            let rejection = Rejection::new(Reason::InvalidPaymentRequirements, why).with_payer(Some(payment.payer));
+            return SettleResponse::failed(&rejection, network);
+        }
         let asset = payment.domain.token();
         if !self.assets.contains(&asset) {
             let rejection = Rejection::new(
@@ -72,6 +107,7 @@ impl SettleService {
             signature: token_signature(&payment.signature),
             x402_version: payment.x402_version,
             network: network.clone(),
+            route,
         };
         let outcome = match verifier.verify(request).await {
             Ok(_) => {

@@ -10,7 +10,7 @@
 //! 4. resolve every item from its own event, or requeue the batch if its nonce went to another transaction or
 //!    it reverted as a whole.
 //!
-//! Up to `max_in_flight` batches per asset are between 2 and 4 at once, at consecutive nonces, each driven by its
+//! Up to `max_in_flight` batches per lane (asset and route) are between 2 and 4 at once, at consecutive nonces, each driven by its
 //! own task. A batch that cannot be signed keeps its nonce and its task tries again, so the nonces after it (which
 //! the node holds back until the gap is filled) are never orphaned; only the newest nonce is ever handed back.
 //!
@@ -30,9 +30,10 @@ use std::{
 };
 
 use alloy::primitives::{Address, TxHash};
-use clearing_chain::{BatchOutcome, Fees, ItemOutcome, Relayer, SettlePayment, SignedBatch};
+use clearing_chain::{BatchCall, BatchOutcome, Fees, ItemOutcome, Relayer, SignedBatch};
 use clearing_ledger::{
-    AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Ledger, Mined, Settlement, TxFees,
+    AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, EscrowAction, ItemResolution, Ledger, Mined,
+    RouteKind, Settlement, TxFees,
 };
 use clearing_x402::Reason;
 use tokio::{
@@ -42,7 +43,10 @@ use tokio::{
 };
 use tracing::{debug, error, info, warn};
 
-use super::SettleConfig;
+use super::{
+    SettleConfig,
+    call::{action_call, batch_call},
+};
 use crate::{Error, Metrics, Result};
 
 /// How long an in-flight batch waits for a new block before it looks at its transactions anyway: nothing but its
@@ -51,6 +55,19 @@ const IDLE_STEP: Duration = Duration::from_secs(1);
 
 /// How often the batcher looks for unresolved batches nobody drives (batches a reorg reopened).
 pub(crate) const ADOPT_EVERY: Duration = Duration::from_secs(2);
+
+/// One stream of batches: the payments of one asset on one route (each batch is one call to one contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Lane {
+    asset: Address,
+    route: RouteKind,
+}
+
+impl std::fmt::Display for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.asset, self.route)
+    }
+}
 
 /// Relays queued payments of some assets from one relayer key. Dropping it leaves its tasks running; stop it
 /// with [`Batcher::shutdown`] (or [`Batcher::abort`], which is what a crash looks like).
@@ -61,7 +78,8 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    /// Continues every unresolved batch of the relayer, then starts one batch loop per asset.
+    /// Continues every unresolved batch of the relayer, then starts one batch loop per asset and route: the
+    /// settle route always, the escrow routes when the relayer has an escrow.
     pub async fn start(ledger: Ledger, relayer: Relayer, assets: &[Address], config: SettleConfig) -> Result<Self> {
         Self::start_with_metrics(ledger, relayer, assets, config, Arc::default()).await
     }
@@ -83,14 +101,19 @@ impl Batcher {
         let next = unresolved.iter().map(|b| b.tx_nonce + 1).max().unwrap_or(0).max(pending);
         info!(relayer = %relayer.address(), unresolved = unresolved.len(), next_nonce = next, "batcher starting");
 
+        let routes: &[RouteKind] = if relayer.escrow().is_some() { &RouteKind::ALL } else { &[RouteKind::Transfer] };
+        let lanes: Vec<Lane> =
+            assets.iter().flat_map(|&asset| routes.iter().map(move |&route| Lane { asset, route })).collect();
+        let first = Lane { asset: first, route: RouteKind::Transfer };
         let driven: HashSet<BatchId> = unresolved.iter().map(|batch| batch.id).collect();
-        let mut recovered: HashMap<Address, Vec<InFlight>> = HashMap::new();
+        let mut recovered: HashMap<Lane, Vec<InFlight>> = HashMap::new();
         for batch in unresolved {
-            let home = if assets.contains(&batch.asset) { batch.asset } else { first };
+            let lane = Lane { asset: batch.asset, route: batch.route };
+            let home = if lanes.contains(&lane) { lane } else { first };
             recovered.entry(home).or_default().push(InFlight::recovered(batch));
         }
-        let signals: HashMap<Address, Arc<QueueSignal>> =
-            assets.iter().map(|asset| (*asset, Arc::new(QueueSignal::default()))).collect();
+        let signals: HashMap<Lane, Arc<QueueSignal>> =
+            lanes.iter().map(|lane| (*lane, Arc::new(QueueSignal::default()))).collect();
         let listener = ledger.listen_queued();
         let (head_sender, head) = watch::channel(relayer.block_number().await?);
         let shared = Arc::new(Shared {
@@ -104,14 +127,14 @@ impl Batcher {
         });
         let (shutdown, stop) = watch::channel(false);
         let mut adopters = HashMap::new();
-        let mut tasks: Vec<_> = assets
+        let mut tasks: Vec<_> = lanes
             .iter()
-            .map(|asset| {
-                let batches = recovered.remove(asset).unwrap_or_default();
-                let signal = signals[asset].clone();
+            .map(|lane| {
+                let batches = recovered.remove(lane).unwrap_or_default();
+                let signal = signals[lane].clone();
                 let (adopt, adopted) = mpsc::unbounded_channel();
-                adopters.insert(*asset, adopt);
-                tokio::spawn(run_asset(shared.clone(), *asset, batches, signal, adopted, stop.clone()))
+                adopters.insert(*lane, adopt);
+                tokio::spawn(run_lane(shared.clone(), *lane, batches, signal, adopted, stop.clone()))
             })
             .collect();
         tasks.push(tokio::spawn(count_queued(listener, shared.clone(), signals, stop.clone())));
@@ -160,7 +183,7 @@ struct Shared {
     head: watch::Receiver<u64>,
 }
 
-/// Payments queued for one asset since its last claim, as announced by the ledger; wakes the asset's loop
+/// Payments queued for one lane since its last claim, as announced by the ledger; wakes the lane's loop
 /// early when they fill a batch.
 #[derive(Debug, Default)]
 struct QueueSignal {
@@ -171,7 +194,7 @@ struct QueueSignal {
 async fn count_queued(
     mut listener: clearing_ledger::QueueListener,
     shared: Arc<Shared>,
-    signals: HashMap<Address, Arc<QueueSignal>>,
+    signals: HashMap<Lane, Arc<QueueSignal>>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -180,8 +203,8 @@ async fn count_queued(
             queued = listener.recv() => queued,
         };
         match queued {
-            Some((chain_id, asset)) if chain_id == shared.relayer.chain_id() => {
-                if let Some(signal) = signals.get(&asset)
+            Some((chain_id, asset, route)) if chain_id == shared.relayer.chain_id() => {
+                if let Some(signal) = signals.get(&Lane { asset, route })
                     && signal.queued.fetch_add(1, Ordering::Relaxed) + 1 >= shared.config.batch_size
                 {
                     signal.full.notify_one();
@@ -216,12 +239,12 @@ async fn follow_head(shared: Arc<Shared>, head: watch::Sender<u64>, mut stop: wa
     }
 }
 
-/// Every [`ADOPT_EVERY`], hands each unresolved batch of the relayer that no driver follows to its asset's loop.
+/// Every [`ADOPT_EVERY`], hands each unresolved batch of the relayer that no driver follows to its lane's loop.
 /// Only a reorg makes such a batch (the indexer reopens a batch whose block was removed).
 async fn adopt_orphans(
     shared: Arc<Shared>,
-    adopters: HashMap<Address, mpsc::UnboundedSender<InFlight>>,
-    first: Address,
+    adopters: HashMap<Lane, mpsc::UnboundedSender<InFlight>>,
+    first: Lane,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(ADOPT_EVERY);
@@ -253,9 +276,12 @@ impl Drop for Driving {
 #[derive(Debug)]
 struct InFlight {
     id: BatchId,
-    asset: Address,
+    lane: Lane,
     nonce: u64,
+    /// The payments of a payment route.
     items: Vec<Settlement>,
+    /// The escrow actions of an action route.
+    actions: Vec<EscrowAction>,
     /// Recorded transactions, oldest first.
     txs: Vec<BatchTransaction>,
     /// When its newest transaction was signed (or the batch recovered): the replacement timer starts here.
@@ -272,9 +298,10 @@ impl InFlight {
     fn recovered(batch: Batch) -> Self {
         Self {
             id: batch.id,
-            asset: batch.asset,
+            lane: Lane { asset: batch.asset, route: batch.route },
             nonce: batch.tx_nonce,
             items: batch.items,
+            actions: batch.actions,
             txs: batch.transactions,
             signed_at: Instant::now(),
             checked_at: Instant::now(),
@@ -283,8 +310,16 @@ impl InFlight {
         }
     }
 
-    fn payments(&self) -> Vec<SettlePayment> {
-        self.items.iter().map(payment).collect()
+    fn call(&self) -> BatchCall {
+        if self.lane.route.carries_actions() {
+            action_call(self.lane.route, self.lane.asset, &self.actions)
+        } else {
+            batch_call(self.lane.route, self.lane.asset, &self.items)
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.items.len() + self.actions.len()
     }
 }
 
@@ -294,9 +329,9 @@ enum Step {
     Done,
 }
 
-async fn run_asset(
+async fn run_lane(
     shared: Arc<Shared>,
-    asset: Address,
+    lane: Lane,
     recovered: Vec<InFlight>,
     signal: Arc<QueueSignal>,
     mut adopted: mpsc::UnboundedReceiver<InFlight>,
@@ -314,7 +349,7 @@ async fn run_asset(
         tokio::select! {
             _ = stop.changed() => break,
             Some(joined) = drivers.join_next() => {
-                if let Err(e) = joined { error!(%asset, error = %e, "batch driver panicked") }
+                if let Err(e) = joined { error!(%lane, error = %e, "batch driver panicked") }
                 continue;
             }
             Some(batch) = adopted.recv() => {
@@ -330,13 +365,13 @@ async fn run_asset(
             }
         }
         signal.queued.store(0, Ordering::Relaxed);
-        if let Err(e) = shared.expire(asset).await {
-            warn!(%asset, error = %e, "expiring queued payments failed");
+        if let Err(e) = shared.expire(lane).await {
+            warn!(%lane, error = %e, "expiring queued payments failed");
         }
         while drivers.len() < max_in_flight {
-            match shared.claim(asset).await {
+            match shared.claim(lane).await {
                 Ok(Some(batch)) => {
-                    let full = batch.items.len() >= usize::try_from(shared.config.batch_size).unwrap_or(usize::MAX);
+                    let full = batch.len() >= usize::try_from(shared.config.batch_size).unwrap_or(usize::MAX);
                     drivers.spawn(drive(shared.clone(), batch, true));
                     if !full {
                         break;
@@ -344,7 +379,7 @@ async fn run_asset(
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    warn!(%asset, error = %e, "claiming a batch failed");
+                    warn!(%lane, error = %e, "claiming a batch failed");
                     break;
                 }
             }
@@ -378,18 +413,21 @@ async fn drive(shared: Arc<Shared>, mut batch: InFlight, fresh: bool) {
 }
 
 impl Shared {
-    async fn expire(&self, asset: Address) -> Result<()> {
+    async fn expire(&self, lane: Lane) -> Result<()> {
+        if lane.route.carries_actions() {
+            return Ok(());
+        }
         let cutoff = unix_now() + self.config.expiry_margin_secs;
         for item in self.ledger.expire_pending(self.relayer.chain_id(), cutoff, Reason::ValidBefore).await? {
             let key = item.payment.key;
-            info!(%asset, payer = %key.payer, nonce = %key.nonce, "expired while queued; never broadcast");
+            info!(%lane, payer = %key.payer, nonce = %key.nonce, "expired while queued; never broadcast");
         }
         Ok(())
     }
 
     /// Claims one batch at the next relayer nonce. Nothing is signed yet: its driver does that.
-    /// Sends every unresolved batch without a driver to its asset's loop (`first`'s for an asset not served).
-    async fn adopt(&self, adopters: &HashMap<Address, mpsc::UnboundedSender<InFlight>>, first: Address) -> Result<()> {
+    /// Sends every unresolved batch without a driver to its lane's loop (`first`'s for a lane not served).
+    async fn adopt(&self, adopters: &HashMap<Lane, mpsc::UnboundedSender<InFlight>>, first: Lane) -> Result<()> {
         let (chain_id, relayer) = (self.relayer.chain_id(), self.relayer.address());
         let _claims = self.next_nonce.lock().await;
         let ids = self.ledger.unresolved_batch_ids(chain_id, relayer).await?;
@@ -404,42 +442,56 @@ impl Shared {
             if !orphans.contains(&batch.id) {
                 continue;
             }
-            let home = if adopters.contains_key(&batch.asset) { batch.asset } else { first };
+            let lane = Lane { asset: batch.asset, route: batch.route };
+            let home = if adopters.contains_key(&lane) { lane } else { first };
             self.driven.lock().unwrap_or_else(|e| e.into_inner()).insert(batch.id);
             if adopters[&home].send(InFlight::recovered(batch)).is_err() {
-                // The asset's loop has stopped (shutdown): nothing will drive it in this process.
+                // The lane's loop has stopped (shutdown): nothing will drive it in this process.
                 return Ok(());
             }
         }
         Ok(())
     }
 
-    async fn claim(&self, asset: Address) -> Result<Option<InFlight>> {
+    async fn claim(&self, lane: Lane) -> Result<Option<InFlight>> {
         let now = unix_now();
         let mut next = self.next_nonce.lock().await;
         let nonce = *next;
         let claim = BatchClaim {
             chain_id: self.relayer.chain_id(),
-            asset,
+            asset: lane.asset,
+            route: lane.route,
             relayer: self.relayer.address(),
             tx_nonce: nonce,
             limit: self.config.batch_size,
             cutoff: now + self.config.expiry_margin_secs,
             now,
         };
-        let Some((id, items)) = self.ledger.claim_batch(&claim).await? else {
-            return Ok(None);
+        let (id, items, actions) = if lane.route.carries_actions() {
+            let Some((id, actions)) = self.ledger.claim_action_batch(&claim).await? else {
+                return Ok(None);
+            };
+            (id, Vec::new(), actions)
+        } else {
+            let Some((id, items)) = self.ledger.claim_batch(&claim).await? else {
+                return Ok(None);
+            };
+            (id, items, Vec::new())
         };
         *next += 1;
         self.driven.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
         drop(next);
-        debug!(batch = %id, nonce, items = items.len(), "batch claimed");
-        self.metrics.batch_size.observe(items.len() as f64);
+        let count = items.len() + actions.len();
+        debug!(batch = %id, %lane, nonce, items = count, "batch claimed");
+        if !lane.route.carries_actions() {
+            self.metrics.batch_size.observe(count as f64);
+        }
         Ok(Some(InFlight {
             id,
-            asset,
+            lane,
             nonce,
             items,
+            actions,
             txs: Vec::new(),
             signed_at: Instant::now(),
             checked_at: Instant::now(),
@@ -452,7 +504,8 @@ impl Shared {
     /// no later nonce was handed out, its items go back to the queue and its nonce to the next batch; otherwise
     /// it keeps the nonce (the later batches wait for it at the node) and its driver signs again on its next step.
     async fn sign_first(&self, batch: &mut InFlight) -> Result<Step> {
-        let signed = match self.relayer.prepare(batch.asset, &batch.payments(), batch.nonce, None).await {
+        let call = batch.call();
+        let signed = match self.relayer.prepare(&call, batch.nonce, None).await {
             Ok(signed) => signed,
             Err(e) => {
                 let mut next = self.next_nonce.lock().await;
@@ -514,7 +567,8 @@ impl Shared {
             let floor =
                 Fees { max_fee_per_gas: last.max_fee_per_gas, max_priority_fee_per_gas: last.max_priority_fee_per_gas }
                     .bumped(self.config.fee_bump_percent);
-            let signed = self.relayer.prepare(batch.asset, &batch.payments(), batch.nonce, Some(floor)).await?;
+            let call = batch.call();
+            let signed = self.relayer.prepare(&call, batch.nonce, Some(floor)).await?;
             info!(batch = %batch.id, nonce = batch.nonce, tx = %signed.tx_hash, max_fee = signed.fees.max_fee_per_gas,
                 "replacing stuck transaction");
             self.record_and_send(batch, &signed).await?;
@@ -531,7 +585,7 @@ impl Shared {
         // Recorded durably before the bytes exist anywhere else: a crash from here on re-sends these bytes.
         self.ledger.record_broadcast(batch.id, &tx).await?;
         batch.txs.push(tx);
-        info!(batch = %batch.id, nonce = batch.nonce, tx = %signed.tx_hash, items = batch.items.len(), "broadcasting batch");
+        info!(batch = %batch.id, lane = %batch.lane, nonce = batch.nonce, tx = %signed.tx_hash, items = batch.len(), "broadcasting batch");
         batch.resend = !self.broadcast(&signed.raw, signed.tx_hash, batch.id).await;
         (batch.signed_at, batch.checked_at) = (Instant::now(), Instant::now());
         Ok(())
@@ -555,8 +609,8 @@ impl Shared {
             }
         }
         let Some(receipt) = found else { return Ok(false) };
-        let keys: Vec<_> = batch.items.iter().map(|s| (s.payment.key.payer, s.payment.key.nonce)).collect();
-        let (mined, outcome) = match self.relayer.decode_receipt(&receipt, batch.asset, &keys) {
+        let call = batch.call();
+        let (mined, outcome) = match self.relayer.decode_receipt(&receipt, &call) {
             Ok(decoded) => decoded,
             Err(e) => {
                 // Never guess at which item an event belongs to: leave the batch for an operator.
@@ -570,6 +624,26 @@ impl Shared {
             BatchOutcome::Reverted => {
                 warn!(batch = %batch.id, tx = %mined.tx_hash, "batch transaction reverted; items requeued");
                 self.ledger.requeue_batch(batch.id, AbandonReason::Reverted, Some(&mined)).await?;
+            }
+            BatchOutcome::Items(outcomes) if batch.lane.route.carries_actions() => {
+                let resolutions: Vec<_> = batch
+                    .actions
+                    .iter()
+                    .zip(outcomes)
+                    .map(|(action, outcome)| {
+                        let resolution = match outcome {
+                            ItemOutcome::Settled => ItemResolution::Settled,
+                            ItemOutcome::Failed { reason, revert } => {
+                                info!(action = %action.id, tx = %mined.tx_hash, %reason, "escrow action refused");
+                                ItemResolution::Failed { reason, revert }
+                            }
+                        };
+                        (action.id, resolution)
+                    })
+                    .collect();
+                self.ledger.resolve_action_batch(batch.id, &mined, &resolutions).await?;
+                info!(batch = %batch.id, lane = %batch.lane, tx = %mined.tx_hash, block = mined.block_number,
+                    items = resolutions.len(), "batch resolved");
             }
             BatchOutcome::Items(outcomes) => {
                 let mut resolutions = Vec::with_capacity(outcomes.len());
@@ -602,19 +676,6 @@ impl Shared {
         let mut next = self.next_nonce.lock().await;
         *next = (*next).max(pending);
         Ok(Step::Done)
-    }
-}
-
-fn payment(item: &Settlement) -> SettlePayment {
-    let p = &item.payment;
-    SettlePayment {
-        from: p.key.payer,
-        to: p.pay_to,
-        value: p.value,
-        validAfter: p.valid_after,
-        validBefore: p.valid_before,
-        nonce: p.key.nonce,
-        signature: p.signature.clone(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Settle: a durable queue of verified payments and the batcher that relays them through `BatchSettler`.
+//! Settle: a durable queue of verified payments and the batcher that relays them, through `BatchSettler` or, for the
+//! marketplace's escrow routes, through the `Escrow`.
 //!
 //! - [`Settler::settle`] (called by `/settle` after verify) queues a [`PaymentToSettle`] keyed by (chain, asset,
 //!   payer, nonce) and waits for its outcome, answering [`SettleResult::Pending`] with the transaction hash when
@@ -13,11 +14,12 @@
 
 mod answers;
 mod batcher;
+mod call;
 mod config;
 mod settler;
 
 use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
-use clearing_ledger::{NewSettlement, PaymentKey};
+use clearing_ledger::{NewSettlement, PaymentKey, Route};
 use clearing_x402::{Network, Reason, X402Version};
 
 pub use batcher::Batcher;
@@ -50,6 +52,9 @@ pub struct PaymentToSettle {
     /// The network as the request named it (`base-sepolia` in v1, `eip155:84532` in v2), to answer in the same
     /// terms; the network itself is `chain_id`'s.
     pub network: String,
+    /// What it pays for on chain: a plain transfer to `pay_to` (the facilitator's `/settle`), or an escrow job or
+    /// credit the marketplace books (then `pay_to` is the escrow).
+    pub route: Route,
 }
 
 impl PaymentToSettle {
@@ -73,6 +78,7 @@ impl PaymentToSettle {
             signature: self.signature.clone(),
             x402_version: self.x402_version,
             network: Network::new(self.chain_id),
+            route: self.route.clone(),
         }
     }
 }

@@ -64,7 +64,7 @@ impl Harness {
         reads: CoalescerConfig,
         genesis: Option<u64>,
     ) -> Self {
-        let chain = Chain::start_with(ChainOptions { genesis_timestamp: genesis }).await;
+        let chain = Chain::start_with(ChainOptions { genesis_timestamp: genesis, ..ChainOptions::default() }).await;
         assert_eq!(chain.token, USDC, "MockUSDC must be anvil's first deployment");
 
         let metrics = Arc::new(Metrics::default());
@@ -98,6 +98,8 @@ impl Harness {
             ledger: ledger.clone(),
             relayer: chain.key(DEPLOYER),
             batch_settler: chain.deployment.batch_settler,
+            // Account 0 is the escrow's operator too: the escrow routes run, and `/settle` refuses payTo = escrow.
+            escrow: Some(chain.deployment.escrow),
             assets: vec![USDC],
         };
         let reader = clearing_chain::connect(&chain.endpoint()).unwrap();

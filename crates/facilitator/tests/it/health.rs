@@ -31,6 +31,7 @@ async fn facilitator(env: &Env, ledger: Ledger) -> Facilitator {
         ledger,
         relayer: env.relayer_key.clone(),
         batch_settler: env.chain.deployment.batch_settler,
+        escrow: None,
         assets: vec![env.chain.token],
     };
     let reader = clearing_chain::connect(&env.chain.endpoint()).unwrap();

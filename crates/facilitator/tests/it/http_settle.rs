@@ -95,3 +95,30 @@ async fn futures_join(harness: &Harness, body: &Value, n: usize) -> Vec<Value> {
     }
     tasks.join_all().await
 }
+
+/// Someone who sees a marketplace purchase's payment in flight (payTo = the escrow) replays it to `/settle`: a plain
+/// transfer would land the payer's money in the escrow with no job booked, so `/settle` refuses it and queues
+/// nothing; the purchase's own booking is untouched.
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn a_payment_to_the_escrow_is_refused_by_settle(pool: PgPool) {
+    let harness = Harness::with_settlement(pool).await;
+    let payer = PrivateKeySigner::random();
+    harness.mint(payer.address(), 5_000).await;
+    let escrow = harness.chain.deployment.escrow;
+    let payment = clearing_testkit::Terms::new(harness.chain.domain(), escrow, 1_000).pay(&payer);
+
+    let answer = settle(&harness, &payment.body()).await;
+
+    assert_eq!(answer["success"], false, "{answer}");
+    assert_eq!(answer["errorReason"], "invalid_payment_requirements");
+    let ledger = harness.ledger.as_ref().unwrap();
+    let key = clearing_ledger::PaymentKey {
+        chain_id: 31337,
+        asset: USDC,
+        payer: payer.address(),
+        nonce: payment.authorization().nonce,
+    };
+    assert!(ledger.settlement(&key).await.unwrap().is_none(), "nothing was queued");
+    let usdc = MockUSDC::new(USDC, &harness.chain.provider);
+    assert_eq!(usdc.balanceOf(escrow).call().await.unwrap(), U256::ZERO);
+}

@@ -3,6 +3,7 @@
 //! end one from `TestDatabase`): HTTP through `tower::ServiceExt::oneshot`, verify, and the settle pipeline.
 
 mod carried_simulation;
+mod escrow_routes;
 mod forged_settle;
 mod harness;
 mod health;

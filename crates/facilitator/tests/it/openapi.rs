@@ -30,6 +30,7 @@ async fn served(env: &Env) -> Router {
         ledger: env.ledger.clone(),
         relayer: env.relayer_key.clone(),
         batch_settler: env.chain.deployment.batch_settler,
+        escrow: None,
         assets: vec![env.chain.token],
     };
     let reader = clearing_chain::connect(&env.chain.endpoint()).unwrap();

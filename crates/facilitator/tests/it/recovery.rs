@@ -32,6 +32,7 @@ pub(crate) async fn queue_and_claim_at(env: &Env, payment: &PaymentToSettle, non
     let claim = BatchClaim {
         chain_id: env.relayer.chain_id(),
         asset: env.chain.token,
+        route: clearing_ledger::RouteKind::Transfer,
         relayer: env.relayer.address(),
         tx_nonce: nonce,
         limit: 100,
@@ -46,7 +47,7 @@ pub(crate) async fn queue_and_claim_at(env: &Env, payment: &PaymentToSettle, non
 /// Signs the batch of `payment` at `nonce` and records it, sending nothing.
 pub(crate) async fn sign_and_record(env: &Env, batch: BatchId, nonce: u64, payment: &PaymentToSettle) -> SignedBatch {
     let item = item(payment);
-    let signed = env.relayer.prepare(env.chain.token, &[item], nonce, None).await.unwrap();
+    let signed = env.relayer.prepare(&settle_call(env, item), nonce, None).await.unwrap();
     let record = BatchTransaction {
         tx_hash: signed.tx_hash,
         raw_tx: signed.raw.clone(),
@@ -73,6 +74,10 @@ fn item(payment: &PaymentToSettle) -> SettlePayment {
     }
 }
 
+fn settle_call(env: &Env, item: SettlePayment) -> clearing_chain::BatchCall {
+    clearing_chain::BatchCall::Settle { token: env.chain.token, payments: vec![item] }
+}
+
 fn to_new(payment: &PaymentToSettle) -> clearing_ledger::NewSettlement {
     clearing_ledger::NewSettlement {
         key: payment.key(),
@@ -83,6 +88,7 @@ fn to_new(payment: &PaymentToSettle) -> clearing_ledger::NewSettlement {
         signature: payment.signature.clone(),
         x402_version: payment.x402_version,
         network: Network::new(payment.chain_id),
+        route: payment.route.clone(),
     }
 }
 
@@ -204,7 +210,7 @@ async fn a_batch_that_reverted_whole_is_requeued_and_settled_once(pool: PgPool) 
     // Too little gas for BatchSettler's per-item check: the whole transaction reverts and moves nothing.
     let item = item(&payment);
     let fees = env.relayer.current_fees().await.unwrap();
-    let starved = env.relayer.sign(env.chain.token, &[item], nonce, 100_000, fees).await.unwrap();
+    let starved = env.relayer.sign(&settle_call(&env, item), nonce, 100_000, fees).await.unwrap();
     let record = BatchTransaction {
         tx_hash: starved.tx_hash,
         raw_tx: starved.raw.clone(),

@@ -64,6 +64,7 @@ impl Env {
             signature: p.signature,
             x402_version: X402Version::V2,
             network: format!("eip155:{}", self.relayer.chain_id()),
+            route: clearing_ledger::Route::Transfer,
         }
     }
 

@@ -32,6 +32,7 @@ fn queued(chain: &Chain, payments: &[BatchSettler::Payment]) -> Vec<NewSettlemen
             signature: p.signature.clone(),
             x402_version: X402Version::V2,
             network: Network::ANVIL,
+            route: clearing_ledger::Route::Transfer,
         })
         .collect()
 }
@@ -66,6 +67,7 @@ async fn settled_items_confirm_at_depth_and_go_back_to_submitted_when_a_reorg_re
     let claim = BatchClaim {
         chain_id: 31337,
         asset: chain.token,
+        route: clearing_ledger::RouteKind::Transfer,
         relayer,
         tx_nonce,
         limit: 100,

@@ -33,7 +33,7 @@ pub(crate) trait Activity {
     async fn job(&self, payer: usize);
     /// Anchors the next range of 10 sequence numbers under a fresh root.
     async fn anchor_next(&self);
-    /// Settlements, a job and an anchor.
+    /// Settlements, a job, a direct credit (a data_api purchase) and an anchor.
     async fn activity(&self, round: usize);
 }
 
@@ -67,6 +67,7 @@ impl Activity for Chain {
     async fn activity(&self, round: usize) {
         self.settle_of(PAYERS.start + round % PAYERS.len(), 3).await;
         self.job(PAYERS.start + (round + 1) % PAYERS.len()).await;
+        self.escrow_credit(3_000 + round as u64, 150).await;
         self.anchor_next().await;
     }
 }

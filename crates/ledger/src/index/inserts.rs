@@ -5,8 +5,8 @@ use alloy::primitives::U256;
 use sqlx::{Postgres, Transaction};
 
 use super::rows::{
-    Anchor, BalanceChange, BlockRef, CreditParty, EscrowJob, FundFailure, JobEvent, LogPosition, PaymentOutcome,
-    RawLog, SettlerPayment,
+    Anchor, BalanceChange, BlockRef, CreditParty, EscrowCredit, EscrowJob, FundFailure, JobEvent, LogPosition,
+    PaymentOutcome, RawLog, SettlerPayment,
 };
 use crate::{Result, encode::int};
 
@@ -242,6 +242,43 @@ pub(super) async fn insert_fund_failures(tx: &mut Tx, chain_id: u64, rows: &[Fun
     Ok(())
 }
 
+pub(super) async fn insert_credits(tx: &mut Tx, chain_id: u64, rows: &[EscrowCredit]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (numbers, hashes, indexes, txs) = positions(rows.iter().map(|r| &r.position));
+    let escrows: Vec<&[u8]> = rows.iter().map(|r| r.escrow.as_slice()).collect();
+    let tokens: Vec<&[u8]> = rows.iter().map(|r| r.token.as_slice()).collect();
+    let payers: Vec<&[u8]> = rows.iter().map(|r| r.payer.as_slice()).collect();
+    let nonces: Vec<&[u8]> = rows.iter().map(|r| r.nonce.as_slice()).collect();
+    let providers: Vec<&[u8]> = rows.iter().map(|r| r.provider.as_slice()).collect();
+    let provider_amounts: Vec<String> = rows.iter().map(|r| r.provider_amount.to_string()).collect();
+    let fee_amounts: Vec<String> = rows.iter().map(|r| r.fee_amount.to_string()).collect();
+    sqlx::query(
+        "INSERT INTO escrow_credits (chain_id, block_number, block_hash, log_index, tx_hash, escrow, token, payer,
+                                     nonce, provider, provider_amount, fee_amount)
+         SELECT $1, n, h, i, t, e, tok, p, nc, pr, pa::numeric, fa::numeric
+         FROM unnest($2::bigint[], $3::bytea[], $4::bigint[], $5::bytea[], $6::bytea[], $7::bytea[], $8::bytea[],
+                     $9::bytea[], $10::bytea[], $11::text[], $12::text[]) AS u(n, h, i, t, e, tok, p, nc, pr, pa, fa)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(int(chain_id))
+    .bind(&numbers)
+    .bind(&hashes)
+    .bind(&indexes)
+    .bind(&txs)
+    .bind(&escrows)
+    .bind(&tokens)
+    .bind(&payers)
+    .bind(&nonces)
+    .bind(&providers)
+    .bind(&provider_amounts)
+    .bind(&fee_amounts)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Credits name a job and a party: the token and the account come from the job's terms, written earlier in the
 /// same transaction or in an earlier one (a job's events all follow its `JobFunded`).
 pub(super) async fn insert_balance_changes(tx: &mut Tx, chain_id: u64, rows: &[BalanceChange]) -> Result<()> {
@@ -272,6 +309,18 @@ pub(super) async fn insert_balance_changes(tx: &mut Tx, chain_id: u64, rows: &[B
                 tos.push(None);
                 deltas.push(amount.to_string());
             }
+            BalanceChange::Direct { position, part, escrow, token, account, amount } => {
+                numbers.push(int(position.block_number));
+                indexes.push(int(position.log_index));
+                parts.push(i16::from(*part));
+                escrows.push(escrow.as_slice());
+                jobs.push(None);
+                parties.push("direct");
+                tokens.push(Some(token.as_slice()));
+                accounts.push(Some(account.as_slice()));
+                tos.push(None);
+                deltas.push(amount.to_string());
+            }
             BalanceChange::Claim { position, escrow, token, account, to, amount } => {
                 numbers.push(int(position.block_number));
                 indexes.push(int(position.log_index));
@@ -295,7 +344,7 @@ pub(super) async fn insert_balance_changes(tx: &mut Tx, chain_id: u64, rows: &[B
          FROM unnest($2::bigint[], $3::bigint[], $4::smallint[], $5::bytea[], $6::bytea[], $7::text[], $8::bytea[],
                      $9::bytea[], $10::bytea[], $11::text[]) AS u(n, i, part, e, j, party, t, a, recipient, d)
          LEFT JOIN escrow_jobs j ON j.chain_id = $1 AND j.escrow = u.e AND j.job_id = u.j
-         WHERE u.party = 'claim' OR j.job_id IS NOT NULL
+         WHERE u.party IN ('claim', 'direct') OR j.job_id IS NOT NULL
          ON CONFLICT DO NOTHING",
     )
     .bind(int(chain_id))

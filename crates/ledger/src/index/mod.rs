@@ -26,7 +26,7 @@ mod transaction;
 pub use lease::{Checkpoint, IndexerLease, MAIN_INDEXER};
 pub use reads::TableDigest;
 pub use rows::{
-    Anchor, BalanceChange, BlockRef, CreditParty, EscrowJob, FundFailure, JobEvent, JobStatus, LogPosition,
-    PaymentOutcome, Projections, RawLog, SettlerPayment,
+    Anchor, BalanceChange, BlockRef, CreditParty, EscrowCredit, EscrowJob, FundFailure, JobEvent, JobStatus,
+    LogPosition, PaymentOutcome, Projections, RawLog, SettlerPayment,
 };
 pub use transaction::{INDEXED_CHANNEL, IndexTx};

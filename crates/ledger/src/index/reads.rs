@@ -18,12 +18,13 @@ pub struct TableDigest {
 }
 
 /// The tables [`Ledger::projection_digest`] compares, with the columns that order them.
-const DIGESTED: [(&str, &str); 8] = [
+const DIGESTED: [(&str, &str); 9] = [
     ("chain_logs", "block_number, log_index"),
     ("settler_payments", "block_number, log_index"),
     ("escrow_jobs", "block_number, log_index"),
     ("escrow_job_events", "block_number, log_index"),
     ("escrow_fund_failures", "block_number, log_index"),
+    ("escrow_credits", "block_number, log_index"),
     ("escrow_balance_changes", "block_number, log_index, part"),
     ("anchors", "block_number, log_index"),
     ("escrow_claimable_at", "escrow, token, account"),

@@ -190,6 +190,27 @@ pub struct FundFailure {
     pub reason: Bytes,
 }
 
+/// `PaymentCredited`: a data_api purchase credited straight to the provider and the fee recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscrowCredit {
+    /// The log.
+    pub position: LogPosition,
+    /// The escrow contract.
+    pub escrow: Address,
+    /// The token.
+    pub token: Address,
+    /// The authorization's payer.
+    pub payer: Address,
+    /// The authorization's nonce.
+    pub nonce: B256,
+    /// Credited `provider_amount`.
+    pub provider: Address,
+    /// Atomic units credited to the provider.
+    pub provider_amount: U256,
+    /// Atomic units credited to the fee recipient.
+    pub fee_amount: U256,
+}
+
 /// Who a job credit goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreditParty {
@@ -216,6 +237,21 @@ pub enum BalanceChange {
         job_id: JobId,
         /// Who is credited.
         party: CreditParty,
+        /// Atomic units.
+        amount: U256,
+    },
+    /// A credit that names its token and account itself (`PaymentCredited`'s provider and fee parts).
+    Direct {
+        /// The log.
+        position: LogPosition,
+        /// Numbers the changes of one log.
+        part: u8,
+        /// The escrow contract.
+        escrow: Address,
+        /// The token.
+        token: Address,
+        /// Who is credited.
+        account: Address,
         /// Atomic units.
         amount: U256,
     },
@@ -264,6 +300,8 @@ pub struct Projections {
     pub job_events: Vec<JobEvent>,
     /// Failed fundMany items.
     pub fund_failures: Vec<FundFailure>,
+    /// Direct credits (data_api purchases).
+    pub credits: Vec<EscrowCredit>,
     /// Claimable balance changes.
     pub balance_changes: Vec<BalanceChange>,
     /// Anchors.

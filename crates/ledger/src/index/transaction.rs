@@ -5,8 +5,8 @@ use sqlx::{Postgres, Transaction};
 
 use super::{
     inserts::{
-        insert_anchors, insert_balance_changes, insert_blocks, insert_fund_failures, insert_job_events, insert_jobs,
-        insert_logs, insert_payments,
+        insert_anchors, insert_balance_changes, insert_blocks, insert_credits, insert_fund_failures, insert_job_events,
+        insert_jobs, insert_logs, insert_payments,
     },
     lease::{Checkpoint, IndexerLease, checkpoint_of},
     rows::{BlockRef, Projections, RawLog},
@@ -27,12 +27,13 @@ pub struct IndexTx {
 }
 
 /// Every table holding rows derived from one block, for rollbacks.
-const BLOCK_TABLES: [&str; 7] = [
+const BLOCK_TABLES: [&str; 8] = [
     "chain_logs",
     "settler_payments",
     "escrow_jobs",
     "escrow_job_events",
     "escrow_fund_failures",
+    "escrow_credits",
     "escrow_balance_changes",
     "anchors",
 ];
@@ -92,6 +93,7 @@ impl IndexTx {
         insert_jobs(&mut self.tx, self.chain_id, &projections.jobs).await?;
         insert_job_events(&mut self.tx, self.chain_id, &projections.job_events).await?;
         insert_fund_failures(&mut self.tx, self.chain_id, &projections.fund_failures).await?;
+        insert_credits(&mut self.tx, self.chain_id, &projections.credits).await?;
         insert_balance_changes(&mut self.tx, self.chain_id, &projections.balance_changes).await?;
         insert_anchors(&mut self.tx, self.chain_id, &projections.anchors).await?;
         Ok(())

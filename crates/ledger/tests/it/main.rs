@@ -3,5 +3,6 @@
 mod audit;
 mod index;
 mod migrations;
+mod routes;
 mod scratch;
 mod settlements;

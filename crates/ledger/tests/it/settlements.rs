@@ -5,7 +5,7 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use clearing_ledger::{
     AbandonReason, BatchClaim, BatchTransaction, Error, ItemResolution, Ledger, MIGRATOR, Mined, NewSettlement,
-    PaymentKey, SettlementStatus, TxFees,
+    PaymentKey, Route, RouteKind, SettlementStatus, TxFees,
 };
 use clearing_x402::{Network, Reason, X402Version};
 use sqlx::PgPool;
@@ -30,11 +30,21 @@ fn payment(payer: u8, nonce: u8, valid_before: u64) -> NewSettlement {
         signature: Bytes::from(vec![7u8; 65]),
         x402_version: X402Version::V2,
         network: Network::ANVIL,
+        route: Route::Transfer,
     }
 }
 
 fn claim(tx_nonce: u64, limit: u32) -> BatchClaim {
-    BatchClaim { chain_id: CHAIN, asset: ASSET, relayer: RELAYER, tx_nonce, limit, cutoff: NOW, now: NOW }
+    BatchClaim {
+        chain_id: CHAIN,
+        asset: ASSET,
+        route: RouteKind::Transfer,
+        relayer: RELAYER,
+        tx_nonce,
+        limit,
+        cutoff: NOW,
+        now: NOW,
+    }
 }
 
 fn transaction(byte: u8) -> BatchTransaction {
@@ -57,7 +67,10 @@ async fn a_duplicate_enqueue_returns_the_first_row_untouched(pool: PgPool) {
     let first = payment(1, 1, NOW + 600);
     let (row, inserted) = ledger.enqueue_settlement(&first).await.unwrap();
     assert!(inserted);
-    assert_eq!(tokio::time::timeout(Duration::from_secs(5), queued.recv()).await.unwrap().unwrap(), (CHAIN, ASSET));
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), queued.recv()).await.unwrap().unwrap(),
+        (CHAIN, ASSET, RouteKind::Transfer)
+    );
     assert_eq!(row.payment, first, "every field round-trips, including a value above 2^64");
     assert_eq!(row.status, SettlementStatus::Pending);
 
@@ -74,7 +87,7 @@ async fn a_duplicate_enqueue_returns_the_first_row_untouched(pool: PgPool) {
     assert_ne!(other.id, row.id);
     assert_eq!(ledger.settlement_by_id(row.id).await.unwrap(), Some(row));
     // Only inserts announce themselves: the duplicate did not.
-    assert_eq!(queued.recv().await.unwrap(), (CHAIN, ASSET));
+    assert_eq!(queued.recv().await.unwrap(), (CHAIN, ASSET, RouteKind::Transfer));
     assert!(tokio::time::timeout(Duration::from_millis(300), queued.recv()).await.is_err());
 }
 

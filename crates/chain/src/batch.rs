@@ -1,0 +1,354 @@
+//! What one batch transaction calls, and what its receipt says about each item.
+//!
+//! Every item of every route is an x402 `exact` authorization, a token `transferWithAuthorization`; the route says
+//! what happens around the transfer and which contract runs it:
+//!
+//! | route | call | per item | closing event |
+//! | --- | --- | --- | --- |
+//! | settle | `BatchSettler.settle(token, payments)` | `PaymentSettled` / `PaymentFailed` (payer, nonce) | `BatchSettled` |
+//! | fund jobs | `Escrow.fundManyWithTransfer(items)` | `JobFunded` / `JobFundFailed` (payer, job id) | `FundBatchSettled` |
+//! | pay credits | `Escrow.payMany(token, payments)` | `PaymentCredited` / `PaymentCreditFailed` (payer, nonce) | `PayBatchSettled` |
+//! | steps | `Escrow.stepMany(steps)` | the step's own event / `StepFailed` (job id) | `StepsApplied` |
+//! | claims | `Escrow.claimMany(token, accounts)` | `Claimed` / `ClaimFailed` (account) | none |
+//!
+//! Steps and claims carry no authorization: their items are the operator's actions on jobs and balances.
+//!
+//! A receipt is decoded strictly: each item's event must name the item sent at its position, and the closing event
+//! must count them all, or decoding fails rather than guess which item an event belongs to.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    rpc::types::{Log, TransactionReceipt},
+    sol_types::{SolCall, SolEvent, SolValue},
+};
+
+use crate::{
+    Error, Result,
+    contracts::{BatchSettler, Escrow},
+    reason,
+};
+
+/// One payment as `BatchSettler.settle` takes it.
+pub type SettlePayment = BatchSettler::Payment;
+
+/// One job as `Escrow.fundManyWithTransfer` takes it.
+pub type TransferFunding = Escrow::TransferFunding;
+
+/// One data_api purchase as `Escrow.payMany` takes it.
+pub type DirectPayment = Escrow::DirectPayment;
+
+/// An escrow job's terms as the contract hashes them.
+pub type JobTerms = Escrow::JobTerms;
+
+/// One job lifecycle step as `Escrow.stepMany` takes it.
+pub type Step = Escrow::Step;
+
+/// What a [`Step`] does.
+pub type StepKind = Escrow::StepKind;
+
+/// What one batch transaction calls: one route's entry with its items, all in one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchCall {
+    /// `BatchSettler.settle(token, payments)`: each authorization pays its `to`.
+    Settle {
+        /// The token of every payment.
+        token: Address,
+        /// The payments, in order.
+        payments: Vec<SettlePayment>,
+    },
+    /// `Escrow.fundManyWithTransfer(items)`: each authorization pays the escrow and books its job.
+    FundJobs {
+        /// The token of every job (`terms.token`).
+        token: Address,
+        /// The jobs, in order.
+        items: Vec<TransferFunding>,
+    },
+    /// `Escrow.payMany(token, payments)`: each authorization pays the escrow and is credited at once.
+    PayCredits {
+        /// The token of every payment.
+        token: Address,
+        /// The payments, in order.
+        payments: Vec<DirectPayment>,
+    },
+    /// `Escrow.stepMany(steps)`: lifecycle steps of jobs in `token`.
+    Steps {
+        /// The token of every step's job (a lane of the batcher; the call itself does not name it).
+        token: Address,
+        /// The steps, in order.
+        steps: Vec<Step>,
+    },
+    /// `Escrow.claimMany(token, accounts)`: each account's claimable balance paid to itself.
+    Claims {
+        /// The token claimed.
+        token: Address,
+        /// The accounts, in order.
+        accounts: Vec<Address>,
+    },
+}
+
+/// What one item of a mined batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// The item's success event: the token moved the value (and the escrow booked or credited it).
+    Settled,
+    /// The item's failure event: nothing of it happened.
+    Failed {
+        /// The x402 reason code ([`reason::from_revert`]).
+        reason: clearing_x402::Reason,
+        /// The revert data, as logged.
+        revert: Bytes,
+    },
+}
+
+/// A mined batch transaction, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// The whole transaction reverted: no item moved and no nonce was used at the token.
+    Reverted,
+    /// Each item's outcome, in item order.
+    Items(Vec<ItemOutcome>),
+}
+
+/// Where a transaction was mined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinedTx {
+    /// The transaction.
+    pub tx_hash: B256,
+    /// Its block.
+    pub block_number: u64,
+    /// Its block's hash.
+    pub block_hash: B256,
+}
+
+/// The id of an escrow job: `keccak256(abi.encode(chainid, escrow, terms))`, as `Escrow.jobIdOf` computes it.
+pub fn job_id(chain_id: u64, escrow: Address, terms: &JobTerms) -> B256 {
+    keccak256((U256::from(chain_id), escrow, terms.clone()).abi_encode_params())
+}
+
+impl BatchCall {
+    /// The token of every item.
+    pub const fn token(&self) -> Address {
+        match self {
+            Self::Settle { token, .. }
+            | Self::FundJobs { token, .. }
+            | Self::PayCredits { token, .. }
+            | Self::Steps { token, .. }
+            | Self::Claims { token, .. } => *token,
+        }
+    }
+
+    /// How many items it carries.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Settle { payments, .. } => payments.len(),
+            Self::FundJobs { items, .. } => items.len(),
+            Self::PayCredits { payments, .. } => payments.len(),
+            Self::Steps { steps, .. } => steps.len(),
+            Self::Claims { accounts, .. } => accounts.len(),
+        }
+    }
+
+    /// Whether it carries no item.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ABI-encoded call.
+    pub fn calldata(&self) -> Bytes {
+        match self {
+            Self::Settle { token, payments } => {
+                BatchSettler::settleCall { token: *token, payments: payments.clone() }.abi_encode().into()
+            }
+            Self::FundJobs { items, .. } => {
+                Escrow::fundManyWithTransferCall { items: items.clone() }.abi_encode().into()
+            }
+            Self::PayCredits { token, payments } => {
+                Escrow::payManyCall { token: *token, payments: payments.clone() }.abi_encode().into()
+            }
+            Self::Steps { steps, .. } => Escrow::stepManyCall { steps: steps.clone() }.abi_encode().into(),
+            Self::Claims { token, accounts } => {
+                Escrow::claimManyCall { token: *token, accounts: accounts.clone() }.abi_encode().into()
+            }
+        }
+    }
+
+    /// Each item's (payer, id) as its event names it: the authorization nonce, or the job id for a funding; a
+    /// step is (zero, job id) and a claim (account, zero), since their events name only those.
+    pub fn item_keys(&self, chain_id: u64, escrow: Address) -> Vec<(Address, B256)> {
+        match self {
+            Self::Settle { payments, .. } => payments.iter().map(|p| (p.from, p.nonce)).collect(),
+            Self::FundJobs { items, .. } => {
+                items.iter().map(|item| (item.terms.payer, job_id(chain_id, escrow, &item.terms))).collect()
+            }
+            Self::PayCredits { payments, .. } => payments.iter().map(|p| (p.payer, p.nonce)).collect(),
+            Self::Steps { steps, .. } => {
+                steps.iter().map(|step| (Address::ZERO, job_id(chain_id, escrow, &step.terms))).collect()
+            }
+            Self::Claims { accounts, .. } => accounts.iter().map(|account| (*account, B256::ZERO)).collect(),
+        }
+    }
+}
+
+/// Decodes a mined batch receipt into per-item outcomes. `contract` is the contract the call went to (the
+/// settler, or the escrow) and `items` the (payer, id) of each item in the order sent ([`BatchCall::item_keys`]).
+pub fn decode_receipt(
+    receipt: &TransactionReceipt,
+    call: &BatchCall,
+    contract: Address,
+    items: &[(Address, B256)],
+) -> Result<(MinedTx, BatchOutcome)> {
+    let tx = receipt.transaction_hash;
+    let (Some(block_number), Some(block_hash)) = (receipt.block_number, receipt.block_hash) else {
+        return Err(Error::MalformedReceipt { tx, what: "no block number or hash" });
+    };
+    let mined = MinedTx { tx_hash: tx, block_number, block_hash };
+    if !receipt.status() {
+        return Ok((mined, BatchOutcome::Reverted));
+    }
+    let token = call.token();
+    let logs = receipt.inner.logs().iter().filter(|log| log.address() == contract);
+    let mut outcomes = Vec::with_capacity(items.len());
+    let mut closed: Option<(Option<Address>, U256)> = None;
+    for log in logs {
+        let Some(item) = decode_item(call, log, tx, &mut closed)? else { continue };
+        let (payer, id, outcome) = item;
+        let index = outcomes.len();
+        let Some(&(expected_payer, expected_id)) = items.get(index) else {
+            return Err(Error::ItemCountMismatch { tx, expected: items.len(), got: index + 1 });
+        };
+        if (payer, id) != (expected_payer, expected_id) {
+            let (expected, got) = (Box::new((expected_payer, expected_id)), Box::new((payer, id)));
+            return Err(Error::ItemMismatch { tx, index, expected, got });
+        }
+        outcomes.push(outcome);
+    }
+    // claimMany has no closing event: its count is the items decoded.
+    let closed =
+        closed.or_else(|| matches!(call, BatchCall::Claims { .. }).then(|| (None, U256::from(outcomes.len()))));
+    let Some((closed_token, count)) = closed else {
+        return Err(Error::MalformedReceipt { tx, what: "no closing batch event" });
+    };
+    if let Some(closed_token) = closed_token
+        && closed_token != token
+    {
+        return Err(Error::TokenMismatch { tx, expected: token, got: closed_token });
+    }
+    if outcomes.len() != items.len() || count != U256::from(items.len()) {
+        return Err(Error::ItemCountMismatch { tx, expected: items.len(), got: outcomes.len() });
+    }
+    Ok((mined, BatchOutcome::Items(outcomes)))
+}
+
+/// One item's (payer, id, outcome) from `log`, or `None` for a log that is no item's; a closing event is stored in
+/// `closed` as (its token, if it names one; its item count).
+fn decode_item(
+    call: &BatchCall,
+    log: &Log,
+    tx: B256,
+    closed: &mut Option<(Option<Address>, U256)>,
+) -> Result<Option<(Address, B256, ItemOutcome)>> {
+    let malformed = |what: &'static str| Error::MalformedReceipt { tx, what };
+    let data = &log.inner.data;
+    let failed = |revert: Bytes| ItemOutcome::Failed { reason: reason::from_revert(&revert), revert };
+    let Some(&topic) = log.topic0() else { return Ok(None) };
+    let item = match call {
+        BatchCall::Settle { .. } => match topic {
+            BatchSettler::PaymentSettled::SIGNATURE_HASH => {
+                let e = BatchSettler::PaymentSettled::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable PaymentSettled"))?;
+                (e.payer, e.nonce, ItemOutcome::Settled)
+            }
+            BatchSettler::PaymentFailed::SIGNATURE_HASH => {
+                let e = BatchSettler::PaymentFailed::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable PaymentFailed"))?;
+                (e.payer, e.nonce, failed(e.reason))
+            }
+            BatchSettler::BatchSettled::SIGNATURE_HASH => {
+                let e = BatchSettler::BatchSettled::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable BatchSettled"))?;
+                *closed = Some((Some(e.token), e.payments));
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        },
+        BatchCall::FundJobs { .. } => match topic {
+            Escrow::JobFunded::SIGNATURE_HASH => {
+                let e = Escrow::JobFunded::decode_log_data(data).map_err(|_| malformed("undecodable JobFunded"))?;
+                (e.payer, e.jobId, ItemOutcome::Settled)
+            }
+            Escrow::JobFundFailed::SIGNATURE_HASH => {
+                let e =
+                    Escrow::JobFundFailed::decode_log_data(data).map_err(|_| malformed("undecodable JobFundFailed"))?;
+                (e.payer, e.jobId, failed(e.reason))
+            }
+            Escrow::FundBatchSettled::SIGNATURE_HASH => {
+                let e = Escrow::FundBatchSettled::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable FundBatchSettled"))?;
+                *closed = Some((None, e.items));
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        },
+        BatchCall::PayCredits { .. } => match topic {
+            Escrow::PaymentCredited::SIGNATURE_HASH => {
+                let e = Escrow::PaymentCredited::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable PaymentCredited"))?;
+                (e.payer, e.nonce, ItemOutcome::Settled)
+            }
+            Escrow::PaymentCreditFailed::SIGNATURE_HASH => {
+                let e = Escrow::PaymentCreditFailed::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable PaymentCreditFailed"))?;
+                (e.payer, e.nonce, failed(e.reason))
+            }
+            Escrow::PayBatchSettled::SIGNATURE_HASH => {
+                let e = Escrow::PayBatchSettled::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable PayBatchSettled"))?;
+                *closed = Some((Some(e.token), e.payments));
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        },
+        BatchCall::Steps { .. } => match topic {
+            Escrow::JobCompleted::SIGNATURE_HASH => {
+                let e =
+                    Escrow::JobCompleted::decode_log_data(data).map_err(|_| malformed("undecodable JobCompleted"))?;
+                (Address::ZERO, e.jobId, ItemOutcome::Settled)
+            }
+            Escrow::JobReleased::SIGNATURE_HASH => {
+                let e = Escrow::JobReleased::decode_log_data(data).map_err(|_| malformed("undecodable JobReleased"))?;
+                (Address::ZERO, e.jobId, ItemOutcome::Settled)
+            }
+            Escrow::JobDisputed::SIGNATURE_HASH => {
+                let e = Escrow::JobDisputed::decode_log_data(data).map_err(|_| malformed("undecodable JobDisputed"))?;
+                (Address::ZERO, e.jobId, ItemOutcome::Settled)
+            }
+            Escrow::JobRefunded::SIGNATURE_HASH => {
+                let e = Escrow::JobRefunded::decode_log_data(data).map_err(|_| malformed("undecodable JobRefunded"))?;
+                (Address::ZERO, e.jobId, ItemOutcome::Settled)
+            }
+            Escrow::StepFailed::SIGNATURE_HASH => {
+                let e = Escrow::StepFailed::decode_log_data(data).map_err(|_| malformed("undecodable StepFailed"))?;
+                (Address::ZERO, e.jobId, failed(e.reason))
+            }
+            Escrow::StepsApplied::SIGNATURE_HASH => {
+                let e =
+                    Escrow::StepsApplied::decode_log_data(data).map_err(|_| malformed("undecodable StepsApplied"))?;
+                *closed = Some((None, e.steps));
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        },
+        BatchCall::Claims { .. } => match topic {
+            Escrow::Claimed::SIGNATURE_HASH => {
+                let e = Escrow::Claimed::decode_log_data(data).map_err(|_| malformed("undecodable Claimed"))?;
+                (e.account, B256::ZERO, ItemOutcome::Settled)
+            }
+            Escrow::ClaimFailed::SIGNATURE_HASH => {
+                let e = Escrow::ClaimFailed::decode_log_data(data).map_err(|_| malformed("undecodable ClaimFailed"))?;
+                (e.account, B256::ZERO, failed(e.reason))
+            }
+            _ => return Ok(None),
+        },
+    };
+    Ok(Some(item))
+}

@@ -1,0 +1,117 @@
+//! A provider's earnings in the escrow, from the indexer's projections at confirmation depth only: what the chain
+//! holds for it (funded jobs not yet paid out), what it may claim (credited, not claimed) and what it claimed.
+
+use alloy::primitives::{Address, B256, U256};
+use sqlx::Row as _;
+
+use crate::{Ledger, Result, decode::Fields, encode::int, index::MAIN_INDEXER};
+
+/// One change of a claimable balance: a credit (a release, a resolution's share, a direct credit) or a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceEntry {
+    /// `credit` or `claim`.
+    pub kind: &'static str,
+    /// Atomic units, always positive.
+    pub amount: U256,
+    /// The job credited from, for a job's payout.
+    pub job_id: Option<B256>,
+    /// Where a claim was paid.
+    pub claimed_to: Option<Address>,
+    /// The transaction.
+    pub tx_hash: B256,
+    /// Its block.
+    pub block_number: u64,
+}
+
+/// What the escrow holds, owes and paid an account in one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Earnings {
+    /// Funded jobs of the account as provider, not yet paid out: their amounts less fees.
+    pub held: U256,
+    /// Credited and not yet claimed: the account's claimable balance.
+    pub pending: U256,
+    /// Claimed, all time.
+    pub settled: U256,
+    /// The newest balance changes, newest first.
+    pub recent: Vec<BalanceEntry>,
+}
+
+impl Ledger {
+    /// `account`'s earnings in `token` on `escrow`, counting only what the indexer confirmed.
+    pub async fn earnings(
+        &self,
+        chain_id: u64,
+        escrow: Address,
+        token: Address,
+        account: Address,
+        recent: u32,
+    ) -> Result<Earnings> {
+        let confirmed: i64 = sqlx::query_scalar(
+            "SELECT coalesce(confirmed_block, -1) FROM indexer_checkpoints WHERE chain_id = $1 AND indexer = $2",
+        )
+        .bind(int(chain_id))
+        .bind(MAIN_INDEXER)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or(-1);
+        let row = sqlx::query(
+            "SELECT
+               (SELECT coalesce(sum(j.amount - j.fee), 0)::text FROM escrow_jobs j
+                WHERE j.chain_id = $1 AND j.escrow = $2 AND j.token = $3 AND j.provider = $4 AND j.block_number <= $5
+                  AND (SELECT e.status FROM escrow_job_events e
+                       WHERE e.chain_id = j.chain_id AND e.escrow = j.escrow AND e.job_id = j.job_id
+                         AND e.block_number <= $5
+                       ORDER BY e.block_number DESC, e.log_index DESC LIMIT 1) IN ('funded', 'completed', 'disputed')
+               ) AS held,
+               (SELECT coalesce(sum(delta), 0)::text FROM escrow_balance_changes
+                WHERE chain_id = $1 AND escrow = $2 AND token = $3 AND account = $4 AND block_number <= $5) AS pending,
+               (SELECT coalesce(sum(-delta), 0)::text FROM escrow_balance_changes
+                WHERE chain_id = $1 AND escrow = $2 AND token = $3 AND account = $4 AND block_number <= $5
+                  AND claimed_to IS NOT NULL) AS settled",
+        )
+        .bind(int(chain_id))
+        .bind(escrow.as_slice())
+        .bind(token.as_slice())
+        .bind(account.as_slice())
+        .bind(confirmed)
+        .fetch_one(&self.pool)
+        .await?;
+        let f = Fields::of("earnings", &row);
+        let (held, pending, settled) = (f.number("held")?, f.number("pending")?, f.number("settled")?);
+        let rows = sqlx::query(
+            "SELECT c.delta::text AS delta, c.job_id, c.claimed_to, l.tx_hash, c.block_number
+             FROM escrow_balance_changes c
+             JOIN chain_logs l ON l.chain_id = c.chain_id AND l.block_number = c.block_number
+                              AND l.log_index = c.log_index
+             WHERE c.chain_id = $1 AND c.escrow = $2 AND c.token = $3 AND c.account = $4 AND c.block_number <= $5
+             ORDER BY c.block_number DESC, c.log_index DESC, c.part DESC LIMIT $6",
+        )
+        .bind(int(chain_id))
+        .bind(escrow.as_slice())
+        .bind(token.as_slice())
+        .bind(account.as_slice())
+        .bind(confirmed)
+        .bind(i64::from(recent))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let f = Fields::of("escrow_balance_changes", row);
+            let delta: String = row.try_get("delta")?;
+            let claimed_to = f.get::<Option<Vec<u8>>>("claimed_to")?;
+            let (kind, magnitude) = match delta.strip_prefix('-') {
+                Some(magnitude) => ("claim", magnitude.to_owned()),
+                None => ("credit", delta.clone()),
+            };
+            entries.push(BalanceEntry {
+                kind,
+                amount: crate::decode::number("escrow_balance_changes", "delta", &magnitude)?,
+                job_id: f.opt_b256("job_id")?,
+                claimed_to: claimed_to.map(|_| f.address("claimed_to")).transpose()?,
+                tx_hash: f.b256("tx_hash")?,
+                block_number: f.u64("block_number")?,
+            });
+        }
+        Ok(Earnings { held, pending, settled, recent: entries })
+    }
+}

@@ -1,0 +1,176 @@
+//! Routes of the settlement queue (a payment booked as an escrow job or credit) and escrow actions (the operator's
+//! steps and claims), which share its batches.
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use clearing_ledger::{
+    Action, BatchClaim, ItemResolution, JobBooking, JobId, Ledger, MIGRATOR, Mined, NewAction, NewSettlement,
+    PaymentKey, Route, RouteKind, SettlementStatus, StepKind,
+};
+use clearing_x402::{Network, Reason, X402Version};
+use sqlx::PgPool;
+
+const CHAIN: u64 = 31337;
+const ASSET: Address = Address::repeat_byte(0xaa);
+const ESCROW: Address = Address::repeat_byte(0xee);
+const RELAYER: Address = Address::repeat_byte(0x4e);
+const NOW: u64 = 1_800_000_000;
+
+fn booking() -> JobBooking {
+    JobBooking {
+        provider: Address::repeat_byte(0x0b),
+        fee: U256::from(500u64),
+        arbiter: Address::repeat_byte(0xab),
+        funding_deadline: NOW + 600,
+        completion_deadline: NOW + 86_400,
+        review_window: 172_800,
+    }
+}
+
+fn payment(payer: u8, nonce: u8, route: Route) -> NewSettlement {
+    NewSettlement {
+        key: PaymentKey {
+            chain_id: CHAIN,
+            asset: ASSET,
+            payer: Address::repeat_byte(payer),
+            nonce: B256::repeat_byte(nonce),
+        },
+        pay_to: ESCROW,
+        value: U256::from(10_000u64),
+        valid_after: U256::ZERO,
+        valid_before: U256::from(NOW + 600),
+        signature: Bytes::from(vec![7u8; 65]),
+        x402_version: X402Version::V2,
+        network: Network::ANVIL,
+        route,
+    }
+}
+
+fn claim(route: RouteKind, tx_nonce: u64) -> BatchClaim {
+    BatchClaim { chain_id: CHAIN, asset: ASSET, route, relayer: RELAYER, tx_nonce, limit: 100, cutoff: NOW, now: NOW }
+}
+
+fn mined(byte: u8) -> Mined {
+    Mined { tx_hash: B256::repeat_byte(byte), block_number: 12, block_hash: B256::repeat_byte(0xcc) }
+}
+
+fn step(kind: StepKind, job: u8) -> NewAction {
+    NewAction {
+        chain_id: CHAIN,
+        escrow: ESCROW,
+        asset: ASSET,
+        action: Action::Step {
+            kind,
+            job_id: JobId(B256::repeat_byte(job)),
+            terms: Bytes::from(vec![job; 320]),
+            signed: None,
+        },
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn every_route_round_trips_and_a_batch_holds_one_route(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let job = ledger.enqueue_settlement(&payment(1, 1, Route::EscrowJob(booking()))).await.unwrap().0;
+    let credit = Route::EscrowCredit { provider: Address::repeat_byte(0x0c), fee: U256::from(3u64) };
+    let credit = ledger.enqueue_settlement(&payment(2, 1, credit)).await.unwrap().0;
+    let plain = ledger.enqueue_settlement(&payment(3, 1, Route::Transfer)).await.unwrap().0;
+    assert_eq!(ledger.settlement_by_id(job.id).await.unwrap().unwrap().payment, job.payment, "terms round-trip");
+    assert_eq!(ledger.settlement_by_id(credit.id).await.unwrap().unwrap().payment, credit.payment);
+
+    let (_, items) = ledger.claim_batch(&claim(RouteKind::EscrowJob, 0)).await.unwrap().unwrap();
+    assert_eq!(items.iter().map(|s| s.id).collect::<Vec<_>>(), [job.id]);
+    let (_, items) = ledger.claim_batch(&claim(RouteKind::Transfer, 1)).await.unwrap().unwrap();
+    assert_eq!(items.iter().map(|s| s.id).collect::<Vec<_>>(), [plain.id]);
+    let (_, items) = ledger.claim_batch(&claim(RouteKind::EscrowCredit, 2)).await.unwrap().unwrap();
+    assert_eq!(items.iter().map(|s| s.id).collect::<Vec<_>>(), [credit.id]);
+    let unresolved = ledger.unresolved_batches(CHAIN, RELAYER).await.unwrap();
+    let routes: Vec<_> = unresolved.iter().map(|b| b.route).collect();
+    assert_eq!(routes, [RouteKind::EscrowJob, RouteKind::Transfer, RouteKind::EscrowCredit]);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_same_authorization_on_another_route_is_another_payment(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let booked = payment(1, 1, Route::EscrowJob(booking()));
+    let (row, _) = ledger.enqueue_settlement(&booked).await.unwrap();
+    // Someone replays the authorization as a plain transfer: it finds the booking, which it is not.
+    let replay = payment(1, 1, Route::Transfer);
+    let (found, inserted) = ledger.enqueue_settlement(&replay).await.unwrap();
+    assert!(!inserted);
+    assert_eq!(found.id, row.id);
+    assert!(!replay.is_same_payment(&found.payment), "a replay on another route never shares the booking's outcome");
+    let mut other_terms = booking();
+    other_terms.provider = Address::repeat_byte(0x66);
+    assert!(!payment(1, 1, Route::EscrowJob(other_terms)).is_same_payment(&found.payment));
+    assert!(booked.is_same_payment(&found.payment));
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_job_step_is_queued_once_and_again_only_after_it_failed(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let (first, inserted) = ledger.enqueue_action(&step(StepKind::Release, 1)).await.unwrap();
+    assert!(inserted);
+    let (again, inserted) = ledger.enqueue_action(&step(StepKind::Release, 1)).await.unwrap();
+    assert!(!inserted, "a retried request never queues a second release");
+    assert_eq!(again.id, first.id);
+    let (complete, inserted) = ledger.enqueue_action(&step(StepKind::Complete, 1)).await.unwrap();
+    assert!(inserted, "another kind of step of the job is its own action");
+
+    // Steps ride step batches only; payments never join them.
+    ledger.enqueue_settlement(&payment(1, 1, Route::Transfer)).await.unwrap();
+    let (batch, actions) = ledger.claim_action_batch(&claim(RouteKind::EscrowStep, 0)).await.unwrap().unwrap();
+    assert_eq!(actions.iter().map(|a| a.id).collect::<Vec<_>>(), [first.id, complete.id]);
+    assert!(ledger.claim_action_batch(&claim(RouteKind::EscrowClaim, 1)).await.unwrap().is_none());
+    let stored = ledger.unresolved_batches(CHAIN, RELAYER).await.unwrap();
+    assert_eq!(stored[0].actions.len(), 2);
+    assert!(stored[0].items.is_empty());
+
+    let refused = ItemResolution::Failed { reason: Reason::UnexpectedSettleError, revert: Bytes::from(vec![1, 2]) };
+    ledger.record_broadcast(batch, &transaction(9)).await.unwrap();
+    ledger
+        .resolve_action_batch(batch, &mined(9), &[(first.id, refused), (complete.id, ItemResolution::Settled)])
+        .await
+        .unwrap();
+    let failed = ledger.action(first.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, SettlementStatus::Failed);
+    assert_eq!(failed.tx_hash, Some(B256::repeat_byte(9)));
+    assert_eq!(ledger.action(complete.id).await.unwrap().unwrap().status, SettlementStatus::Settled);
+    let (retry, inserted) = ledger.enqueue_action(&step(StepKind::Release, 1)).await.unwrap();
+    assert!(inserted, "a failed step may be queued again");
+    assert_ne!(retry.id, first.id);
+    let (_, inserted) = ledger.enqueue_action(&step(StepKind::Complete, 1)).await.unwrap();
+    assert!(!inserted, "an applied step is never queued again");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn one_claim_per_account_is_in_flight_and_a_requeued_batch_frees_its_actions(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let account = Address::repeat_byte(0x0d);
+    let claim_of =
+        |account| NewAction { chain_id: CHAIN, escrow: ESCROW, asset: ASSET, action: Action::Claim { account } };
+    let (first, inserted) = ledger.enqueue_action(&claim_of(account)).await.unwrap();
+    assert!(inserted);
+    let (again, inserted) = ledger.enqueue_action(&claim_of(account)).await.unwrap();
+    assert!(!inserted);
+    assert_eq!(again.id, first.id);
+
+    let (batch, actions) = ledger.claim_action_batch(&claim(RouteKind::EscrowClaim, 0)).await.unwrap().unwrap();
+    assert_eq!(actions.len(), 1);
+    ledger.requeue_batch(batch, clearing_ledger::AbandonReason::NeverSent, None).await.unwrap();
+    assert_eq!(ledger.action(first.id).await.unwrap().unwrap().status, SettlementStatus::Pending);
+    let (batch, _) = ledger.claim_action_batch(&claim(RouteKind::EscrowClaim, 0)).await.unwrap().unwrap();
+    ledger.record_broadcast(batch, &transaction(7)).await.unwrap();
+    ledger.resolve_action_batch(batch, &mined(7), &[(first.id, ItemResolution::Settled)]).await.unwrap();
+    let (later, inserted) = ledger.enqueue_action(&claim_of(account)).await.unwrap();
+    assert!(inserted, "once the claim is applied, a later one is a new claim");
+    assert_ne!(later.id, first.id);
+}
+
+fn transaction(byte: u8) -> clearing_ledger::BatchTransaction {
+    clearing_ledger::BatchTransaction {
+        tx_hash: B256::repeat_byte(byte),
+        raw_tx: Bytes::from(vec![byte; 100]),
+        gas_limit: 1_000_000,
+        fees: clearing_ledger::TxFees { max_fee_per_gas: 2_000_000_000, max_priority_fee_per_gas: 1_000_000 },
+    }
+}
