@@ -1,13 +1,14 @@
 //! `clearing`, the one binary: `dev` runs the whole system on a local chain, `serve` runs the x402 facilitator,
 //! `migrate` brings a database to the current schema, `index` follows the chain into the ledger, `deploy` deploys the
 //! contract suite to any RPC endpoint, `audit` checks settlement records and anchors against the chain with no
-//! database, `pay` pays an x402 resource.
+//! database, `pay` pays an x402 resource, `claim` pays an account its escrow balance through the relayer.
 //!
 //! Configuration comes from one TOML file (`--config`, default `clearing.toml`) with environment overrides;
 //! see [`config`]. Logs go to stderr through `tracing` (warnings by default; `RUST_LOG=info` for more); human output to
 //! stdout.
 
 mod audit;
+mod claim;
 mod config;
 mod deploy;
 mod dev;
@@ -55,6 +56,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Request a URL and pay it if it answers 402 (x402 `exact`), with the key in CLEARING_PAYER_KEY.
     Pay(pay::PayArgs),
+    /// Pay an account its whole escrow balance, to itself, through the running server's relayer.
+    Claim(claim::ClaimArgs),
 }
 
 #[tokio::main]
@@ -74,5 +77,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(args, config).await,
         Command::Index(args) => index::run(args, config).await,
         Command::Pay(args) => pay::run(args).await,
+        Command::Claim(args) => claim::run(args, config).await,
     }
 }
