@@ -66,6 +66,8 @@ pub struct Facilitator {
     pub supported: SupportedResponse,
     settle: Option<(SettleService, Batcher)>,
     health: Health,
+    /// OpenAPI fragments of the routes served beside the facilitator's.
+    openapi: Vec<serde_json::Value>,
 }
 
 impl Facilitator {
@@ -93,6 +95,7 @@ impl Facilitator {
             supported: SupportedResponse::new(kinds, signers),
             settle: None,
             health: Health::new(),
+            openapi: Vec::new(),
         })
     }
 
@@ -128,6 +131,20 @@ impl Facilitator {
         self
     }
 
+    /// Settlement in this process, as `POST /settle` does it (once [`Facilitator::with_settlement`] started it): for
+    /// a resource server beside the facilitator, such as the market, whose payments join the same queue and batches.
+    pub fn settle_service(&self) -> Option<&SettleService> {
+        self.settle.as_ref().map(|(service, _)| service)
+    }
+
+    /// Also describes, in `GET /openapi.json`, the routes a component serves beside the facilitator: `extension` is
+    /// an OpenAPI 3.1 fragment (`paths` and `components`) merged into the facilitator's document.
+    #[must_use]
+    pub fn documenting(mut self, extension: serde_json::Value) -> Self {
+        self.openapi.push(extension);
+        self
+    }
+
     /// The HTTP API.
     pub fn router(&self, config: &FacilitatorConfig) -> Router {
         self.router_with(config, Router::new())
@@ -136,7 +153,8 @@ impl Facilitator {
     /// The HTTP API with `extra` routes (the audit routes) behind the same limits.
     pub fn router_with(&self, config: &FacilitatorConfig, extra: Router) -> Router {
         let state = AppState::new(self.verifier.clone(), self.metrics.clone(), self.supported.clone())
-            .with_health(self.health.clone());
+            .with_health(self.health.clone())
+            .with_openapi(&self.openapi);
         let state = match &self.settle {
             Some((service, _)) => state.with_settle(service.clone()),
             None => state,

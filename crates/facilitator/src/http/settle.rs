@@ -39,7 +39,10 @@ impl SettleService {
         Self { settler, ledger, inflight, assets: Arc::new(assets) }
     }
 
-    pub(super) async fn settle(&self, verifier: &crate::Verifier, request: &PaymentRequest) -> SettleResponse {
+    /// Settles `request` as `POST /settle` does, verified by `verifier`, and answers what `/settle` would: for a
+    /// resource server in this process (the market) that settles without an HTTP round trip. Waits for the one
+    /// outcome (or `settlement_pending` with the transaction once the settle timeout passes).
+    pub async fn settle(&self, verifier: &crate::Verifier, request: &PaymentRequest) -> SettleResponse {
         let network = request.network().to_owned();
         let payment = match verifier.precheck(request) {
             Ok(payment) => payment,
