@@ -5,7 +5,7 @@
 //! `CLEARING_RELAYER_KEY`, `CLEARING_ANCHORER_KEY`. Secrets never reach a log: [`Secret`] prints as `<redacted>`.
 //!
 //! This file reads and composes; each component's section is defined by its crate ([`FacilitatorConfig`],
-//! [`AuditConfig`], [`IndexerConfig`]), and only what belongs to no one component (the database, the chain, the
+//! [`AuditConfig`], [`IndexerConfig`], [`MarketConfig`]), and only what belongs to no one component (the database, the chain, the
 //! relayer) is defined here.
 
 use std::path::Path;
@@ -16,6 +16,7 @@ use clearing_audit::AuditConfig;
 use clearing_chain::{Deployment, Secret};
 use clearing_facilitator::FacilitatorConfig;
 use clearing_indexer::IndexerConfig;
+use clearing_market::MarketConfig;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
@@ -34,6 +35,8 @@ pub(crate) struct Config {
     pub(crate) audit: AuditConfig,
     /// The chain indexer (run by `index`, `serve` and `dev`).
     pub(crate) indexer: IndexerConfig,
+    /// The marketplace API under `/v1` (served by `serve` and `dev`).
+    pub(crate) market: MarketConfig,
 }
 
 /// `[database]`
@@ -199,6 +202,36 @@ mod tests {
             poll_ms: 11,
         };
         assert_eq!(audit, expected);
+    }
+
+    #[test]
+    fn the_market_section_keeps_its_keys() {
+        let text = "[market]\nenabled = false\nfee_recipient = \"0x0101010101010101010101010101010101010101\"\n\
+                    register_price = \"0.02\"\nrotate_key_price = \"0.002\"\nfee_bps = 250\n\
+                    allow_private_webhooks = true\npublic_url = \"https://api.example.com/\"\nmax_body_bytes = 1024\n\
+                    request_timeout_ms = 5\ncatalog_cache_ms = 7\n\
+                    [market.rate_limit_per_ip]\nper_second = 3\nburst = 4\n\
+                    [market.rate_limit_per_key]\nper_second = 5\nburst = 6\n";
+        let market = Config::parse(text).unwrap().market;
+        let expected = MarketConfig {
+            enabled: false,
+            fee_recipient: Some(Address::repeat_byte(1)),
+            register_price: clearing_x402::Usdc::from_atomic(20_000),
+            rotate_key_price: clearing_x402::Usdc::from_atomic(2_000),
+            fee_bps: clearing_market::fees::FeeBps::new(250).unwrap(),
+            allow_private_webhooks: true,
+            public_url: Some("https://api.example.com/".parse().unwrap()),
+            max_body_bytes: 1024,
+            request_timeout_ms: 5,
+            rate_limit_per_ip: clearing_facilitator::http::RateLimit { per_second: 3, burst: 4 },
+            rate_limit_per_key: clearing_facilitator::http::RateLimit { per_second: 5, burst: 6 },
+            catalog_cache_ms: 7,
+        };
+        assert_eq!(market, expected);
+        let err = Config::parse("[market]\nfee_bps = 10001\n").unwrap_err();
+        assert!(format!("{err:#}").contains("above 10000"), "{err:#}");
+        let err = Config::parse("[market]\nregister_price = 0.01\n").unwrap_err();
+        assert!(format!("{err:#}").contains("decimal string"), "{err:#}");
     }
 
     #[test]

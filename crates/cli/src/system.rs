@@ -1,7 +1,8 @@
 //! The running system, assembled from one [`Config`] in this one place: the x402 facilitator (verify, and settle
-//! through the durable queue and the batcher), the chain indexer (unless `[indexer] enabled = false`) and the audit
-//! trail (the sequencer, the anchorer when an anchorer key is configured, `GET /audit/records/{seq}`), behind one
-//! HTTP API. `clearing serve` and `clearing dev` both run it; `clearing index` follows the same [`indexer_targets`].
+//! through the durable queue and the batcher), the chain indexer (unless `[indexer] enabled = false`), the audit
+//! trail (the sequencer, the anchorer when an anchorer key is configured, `GET /audit/records/{seq}`) and the
+//! marketplace under `/v1` (unless `[market] enabled = false`; its paid routes settle through the facilitator's
+//! queue), behind one HTTP API. `clearing serve` and `clearing dev` both run it; `clearing index` follows the same [`indexer_targets`].
 //!
 //! Adding a component (the marketplace next) takes its config section in [`Config`] (defined in its crate) and, here
 //! only: build it in [`System::start`] (before anything starts, so a failure leaves nothing running), have `/health`
@@ -16,6 +17,8 @@ use clearing_chain::Deployment;
 use clearing_facilitator::{Facilitator, FacilitatorConfig, SettleSetup, http};
 use clearing_indexer::{Indexer, Targets};
 use clearing_ledger::Ledger;
+use clearing_market::{Market, MarketConfig, X402Edge};
+use clearing_x402::TokenDomain;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tracing::{error, warn};
 
@@ -33,6 +36,8 @@ pub(crate) struct System {
     /// `None` when `[indexer] enabled = false`.
     indexer: Option<JoinHandle<()>>,
     audit: AuditService,
+    /// `None` when `[market] enabled = false`.
+    market: Option<Market>,
 }
 
 impl System {
@@ -62,6 +67,10 @@ impl System {
         };
         let provider = clearing_chain::connect(&config.chain.rpc_url)?;
         let escrow = escrow_operated_by(&provider, deployment.escrow, relayer.address()).await?;
+        let market_pay_to = match config.market.enabled {
+            true => Some(market_pay_to(&config.market, &provider, &deployment).await?),
+            false => None,
+        };
         let setup = SettleSetup {
             ledger: ledger.clone(),
             relayer: relayer.clone(),
@@ -86,6 +95,18 @@ impl System {
             Some(indexer) => facilitator.watching("indexer", [indexer.abort_handle()]),
             None => facilitator,
         };
+        let (facilitator, market) = match market_pay_to {
+            Some(pay_to) => {
+                let settle = facilitator.settle_service().context("the facilitator settles")?.clone();
+                let domain = TokenDomain::new(deployment.chain_id, usdc.address, &usdc.name, &usdc.version);
+                let edge = X402Edge::new(facilitator.verifier.clone(), settle, domain, pay_to)
+                    .with_public_url(config.market.public_url.clone());
+                // Its settings were checked before anything started (`market_pay_to`): this cannot fail.
+                let market = Market::new(ledger.clone(), config.market.clone(), edge)?;
+                (facilitator.documenting(clearing_market::openapi()), Some(market))
+            }
+            None => (facilitator, None),
+        };
         Ok(Self {
             ledger,
             chain_id: deployment.chain_id,
@@ -94,6 +115,7 @@ impl System {
             facilitator_config: config.facilitator.clone(),
             indexer,
             audit,
+            market,
         })
     }
 
@@ -109,12 +131,18 @@ impl System {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = self.facilitator.router_with(&self.facilitator_config, self.routes());
+        // The market's routes bring their own limits, fallback and error shape, so they join outside the
+        // facilitator's layers.
+        let router = match &self.market {
+            Some(market) => router.merge(market.router()),
+            None => router,
+        };
         let served = http::serve_with(listener, router, &self.facilitator_config.http, shutdown).await;
         self.stop().await;
         Ok(served?)
     }
 
-    /// The routes served beside the facilitator's: `GET /audit/records/{seq}`.
+    /// The routes served beside the facilitator's, behind its limits: `GET /audit/records/{seq}`.
     fn routes(&self) -> axum::Router {
         clearing_audit::http::router(clearing_audit::http::AuditState::new(self.ledger.clone(), self.chain_id))
     }
@@ -129,6 +157,23 @@ impl System {
         // Closed before returning: `clearing dev` drops its database next, which would cut these connections.
         let _ = tokio::time::timeout(Duration::from_secs(5), self.ledger.close()).await;
     }
+}
+
+/// Who the market's paid routes pay: `[market] fee_recipient`, else the Escrow's `feeRecipient` (so registration
+/// fees and escrow fees reach one account). Checks the market's other settings too, before anything starts.
+async fn market_pay_to(
+    config: &MarketConfig,
+    provider: &clearing_chain::ChainProvider,
+    deployment: &Deployment,
+) -> anyhow::Result<Address> {
+    config.validate()?;
+    if let Some(recipient) = config.fee_recipient {
+        return Ok(recipient);
+    }
+    let escrow = clearing_chain::contracts::Escrow::new(deployment.escrow, provider);
+    escrow.feeRecipient().call().await.with_context(|| {
+        format!("reading the fee recipient of the Escrow at {} (or set [market] fee_recipient)", deployment.escrow)
+    })
 }
 
 /// What the configured deployment asks the indexer to follow.

@@ -69,6 +69,8 @@ pub struct Facilitator {
     pub supported: SupportedResponse,
     settle: Option<(SettleService, Batcher)>,
     health: Health,
+    /// OpenAPI fragments of the routes served beside the facilitator's.
+    openapi: Vec<serde_json::Value>,
 }
 
 impl Facilitator {
@@ -96,6 +98,7 @@ impl Facilitator {
             supported: SupportedResponse::new(kinds, signers),
             settle: None,
             health: Health::new(),
+            openapi: Vec::new(),
         })
     }
 
@@ -128,16 +131,26 @@ impl Facilitator {
         Ok(self)
     }
 
-    /// What settles payments, when settling was started: the marketplace books escrow routes through it.
-    pub fn settle_service(&self) -> Option<&SettleService> {
-        self.settle.as_ref().map(|(service, _)| service)
-    }
-
     /// Also reports `tasks` (a background task started beside the facilitator: the indexer, the audit sequencer
     /// or anchorer) on `/health` as `name`, down once any of them has finished.
     #[must_use]
     pub fn watching(mut self, name: &'static str, tasks: impl IntoIterator<Item = tokio::task::AbortHandle>) -> Self {
         self.health = self.health.with_tasks(name, tasks);
+        self
+    }
+
+    /// Settlement in this process, as `POST /settle` does it (once [`Facilitator::with_settlement`] started it): for
+    /// a resource server beside the facilitator, such as the market, whose payments join the same queue and batches
+    /// (and whose escrow purchases ride the escrow routes through [`SettleService::settle_routed`]).
+    pub fn settle_service(&self) -> Option<&SettleService> {
+        self.settle.as_ref().map(|(service, _)| service)
+    }
+
+    /// Also describes, in `GET /openapi.json`, the routes a component serves beside the facilitator: `extension` is
+    /// an OpenAPI 3.1 fragment (`paths` and `components`) merged into the facilitator's document.
+    #[must_use]
+    pub fn documenting(mut self, extension: serde_json::Value) -> Self {
+        self.openapi.push(extension);
         self
     }
 
@@ -149,7 +162,8 @@ impl Facilitator {
     /// The HTTP API with `extra` routes (the audit routes) behind the same limits.
     pub fn router_with(&self, config: &FacilitatorConfig, extra: Router) -> Router {
         let state = AppState::new(self.verifier.clone(), self.metrics.clone(), self.supported.clone())
-            .with_health(self.health.clone());
+            .with_health(self.health.clone())
+            .with_openapi(&self.openapi);
         let state = match &self.settle {
             Some((service, _)) => state.with_settle(service.clone()),
             None => state,

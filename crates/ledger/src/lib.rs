@@ -12,8 +12,8 @@
 //! insert's commit, flush included, behind PostgreSQL's notification lock.
 //!
 //! One module per domain's tables: `settlements` (the facilitator's queue), [`index`] (the indexer's chain data and
-//! projections), `audit` (sequenced records and anchors); a new domain's tables (the marketplace's) get a module
-//! of their own. Rows are read back in one place, `decode`, which refuses a stored value no domain value fits
+//! projections), `audit` (sequenced records and anchors), [`market`] (the marketplace's participants, services and
+//! catalog); a new domain's tables get a module of their own. Rows are read back in one place, `decode`, which refuses a stored value no domain value fits
 //! ([`Error::Corrupt`]) rather than put a default in its place; protocol values cross as `clearing-x402`'s types.
 
 mod actions;
@@ -25,6 +25,7 @@ mod error;
 mod escrow;
 pub mod index;
 mod listener;
+pub mod market;
 mod route;
 mod scratch;
 mod settlements;

@@ -1,4 +1,37 @@
-//! The marketplace API.
+//! The marketplace API, served under `/v1` beside the facilitator by `clearing serve` and `clearing dev`.
 //!
-//! This crate will own the service catalog, threads and quotes, escrowed jobs with verify and dispute, signed
-//! webhooks, provider earnings and subscriptions, driven by indexed chain events (a later issue).
+//! This crate owns the market's HTTP surface: participants and their API keys (registration and key rotation paid
+//! through x402), the services providers list, and the catalog agents search. Its seams for what comes next
+//! (purchases, threads, jobs, webhooks, earnings) are [`Market`] (the shared state; its [`Market::router`] merges
+//! each module's routes), [`MarketError`] (the one error shape of `/v1`), [`Authenticated`] (the `X-API-Key`
+//! extractor) and [`X402Edge`] (a paid route's price, its 402, and its payment verified and settled in this
+//! process through the facilitator's queue). It holds no SQL (that is `clearing-ledger`'s `market` module) and
+//! reads no file, argv or environment: [`MarketConfig`] arrives typed. Amounts are [`clearing_x402::Usdc`] inside
+//! and six-decimal strings on the wire.
+
+mod auth;
+mod body;
+mod catalog;
+mod config;
+mod edge;
+mod error;
+pub mod fees;
+mod limit;
+mod openapi;
+mod participants;
+mod schema;
+mod services;
+mod state;
+pub mod webhook_url;
+
+pub use auth::{API_KEY_HEADER, API_KEY_PREFIX, ApiKey, Authenticated, WebhookSecret};
+pub use body::JsonBody;
+pub use catalog::{CatalogCache, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
+pub use config::MarketConfig;
+pub use edge::{Payment, PaymentDemand, Settled, Verified, X402Edge};
+pub use error::{ErrorCode, MarketError, Result};
+pub use limit::Limits;
+pub use openapi::openapi;
+pub use schema::check_schema;
+pub use services::MAX_PRICE;
+pub use state::Market;

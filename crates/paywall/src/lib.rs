@@ -13,12 +13,12 @@
 mod client;
 mod error;
 mod paywall;
-mod price;
 mod response;
 mod unanswered;
 
 pub use client::{DEFAULT_FACILITATOR_TIMEOUT, FacilitatorClient};
 pub use error::{Error, Result};
 pub use paywall::{DEFAULT_PENDING_RETRIES, Paywall, PaywallService};
-pub use price::{BASE_SEPOLIA_USDC, BASE_USDC, DEFAULT_MAX_TIMEOUT_SECONDS, Price};
+// What a route costs and the 402 offering it are `clearing-x402`'s, shared with the market's in-process edge.
+pub use clearing_x402::{BASE_SEPOLIA_USDC, BASE_USDC, DEFAULT_MAX_TIMEOUT_SECONDS, Price};
 pub use response::FACILITATOR_ERROR;

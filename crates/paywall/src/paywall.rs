@@ -25,12 +25,9 @@ use std::{
 use axum::{
     BoxError,
     body::{Body, Bytes, HttpBody},
-    http::{HeaderMap, Request, Response, header},
+    http::{HeaderMap, HeaderValue, Request, Response, header},
 };
-use clearing_x402::{
-    ExactEvmPayload, Network, PaymentPayloadV1, PaymentPayloadV2, PaymentRequest, PaymentRequirementsV2, Reason,
-    SCHEME_EXACT, SettleResponse, X402Version, decode_header,
-};
+use clearing_x402::{ExactEvmPayload, PaymentRequest, Reason, SettleResponse, X402Version};
 use tower::{Layer, Service};
 use tracing::{debug, info, warn};
 
@@ -313,37 +310,8 @@ impl Paywall {
     /// `PAYMENT-SIGNATURE` (v2) if present, else `X-PAYMENT` (v1); `None` for neither; an error naming the problem
     /// for a header that does not decode or a payment for other terms.
     fn read_payment(&self, headers: &HeaderMap, resource: &str) -> Option<Result<PaymentRequest, String>> {
-        let price = &self.shared.price;
-        if let Some(value) = headers.get(PAYMENT_SIGNATURE) {
-            return Some((|| {
-                let payload: PaymentPayloadV2 = decode_header(value.as_bytes())
-                    .map_err(|e| format!("invalid {} header: {e}", clearing_x402::PAYMENT_SIGNATURE))?;
-                let requirements = price.requirements_v2();
-                if let Some(problem) = mismatch(&requirements, &payload.accepted) {
-                    return Err(problem);
-                }
-                Ok(PaymentRequest::V2 { payload, requirements })
-            })());
-        }
-        let value = headers.get(X_PAYMENT)?;
-        Some((|| {
-            let payload: PaymentPayloadV1 = decode_header(value.as_bytes())
-                .map_err(|e| format!("invalid {} header: {e}", clearing_x402::X_PAYMENT))?;
-            let network = price.network();
-            let requirements = price
-                .requirements_v1(resource)
-                .ok_or_else(|| format!("x402 v1 is not offered: {network} has no v1 network name; pay with x402 v2"))?;
-            if payload.scheme != SCHEME_EXACT {
-                return Err(format!("payment scheme {:?}, this route requires {SCHEME_EXACT:?}", payload.scheme));
-            }
-            if Network::parse(&payload.network).ok() != Some(network) {
-                return Err(format!(
-                    "payment network {:?}, this route requires {:?}",
-                    payload.network, requirements.network
-                ));
-            }
-            Ok(PaymentRequest::V1 { payload, requirements })
-        })())
+        let header = |name| headers.get(name).map(HeaderValue::as_bytes);
+        self.shared.price.payment_request(header(PAYMENT_SIGNATURE), header(X_PAYMENT), resource)
     }
 
     /// The URL the payment is for: the configured one, else the request's absolute URI, else `http://` + `Host`
@@ -402,36 +370,6 @@ impl Sent<'_> {
                 .with_amount(authorization.value),
         )
     }
-}
-
-/// The first field in which a v2 payment's `accepted` differs from this route's requirement, as an error.
-fn mismatch(ours: &PaymentRequirementsV2, accepted: &PaymentRequirementsV2) -> Option<String> {
-    let differs = |field: &str, got: &dyn fmt::Debug, expected: &dyn fmt::Debug| {
-        Some(format!("payment accepted {field} {got:?}, this route requires {expected:?}"))
-    };
-    if accepted.scheme != ours.scheme {
-        return differs("scheme", &accepted.scheme, &ours.scheme);
-    }
-    if accepted.network != ours.network {
-        return differs("network", &accepted.network, &ours.network);
-    }
-    if accepted.amount != ours.amount {
-        return differs("amount", &accepted.amount, &ours.amount);
-    }
-    if accepted.asset != ours.asset {
-        return differs("asset", &accepted.asset, &ours.asset);
-    }
-    if accepted.pay_to != ours.pay_to {
-        return differs("payTo", &accepted.pay_to, &ours.pay_to);
-    }
-    if accepted.max_timeout_seconds != ours.max_timeout_seconds {
-        return differs("maxTimeoutSeconds", &accepted.max_timeout_seconds, &ours.max_timeout_seconds);
-    }
-    if accepted.extra != ours.extra {
-        let show = |extra: &Option<serde_json::Value>| extra.as_ref().map_or("none".to_owned(), ToString::to_string);
-        return differs("extra", &show(&accepted.extra), &show(&ours.extra));
-    }
-    None
 }
 
 // The service must fit axum's `route_layer` / `MethodRouter::layer`, whose routes never fail.

@@ -5,10 +5,8 @@ use axum::{
     http::{HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use clearing_x402::{PaymentRequiredV1, PaymentRequiredV2, SettleResponse, Version, X402Version, encode_header};
+use clearing_x402::{Price, SettleResponse, X402Version, encode_header};
 use serde::Serialize;
-
-use crate::Price;
 
 /// `PAYMENT-REQUIRED`, as the lower-case [`HeaderName`] the `http` crate stores.
 pub(crate) const PAYMENT_REQUIRED: HeaderName = HeaderName::from_static("payment-required");
@@ -46,21 +44,10 @@ pub(crate) fn payment_required(
     error: &str,
     settlement: Option<(X402Version, &SettleResponse)>,
 ) -> Response {
-    let v2 = PaymentRequiredV2 {
-        x402_version: Version,
-        error: Some(error.to_owned()),
-        resource: price.resource_info(resource),
-        accepts: vec![price.requirements_v2()],
-        extensions: None,
-    };
-    let v1 = PaymentRequiredV1 {
-        x402_version: Version,
-        error: error.to_owned(),
-        accepts: price.requirements_v1(resource).into_iter().collect(),
-    };
-    let mut response = (StatusCode::PAYMENT_REQUIRED, Json(v1)).into_response();
+    let challenge = price.challenge(resource, error);
+    let mut response = (StatusCode::PAYMENT_REQUIRED, Json(challenge.v1)).into_response();
     let headers = response.headers_mut();
-    headers.insert(PAYMENT_REQUIRED, header_value(&v2));
+    headers.insert(PAYMENT_REQUIRED, header_value(&challenge.v2));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some((version, settle)) = settlement {
         headers.insert(response_header(version), header_value(settle));

@@ -7,7 +7,7 @@ use base64::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::Result;
+use crate::{Result, X402Version};
 
 /// v1: the payment a client retries with (base64 JSON `PaymentPayloadV1`).
 pub const X_PAYMENT: &str = "X-PAYMENT";
@@ -19,6 +19,14 @@ pub const PAYMENT_REQUIRED: &str = "PAYMENT-REQUIRED";
 pub const PAYMENT_SIGNATURE: &str = "PAYMENT-SIGNATURE";
 /// v2: the settlement result on the paid response (base64 JSON `SettleResponse`).
 pub const PAYMENT_RESPONSE: &str = "PAYMENT-RESPONSE";
+
+/// The header a settlement result rides in on the paid response, in the payment's protocol `version`.
+pub const fn response_header(version: X402Version) -> &'static str {
+    match version {
+        X402Version::V1 => X_PAYMENT_RESPONSE,
+        X402Version::V2 => PAYMENT_RESPONSE,
+    }
+}
 
 /// Decoding accepts the standard alphabet with or without padding (clients differ); encoding always pads.
 const LENIENT: GeneralPurpose = GeneralPurpose::new(

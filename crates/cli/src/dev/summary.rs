@@ -48,6 +48,11 @@ impl Summary {
             "  facilitator      http://{facilitator}  (POST /verify /settle, GET /supported /health /metrics \
              /openapi.json /audit/records/{{seq}})"
         );
+        if self.written.market.enabled {
+            println!(
+                "  market           http://{facilitator}/v1  (POST /register, GET /services/catalog, ...: docs/MARKET.md)"
+            );
+        }
         println!("  database         {}", self.database);
         match config_file {
             Some(file) => match file.displaced_from() {
@@ -111,6 +116,13 @@ impl Summary {
             "     {clearing} audit verify record.json --rpc {} --registry {}",
             self.rpc_url, self.deployment.anchor_registry
         );
+        if let (true, Some((_, key))) = (self.written.market.enabled, self.agents.get(1)) {
+            println!("  4. register the second agent as a market provider (0.01 USDC; prints its API key, once)");
+            println!(
+                "     CLEARING_PAYER_KEY={key} {clearing} pay -X POST http://{facilitator}/v1/register \\\n       \
+                 -H 'Content-Type: application/json' -d '{{\"type\":\"provider\",\"name\":\"My provider\"}}'"
+            );
+        }
         println!("  health: http://{facilitator}/health   API description: http://{facilitator}/openapi.json");
     }
 }

@@ -292,6 +292,7 @@ async fn dev_on_a_given_server_comes_up_in_its_own_database_and_ctrl_c_leaves_no
     let facilitator = facilitator_line.split_whitespace().nth(1).unwrap().to_owned();
     let supported = get_json(&format!("{facilitator}/supported")).await;
     assert!(supported.contains("\"network\":\"eip155:31337\""), "{supported}");
+    assert_the_market_is_served(&facilitator).await;
     let children = children_of(dev.pid());
     assert!(children.contains(&anvil_pid), "anvil {anvil_pid} is a child of clearing: {children:?}");
 
@@ -368,6 +369,29 @@ async fn assert_a_payment_settles(ready: &Ready, written: &Written) {
     assert_eq!(answer["success"], true, "settle on {}: {answer}", ready.facilitator);
     let balance = MockUSDC::new(written.usdc, &provider).balanceOf(pay_to).call().await.unwrap();
     assert_eq!(balance, U256::from(value), "the payee was paid on {}", written.rpc_url);
+}
+
+/// The marketplace is served beside the facilitator and described with it, and a registration paid by
+/// `clearing-client` settles through the run's facilitator to the Escrow's fee recipient (anvil account 0).
+async fn assert_the_market_is_served(facilitator: &str) {
+    let catalog = get_json(&format!("{facilitator}/v1/services/catalog")).await;
+    assert!(catalog.contains("\"total\":0"), "{catalog}");
+    let openapi = get_json(&format!("{facilitator}/openapi.json")).await;
+    assert!(openapi.contains("\"/v1/register\"") && openapi.contains("\"/verify\""), "one document for both");
+
+    let agent: PrivateKeySigner = AGENT_KEY.parse().unwrap();
+    let payer = clearing_client::Payer::new(agent.clone(), clearing_client::Policy::at_most(U256::from(10_000)));
+    let headers = clearing_client::Payer::headers(["Content-Type: application/json"]).unwrap();
+    let body = br#"{"type": "provider", "name": "Dev provider"}"#.to_vec();
+    let url = format!("{facilitator}/v1/register").parse().unwrap();
+    let paid = payer.pay(axum::http::Method::POST, url, headers, Some(body)).await.unwrap();
+    assert_eq!(paid.status, 201, "{}", String::from_utf8_lossy(&paid.body));
+    let payment = paid.payment.expect("registration is paid");
+    let anvil_account_0: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse().unwrap();
+    assert_eq!(payment.offer.pay_to, anvil_account_0, "the Escrow's fee recipient");
+    assert!(payment.settlement.is_some_and(|s| s.success));
+    let registered: Value = serde_json::from_slice(&paid.body).unwrap();
+    assert_eq!(registered["wallet"], agent.address().to_checksum(None));
 }
 
 /// The config a run wrote records the address its facilitator really listens on.

@@ -77,13 +77,37 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     supported: Arc<SupportedResponse>,
     health: Health,
+    /// The served `GET /openapi.json`.
+    openapi: Bytes,
 }
 
 impl AppState {
     /// The state of a facilitator that verifies with `verifier` and advertises `supported`; it settles once
     /// given a [`SettleService`].
     pub fn new(verifier: Verifier, metrics: Arc<Metrics>, supported: SupportedResponse) -> Self {
-        Self { verifier, settle: None, metrics, supported: Arc::new(supported), health: Health::new() }
+        Self {
+            verifier,
+            settle: None,
+            metrics,
+            supported: Arc::new(supported),
+            health: Health::new(),
+            openapi: Bytes::from_static(openapi::DOCUMENT.as_bytes()),
+        }
+    }
+
+    /// Serves `GET /openapi.json` with `extensions` (OpenAPI fragments of routes served beside these: their `paths`
+    /// and `components`) merged into the facilitator's document.
+    ///
+    /// # Panics
+    ///
+    /// When an extension describes a path or a component the document already has: two parts claiming one route is
+    /// a bug of the assembly, found at startup.
+    #[must_use]
+    pub fn with_openapi(mut self, extensions: &[serde_json::Value]) -> Self {
+        if !extensions.is_empty() {
+            self.openapi = Bytes::from(openapi::merged(extensions));
+        }
+        self
     }
 
     /// Answers `GET /health` from `health`'s checks (by default nothing is checked).
@@ -197,8 +221,8 @@ async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], openapi::DOCUMENT).into_response()
+async fn openapi(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], state.openapi).into_response()
 }
 
 /// A body that is not an x402 facilitator request is a 400 naming the problem.

@@ -3,6 +3,9 @@
 //! walks the router and this document and fails when either has a route the other lacks; `script/schemathesis`
 //! checks the served answers against it.
 //!
+//! Components serving routes beside the facilitator (the market's `/v1`) bring their own fragment, merged in by
+//! [`merged`] when the router is built.
+//!
 //! Statuses every operation can answer come from the layers around the routes: 408 (the request timeout, no body),
 //! 429 (the rate limiter), and 405 for a method the path does not have (JSON, with `Allow`); a path not listed
 //! here is a JSON 404.
@@ -207,3 +210,62 @@ pub(super) const DOCUMENT: &str = r##"{
     }
   }
 }"##;
+
+/// [`DOCUMENT`] with each extension's `paths` and `components` entries added.
+///
+/// # Panics
+///
+/// When an extension repeats a path or a component of the document (or of an earlier extension), or the document
+/// is not JSON: both are bugs of the build, not of input.
+pub(super) fn merged(extensions: &[serde_json::Value]) -> String {
+    use serde_json::Value;
+    let mut document: Value = serde_json::from_str(DOCUMENT).expect("the OpenAPI document is JSON");
+    let add = |into: &mut Value, from: &Value, what: &str| {
+        let Some(from) = from.as_object() else { return };
+        let into = into.as_object_mut().unwrap_or_else(|| panic!("the OpenAPI document's {what} is an object"));
+        for (key, value) in from {
+            assert!(!into.contains_key(key), "OpenAPI {what} {key:?} is described twice");
+            into.insert(key.clone(), value.clone());
+        }
+    };
+    for extension in extensions {
+        add(&mut document["paths"], &extension["paths"], "path");
+        if let Some(components) = extension["components"].as_object() {
+            for (kind, entries) in components {
+                let into = &mut document["components"][kind.as_str()];
+                if into.is_null() {
+                    *into = Value::Object(serde_json::Map::new());
+                }
+                add(into, entries, &format!("components.{kind} entry"));
+            }
+        }
+    }
+    document.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_extension_adds_its_paths_and_components() {
+        let extension = json!({
+            "paths": {"/v1/x": {"get": {"responses": {}}}},
+            "components": {"schemas": {"X": {"type": "object"}}, "parameters": {"Id": {"name": "id"}}}
+        });
+        let merged: serde_json::Value = serde_json::from_str(&merged(&[extension])).unwrap();
+        assert!(merged["paths"]["/verify"].is_object(), "the facilitator's paths stay");
+        assert!(merged["paths"]["/v1/x"]["get"].is_object());
+        assert!(merged["components"]["schemas"]["PaymentRequest"].is_object());
+        assert_eq!(merged["components"]["schemas"]["X"]["type"], "object");
+        assert_eq!(merged["components"]["parameters"]["Id"]["name"], "id");
+    }
+
+    #[test]
+    #[should_panic(expected = "OpenAPI path \"/verify\" is described twice")]
+    fn a_path_described_twice_is_refused() {
+        merged(&[json!({"paths": {"/verify": {}}})]);
+    }
+}

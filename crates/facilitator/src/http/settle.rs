@@ -49,8 +49,11 @@ impl SettleService {
         self
     }
 
-    /// `POST /settle`: a plain transfer to the requirement's `payTo`, never to a reserved payee.
-    pub(super) async fn settle(&self, verifier: &crate::Verifier, request: &PaymentRequest) -> SettleResponse {
+    /// Settles `request` as `POST /settle` does (a plain transfer to the requirement's `payTo`, never to a reserved
+    /// payee), verified by `verifier`, and answers what `/settle` would: for a resource server in this process (the
+    /// market) that settles without an HTTP round trip. Waits for the one outcome (or `settlement_pending` with the
+    /// transaction once the settle timeout passes).
+    pub async fn settle(&self, verifier: &crate::Verifier, request: &PaymentRequest) -> SettleResponse {
         self.settle_routed(verifier, request, Route::Transfer).await
     }
 

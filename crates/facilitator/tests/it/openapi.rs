@@ -58,21 +58,8 @@ async fn send(router: &Router, method: Method, path: &str, body: impl Into<Body>
     router.clone().oneshot(request).await.unwrap()
 }
 
-/// The paths of the router's route table, read from its `Debug` form (axum has no other way to list them): the
-/// quoted strings of the first `paths: {...}` map, which is the routes' (the fallbacks' come after).
 fn router_paths(router: &Router) -> BTreeSet<String> {
-    let debug = format!("{router:?}");
-    let start = debug.find("paths: {").expect("axum's Router Debug lists its paths") + "paths: {".len();
-    let mut paths = BTreeSet::new();
-    let mut chars = debug[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '}' => break,
-            '"' => paths.insert(chars.by_ref().take_while(|c| *c != '"').collect()),
-            _ => continue,
-        };
-    }
-    paths
+    clearing_testkit::routed_paths(&format!("{router:?}"))
 }
 
 /// A concrete request path for an OpenAPI path template.

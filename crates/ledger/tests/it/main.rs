@@ -2,6 +2,7 @@
 
 mod audit;
 mod index;
+mod market;
 mod migrations;
 mod routes;
 mod scratch;

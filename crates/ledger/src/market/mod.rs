@@ -1,0 +1,188 @@
+//! The marketplace's tables (`migrations/0006_market.sql`): participants ([`participants`]), the services they list
+//! ([`services`]) and the catalog read over them ([`catalog`]).
+//!
+//! The enums here are the marketplace's vocabulary as stored: each has one snake_case name, the same in the database,
+//! in JSON and in the API's documentation, so nothing translates between spellings. Rows are decoded here (with
+//! [`crate::decode`]'s helpers): a stored value no domain value fits is [`crate::Error::Corrupt`].
+
+mod catalog;
+mod participants;
+mod services;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use catalog::{CatalogEntry, CatalogQuery, CatalogSort, ProviderFilter};
+pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};
+pub use services::{NewService, OwnedWrite, Service, ServiceUpdate};
+
+/// A participant's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ParticipantId(pub Uuid);
+
+/// A service's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ServiceId(pub Uuid);
+
+impl ParticipantId {
+    /// A fresh random id (UUID v4).
+    pub fn random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl ServiceId {
+    /// A fresh random id (UUID v4).
+    pub fn random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl fmt::Display for ParticipantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for ServiceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Declares a stored enum: its variants with their one name, `as_str`, `parse` and `ALL`.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every variant.
+            pub const ALL: &[Self] = &[$(Self::$variant,)+];
+
+            /// Its name, as stored and on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+
+            /// The variant named `text`.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_enum! {
+    /// What a participant does in the market.
+    ParticipantKind {
+        /// Buys services.
+        Agent = "agent",
+        /// Lists services and fulfils them.
+        Provider = "provider",
+    }
+}
+
+stored_enum! {
+    /// How a service is priced.
+    PricingModel {
+        /// Bought at the listed price.
+        Fixed = "fixed",
+        /// Priced per job by the provider's quote.
+        QuoteRequired = "quote_required",
+    }
+}
+
+stored_enum! {
+    /// A service's tier.
+    ServiceType {
+        /// Instant lookups, cents to a dollar.
+        DataApi = "data_api",
+        /// Automated processing in minutes.
+        AutomatedService = "automated_service",
+        /// Work by people, hours to days.
+        HumanService = "human_service",
+    }
+}
+
+stored_enum! {
+    /// How a service is delivered.
+    FulfillmentType {
+        /// At once, in the answer.
+        Instant = "instant",
+        /// By the provider's automation.
+        Automated = "automated",
+        /// By a person.
+        Human = "human",
+    }
+}
+
+stored_enum! {
+    /// Whether a service shows in the catalog.
+    ServiceStatus {
+        /// Listed.
+        Active = "active",
+        /// Hidden from everyone but its provider.
+        Inactive = "inactive",
+    }
+}
+
+impl ServiceType {
+    /// The one fulfilment each tier has (the table's `market_services_tier` check).
+    pub const fn fulfillment(self) -> FulfillmentType {
+        match self {
+            Self::DataApi => FulfillmentType::Instant,
+            Self::AutomatedService => FulfillmentType::Automated,
+            Self::HumanService => FulfillmentType::Human,
+        }
+    }
+}
+
+impl FulfillmentType {
+    /// The tier delivered this way.
+    pub const fn service_type(self) -> ServiceType {
+        match self {
+            Self::Instant => ServiceType::DataApi,
+            Self::Automated => ServiceType::AutomatedService,
+            Self::Human => ServiceType::HumanService,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_name_is_the_same_everywhere() {
+        for kind in ServiceType::ALL {
+            assert_eq!(ServiceType::parse(kind.as_str()), Some(*kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(kind.fulfillment().service_type(), *kind);
+        }
+        for model in PricingModel::ALL {
+            assert_eq!(serde_json::to_value(model).unwrap(), model.as_str());
+        }
+        assert_eq!(PricingModel::parse("quote_required"), Some(PricingModel::QuoteRequired));
+        assert_eq!(ParticipantKind::parse("Agent"), None);
+    }
+}

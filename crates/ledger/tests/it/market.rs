@@ -1,0 +1,203 @@
+//! The marketplace's tables: one participant per wallet, keys found by hash and replaced at once, owner-only service
+//! writes, and the catalog's kept counts equal to counting.
+
+use alloy::primitives::{Address, B256};
+use clearing_ledger::{
+    Ledger, MIGRATOR,
+    market::{
+        CatalogQuery, CatalogSort, FulfillmentType, NewParticipant, NewService, OwnedWrite, ParticipantId,
+        ParticipantKind, PricingModel, ProfileUpdate, ProviderFilter, Registration, ServiceId, ServiceStatus,
+        ServiceType, ServiceUpdate,
+    },
+};
+use clearing_x402::Usdc;
+use sqlx::PgPool;
+
+fn participant(wallet: Address, kind: ParticipantKind, key: u8) -> NewParticipant {
+    NewParticipant {
+        id: ParticipantId::random(),
+        wallet,
+        kind,
+        name: format!("participant {key}"),
+        description: String::new(),
+        webhook_url: None,
+        capabilities: vec!["seo".into()],
+        api_key_hash: [key; 32],
+        api_key_prefix: format!("clr_{key:08}"),
+        webhook_secret: "whsec_c2VjcmV0".into(),
+        registration_nonce: B256::repeat_byte(key),
+    }
+}
+
+fn service(provider: ParticipantId, category: &str, service_type: ServiceType, price: u128) -> NewService {
+    NewService {
+        id: ServiceId::random(),
+        provider_id: provider,
+        name: format!("{category} service"),
+        description: "d".into(),
+        category: category.into(),
+        tags: vec![],
+        price: Usdc::from_atomic(price),
+        pricing_model: PricingModel::Fixed,
+        service_type,
+        fulfillment_type: service_type.fulfillment(),
+        input_schema: Some(serde_json::json!({"type": "object"})),
+        deliverable_schema: None,
+        estimated_delivery: None,
+        status: ServiceStatus::Active,
+    }
+}
+
+fn query() -> CatalogQuery {
+    CatalogQuery {
+        text: None,
+        category: None,
+        service_type: None,
+        max_price: None,
+        provider: None,
+        sort: CatalogSort::Newest,
+        limit: 100,
+        offset: 0,
+    }
+}
+
+async fn provider(ledger: &Ledger, key: u8) -> ParticipantId {
+    let new = participant(Address::repeat_byte(key), ParticipantKind::Provider, key);
+    match ledger.register_participant(&new).await.unwrap() {
+        Registration::Created(p) => p.id,
+        Registration::Existing(_) => panic!("fresh wallet"),
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_wallet_registers_once_and_keys_are_found_by_hash_until_rotated(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let wallet = Address::repeat_byte(7);
+    let first = participant(wallet, ParticipantKind::Agent, 1);
+    let Registration::Created(created) = ledger.register_participant(&first).await.unwrap() else { panic!() };
+    assert_eq!(
+        (created.wallet, created.kind, created.api_key_prefix.as_str()),
+        (wallet, ParticipantKind::Agent, "clr_00000001")
+    );
+
+    let second = participant(wallet, ParticipantKind::Provider, 2);
+    let Registration::Existing(existing) = ledger.register_participant(&second).await.unwrap() else {
+        panic!("a second registration of the wallet")
+    };
+    assert_eq!(existing, created, "untouched by the second registration");
+    assert!(ledger.participant_by_key_hash(&[2; 32]).await.unwrap().is_none(), "the second key was not stored");
+    assert_eq!(ledger.participant_by_key_hash(&[1; 32]).await.unwrap().map(|p| p.id), Some(created.id));
+
+    let rotated = ledger.rotate_api_key(created.id, &[3; 32], "clr_00000003").await.unwrap().unwrap();
+    assert!(rotated.key_rotated_at.is_some());
+    assert!(ledger.participant_by_key_hash(&[1; 32]).await.unwrap().is_none(), "the old key is gone");
+    assert_eq!(ledger.participant_by_key_hash(&[3; 32]).await.unwrap().map(|p| p.id), Some(created.id));
+    assert!(ledger.rotate_api_key(ParticipantId::random(), &[4; 32], "clr_x").await.unwrap().is_none());
+
+    let update = ProfileUpdate { webhook_url: Some(Some("https://h.example".into())), ..ProfileUpdate::default() };
+    let updated = ledger.update_participant(created.id, &update).await.unwrap().unwrap();
+    assert_eq!((updated.webhook_url.as_deref(), updated.name.as_str()), (Some("https://h.example"), "participant 1"));
+    let cleared = ProfileUpdate { webhook_url: Some(None), ..ProfileUpdate::default() };
+    assert_eq!(ledger.update_participant(created.id, &cleared).await.unwrap().unwrap().webhook_url, None);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn only_the_owner_writes_a_service_and_a_delete_keeps_the_row(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    let (owner, rival) = (provider(&ledger, 1).await, provider(&ledger, 2).await);
+    let created = ledger.create_service(&service(owner, "seo", ServiceType::DataApi, 500_000)).await.unwrap();
+    assert_eq!(created.input_schema.as_ref().map(|s| s.get()), Some(r#"{"type": "object"}"#));
+
+    let reprice = ServiceUpdate { price: Some(Usdc::from_atomic(7)), ..ServiceUpdate::default() };
+    assert!(matches!(ledger.update_service(created.id, rival, &reprice).await.unwrap(), OwnedWrite::NotOwner));
+    let OwnedWrite::Done(updated) = ledger.update_service(created.id, owner, &reprice).await.unwrap() else { panic!() };
+    assert_eq!((updated.price, updated.name.as_str()), (Usdc::from_atomic(7), "seo service"));
+    let retier = ServiceUpdate {
+        tier: Some((ServiceType::HumanService, FulfillmentType::Human)),
+        input_schema: Some(None),
+        ..ServiceUpdate::default()
+    };
+    let OwnedWrite::Done(updated) = ledger.update_service(created.id, owner, &retier).await.unwrap() else { panic!() };
+    assert_eq!((updated.service_type, updated.input_schema.is_none()), (ServiceType::HumanService, true));
+
+    assert!(matches!(ledger.delete_service(created.id, rival).await.unwrap(), OwnedWrite::NotOwner));
+    assert!(matches!(ledger.delete_service(created.id, owner).await.unwrap(), OwnedWrite::Done(())));
+    assert!(ledger.service(created.id).await.unwrap().is_none());
+    assert!(matches!(ledger.delete_service(created.id, owner).await.unwrap(), OwnedWrite::NotFound));
+    assert!(matches!(ledger.update_service(created.id, owner, &reprice).await.unwrap(), OwnedWrite::NotFound));
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM market_services").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 1);
+
+    // The schema's tier check stands behind the API's.
+    let mut mismatched = service(owner, "seo", ServiceType::DataApi, 1);
+    mismatched.fulfillment_type = FulfillmentType::Human;
+    let err = ledger.create_service(&mismatched).await.unwrap_err().to_string();
+    assert!(err.contains("market_services_tier"), "{err}");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_kept_counts_equal_counting_after_every_kind_of_write(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let (a, b) = (provider(&ledger, 1).await, provider(&ledger, 2).await);
+    let mut ids = Vec::new();
+    for (i, category) in ["seo", "data", "seo", "design", "data", "seo", "legal", "seo"].iter().enumerate() {
+        let kind = [ServiceType::DataApi, ServiceType::AutomatedService, ServiceType::HumanService][i % 3];
+        let owner = if i % 2 == 0 { a } else { b };
+        ids.push((
+            ledger.create_service(&service(owner, category, kind, 1_000 * (i as u128 + 1))).await.unwrap().id,
+            owner,
+        ));
+    }
+    let change = |update: ServiceUpdate| update;
+    let writes = [
+        (0, change(ServiceUpdate { status: Some(ServiceStatus::Inactive), ..ServiceUpdate::default() })),
+        (1, change(ServiceUpdate { category: Some("seo".into()), ..ServiceUpdate::default() })),
+        (
+            2,
+            change(ServiceUpdate {
+                tier: Some((ServiceType::DataApi, FulfillmentType::Instant)),
+                ..ServiceUpdate::default()
+            }),
+        ),
+        (
+            0,
+            change(ServiceUpdate {
+                status: Some(ServiceStatus::Active),
+                category: Some("new".into()),
+                ..ServiceUpdate::default()
+            }),
+        ),
+        (3, change(ServiceUpdate { price: Some(Usdc::from_atomic(1)), ..ServiceUpdate::default() })),
+        (
+            4,
+            change(ServiceUpdate {
+                status: Some(ServiceStatus::Inactive),
+                category: Some("x".into()),
+                ..ServiceUpdate::default()
+            }),
+        ),
+    ];
+    for (index, update) in writes {
+        let (id, owner) = ids[index];
+        assert!(matches!(ledger.update_service(id, owner, &update).await.unwrap(), OwnedWrite::Done(_)));
+    }
+    for index in [5, 4] {
+        let (id, owner) = ids[index];
+        assert!(matches!(ledger.delete_service(id, owner).await.unwrap(), OwnedWrite::Done(())));
+    }
+
+    // Every filter the kept counts answer, against counting the page itself (limit 100 holds them all).
+    for category in [None, Some("seo"), Some("data"), Some("new"), Some("x"), Some("none")] {
+        for service_type in [None, Some(ServiceType::DataApi), Some(ServiceType::HumanService)] {
+            let q = CatalogQuery { category: category.map(String::from), service_type, ..query() };
+            let listed = ledger.catalog_page(&q).await.unwrap().len() as u64;
+            assert_eq!(ledger.catalog_count(&q).await.unwrap(), listed, "{category:?} {service_type:?}");
+        }
+    }
+    // And the ones it does not, counted.
+    let q = CatalogQuery { provider: Some(ProviderFilter::Wallet(Address::repeat_byte(1))), ..query() };
+    assert_eq!(ledger.catalog_count(&q).await.unwrap(), ledger.catalog_page(&q).await.unwrap().len() as u64);
+    let q = CatalogQuery { max_price: Some(Usdc::from_atomic(3_000)), ..query() };
+    assert_eq!(ledger.catalog_count(&q).await.unwrap(), ledger.catalog_page(&q).await.unwrap().len() as u64);
+    assert_eq!(ledger.catalog_count(&query()).await.unwrap(), 6, "8 listed, 2 deleted (one hidden before)");
+}

@@ -1,0 +1,104 @@
+//! `[market]` in the configuration file.
+
+use alloy_primitives::Address;
+use clearing_facilitator::http::RateLimit;
+use clearing_x402::Usdc;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::{MarketError, Result, fees::FeeBps};
+
+/// `[market]`: the marketplace API under `/v1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarketConfig {
+    /// Whether `clearing serve` and `clearing dev` serve `/v1`. Default true.
+    pub enabled: bool,
+    /// Receives the payments of the paid routes (registration, key rotation). Default: the Escrow's
+    /// `feeRecipient`, read from the chain at start.
+    pub fee_recipient: Option<Address>,
+    /// The price of `POST /v1/register`, USDC. Default "0.01".
+    pub register_price: Usdc,
+    /// The price of `POST /v1/participants/rotate-key`, USDC. Default "0.001".
+    pub rotate_key_price: Usdc,
+    /// The platform fee, basis points: a fixed price pays the provider the price less the fee, a quoted one costs
+    /// the agent the price plus the fee. Default 500 (5%); at most 10,000.
+    pub fee_bps: FeeBps,
+    /// Whether a webhook URL may name a loopback, private or link-local address. Default false; `clearing dev` sets
+    /// it, since its providers run on the same machine.
+    pub allow_private_webhooks: bool,
+    /// The API's public base URL (`https://api.example.com`), from which paid routes name their x402 `resource`.
+    /// Default none: the URL is built from each request's `Host` header, as `http://`.
+    pub public_url: Option<Url>,
+    /// Largest request body under `/v1`, bytes; a larger one is answered 413. Default 64 KiB.
+    pub max_body_bytes: usize,
+    /// Longest a `/v1` request may take, milliseconds; then 408. Default 30,000 (a paid route waits for its
+    /// settlement's receipt).
+    pub request_timeout_ms: u64,
+    /// Requests per client IP under `/v1`. Default 1,000/s with a burst of 2,000; 0 turns it off.
+    pub rate_limit_per_ip: RateLimit,
+    /// Requests per API key (authenticated requests). Default 100/s with a burst of 200; 0 turns it off.
+    pub rate_limit_per_key: RateLimit,
+    /// How long a catalog answer is served again before it is read afresh, milliseconds; 0 reads every time.
+    /// Writes through this process clear it at once; those of other processes show within this time. Default 1,000.
+    pub catalog_cache_ms: u64,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            fee_recipient: None,
+            register_price: Usdc::from_atomic(10_000),
+            rotate_key_price: Usdc::from_atomic(1_000),
+            fee_bps: FeeBps::DEFAULT,
+            allow_private_webhooks: false,
+            public_url: None,
+            max_body_bytes: 64 * 1024,
+            request_timeout_ms: 30_000,
+            rate_limit_per_ip: RateLimit { per_second: 1_000, burst: 2_000 },
+            rate_limit_per_key: RateLimit { per_second: 100, burst: 200 },
+            catalog_cache_ms: 1_000,
+        }
+    }
+}
+
+impl MarketConfig {
+    /// Whether the market can run with these settings: each paid route costs more than nothing, since its payment is
+    /// also the proof of the payer's wallet.
+    pub fn validate(&self) -> Result<()> {
+        for (key, price) in [("register_price", self.register_price), ("rotate_key_price", self.rotate_key_price)] {
+            if price.is_zero() {
+                return Err(MarketError::InvalidConfig {
+                    key,
+                    problem: "must be more than 0: the payment is what proves the wallet",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_read_as_decimal_usdc() {
+        let config: MarketConfig = toml::from_str("register_price = \"0.02\"\nrotate_key_price = \"0\"\n").unwrap();
+        assert_eq!(config.register_price, Usdc::from_atomic(20_000));
+        assert_eq!(config.rotate_key_price, Usdc::ZERO);
+        let refused = config.validate().unwrap_err().to_string();
+        assert!(refused.contains("rotate_key_price must be more than 0"), "{refused}");
+        let err = toml::from_str::<MarketConfig>("register_price = 0.02\n").unwrap_err().to_string();
+        assert!(err.contains("decimal string"), "{err}");
+    }
+
+    #[test]
+    fn the_default_charges_a_cent_and_a_tenth_of_a_cent() {
+        let config = MarketConfig::default();
+        assert_eq!(config.register_price.to_string(), "0.010000");
+        assert_eq!(config.rotate_key_price.to_string(), "0.001000");
+        assert_eq!(config.fee_bps, FeeBps::new(500).unwrap());
+    }
+}

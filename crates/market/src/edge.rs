@@ -1,0 +1,217 @@
+//! The x402 edge of the market's paid routes: what a route costs ([`X402Edge::price`]), the 402 asking for it
+//! ([`PaymentDemand`], the same answer `clearing-paywall` gives: the v1 JSON body and the v2 `PAYMENT-REQUIRED`
+//! header, built by `clearing-x402`'s [`Price::challenge`]), and the payment verified ([`X402Edge::verify`]) and
+//! settled ([`X402Edge::settle`]) in this process by the facilitator's `Verifier` and `SettleService`, so market
+//! payments join the durable queue and the BatchSettler batches of `POST /settle`, with the same answers.
+//!
+//! A paid handler reads the payment, verifies it (learning the payer: the authorization's `from`, whose signature
+//! the verifier checked), checks what the payer may do, settles, and only then acts; the settled answer carries
+//! `PAYMENT-RESPONSE` (v2) or `X-PAYMENT-RESPONSE` (v1) ([`Settled::attach`]). Nothing is settled for a request
+//! refused before that point.
+
+use alloy_primitives::{Address, B256};
+use axum::{
+    Json,
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use clearing_facilitator::{Verifier, http::SettleService};
+use clearing_x402::{
+    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequest, Price, SettleResponse, TokenDomain, Usdc, X_PAYMENT,
+    X402Version, encode_header, response_header,
+};
+use serde::Serialize;
+use tracing::{debug, info};
+use url::Url;
+
+use crate::{MarketError, Result};
+
+/// The `error` of a 402 answered to a request that carries no payment (the paywall's words).
+const NO_PAYMENT: &str = "payment required: send PAYMENT-SIGNATURE (x402 v2) or X-PAYMENT (x402 v1)";
+
+/// Prices the market's paid routes and takes their payments in-process. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct X402Edge {
+    verifier: Verifier,
+    settle: SettleService,
+    domain: TokenDomain,
+    pay_to: Address,
+    public_url: Option<Url>,
+}
+
+/// A payment a request carries, read against its route's price.
+#[derive(Debug, Clone)]
+pub struct Payment {
+    price: Price,
+    resource: String,
+    request: PaymentRequest,
+}
+
+/// A payment that verified: it would settle now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// The payer: the authorization's `from`, whose signature was checked.
+    pub payer: Address,
+    /// The authorization's EIP-3009 nonce.
+    pub nonce: B256,
+}
+
+/// A payment that settled, with the answer the client is owed.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// The payer, as the facilitator settled it.
+    pub payer: Address,
+    response: SettleResponse,
+    version: X402Version,
+}
+
+impl X402Edge {
+    /// Payments in `domain`'s token to `pay_to`, verified by `verifier` and settled through `settle`.
+    pub fn new(verifier: Verifier, settle: SettleService, domain: TokenDomain, pay_to: Address) -> Self {
+        Self { verifier, settle, domain, pay_to, public_url: None }
+    }
+
+    /// Names paid resources under `url` (the API's public base URL) instead of the request's `Host`.
+    #[must_use]
+    pub fn with_public_url(mut self, url: Option<Url>) -> Self {
+        self.public_url = url;
+        self
+    }
+
+    /// Who the payments go to.
+    pub const fn pay_to(&self) -> Address {
+        self.pay_to
+    }
+
+    /// The price of a route: `amount` of the token to the payee, buying `description`.
+    pub fn price(&self, amount: Usdc, description: &str) -> Price {
+        Price::new(amount.to_u256(), self.domain.clone(), self.pay_to).with_description(description)
+    }
+
+    /// The payment `headers` carry for `price` (`PAYMENT-SIGNATURE`, else `X-PAYMENT`); a 402 when there is none
+    /// or it cannot be read as a payment of this price. `uri` is the request's as it arrived (axum's `OriginalUri`:
+    /// a nested router sees its path without the prefix), which names the resource paid for.
+    pub fn payment(&self, price: &Price, uri: &Uri, headers: &HeaderMap) -> Result<Payment> {
+        let resource = self.resource_url(uri, headers);
+        let header = |name: &str| headers.get(name).map(HeaderValue::as_bytes);
+        match price.payment_request(header(PAYMENT_SIGNATURE), header(X_PAYMENT), &resource) {
+            None => Err(PaymentDemand::new(price, resource, NO_PAYMENT).into()),
+            Some(Err(problem)) => Err(PaymentDemand::new(price, resource, &problem).into()),
+            Some(Ok(request)) => Ok(Payment { price: price.clone(), resource, request }),
+        }
+    }
+
+    /// Verifies `payment` (commits nothing); a 402 naming the x402 reason when it would not settle.
+    pub async fn verify(&self, payment: &Payment) -> Result<Verified> {
+        match self.verifier.verify(&payment.request).await {
+            Ok(verified) => Ok(Verified { payer: verified.payer, nonce: verified.authorization.nonce }),
+            Err(rejection) => {
+                debug!(reason = %rejection.reason, "market: payment invalid");
+                Err(PaymentDemand::new(&payment.price, payment.resource.clone(), rejection.reason.as_str()).into())
+            }
+        }
+    }
+
+    /// Settles `payment` through the facilitator's queue and waits for its outcome; a 402 carrying the failed
+    /// settle answer in the payment-response header when it did not settle for this request (a payment still
+    /// pending names its transaction: a retry of the same payment waits for it).
+    pub async fn settle(&self, payment: &Payment) -> Result<Settled> {
+        let response = self.settle.settle(&self.verifier, &payment.request).await;
+        let version = payment.request.version();
+        match response.payer {
+            Some(payer) if response.success => {
+                info!(%payer, tx = ?response.transaction, "market: payment settled");
+                Ok(Settled { payer, response, version })
+            }
+            _ => {
+                let reason = response.error_reason.map_or("settlement_failed", |reason| reason.as_str());
+                debug!(reason, tx = ?response.transaction, "market: payment not settled");
+                let demand = PaymentDemand::new(&payment.price, payment.resource.clone(), reason)
+                    .with_settlement(version, response);
+                Err(demand.into())
+            }
+        }
+    }
+
+    /// The URL a payment is for: the public base URL and the path, else `http://` + `Host` + path, else the path.
+    fn resource_url(&self, uri: &Uri, headers: &HeaderMap) -> String {
+        let path = uri.path();
+        if let Some(base) = &self.public_url {
+            return format!("{}{path}", base.as_str().trim_end_matches('/'));
+        }
+        match headers.get(header::HOST).and_then(|host| host.to_str().ok()) {
+            Some(host) => format!("http://{host}{path}"),
+            None => path.to_owned(),
+        }
+    }
+}
+
+impl Settled {
+    /// Puts the settlement in the answer's payment-response header (`PAYMENT-RESPONSE` for v2, `X-PAYMENT-RESPONSE`
+    /// for v1).
+    pub fn attach(&self, mut response: Response) -> Response {
+        response.headers_mut().insert(header_name(response_header(self.version)), header_value(&self.response));
+        response
+    }
+
+    /// The settlement transaction.
+    pub fn transaction(&self) -> Option<B256> {
+        self.response.transaction
+    }
+}
+
+/// x402's 402: a route's price asked for again, saying why, in both protocol versions at once.
+#[derive(Debug, Clone)]
+pub struct PaymentDemand {
+    price: Price,
+    resource: String,
+    error: String,
+    /// A failed settle answer, in the header of the payment's version.
+    settlement: Option<(X402Version, SettleResponse)>,
+}
+
+impl PaymentDemand {
+    fn new(price: &Price, resource: String, error: &str) -> Self {
+        Self { price: price.clone(), resource, error: error.to_owned(), settlement: None }
+    }
+
+    fn with_settlement(mut self, version: X402Version, response: SettleResponse) -> Self {
+        self.settlement = Some((version, response));
+        self
+    }
+
+    /// Why payment is asked for: an x402 reason code or what was wrong with the payment header.
+    pub fn error(&self) -> &str {
+        &self.error
+    }
+}
+
+impl From<PaymentDemand> for MarketError {
+    fn from(demand: PaymentDemand) -> Self {
+        Self::PaymentRequired(Box::new(demand))
+    }
+}
+
+impl IntoResponse for PaymentDemand {
+    fn into_response(self) -> Response {
+        let challenge = self.price.challenge(&self.resource, &self.error);
+        let mut response = (StatusCode::PAYMENT_REQUIRED, Json(challenge.v1)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header_name(PAYMENT_REQUIRED), header_value(&challenge.v2));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some((version, settle)) = &self.settlement {
+            headers.insert(header_name(response_header(*version)), header_value(settle));
+        }
+        response
+    }
+}
+
+/// An x402 header name, as the lower-case name the `http` crate stores.
+fn header_name(name: &'static str) -> HeaderName {
+    HeaderName::from_bytes(name.as_bytes()).expect("x402 header names are valid header names")
+}
+
+fn header_value<T: Serialize>(value: &T) -> HeaderValue {
+    let encoded = encode_header(value).expect("x402 response types always serialise");
+    HeaderValue::try_from(encoded).expect("base64 is a valid header value")
+}

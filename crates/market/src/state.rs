@@ -1,0 +1,133 @@
+//! [`Market`], what every handler shares, and [`Market::router`], the `/v1` routes behind their limits.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, OriginalUri},
+    http::{Method, StatusCode},
+    middleware,
+    response::{IntoResponse, Response},
+};
+use clearing_ledger::Ledger;
+use clearing_x402::Price;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::{
+    CatalogCache, ErrorCode, MarketConfig, MarketError, Result, X402Edge, catalog,
+    error::error_response,
+    fees::FeeBps,
+    limit::{self, Limits},
+    participants, services,
+};
+
+/// The marketplace: its ledger, its x402 edge, its limits and caches. Cheap to clone; one per process.
+#[derive(Debug, Clone)]
+pub struct Market {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    ledger: Ledger,
+    config: MarketConfig,
+    edge: X402Edge,
+    limits: Limits,
+    catalog: CatalogCache,
+    register_price: Price,
+    rotate_key_price: Price,
+}
+
+impl Market {
+    /// The market on `ledger` (migrated), configured by `config`, taking payments through `edge`.
+    pub fn new(ledger: Ledger, config: MarketConfig, edge: X402Edge) -> Result<Self> {
+        config.validate()?;
+        let register_price = edge.price(config.register_price, "Register a marketplace participant");
+        let rotate_key_price = edge.price(config.rotate_key_price, "Rotate a marketplace API key");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                limits: Limits::new(config.rate_limit_per_ip, config.rate_limit_per_key),
+                catalog: CatalogCache::new(Duration::from_millis(config.catalog_cache_ms)),
+                ledger,
+                config,
+                edge,
+                register_price,
+                rotate_key_price,
+            }),
+        })
+    }
+
+    /// The `/v1` routes, each module's merged, behind the market's body limit, timeout and per-IP rate limit; an
+    /// unknown `/v1` path is a 404 and a known one with another method a 405 (with `Allow`), both in the market's
+    /// error shape. Serve it with a server that gives requests a `ConnectInfo<SocketAddr>` (the facilitator's
+    /// `serve_with` does). A new module (purchases, jobs, ...) adds its `routes()` here.
+    pub fn router(&self) -> Router {
+        let config = &self.inner.config;
+        let v1 = Router::new()
+            .merge(participants::routes())
+            .merge(services::routes())
+            .merge(catalog::routes())
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(middleware::from_fn_with_state(self.clone(), limit::per_ip))
+            .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_millis(config.request_timeout_ms),
+            ))
+            .with_state(self.clone());
+        Router::new().nest("/v1", v1)
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
+    }
+
+    /// The x402 edge.
+    pub fn edge(&self) -> &X402Edge {
+        &self.inner.edge
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MarketConfig {
+        &self.inner.config
+    }
+
+    /// The platform fee rate.
+    pub fn fee(&self) -> FeeBps {
+        self.inner.config.fee_bps
+    }
+
+    /// The rate limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Tells the catalog its cached answers are stale: every write of services (or of a provider's name) calls it.
+    pub fn catalog_changed(&self) {
+        self.inner.catalog.clear();
+    }
+
+    pub(crate) fn catalog_cache(&self) -> &CatalogCache {
+        &self.inner.catalog
+    }
+
+    pub(crate) fn register_price(&self) -> &Price {
+        &self.inner.register_price
+    }
+
+    pub(crate) fn rotate_key_price(&self) -> &Price {
+        &self.inner.rotate_key_price
+    }
+}
+
+async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    let message = format!("no route {method} {}: see GET /openapi.json", uri.path());
+    error_response(ErrorCode::NotFound, &message, None)
+}
+
+async fn method_not_allowed() -> Response {
+    MarketError::refused(ErrorCode::MethodNotAllowed, "this route has no such method: see the Allow header")
+        .into_response()
+}

@@ -1,0 +1,10 @@
+//! The market on a real anvil (the npm binary, through `clearing-testkit`) and PostgreSQL (`DATABASE_URL`; each test
+//! gets a database of its own from `TestDatabase`), served over real HTTP as `clearing serve` assembles it; paid routes
+//! are paid by `clearing-client` and settled by the facilitator's batcher.
+
+mod catalog;
+mod harness;
+mod limits;
+mod openapi;
+mod register;
+mod services;
