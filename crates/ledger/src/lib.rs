@@ -12,8 +12,9 @@
 //! insert's commit, flush included, behind PostgreSQL's notification lock.
 //!
 //! One module per domain's tables: `settlements` (the facilitator's queue), [`index`] (the indexer's chain data and
-//! projections), `audit` (sequenced records and anchors); a new domain's tables (the marketplace's) get a module
-//! of their own. Rows are read back in one place, `decode`, which refuses a stored value no domain value fits
+//! projections), `audit` (sequenced records and anchors), `webhooks` (participants' endpoints, the outbox of events
+//! to deliver to them and the log of attempts; other modules enqueue inside their own transactions with
+//! [`enqueue_webhook_in`]); a new domain's tables (the marketplace's) get a module of their own. Rows are read back in one place, `decode`, which refuses a stored value no domain value fits
 //! ([`Error::Corrupt`]) rather than put a default in its place; protocol values cross as `clearing-x402`'s types.
 
 mod audit;
@@ -25,6 +26,7 @@ pub mod index;
 mod listener;
 mod scratch;
 mod settlements;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -34,7 +36,7 @@ use sqlx::{
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tracing::info;
 
 pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
@@ -48,6 +50,11 @@ pub use scratch::ScratchDatabase;
 pub use settlements::{
     AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Mined, NewSettlement, PaymentKey,
     RESOLVED_CHANNEL, Settlement, SettlementId, SettlementStatus, TxFees,
+};
+pub use webhooks::{
+    AttemptResponse, ClaimToken, ClaimedWebhook, DeliveryId, DeliveryPage, DisabledReason, EnqueuedWebhook,
+    NewWebhookEvent, NextStep, ParticipantId, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent,
+    WebhookEventId, WebhookListener, WebhookSecret, WebhookStatus, enqueue_webhook_in,
 };
 
 /// The engine's migrations, embedded at compile time from `migrations/`.
@@ -66,6 +73,8 @@ pub struct Ledger {
     pool: PgPool,
     /// (chain id, asset) of each settlement this process queued, for its [`QueueListener`]s.
     queued: broadcast::Sender<(u64, Address)>,
+    /// Bumped after this process commits a webhook event, for its [`WebhookListener`]s (other processes poll).
+    webhooks: watch::Sender<u64>,
 }
 
 impl Ledger {
@@ -137,7 +146,7 @@ impl Ledger {
 
     /// Wraps an existing pool (tests get one per database from `#[sqlx::test]`).
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool, queued: broadcast::Sender::new(QUEUED_ANNOUNCEMENTS) }
+        Self { pool, queued: broadcast::Sender::new(QUEUED_ANNOUNCEMENTS), webhooks: watch::Sender::new(0) }
     }
 
     /// Applies every migration not yet applied; a no-op on an up-to-date database.

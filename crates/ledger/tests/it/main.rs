@@ -5,3 +5,4 @@ mod index;
 mod migrations;
 mod scratch;
 mod settlements;
+mod webhooks;
