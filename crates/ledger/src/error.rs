@@ -139,6 +139,38 @@ pub enum Error {
         /// Its hash.
         found_hash: alloy::primitives::B256,
     },
+    /// A webhook event to enqueue breaks the outbox's rules (its type is not a dotted identifier of at most 100
+    /// characters, or its ordering key is empty or longer than 200).
+    #[error("invalid webhook event: {field} {value:?} ({requirement})")]
+    InvalidWebhookEvent {
+        /// `event_type` or `ordering_key`.
+        field: &'static str,
+        /// What was given.
+        value: String,
+        /// What it must be.
+        requirement: &'static str,
+    },
+    /// An ordered webhook event was enqueued in a transaction above READ COMMITTED: its predecessor check would read
+    /// a snapshot older than the key's lock, and the event could wait forever.
+    #[error("webhook events must be enqueued in a READ COMMITTED transaction, not {isolation}")]
+    WebhookIsolation {
+        /// The transaction's isolation level.
+        isolation: String,
+    },
+    /// No webhook event of that participant has that id.
+    #[error("participant {participant} has no webhook event {event}")]
+    NoSuchWebhookEvent {
+        /// The participant asked for.
+        participant: crate::market::ParticipantId,
+        /// The event asked for.
+        event: crate::WebhookEventId,
+    },
+    /// The participant has no webhook endpoint, or it is disabled (enable it first).
+    #[error("participant {participant} has no enabled webhook endpoint")]
+    WebhookEndpointDisabled {
+        /// The participant.
+        participant: crate::market::ParticipantId,
+    },
 }
 
 /// Result alias for this crate.

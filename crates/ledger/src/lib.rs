@@ -12,8 +12,10 @@
 //! insert's commit, flush included, behind PostgreSQL's notification lock.
 //!
 //! One module per domain's tables: `settlements` (the facilitator's queue), [`index`] (the indexer's chain data and
-//! projections), `audit` (sequenced records and anchors), [`market`] (the marketplace's participants, services and
-//! catalog); a new domain's tables get a module of their own. Rows are read back in one place, `decode`, which refuses a stored value no domain value fits
+//! projections), `audit` (sequenced records and anchors), [`market`] (the marketplace's participants, services,
+//! catalog and jobs), `webhooks` (participants' endpoints, the outbox of events to deliver to them and the log of
+//! attempts; other modules enqueue inside their own transactions with [`enqueue_webhook_in`]); a new domain's tables
+//! get a module of their own. Rows are read back in one place, `decode`, which refuses a stored value no domain value fits
 //! ([`Error::Corrupt`]) rather than put a default in its place; protocol values cross as `clearing-x402`'s types.
 
 mod actions;
@@ -29,6 +31,7 @@ pub mod market;
 mod route;
 mod scratch;
 mod settlements;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -38,7 +41,7 @@ use sqlx::{
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tracing::info;
 
 pub use actions::{Action, ActionId, EscrowAction, NewAction, StepKind};
@@ -55,6 +58,11 @@ pub use scratch::ScratchDatabase;
 pub use settlements::{
     ACTION_RESOLVED_CHANNEL, AbandonReason, Batch, BatchClaim, BatchId, BatchTransaction, ItemResolution, Mined,
     NewSettlement, PaymentKey, RESOLVED_CHANNEL, Settlement, SettlementId, SettlementStatus, TxFees,
+};
+pub use webhooks::{
+    AttemptResponse, ClaimToken, ClaimedWebhook, DeliveryId, DeliveryPage, DisabledReason, EnqueuedWebhook,
+    NewWebhookEvent, NextStep, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent,
+    WebhookEventId, WebhookListener, WebhookSecret, WebhookStatus, enqueue_webhook_in,
 };
 
 /// The engine's migrations, embedded at compile time from `migrations/`.
@@ -73,6 +81,8 @@ pub struct Ledger {
     pool: PgPool,
     /// (chain id, asset, route) of each settlement this process queued, for its [`QueueListener`]s.
     queued: broadcast::Sender<(u64, Address, RouteKind)>,
+    /// Bumped after this process commits a webhook event, for its [`WebhookListener`]s (other processes poll).
+    webhooks: watch::Sender<u64>,
 }
 
 impl Ledger {
@@ -144,7 +154,7 @@ impl Ledger {
 
     /// Wraps an existing pool (tests get one per database from `#[sqlx::test]`).
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool, queued: broadcast::Sender::new(QUEUED_ANNOUNCEMENTS) }
+        Self { pool, queued: broadcast::Sender::new(QUEUED_ANNOUNCEMENTS), webhooks: watch::Sender::new(0) }
     }
 
     /// Applies every migration not yet applied; a no-op on an up-to-date database.

@@ -7,3 +7,4 @@ mod migrations;
 mod routes;
 mod scratch;
 mod settlements;
+mod webhooks;

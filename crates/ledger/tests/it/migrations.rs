@@ -31,6 +31,9 @@ async fn the_schema_has_the_tables_the_engine_needs(pool: PgPool) {
         "settlement_batch_transactions",
         "settlement_batches",
         "settlements",
+        "webhook_deliveries",
+        "webhook_endpoints",
+        "webhook_events",
     ] {
         assert!(tables.iter().any(|t| t == table), "missing table {table}; have {tables:?}");
     }
