@@ -17,6 +17,7 @@ use clearing_chain::{Deployment, Secret};
 use clearing_facilitator::FacilitatorConfig;
 use clearing_indexer::IndexerConfig;
 use clearing_market::MarketConfig;
+use clearing_webhooks::WebhooksConfig;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
@@ -37,6 +38,8 @@ pub(crate) struct Config {
     pub(crate) indexer: IndexerConfig,
     /// The marketplace API under `/v1` (served by `serve` and `dev`).
     pub(crate) market: MarketConfig,
+    /// Webhook delivery (the market's signed events to participants).
+    pub(crate) webhooks: WebhooksConfig,
 }
 
 /// `[database]`
@@ -210,6 +213,9 @@ mod tests {
                     register_price = \"0.02\"\nrotate_key_price = \"0.002\"\nfee_bps = 250\n\
                     allow_private_webhooks = true\npublic_url = \"https://api.example.com/\"\nmax_body_bytes = 1024\n\
                     request_timeout_ms = 5\ncatalog_cache_ms = 7\n\
+                    arbiter = \"0x0202020202020202020202020202020202020202\"\nhuman_review_secs = 8\n\
+                    automated_review_secs = 9\ncompletion_window_secs = 10\nkeeper_interval_ms = 11\n\
+                    reactor_interval_ms = 12\nclaim_wait_ms = 13\n\
                     [market.rate_limit_per_ip]\nper_second = 3\nburst = 4\n\
                     [market.rate_limit_per_key]\nper_second = 5\nburst = 6\n";
         let market = Config::parse(text).unwrap().market;
@@ -226,6 +232,13 @@ mod tests {
             rate_limit_per_ip: clearing_facilitator::http::RateLimit { per_second: 3, burst: 4 },
             rate_limit_per_key: clearing_facilitator::http::RateLimit { per_second: 5, burst: 6 },
             catalog_cache_ms: 7,
+            arbiter: Some(Address::repeat_byte(2)),
+            human_review_secs: 8,
+            automated_review_secs: 9,
+            completion_window_secs: 10,
+            keeper_interval_ms: 11,
+            reactor_interval_ms: 12,
+            claim_wait_ms: 13,
         };
         assert_eq!(market, expected);
         let err = Config::parse("[market]\nfee_bps = 10001\n").unwrap_err();

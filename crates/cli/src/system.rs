@@ -17,7 +17,8 @@ use clearing_chain::Deployment;
 use clearing_facilitator::{Facilitator, FacilitatorConfig, SettleSetup, http};
 use clearing_indexer::{Indexer, Targets};
 use clearing_ledger::Ledger;
-use clearing_market::{Market, MarketConfig, X402Edge};
+use clearing_market::{Background, Market, MarketConfig, X402Edge};
+use clearing_webhooks::Dispatcher;
 use clearing_x402::TokenDomain;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tracing::{error, warn};
@@ -38,6 +39,10 @@ pub(crate) struct System {
     audit: AuditService,
     /// `None` when `[market] enabled = false`.
     market: Option<Market>,
+    /// The market's reactor and keeper, with the market.
+    background: Option<Background>,
+    /// The webhook dispatcher, with the market.
+    dispatcher: Option<Dispatcher>,
 }
 
 impl System {
@@ -103,9 +108,26 @@ impl System {
                     .with_public_url(config.market.public_url.clone());
                 // Its settings were checked before anything started (`market_pay_to`): this cannot fail.
                 let market = Market::new(ledger.clone(), config.market.clone(), edge)?;
+                let market = match escrow {
+                    Some(escrow) => market.with_escrow(escrow),
+                    None => market,
+                };
                 (facilitator.documenting(clearing_market::openapi()), Some(market))
             }
             None => (facilitator, None),
+        };
+        // The market's reactor and keeper, and the webhook dispatcher: each claims its work in the database, so any
+        // number of processes may run them.
+        let background = market.as_ref().map(Background::start);
+        let dispatcher = match &market {
+            Some(_) => Some(Dispatcher::start(ledger.clone(), config.webhooks.clone())?),
+            None => None,
+        };
+        let facilitator = match (&background, &dispatcher) {
+            (Some(background), Some(dispatcher)) => facilitator
+                .watching("market", background.task_handles())
+                .watching("webhooks", dispatcher.task_handles()),
+            _ => facilitator,
         };
         Ok(Self {
             ledger,
@@ -116,6 +138,8 @@ impl System {
             indexer,
             audit,
             market,
+            background,
+            dispatcher,
         })
     }
 
@@ -149,6 +173,12 @@ impl System {
 
     /// Stops every component: the facilitator's batcher finishes what it sent, the audit round under way completes.
     async fn stop(self) {
+        if let Some(background) = self.background {
+            background.shutdown().await;
+        }
+        if let Some(dispatcher) = self.dispatcher {
+            dispatcher.shutdown().await;
+        }
         self.facilitator.shutdown().await;
         self.audit.shutdown().await;
         if let Some(indexer) = self.indexer {

@@ -61,8 +61,8 @@ pub use settlements::{
 };
 pub use webhooks::{
     AttemptResponse, ClaimToken, ClaimedWebhook, DeliveryId, DeliveryPage, DisabledReason, EnqueuedWebhook,
-    NewWebhookEvent, NextStep, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent,
-    WebhookEventId, WebhookListener, WebhookSecret, WebhookStatus, enqueue_webhook_in,
+    NewWebhookEvent, NextStep, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookEventId,
+    WebhookListener, WebhookSecret, WebhookStatus, enqueue_webhook_in,
 };
 
 /// The engine's migrations, embedded at compile time from `migrations/`.

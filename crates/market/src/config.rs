@@ -39,6 +39,23 @@ pub struct MarketConfig {
     pub rate_limit_per_ip: RateLimit,
     /// Requests per API key (authenticated requests). Default 100/s with a burst of 200; 0 turns it off.
     pub rate_limit_per_key: RateLimit,
+    /// The dispute arbiter every escrow job names: resolves a disputed job on chain with its own key. Default: the
+    /// fee recipient.
+    pub arbiter: Option<Address>,
+    /// Seconds after a `human_service` job is completed during which only the payer may release or dispute it;
+    /// then the keeper releases it. Default 172,800 (48 h).
+    pub human_review_secs: u64,
+    /// The same for `automated_service` jobs. Default 0: released as soon as the provider completes.
+    pub automated_review_secs: u64,
+    /// Seconds after its funding deadline by which a job must be completed; after it an uncompleted job is
+    /// refundable to its payer. Default 604,800 (7 days).
+    pub completion_window_secs: u64,
+    /// How often the keeper looks for completed jobs whose review window has ended, milliseconds. Default 30,000.
+    pub keeper_interval_ms: u64,
+    /// How often the reactor turns newly confirmed chain events into webhooks, milliseconds. Default 500.
+    pub reactor_interval_ms: u64,
+    /// How long a provider's claim waits for its transaction before answering 202, milliseconds. Default 15,000.
+    pub claim_wait_ms: u64,
     /// How long a catalog answer is served again before it is read afresh, milliseconds; 0 reads every time.
     /// Writes through this process clear it at once; those of other processes show within this time. Default 1,000.
     pub catalog_cache_ms: u64,
@@ -59,6 +76,13 @@ impl Default for MarketConfig {
             rate_limit_per_ip: RateLimit { per_second: 1_000, burst: 2_000 },
             rate_limit_per_key: RateLimit { per_second: 100, burst: 200 },
             catalog_cache_ms: 1_000,
+            arbiter: None,
+            human_review_secs: 172_800,
+            automated_review_secs: 0,
+            completion_window_secs: 604_800,
+            keeper_interval_ms: 30_000,
+            reactor_interval_ms: 500,
+            claim_wait_ms: 15_000,
         }
     }
 }

@@ -16,6 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use clearing_facilitator::{Verifier, http::SettleService};
+use clearing_ledger::Route;
 use clearing_x402::{
     PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequest, Price, SettleResponse, TokenDomain, Usdc, X_PAYMENT,
     X402Version, encode_header, response_header,
@@ -54,6 +55,8 @@ pub struct Verified {
     pub payer: Address,
     /// The authorization's EIP-3009 nonce.
     pub nonce: B256,
+    /// The authorization's `validBefore`, unix seconds (saturated).
+    pub valid_before: u64,
 }
 
 /// A payment that settled, with the answer the client is owed.
@@ -88,6 +91,22 @@ impl X402Edge {
         Price::new(amount.to_u256(), self.domain.clone(), self.pay_to).with_description(description)
     }
 
+    /// The price of a purchase: `amount` of the token paid into the escrow at `escrow` (settled on an escrow route
+    /// by [`X402Edge::settle_routed`], never by a plain transfer).
+    pub fn escrow_price(&self, amount: Usdc, escrow: Address, description: &str) -> Price {
+        Price::new(amount.to_u256(), self.domain.clone(), escrow).with_description(description)
+    }
+
+    /// The chain the payments are on.
+    pub const fn chain_id(&self) -> u64 {
+        self.domain.chain_id()
+    }
+
+    /// The token the payments are in.
+    pub const fn token(&self) -> Address {
+        self.domain.token()
+    }
+
     /// The payment `headers` carry for `price` (`PAYMENT-SIGNATURE`, else `X-PAYMENT`); a 402 when there is none
     /// or it cannot be read as a payment of this price. `uri` is the request's as it arrived (axum's `OriginalUri`:
     /// a nested router sees its path without the prefix), which names the resource paid for.
@@ -104,7 +123,11 @@ impl X402Edge {
     /// Verifies `payment` (commits nothing); a 402 naming the x402 reason when it would not settle.
     pub async fn verify(&self, payment: &Payment) -> Result<Verified> {
         match self.verifier.verify(&payment.request).await {
-            Ok(verified) => Ok(Verified { payer: verified.payer, nonce: verified.authorization.nonce }),
+            Ok(verified) => Ok(Verified {
+                payer: verified.payer,
+                nonce: verified.authorization.nonce,
+                valid_before: u64::try_from(verified.authorization.valid_before).unwrap_or(u64::MAX),
+            }),
             Err(rejection) => {
                 debug!(reason = %rejection.reason, "market: payment invalid");
                 Err(PaymentDemand::new(&payment.price, payment.resource.clone(), rejection.reason.as_str()).into())
@@ -116,7 +139,13 @@ impl X402Edge {
     /// settle answer in the payment-response header when it did not settle for this request (a payment still
     /// pending names its transaction: a retry of the same payment waits for it).
     pub async fn settle(&self, payment: &Payment) -> Result<Settled> {
-        let response = self.settle.settle(&self.verifier, &payment.request).await;
+        self.settle_routed(payment, Route::Transfer).await
+    }
+
+    /// [`X402Edge::settle`] on `route`: a purchase paid into the escrow, booked as a job or credited, through the
+    /// escrow routes of the same queue.
+    pub async fn settle_routed(&self, payment: &Payment, route: Route) -> Result<Settled> {
+        let response = self.settle.settle_routed(&self.verifier, &payment.request, route).await;
         let version = payment.request.version();
         match response.payer {
             Some(payer) if response.success => {

@@ -63,6 +63,22 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// Over the rate limit (429).
     RateLimited,
+    /// The service is priced by quote, not bought at a listed price (400).
+    QuoteRequired,
+    /// The brief does not match the service's input schema (400).
+    InvalidBrief,
+    /// A signature is malformed, expired or not the payer's (400).
+    InvalidSignature,
+    /// The job is another participant's (403).
+    NotYourJob,
+    /// No such job (404).
+    JobNotFound,
+    /// The job's current status does not allow this (409).
+    TransitionNotAllowed,
+    /// The payment already bought another job (409).
+    PaymentReused,
+    /// Purchases cannot be taken by this server (503).
+    PurchasesUnavailable,
     /// Something failed on our side; the details are in our logs (500).
     Internal,
 }
@@ -93,6 +109,14 @@ impl ErrorCode {
             Self::BodyTooLarge => "body_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
+            Self::QuoteRequired => "quote_required",
+            Self::InvalidBrief => "invalid_brief",
+            Self::InvalidSignature => "invalid_signature",
+            Self::NotYourJob => "not_your_job",
+            Self::JobNotFound => "job_not_found",
+            Self::TransitionNotAllowed => "transition_not_allowed",
+            Self::PaymentReused => "payment_reused",
+            Self::PurchasesUnavailable => "purchases_unavailable",
             Self::Internal => "internal",
         }
     }
@@ -119,6 +143,14 @@ impl ErrorCode {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::QuoteRequired => StatusCode::BAD_REQUEST,
+            Self::InvalidBrief => StatusCode::BAD_REQUEST,
+            Self::InvalidSignature => StatusCode::BAD_REQUEST,
+            Self::NotYourJob => StatusCode::FORBIDDEN,
+            Self::JobNotFound => StatusCode::NOT_FOUND,
+            Self::TransitionNotAllowed => StatusCode::CONFLICT,
+            Self::PaymentReused => StatusCode::CONFLICT,
+            Self::PurchasesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -147,6 +179,14 @@ impl ErrorCode {
         Self::BodyTooLarge,
         Self::UnsupportedMediaType,
         Self::RateLimited,
+        Self::QuoteRequired,
+        Self::InvalidBrief,
+        Self::InvalidSignature,
+        Self::NotYourJob,
+        Self::JobNotFound,
+        Self::TransitionNotAllowed,
+        Self::PaymentReused,
+        Self::PurchasesUnavailable,
         Self::Internal,
     ];
 }

@@ -16,6 +16,7 @@ mod config;
 mod edge;
 mod error;
 pub mod fees;
+mod jobs;
 mod limit;
 mod openapi;
 mod participants;
@@ -30,8 +31,12 @@ pub use catalog::{CatalogCache, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
 pub use config::MarketConfig;
 pub use edge::{Payment, PaymentDemand, Settled, Verified, X402Edge};
 pub use error::{ErrorCode, MarketError, Result};
+pub use jobs::{
+    JobStatus,
+    reactor::{Background, react_once},
+};
 pub use limit::Limits;
 pub use openapi::openapi;
-pub use schema::check_schema;
+pub use schema::{check_instance, check_schema};
 pub use services::MAX_PRICE;
 pub use state::Market;

@@ -6,9 +6,24 @@
 //! Statuses every `/v1` operation can answer come from the layers around the routes: 405 for a method the path does
 //! not have (with `Allow`), 408 (the request timeout, no body) and 429 (the per-IP rate limit, with `Retry-After`).
 
-/// The fragment: `paths` and `components`.
+/// The fragment: `paths` and `components` (the purchase and job routes' own, [`crate::jobs`], merged in).
 pub fn openapi() -> serde_json::Value {
-    serde_json::from_str(DOCUMENT).expect("the market's OpenAPI fragment is JSON")
+    let mut document: serde_json::Value =
+        serde_json::from_str(DOCUMENT).expect("the market's OpenAPI fragment is JSON");
+    let jobs: serde_json::Value =
+        serde_json::from_str(crate::jobs::OPENAPI).expect("the jobs' OpenAPI fragment is JSON");
+    for (section, entries) in [
+        ("paths", &jobs["paths"]),
+        ("responses", &jobs["components"]["responses"]),
+        ("schemas", &jobs["components"]["schemas"]),
+    ] {
+        let target = if section == "paths" { &mut document["paths"] } else { &mut document["components"][section] };
+        for (name, entry) in entries.as_object().expect("an object") {
+            let previous = target.as_object_mut().expect("an object").insert(name.clone(), entry.clone());
+            assert!(previous.is_none(), "{section}.{name} is described twice");
+        }
+    }
+    document
 }
 
 const DOCUMENT: &str = r##"{
@@ -188,6 +203,8 @@ const DOCUMENT: &str = r##"{
     "parameters": {
       "MarketParticipantId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
       "MarketServiceId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
+      "MarketJobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
+      "MarketDeadline": {"name": "deadline", "in": "query", "required": false, "description": "Unix seconds the signature stays valid until (default an hour from now)", "schema": {"type": "integer", "minimum": 0}},
       "MarketOptionalApiKey": {"name": "X-API-Key", "in": "header", "required": false, "description": "Optional here; one that is sent must be a current key (401 otherwise)", "schema": {"type": "string"}}
     },
     "headers": {
@@ -220,7 +237,7 @@ const DOCUMENT: &str = r##"{
             "type": "object",
             "required": ["code", "message"],
             "properties": {
-              "code": {"type": "string", "enum": ["invalid_body", "missing_field", "unknown_field", "invalid_field", "invalid_query", "inconsistent_tier", "invalid_schema", "private_webhook_url", "missing_api_key", "invalid_api_key", "providers_only", "not_owner", "not_your_profile", "wallet_mismatch", "not_registered", "service_not_found", "participant_not_found", "not_found", "method_not_allowed", "body_too_large", "unsupported_media_type", "rate_limited", "internal"]},
+              "code": {"type": "string", "enum": ["invalid_body", "missing_field", "unknown_field", "invalid_field", "invalid_query", "inconsistent_tier", "invalid_schema", "private_webhook_url", "missing_api_key", "invalid_api_key", "providers_only", "not_owner", "not_your_profile", "wallet_mismatch", "not_registered", "service_not_found", "participant_not_found", "not_found", "method_not_allowed", "body_too_large", "unsupported_media_type", "rate_limited", "quote_required", "invalid_brief", "invalid_signature", "not_your_job", "job_not_found", "transition_not_allowed", "payment_reused", "purchases_unavailable", "internal"]},
               "message": {"type": "string", "description": "What was wrong, naming the field or rule"},
               "field": {"type": "string", "description": "The JSON path (or query parameter) at fault, e.g. tags[3]"}
             }

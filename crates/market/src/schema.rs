@@ -24,6 +24,17 @@ pub fn check_schema(schema: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `value` matches `schema` (a schema [`check_schema`] accepted); the first mismatch as (JSON pointer into
+/// the value, what is wrong).
+pub fn check_instance(schema: &Value, value: &Value) -> Result<(), (String, String)> {
+    let validator =
+        jsonschema::validator_for(schema).map_err(|e| (String::new(), format!("the schema is unusable: {e}")))?;
+    match validator.iter_errors(value).next() {
+        None => Ok(()),
+        Some(error) => Err((error.instance_path().to_string(), error.to_string())),
+    }
+}
+
 /// A JSON pointer, or "the top level" for the empty one.
 fn pointer(path: &str) -> String {
     if path.is_empty() { "the top level".to_owned() } else { format!("{path:?}") }

@@ -266,7 +266,7 @@ async fn create(
 }
 
 /// A service id from the path; one that is no UUID names no service.
-fn parse_id(text: &str) -> Result<ServiceId> {
+pub(crate) fn parse_id(text: &str) -> Result<ServiceId> {
     text.parse().map(ServiceId).map_err(|_| not_found(text))
 }
 

@@ -2,6 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use alloy_primitives::Address;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, OriginalUri},
@@ -17,6 +18,7 @@ use crate::{
     CatalogCache, ErrorCode, MarketConfig, MarketError, Result, X402Edge, catalog,
     error::error_response,
     fees::FeeBps,
+    jobs,
     limit::{self, Limits},
     participants, services,
 };
@@ -36,6 +38,8 @@ struct Inner {
     catalog: CatalogCache,
     register_price: Price,
     rotate_key_price: Price,
+    /// The escrow purchases pay into, when this process's relayer is its operator; `None` refuses purchases (503).
+    escrow: Option<Address>,
 }
 
 impl Market {
@@ -53,8 +57,45 @@ impl Market {
                 edge,
                 register_price,
                 rotate_key_price,
+                escrow: None,
             }),
         })
+    }
+
+    /// The same market, selling services into the escrow at `escrow` (whose operator the relayer must be). Call it
+    /// before the market is shared.
+    ///
+    /// # Panics
+    ///
+    /// When the market was cloned already: its configuration is fixed once it serves.
+    #[must_use]
+    pub fn with_escrow(mut self, escrow: Address) -> Self {
+        Arc::get_mut(&mut self.inner).expect("the escrow is set before the market is shared").escrow = Some(escrow);
+        self
+    }
+
+    /// The escrow purchases pay into; 503 when purchases are off.
+    pub fn escrow(&self) -> Result<Address> {
+        self.inner.escrow.ok_or_else(|| {
+            MarketError::refused(
+                ErrorCode::PurchasesUnavailable,
+                "purchases are off: this server's relayer is not the escrow's operator",
+            )
+        })
+    }
+
+    /// The API's public base URL without a trailing slash (`[market] public_url`), or empty: links are then paths.
+    pub fn public_base(&self) -> String {
+        self.inner
+            .config
+            .public_url
+            .as_ref()
+            .map_or_else(String::new, |url| url.as_str().trim_end_matches('/').to_owned())
+    }
+
+    /// The arbiter escrow jobs name: `[market] arbiter`, else the fee recipient.
+    pub fn arbiter(&self) -> Address {
+        self.inner.config.arbiter.unwrap_or_else(|| self.inner.edge.pay_to())
     }
 
     /// The `/v1` routes, each module's merged, behind the market's body limit, timeout and per-IP rate limit; an
@@ -67,6 +108,7 @@ impl Market {
             .merge(participants::routes())
             .merge(services::routes())
             .merge(catalog::routes())
+            .merge(jobs::routes())
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn_with_state(self.clone(), limit::per_ip))

@@ -70,6 +70,11 @@ impl Dispatcher {
         Ok(Self { tasks, shutdown })
     }
 
+    /// Handles on its long-lived tasks, for `/health` to see whether any has stopped.
+    pub fn task_handles(&self) -> Vec<tokio::task::AbortHandle> {
+        self.tasks.iter().map(JoinHandle::abort_handle).collect()
+    }
+
     /// Stops claiming, lets the attempts in flight finish and records them.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);

@@ -309,6 +309,7 @@ async fn set_up(
     written.indexer = dev_indexer_config(config);
     // Providers under development take their webhooks on this machine.
     written.market.allow_private_webhooks = true;
+    written.webhooks.allow_private = true;
     written.facilitator.listen = facilitator;
 
     Ok(Summary {

@@ -6,6 +6,7 @@
 //! [`crate::decode`]'s helpers): a stored value no domain value fits is [`crate::Error::Corrupt`].
 
 mod catalog;
+mod jobs;
 mod participants;
 mod services;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use catalog::{CatalogEntry, CatalogQuery, CatalogSort, ProviderFilter};
+pub use jobs::{EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction};
 pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};
 pub use services::{NewService, OwnedWrite, Service, ServiceUpdate};
 

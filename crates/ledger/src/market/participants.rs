@@ -99,12 +99,19 @@ fn select(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
 impl Ledger {
     /// Creates `new` unless its wallet has a participant already, which is then returned untouched.
     pub async fn register_participant(&self, new: &NewParticipant) -> Result<Registration> {
+        // The webhook endpoint (the outbox's `webhook_endpoints`) is written in the same statement: a participant
+        // with a URL can always be sent its events, signed with the secret it was given.
         let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO market_participants (id, wallet, kind, name, description, webhook_url, capabilities,
-                api_key_hash, api_key_prefix, webhook_secret, registration_nonce)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT ON CONSTRAINT market_participants_wallet_key DO NOTHING
-             RETURNING {COLUMNS}"
+            "WITH inserted AS (
+                 INSERT INTO market_participants (id, wallet, kind, name, description, webhook_url, capabilities,
+                     api_key_hash, api_key_prefix, webhook_secret, registration_nonce)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT ON CONSTRAINT market_participants_wallet_key DO NOTHING
+                 RETURNING *),
+             endpoint AS (
+                 INSERT INTO webhook_endpoints (participant_id, url, secret)
+                 SELECT id, webhook_url, webhook_secret FROM inserted WHERE webhook_url IS NOT NULL)
+             SELECT {COLUMNS} FROM inserted"
         )))
         .bind(new.id.0)
         .bind(new.wallet.as_slice())
@@ -147,15 +154,28 @@ impl Ledger {
 
     /// Applies `update` to participant `id`; `None` if there is no such participant.
     pub async fn update_participant(&self, id: ParticipantId, update: &ProfileUpdate) -> Result<Option<Participant>> {
+        // The webhook endpoint follows the URL in the same statement: a new URL is delivered to (and enabled again,
+        // whatever disabled the old one), a removed one is disabled by its owner (its events are then skipped).
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE market_participants SET
-                name = coalesce($2, name),
-                description = coalesce($3, description),
-                webhook_url = CASE WHEN $4 THEN $5 ELSE webhook_url END,
-                capabilities = coalesce($6, capabilities),
-                updated_at = now()
-             WHERE id = $1
-             RETURNING {COLUMNS}"
+            "WITH updated AS (
+                 UPDATE market_participants SET
+                    name = coalesce($2, name),
+                    description = coalesce($3, description),
+                    webhook_url = CASE WHEN $4 THEN $5 ELSE webhook_url END,
+                    capabilities = coalesce($6, capabilities),
+                    updated_at = now()
+                 WHERE id = $1
+                 RETURNING *),
+             upserted AS (
+                 INSERT INTO webhook_endpoints (participant_id, url, secret)
+                 SELECT id, webhook_url, webhook_secret FROM updated WHERE $4 AND webhook_url IS NOT NULL
+                 ON CONFLICT (participant_id) DO UPDATE
+                 SET url = EXCLUDED.url, disabled_at = NULL, disabled_reason = NULL, updated_at = now()),
+             disabled AS (
+                 UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = 'owner', updated_at = now()
+                 WHERE participant_id IN (SELECT id FROM updated WHERE $4 AND webhook_url IS NULL)
+                   AND disabled_at IS NULL)
+             SELECT {COLUMNS} FROM updated"
         )))
         .bind(id.0)
         .bind(update.name.as_deref())

@@ -10,8 +10,9 @@ use axum::Router;
 use clearing_client::{Paid, Payer, Policy};
 use clearing_facilitator::{Facilitator, FacilitatorConfig, SettleSetup, http::HttpConfig};
 use clearing_ledger::market::{NewParticipant, Participant, ParticipantId, ParticipantKind, Registration};
-use clearing_market::{ApiKey, Market, MarketConfig, WebhookSecret, X402Edge};
+use clearing_market::{ApiKey, Background, Market, MarketConfig, WebhookSecret, X402Edge};
 use clearing_testkit::{Chain, DEPLOYER, TestDatabase};
+use clearing_webhooks::Dispatcher;
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -33,6 +34,8 @@ pub(crate) struct Env {
     pub(crate) base: String,
     http: reqwest::Client,
     _stop: oneshot::Sender<()>,
+    /// What [`Env::run_background`] started, kept alive with the environment.
+    background: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 /// An answer: its status, headers and JSON body (`Value::Null` when empty or not JSON).
@@ -60,6 +63,8 @@ impl Env {
             ledger: ledger.clone(),
             relayer: chain.key(DEPLOYER),
             batch_settler: chain.deployment.batch_settler,
+            // Account 0 is the escrow's operator in testkit's deployment: the escrow routes run.
+            escrow: Some(chain.deployment.escrow),
             assets: vec![chain.token],
         };
         let reader = clearing_chain::connect(&chain.endpoint()).unwrap();
@@ -74,7 +79,7 @@ impl Env {
         configure(&mut market_config);
         let settle = facilitator.settle_service().unwrap().clone();
         let edge = X402Edge::new(facilitator.verifier.clone(), settle, chain.domain(), FEE_RECIPIENT);
-        let market = Market::new(ledger.clone(), market_config, edge).unwrap();
+        let market = Market::new(ledger.clone(), market_config, edge).unwrap().with_escrow(chain.deployment.escrow);
         let facilitator = facilitator.documenting(clearing_market::openapi());
         let audit = clearing_audit::http::router(clearing_audit::http::AuditState::new(ledger, chain.chain_id));
         let router = facilitator.router_with(&config, audit).merge(market.router());
@@ -86,7 +91,41 @@ impl Env {
             let _ = stopped.await;
         });
         tokio::spawn(serving);
-        Self { chain, database, market, facilitator, router, base, http: reqwest::Client::new(), _stop: stop }
+        Self {
+            chain,
+            database,
+            market,
+            facilitator,
+            router,
+            base,
+            http: reqwest::Client::new(),
+            _stop: stop,
+            background: Vec::new(),
+        }
+    }
+
+    /// Runs what drives jobs as `clearing serve` does: the indexer (every block confirmed at once), the market's
+    /// reactor and keeper, and the webhook dispatcher (private addresses allowed: the receivers are on loopback).
+    pub(crate) async fn run_background(&mut self) {
+        let ledger = self.database.ledger();
+        let config = clearing_indexer::IndexerConfig {
+            confirmations: Some(0),
+            poll_interval_ms: 50,
+            ..clearing_indexer::IndexerConfig::default()
+        };
+        let indexer = self.chain.indexer_through(&self.chain.endpoint(), &ledger, &config).await;
+        let indexing = tokio::spawn(async move {
+            let _ = indexer.run(std::future::pending()).await;
+        });
+        let market = Background::start(&self.market);
+        let webhooks = clearing_webhooks::WebhooksConfig {
+            allow_private: true,
+            poll_ms: 50,
+            retry_schedule_ms: vec![100, 200, 400],
+            ..clearing_webhooks::WebhooksConfig::default()
+        };
+        let dispatcher = Dispatcher::start(ledger, webhooks).unwrap();
+        self.background.push(Box::new((indexing, market, dispatcher)));
     }
 
     /// A payer holding `balance` atomic units, which the verifier already sees.

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod harness;
+mod jobs;
 mod limits;
 mod openapi;
 mod register;

@@ -1,0 +1,104 @@
+//! The provider's money: `GET /v1/provider/earnings` (held in escrow, credited and claimable, claimed, and the
+//! recent balance changes, all from chain events at confirmation depth) and `POST /v1/provider/claim` (the whole
+//! claimable balance paid to the provider's own wallet by the relayer, so the provider needs no gas).
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use clearing_ledger::{Action, NewAction, SettlementStatus};
+use clearing_x402::Usdc;
+use serde_json::json;
+use tracing::info;
+
+use crate::{Authenticated, ErrorCode, Market, MarketError, Result};
+
+/// Balance changes listed.
+const RECENT: u32 = 20;
+
+fn usdc(amount: alloy_primitives::U256) -> Usdc {
+    Usdc::from_atomic(u128::try_from(amount).unwrap_or(u128::MAX))
+}
+
+pub(super) async fn earnings(State(market): State<Market>, caller: Authenticated) -> Result<Response> {
+    let escrow = market.escrow()?;
+    let (chain_id, token) = (market.edge().chain_id(), market.edge().token());
+    let wallet = caller.0.wallet;
+    let earnings = market.ledger().earnings(chain_id, escrow, token, wallet, RECENT).await?;
+    let recent: Vec<_> = earnings
+        .recent
+        .iter()
+        .map(|entry| {
+            json!({
+                "kind": entry.kind,
+                "amount": usdc(entry.amount),
+                "escrow_job_id": entry.job_id.map(|id| id.to_string()),
+                "claimed_to": entry.claimed_to.map(|to| to.to_checksum(None)),
+                "tx_hash": entry.tx_hash.to_string(),
+                "block_number": entry.block_number,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "wallet": wallet.to_checksum(None),
+        "chain_id": chain_id,
+        "token": token.to_checksum(None),
+        "escrow": escrow.to_checksum(None),
+        "held": usdc(earnings.held),
+        "pending": usdc(earnings.pending),
+        "settled": usdc(earnings.settled),
+        "recent_settlements": recent,
+    }))
+    .into_response())
+}
+
+pub(super) async fn claim(State(market): State<Market>, caller: Authenticated) -> Result<Response> {
+    let escrow = market.escrow()?;
+    let wallet = caller.0.wallet;
+    let (chain_id, token) = (market.edge().chain_id(), market.edge().token());
+    let confirmed = market.ledger().earnings(chain_id, escrow, token, wallet, 0).await?;
+    if confirmed.pending.is_zero() {
+        return Err(MarketError::refused(
+            ErrorCode::TransitionNotAllowed,
+            "nothing to claim: no confirmed credit is waiting (see GET /v1/provider/earnings)",
+        ));
+    }
+    let new = NewAction {
+        chain_id: market.edge().chain_id(),
+        escrow,
+        asset: market.edge().token(),
+        action: Action::Claim { account: wallet },
+    };
+    let (action, inserted) = market.ledger().enqueue_action(&new).await?;
+    if inserted {
+        info!(%wallet, action = %action.id, "claim queued");
+    }
+    let deadline = Instant::now() + Duration::from_millis(market.config().claim_wait_ms);
+    let mut current = action;
+    while !current.status.is_final() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        current = market.ledger().action(current.id).await?.unwrap_or(current);
+    }
+    let (status, state) = match current.status {
+        SettlementStatus::Settled | SettlementStatus::Confirmed => (StatusCode::OK, "claimed"),
+        SettlementStatus::Failed | SettlementStatus::Expired => (StatusCode::OK, "failed"),
+        SettlementStatus::Pending | SettlementStatus::Submitted => (StatusCode::ACCEPTED, "pending"),
+    };
+    let reason =
+        (state == "failed").then_some("nothing to claim, or the token refused the transfer (paused, blacklisted)");
+    Ok((
+        status,
+        Json(json!({
+            "claim_id": current.id.0,
+            "status": state,
+            "to": wallet.to_checksum(None),
+            "tx_hash": current.tx_hash.map(|tx| tx.to_string()),
+            "reason": reason,
+        })),
+    )
+        .into_response())
+}

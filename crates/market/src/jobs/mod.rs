@@ -1,0 +1,339 @@
+//! Purchases and jobs: `POST /v1/services/{id}/purchase` (paid by any x402 client into the escrow), the job routes
+//! (`GET /v1/jobs/{id}`, the provider's `POST /v1/jobs/{id}/update`, the payer's signed `verify` and `dispute`),
+//! and the provider's money (`GET /v1/provider/earnings`, `POST /v1/provider/claim`).
+//!
+//! Nothing about money changes because a route said so. A purchase queues its payment on an escrow route (a job
+//! booked by `fundManyWithTransfer`, or a data_api credit by `payMany`); the job is dispatched when the indexer has
+//! confirmed its funding ([`reactor`]); the provider's word (in progress, delivered, failed) is recorded as its word
+//! and turns into the escrow steps it entitles (complete, then release when the review window is 0; refund on
+//! failure), queued once each; the payer's release or dispute is its own EIP-712 signature, relayed ([`signed`]);
+//! the clock releases a completed job once its window has passed ([`reactor::keeper`]).
+
+mod earnings;
+mod openapi;
+mod purchase;
+pub(crate) mod reactor;
+mod signed;
+mod status;
+mod view;
+
+use alloy_primitives::{Bytes, U256};
+use axum::{
+    Json, Router,
+    extract::{Path, RawQuery, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use clearing_ledger::{
+    Action, NewAction, StepKind,
+    market::{Job, ProviderStatus, ServiceType},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::info;
+use uuid::Uuid;
+
+pub(crate) use openapi::OPENAPI;
+pub use status::JobStatus;
+pub(crate) use status::status_of;
+
+use self::{signed::Signed, view::JobView};
+use crate::{Authenticated, ErrorCode, JsonBody, Market, MarketError, Result, schema::check_instance};
+
+/// Longest dispute reason, characters.
+const MAX_REASON: usize = 2_000;
+/// Shortest dispute reason, characters.
+const MIN_REASON: usize = 10;
+/// Longest provider note, characters.
+const MAX_NOTE: usize = 2_000;
+
+/// The purchase, job and earnings routes.
+pub(crate) fn routes() -> Router<Market> {
+    Router::new()
+        .route("/services/{id}/purchase", post(purchase::purchase))
+        .route("/jobs/{id}", get(job))
+        .route("/jobs/{id}/update", post(update))
+        .route("/jobs/{id}/verify", get(verify_typed_data).post(verify))
+        .route("/jobs/{id}/dispute", get(dispute_typed_data).post(dispute))
+        .route("/provider/earnings", get(earnings::earnings))
+        .route("/provider/claim", post(earnings::claim))
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Who may read or act on a job: its provider, or its payer (by a registered participant's key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Party {
+    Provider,
+    Payer,
+}
+
+/// The job the path names; an id that is no UUID names no job.
+async fn load(market: &Market, id: &str) -> Result<Job> {
+    let missing =
+        || MarketError::refused(ErrorCode::JobNotFound, format!("no job {id}: check the id the purchase answered"));
+    let id: Uuid = id.parse().map_err(|_| missing())?;
+    market.ledger().job(id).await?.ok_or_else(missing)
+}
+
+fn party(job: &Job, caller: &Authenticated) -> Result<Party> {
+    if caller.0.id == job.new.provider_id {
+        Ok(Party::Provider)
+    } else if caller.0.wallet == job.new.payer {
+        Ok(Party::Payer)
+    } else {
+        Err(MarketError::refused(ErrorCode::NotYourJob, "this job is another participant's"))
+    }
+}
+
+async fn job(State(market): State<Market>, caller: Authenticated, Path(id): Path<String>) -> Result<Response> {
+    let job = load(&market, &id).await?;
+    party(&job, &caller)?;
+    Ok(Json(JobView::of(&market, &job)).into_response())
+}
+
+/// What a provider may report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Reported {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl Reported {
+    const fn status(self) -> ProviderStatus {
+        match self {
+            Self::InProgress => ProviderStatus::InProgress,
+            Self::Completed => ProviderStatus::Completed,
+            Self::Failed => ProviderStatus::Failed,
+        }
+    }
+}
+
+/// `POST /v1/jobs/{id}/update`'s body: the provider's word.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateRequest {
+    status: Reported,
+    #[serde(default)]
+    deliverables: Option<Value>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn update(
+    State(market): State<Market>,
+    caller: Authenticated,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateRequest>,
+) -> Result<Response> {
+    let job = load(&market, &id).await?;
+    if party(&job, &caller)? != Party::Provider {
+        return Err(MarketError::refused(ErrorCode::NotYourJob, "only the job's provider reports on it"));
+    }
+    if body.note.as_ref().is_some_and(|note| note.chars().count() > MAX_NOTE) {
+        return Err(MarketError::invalid("note", format!("at most {MAX_NOTE} characters")));
+    }
+    let current = status_of(&job);
+    let reported = body.status.status();
+    let allowed = matches!(current, JobStatus::Dispatched | JobStatus::InProgress)
+        && job.new.escrow_job.is_some()
+        && (reported != ProviderStatus::InProgress || job.provider_status == ProviderStatus::None);
+    if !allowed {
+        return Err(MarketError::refused(
+            ErrorCode::TransitionNotAllowed,
+            format!(
+                "a job that is {} cannot be reported {} (a job is reported on once its funding is confirmed, \
+                 and until it is completed or failed)",
+                current.as_str(),
+                reported.as_str()
+            ),
+        ));
+    }
+    if reported == ProviderStatus::Completed {
+        let Some(deliverables) = &body.deliverables else {
+            return Err(MarketError::field(
+                ErrorCode::MissingField,
+                "deliverables",
+                "completing a job needs deliverables",
+            ));
+        };
+        if let Some(schema) = market.ledger().service(job.new.service_id).await?.and_then(|s| s.deliverable_schema) {
+            let schema: Value = serde_json::from_str(schema.get()).map_err(|e| MarketError::Internal(e.to_string()))?;
+            check_instance(&schema, deliverables).map_err(|(path, problem)| {
+                MarketError::field(ErrorCode::InvalidField, format!("deliverables{path}"), problem)
+            })?;
+        }
+    } else if body.deliverables.is_some() {
+        return Err(MarketError::field(
+            ErrorCode::UnknownField,
+            "deliverables",
+            "deliverables go with status completed",
+        ));
+    }
+    let Some(job) = market
+        .ledger()
+        .set_provider_status(
+            job.new.id,
+            job.provider_status,
+            reported,
+            body.deliverables.as_ref(),
+            body.note.as_deref(),
+        )
+        .await?
+    else {
+        return Err(MarketError::refused(ErrorCode::TransitionNotAllowed, "the job changed meanwhile: read it again"));
+    };
+    match reported {
+        ProviderStatus::Completed => {
+            step(&market, &job, StepKind::Complete, None).await?;
+            if review_window(&market, job.new.service_type) == 0 {
+                // No review window: the release is anyone's right at once, sent right behind the completion.
+                step(&market, &job, StepKind::Release, None).await?;
+            }
+        }
+        ProviderStatus::Failed => step(&market, &job, StepKind::Refund, None).await?,
+        ProviderStatus::InProgress | ProviderStatus::None => {}
+    }
+    info!(job = %id, status = reported.as_str(), "provider reported");
+    Ok(Json(JobView::of(&market, &job)).into_response())
+}
+
+/// Queues an escrow step of `job` (once per kind while live).
+async fn step(market: &Market, job: &Job, kind: StepKind, signed: Option<(Bytes, U256)>) -> Result<()> {
+    let Some((job_id, terms)) = &job.new.escrow_job else {
+        return Err(MarketError::refused(ErrorCode::TransitionNotAllowed, "a data_api purchase has no escrow steps"));
+    };
+    let action = NewAction {
+        chain_id: job.new.chain_id,
+        escrow: job.new.escrow,
+        asset: job.new.asset,
+        action: Action::Step { kind, job_id: *job_id, terms: terms.clone(), signed },
+    };
+    market.ledger().enqueue_action(&action).await?;
+    Ok(())
+}
+
+/// The review window a job of `service_type` gets, seconds.
+pub(crate) fn review_window(market: &Market, service_type: ServiceType) -> u64 {
+    match service_type {
+        ServiceType::DataApi => 0,
+        ServiceType::AutomatedService => market.config().automated_review_secs,
+        ServiceType::HumanService => market.config().human_review_secs,
+    }
+}
+
+/// The typed data the payer signs to release (`GET .../verify`) or dispute (`GET .../dispute`) a job, valid for an
+/// hour unless `?deadline=` says otherwise.
+async fn typed(market: &Market, id: &str, kind: Signed, deadline: Option<u64>) -> Result<Response> {
+    let job = load(market, id).await?;
+    let Some((job_id, _)) = &job.new.escrow_job else {
+        return Err(MarketError::refused(ErrorCode::TransitionNotAllowed, "a data_api purchase is released at once"));
+    };
+    let deadline = deadline.unwrap_or(now() + 3_600);
+    let data = signed::typed_data(kind, job.new.chain_id, job.new.escrow, job_id.0, deadline);
+    Ok(Json(json!({"job_id": job.new.id, "payer": job.new.payer.to_checksum(None), "typed_data": data}))
+        .into_response())
+}
+
+/// `?deadline=<unix seconds>`, if given.
+fn deadline_of(query: Option<&str>) -> Result<Option<u64>> {
+    let Some(query) = query else { return Ok(None) };
+    let mut deadline = None;
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        match pair.split_once('=') {
+            Some(("deadline", value)) => {
+                deadline = Some(value.parse().map_err(|_| {
+                    MarketError::field(ErrorCode::InvalidQuery, "deadline", "a whole number of unix seconds")
+                })?);
+            }
+            _ => return Err(MarketError::refused(ErrorCode::InvalidQuery, "the only query parameter is deadline")),
+        }
+    }
+    Ok(deadline)
+}
+
+async fn verify_typed_data(
+    State(market): State<Market>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response> {
+    typed(&market, &id, Signed::Release, deadline_of(query.as_deref())?).await
+}
+
+async fn dispute_typed_data(
+    State(market): State<Market>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response> {
+    typed(&market, &id, Signed::Dispute, deadline_of(query.as_deref())?).await
+}
+
+/// `POST /v1/jobs/{id}/verify`'s body: the payer's signed release.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    signature: Bytes,
+    deadline: u64,
+}
+
+/// `POST /v1/jobs/{id}/dispute`'s body: the reason and the payer's signed dispute.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisputeRequest {
+    reason: String,
+    signature: Bytes,
+    deadline: u64,
+}
+
+async fn verify(
+    State(market): State<Market>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<VerifyRequest>,
+) -> Result<Response> {
+    let job = load(&market, &id).await?;
+    let current = status_of(&job);
+    if !matches!(current, JobStatus::Dispatched | JobStatus::InProgress | JobStatus::Completed | JobStatus::Disputed) {
+        return Err(not_now(current, "released"));
+    }
+    signed::check(Signed::Release, &job, body.deadline, &body.signature, now())?;
+    step(&market, &job, StepKind::ReleaseWithSig, Some((body.signature, U256::from(body.deadline)))).await?;
+    info!(job = %id, "payer's release queued");
+    Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job))).into_response())
+}
+
+async fn dispute(
+    State(market): State<Market>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<DisputeRequest>,
+) -> Result<Response> {
+    let length = body.reason.chars().count();
+    if !(MIN_REASON..=MAX_REASON).contains(&length) {
+        return Err(MarketError::invalid(
+            "reason",
+            format!("{MIN_REASON} to {MAX_REASON} characters; this one has {length}"),
+        ));
+    }
+    let job = load(&market, &id).await?;
+    let current = status_of(&job);
+    if !matches!(current, JobStatus::Dispatched | JobStatus::InProgress | JobStatus::Completed) {
+        return Err(not_now(current, "disputed"));
+    }
+    signed::check(Signed::Dispute, &job, body.deadline, &body.signature, now())?;
+    market.ledger().set_dispute_reason(job.new.id, &body.reason).await?;
+    step(&market, &job, StepKind::DisputeWithSig, Some((body.signature, U256::from(body.deadline)))).await?;
+    info!(job = %id, "payer's dispute queued");
+    Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job))).into_response())
+}
+
+fn not_now(current: JobStatus, what: &str) -> MarketError {
+    MarketError::refused(
+        ErrorCode::TransitionNotAllowed,
+        format!("a job that is {} cannot be {what}", current.as_str()),
+    )
+}

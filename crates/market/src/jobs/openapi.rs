@@ -1,0 +1,208 @@
+//! The OpenAPI fragment of the purchase, job and earnings routes, merged into the market's ([`crate::openapi`]).
+
+/// `paths` and `components` (responses and schemas) of this module's routes.
+pub(crate) const OPENAPI: &str = r##"{
+  "paths": {
+    "/v1/services/{id}/purchase": {
+      "post": {
+        "summary": "Buy a fixed-price service into the escrow with one x402 payment (payTo = the escrow)",
+        "description": "Any x402 client pays it: the requirement is a plain `exact` payment of the listed price to the Escrow contract. The service, its pricing model and the brief (against its input_schema) are checked before payment is asked for. The payment books an escrow job (automated_service, human_service) or is credited at once (data_api), the fee split on chain. 201 is the new job with the funding transaction in PAYMENT-RESPONSE; the job is dispatched when the indexer confirms the funding. A repeat of the same payment answers 200 with the job it bought.",
+        "parameters": [{"$ref": "#/components/parameters/MarketServiceId"}],
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketPurchaseRequest"}}}},
+        "responses": {
+          "201": {"description": "The job", "headers": {"PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketPaymentResponse"}, "X-PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketXPaymentResponse"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
+          "200": {"description": "The job this payment bought before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
+          "400": {"$ref": "#/components/responses/MarketBadRequest"},
+          "402": {"$ref": "#/components/responses/MarketPaymentRequired"},
+          "404": {"$ref": "#/components/responses/MarketNotFound"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "409": {"$ref": "#/components/responses/MarketConflict"},
+          "413": {"$ref": "#/components/responses/MarketBodyTooLarge"},
+          "415": {"$ref": "#/components/responses/MarketUnsupportedMediaType"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"},
+          "503": {"$ref": "#/components/responses/MarketUnavailable"}
+        }
+      }
+    },
+    "/v1/jobs/{id}": {
+      "get": {
+        "summary": "A job: its status (money statuses from confirmed chain events), amounts, brief, deliverables and where its money is",
+        "security": [{"MarketApiKey": []}],
+        "parameters": [{"$ref": "#/components/parameters/MarketJobId"}],
+        "responses": {
+          "200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
+          "401": {"$ref": "#/components/responses/MarketUnauthorized"},
+          "403": {"$ref": "#/components/responses/MarketForbidden"},
+          "404": {"$ref": "#/components/responses/MarketNotFound"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"}
+        }
+      }
+    },
+    "/v1/jobs/{id}/update": {
+      "post": {
+        "summary": "The provider's word: in_progress, completed (with deliverables) or failed",
+        "description": "Completed queues the escrow's completion (and, with no review window, the release right behind it); failed queues the refund to the payer. Allowed once the funding is confirmed, until the job is completed or failed.",
+        "security": [{"MarketApiKey": []}],
+        "parameters": [{"$ref": "#/components/parameters/MarketJobId"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJobUpdate"}}}},
+        "responses": {
+          "200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
+          "400": {"$ref": "#/components/responses/MarketBadRequest"},
+          "401": {"$ref": "#/components/responses/MarketUnauthorized"},
+          "403": {"$ref": "#/components/responses/MarketForbidden"},
+          "404": {"$ref": "#/components/responses/MarketNotFound"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "409": {"$ref": "#/components/responses/MarketConflict"},
+          "413": {"$ref": "#/components/responses/MarketBodyTooLarge"},
+          "415": {"$ref": "#/components/responses/MarketUnsupportedMediaType"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"}
+        }
+      }
+    },
+    "/v1/jobs/{id}/verify": {
+      "get": {
+        "summary": "The EIP-712 typed data the payer signs to release the job (Release(bytes32 jobId,uint256 deadline))",
+        "parameters": [{"$ref": "#/components/parameters/MarketJobId"}, {"$ref": "#/components/parameters/MarketDeadline"}],
+        "responses": {
+          "200": {"description": "The typed data and its digest", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketTypedData"}}}},
+          "400": {"$ref": "#/components/responses/MarketBadRequest"},
+          "404": {"$ref": "#/components/responses/MarketNotFound"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "409": {"$ref": "#/components/responses/MarketConflict"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"}
+        }
+      },
+      "post": {
+        "summary": "Release the job early with the payer's signature (relayed: the payer needs no gas)",
+        "parameters": [{"$ref": "#/components/parameters/MarketJobId"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketSignedStep"}}}},
+        "responses": {
+          "202": {"description": "The release is queued; the job shows verified once the chain confirms it", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
+          "400": {"$ref": "#/components/responses/MarketBadRequest"},
+          "404": {"$ref": "#/components/responses/MarketNotFound"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "409": {"$ref": "#/components/responses/MarketConflict"},
+          "413": {"$ref": "#/components/responses/MarketBodyTooLarge"},
+          "415": {"$ref": "#/components/responses/MarketUnsupportedMediaType"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"}
+        }
+      }
+    },
+    "/v1/jobs/{id}/dispute": {
+      "get": {
+        "summary": "The EIP-712 typed data the payer signs to dispute the job (Dispute(bytes32 jobId,uint256 deadline))",
+        "parameters": [{"$ref": "#/components/parameters/MarketJobId"}, {"$ref": "#/components/parameters/MarketDeadline"}],
+        "responses": {
+          "200": {"description": "The typed data and its digest", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketTypedData"}}}},
+          "400": {"$ref": "#/components/responses/MarketBadRequest"},
+          "404": {"$ref": "#/components/responses/MarketNotFound"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "409": {"$ref": "#/components/responses/MarketConflict"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"}
+        }
+      },
+      "post": {
+        "summary": "Dispute the job with a reason (10 to 2,000 characters) and the payer's signature; the arbiter decides",
+        "parameters": [{"$ref": "#/components/parameters/MarketJobId"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketDisputeRequest"}}}},
+        "responses": {
+          "202": {"description": "The dispute is queued; the job shows disputed once the chain confirms it", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
+          "400": {"$ref": "#/components/responses/MarketBadRequest"},
+          "404": {"$ref": "#/components/responses/MarketNotFound"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "409": {"$ref": "#/components/responses/MarketConflict"},
+          "413": {"$ref": "#/components/responses/MarketBodyTooLarge"},
+          "415": {"$ref": "#/components/responses/MarketUnsupportedMediaType"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"}
+        }
+      }
+    },
+    "/v1/provider/earnings": {
+      "get": {
+        "summary": "The provider's earnings from confirmed chain events: held (in escrow), pending (claimable), settled (claimed), recent settlements",
+        "security": [{"MarketApiKey": []}],
+        "responses": {
+          "200": {"description": "The earnings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketEarnings"}}}},
+          "401": {"$ref": "#/components/responses/MarketUnauthorized"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"},
+          "503": {"$ref": "#/components/responses/MarketUnavailable"}
+        }
+      }
+    },
+    "/v1/provider/claim": {
+      "post": {
+        "summary": "Pay the provider's whole claimable balance to its own wallet through the relayer (no gas needed)",
+        "security": [{"MarketApiKey": []}],
+        "responses": {
+          "200": {"description": "Claimed (or failed on chain, with the reason)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketClaim"}}}},
+          "202": {"description": "Queued; the transaction is not mined yet", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketClaim"}}}},
+          "401": {"$ref": "#/components/responses/MarketUnauthorized"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "409": {"$ref": "#/components/responses/MarketConflict"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"},
+          "503": {"$ref": "#/components/responses/MarketUnavailable"}
+        }
+      }
+    }
+  },
+  "components": {
+    "responses": {
+      "MarketConflict": {"description": "transition_not_allowed (the job's status does not allow it) or payment_reused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketError"}}}},
+      "MarketUnavailable": {"description": "purchases_unavailable: this server's relayer is not the escrow's operator", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketError"}}}}
+    },
+    "schemas": {
+      "MarketPurchaseRequest": {"type": "object", "additionalProperties": false, "properties": {"brief": {"description": "Checked against the service's input_schema; {} when absent"}}},
+      "MarketJobUpdate": {
+        "type": "object", "additionalProperties": false, "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["in_progress", "completed", "failed"]}, "deliverables": {"description": "Required with completed; checked against the deliverable_schema"}, "note": {"type": "string", "maxLength": 2000}}
+      },
+      "MarketSignedStep": {"type": "object", "additionalProperties": false, "required": ["signature", "deadline"], "properties": {"signature": {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}, "deadline": {"type": "integer", "minimum": 0}}},
+      "MarketDisputeRequest": {"type": "object", "additionalProperties": false, "required": ["reason", "signature", "deadline"], "properties": {"reason": {"type": "string", "minLength": 10, "maxLength": 2000}, "signature": {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}, "deadline": {"type": "integer", "minimum": 0}}},
+      "MarketTypedData": {"type": "object", "required": ["job_id", "payer", "typed_data"], "properties": {"job_id": {"$ref": "#/components/schemas/MarketUuid"}, "payer": {"$ref": "#/components/schemas/MarketWallet"}, "typed_data": {"type": "object"}}},
+      "MarketJob": {
+        "type": "object",
+        "required": ["job_id", "service_id", "provider_id", "service_type", "status", "payer", "price", "provider_net", "platform_fee", "brief", "escrow", "links", "created_at"],
+        "properties": {
+          "job_id": {"$ref": "#/components/schemas/MarketUuid"},
+          "service_id": {"$ref": "#/components/schemas/MarketUuid"},
+          "provider_id": {"$ref": "#/components/schemas/MarketUuid"},
+          "service_type": {"$ref": "#/components/schemas/MarketServiceType"},
+          "status": {"type": "string", "enum": ["funding", "payment_failed", "dispatched", "in_progress", "completed", "verified", "disputed", "resolved", "failed", "refunded"]},
+          "payer": {"$ref": "#/components/schemas/MarketWallet"},
+          "price": {"$ref": "#/components/schemas/MarketUsdc"},
+          "provider_net": {"$ref": "#/components/schemas/MarketUsdc"},
+          "platform_fee": {"$ref": "#/components/schemas/MarketUsdc"},
+          "brief": {},
+          "deliverables": {},
+          "provider_note": {"type": "string"},
+          "dispute_reason": {"type": "string"},
+          "escrow": {"type": "object"},
+          "links": {"type": "object"},
+          "created_at": {"type": "integer"}
+        }
+      },
+      "MarketEarnings": {"type": "object", "required": ["wallet", "held", "pending", "settled", "recent_settlements"], "properties": {"wallet": {"$ref": "#/components/schemas/MarketWallet"}, "held": {"$ref": "#/components/schemas/MarketUsdc"}, "pending": {"$ref": "#/components/schemas/MarketUsdc"}, "settled": {"$ref": "#/components/schemas/MarketUsdc"}, "recent_settlements": {"type": "array", "items": {"type": "object"}}}},
+      "MarketClaim": {"type": "object", "required": ["claim_id", "status", "to"], "properties": {"claim_id": {"type": "integer"}, "status": {"type": "string", "enum": ["claimed", "failed", "pending"]}, "to": {"$ref": "#/components/schemas/MarketWallet"}, "tx_hash": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]}}}
+    }
+  }
+}"##;

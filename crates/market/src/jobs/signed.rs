@@ -1,0 +1,135 @@
+//! The payer's EIP-712 authorisations the market relays to the escrow, so an agent releases or disputes a job with a
+//! signature and no gas: `Release(bytes32 jobId,uint256 deadline)` and `Dispute(bytes32 jobId,uint256 deadline)` in
+//! the domain `Clearing Escrow` / `1` / chain / escrow, exactly as `Escrow.releaseDigest` and `disputeDigest` compute
+//! them. The market checks an EOA payer's signature before queueing it (a bad one is a 400, not a failed step);
+//! a contract wallet's (ERC-1271) is the chain's to judge.
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_sol_types::{Eip712Domain, SolStruct, sol};
+use clearing_ledger::market::Job;
+use clearing_x402::{ECDSA_SIGNATURE_LEN, EcdsaSignature};
+use serde_json::{Value, json};
+
+use crate::{ErrorCode, MarketError, Result};
+
+/// The escrow's EIP-712 domain name.
+pub(crate) const DOMAIN_NAME: &str = "Clearing Escrow";
+/// Its version.
+pub(crate) const DOMAIN_VERSION: &str = "1";
+/// Longest a signed step may stay valid, seconds: a signature is a standing order the market relays.
+pub(crate) const MAX_SIGNATURE_LIFETIME: u64 = 7 * 24 * 3_600;
+
+sol! {
+    /// The payer releases the job to its provider.
+    struct Release {
+        bytes32 jobId;
+        uint256 deadline;
+    }
+
+    /// The payer disputes the job.
+    struct Dispute {
+        bytes32 jobId;
+        uint256 deadline;
+    }
+}
+
+/// Which signed step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signed {
+    /// `Release`.
+    Release,
+    /// `Dispute`.
+    Dispute,
+}
+
+impl Signed {
+    const fn primary_type(self) -> &'static str {
+        match self {
+            Self::Release => "Release",
+            Self::Dispute => "Dispute",
+        }
+    }
+}
+
+fn domain(chain_id: u64, escrow: Address) -> Eip712Domain {
+    Eip712Domain::new(
+        Some(DOMAIN_NAME.into()),
+        Some(DOMAIN_VERSION.into()),
+        Some(U256::from(chain_id)),
+        Some(escrow),
+        None,
+    )
+}
+
+/// The EIP-712 digest of `kind` for `job_id` valid until `deadline`.
+pub(crate) fn digest(kind: Signed, chain_id: u64, escrow: Address, job_id: B256, deadline: u64) -> B256 {
+    let domain = domain(chain_id, escrow);
+    let deadline = U256::from(deadline);
+    match kind {
+        Signed::Release => Release { jobId: job_id, deadline }.eip712_signing_hash(&domain),
+        Signed::Dispute => Dispute { jobId: job_id, deadline }.eip712_signing_hash(&domain),
+    }
+}
+
+/// The typed data to sign (`eth_signTypedData_v4`'s argument), for a wallet or viem's `signTypedData`.
+pub(crate) fn typed_data(kind: Signed, chain_id: u64, escrow: Address, job_id: B256, deadline: u64) -> Value {
+    json!({
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": escrow.to_checksum(None),
+        },
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            kind.primary_type(): [
+                {"name": "jobId", "type": "bytes32"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": kind.primary_type(),
+        "message": {"jobId": job_id.to_string(), "deadline": deadline.to_string()},
+        "digest": digest(kind, chain_id, escrow, job_id, deadline).to_string(),
+    })
+}
+
+/// Checks a signed step before it is queued: the deadline is ahead (and not too far), and a 65-byte signature
+/// recovers to `payer`. Longer signatures are a contract wallet's, left to the chain.
+pub(crate) fn check(kind: Signed, job: &Job, deadline: u64, signature: &Bytes, now: u64) -> Result<()> {
+    let Some((job_id, _)) = &job.new.escrow_job else {
+        return Err(MarketError::refused(ErrorCode::TransitionNotAllowed, "a data_api purchase has nothing to sign"));
+    };
+    let (chain_id, escrow, job_id, payer) = (job.new.chain_id, job.new.escrow, job_id.0, job.new.payer);
+    if deadline <= now {
+        return Err(MarketError::field(ErrorCode::InvalidSignature, "deadline", "the signature's deadline has passed"));
+    }
+    if deadline > now + MAX_SIGNATURE_LIFETIME {
+        return Err(MarketError::field(
+            ErrorCode::InvalidSignature,
+            "deadline",
+            format!("a deadline more than {MAX_SIGNATURE_LIFETIME} seconds ahead is refused"),
+        ));
+    }
+    let Ok(bytes) = <&[u8; ECDSA_SIGNATURE_LEN]>::try_from(signature.as_ref()) else {
+        // A contract wallet's signature: the escrow asks the wallet (ERC-1271) when the step runs.
+        return Ok(());
+    };
+    let wrong = || {
+        MarketError::field(
+            ErrorCode::InvalidSignature,
+            "signature",
+            format!("the signature is not the payer's ({payer}) over this job's {} typed data", kind.primary_type()),
+        )
+    };
+    let signature = EcdsaSignature::from_bytes(bytes).map_err(|_| wrong())?;
+    let signer = signature.recover(&digest(kind, chain_id, escrow, job_id, deadline)).map_err(|_| wrong())?;
+    if signer != payer {
+        return Err(wrong());
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! A job as the API shows it: the purchase, its status (the chain's for money, the provider's word otherwise), its
+//! three amounts and where its money is on chain.
+
+use alloy_primitives::U256;
+use clearing_ledger::market::{Job, ParticipantId, ServiceId, ServiceType};
+use clearing_x402::Usdc;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{JobStatus, status_of};
+use crate::Market;
+
+/// A job, as every job route answers it.
+#[derive(Debug, Serialize)]
+pub(crate) struct JobView {
+    job_id: Uuid,
+    service_id: ServiceId,
+    provider_id: ParticipantId,
+    service_type: ServiceType,
+    status: JobStatus,
+    payer: String,
+    /// What the payer paid.
+    price: Usdc,
+    /// What the provider is credited on release.
+    provider_net: Usdc,
+    /// The platform's part.
+    platform_fee: Usdc,
+    brief: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deliverables: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dispute_reason: Option<String>,
+    escrow: EscrowView,
+    links: Links,
+    created_at: i64,
+}
+
+/// Where the job's money is on chain.
+#[derive(Debug, Serialize)]
+struct EscrowView {
+    contract: String,
+    /// The escrow job id (an escrow job) or `null` (a data_api credit, which has none).
+    escrow_job_id: Option<String>,
+    /// The transaction that carried the payment into the escrow, once sent.
+    funding_tx: Option<String>,
+    /// The newest confirmed escrow event: funded, completed, disputed, released, refunded, resolved (or credited).
+    chain_status: Option<String>,
+    /// Its transaction.
+    chain_tx: Option<String>,
+    /// When a completed job's review window ends (unix seconds).
+    review_ends_at: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Links {
+    #[serde(rename = "self")]
+    this: String,
+    update: String,
+    verify: String,
+    dispute: String,
+}
+
+fn usdc(amount: U256) -> Usdc {
+    Usdc::from_atomic(u128::try_from(amount).unwrap_or(u128::MAX))
+}
+
+impl JobView {
+    pub(crate) fn of(market: &Market, job: &Job) -> Self {
+        let new = &job.new;
+        let base = format!("{}/v1/jobs/{}", market.public_base(), new.id);
+        let (chain_status, chain_tx, review_ends_at) = match (&job.escrow, job.credited_tx) {
+            (Some(state), _) => (Some(state.status.clone()), Some(state.tx_hash.to_string()), state.review_ends_at),
+            (None, Some(tx)) => (Some("credited".to_owned()), Some(tx.to_string()), None),
+            (None, None) => (None, None, None),
+        };
+        Self {
+            job_id: new.id,
+            service_id: new.service_id,
+            provider_id: new.provider_id,
+            service_type: new.service_type,
+            status: status_of(job),
+            payer: new.payer.to_checksum(None),
+            price: usdc(new.amount),
+            provider_net: usdc(new.amount.saturating_sub(new.fee)),
+            platform_fee: usdc(new.fee),
+            brief: new.brief.clone(),
+            deliverables: job.deliverables.clone(),
+            provider_note: job.provider_note.clone(),
+            dispute_reason: job.dispute_reason.clone(),
+            escrow: EscrowView {
+                contract: new.escrow.to_checksum(None),
+                escrow_job_id: new.escrow_job.as_ref().map(|(id, _)| id.0.to_string()),
+                funding_tx: job.funding_tx.map(|tx| tx.to_string()),
+                chain_status,
+                chain_tx,
+                review_ends_at,
+            },
+            links: Links {
+                update: format!("{base}/update"),
+                verify: format!("{base}/verify"),
+                dispute: format!("{base}/dispute"),
+                this: base,
+            },
+            created_at: job.created_at,
+        }
+    }
+}
