@@ -125,9 +125,13 @@ async fn an_ordered_event_is_refused_above_read_committed(pool: PgPool) {
 async fn events_of_one_key_are_claimed_one_at_a_time_in_order(pool: PgPool) {
     let ledger = Ledger::from_pool(pool);
     let participant = endpoint(&ledger).await;
+    let mut job1 = Vec::new();
     for n in 1..=3 {
-        ledger.enqueue_webhook(&event(participant, Some("job-1"), n)).await.unwrap();
+        job1.push(ledger.enqueue_webhook(&event(participant, Some("job-1"), n)).await.unwrap().unwrap().id);
     }
+    // Only the head is due: the others wait outside the claim scan until it is finished.
+    let waiting = ledger.webhook_event(job1[1]).await.unwrap().unwrap();
+    assert_eq!((waiting.status, waiting.next_attempt_at), (WebhookStatus::Pending, None));
     ledger.enqueue_webhook(&event(participant, Some("job-2"), 10)).await.unwrap();
     ledger.enqueue_webhook(&event(participant, None, 20)).await.unwrap();
 
@@ -342,4 +346,21 @@ async fn the_delivery_log_pages_newest_first_and_keeps_transport_errors(pool: Pg
     assert_eq!((last[0].event_type.as_str(), last[0].url.as_str()), ("job.updated", "https://receiver.example/hooks"));
     let event = ledger.webhook_event(last[0].event).await.unwrap().unwrap();
     assert_eq!((event.attempts, event.last_error.as_deref()), (5, Some("HTTP 503")));
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_redelivered_event_goes_before_the_pending_events_of_its_key(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let participant = endpoint(&ledger).await;
+    let old = ledger.enqueue_webhook(&event(participant, Some("job-1"), 1)).await.unwrap().unwrap();
+    let first = ledger.claim_webhooks(10, LEASE).await.unwrap();
+    ledger.record_webhook_attempts(&[result(&first[0], 200, NextStep::Delivered)]).await.unwrap();
+    ledger.enqueue_webhook(&event(participant, Some("job-1"), 2)).await.unwrap();
+
+    // The newer event is due; redelivering the older one puts it first again.
+    ledger.redeliver_webhook(participant, old.id).await.unwrap();
+    let claimed = ledger.claim_webhooks(10, LEASE).await.unwrap();
+    assert_eq!(ns(&claimed), [1], "the newer event went out beside the redelivered older one");
+    ledger.record_webhook_attempts(&[result(&claimed[0], 200, NextStep::Delivered)]).await.unwrap();
+    assert_eq!(ns(&ledger.claim_webhooks(10, LEASE).await.unwrap()), [2]);
 }

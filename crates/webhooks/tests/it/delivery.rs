@@ -117,7 +117,8 @@ async fn a_receiver_that_hangs_hits_the_timeout() {
     let dispatcher = Dispatcher::start(ledger.clone(), config).unwrap();
     let id = enqueue(&ledger, participant, None, 1).await;
     let delivered = wait_status(&ledger, id, WebhookStatus::Delivered).await;
-    dispatcher.shutdown().await;
+    // Every attempt is bounded by the timeout, so shutting down waits for none longer.
+    tokio::time::timeout(Duration::from_secs(5), dispatcher.shutdown()).await.expect("an attempt outlived its timeout");
     assert_eq!(delivered.attempts, 2);
     let log = log(&ledger, participant).await;
     assert_eq!(log[0].http_status, None);
@@ -180,4 +181,27 @@ async fn shutdown_finishes_and_records_the_attempts_in_flight() {
     for id in ids {
         assert_eq!(ledger.webhook_event(id).await.unwrap().unwrap().status, WebhookStatus::Delivered);
     }
+}
+
+#[tokio::test]
+async fn the_dispatcher_wakes_for_new_events_successors_and_retries_without_polling() {
+    let db = TestDatabase::create("webhooks_wake").await;
+    let ledger = db.ledger();
+    let receiver = Receiver::start().await;
+    receiver.script("/hooks", [Reply::Status(500)]);
+    let (participant, _) = participant(&ledger, &receiver.url("/hooks")).await;
+    // A poll so slow that only the wake-ups can deliver in time.
+    let config = WebhooksConfig { poll_ms: 60_000, ..config() };
+    let dispatcher = Dispatcher::start(ledger.clone(), config).unwrap();
+    // Let the first (empty) claim pass, so the loop is asleep when the events come.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(enqueue(&ledger, participant, Some("job-1"), n).await);
+    }
+    // The first is announced by the enqueue, retried on its own timer, and each delivery makes the next due.
+    let within = tokio::time::timeout(Duration::from_secs(5), wait_status(&ledger, ids[2], WebhookStatus::Delivered));
+    within.await.expect("the dispatcher waited for its poll");
+    dispatcher.shutdown().await;
+    assert_eq!(receiver.requests().len(), 4);
 }
