@@ -10,7 +10,9 @@
 //   node chain.mjs mint <token> <to> <amount>            -> {"tx":"0x…"}   env DEPLOYER_KEY
 //   node chain.mjs balance <token> <address>             -> {"balance":"…"}
 //   node chain.mjs check <pay-output.json>               -> the verdict; exit 1 if any assertion fails
-//        env TOKEN_ADDRESS, AGENT, PAY_TO, PRICE, AGENT_BEFORE, PAY_TO_BEFORE, NETWORK, EXPECTED_BODY (JSON)
+//        env TOKEN_ADDRESS, AGENT, PAY_TO, PRICE, AGENT_BEFORE, PAY_TO_BEFORE, NETWORK, EXPECTED_BODY (JSON: the
+//        whole body), or EXPECTED_BODY_SUBSET (JSON: fields the body must have with these values) and
+//        EXPECTED_STATUS (default 200)
 //
 // All commands need RPC_URL (loopback) and CHAIN_ID.
 
@@ -139,7 +141,10 @@ async function check(outputPath) {
   const agentBefore = BigInt(requireEnv("AGENT_BEFORE"));
   const payToBefore = BigInt(requireEnv("PAY_TO_BEFORE"));
   const network = requireEnv("NETWORK");
-  const expectedBody = JSON.parse(requireEnv("EXPECTED_BODY"));
+  const subset = env("EXPECTED_BODY_SUBSET", undefined);
+  const expectedBody = subset === undefined ? JSON.parse(requireEnv("EXPECTED_BODY")) : undefined;
+  const expectedSubset = subset === undefined ? undefined : JSON.parse(subset);
+  const expectedStatus = intEnv("EXPECTED_STATUS", 200);
 
   const failures = [];
   const expect = (ok, message) => ok || failures.push(message);
@@ -151,8 +156,15 @@ async function check(outputPath) {
   } catch (error) {
     fail(`no JSON line from the payer in ${outputPath}: ${error.message}`, 1);
   }
-  expect(output.status === 200, `HTTP status ${output.status}, expected 200`);
-  expect(JSON.stringify(output.body) === JSON.stringify(expectedBody), `body ${JSON.stringify(output.body)}`);
+  expect(output.status === expectedStatus, `HTTP status ${output.status}, expected ${expectedStatus}`);
+  if (expectedSubset === undefined) {
+    expect(JSON.stringify(output.body) === JSON.stringify(expectedBody), `body ${JSON.stringify(output.body)}`);
+  } else {
+    for (const [key, value] of Object.entries(expectedSubset)) {
+      const got = output.body?.[key];
+      expect(JSON.stringify(got) === JSON.stringify(value), `body ${key} ${JSON.stringify(got)}, expected ${JSON.stringify(value)}`);
+    }
+  }
 
   const pr = output.paymentResponse ?? {};
   expect(pr.success === true, `payment response success=${pr.success} (${pr.errorReason ?? "no reason"})`);

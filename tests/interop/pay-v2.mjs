@@ -4,10 +4,11 @@
 // Env: RESOURCE_URL (or the first argument), AGENT_KEY (0x private key of the payer; it needs tokens, no gas),
 //      CHAIN_ID and TOKEN_ADDRESS (spend controls: the 2.27 client refuses tokens it does not know, so the local
 //      token is allowed explicitly on eip155:<CHAIN_ID>), MAX_AMOUNT (optional atomic cap per payment),
-//      PAY_TIMEOUT_MS (default 60000, the whole exchange).
+//      PAY_TIMEOUT_MS (default 60000, the whole exchange), METHOD (default GET) and BODY (optional JSON, sent as
+//      application/json), EXPECT_STATUS (default 200).
 // Stdout: one JSON line `{"status":N,"body":<json or text>,"paymentResponse":<decoded PAYMENT-RESPONSE or null>}`,
 //         plus `"paymentRequired":<decoded PAYMENT-REQUIRED>` when the final answer is a 402 (it carries the reason).
-// Exit: 0 on HTTP 200 with a successful payment response; 1 otherwise (the line is still printed when there was
+// Exit: 0 on HTTP EXPECT_STATUS with a successful payment response; 1 otherwise (the line is still printed when there was
 //       a response; the error goes to stderr).
 
 import { x402Client, wrapFetchWithPayment, decodePaymentResponseHeader } from "@x402/fetch";
@@ -23,6 +24,9 @@ const network = `eip155:${intEnv("CHAIN_ID")}`;
 const asset = addressEnv("TOKEN_ADDRESS");
 const maxAmount = env("MAX_AMOUNT", undefined);
 const timeoutMs = intEnv("PAY_TIMEOUT_MS", 60000);
+const method = env("METHOD", "GET");
+const requestBody = env("BODY", undefined);
+const expectStatus = intEnv("EXPECT_STATUS", 200);
 
 const client = x402Client.fromConfig({
   schemes: [{ network, client: new ExactEvmScheme(account) }],
@@ -34,7 +38,9 @@ const fetchWithPayment = wrapFetchWithPayment(globalThis.fetch, client);
 
 let response;
 try {
-  response = await fetchWithPayment(url, { method: "GET", signal: AbortSignal.timeout(timeoutMs) });
+  const init = { method, signal: AbortSignal.timeout(timeoutMs) };
+  if (requestBody !== undefined) Object.assign(init, { body: requestBody, headers: { "Content-Type": "application/json" } });
+  response = await fetchWithPayment(url, init);
 } catch (error) {
   fail(`payment failed: ${error?.stack ?? error}`, 1);
 }
@@ -67,7 +73,7 @@ if (required) {
 }
 emit({ status: response.status, body, paymentResponse, ...(paymentRequired ? { paymentRequired } : {}) });
 
-if (response.status !== 200 || paymentResponse?.success !== true) {
+if (response.status !== expectStatus || paymentResponse?.success !== true) {
   const reason = paymentRequired?.error ?? paymentResponse?.errorReason;
-  fail(`expected HTTP 200 with a successful PAYMENT-RESPONSE, got ${response.status}${header ? "" : " without PAYMENT-RESPONSE"}${reason ? `: ${reason}` : ""}`, 1);
+  fail(`expected HTTP ${expectStatus} with a successful PAYMENT-RESPONSE, got ${response.status}${header ? "" : " without PAYMENT-RESPONSE"}${reason ? `: ${reason}` : ""}`, 1);
 }

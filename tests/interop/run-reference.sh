@@ -7,7 +7,7 @@
 #   then the case's resource server -> its payer -> assertions (chain.mjs check; with Clearing also: the payment
 #     response's transaction is a BatchSettler transaction).
 # Usage: tests/interop/run-reference.sh [CASE|all]   (default all: v2 v1, plus v2-rust py-server py-client
-#   conformance rust-client rust-client-express with Clearing)
+#   conformance rust-client rust-client-express market with Clearing)
 #   v2: anvil --chain-id 31337, network eip155:31337, @x402/express + @x402/fetch 2.27
 #   v1: anvil --chain-id 84532, network base-sepolia, x402-express + x402-fetch 1.2.0
 #   v2-rust: as v2, but the resource server is Rust: crates/paywall/examples/weather.rs (clearing-paywall's axum
@@ -19,6 +19,9 @@
 #     `x402conf resource` on the Rust resource server's paid route (one unpaid GET), both --fail-on-error
 #   rust-client: the Rust resource server of v2-rust, paid by `clearing pay --json` (clearing-client)
 #   rust-client-express: the @x402/express 2.27 server of v2, paid by `clearing pay --json`
+#   market: no resource server of the case's own: @x402/fetch 2.27 pays `POST /v1/register` of the marketplace that
+#     `clearing dev` serves (paid in-process through its facilitator's queue to the fee recipient, anvil account 0)
+#     and must get 201 with the new participant as the payer's wallet
 # The Python cases use tests/interop/.venv, made on first use from python/requirements.txt (pinned, with hashes).
 # Asserts, per case: HTTP 200 with the resource; the payer's token balance fell by exactly PRICE, once; the payee's
 # rose by PRICE; the payment response names a mined transaction doing exactly that transfer. Every process it
@@ -38,15 +41,15 @@ else
   mode=main; cases=("${1:-all}")
 fi
 for c in "${cases[@]}"; do
-  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|all) ;;
-    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|all]" >&2; exit 2 ;; esac
+  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|all) ;;
+    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|all]" >&2; exit 2 ;; esac
 done
 
 FACILITATOR="${FACILITATOR:-reference}"
 case "$FACILITATOR" in reference|clearing) ;; *) echo "FACILITATOR must be reference or clearing" >&2; exit 2 ;; esac
 if [ "${cases[0]}" = all ]; then
   cases=(v2 v1)
-  [ "$FACILITATOR" = clearing ] && cases+=(v2-rust py-server py-client conformance rust-client rust-client-express)
+  [ "$FACILITATOR" = clearing ] && cases+=(v2-rust py-server py-client conformance rust-client rust-client-express market)
 fi
 PRICE="${PRICE:-10000}"
 MINT="${MINT:-5000000}"
@@ -173,8 +176,17 @@ run_case() {
 # pay-v2.mjs), and asserts the payment (chain.mjs check). The conformance case checks instead of paying.
 pay_and_check() {
   local v="$1" network="$2" facilitator_url="$3" token="$4" agent="$5" agent_key="$6" pay_to="$7" log="$8"
-  start_server "$v" "$facilitator_url" "$token" "$pay_to" || return 1
-  local url="http://127.0.0.1:$(ready_port "server-$v")/weather"
+  # The market case pays `clearing dev`'s own route: register the payer as a provider (201, the wallet its own).
+  local url request=() expected=(EXPECTED_BODY="$EXPECTED_BODY")
+  if [ "$v" = market ]; then
+    url="$facilitator_url/v1/register"
+    request=(METHOD=POST BODY='{"type":"provider","name":"Interop provider"}' EXPECT_STATUS=201)
+    expected=(EXPECTED_STATUS=201
+      EXPECTED_BODY_SUBSET="{\"type\":\"provider\",\"name\":\"Interop provider\",\"wallet\":\"$agent\",\"created\":true}")
+  else
+    start_server "$v" "$facilitator_url" "$token" "$pay_to" || return 1
+    url="http://127.0.0.1:$(ready_port "server-$v")/weather"
+  fi
   if [ "$v" = conformance ]; then conformance "$facilitator_url" "$url"; return; fi
   local payer
   case "$v" in
@@ -189,17 +201,19 @@ pay_and_check() {
   pay_to_before="$(chore balance "$token" "$pay_to" | json_field balance)"
 
   echo "paying $url with ${payer[*]##*/}"
-  if ! AGENT_KEY="$agent_key" TOKEN_ADDRESS="$token" MAX_AMOUNT="$PRICE" PAY_TIMEOUT_MS=$((PAY_TIMEOUT * 1000)) \
-      timeout --foreground "$((PAY_TIMEOUT + 5))" "${payer[@]}" "$url" >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
+  if ! env AGENT_KEY="$agent_key" TOKEN_ADDRESS="$token" MAX_AMOUNT="$PRICE" PAY_TIMEOUT_MS=$((PAY_TIMEOUT * 1000)) \
+      "${request[@]}" timeout --foreground "$((PAY_TIMEOUT + 5))" "${payer[@]}" "$url" \
+      >"$work/pay-$v.out" 2>"$work/pay-$v.err"; then
     echo "${payer[*]##*/} failed:" >&2
     dump "pay-$v"; dump "server-$v"; dump "$log"
     return 1
   fi
   echo "payer: $(cat "$work/pay-$v.out")"
 
-  if ! TOKEN_ADDRESS="$token" AGENT="$agent" PAY_TO="$pay_to" PRICE="$PRICE" AGENT_BEFORE="$agent_before" \
-      PAY_TO_BEFORE="$pay_to_before" NETWORK="$network" EXPECTED_BODY="$EXPECTED_BODY" \
-      chore check "$work/pay-$v.out" >"$work/check-$v.out" 2>"$work/check-$v.err"; then
+  if ! env TOKEN_ADDRESS="$token" AGENT="$agent" PAY_TO="$pay_to" PRICE="$PRICE" AGENT_BEFORE="$agent_before" \
+      PAY_TO_BEFORE="$pay_to_before" NETWORK="$network" "${expected[@]}" \
+      timeout --foreground "$CHORE_TIMEOUT" node "$INTEROP/chain.mjs" check "$work/pay-$v.out" \
+      >"$work/check-$v.out" 2>"$work/check-$v.err"; then
     echo "assertions failed:" >&2
     dump "check-$v"; dump "$log"
     return 1
@@ -262,6 +276,8 @@ run_clearing_case() {
   agent_key="$(json_field key <"$work/agent.json")"
   agent="$(json_field address <"$work/agent.json")"
   pay_to="$(chore new-key | json_field address)"
+  # The market's paid routes pay the fee recipient (the Escrow's: anvil account 0 under `clearing dev`).
+  [ "$v" = market ] && pay_to="$(sed -nE 's/^  relayer, operator and fee recipient: (0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
   # Minted from anvil account 2: account 0 is Clearing's relayer, whose nonces the batcher owns.
   DEPLOYER_KEY="$MINTER_KEY" chore mint "$token" "$agent" "$MINT" >/dev/null
   echo "agent $agent (no ETH) minted $MINT; payTo $pay_to; price $PRICE"
