@@ -3,8 +3,8 @@
 //! without; `price_asc`, `price_desc`) and a page (`limit` 1 to 100, default 20; `offset` up to
 //! [`MAX_OFFSET`]). The answer is `{total, limit, offset, services}`.
 //!
-//! The ledger reads a page from the top of its order's index and counts the matches in a second statement, both at
-//! once. Answers are kept for `[market] catalog_cache_ms` ([`CatalogCache`]): the catalog is read far more than it
+//! The ledger reads a page from the top of its order's index with its total: from the kept counts in the same
+//! statement when browsing, else counted in a second statement at the same time. Answers are kept for `[market] catalog_cache_ms` ([`CatalogCache`]): the catalog is read far more than it
 //! changes, and every write through this process clears the cache at once.
 
 use std::{
@@ -50,7 +50,7 @@ pub(crate) fn routes() -> Router<Market> {
 
 /// The answer.
 #[derive(Debug, Serialize)]
-struct CatalogPage<'a> {
+struct CatalogAnswer<'a> {
     total: u64,
     limit: u32,
     offset: u32,
@@ -64,15 +64,13 @@ async fn catalog(State(market): State<Market>, RawQuery(raw): RawQuery) -> Resul
         Some(body) => body,
         None => {
             let generation = cache.generation();
-            let ledger = market.ledger();
-            let (page, total) = tokio::join!(ledger.catalog_page(&query), ledger.catalog_count(&query));
-            let (page, total) = (page?, total?);
+            let page = market.ledger().catalog(&query).await?;
             let fee = market.fee();
-            let answer = CatalogPage {
-                total,
+            let answer = CatalogAnswer {
+                total: page.total,
                 limit: query.limit,
                 offset: query.offset,
-                services: page.iter().map(|service| ServiceView::entry(service, fee)).collect(),
+                services: page.entries.iter().map(|service| ServiceView::entry(service, fee)).collect(),
             };
             let body = Bytes::from(serde_json::to_vec(&answer).map_err(|e| MarketError::Internal(e.to_string()))?);
             cache.put(query, body.clone(), generation);
