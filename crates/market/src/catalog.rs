@@ -64,6 +64,13 @@ async fn catalog(State(market): State<Market>, RawQuery(raw): RawQuery) -> Resul
         Some(body) => body,
         None => {
             let generation = cache.generation();
+            // A search costs the database in proportion to its matches (a word in a third of 100,000 listings:
+            // about 200 ms); at most a few run at once, so a burst of them queues here rather than starving browsing
+            // and the facilitator's settlements of the shared database.
+            let _permit = match query.text {
+                Some(_) => Some(cache.searches.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))?),
+                None => None,
+            };
             let page = market.ledger().catalog(&query).await?;
             let fee = market.fee();
             let answer = CatalogAnswer {
@@ -182,6 +189,8 @@ fn provider(value: &str) -> Option<ProviderFilter> {
 #[derive(Debug)]
 pub struct CatalogCache {
     ttl: Duration,
+    /// Searches that may read the database at once.
+    searches: tokio::sync::Semaphore,
     /// Bumped by every write; an answer read before a bump is not stored after it.
     generation: AtomicU64,
     answers: Mutex<HashMap<CatalogQuery, Cached>>,
@@ -195,9 +204,16 @@ struct Cached {
 }
 
 impl CatalogCache {
-    /// A cache keeping answers for `ttl` (zero keeps none).
+    /// A cache keeping answers for `ttl` (zero keeps none), letting [`CatalogCache::concurrent_searches`] searches
+    /// read the database at once.
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, generation: AtomicU64::new(0), answers: Mutex::default() }
+        let searches = tokio::sync::Semaphore::new(Self::concurrent_searches());
+        Self { ttl, searches, generation: AtomicU64::new(0), answers: Mutex::default() }
+    }
+
+    /// How many searches may read the database at once: one per core, at least two.
+    pub fn concurrent_searches() -> usize {
+        std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2))
     }
 
     fn generation(&self) -> u64 {
