@@ -68,6 +68,9 @@ impl LoadResult {
 pub struct Load {
     /// The server.
     pub address: SocketAddr,
+    /// `POST`: each request sends one of the bodies to `path`. `GET`: each request gets one of the bodies, read as
+    /// a request target (path and query); `path` is unused.
+    pub method: hyper::Method,
     /// The path to POST to.
     pub path: &'static str,
     /// Concurrent connections.
@@ -164,10 +167,15 @@ async fn connection(
             Plan::EachOnce if index < bodies.len() => bodies[index].clone(),
             Plan::For(_) | Plan::EachOnce => break,
         };
-        let request = Request::post(load.path)
-            .header(header::HOST, &host)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(body))?;
+        let request = if load.method == hyper::Method::GET {
+            let target = std::str::from_utf8(&body).context("a GET target is text")?;
+            Request::get(target).header(header::HOST, &host).body(Full::new(Bytes::new()))?
+        } else {
+            Request::post(load.path)
+                .header(header::HOST, &host)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Full::new(body))?
+        };
         let sent = Instant::now();
         sender.ready().await?;
         let response = sender.send_request(request).await?;

@@ -148,6 +148,7 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
     for &connections in &options.connections {
         let load = Load {
             address,
+            method: hyper::Method::POST,
             path: "/verify",
             connections,
             threads: options.client_threads,
@@ -212,6 +213,7 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
         let bodies = Arc::new(signed_bodies(&terms(SETTLE_VALUE), &payers, options.settle_payments, now));
         let load = Load {
             address,
+            method: hyper::Method::POST,
             path: "/settle",
             connections: options.settle_connections,
             threads: options.client_threads,

@@ -3,8 +3,8 @@
 //! without; `price_asc`, `price_desc`) and a page (`limit` 1 to 100, default 20; `offset` up to
 //! [`MAX_OFFSET`]). The answer is `{total, limit, offset, services}`.
 //!
-//! The ledger reads a page from the top of its order's index and counts the matches in a second statement, both at
-//! once. Answers are kept for `[market] catalog_cache_ms` ([`CatalogCache`]): the catalog is read far more than it
+//! The ledger reads a page from the top of its order's index with its total: from the kept counts in the same
+//! statement when browsing, else counted in a second statement at the same time. Answers are kept for `[market] catalog_cache_ms` ([`CatalogCache`]): the catalog is read far more than it
 //! changes, and every write through this process clears the cache at once.
 
 use std::{
@@ -50,7 +50,7 @@ pub(crate) fn routes() -> Router<Market> {
 
 /// The answer.
 #[derive(Debug, Serialize)]
-struct CatalogPage<'a> {
+struct CatalogAnswer<'a> {
     total: u64,
     limit: u32,
     offset: u32,
@@ -64,15 +64,20 @@ async fn catalog(State(market): State<Market>, RawQuery(raw): RawQuery) -> Resul
         Some(body) => body,
         None => {
             let generation = cache.generation();
-            let ledger = market.ledger();
-            let (page, total) = tokio::join!(ledger.catalog_page(&query), ledger.catalog_count(&query));
-            let (page, total) = (page?, total?);
+            // A search costs the database in proportion to its matches (a word in a third of 100,000 listings:
+            // about 200 ms); at most a few run at once, so a burst of them queues here rather than starving browsing
+            // and the facilitator's settlements of the shared database.
+            let _permit = match query.text {
+                Some(_) => Some(cache.searches.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))?),
+                None => None,
+            };
+            let page = market.ledger().catalog(&query).await?;
             let fee = market.fee();
-            let answer = CatalogPage {
-                total,
+            let answer = CatalogAnswer {
+                total: page.total,
                 limit: query.limit,
                 offset: query.offset,
-                services: page.iter().map(|service| ServiceView::entry(service, fee)).collect(),
+                services: page.entries.iter().map(|service| ServiceView::entry(service, fee)).collect(),
             };
             let body = Bytes::from(serde_json::to_vec(&answer).map_err(|e| MarketError::Internal(e.to_string()))?);
             cache.put(query, body.clone(), generation);
@@ -184,6 +189,8 @@ fn provider(value: &str) -> Option<ProviderFilter> {
 #[derive(Debug)]
 pub struct CatalogCache {
     ttl: Duration,
+    /// Searches that may read the database at once.
+    searches: tokio::sync::Semaphore,
     /// Bumped by every write; an answer read before a bump is not stored after it.
     generation: AtomicU64,
     answers: Mutex<HashMap<CatalogQuery, Cached>>,
@@ -197,9 +204,16 @@ struct Cached {
 }
 
 impl CatalogCache {
-    /// A cache keeping answers for `ttl` (zero keeps none).
+    /// A cache keeping answers for `ttl` (zero keeps none), letting [`CatalogCache::concurrent_searches`] searches
+    /// read the database at once.
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, generation: AtomicU64::new(0), answers: Mutex::default() }
+        let searches = tokio::sync::Semaphore::new(Self::concurrent_searches());
+        Self { ttl, searches, generation: AtomicU64::new(0), answers: Mutex::default() }
+    }
+
+    /// How many searches may read the database at once: one per core, at least two.
+    pub fn concurrent_searches() -> usize {
+        std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2))
     }
 
     fn generation(&self) -> u64 {

@@ -192,6 +192,11 @@ async fn the_kept_counts_equal_counting_after_every_kind_of_write(pool: PgPool) 
             let q = CatalogQuery { category: category.map(String::from), service_type, ..query() };
             let listed = ledger.catalog_page(&q).await.unwrap().len() as u64;
             assert_eq!(ledger.catalog_count(&q).await.unwrap(), listed, "{category:?} {service_type:?}");
+            let page = ledger.catalog(&q).await.unwrap();
+            assert_eq!((page.total, page.entries.len() as u64), (listed, listed), "{category:?} {service_type:?}");
+            // Past the end the page is empty and still counts.
+            let past = ledger.catalog(&CatalogQuery { offset: 50, ..q.clone() }).await.unwrap();
+            assert_eq!((past.total, past.entries.len()), (listed, 0), "{category:?} {service_type:?}");
         }
     }
     // And the ones it does not, counted.
@@ -199,5 +204,6 @@ async fn the_kept_counts_equal_counting_after_every_kind_of_write(pool: PgPool) 
     assert_eq!(ledger.catalog_count(&q).await.unwrap(), ledger.catalog_page(&q).await.unwrap().len() as u64);
     let q = CatalogQuery { max_price: Some(Usdc::from_atomic(3_000)), ..query() };
     assert_eq!(ledger.catalog_count(&q).await.unwrap(), ledger.catalog_page(&q).await.unwrap().len() as u64);
+    assert_eq!(ledger.catalog(&q).await.unwrap().total, ledger.catalog_count(&q).await.unwrap());
     assert_eq!(ledger.catalog_count(&query()).await.unwrap(), 6, "8 listed, 2 deleted (one hidden before)");
 }
