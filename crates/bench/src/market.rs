@@ -260,6 +260,7 @@ async fn run_on(options: &MarketOptions, anvil: &AnvilChild, database_url: &str)
         ledger: ledger.clone(),
         relayer: key.clone(),
         batch_settler: deployment.batch_settler,
+        escrow: None,
         assets: vec![usdc],
     };
     let facilitator = Facilitator::new(provider.clone(), vec![key.address()], &config)
