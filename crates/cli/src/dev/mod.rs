@@ -13,6 +13,7 @@
 
 mod anvil;
 mod config_file;
+mod demo;
 mod postgres;
 mod summary;
 mod watchdog;
@@ -295,6 +296,7 @@ async fn set_up(
     let ledger = Ledger::connect(&database_url, 2).await?;
     ledger.migrate().await?;
     let version = ledger.schema_version().await?;
+    let demo = if config.market.enabled { Some(demo::seed(&ledger).await?) } else { None };
     ledger.close().await;
     done(&format!("{} (schema version {version}; this run's own, removed at exit)", redact_url(&database_url)));
 
@@ -323,6 +325,7 @@ async fn set_up(
         agents,
         facilitator,
         written,
+        demo,
     })
 }
 

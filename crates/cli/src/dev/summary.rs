@@ -35,6 +35,8 @@ pub(super) struct Summary {
     pub(super) facilitator: SocketAddr,
     /// The run's whole configuration: what the system runs with, and the config file's contents.
     pub(super) written: Config,
+    /// The demo provider and its services, when the market runs.
+    pub(super) demo: Option<super::demo::Demo>,
 }
 
 impl Summary {
@@ -122,6 +124,28 @@ impl Summary {
                 "     CLEARING_PAYER_KEY={key} {clearing} pay -X POST http://{facilitator}/v1/register \\\n       \
                  -H 'Content-Type: application/json' -d '{{\"type\":\"provider\",\"name\":\"My provider\"}}'"
             );
+        }
+        if let (Some(demo), Some((_, key))) = (&self.demo, self.agents.first()) {
+            let automated = demo.services.iter().find(|(tier, _, _)| tier.as_str() == "automated_service");
+            if let Some((_, service, price)) = automated {
+                println!(
+                    "  5. buy the demo provider's automated service ({price} USDC into the escrow) as the first agent:"
+                );
+                println!(
+                    "     CLEARING_PAYER_KEY={key} {clearing} pay -X POST http://{facilitator}/v1/services/{}/purchase \\\n       \
+                     -H 'Content-Type: application/json' -d '{{\"brief\":{{\"text\":\"hello\"}}}}'",
+                    service.0
+                );
+            }
+            println!(
+                "     then, as the demo provider (wallet {}, X-API-Key {}): GET /v1/jobs/<job_id>, \
+                 POST /v1/jobs/<job_id>/update {{\"status\":\"completed\",\"deliverables\":{{...}}}}, \
+                 GET /v1/provider/earnings, POST /v1/provider/claim",
+                demo.wallet, demo.api_key
+            );
+            let listed: Vec<String> =
+                demo.services.iter().map(|(tier, id, price)| format!("{tier} {} ({price})", id.0)).collect();
+            println!("     demo services: {}", listed.join(", "));
         }
         println!("  health: http://{facilitator}/health   API description: http://{facilitator}/openapi.json");
     }

@@ -375,7 +375,10 @@ async fn assert_a_payment_settles(ready: &Ready, written: &Written) {
 /// `clearing-client` settles through the run's facilitator to the Escrow's fee recipient (anvil account 0).
 async fn assert_the_market_is_served(facilitator: &str) {
     let catalog = get_json(&format!("{facilitator}/v1/services/catalog")).await;
-    assert!(catalog.contains("\"total\":0"), "{catalog}");
+    // Axum answers a small JSON body with Content-Length, so the body is what follows the headers.
+    let body = catalog.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    let catalog: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {catalog}"));
+    assert_eq!(catalog["total"], 3, "the demo provider's three services: {catalog}");
     let openapi = get_json(&format!("{facilitator}/openapi.json")).await;
     assert!(openapi.contains("\"/v1/register\"") && openapi.contains("\"/verify\""), "one document for both");
 
@@ -392,6 +395,18 @@ async fn assert_the_market_is_served(facilitator: &str) {
     assert!(payment.settlement.is_some_and(|s| s.success));
     let registered: Value = serde_json::from_slice(&paid.body).unwrap();
     assert_eq!(registered["wallet"], agent.address().to_checksum(None));
+
+    // The demo data_api service, bought into the escrow (payTo = the Escrow) by the same agent.
+    let services = catalog["services"].as_array().unwrap();
+    let data_api = services.iter().find(|s| s["service_type"] == "data_api").expect("a demo data_api service");
+    let url = format!("{facilitator}/v1/services/{}/purchase", data_api["id"].as_str().unwrap()).parse().unwrap();
+    let headers = clearing_client::Payer::headers(["Content-Type: application/json"]).unwrap();
+    let body = br#"{"brief": {"text": "count these words"}}"#.to_vec();
+    let paid = payer.pay(axum::http::Method::POST, url, headers, Some(body)).await.unwrap();
+    assert_eq!(paid.status, 201, "{}", String::from_utf8_lossy(&paid.body));
+    let payment = paid.payment.expect("a purchase is paid");
+    assert_ne!(payment.offer.pay_to, anvil_account_0, "a purchase pays the escrow, not the fee recipient");
+    assert!(payment.settlement.is_some_and(|s| s.success));
 }
 
 /// The config a run wrote records the address its facilitator really listens on.
