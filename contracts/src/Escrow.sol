@@ -186,25 +186,30 @@ contract Escrow {
     /// @dev Complete: `markCompleted` with the operator's authority. Release: `release` with the operator's
     ///      authority (in practice anyone's right once the review window has passed). ReleaseWithSig and
     ///      DisputeWithSig: `releaseWithSig` and `disputeWithSig` with the step's deadline and signature. Refund:
-    ///      the operator's `refund` of a job still Funded.
+    ///      the operator's `refund` of a job still Funded. ResolveWithSig: `resolveWithSig` with the step's
+    ///      provider share, deadline and the arbiter's signature.
     enum StepKind {
         Complete,
         Release,
         ReleaseWithSig,
         DisputeWithSig,
-        Refund
+        Refund,
+        ResolveWithSig
     }
 
     /// @notice One lifecycle step the operator relays in `stepMany`.
     /// @param kind What the step does.
     /// @param terms The job's terms.
     /// @param deadline For the signed kinds: the signature's deadline, Unix seconds (inclusive); otherwise ignored.
-    /// @param signature For the signed kinds: the payer's EIP-712 signature; otherwise ignored.
+    /// @param signature For the signed kinds: the payer's (or, for ResolveWithSig, the arbiter's) EIP-712
+    ///        signature; otherwise ignored.
+    /// @param providerBps For ResolveWithSig: the provider's share in bps; otherwise ignored.
     struct Step {
         StepKind kind;
         JobTerms terms;
         uint256 deadline;
         bytes signature;
+        uint16 providerBps;
     }
 
     /// @notice Names the address field that was zero in `Escrow_ZeroAddress`.
@@ -244,6 +249,10 @@ contract Escrow {
 
     /// @notice EIP-712 type of the payer's signed dispute: `keccak256("Dispute(bytes32 jobId,uint256 deadline)")`.
     bytes32 public constant DISPUTE_TYPEHASH = keccak256("Dispute(bytes32 jobId,uint256 deadline)");
+
+    /// @notice EIP-712 type of the arbiter's signed resolution:
+    ///         `keccak256("Resolve(bytes32 jobId,uint16 providerBps,uint256 deadline)")`.
+    bytes32 public constant RESOLVE_TYPEHASH = keccak256("Resolve(bytes32 jobId,uint16 providerBps,uint256 deadline)");
 
     /// @dev EIP-712's domain type, with the four fields this escrow uses (EIP-5267 `fields` = 0x0f).
     bytes32 private constant _DOMAIN_TYPEHASH =
@@ -792,25 +801,26 @@ contract Escrow {
     /// @param providerBps The provider's share of the amount, in bps (0 = full refund, 10_000 = full release).
     function resolve(JobTerms calldata terms, uint16 providerBps) external nonReentrant {
         (bytes32 jobId, JobTerms memory t) = _load(terms);
-        JobSlot storage slot = _jobs[jobId];
-        uint256 packed = slot.packed;
-        Status status = _statusOf(packed);
-        if (status != Status.Disputed) revert Escrow_InvalidStatus(jobId, status);
-        if (msg.sender != t.arbiter) revert Escrow_Unauthorized(jobId, msg.sender);
-        if (providerBps > BPS) revert Escrow_InvalidBps(providerBps);
+        _resolve(jobId, t, msg.sender, providerBps);
+    }
 
-        slot.packed = _advance(packed, Status.Resolved, _CLOSED_AT_SHIFT);
-
-        uint256 providerShare = t.amount * providerBps / BPS;
-        uint256 feeAmount = t.fee * providerBps / BPS;
-        uint256 providerAmount = providerShare - feeAmount;
-        uint256 payerAmount = t.amount - providerShare;
-        mapping(address => uint256) storage balances = claimable[t.token];
-        _credit(balances, t.payer, payerAmount);
-        _credit(balances, t.provider, providerAmount);
-        _credit(balances, feeRecipient, feeAmount);
-
-        emit JobResolved(jobId, providerBps, payerAmount, providerAmount, feeAmount);
+    /// @notice `resolve` with the arbiter's authority, by the arbiter's EIP-712 signature, so the arbiter's key
+    ///         signs off-line and needs no gas.
+    /// @dev Anyone may relay. Signed by `terms.arbiter` over `Resolve(bytes32 jobId,uint16 providerBps,uint256
+    ///      deadline)` (`resolveDigest`), valid while `block.timestamp <= deadline`; then exactly the arbiter's
+    ///      `resolve(terms, providerBps)`. A replay is harmless: a job is resolved at most once, and the share is
+    ///      part of what is signed, so a relayer cannot change it.
+    /// @param terms The job's terms.
+    /// @param providerBps The provider's share of the amount, in bps.
+    /// @param deadline Last second the signature is valid, Unix seconds.
+    /// @param signature The arbiter's signature (65-byte ECDSA or ERC-1271 bytes).
+    function resolveWithSig(JobTerms calldata terms, uint16 providerBps, uint256 deadline, bytes calldata signature)
+        external
+        nonReentrant
+    {
+        (bytes32 jobId, JobTerms memory t) = _load(terms);
+        _requireSignature(t.arbiter, _resolveDigest(jobId, providerBps, deadline), jobId, deadline, signature);
+        _resolve(jobId, t, t.arbiter, providerBps);
     }
 
     /// @notice Applies many lifecycle steps the operator relays; each step succeeds or fails on its own.
@@ -818,9 +828,10 @@ contract Escrow {
     ///      so the batch grants the operator nothing new: Complete = `markCompleted` as the operator; Release =
     ///      `release` as the operator (anyone's right once the review window has passed); ReleaseWithSig and
     ///      DisputeWithSig = `releaseWithSig` and `disputeWithSig` with `step.deadline` and `step.signature`;
-    ///      Refund = the operator's `refund` of a job still Funded. Steps are isolated as in `fundMany` (self-call
+    ///      Refund = the operator's `refund` of a job still Funded; ResolveWithSig = `resolveWithSig` with
+    ///      `step.providerBps`, `step.deadline` and the arbiter's `step.signature`. Steps are isolated as in `fundMany` (self-call
     ///      `stepBatchItem`) and applied in order, so a later step sees an earlier one's effect. On success the
-    ///      step's own event (`JobCompleted`, `JobReleased`, `JobDisputed`, `JobRefunded`), on failure
+    ///      step's own event (`JobCompleted`, `JobReleased`, `JobDisputed`, `JobRefunded`, `JobResolved`), on failure
     ///      `StepFailed(jobId, kind, reason)`; closes with `StepsApplied(steps, applied)`.
     /// @param steps The steps, in order.
     /// @return applied How many steps succeeded.
@@ -854,6 +865,10 @@ contract Escrow {
         } else if (kind == StepKind.DisputeWithSig) {
             _requirePayerSignature(DISPUTE_TYPEHASH, jobId, t.payer, step.deadline, step.signature);
             _dispute(jobId, t, t.payer);
+        } else if (kind == StepKind.ResolveWithSig) {
+            bytes32 digest = _resolveDigest(jobId, step.providerBps, step.deadline);
+            _requireSignature(t.arbiter, digest, jobId, step.deadline, step.signature);
+            _resolve(jobId, t, t.arbiter, step.providerBps);
         } else {
             _refund(jobId, t, operator);
         }
@@ -967,6 +982,15 @@ contract Escrow {
     /// @return The digest of `Dispute(jobId, deadline)` in this escrow's domain.
     function disputeDigest(bytes32 jobId, uint256 deadline) external view returns (bytes32) {
         return _digest(DISPUTE_TYPEHASH, jobId, deadline);
+    }
+
+    /// @notice The EIP-712 digest the arbiter signs to resolve `jobId` (for `resolveWithSig`).
+    /// @param jobId The job id.
+    /// @param providerBps The provider's share of the amount, in bps.
+    /// @param deadline Last second the signature is valid, Unix seconds.
+    /// @return The digest of `Resolve(jobId, providerBps, deadline)` in this escrow's domain.
+    function resolveDigest(bytes32 jobId, uint16 providerBps, uint256 deadline) external view returns (bytes32) {
+        return _resolveDigest(jobId, providerBps, deadline);
     }
 
     /// @notice The EIP-712 domain separator: name "Clearing Escrow", version "1", this chain, this contract.
@@ -1204,6 +1228,30 @@ contract Escrow {
         emit JobDisputed(jobId);
     }
 
+    /// @dev Disputed -> Resolved with `caller`'s authority (the arbiter): `providerBps` of the amount to the provider
+    ///      side, the fee pro rata from it, the rest to the payer.
+    function _resolve(bytes32 jobId, JobTerms memory t, address caller, uint16 providerBps) internal {
+        JobSlot storage slot = _jobs[jobId];
+        uint256 packed = slot.packed;
+        Status status = _statusOf(packed);
+        if (status != Status.Disputed) revert Escrow_InvalidStatus(jobId, status);
+        if (caller != t.arbiter) revert Escrow_Unauthorized(jobId, caller);
+        if (providerBps > BPS) revert Escrow_InvalidBps(providerBps);
+
+        slot.packed = _advance(packed, Status.Resolved, _CLOSED_AT_SHIFT);
+
+        uint256 providerShare = t.amount * providerBps / BPS;
+        uint256 feeAmount = t.fee * providerBps / BPS;
+        uint256 providerAmount = providerShare - feeAmount;
+        uint256 payerAmount = t.amount - providerShare;
+        mapping(address => uint256) storage balances = claimable[t.token];
+        _credit(balances, t.payer, payerAmount);
+        _credit(balances, t.provider, providerAmount);
+        _credit(balances, feeRecipient, feeAmount);
+
+        emit JobResolved(jobId, providerBps, payerAmount, providerAmount, feeAmount);
+    }
+
     /// @dev Pays `account`'s whole balance of `token` to `to`: zeroes it, subtracts it from `liabilities`, emits
     ///      `Claimed`, then transfers. Unchecked subtraction: `liabilities[token]` is at least the sum of the token's
     ///      claimable balances (the invariant suite checks it equals open jobs plus balances), so at least `amount`.
@@ -1234,8 +1282,7 @@ contract Escrow {
     // ------------------------------------------------------------------ internal: signatures
 
     /// @dev Reverts unless `signature` is `payer`'s over `typeHash(jobId, deadline)` in this domain and
-    ///      `block.timestamp <= deadline`. ECDSA for an account without code, ERC-1271 for one with code (as
-    ///      FiatToken v2.2 checks EIP-3009 signatures).
+    ///      `block.timestamp <= deadline`.
     function _requirePayerSignature(
         bytes32 typeHash,
         bytes32 jobId,
@@ -1243,10 +1290,30 @@ contract Escrow {
         uint256 deadline,
         bytes calldata signature
     ) internal view {
-        if (block.timestamp > deadline) revert Escrow_SignatureExpired(block.timestamp, deadline);
-        if (!SignatureChecker.isValidSignatureNow(payer, _digest(typeHash, jobId, deadline), signature)) {
-            revert Escrow_InvalidSignature(jobId, payer);
+        _requireSignature(payer, _digest(typeHash, jobId, deadline), jobId, deadline, signature);
+    }
+
+    /// @dev Reverts unless `signature` is `signer`'s over `digest` and `block.timestamp <= deadline`. ECDSA for an
+    ///      account without code, ERC-1271 for one with code (as FiatToken v2.2 checks EIP-3009 signatures).
+    function _requireSignature(
+        address signer,
+        bytes32 digest,
+        bytes32 jobId,
+        uint256 deadline,
+        bytes calldata signature
+    ) internal view {
+        if (block.timestamp > deadline) {
+            revert Escrow_SignatureExpired(block.timestamp, deadline);
         }
+        if (!SignatureChecker.isValidSignatureNow(signer, digest, signature)) {
+            revert Escrow_InvalidSignature(jobId, signer);
+        }
+    }
+
+    /// @dev The EIP-712 digest of `Resolve(jobId, providerBps, deadline)` in this escrow's domain.
+    function _resolveDigest(bytes32 jobId, uint16 providerBps, uint256 deadline) internal view returns (bytes32) {
+        bytes32 structHash = keccak256(abi.encode(RESOLVE_TYPEHASH, jobId, providerBps, deadline));
+        return keccak256(abi.encodePacked(hex"1901", _domainSeparator(), structHash));
     }
 
     /// @dev The EIP-712 digest of `typeHash(jobId, deadline)` in this escrow's domain.

@@ -22,6 +22,7 @@ abstract contract EscrowBase is Authorizations {
     address internal feeRecipient;
     address internal operator;
     address internal arbiter;
+    uint256 internal arbiterKey;
     address internal provider;
     address internal relayer;
     address internal stranger;
@@ -32,7 +33,7 @@ abstract contract EscrowBase is Authorizations {
         vm.warp(T0);
         feeRecipient = makeAddr("feeRecipient");
         operator = makeAddr("operator");
-        arbiter = makeAddr("arbiter");
+        (arbiter, arbiterKey) = makeKey("arbiter");
         provider = makeAddr("provider");
         relayer = makeAddr("relayer");
         stranger = makeAddr("stranger");
@@ -263,6 +264,35 @@ abstract contract EscrowBase is Authorizations {
         vm.prank(payer);
         wallet.approve(digest);
         escrow.fund(terms, "approved");
+    }
+
+    /// @dev `key`'s EIP-712 signature over `Resolve(jobId, providerBps, deadline)`, digest computed here.
+    function signResolve(bytes32 jobId, uint16 providerBps, uint256 deadline, uint256 key)
+        internal
+        view
+        returns (bytes memory)
+    {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, resolveDigestOf(jobId, providerBps, deadline));
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev The EIP-712 digest of `Resolve(jobId, providerBps, deadline)` in the escrow's domain, from the spec.
+    function resolveDigestOf(bytes32 jobId, uint16 providerBps, uint256 deadline) internal view returns (bytes32) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("Clearing Escrow"),
+                keccak256("1"),
+                block.chainid,
+                address(escrow)
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256("Resolve(bytes32 jobId,uint16 providerBps,uint256 deadline)"), jobId, providerBps, deadline
+            )
+        );
+        return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
     }
 
     function releaseTypeHash() internal pure returns (bytes32) {

@@ -237,7 +237,7 @@ contract Escrow_Fund_Test is EscrowBase {
         Escrow.TransferFunding memory item =
             Escrow.TransferFunding({terms: terms, validAfter: 0, validBefore: 0, signature: ""});
         Escrow.Step memory step =
-            Escrow.Step({kind: Escrow.StepKind.Complete, terms: terms, deadline: 0, signature: ""});
+            Escrow.Step({kind: Escrow.StepKind.Complete, terms: terms, deadline: 0, signature: "", providerBps: 0});
         bytes[] memory calls = new bytes[](5);
         calls[0] = abi.encodeCall(Escrow.fundBatchItem, (terms, ""));
         calls[1] = abi.encodeCall(Escrow.fundWithTransferBatchItem, (item));

@@ -59,7 +59,7 @@ contract Escrow_StepMany_Test is EscrowBase {
         steps[0] = _step(Escrow.StepKind.Complete, _job(0));
         bytes memory data = abi.encodeCall(Escrow.stepMany, (steps));
         // selector, array offset, length, offset of step 0, then step 0's kind (its last byte).
-        data[4 + 32 * 3 + 31] = 0x05;
+        data[4 + 32 * 3 + 31] = 0x06;
         vm.prank(operator);
         (bool ok,) = address(escrow).call(data);
         assertFalse(ok, "bad kind accepted");
@@ -165,6 +165,32 @@ contract Escrow_StepMany_Test is EscrowBase {
         _expectStepFailure(
             step, abi.encodeWithSelector(Escrow.Escrow_InvalidSignature.selector, escrow.jobIdOf(step.terms), payer)
         );
+    }
+
+    function test_When_ResolveWithSig() public {
+        Escrow.JobTerms memory terms = _job(0);
+        bytes32 jobId = escrow.jobIdOf(terms);
+        _applyOne(_signedStep(Escrow.StepKind.DisputeWithSig, terms, payerKey), 1);
+        Escrow.Step memory step = _resolveStep(terms, 7000, arbiterKey);
+        vm.expectEmit(address(escrow));
+        emit Escrow.JobResolved(jobId, 7000, 15e6, 33.25e6, 1.75e6);
+        _applyOne(step, 1);
+        assertStatus(jobId, Escrow.Status.Resolved, "resolved by the arbiter's signature");
+    }
+
+    /// @dev The operator relays the arbiter's decision but cannot make one: its own signature, or a share other
+    ///      than the signed one, fails the step.
+    function test_When_ResolveWithSigNotTheArbiters() public {
+        Escrow.JobTerms memory terms = _job(0);
+        bytes32 jobId = escrow.jobIdOf(terms);
+        _applyOne(_signedStep(Escrow.StepKind.DisputeWithSig, terms, payerKey), 1);
+        (, uint256 operatorKey) = makeKey("operator key");
+        bytes memory invalid = abi.encodeWithSelector(Escrow.Escrow_InvalidSignature.selector, jobId, arbiter);
+        _expectStepFailure(_resolveStep(terms, 7000, operatorKey), invalid);
+        Escrow.Step memory moved = _resolveStep(terms, 7000, arbiterKey);
+        moved.providerBps = 10_000;
+        _expectStepFailure(moved, invalid);
+        assertStatus(jobId, Escrow.Status.Disputed, "still disputed");
     }
 
     function test_When_Refund() public {
@@ -330,7 +356,7 @@ contract Escrow_StepMany_Test is EscrowBase {
     }
 
     function _step(Escrow.StepKind kind, Escrow.JobTerms memory terms) internal pure returns (Escrow.Step memory) {
-        return Escrow.Step({kind: kind, terms: terms, deadline: 0, signature: ""});
+        return Escrow.Step({kind: kind, terms: terms, deadline: 0, signature: "", providerBps: 0});
     }
 
     function _signedStep(Escrow.StepKind kind, Escrow.JobTerms memory terms, uint256 key)
@@ -340,7 +366,22 @@ contract Escrow_StepMany_Test is EscrowBase {
     {
         bytes32 typeHash = kind == Escrow.StepKind.DisputeWithSig ? disputeTypeHash() : releaseTypeHash();
         bytes memory signature = signAction(typeHash, escrow.jobIdOf(terms), deadline, key);
-        return Escrow.Step({kind: kind, terms: terms, deadline: deadline, signature: signature});
+        return Escrow.Step({kind: kind, terms: terms, deadline: deadline, signature: signature, providerBps: 0});
+    }
+
+    function _resolveStep(Escrow.JobTerms memory terms, uint16 bps, uint256 key)
+        internal
+        view
+        returns (Escrow.Step memory)
+    {
+        bytes memory signature = signResolve(escrow.jobIdOf(terms), bps, deadline, key);
+        return Escrow.Step({
+            kind: Escrow.StepKind.ResolveWithSig,
+            terms: terms,
+            deadline: deadline,
+            signature: signature,
+            providerBps: bps
+        });
     }
 
     /// @dev A ReleaseWithSig step on a job paid by a HostileWallet, switched to `mode` after funding.
@@ -352,7 +393,9 @@ contract Escrow_StepMany_Test is EscrowBase {
         terms.salt = keccak256("hostile");
         escrow.fund(terms, "accepted");
         wallet.setMode(mode);
-        return Escrow.Step({kind: Escrow.StepKind.ReleaseWithSig, terms: terms, deadline: deadline, signature: ""});
+        return Escrow.Step({
+            kind: Escrow.StepKind.ReleaseWithSig, terms: terms, deadline: deadline, signature: "", providerBps: 0
+        });
     }
 
     function _applyOne(Escrow.Step memory step, uint256 expectedApplied) internal {

@@ -83,7 +83,9 @@ contract EscrowEntriesGasBenchmark is EscrowGasBase {
         uint256 n = 10;
         Escrow.Step[] memory steps = new Escrow.Step[](n);
         for (uint256 i; i < n; ++i) {
-            steps[i] = Escrow.Step({kind: Escrow.StepKind.Complete, terms: _fund(), deadline: 0, signature: ""});
+            steps[i] = Escrow.Step({
+                kind: Escrow.StepKind.Complete, terms: _fund(), deadline: 0, signature: "", providerBps: 0
+            });
         }
         (, uint256 completeTx) = _measure(operator, abi.encodeCall(Escrow.stepMany, (steps)), 0);
         uint256 deadline = block.timestamp + 1 days;

@@ -21,7 +21,8 @@ contract EscrowInvariantTest is Test {
         usdc = MockUSDC(address(new MockUSDCProxy("USD Coin")));
         address feeRecipient = makeAddr("feeRecipient");
         escrow = new Escrow(feeRecipient, 500, makeAddr("operator"));
-        handler = new EscrowOperatorHandler(escrow, usdc, feeRecipient, makeAddr("operator"), makeAddr("arbiter"));
+        handler =
+            new EscrowOperatorHandler(escrow, usdc, feeRecipient, makeAddr("operator"), uint256(keccak256("arbiter")));
 
         bytes4[] memory selectors = new bytes4[](23);
         selectors[0] = EscrowHandler.fund.selector;

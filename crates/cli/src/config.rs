@@ -2,7 +2,7 @@
 //!
 //! Every field has a default, so an empty file (or none) is a valid configuration for a local setup. Environment
 //! variables override the file: `CLEARING_DATABASE_URL` (or `DATABASE_URL`), `CLEARING_RPC_URL` and
-//! `CLEARING_RELAYER_KEY`, `CLEARING_ANCHORER_KEY`. Secrets never reach a log: [`Secret`] prints as `<redacted>`.
+//! `CLEARING_RELAYER_KEY`, `CLEARING_ANCHORER_KEY`, `CLEARING_ARBITER_TOKEN`, `CLEARING_ARBITER_KEY`. Secrets never reach a log: [`Secret`] prints as `<redacted>`.
 //!
 //! This file reads and composes; each component's section is defined by its crate ([`FacilitatorConfig`],
 //! [`AuditConfig`], [`IndexerConfig`], [`MarketConfig`]), and only what belongs to no one component (the database, the chain, the
@@ -142,6 +142,12 @@ impl Config {
         if let Some(key) = env.var("CLEARING_ANCHORER_KEY") {
             self.audit.anchorer_key = Some(Secret::new(key));
         }
+        if let Some(token) = env.var("CLEARING_ARBITER_TOKEN") {
+            self.market.arbiter_token = Some(Secret::new(token));
+        }
+        if let Some(key) = env.var("CLEARING_ARBITER_KEY") {
+            self.market.arbiter_key = Some(Secret::new(key));
+        }
     }
 
     /// The file form, as `clearing dev` writes it.
@@ -184,11 +190,15 @@ mod tests {
             ("CLEARING_RPC_URL", "http://rpc:1"),
             ("CLEARING_RELAYER_KEY", "0xkey"),
             ("CLEARING_ANCHORER_KEY", "0xanchorer"),
+            ("CLEARING_ARBITER_TOKEN", "arbiter-token"),
+            ("CLEARING_ARBITER_KEY", "0xarbiter"),
         ])));
         assert_eq!(config.database.url, "postgres://specific/db");
         assert_eq!(config.chain.rpc_url, "http://rpc:1");
         assert_eq!(config.relayer.private_key.as_ref().map(Secret::expose), Some("0xkey"));
         assert_eq!(config.audit.anchorer_key.as_ref().map(Secret::expose), Some("0xanchorer"));
+        assert_eq!(config.market.arbiter_token.as_ref().map(Secret::expose), Some("arbiter-token"));
+        assert_eq!(config.market.arbiter_key.as_ref().map(Secret::expose), Some("0xarbiter"));
     }
 
     #[test]
@@ -214,6 +224,7 @@ mod tests {
                     allow_private_webhooks = true\npublic_url = \"https://api.example.com/\"\nmax_body_bytes = 1024\n\
                     request_timeout_ms = 5\ncatalog_cache_ms = 7\n\
                     arbiter = \"0x0202020202020202020202020202020202020202\"\nhuman_review_secs = 8\n\
+                    arbiter_token = \"t\"\narbiter_key = \"0xk\"\n\
                     automated_review_secs = 9\ncompletion_window_secs = 10\nkeeper_interval_ms = 11\n\
                     reactor_interval_ms = 12\nclaim_wait_ms = 13\n\
                     [market.rate_limit_per_ip]\nper_second = 3\nburst = 4\n\
@@ -233,6 +244,8 @@ mod tests {
             rate_limit_per_key: clearing_facilitator::http::RateLimit { per_second: 5, burst: 6 },
             catalog_cache_ms: 7,
             arbiter: Some(Address::repeat_byte(2)),
+            arbiter_token: Some(Secret::new("t")),
+            arbiter_key: Some(Secret::new("0xk")),
             human_review_secs: 8,
             automated_review_secs: 9,
             completion_window_secs: 10,

@@ -35,6 +35,11 @@ pub enum StepKind {
     DisputeWithSig,
     /// The operator's refund of a job still funded (the provider reported failure).
     Refund,
+    /// `resolveWithSig`: the arbiter's EIP-712 split of a disputed job, the provider side's share in bps.
+    ResolveWithSig {
+        /// The provider side's share of the amount, bps (at most 10,000).
+        provider_bps: u16,
+    },
 }
 
 /// One escrow action to queue.
@@ -48,7 +53,8 @@ pub enum Action {
         job_id: JobId,
         /// The job's ABI-encoded `JobTerms`, as `stepMany` passes them.
         terms: Bytes,
-        /// The payer's signature and its deadline (unix seconds), for the signed kinds.
+        /// The signer's signature and its deadline (unix seconds), for the signed kinds (the payer's, or the
+        /// arbiter's for a resolution).
         signed: Option<(Bytes, U256)>,
     },
     /// Pays `account` its whole claimable balance of the asset, to itself.
@@ -108,18 +114,28 @@ impl StepKind {
             Self::ReleaseWithSig => "release_with_sig",
             Self::DisputeWithSig => "dispute_with_sig",
             Self::Refund => "refund",
+            Self::ResolveWithSig { .. } => "resolve_with_sig",
         }
     }
 
-    fn from_sql(s: &str) -> Option<Self> {
-        Some(match s {
-            "complete" => Self::Complete,
-            "release" => Self::Release,
-            "release_with_sig" => Self::ReleaseWithSig,
-            "dispute_with_sig" => Self::DisputeWithSig,
-            "refund" => Self::Refund,
+    fn from_sql(s: &str, provider_bps: Option<u16>) -> Option<Self> {
+        Some(match (s, provider_bps) {
+            ("complete", None) => Self::Complete,
+            ("release", None) => Self::Release,
+            ("release_with_sig", None) => Self::ReleaseWithSig,
+            ("dispute_with_sig", None) => Self::DisputeWithSig,
+            ("refund", None) => Self::Refund,
+            ("resolve_with_sig", Some(provider_bps)) => Self::ResolveWithSig { provider_bps },
             _ => return None,
         })
+    }
+
+    /// The provider share of a resolution.
+    const fn provider_bps(self) -> Option<u16> {
+        match self {
+            Self::ResolveWithSig { provider_bps } => Some(provider_bps),
+            _ => None,
+        }
     }
 }
 
@@ -141,7 +157,8 @@ impl Action {
 }
 
 const ACTION_COLUMNS: &str = "a.id, a.chain_id, a.escrow, a.asset, a.kind::text AS kind, a.job_id, a.terms,
-    a.signature, a.deadline::text AS deadline, a.account, a.status::text AS status, a.batch_id, b.tx_hash,
+    a.signature, a.deadline::text AS deadline, a.provider_bps, a.account, a.status::text AS status, a.batch_id,
+    b.tx_hash,
     a.failure_reason, a.revert_reason";
 
 fn select_actions(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
@@ -154,19 +171,21 @@ impl Ledger {
     /// Queues `new` unless the same step of the job is already live or applied (or, for a claim, a claim of the
     /// account is in flight); returns the row and whether it was inserted.
     pub async fn enqueue_action(&self, new: &NewAction) -> Result<(EscrowAction, bool)> {
-        let (job_id, terms, signature, deadline, account) = match &new.action {
-            Action::Step { job_id, terms, signed, .. } => (
+        let (job_id, terms, signature, deadline, provider_bps, account) = match &new.action {
+            Action::Step { kind, job_id, terms, signed } => (
                 Some(job_id.0.to_vec()),
                 Some(terms.to_vec()),
                 signed.as_ref().map(|(signature, _)| signature.to_vec()),
                 signed.as_ref().map(|(_, deadline)| deadline.to_string()),
+                kind.provider_bps().map(i32::from),
                 None,
             ),
-            Action::Claim { account } => (None, None, None, None, Some(account.to_vec())),
+            Action::Claim { account } => (None, None, None, None, None, Some(account.to_vec())),
         };
         let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO escrow_actions (chain_id, escrow, asset, kind, job_id, terms, signature, deadline, account)
-             VALUES ($1, $2, $3, $4::escrow_action_kind, $5, $6, $7, $8::numeric, $9)
+            "INSERT INTO escrow_actions
+                 (chain_id, escrow, asset, kind, job_id, terms, signature, deadline, provider_bps, account)
+             VALUES ($1, $2, $3, $4::escrow_action_kind, $5, $6, $7, $8::numeric, $9, $10)
              ON CONFLICT DO NOTHING
              RETURNING id",
         )
@@ -178,6 +197,7 @@ impl Ledger {
         .bind(&terms)
         .bind(&signature)
         .bind(&deadline)
+        .bind(provider_bps)
         .bind(&account)
         .fetch_optional(&self.pool)
         .await?;
@@ -228,7 +248,7 @@ impl Ledger {
         let mut tx = self.pool.begin().await?;
         let kinds: &[&str] = match claim.route {
             RouteKind::EscrowClaim => &["claim"],
-            _ => &["complete", "release", "release_with_sig", "dispute_with_sig", "refund"],
+            _ => &["complete", "release", "release_with_sig", "dispute_with_sig", "refund", "resolve_with_sig"],
         };
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM escrow_actions
@@ -336,7 +356,9 @@ fn action_from_row(row: &PgRow) -> Result<EscrowAction> {
     let action = if kind == "claim" {
         Action::Claim { account: f.address("account")? }
     } else {
-        let kind = f.parsed("kind", "an escrow action kind", |_: &String| StepKind::from_sql(&kind))?;
+        let provider_bps: Option<i32> = f.get("provider_bps")?;
+        let provider_bps = provider_bps.map(u16::try_from).transpose().ok().flatten();
+        let kind = f.parsed("kind", "an escrow action kind", |_: &String| StepKind::from_sql(&kind, provider_bps))?;
         let signature: Option<Vec<u8>> = f.get("signature")?;
         let deadline: Option<String> = f.get("deadline")?;
         let signed = match (signature, deadline) {

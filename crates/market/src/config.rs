@@ -1,6 +1,8 @@
 //! `[market]` in the configuration file.
 
+use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::Address;
+use clearing_chain::Secret;
 use clearing_facilitator::http::RateLimit;
 use clearing_x402::Usdc;
 use serde::{Deserialize, Serialize};
@@ -42,6 +44,13 @@ pub struct MarketConfig {
     /// The dispute arbiter every escrow job names: resolves a disputed job on chain with its own key. Default: the
     /// fee recipient.
     pub arbiter: Option<Address>,
+    /// The arbiter's credential for the routes under `/v1/admin` (`Authorization: Bearer <token>`), at least 32
+    /// characters; env `CLEARING_ARBITER_TOKEN`. Default none: those routes answer 403.
+    pub arbiter_token: Option<Secret>,
+    /// The arbiter's private key, when this server signs the arbiter's resolutions itself; env
+    /// `CLEARING_ARBITER_KEY`. Its address is then the arbiter (`arbiter`, if set too, must be the same). Default
+    /// none: each resolution carries the arbiter's own EIP-712 signature.
+    pub arbiter_key: Option<Secret>,
     /// Seconds after a `human_service` job is completed during which only the payer may release or dispute it;
     /// then the keeper releases it. Default 172,800 (48 h).
     pub human_review_secs: u64,
@@ -77,6 +86,8 @@ impl Default for MarketConfig {
             rate_limit_per_key: RateLimit { per_second: 100, burst: 200 },
             catalog_cache_ms: 1_000,
             arbiter: None,
+            arbiter_token: None,
+            arbiter_key: None,
             human_review_secs: 172_800,
             automated_review_secs: 0,
             completion_window_secs: 604_800,
@@ -99,9 +110,36 @@ impl MarketConfig {
                 });
             }
         }
+        if self.arbiter_token.as_ref().is_some_and(|token| token.expose().len() < MIN_ARBITER_TOKEN_LEN) {
+            return Err(MarketError::InvalidConfig {
+                key: "arbiter_token",
+                problem: "must be at least 32 characters: it guards who decides disputes",
+            });
+        }
+        if let Some(signer) = self.arbiter_signer()?
+            && self.arbiter.is_some_and(|arbiter| arbiter != signer.address())
+        {
+            return Err(MarketError::InvalidConfig {
+                key: "arbiter_key",
+                problem: "is not the key of the configured arbiter: set one of them, or both to the same account",
+            });
+        }
         Ok(())
     }
+
+    /// The signer of `arbiter_key`, if one is set.
+    pub(crate) fn arbiter_signer(&self) -> Result<Option<PrivateKeySigner>> {
+        let Some(key) = &self.arbiter_key else { return Ok(None) };
+        key.expose()
+            .trim()
+            .parse::<PrivateKeySigner>()
+            .map(Some)
+            .map_err(|_| MarketError::InvalidConfig { key: "arbiter_key", problem: "is not a 32-byte hex private key" })
+    }
 }
+
+/// Shortest `arbiter_token`.
+const MIN_ARBITER_TOKEN_LEN: usize = 32;
 
 #[cfg(test)]
 mod tests {

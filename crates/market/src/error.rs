@@ -79,6 +79,12 @@ pub enum ErrorCode {
     PaymentReused,
     /// Purchases cannot be taken by this server (503).
     PurchasesUnavailable,
+    /// No `Authorization: Bearer` arbiter token on an admin route (401).
+    MissingArbiterToken,
+    /// The bearer token is not the arbiter's (401).
+    InvalidArbiterToken,
+    /// The admin routes are off: no arbiter token is configured (403).
+    ArbiterDisabled,
     /// Something failed on our side; the details are in our logs (500).
     Internal,
 }
@@ -117,6 +123,9 @@ impl ErrorCode {
             Self::TransitionNotAllowed => "transition_not_allowed",
             Self::PaymentReused => "payment_reused",
             Self::PurchasesUnavailable => "purchases_unavailable",
+            Self::MissingArbiterToken => "missing_arbiter_token",
+            Self::InvalidArbiterToken => "invalid_arbiter_token",
+            Self::ArbiterDisabled => "arbiter_disabled",
             Self::Internal => "internal",
         }
     }
@@ -151,6 +160,8 @@ impl ErrorCode {
             Self::TransitionNotAllowed => StatusCode::CONFLICT,
             Self::PaymentReused => StatusCode::CONFLICT,
             Self::PurchasesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MissingArbiterToken | Self::InvalidArbiterToken => StatusCode::UNAUTHORIZED,
+            Self::ArbiterDisabled => StatusCode::FORBIDDEN,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -187,6 +198,9 @@ impl ErrorCode {
         Self::TransitionNotAllowed,
         Self::PaymentReused,
         Self::PurchasesUnavailable,
+        Self::MissingArbiterToken,
+        Self::InvalidArbiterToken,
+        Self::ArbiterDisabled,
         Self::Internal,
     ];
 }

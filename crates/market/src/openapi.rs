@@ -198,7 +198,8 @@ const DOCUMENT: &str = r##"{
   },
   "components": {
     "securitySchemes": {
-      "MarketApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "clr_ and 43 characters, from POST /v1/register or /v1/participants/rotate-key"}
+      "MarketApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "clr_ and 43 characters, from POST /v1/register or /v1/participants/rotate-key"},
+      "MarketArbiterToken": {"type": "http", "scheme": "bearer", "description": "The arbiter's token, [market] arbiter_token (CLEARING_ARBITER_TOKEN); the /v1/admin routes answer 403 arbiter_disabled when none is configured"}
     },
     "parameters": {
       "MarketParticipantId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
@@ -213,8 +214,8 @@ const DOCUMENT: &str = r##"{
     },
     "responses": {
       "MarketBadRequest": {"description": "A field or parameter breaks a rule; field names it (invalid_body, missing_field, unknown_field, invalid_field, invalid_query, inconsistent_tier, invalid_schema, private_webhook_url)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketError"}}}},
-      "MarketUnauthorized": {"description": "missing_api_key or invalid_api_key", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketError"}}}},
-      "MarketForbidden": {"description": "providers_only, not_owner, not_your_profile, wallet_mismatch or not_registered", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketError"}}}},
+      "MarketUnauthorized": {"description": "missing_api_key or invalid_api_key (the admin routes: missing_arbiter_token or invalid_arbiter_token)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketError"}}}},
+      "MarketForbidden": {"description": "providers_only, not_owner, not_your_profile, wallet_mismatch, not_registered, not_your_job, or arbiter_disabled on the admin routes", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketError"}}}},
       "MarketNotFound": {"description": "service_not_found, participant_not_found or not_found", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketError"}}}},
       "MarketMethodNotAllowed": {"description": "The path exists, but not with this method", "headers": {"Allow": {"description": "The methods the path has", "schema": {"type": "string"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketError"}}}},
       "MarketTimeout": {"description": "The request took longer than [market] request_timeout_ms (default 30 s); no body"},
@@ -237,7 +238,7 @@ const DOCUMENT: &str = r##"{
             "type": "object",
             "required": ["code", "message"],
             "properties": {
-              "code": {"type": "string", "enum": ["invalid_body", "missing_field", "unknown_field", "invalid_field", "invalid_query", "inconsistent_tier", "invalid_schema", "private_webhook_url", "missing_api_key", "invalid_api_key", "providers_only", "not_owner", "not_your_profile", "wallet_mismatch", "not_registered", "service_not_found", "participant_not_found", "not_found", "method_not_allowed", "body_too_large", "unsupported_media_type", "rate_limited", "quote_required", "invalid_brief", "invalid_signature", "not_your_job", "job_not_found", "transition_not_allowed", "payment_reused", "purchases_unavailable", "internal"]},
+              "code": {"type": "string", "enum": ["invalid_body", "missing_field", "unknown_field", "invalid_field", "invalid_query", "inconsistent_tier", "invalid_schema", "private_webhook_url", "missing_api_key", "invalid_api_key", "providers_only", "not_owner", "not_your_profile", "wallet_mismatch", "not_registered", "service_not_found", "participant_not_found", "not_found", "method_not_allowed", "body_too_large", "unsupported_media_type", "rate_limited", "quote_required", "invalid_brief", "invalid_signature", "not_your_job", "job_not_found", "transition_not_allowed", "payment_reused", "purchases_unavailable", "missing_arbiter_token", "invalid_arbiter_token", "arbiter_disabled", "internal"]},
               "message": {"type": "string", "description": "What was wrong, naming the field or rule"},
               "field": {"type": "string", "description": "The JSON path (or query parameter) at fault, e.g. tags[3]"}
             }

@@ -2,6 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::Address;
 use axum::{
     Router,
@@ -40,12 +41,15 @@ struct Inner {
     rotate_key_price: Price,
     /// The escrow purchases pay into, when this process's relayer is its operator; `None` refuses purchases (503).
     escrow: Option<Address>,
+    /// Signs the arbiter's resolutions, when `[market] arbiter_key` is set.
+    arbiter_signer: Option<PrivateKeySigner>,
 }
 
 impl Market {
     /// The market on `ledger` (migrated), configured by `config`, taking payments through `edge`.
     pub fn new(ledger: Ledger, config: MarketConfig, edge: X402Edge) -> Result<Self> {
         config.validate()?;
+        let arbiter_signer = config.arbiter_signer()?;
         let register_price = edge.price(config.register_price, "Register a marketplace participant");
         let rotate_key_price = edge.price(config.rotate_key_price, "Rotate a marketplace API key");
         Ok(Self {
@@ -58,6 +62,7 @@ impl Market {
                 register_price,
                 rotate_key_price,
                 escrow: None,
+                arbiter_signer,
             }),
         })
     }
@@ -93,9 +98,18 @@ impl Market {
             .map_or_else(String::new, |url| url.as_str().trim_end_matches('/').to_owned())
     }
 
-    /// The arbiter escrow jobs name: `[market] arbiter`, else the fee recipient.
+    /// The arbiter escrow jobs name: `[market] arbiter`, else the address of `arbiter_key`, else the fee recipient.
     pub fn arbiter(&self) -> Address {
-        self.inner.config.arbiter.unwrap_or_else(|| self.inner.edge.pay_to())
+        self.inner
+            .config
+            .arbiter
+            .or_else(|| self.inner.arbiter_signer.as_ref().map(PrivateKeySigner::address))
+            .unwrap_or_else(|| self.inner.edge.pay_to())
+    }
+
+    /// The arbiter's key, when this server signs its resolutions.
+    pub(crate) fn arbiter_signer(&self) -> Option<&PrivateKeySigner> {
+        self.inner.arbiter_signer.as_ref()
     }
 
     /// The `/v1` routes, each module's merged, behind the market's body limit, timeout and per-IP rate limit; an

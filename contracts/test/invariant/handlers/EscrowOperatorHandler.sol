@@ -37,10 +37,14 @@ contract EscrowOperatorHandler is EscrowHandler {
     /// @notice Set if a known job was funded a second time.
     bool public ghostDoubleFunded;
 
-    constructor(Escrow escrow_, MockUSDC usdc_, address feeRecipient_, address operator_, address arbiter_)
-        EscrowHandler(escrow_, usdc_, feeRecipient_, operator_, arbiter_)
+    /// @dev Signs the arbiter's resolutions that `stepMany` relays.
+    uint256 internal immutable arbiterKey;
+
+    constructor(Escrow escrow_, MockUSDC usdc_, address feeRecipient_, address operator_, uint256 arbiterKey_)
+        EscrowHandler(escrow_, usdc_, feeRecipient_, operator_, vm.addr(arbiterKey_))
     {
         frontRunner = makeAddr("front-runner");
+        arbiterKey = arbiterKey_;
     }
 
     // ------------------------------------------------------------------ funding
@@ -243,12 +247,19 @@ contract EscrowOperatorHandler is EscrowHandler {
         for (uint256 i; i < count; ++i) {
             uint256 r = uint256(keccak256(abi.encode(seed, i, "step")));
             JobGhost storage job = _jobs[r % jobCount_];
-            Escrow.StepKind kind = Escrow.StepKind((r >> 8) % 5);
-            steps[i] = Escrow.Step({kind: kind, terms: job.terms, deadline: block.timestamp, signature: ""});
+            Escrow.StepKind kind = Escrow.StepKind((r >> 8) % 6);
+            steps[i] =
+                Escrow.Step({kind: kind, terms: job.terms, deadline: block.timestamp, signature: "", providerBps: 0});
             if (kind == Escrow.StepKind.ReleaseWithSig) {
                 steps[i].signature = _signAction(escrow.releaseDigest(job.id, block.timestamp), job.terms.payer);
             } else if (kind == Escrow.StepKind.DisputeWithSig) {
                 steps[i].signature = _signAction(escrow.disputeDigest(job.id, block.timestamp), job.terms.payer);
+            } else if (kind == Escrow.StepKind.ResolveWithSig) {
+                uint16 bps = uint16((r >> 16) % 10_001);
+                steps[i].providerBps = bps;
+                (uint8 v, bytes32 rs, bytes32 ss) =
+                    vm.sign(arbiterKey, escrow.resolveDigest(job.id, bps, block.timestamp));
+                steps[i].signature = abi.encodePacked(rs, ss, v);
             }
         }
         vm.recordLogs();
@@ -365,10 +376,12 @@ contract EscrowOperatorHandler is EscrowHandler {
                 continue;
             }
             bool released = topic == Escrow.JobReleased.selector;
-            if (!released && topic != Escrow.JobRefunded.selector) continue;
+            bool resolved = topic == Escrow.JobResolved.selector;
+            if (!released && !resolved && topic != Escrow.JobRefunded.selector) continue;
             uint256 index = _indexOf[logs[i].topics[1]] - 1;
             JobGhost storage job = _jobs[index];
-            Escrow.Status closedAs = released ? Escrow.Status.Released : Escrow.Status.Refunded;
+            Escrow.Status closedAs =
+                released ? Escrow.Status.Released : (resolved ? Escrow.Status.Resolved : Escrow.Status.Refunded);
             if (escrow.jobState(job.id).status != closedAs) continue; // logged in a reverted step
             if (wasTerminal[index]) {
                 ghostTerminalViolated = true;
@@ -378,6 +391,9 @@ contract EscrowOperatorHandler is EscrowHandler {
             if (released) {
                 (job.providerPaid, job.feePaid) = abi.decode(logs[i].data, (uint256, uint256));
                 job.providerBps = 10_000;
+            } else if (resolved) {
+                (job.providerBps, job.payerPaid, job.providerPaid, job.feePaid) =
+                    abi.decode(logs[i].data, (uint256, uint256, uint256, uint256));
             } else {
                 job.payerPaid = abi.decode(logs[i].data, (uint256));
             }

@@ -312,6 +312,15 @@ async fn set_up(
     // Providers under development take their webhooks on this machine.
     written.market.allow_private_webhooks = true;
     written.webhooks.allow_private = true;
+    // The arbiter is the fee recipient (account 0) unless configured; dev signs its resolutions here, behind a token
+    // made for this run (32 random bytes, hex) unless one is configured.
+    if written.market.arbiter.is_none() && written.market.arbiter_key.is_none() {
+        written.market.arbiter_key = Some(Secret::new(ANVIL_KEYS[0]));
+    }
+    if written.market.arbiter_token.is_none() {
+        let token = PrivateKeySigner::random().to_bytes();
+        written.market.arbiter_token = Some(Secret::new(alloy::hex::encode(token)));
+    }
     written.facilitator.listen = facilitator;
 
     Ok(Summary {

@@ -76,6 +76,9 @@ impl Summary {
         println!();
         println!("  relayer, operator and fee recipient: {} (anvil account 0)", self.relayer);
         println!("  anchorer: {} (anvil account 4, its own key)", self.anchorer);
+        if let (true, Some(token)) = (self.written.market.enabled, &self.written.market.arbiter_token) {
+            println!("  arbiter token (POST /v1/admin/jobs/{{id}}/resolve, Authorization: Bearer): {}", token.expose());
+        }
         println!("  agents, {AGENT_MINT_USDC} USDC each (anvil's public dev keys: never use them on a real chain)");
         for (address, key) in &self.agents {
             println!("    {address}  {key}");

@@ -58,15 +58,16 @@ fn step(action: &EscrowAction) -> Option<Step> {
         }
     };
     let (signature, deadline) = signed.clone().unwrap_or_default();
-    // `Escrow.StepKind`'s order: Complete, Release, ReleaseWithSig, DisputeWithSig, Refund.
-    let kind = match kind {
-        clearing_ledger::StepKind::Complete => 0,
-        clearing_ledger::StepKind::Release => 1,
-        clearing_ledger::StepKind::ReleaseWithSig => 2,
-        clearing_ledger::StepKind::DisputeWithSig => 3,
-        clearing_ledger::StepKind::Refund => 4,
+    // `Escrow.StepKind`'s order: Complete, Release, ReleaseWithSig, DisputeWithSig, Refund, ResolveWithSig.
+    let (kind, provider_bps) = match *kind {
+        clearing_ledger::StepKind::Complete => (0, 0),
+        clearing_ledger::StepKind::Release => (1, 0),
+        clearing_ledger::StepKind::ReleaseWithSig => (2, 0),
+        clearing_ledger::StepKind::DisputeWithSig => (3, 0),
+        clearing_ledger::StepKind::Refund => (4, 0),
+        clearing_ledger::StepKind::ResolveWithSig { provider_bps } => (5, provider_bps),
     };
-    Some(Step { kind, terms, deadline, signature })
+    Some(Step { kind, terms, deadline, signature, providerBps: provider_bps })
 }
 
 fn settle_payment(item: &Settlement) -> SettlePayment {

@@ -150,9 +150,9 @@ impl IndexTx {
     }
 
     /// Rolls everything above `ancestor` back: blocks, logs, projections; the facilitator batches mined in a
-    /// removed block are reopened and their items go back to `submitted` (the batcher's recovery looks their
-    /// transactions up again); a 'retracted' outbox row; the checkpoint and the confirmed height move to
-    /// `ancestor`. Returns how many logs were removed.
+    /// removed block are reopened and their items and escrow actions go back to `submitted` (the batcher's recovery
+    /// looks their transactions up again); the market reactor's cursor moves back to `ancestor`; a 'retracted'
+    /// outbox row; the checkpoint and the confirmed height move to `ancestor`. Returns how many logs were removed.
     pub async fn rollback_to(&mut self, ancestor: BlockRef) -> Result<u64> {
         let chain = int(self.chain_id);
         let above = int(ancestor.number);
@@ -190,6 +190,35 @@ impl IndexTx {
              WHERE batch_id = ANY($1) AND status IN ('settled', 'confirmed', 'failed')",
         )
         .bind(&reopened)
+        .execute(&mut *self.tx)
+        .await?;
+        // The escrow steps and claims of those batches too: their effects left the chain with the block, and the
+        // batcher resolves only submitted actions from the new receipt. A failed one goes back only while no newer
+        // attempt of the same step (or claim of the account) is live, which the unique indexes allow once.
+        sqlx::query(
+            "UPDATE escrow_actions a
+             SET status = 'submitted', failure_reason = NULL, revert_reason = NULL, updated_at = now()
+             WHERE a.batch_id = ANY($1)
+               AND (a.status IN ('settled', 'confirmed')
+                    OR (a.status = 'failed' AND NOT EXISTS (
+                        SELECT 1 FROM escrow_actions b
+                        WHERE b.id <> a.id AND b.chain_id = a.chain_id AND b.escrow = a.escrow AND b.kind = a.kind
+                          AND CASE WHEN a.kind = 'claim'
+                                   THEN b.asset = a.asset AND b.account = a.account
+                                        AND b.status IN ('pending', 'submitted')
+                                   ELSE b.job_id = a.job_id AND b.status <> 'failed' END)))",
+        )
+        .bind(&reopened)
+        .execute(&mut *self.tx)
+        .await?;
+        // The market's reactor reacts again to whatever the new chain confirms above the fork (at least once).
+        sqlx::query(
+            "UPDATE market_reactor_cursors SET block_number = $2, log_index = $3
+             WHERE chain_id = $1 AND block_number > $2",
+        )
+        .bind(chain)
+        .bind(above)
+        .bind(i64::MAX)
         .execute(&mut *self.tx)
         .await?;
         let previous = self.checkpoint;

@@ -174,3 +174,44 @@ fn transaction(byte: u8) -> clearing_ledger::BatchTransaction {
         fees: clearing_ledger::TxFees { max_fee_per_gas: 2_000_000_000, max_priority_fee_per_gas: 1_000_000 },
     }
 }
+
+/// A reorg that removes the block a step batch was mined in puts its steps back in flight (the batcher resolves only
+/// submitted actions from the new receipt) and moves the market reactor's cursor back to the fork.
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_reorg_puts_the_steps_of_a_removed_batch_back_in_flight(pool: PgPool) {
+    use clearing_ledger::{BlockRef, MAIN_INDEXER, Projections};
+    let block = |number: u64| BlockRef {
+        number,
+        hash: B256::from(U256::from(number + 1)),
+        parent_hash: number.checked_sub(1).map_or(B256::ZERO, |n| B256::from(U256::from(n + 1))),
+        timestamp: 1_700_000_000 + number,
+    };
+    let ledger = Ledger::from_pool(pool);
+    let lease = ledger.acquire_indexer(CHAIN, MAIN_INDEXER, block(0)).await.unwrap();
+    let mut tx = ledger.begin_index(&lease).await.unwrap();
+    tx.write_data((0, block(0).hash), &[block(1), block(2)], &[], &Projections::default()).await.unwrap();
+    tx.advance(block(2), Some(2), 64).await.unwrap();
+    tx.commit().await.unwrap();
+    let reaction = ledger.begin_reaction(CHAIN).await.unwrap();
+    reaction.commit((2, 7)).await.unwrap();
+
+    let (release, _) = ledger.enqueue_action(&step(StepKind::Release, 1)).await.unwrap();
+    let (batch, _) = ledger.claim_action_batch(&claim(RouteKind::EscrowStep, 0)).await.unwrap().unwrap();
+    ledger.record_broadcast(batch, &transaction(9)).await.unwrap();
+    let in_block_2 = Mined { tx_hash: B256::repeat_byte(9), block_number: 2, block_hash: block(2).hash };
+    ledger.resolve_action_batch(batch, &in_block_2, &[(release.id, ItemResolution::Settled)]).await.unwrap();
+    assert_eq!(ledger.action(release.id).await.unwrap().unwrap().status, SettlementStatus::Settled);
+
+    let mut tx = ledger.begin_index(&lease).await.unwrap();
+    tx.rollback_to(block(1)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(ledger.action(release.id).await.unwrap().unwrap().status, SettlementStatus::Submitted);
+    let reopened = ledger.unresolved_batches(CHAIN, RELAYER).await.unwrap();
+    assert_eq!(reopened.len(), 1);
+    assert_eq!(reopened[0].actions.iter().map(|a| a.id).collect::<Vec<_>>(), [release.id], "resolved again");
+    let (again, inserted) = ledger.enqueue_action(&step(StepKind::Release, 1)).await.unwrap();
+    assert!(!inserted, "still the one release in flight");
+    assert_eq!(again.id, release.id);
+    assert_eq!(ledger.begin_reaction(CHAIN).await.unwrap().cursor.0, 1, "the reactor reacts again above the fork");
+}

@@ -9,6 +9,7 @@
 //! failure), queued once each; the payer's release or dispute is its own EIP-712 signature, relayed ([`signed`]);
 //! the clock releases a completed job once its window has passed ([`reactor::keeper`]).
 
+mod arbiter;
 mod earnings;
 mod openapi;
 mod purchase;
@@ -58,6 +59,7 @@ pub(crate) fn routes() -> Router<Market> {
         .route("/jobs/{id}/dispute", get(dispute_typed_data).post(dispute))
         .route("/provider/earnings", get(earnings::earnings))
         .route("/provider/claim", post(earnings::claim))
+        .merge(arbiter::routes())
 }
 
 /// Unix seconds now.

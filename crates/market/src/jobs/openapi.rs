@@ -132,6 +132,51 @@ pub(crate) const OPENAPI: &str = r##"{
         }
       }
     },
+    "/v1/admin/jobs/{id}/resolve": {
+      "get": {
+        "summary": "The arbiter's EIP-712 typed data to split a disputed job (Resolve(bytes32 jobId,uint16 providerBps,uint256 deadline))",
+        "description": "For an arbiter whose key is not on the server: sign the digest and POST it back with the same provider_bps and deadline.",
+        "security": [{"MarketArbiterToken": []}],
+        "parameters": [
+          {"$ref": "#/components/parameters/MarketJobId"},
+          {"name": "provider_bps", "in": "query", "required": true, "description": "The provider side's share of the amount, bps (0 to 10,000)", "schema": {"type": "integer", "minimum": 0, "maximum": 10000}},
+          {"$ref": "#/components/parameters/MarketDeadline"}
+        ],
+        "responses": {
+          "200": {"description": "The typed data, its digest and the arbiter the job names", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketResolveTypedData"}}}},
+          "400": {"$ref": "#/components/responses/MarketBadRequest"},
+          "401": {"$ref": "#/components/responses/MarketUnauthorized"},
+          "403": {"$ref": "#/components/responses/MarketForbidden"},
+          "404": {"$ref": "#/components/responses/MarketNotFound"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "409": {"$ref": "#/components/responses/MarketConflict"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"}
+        }
+      },
+      "post": {
+        "summary": "The arbiter splits a disputed job: provider_bps of the amount to the provider side (the fee pro rata), the rest to the payer",
+        "description": "Relays the arbiter's signed resolution to the escrow (Escrow.resolveWithSig in a stepMany batch). Without signature, the server signs with [market] arbiter_key, which must be the key of the arbiter the job names. 202: queued; the job shows resolved once the chain confirms JobResolved. Queued once per job: a second, different split is 409.",
+        "security": [{"MarketArbiterToken": []}],
+        "parameters": [{"$ref": "#/components/parameters/MarketJobId"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketResolveRequest"}}}},
+        "responses": {
+          "202": {"description": "The resolution is queued", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
+          "400": {"$ref": "#/components/responses/MarketBadRequest"},
+          "401": {"$ref": "#/components/responses/MarketUnauthorized"},
+          "403": {"$ref": "#/components/responses/MarketForbidden"},
+          "404": {"$ref": "#/components/responses/MarketNotFound"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "409": {"$ref": "#/components/responses/MarketConflict"},
+          "413": {"$ref": "#/components/responses/MarketBodyTooLarge"},
+          "415": {"$ref": "#/components/responses/MarketUnsupportedMediaType"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"}
+        }
+      }
+    },
     "/v1/provider/earnings": {
       "get": {
         "summary": "The provider's earnings from confirmed chain events: held (in escrow), pending (claimable), settled (claimed), recent settlements",
@@ -178,6 +223,8 @@ pub(crate) const OPENAPI: &str = r##"{
       },
       "MarketSignedStep": {"type": "object", "additionalProperties": false, "required": ["signature", "deadline"], "properties": {"signature": {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}, "deadline": {"type": "integer", "minimum": 0}}},
       "MarketDisputeRequest": {"type": "object", "additionalProperties": false, "required": ["reason", "signature", "deadline"], "properties": {"reason": {"type": "string", "minLength": 10, "maxLength": 2000}, "signature": {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}, "deadline": {"type": "integer", "minimum": 0}}},
+      "MarketResolveRequest": {"type": "object", "additionalProperties": false, "required": ["provider_bps"], "properties": {"provider_bps": {"type": "integer", "minimum": 0, "maximum": 10000}, "signature": {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}, "deadline": {"type": "integer", "minimum": 0}}},
+      "MarketResolveTypedData": {"type": "object", "required": ["job_id", "arbiter", "typed_data"], "properties": {"job_id": {"$ref": "#/components/schemas/MarketUuid"}, "arbiter": {"$ref": "#/components/schemas/MarketWallet"}, "typed_data": {"type": "object"}}},
       "MarketTypedData": {"type": "object", "required": ["job_id", "payer", "typed_data"], "properties": {"job_id": {"$ref": "#/components/schemas/MarketUuid"}, "payer": {"$ref": "#/components/schemas/MarketWallet"}, "typed_data": {"type": "object"}}},
       "MarketJob": {
         "type": "object",

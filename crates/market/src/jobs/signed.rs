@@ -1,8 +1,9 @@
 //! The payer's EIP-712 authorisations the market relays to the escrow, so an agent releases or disputes a job with a
 //! signature and no gas: `Release(bytes32 jobId,uint256 deadline)` and `Dispute(bytes32 jobId,uint256 deadline)` in
 //! the domain `Clearing Escrow` / `1` / chain / escrow, exactly as `Escrow.releaseDigest` and `disputeDigest` compute
-//! them. The market checks an EOA payer's signature before queueing it (a bad one is a 400, not a failed step);
-//! a contract wallet's (ERC-1271) is the chain's to judge.
+//! them; and the arbiter's `Resolve(bytes32 jobId,uint16 providerBps,uint256 deadline)` (`Escrow.resolveDigest`).
+//! The market checks an EOA's signature before queueing it (a bad one is a 400, not a failed step); a contract
+//! wallet's (ERC-1271) is the chain's to judge.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::{Eip712Domain, SolStruct, sol};
@@ -29,6 +30,13 @@ sol! {
     /// The payer disputes the job.
     struct Dispute {
         bytes32 jobId;
+        uint256 deadline;
+    }
+
+    /// The arbiter splits a disputed job.
+    struct Resolve {
+        bytes32 jobId;
+        uint16 providerBps;
         uint256 deadline;
     }
 }
@@ -71,22 +79,76 @@ pub(crate) fn digest(kind: Signed, chain_id: u64, escrow: Address, job_id: B256,
     }
 }
 
+/// The EIP-712 digest the arbiter signs to give `provider_bps` of `job_id` to its provider side, valid until
+/// `deadline` (`Escrow.resolveDigest`).
+pub(crate) fn resolve_digest(chain_id: u64, escrow: Address, job_id: B256, provider_bps: u16, deadline: u64) -> B256 {
+    Resolve { jobId: job_id, providerBps: provider_bps, deadline: U256::from(deadline) }
+        .eip712_signing_hash(&domain(chain_id, escrow))
+}
+
+/// The arbiter's typed data to sign for [`resolve_digest`].
+pub(crate) fn resolve_typed_data(
+    chain_id: u64,
+    escrow: Address,
+    job_id: B256,
+    provider_bps: u16,
+    deadline: u64,
+) -> Value {
+    json!({
+        "domain": domain_json(chain_id, escrow),
+        "types": {
+            "EIP712Domain": DOMAIN_TYPES.clone(),
+            "Resolve": [
+                {"name": "jobId", "type": "bytes32"},
+                {"name": "providerBps", "type": "uint16"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Resolve",
+        "message": {"jobId": job_id.to_string(), "providerBps": provider_bps, "deadline": deadline.to_string()},
+        "digest": resolve_digest(chain_id, escrow, job_id, provider_bps, deadline).to_string(),
+    })
+}
+
+fn domain_json(chain_id: u64, escrow: Address) -> Value {
+    json!({
+        "name": DOMAIN_NAME,
+        "version": DOMAIN_VERSION,
+        "chainId": chain_id,
+        "verifyingContract": escrow.to_checksum(None),
+    })
+}
+
+static DOMAIN_TYPES: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    json!([
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ])
+});
+
+/// Checks a deadline a signature is to be valid until: ahead, and not too far.
+pub(crate) fn check_deadline(deadline: u64, now: u64) -> Result<()> {
+    if deadline <= now {
+        return Err(MarketError::field(ErrorCode::InvalidSignature, "deadline", "the signature's deadline has passed"));
+    }
+    if deadline > now + MAX_SIGNATURE_LIFETIME {
+        return Err(MarketError::field(
+            ErrorCode::InvalidSignature,
+            "deadline",
+            format!("a deadline more than {MAX_SIGNATURE_LIFETIME} seconds ahead is refused"),
+        ));
+    }
+    Ok(())
+}
+
 /// The typed data to sign (`eth_signTypedData_v4`'s argument), for a wallet or viem's `signTypedData`.
 pub(crate) fn typed_data(kind: Signed, chain_id: u64, escrow: Address, job_id: B256, deadline: u64) -> Value {
     json!({
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": escrow.to_checksum(None),
-        },
+        "domain": domain_json(chain_id, escrow),
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
+            "EIP712Domain": DOMAIN_TYPES.clone(),
             kind.primary_type(): [
                 {"name": "jobId", "type": "bytes32"},
                 {"name": "deadline", "type": "uint256"},
@@ -105,16 +167,7 @@ pub(crate) fn check(kind: Signed, job: &Job, deadline: u64, signature: &Bytes, n
         return Err(MarketError::refused(ErrorCode::TransitionNotAllowed, "a data_api purchase has nothing to sign"));
     };
     let (chain_id, escrow, job_id, payer) = (job.new.chain_id, job.new.escrow, job_id.0, job.new.payer);
-    if deadline <= now {
-        return Err(MarketError::field(ErrorCode::InvalidSignature, "deadline", "the signature's deadline has passed"));
-    }
-    if deadline > now + MAX_SIGNATURE_LIFETIME {
-        return Err(MarketError::field(
-            ErrorCode::InvalidSignature,
-            "deadline",
-            format!("a deadline more than {MAX_SIGNATURE_LIFETIME} seconds ahead is refused"),
-        ));
-    }
+    check_deadline(deadline, now)?;
     let Ok(bytes) = <&[u8; ECDSA_SIGNATURE_LEN]>::try_from(signature.as_ref()) else {
         // A contract wallet's signature: the escrow asks the wallet (ERC-1271) when the step runs.
         return Ok(());

@@ -24,12 +24,12 @@ use crate::harness::{DOLLAR, Env, FEE_RECIPIENT, code, json as paid_json};
 
 /// A webhook receiver on loopback that answers 200 and keeps every request.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     requests: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
 }
 
 impl Receiver {
-    async fn start() -> (Self, String) {
+    pub(crate) async fn start() -> (Self, String) {
         let receiver = Self::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://127.0.0.1:{}/hooks", listener.local_addr().unwrap().port());
@@ -49,7 +49,7 @@ impl Receiver {
         requests.into_iter().map(|(h, b)| (h, b.clone(), serde_json::from_slice(&b).unwrap())).collect()
     }
 
-    async fn wait_for(&self, kind: &str) -> (HeaderMap, Bytes, Value) {
+    pub(crate) async fn wait_for(&self, kind: &str) -> (HeaderMap, Bytes, Value) {
         for _ in 0..400 {
             if let Some(event) = self.events().into_iter().find(|(_, _, v)| v["type"] == kind) {
                 return event;
@@ -64,7 +64,7 @@ impl Receiver {
 }
 
 /// A provider registered straight in the ledger with a webhook URL and a secret the test knows.
-async fn provider(env: &Env, webhook_url: &str) -> (ParticipantId, String, WebhookSecret, PrivateKeySigner) {
+pub(crate) async fn provider(env: &Env, webhook_url: &str) -> (ParticipantId, String, WebhookSecret, PrivateKeySigner) {
     let key = ApiKey::generate().unwrap();
     let secret = WebhookSecret::generate().unwrap();
     let wallet = PrivateKeySigner::random();
@@ -87,7 +87,7 @@ async fn provider(env: &Env, webhook_url: &str) -> (ParticipantId, String, Webho
     (participant.id, key.expose().to_owned(), secret, wallet)
 }
 
-async fn service(env: &Env, key: &str, service_type: &str, price: &str) -> String {
+pub(crate) async fn service(env: &Env, key: &str, service_type: &str, price: &str) -> String {
     let body = json!({
         "name": format!("{service_type} service"),
         "description": "does the thing",
@@ -101,13 +101,13 @@ async fn service(env: &Env, key: &str, service_type: &str, price: &str) -> Strin
     created.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn job_status(env: &Env, id: &str, key: &str) -> Value {
+pub(crate) async fn job_status(env: &Env, id: &str, key: &str) -> Value {
     let answer = env.get(&format!("/v1/jobs/{id}"), Some(key)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer.body
 }
 
-async fn wait_status(env: &Env, id: &str, key: &str, status: &str) -> Value {
+pub(crate) async fn wait_status(env: &Env, id: &str, key: &str, status: &str) -> Value {
     for _ in 0..400 {
         let job = job_status(env, id, key).await;
         if job["status"] == status {
@@ -118,7 +118,7 @@ async fn wait_status(env: &Env, id: &str, key: &str, status: &str) -> Value {
     panic!("job {id} never reached {status}: {}", job_status(env, id, key).await);
 }
 
-async fn earnings(env: &Env, key: &str) -> Value {
+pub(crate) async fn earnings(env: &Env, key: &str) -> Value {
     let answer = env.get("/v1/provider/earnings", Some(key)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer.body

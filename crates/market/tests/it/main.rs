@@ -3,6 +3,7 @@
 //! are paid by `clearing-client` and settled by the facilitator's batcher.
 
 mod catalog;
+mod disputes;
 mod harness;
 mod jobs;
 mod limits;
