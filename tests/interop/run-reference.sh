@@ -7,7 +7,7 @@
 #   then the case's resource server -> its payer -> assertions (chain.mjs check; with Clearing also: the payment
 #     response's transaction is a BatchSettler transaction).
 # Usage: tests/interop/run-reference.sh [CASE|all]   (default all: v2 v1, plus v2-rust py-server py-client
-#   conformance rust-client rust-client-express market with Clearing)
+#   conformance rust-client rust-client-express market market-purchase with Clearing)
 #   v2: anvil --chain-id 31337, network eip155:31337, @x402/express + @x402/fetch 2.27
 #   v1: anvil --chain-id 84532, network base-sepolia, x402-express + x402-fetch 1.2.0
 #   v2-rust: as v2, but the resource server is Rust: crates/paywall/examples/weather.rs (clearing-paywall's axum
@@ -22,12 +22,19 @@
 #   market: no resource server of the case's own: @x402/fetch 2.27 pays `POST /v1/register` of the marketplace that
 #     `clearing dev` serves (paid in-process through its facilitator's queue to the fee recipient, anvil account 0)
 #     and must get 201 with the new participant as the payer's wallet
+#   market-purchase (Clearing only): market-purchase.mjs, a Node provider and a Node agent (fresh wallets), trade an
+#     automated_service on that marketplace with @x402/fetch 2.27: register with a webhook URL on loopback (paid), list
+#     the service, buy it (402, then a paid 201 whose funding transaction moved exactly the price from the agent to the
+#     Escrow), job_dispatch verified with the npm `standardwebhooks` and an independent HMAC of the402's
+#     X-Webhook-Signature, complete, release, claim (the provider's balance rises by exactly price minus the fee);
+#     then `clearing audit verify` checks the release's anchored audit record against the chain. `clearing dev` runs
+#     with [audit] anchor_every_records = 1 so that record is anchored within the case
 # The Python cases use tests/interop/.venv, made on first use from python/requirements.txt (pinned, with hashes).
 # Asserts, per case: HTTP 200 with the resource; the payer's token balance fell by exactly PRICE, once; the payee's
 # rose by PRICE; the payment response names a mined transaction doing exactly that transfer. Every process it
 # starts is stopped on exit (trap), whatever happens; every wait is bounded.
-# Env (optional): PRICE (atomic, default 10000), MINT (atomic, default 5000000), INTEROP_KEEP_LOGS=1 keeps the
-# work directory.
+# Env (optional): PRICE (atomic, default 10000), MINT (atomic, default 5000000), SERVICE_PRICE (market-purchase: the
+# service's price in USDC, default 0.50), INTEROP_KEEP_LOGS=1 keeps the work directory.
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/script/lib.sh"
 INTEROP="$CLEARING_ROOT/tests/interop"
@@ -41,16 +48,19 @@ else
   mode=main; cases=("${1:-all}")
 fi
 for c in "${cases[@]}"; do
-  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|all) ;;
-    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|all]" >&2; exit 2 ;; esac
+  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|market-purchase|all) ;;
+    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|market-purchase|all]" >&2; exit 2 ;; esac
 done
 
 FACILITATOR="${FACILITATOR:-reference}"
 case "$FACILITATOR" in reference|clearing) ;; *) echo "FACILITATOR must be reference or clearing" >&2; exit 2 ;; esac
 if [ "${cases[0]}" = all ]; then
   cases=(v2 v1)
-  [ "$FACILITATOR" = clearing ] && cases+=(v2-rust py-server py-client conformance rust-client rust-client-express market)
+  [ "$FACILITATOR" = clearing ] && cases+=(v2-rust py-server py-client conformance rust-client rust-client-express market
+    market-purchase)
 fi
+case " ${cases[*]} " in *" market-purchase "*) [ "$FACILITATOR" = clearing ] ||
+  { echo "market-purchase runs against Clearing's marketplace only: FACILITATOR=clearing" >&2; exit 2; } ;; esac
 PRICE="${PRICE:-10000}"
 MINT="${MINT:-5000000}"
 # anvil's first two well-known dev accounts: the token deployer and the facilitator's gas-paying signer.
@@ -60,6 +70,8 @@ MINTER_KEY=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 STARTUP_TIMEOUT=30   # seconds for anvil or a server to announce itself
 PAY_TIMEOUT=90       # seconds for the payer, whole exchange
 CHORE_TIMEOUT=60     # seconds for a chain.mjs command or the token build
+MARKET_WAIT=60       # market-purchase: seconds for each thing it waits for (a webhook, a job status, an anchor)
+MARKET_TIMEOUT=300   # market-purchase: seconds for the whole of market-purchase.mjs
 
 # ---------------------------------------------------------------- processes
 
@@ -258,8 +270,14 @@ PY
 run_clearing_case() {
   local v="$1" chain_id="$2" network="$3"
   # `clearing dev` needs longer than a bare server: it deploys, mints and starts PostgreSQL.
-  local STARTUP_TIMEOUT=120
-  start "clearing-$v" "$CLEARING_ROOT/target/debug/clearing" --config "$work/none.toml" dev --port 0 \
+  local STARTUP_TIMEOUT=120 config="$work/none.toml"
+  if [ "$v" = market-purchase ]; then
+    # The release's audit record is to be anchored within the case: anchor as soon as one record waits (the
+    # default waits for 100 records or 60 s), and look every 250 ms.
+    config="$work/clearing-$v.toml"
+    printf '[audit]\nanchor_every_records = 1\npoll_ms = 250\n' >"$config"
+  fi
+  start "clearing-$v" "$CLEARING_ROOT/target/debug/clearing" --config "$config" dev --port 0 \
     --facilitator-port 0 --chain-id "$chain_id" --private-postgres --write-config "$work/dev-$v.toml"
   wait_for "clearing-$v" "$LAST_PID" '^Ready\.' || return 1
   local out="$work/clearing-$v.out"
@@ -270,6 +288,7 @@ run_clearing_case() {
   settler="$(sed -nE 's/^ +BatchSettler +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
   export RPC_URL="$rpc" CHAIN_ID="$chain_id"
   echo "clearing dev: rpc $rpc, facilitator $facilitator_url, MockUSDC $token, BatchSettler $settler"
+  if [ "$v" = market-purchase ]; then market_purchase "$facilitator_url" "$token" "$out"; return; fi
 
   local agent agent_key pay_to
   chore new-key >"$work/agent.json"
@@ -294,6 +313,47 @@ run_clearing_case() {
     return 1
   fi
   echo "transaction $tx is a BatchSettler batch"
+  stop_all
+}
+
+# market_purchase MARKET_URL TOKEN DEV_OUT: a Node provider and a Node agent, fresh wallets minted from anvil account
+# 2, trade an automated_service on the marketplace of the `clearing dev` whose summary is DEV_OUT
+# (market-purchase.mjs: register, list, buy, webhooks, complete, release, claim, and the release's anchored audit
+# record); then `clearing audit verify` checks that record against the chain with no database.
+market_purchase() {
+  local market_url="$1" token="$2" out="$3" escrow registry provider provider_key agent agent_key
+  escrow="$(sed -nE 's/^ +Escrow +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
+  registry="$(sed -nE 's/^ +AnchorRegistry +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
+  chore new-key >"$work/provider.json"
+  provider_key="$(json_field key <"$work/provider.json")"
+  provider="$(json_field address <"$work/provider.json")"
+  chore new-key >"$work/agent.json"
+  agent_key="$(json_field key <"$work/agent.json")"
+  agent="$(json_field address <"$work/agent.json")"
+  DEPLOYER_KEY="$MINTER_KEY" chore mint "$token" "$provider" "$MINT" >/dev/null
+  DEPLOYER_KEY="$MINTER_KEY" chore mint "$token" "$agent" "$MINT" >/dev/null
+  echo "Escrow $escrow, AnchorRegistry $registry; provider $provider and agent $agent (no ETH) minted $MINT each"
+
+  if ! env MARKET_URL="$market_url" TOKEN_ADDRESS="$token" ESCROW_ADDRESS="$escrow" PROVIDER_KEY="$provider_key" \
+      AGENT_KEY="$agent_key" RECORD_FILE="$work/release-record.json" WAIT_MS=$((MARKET_WAIT * 1000)) \
+      timeout --foreground "$MARKET_TIMEOUT" node "$INTEROP/market-purchase.mjs" \
+      >"$work/market-purchase.out" 2>"$work/market-purchase.err"; then
+    echo "market-purchase.mjs failed:" >&2
+    dump market-purchase; dump "clearing-market-purchase"
+    return 1
+  fi
+  cat "$work/market-purchase.err"
+  echo "verdict: $(cat "$work/market-purchase.out")"
+
+  # The anchored record, checked by the CLI against the chain alone: leaf, proof, registry, root on chain.
+  local verified rc=0
+  verified="$(timeout --foreground "$CHORE_TIMEOUT" "$CLEARING_ROOT/target/debug/clearing" --config "$work/none.toml" \
+    audit verify "$work/release-record.json" --rpc "$RPC_URL" --registry "$registry" 2>&1)" || rc=$?
+  echo "clearing audit verify: $verified"
+  if [ "$rc" != 0 ] || [[ "$verified" != OK:* ]]; then
+    echo "clearing audit verify failed (exit $rc)" >&2
+    return 1
+  fi
   stop_all
 }
 

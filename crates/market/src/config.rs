@@ -29,8 +29,9 @@ pub struct MarketConfig {
     /// Whether a webhook URL may name a loopback, private or link-local address. Default false; `clearing dev` sets
     /// it, since its providers run on the same machine.
     pub allow_private_webhooks: bool,
-    /// The API's public base URL (`https://api.example.com`), from which paid routes name their x402 `resource`.
-    /// Default none: the URL is built from each request's `Host` header, as `http://`.
+    /// The API's public base URL (`https://api.example.com`), from which paid routes name their x402 `resource`,
+    /// and jobs' links and webhooks' `callback_url` start. Default none: the resource is built from each request's
+    /// `Host` header, as `http://`, and links and callback URLs are bare paths; `clearing dev` sets its own address.
     pub public_url: Option<Url>,
     /// Largest request body under `/v1`, bytes; a larger one is answered 413. Default 64 KiB.
     pub max_body_bytes: usize,

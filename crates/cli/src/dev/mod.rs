@@ -322,6 +322,11 @@ async fn set_up(
         written.market.arbiter_token = Some(Secret::new(alloy::hex::encode(token)));
     }
     written.facilitator.listen = facilitator;
+    // The run knows where it is served. Outside a request the market has no `Host` to name itself by, so without a
+    // base URL a webhook's `callback_url` would be a bare path that the receiver cannot call.
+    if written.market.public_url.is_none() {
+        written.market.public_url = Some(url::Url::parse(&format!("http://{facilitator}"))?);
+    }
 
     Ok(Summary {
         rpc_url,

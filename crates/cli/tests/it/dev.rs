@@ -407,6 +407,11 @@ async fn assert_the_market_is_served(facilitator: &str) {
     let payment = paid.payment.expect("a purchase is paid");
     assert_ne!(payment.offer.pay_to, anvil_account_0, "a purchase pays the escrow, not the fee recipient");
     assert!(payment.settlement.is_some_and(|s| s.success));
+    // The run names itself by its own address (`[market] public_url`), so links and webhooks' callback URLs are
+    // whole URLs, not bare paths.
+    let job: Value = serde_json::from_slice(&paid.body).unwrap();
+    let update = format!("{facilitator}/v1/jobs/{}/update", job["job_id"].as_str().unwrap());
+    assert_eq!(job["links"]["update"], update.as_str(), "{job}");
 }
 
 /// The config a run wrote records the address its facilitator really listens on.
