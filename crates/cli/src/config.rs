@@ -220,7 +220,7 @@ mod tests {
     #[test]
     fn the_market_section_keeps_its_keys() {
         let text = "[market]\nenabled = false\nfee_recipient = \"0x0101010101010101010101010101010101010101\"\n\
-                    register_price = \"0.02\"\nrotate_key_price = \"0.002\"\nfee_bps = 250\n\
+                    register_price = \"0.02\"\nrotate_key_price = \"0.002\"\njob_read_price = \"0.003\"\nfee_bps = 250\n\
                     allow_private_webhooks = true\npublic_url = \"https://api.example.com/\"\nmax_body_bytes = 1024\n\
                     request_timeout_ms = 5\ncatalog_cache_ms = 7\n\
                     arbiter = \"0x0202020202020202020202020202020202020202\"\nhuman_review_secs = 8\n\
@@ -235,6 +235,7 @@ mod tests {
             fee_recipient: Some(Address::repeat_byte(1)),
             register_price: clearing_x402::Usdc::from_atomic(20_000),
             rotate_key_price: clearing_x402::Usdc::from_atomic(2_000),
+            job_read_price: clearing_x402::Usdc::from_atomic(3_000),
             fee_bps: clearing_market::fees::FeeBps::new(250).unwrap(),
             allow_private_webhooks: true,
             public_url: Some("https://api.example.com/".parse().unwrap()),

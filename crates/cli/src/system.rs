@@ -76,6 +76,13 @@ impl System {
             true => Some(market_pay_to(&config.market, &provider, &deployment).await?),
             false => None,
         };
+        if config.market.enabled && config.market.public_url.is_none() {
+            // A webhook has no request to take a host from: its callback_url and links would be bare paths.
+            warn!(
+                "[market] public_url is not set: webhooks name their callback_url and job links as paths; set it to \
+                 the API's public base URL"
+            );
+        }
         let setup = SettleSetup {
             ledger: ledger.clone(),
             relayer: relayer.clone(),

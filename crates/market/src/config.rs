@@ -23,6 +23,9 @@ pub struct MarketConfig {
     pub register_price: Usdc,
     /// The price of `POST /v1/participants/rotate-key`, USDC. Default "0.001".
     pub rotate_key_price: Usdc,
+    /// The price of `GET /v1/jobs/{id}` for a payer with no API key, paid from the wallet that bought the job, USDC.
+    /// Default "0.001" (with a key it is free).
+    pub job_read_price: Usdc,
     /// The platform fee, basis points: a fixed price pays the provider the price less the fee, a quoted one costs
     /// the agent the price plus the fee. Default 500 (5%); at most 10,000.
     pub fee_bps: FeeBps,
@@ -78,6 +81,7 @@ impl Default for MarketConfig {
             fee_recipient: None,
             register_price: Usdc::from_atomic(10_000),
             rotate_key_price: Usdc::from_atomic(1_000),
+            job_read_price: Usdc::from_atomic(1_000),
             fee_bps: FeeBps::DEFAULT,
             allow_private_webhooks: false,
             public_url: None,
@@ -103,7 +107,11 @@ impl MarketConfig {
     /// Whether the market can run with these settings: each paid route costs more than nothing, since its payment is
     /// also the proof of the payer's wallet.
     pub fn validate(&self) -> Result<()> {
-        for (key, price) in [("register_price", self.register_price), ("rotate_key_price", self.rotate_key_price)] {
+        for (key, price) in [
+            ("register_price", self.register_price),
+            ("rotate_key_price", self.rotate_key_price),
+            ("job_read_price", self.job_read_price),
+        ] {
             if price.is_zero() {
                 return Err(MarketError::InvalidConfig {
                     key,

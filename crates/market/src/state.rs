@@ -39,6 +39,7 @@ struct Inner {
     catalog: CatalogCache,
     register_price: Price,
     rotate_key_price: Price,
+    job_read_price: Price,
     /// The escrow purchases pay into, when this process's relayer is its operator; `None` refuses purchases (503).
     escrow: Option<Address>,
     /// Signs the arbiter's resolutions, when `[market] arbiter_key` is set.
@@ -52,6 +53,7 @@ impl Market {
         let arbiter_signer = config.arbiter_signer()?;
         let register_price = edge.price(config.register_price, "Register a marketplace participant");
         let rotate_key_price = edge.price(config.rotate_key_price, "Rotate a marketplace API key");
+        let job_read_price = edge.price(config.job_read_price, "Read a job you paid for");
         Ok(Self {
             inner: Arc::new(Inner {
                 limits: Limits::new(config.rate_limit_per_ip, config.rate_limit_per_key),
@@ -61,6 +63,7 @@ impl Market {
                 edge,
                 register_price,
                 rotate_key_price,
+                job_read_price,
                 escrow: None,
                 arbiter_signer,
             }),
@@ -175,6 +178,10 @@ impl Market {
 
     pub(crate) fn rotate_key_price(&self) -> &Price {
         &self.inner.rotate_key_price
+    }
+
+    pub(crate) fn job_read_price(&self) -> &Price {
+        &self.inner.job_read_price
     }
 }
 

@@ -21,8 +21,8 @@ mod view;
 use alloy_primitives::{Bytes, U256};
 use axum::{
     Json, Router,
-    extract::{Path, RawQuery, State},
-    http::StatusCode,
+    extract::{OriginalUri, Path, RawQuery, State},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -92,10 +92,34 @@ fn party(job: &Job, caller: &Authenticated) -> Result<Party> {
     }
 }
 
-async fn job(State(market): State<Market>, caller: Authenticated, Path(id): Path<String>) -> Result<Response> {
+/// `GET /v1/jobs/{id}`: free with the provider's or the payer's API key; a payer with no key pays
+/// `[market] job_read_price` through x402 from the wallet that bought the job (as the402 lets unregistered agents).
+async fn job(
+    State(market): State<Market>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    caller: Option<Authenticated>,
+    Path(id): Path<String>,
+) -> Result<Response> {
     let job = load(&market, &id).await?;
-    party(&job, &caller)?;
-    Ok(Json(JobView::of(&market, &job)).into_response())
+    if let Some(caller) = caller {
+        party(&job, &caller)?;
+        return Ok(Json(JobView::of(&market, &job)).into_response());
+    }
+    let edge = market.edge();
+    let payment = edge.payment(market.job_read_price(), &uri, &headers)?;
+    let verified = edge.verify(&payment).await?;
+    if verified.payer != job.new.payer {
+        return Err(MarketError::refused(
+            ErrorCode::WalletMismatch,
+            format!(
+                "only the wallet that bought job {id} may read it this way; {} signed. Nothing was charged",
+                verified.payer
+            ),
+        ));
+    }
+    let settled = edge.settle(&payment).await?;
+    Ok(settled.attach(Json(JobView::of(&market, &job)).into_response()))
 }
 
 /// What a provider may report.

@@ -29,11 +29,14 @@ pub(crate) const OPENAPI: &str = r##"{
     "/v1/jobs/{id}": {
       "get": {
         "summary": "A job: its status (money statuses from confirmed chain events), amounts, brief, deliverables and where its money is",
-        "security": [{"MarketApiKey": []}],
+        "description": "Free with the provider's or the payer's API key. A payer with no key pays [market] job_read_price (default $0.001) through x402 from the wallet that bought the job; another wallet is refused 403 wallet_mismatch before anything is charged.",
+        "security": [{"MarketApiKey": []}, {}],
         "parameters": [{"$ref": "#/components/parameters/MarketJobId"}],
         "responses": {
-          "200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
+          "200": {"description": "The job", "headers": {"PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketPaymentResponse"}, "X-PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketXPaymentResponse"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
+          "400": {"$ref": "#/components/responses/MarketBadRequest"},
           "401": {"$ref": "#/components/responses/MarketUnauthorized"},
+          "402": {"$ref": "#/components/responses/MarketPaymentRequired"},
           "403": {"$ref": "#/components/responses/MarketForbidden"},
           "404": {"$ref": "#/components/responses/MarketNotFound"},
           "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},

@@ -59,7 +59,7 @@ async fn a_dispute_is_split_70_30_by_the_arbiter_and_the_balances_are_the_contra
     let (hooks, url) = Receiver::start().await;
     let (_, key, _, provider_wallet) = provider(&env, &url).await;
     let service = service(&env, &key, "human_service", "1.00").await;
-    let (payer, agent) = env.payer(3 * DOLLAR).await;
+    let (payer, agent) = env.payer(4 * DOLLAR).await;
     let mut jobs = Vec::new();
     for _ in 0..3 {
         let paid =
@@ -70,6 +70,22 @@ async fn a_dispute_is_split_70_30_by_the_arbiter_and_the_balances_are_the_contra
     for id in &jobs {
         wait_status(&env, id, &key, "dispatched").await;
     }
+
+    // The payer has no API key: it reads its job for an x402 micro-payment from the wallet that bought it.
+    let read = |payer: &clearing_client::Payer| {
+        let url = format!("{}/v1/jobs/{}", env.base, jobs[0]).parse().unwrap();
+        let payer = payer.clone();
+        async move { payer.pay(Method::GET, url, reqwest::header::HeaderMap::new(), None).await.unwrap() }
+    };
+    let unpaid = env.get(&format!("/v1/jobs/{}", jobs[0]), None).await;
+    assert_eq!(unpaid.status, StatusCode::PAYMENT_REQUIRED, "{}", unpaid.body);
+    let paid = read(&agent).await;
+    assert_eq!(paid.status, 200, "{}", String::from_utf8_lossy(&paid.body));
+    assert_eq!(paid_json(&paid)["status"], "dispatched");
+    let (_, stranger) = env.payer(DOLLAR).await;
+    let refused = read(&stranger).await;
+    assert_eq!(refused.status, 403, "{}", String::from_utf8_lossy(&refused.body));
+    assert_eq!(code(&paid_json(&refused)), "wallet_mismatch");
 
     // A job that is not disputed is not resolved.
     let resolve = |id: &str| format!("/v1/admin/jobs/{id}/resolve");

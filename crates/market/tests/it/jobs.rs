@@ -309,7 +309,9 @@ async fn bad_purchases_and_updates_are_refused_and_change_nothing() {
     let other = env.get(&format!("/v1/jobs/{id}"), Some(&other_key)).await;
     assert_eq!((other.status, code(&other.body)), (StatusCode::FORBIDDEN, "not_your_job"));
     let keyless = env.get(&format!("/v1/jobs/{id}"), None).await;
-    assert_eq!(keyless.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(keyless.status, StatusCode::PAYMENT_REQUIRED, "no key: the payer's wallet pays to read");
+    let wrong_key = env.get(&format!("/v1/jobs/{id}"), Some("clr_not-a-key")).await;
+    assert_eq!((wrong_key.status, code(&wrong_key.body)), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
     let missing = env.get("/v1/jobs/not-a-job", Some(&key)).await;
     assert_eq!((missing.status, code(&missing.body)), (StatusCode::NOT_FOUND, "job_not_found"));
     wait_status(&env, &id, &key, "dispatched").await;
