@@ -44,7 +44,7 @@ impl Receiver {
     }
 
     /// The bodies received so far, as JSON, with their headers.
-    fn events(&self) -> Vec<(HeaderMap, Bytes, Value)> {
+    pub(crate) fn events(&self) -> Vec<(HeaderMap, Bytes, Value)> {
         let requests = self.requests.lock().unwrap().clone();
         requests.into_iter().map(|(h, b)| (h, b.clone(), serde_json::from_slice(&b).unwrap())).collect()
     }

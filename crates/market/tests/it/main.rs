@@ -9,4 +9,5 @@ mod jobs;
 mod limits;
 mod openapi;
 mod register;
+mod reorg;
 mod services;
