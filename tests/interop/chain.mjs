@@ -11,8 +11,9 @@
 //   node chain.mjs balance <token> <address>             -> {"balance":"…"}
 //   node chain.mjs check <pay-output.json>               -> the verdict; exit 1 if any assertion fails
 //        env TOKEN_ADDRESS, AGENT, PAY_TO, PRICE, AGENT_BEFORE, PAY_TO_BEFORE, NETWORK, EXPECTED_BODY (JSON: the
-//        whole body), or EXPECTED_BODY_SUBSET (JSON: fields the body must have with these values) and
-//        EXPECTED_STATUS (default 200)
+//        whole body), or EXPECTED_BODY_SUBSET (JSON: fields the body must have with these values),
+//        EXPECTED_STATUS (default 200) and PAYER_EARLIER_TRANSFERS (default 0: how many Transfers out of the payer
+//        the chain held before this payment; the check wants exactly one more)
 //
 // All commands need RPC_URL (loopback) and CHAIN_ID.
 
@@ -145,6 +146,7 @@ async function check(outputPath) {
   const expectedBody = subset === undefined ? JSON.parse(requireEnv("EXPECTED_BODY")) : undefined;
   const expectedSubset = subset === undefined ? undefined : JSON.parse(subset);
   const expectedStatus = intEnv("EXPECTED_STATUS", 200);
+  const earlierTransfers = intEnv("PAYER_EARLIER_TRANSFERS", 0);
 
   const failures = [];
   const expect = (ok, message) => ok || failures.push(message);
@@ -208,9 +210,12 @@ async function check(outputPath) {
       );
     }
   }
-  // Exactly once: over the whole chain, the payer's tokens moved out in a single Transfer.
+  // Exactly once: over the whole chain, this payment moved the payer's tokens out in a single Transfer.
   const outgoing = await publicClient.getLogs({ address: token, event: transferEvent, args: { from: agent }, fromBlock: 0n });
-  expect(outgoing.length === 1, `${outgoing.length} Transfer events out of the payer, expected 1`);
+  expect(
+    outgoing.length === earlierTransfers + 1,
+    `${outgoing.length} Transfer events out of the payer, expected ${earlierTransfers + 1}`,
+  );
 
   const verdict = {
     ok: failures.length === 0,

@@ -7,7 +7,7 @@
 #   then the case's resource server -> its payer -> assertions (chain.mjs check; with Clearing also: the payment
 #     response's transaction is a BatchSettler transaction).
 # Usage: tests/interop/run-reference.sh [CASE|all]   (default all: v2 v1, plus v2-rust py-server py-client
-#   conformance rust-client rust-client-express market market-purchase with Clearing)
+#   conformance rust-client rust-client-express market market-purchase py-market with Clearing)
 #   v2: anvil --chain-id 31337, network eip155:31337, @x402/express + @x402/fetch 2.27
 #   v1: anvil --chain-id 84532, network base-sepolia, x402-express + x402-fetch 1.2.0
 #   v2-rust: as v2, but the resource server is Rust: crates/paywall/examples/weather.rs (clearing-paywall's axum
@@ -29,6 +29,14 @@
 #     X-Webhook-Signature, complete, release, claim (the provider's balance rises by exactly price minus the fee);
 #     then `clearing audit verify` checks the release's anchored audit record against the chain. `clearing dev` runs
 #     with [audit] anchor_every_records = 1 so that record is anchored within the case
+#   py-market (Clearing only): a fresh agent wallet with no registration buys from that marketplace with the PyPI x402
+#     2.25 client (python/pay_v2.py, METHOD=POST BODY={"brief":...} EXPECT_STATUS=201): the demo provider's data_api
+#     and automated_service (seeded by `clearing dev`), found in the free catalog, each brief made from the service's
+#     input_schema. Each purchase: 201 with the job, a successful PAYMENT-RESPONSE whose transaction (a call to the
+#     Escrow) moved exactly the price from the agent to the Escrow, once. Then the agent reads the automated job
+#     (GET /v1/jobs/{id}) with the same client until it is dispatched, each read an x402 payment of [market]
+#     job_read_price to the fee recipient (no API key), checked the same way; the agent's balance fell by exactly the
+#     two prices plus the reads
 # The Python cases use tests/interop/.venv, made on first use from python/requirements.txt (pinned, with hashes).
 # Asserts, per case: HTTP 200 with the resource; the payer's token balance fell by exactly PRICE, once; the payee's
 # rose by PRICE; the payment response names a mined transaction doing exactly that transfer. Every process it
@@ -48,8 +56,8 @@ else
   mode=main; cases=("${1:-all}")
 fi
 for c in "${cases[@]}"; do
-  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|market-purchase|all) ;;
-    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|market-purchase|all]" >&2; exit 2 ;; esac
+  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|market-purchase|py-market|all) ;;
+    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|market-purchase|py-market|all]" >&2; exit 2 ;; esac
 done
 
 FACILITATOR="${FACILITATOR:-reference}"
@@ -57,10 +65,12 @@ case "$FACILITATOR" in reference|clearing) ;; *) echo "FACILITATOR must be refer
 if [ "${cases[0]}" = all ]; then
   cases=(v2 v1)
   [ "$FACILITATOR" = clearing ] && cases+=(v2-rust py-server py-client conformance rust-client rust-client-express market
-    market-purchase)
+    market-purchase py-market)
 fi
-case " ${cases[*]} " in *" market-purchase "*) [ "$FACILITATOR" = clearing ] ||
-  { echo "market-purchase runs against Clearing's marketplace only: FACILITATOR=clearing" >&2; exit 2; } ;; esac
+for c in market-purchase py-market; do
+  case " ${cases[*]} " in *" $c "*) [ "$FACILITATOR" = clearing ] ||
+    { echo "$c runs against Clearing's marketplace only: FACILITATOR=clearing" >&2; exit 2; } ;; esac
+done
 PRICE="${PRICE:-10000}"
 MINT="${MINT:-5000000}"
 # anvil's first two well-known dev accounts: the token deployer and the facilitator's gas-paying signer.
@@ -70,7 +80,7 @@ MINTER_KEY=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 STARTUP_TIMEOUT=30   # seconds for anvil or a server to announce itself
 PAY_TIMEOUT=90       # seconds for the payer, whole exchange
 CHORE_TIMEOUT=60     # seconds for a chain.mjs command or the token build
-MARKET_WAIT=60       # market-purchase: seconds for each thing it waits for (a webhook, a job status, an anchor)
+MARKET_WAIT=60       # market-purchase, py-market: seconds for each wait (a webhook, a job status, an anchor)
 MARKET_TIMEOUT=300   # market-purchase: seconds for the whole of market-purchase.mjs
 
 # ---------------------------------------------------------------- processes
@@ -289,6 +299,7 @@ run_clearing_case() {
   export RPC_URL="$rpc" CHAIN_ID="$chain_id"
   echo "clearing dev: rpc $rpc, facilitator $facilitator_url, MockUSDC $token, BatchSettler $settler"
   if [ "$v" = market-purchase ]; then market_purchase "$facilitator_url" "$token" "$out"; return; fi
+  if [ "$v" = py-market ]; then py_market "$facilitator_url" "$token" "$out"; return; fi
 
   local agent agent_key pay_to
   chore new-key >"$work/agent.json"
@@ -357,6 +368,244 @@ market_purchase() {
   stop_all
 }
 
+# py_market MARKET_URL TOKEN DEV_OUT: a fresh agent wallet, never registered, buys the demo provider's data_api and
+# automated_service on the marketplace of the `clearing dev` whose summary is DEV_OUT, with the PyPI x402 client
+# (python/pay_v2.py), then reads the automated job until it is dispatched, each read paid with x402 from the same
+# wallet (`[market] job_read_price` to the fee recipient: the agent has no API key). Each payment is checked on chain
+# (chain.mjs check): exactly its price, in one Transfer, from the agent to the Escrow (a purchase) or to the fee
+# recipient (a read); at the end the agent's balance fell by exactly the sum, and the Escrow's rose by the two prices.
+py_market() {
+  local market_url="$1" token="$2" out="$3"
+  local escrow settler fee_recipient demo read_price
+  escrow="$(sed -nE 's/^ +Escrow +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
+  settler="$(sed -nE 's/^ +BatchSettler +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
+  fee_recipient="$(sed -nE 's/^  relayer, operator and fee recipient: (0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
+  demo="$(sed -nE 's/.* as the demo provider \(wallet (0x[0-9a-fA-F]{40}),.*/\1/p' "$out" | head -n1)"
+  read_price="$(sed -nE 's/^job_read_price = "([0-9.]+)"$/\1/p' "$work/dev-py-market.toml" | head -n1)"
+  if [ -z "$escrow" ] || [ -z "$settler" ] || [ -z "$fee_recipient" ] || [ -z "$demo" ] || [ -z "$read_price" ]; then
+    echo "no Escrow, BatchSettler, fee recipient or demo provider in clearing dev's summary, or no job_read_price" \
+      "in its config" >&2
+    dump "clearing-py-market"
+    return 1
+  fi
+  read_price="$(usdc_atomic "$read_price")"
+
+  # py_pay reads agent, agent_key and token, and counts agent_transfers.
+  local agent agent_key agent_transfers=0 agent_start escrow_start
+  chore new-key >"$work/agent.json"
+  agent_key="$(json_field key <"$work/agent.json")"
+  agent="$(json_field address <"$work/agent.json")"
+  DEPLOYER_KEY="$MINTER_KEY" chore mint "$token" "$agent" "$MINT" >/dev/null
+  agent_start="$(chore balance "$token" "$agent" | json_field balance)"
+  escrow_start="$(chore balance "$token" "$escrow" | json_field balance)"
+  echo "Escrow $escrow, fee recipient $fee_recipient, demo provider $demo, job_read_price $read_price;" \
+    "agent $agent (no ETH, no registration) minted $MINT"
+
+  # 1-2. Each demo service from the free catalog, bought with a brief made from its input_schema.
+  local type service id price brief subset job purchased=0 started
+  local -A jobs=() ms=()
+  for type in data_api automated_service; do
+    started="$(now_ms)"
+    service="$(demo_service "$market_url" "$type" "$demo")" || { dump "clearing-py-market"; return 1; }
+    id="$(json_expr 'j["id"]' <<<"$service")"
+    price="$(json_expr 'j["atomic"]' <<<"$service")"
+    brief="$(json_expr 'j["brief"]' <<<"$service")"
+    subset="$(json_expr '{"service_id": j["id"], "service_type": j["service_type"], "payer": sys.argv[2],
+      "price": j["agent_price"]}' "$agent" <<<"$service")"
+    echo "$type: service $id, $(json_expr 'j["agent_price"]' <<<"$service") USDC ($price), brief $brief"
+    py_pay "purchase-$type" "$market_url/v1/services/$id/purchase" "$escrow" "$price" "$escrow" \
+      METHOD=POST BODY="{\"brief\":$brief}" EXPECT_STATUS=201 EXPECTED_STATUS=201 EXPECTED_BODY_SUBSET="$subset" \
+      || return 1
+    job="$(purchased_job "$work/purchase-$type.out" "$type" "$escrow" "$brief")" || return 1
+    jobs[$type]="$job"
+    purchased=$((purchased + price))
+    ms[purchase_$type]=$(( $(now_ms) - started ))
+    echo "$type: job $job, $(json_expr 'j["body"]["status"]' <"$work/purchase-$type.out")"
+  done
+
+  # 3. The automated job, read until dispatched. The agent has no API key, so each read is an x402 payment of
+  # job_read_price from the wallet that bought the job, to the fee recipient, through the batcher. Nothing free tells
+  # when the indexer has confirmed the funding (the funding is mined before the 201 answers; `dispatched` waits for
+  # the indexer and the reactor), so the agent polls as any agent would, a second apart, within MARKET_WAIT; each read
+  # is checked as a purchase is, and the final balance counts every one.
+  local reads=0 status deadline=$((SECONDS + MARKET_WAIT))
+  job="${jobs[automated_service]}"
+  started="$(now_ms)"
+  while :; do
+    reads=$((reads + 1))
+    py_pay "read-$reads" "$market_url/v1/jobs/$job" "$fee_recipient" "$read_price" "$settler" \
+      EXPECTED_BODY_SUBSET="{\"job_id\":\"$job\",\"service_type\":\"automated_service\",\"payer\":\"$agent\"}" \
+      || return 1
+    status="$(json_expr 'j["body"]["status"]' <"$work/read-$reads.out")"
+    echo "read $reads: job $job is $status"
+    [ "$status" = dispatched ] && break
+    if [ "$status" != funding ]; then echo "job $job is $status, expected funding, then dispatched" >&2; return 1; fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "job $job not dispatched within ${MARKET_WAIT}s" >&2; dump "clearing-py-market"; return 1
+    fi
+    sleep 1
+  done
+  ms[reads_until_dispatched]=$(( $(now_ms) - started ))
+
+  # 4. In all, the agent paid the two prices and each read, nothing else; the Escrow holds the two prices.
+  local agent_end escrow_end spent verdict
+  agent_end="$(chore balance "$token" "$agent" | json_field balance)"
+  escrow_end="$(chore balance "$token" "$escrow" | json_field balance)"
+  spent=$((purchased + reads * read_price))
+  verdict="$("$PYTHON" -c '
+import json, sys
+(agent, data_job, automated_job, purchased, reads, read_price, spent, agent_start, agent_end, escrow_start,
+ escrow_end, transfers, timings) = sys.argv[1:]
+failures = []
+if int(agent_start) - int(agent_end) != int(spent):
+    failures.append(f"agent balance {agent_start} -> {agent_end}, expected -{spent} (purchases {purchased}, "
+                    f"{reads} reads of {read_price})")
+if int(escrow_end) - int(escrow_start) != int(purchased):
+    failures.append(f"Escrow balance {escrow_start} -> {escrow_end}, expected +{purchased}")
+if int(transfers) != 2 + int(reads):
+    failures.append(f"{transfers} payments checked, expected {2 + int(reads)}")
+print(json.dumps({"ok": not failures, "failures": failures, "agent": agent,
+    "jobs": {"data_api": data_job, "automated_service": automated_job}, "purchased": purchased,
+    "reads": int(reads), "read_price": read_price, "spent": spent,
+    "agent_balance": {"before": agent_start, "after": agent_end},
+    "escrow_balance": {"before": escrow_start, "after": escrow_end},
+    "timings_ms": {k: int(v) for k, v in (t.split("=") for t in timings.split())}}, separators=(",", ":")))
+' "$agent" "${jobs[data_api]}" "$job" "$purchased" "$reads" "$read_price" "$spent" "$agent_start" "$agent_end" \
+    "$escrow_start" "$escrow_end" "$agent_transfers" "$(for k in "${!ms[@]}"; do echo "$k=${ms[$k]}"; done)")"
+  echo "verdict: $verdict"
+  [ "$(json_field ok <<<"$verdict")" = true ] || return 1
+  stop_all
+}
+
+# py_pay NAME URL PAY_TO PRICE TX_TO [VAR=VALUE...]: the agent (agent, agent_key and token of the caller) pays URL
+# with python/pay_v2.py, its cap per payment PRICE; then chain.mjs check asserts the answer (EXPECTED_STATUS,
+# EXPECTED_BODY_SUBSET among the VARs), a successful payment response, and that this payment, the agent's
+# agent_transfers+1st, moved exactly PRICE from the agent to PAY_TO in one Transfer, in a transaction sent to TX_TO.
+# The VARs go to both (METHOD, BODY and EXPECT_STATUS are the payer's).
+py_pay() {
+  local name="$1" url="$2" pay_to="$3" price="$4" tx_to="$5"; shift 5
+  local agent_before pay_to_before tx to
+  agent_before="$(chore balance "$token" "$agent" | json_field balance)"
+  pay_to_before="$(chore balance "$token" "$pay_to" | json_field balance)"
+  if ! env AGENT_KEY="$agent_key" TOKEN_ADDRESS="$token" MAX_AMOUNT="$price" PAY_TIMEOUT_MS=$((PAY_TIMEOUT * 1000)) \
+      "$@" timeout --foreground "$((PAY_TIMEOUT + 5))" "$PYTHON" "$INTEROP/python/pay_v2.py" "$url" \
+      >"$work/$name.out" 2>"$work/$name.err"; then
+    echo "pay_v2.py ($name) failed:" >&2
+    dump "$name"; dump "clearing-py-market"
+    return 1
+  fi
+  if ! env TOKEN_ADDRESS="$token" AGENT="$agent" PAY_TO="$pay_to" PRICE="$price" AGENT_BEFORE="$agent_before" \
+      PAY_TO_BEFORE="$pay_to_before" NETWORK="eip155:$CHAIN_ID" PAYER_EARLIER_TRANSFERS="$agent_transfers" "$@" \
+      timeout --foreground "$CHORE_TIMEOUT" node "$INTEROP/chain.mjs" check "$work/$name.out" \
+      >"$work/check-$name.out" 2>"$work/check-$name.err"; then
+    echo "assertions failed ($name):" >&2
+    dump "$name"; dump "check-$name"; dump "clearing-py-market"
+    return 1
+  fi
+  agent_transfers=$((agent_transfers + 1))
+  tx="$(json_field paymentResponse <"$work/$name.out" | json_field transaction)"
+  to="$(timeout "$CHORE_TIMEOUT" cast tx "$tx" to --rpc-url "$RPC_URL")"
+  if [ "${to,,}" != "${tx_to,,}" ]; then
+    echo "$name: transaction $tx went to $to, not $tx_to" >&2
+    return 1
+  fi
+  echo "$name: $price from the agent to $pay_to in $tx (to $to)"
+}
+
+# demo_service MARKET_URL TYPE DEMO_WALLET: the demo provider's one service of TYPE, from the free catalog
+# (GET /v1/services/catalog?service_type=TYPE&provider=DEMO_WALLET) and its detail (GET /v1/services/{id}), as one
+# JSON line {id, service_type, agent_price, atomic, brief}, brief an instance of its input_schema.
+demo_service() {
+  timeout --foreground "$CHORE_TIMEOUT" "$PYTHON" - "$@" <<'PY'
+import json, sys, urllib.request
+from decimal import Decimal
+
+market, kind, demo = sys.argv[1:]
+
+def get(path):
+    with urllib.request.urlopen(market + path, timeout=10) as response:
+        return json.load(response)
+
+def instance(schema, where):
+    """A value valid for the plain JSON schema the demo services use (objects' required fields, scalars, enums)."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {key: instance(properties.get(key, {}), f"{where}.{key}") for key in schema.get("required", [])}
+    if kind == "string":
+        return "Clearing interop: bought with the PyPI x402 client".ljust(schema.get("minLength", 0), ".")
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return True
+    sys.exit(f"input_schema{where}: no brief for {json.dumps(schema)}")
+
+page = get(f"/v1/services/catalog?service_type={kind}&provider={demo}")
+found = [s for s in page["services"] if s["service_type"] == kind]
+if len(found) != 1:
+    sys.exit(f"the catalog lists {len(found)} {kind} services of the demo provider {demo}, expected 1: {page}")
+listed = found[0]
+detail = get(f"/v1/services/{listed['id']}")
+if detail.get("status") != "active" or detail.get("pricing_model") != "fixed" or \
+        detail.get("agent_price") != listed["agent_price"]:
+    sys.exit(f"service {listed['id']}: listed {listed}, detail {detail}")
+atomic = Decimal(detail["agent_price"]).scaleb(6)
+if atomic != atomic.to_integral_value() or atomic <= 0:
+    sys.exit(f"service {listed['id']}: agent_price {detail['agent_price']} is no USDC amount")
+brief = instance(detail.get("input_schema") or {"type": "object"}, "")
+print(json.dumps({"id": detail["id"], "service_type": kind, "agent_price": detail["agent_price"],
+                  "atomic": str(int(atomic)), "brief": brief}, separators=(",", ":")))
+PY
+}
+
+# purchased_job PAY_OUT TYPE ESCROW BRIEF: checks the job a purchase answered (pay_v2.py's line in PAY_OUT): an id, a
+# status its TYPE allows right after payment, BRIEF as sent, the Escrow, this payment's funding transaction, an
+# escrow job for an automated_service and none for a data_api; prints its id.
+purchased_job() {
+  "$PYTHON" - "$@" <<'PY'
+import json, re, sys
+
+path, kind, escrow, brief = sys.argv[1:]
+line = json.loads(open(path).read().strip().split("\n")[-1])
+job, tx = line["body"], line["paymentResponse"]["transaction"]
+allowed = {"data_api": ("funding", "verified"), "automated_service": ("funding", "dispatched")}[kind]
+view = job.get("escrow") or {}
+problems = [
+    message
+    for failed, message in [
+        (not re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", str(job.get("job_id"))),
+         f"job_id {job.get('job_id')!r}"),
+        (job.get("status") not in allowed, f"status {job.get('status')!r}, expected one of {allowed}"),
+        (job.get("brief") != json.loads(brief), f"brief {json.dumps(job.get('brief'))}, sent {brief}"),
+        (str(view.get("contract")).lower() != escrow.lower(), f"escrow.contract {view.get('contract')}, not {escrow}"),
+        (view.get("funding_tx") not in (None, tx), f"escrow.funding_tx {view.get('funding_tx')}, not {tx}"),
+        ((view.get("escrow_job_id") is None) != (kind == "data_api"),
+         f"escrow.escrow_job_id {view.get('escrow_job_id')} for a {kind}"),
+    ]
+    if failed
+]
+if problems:
+    sys.exit(f"the {kind} purchase answered: " + "; ".join(problems))
+print(job["job_id"])
+PY
+}
+
+# json_expr EXPR [ARG...]: EXPR, a Python expression over j (the last JSON line of stdin) and sys.argv[2:], printed
+# (a string as it is, anything else as JSON).
+json_expr() {
+  "$PYTHON" -c '
+import json, sys
+j = json.loads(sys.stdin.read().strip().split("\n")[-1])
+value = eval(sys.argv[1])
+print(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
+' "$@"
+}
+
+now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+usdc_atomic() { "$PYTHON" -c 'import decimal, sys; print(int(decimal.Decimal(sys.argv[1]).scaleb(6)))' "$1"; }
+
 # ---------------------------------------------------------------- one case
 
 if [ "$mode" = case ]; then
@@ -384,7 +633,7 @@ export EXPECTED_BODY="$(cd "$INTEROP" && node --input-type=module -e 'import {WE
 # The Python cases' interpreter: a project-local venv with the pinned packages of python/requirements.txt,
 # installed from PyPI with --require-hashes and made again whenever that file (or the python3 it was made with)
 # changes, as node_modules is for package-lock.json.
-if [[ " ${cases[*]} " =~ " "(py-server|py-client|conformance)" " ]]; then
+if [[ " ${cases[*]} " =~ " "(py-server|py-client|conformance|py-market)" " ]]; then
   venv="$INTEROP/.venv"
   requirements="$INTEROP/python/requirements.txt"
   want="$( { sha256sum "$requirements" | cut -d' ' -f1; python3 -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
