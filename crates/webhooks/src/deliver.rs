@@ -119,3 +119,24 @@ fn describe(e: &reqwest::Error) -> String {
         _ => what.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Receivers are https in production: the client speaks TLS (a plain-text listener fails the handshake; a build
+    /// without TLS would refuse the scheme before connecting).
+    #[tokio::test]
+    async fn https_receivers_are_reached_over_tls() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::io::AsyncWriteExt::write_all(&mut stream, b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        });
+        let sender = Sender::new(&WebhooksConfig { allow_private: true, ..WebhooksConfig::default() }).unwrap();
+        let error = sender.client.post(format!("https://127.0.0.1:{port}/hook")).send().await.unwrap_err();
+        assert!(!error.is_builder() && error.is_connect(), "{error:?}");
+        accepted.await.unwrap();
+    }
+}
