@@ -18,7 +18,7 @@ use axum::{
 use clearing_facilitator::{Verifier, http::SettleService};
 use clearing_ledger::Route;
 use clearing_x402::{
-    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequest, Price, SettleResponse, TokenDomain, Usdc, X_PAYMENT,
+    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequest, Price, Reason, SettleResponse, TokenDomain, Usdc, X_PAYMENT,
     X402Version, encode_header, response_header,
 };
 use serde::Serialize;
@@ -135,6 +135,15 @@ impl X402Edge {
         }
     }
 
+    /// Who signed `payment`, and its nonce, from what needs no chain (the signature recovered, the terms checked
+    /// against the price); `None` when that fails. For finding what an earlier send of this very payment bought,
+    /// once it no longer verifies because it settled: the queue then shares its outcome only with exactly that
+    /// payment ([`X402Edge::settle_keyed`]).
+    pub fn signed_by(&self, payment: &Payment) -> Option<(Address, B256)> {
+        let signed = self.verifier.precheck(&payment.request).ok()?;
+        Some((signed.payer, signed.authorization.nonce))
+    }
+
     /// Settles `payment` through the facilitator's queue and waits for its outcome; a 402 carrying the failed
     /// settle answer in the payment-response header when it did not settle for this request (a payment still
     /// pending names its transaction: a retry of the same payment waits for it).
@@ -145,8 +154,27 @@ impl X402Edge {
     /// [`X402Edge::settle`] on `route`: a purchase paid into the escrow, booked as a job or credited, through the
     /// escrow routes of the same queue.
     pub async fn settle_routed(&self, payment: &Payment, route: Route) -> Result<Settled> {
-        let response = self.settle.settle_routed(&self.verifier, &payment.request, route).await;
+        self.settle_on(payment, route, false).await
+    }
+
+    /// [`X402Edge::settle_routed`] for a payment that buys something keyed by the payment itself (a job): if it
+    /// settled for an earlier send of it (a retry after a lost answer or a crash, or a concurrent duplicate), it
+    /// counts as settled for this one too, with its transaction. The queue answers
+    /// `invalid_exact_evm_nonce_already_used` with that transaction only to exactly the payment that settled (same
+    /// terms and signature bytes), so this never lends one payment's money to another; and what a repeat gets is
+    /// what the payment bought, answered again, never bought again.
+    pub async fn settle_keyed(&self, payment: &Payment, route: Route) -> Result<Settled> {
+        self.settle_on(payment, route, true).await
+    }
+
+    async fn settle_on(&self, payment: &Payment, route: Route, repeat: bool) -> Result<Settled> {
+        let mut response = self.settle.settle_routed(&self.verifier, &payment.request, route).await;
         let version = payment.request.version();
+        if repeat && response.error_reason == Some(Reason::NonceAlreadyUsed) && response.transaction.is_some() {
+            response.success = true;
+            response.error_reason = None;
+            response.error_message = None;
+        }
         match response.payer {
             Some(payer) if response.success => {
                 info!(%payer, tx = ?response.transaction, "market: payment settled");

@@ -98,13 +98,18 @@ pub(crate) struct Setup {
     config: PathBuf,
     pub(crate) listen: SocketAddr,
     relayer_key: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Setup {
     /// The relayer `clearing serve` signs with: anvil account 0, which deployed the suite.
-    fn relayer(&self) -> Address {
+    pub(crate) fn relayer(&self) -> Address {
         self.chain.address(DEPLOYER)
+    }
+
+    /// The test's own directory (the config file is in it), removed with the setup.
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// The ledger key of `payment`.
@@ -211,6 +216,11 @@ async fn settles_survive_sigkill_at_any_moment_and_pay_exactly_once() {
 
 /// Anvil, the token and the suite, the database (named for `test`) and the config file.
 pub(crate) async fn set_up(test: &str) -> Setup {
+    set_up_with(test, "").await
+}
+
+/// [`set_up`] with `extra` appended to the config file (TOML sections of its own).
+pub(crate) async fn set_up_with(test: &str, extra: &str) -> Setup {
     let chain = Chain::start().await;
     let database = TestDatabase::create(test).await;
     let relayer_key = format!("0x{}", alloy::hex::encode(chain.key(DEPLOYER).to_bytes()));
@@ -220,13 +230,13 @@ pub(crate) async fn set_up(test: &str) -> Setup {
     let text = format!(
         "[chain]\nrpc_url = \"{rpc}\"\n\n[chain.usdc]\naddress = \"{usdc}\"\nname = \"USDC\"\nversion = \"2\"\n\n\
          [chain.deployment]\n{deployment}\n[facilitator]\nlisten = \"{listen}\"\n\n[facilitator.settle]\n\
-         max_wait_ms = 100\n",
+         max_wait_ms = 100\n\n{extra}",
         rpc = chain.endpoint(),
         usdc = chain.token,
         deployment = toml::to_string(&chain.deployment).unwrap(),
     );
     std::fs::write(&config, text).unwrap();
-    Setup { chain, database, pay_to: Address::repeat_byte(0x7a), config, listen, relayer_key, _dir: dir }
+    Setup { chain, database, pay_to: Address::repeat_byte(0x7a), config, listen, relayer_key, dir }
 }
 
 pub(crate) fn free_port() -> u16 {
@@ -235,10 +245,23 @@ pub(crate) fn free_port() -> u16 {
 
 /// `clearing serve`, once it listens.
 pub(crate) fn start(setup: &Setup) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clearing"))
+    start_on(setup, setup.listen, None)
+}
+
+/// `clearing serve --listen listen`, once it listens; its logs go to the test's stderr, or at `info` to the end of
+/// the file `log`.
+pub(crate) fn start_on(setup: &Setup, listen: SocketAddr, log: Option<&std::path::Path>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clearing"));
+    if let Some(log) = log {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        command.env("RUST_LOG", "info").env("NO_COLOR", "1").stderr(file);
+    }
+    let mut child = command
         .arg("--config")
         .arg(&setup.config)
         .arg("serve")
+        .arg("--listen")
+        .arg(listen.to_string())
         .env("CLEARING_DATABASE_URL", setup.database.url())
         .env("CLEARING_RELAYER_KEY", &setup.relayer_key)
         .env_remove("DATABASE_URL")
@@ -256,11 +279,12 @@ pub(crate) fn start(setup: &Setup) -> Child {
         first
     });
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(setup.listen).is_err() {
+    while std::net::TcpStream::connect(listen).is_err() {
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("clearing serve exited at startup with {status}: {:?}", line.join());
+            let logged = log.map(|log| std::fs::read_to_string(log).unwrap_or_default()).unwrap_or_default();
+            panic!("clearing serve exited at startup with {status}: {:?}\n{logged}", line.join());
         }
-        assert!(Instant::now() < deadline, "clearing serve did not listen on {} within 30 s", setup.listen);
+        assert!(Instant::now() < deadline, "clearing serve did not listen on {listen} within 30 s");
         std::thread::sleep(Duration::from_millis(20));
     }
     child
@@ -387,7 +411,7 @@ async fn wait_for_new_batch(setup: &Setup, ledger: &Ledger, seen: &mut HashSet<B
 }
 
 /// Mines one block of whatever is in the mempool.
-async fn mine(setup: &Setup) {
+pub(crate) async fn mine(setup: &Setup) {
     let _: Value = setup.chain.provider.raw_request("evm_mine".into(), ()).await.unwrap();
 }
 

@@ -4,4 +4,6 @@ mod audit;
 mod crash;
 mod dev;
 mod lost_answer;
+mod market_processes;
+mod market_support;
 mod migrate;

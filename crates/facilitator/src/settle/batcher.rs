@@ -239,8 +239,10 @@ async fn follow_head(shared: Arc<Shared>, head: watch::Sender<u64>, mut stop: wa
     }
 }
 
-/// Every [`ADOPT_EVERY`], hands each unresolved batch of the relayer that no driver follows to its lane's loop.
-/// Only a reorg makes such a batch (the indexer reopens a batch whose block was removed).
+/// Every [`ADOPT_EVERY`], hands each unresolved batch of the relayer that no driver follows to its lane's loop:
+/// a batch the indexer reopened because a reorg removed its block, or one of another process relaying from the same
+/// key (driven here too, so the batch finishes if that process dies; whichever driver resolves it first ends the
+/// other's).
 async fn adopt_orphans(
     shared: Arc<Shared>,
     adopters: HashMap<Lane, mpsc::UnboundedSender<InFlight>>,
@@ -396,11 +398,16 @@ async fn drive(shared: Arc<Shared>, mut batch: InFlight, fresh: bool) {
     head.borrow_and_update();
     let mut first = fresh;
     loop {
-        let step = if first { shared.sign_first(&mut batch).await } else { shared.step(&mut batch).await };
+        let step = if first { shared.sign_first(&mut batch, true).await } else { shared.step(&mut batch).await };
         first = false;
         match step {
             Ok(Step::Done) => return,
             Ok(Step::Wait) => {}
+            // Another process relaying from the same key finished it (resolved or requeued it) first.
+            Err(Error::Ledger(clearing_ledger::Error::BatchClosed(_))) => {
+                debug!(batch = %batch.id, nonce = batch.nonce, "batch finished by another driver");
+                return;
+            }
             Err(e) => {
                 warn!(batch = %batch.id, nonce = batch.nonce, error = %e, "in-flight batch step failed; retrying")
             }
@@ -467,16 +474,26 @@ impl Shared {
             cutoff: now + self.config.expiry_margin_secs,
             now,
         };
-        let (id, items, actions) = if lane.route.carries_actions() {
-            let Some((id, actions)) = self.ledger.claim_action_batch(&claim).await? else {
-                return Ok(None);
-            };
-            (id, Vec::new(), actions)
+        let claimed = if lane.route.carries_actions() {
+            self.ledger.claim_action_batch(&claim).await.map(|c| c.map(|(id, actions)| (id, Vec::new(), actions)))
         } else {
-            let Some((id, items)) = self.ledger.claim_batch(&claim).await? else {
+            self.ledger.claim_batch(&claim).await.map(|c| c.map(|(id, items)| (id, items, Vec::new())))
+        };
+        let (id, items, actions) = match claimed {
+            Ok(Some(claimed)) => claimed,
+            Ok(None) => return Ok(None),
+            Err(clearing_ledger::Error::NonceInUse { .. }) => {
+                // Another process relaying from the same key holds this nonce (the database's unique index on
+                // live batches keeps two from taking one): go on after every nonce in use, on chain (mined or in
+                // the node's pool) or held by a batch not yet sent, and claim there at the next round.
+                let pending = self.relayer.pending_nonce().await?;
+                let held = self.ledger.unresolved_batches(claim.chain_id, claim.relayer).await?;
+                let after_held = held.iter().map(|b| b.tx_nonce + 1).max().unwrap_or(0);
+                *next = (nonce + 1).max(pending).max(after_held);
+                info!(%lane, taken = nonce, next = *next, "relayer nonce taken by another process; moving past it");
                 return Ok(None);
-            };
-            (id, items, Vec::new())
+            }
+            Err(e) => return Err(e.into()),
         };
         *next += 1;
         self.driven.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
@@ -500,16 +517,18 @@ impl Shared {
         }))
     }
 
-    /// Signs a batch that has no transaction yet at its nonce, records and sends it. If it cannot be signed and
-    /// no later nonce was handed out, its items go back to the queue and its nonce to the next batch; otherwise
-    /// it keeps the nonce (the later batches wait for it at the node) and its driver signs again on its next step.
-    async fn sign_first(&self, batch: &mut InFlight) -> Result<Step> {
+    /// Signs a batch that has no transaction yet at its nonce, records and sends it. If it cannot be signed, it was
+    /// just claimed here (`claimed`) and no later nonce was handed out, its items go back to the queue and its nonce
+    /// to the next batch; otherwise it keeps the nonce (the later batches wait for it at the node) and its driver
+    /// signs again on its next step. A batch found unsigned (after a restart, or another process's) is never
+    /// handed back: its claimer may be signing it at this moment.
+    async fn sign_first(&self, batch: &mut InFlight, claimed: bool) -> Result<Step> {
         let call = batch.call();
         let signed = match self.relayer.prepare(&call, batch.nonce, None).await {
             Ok(signed) => signed,
             Err(e) => {
                 let mut next = self.next_nonce.lock().await;
-                if *next == batch.nonce + 1 {
+                if claimed && *next == batch.nonce + 1 {
                     self.ledger.requeue_batch(batch.id, AbandonReason::NeverSent, None).await?;
                     *next = batch.nonce;
                     warn!(batch = %batch.id, nonce = batch.nonce, error = %e, "signing failed; items requeued");
@@ -524,10 +543,16 @@ impl Shared {
 
     async fn step(&self, batch: &mut InFlight) -> Result<Step> {
         if batch.txs.is_empty() {
-            if self.relayer.mined_nonce().await? > batch.nonce {
-                return self.requeue_consumed(batch).await;
+            // Read before the ledger: a transaction is recorded before it is sent, so one that used the nonce by
+            // now is in the ledger by now, also when another process sent it.
+            let consumed = self.relayer.mined_nonce().await? > batch.nonce;
+            self.refresh(batch).await?;
+            if batch.txs.is_empty() {
+                if consumed {
+                    return self.requeue_consumed(batch).await;
+                }
+                return self.sign_first(batch, false).await;
             }
-            return self.sign_first(batch).await;
         }
         if self.resolve_if_mined(batch).await? {
             return Ok(Step::Done);
@@ -542,6 +567,11 @@ impl Shared {
                 return Ok(Step::Done);
             }
             if since.elapsed() >= self.config.requeue_grace() {
+                // Another process driving this batch too may have recorded a transaction since we last looked.
+                self.refresh(batch).await?;
+                if self.resolve_if_mined(batch).await? {
+                    return Ok(Step::Done);
+                }
                 return self.requeue_consumed(batch).await;
             }
             return Ok(Step::Wait);
@@ -578,6 +608,21 @@ impl Shared {
             batch.resend = !self.broadcast(&raw, hash, batch.id).await;
         }
         Ok(Step::Wait)
+    }
+
+    /// Adds the transactions of `batch` recorded since it was read (by another process relaying from the same key,
+    /// which drives its own batches and may drive this one); [`clearing_ledger::Error::BatchClosed`] once it is
+    /// resolved or requeued.
+    async fn refresh(&self, batch: &mut InFlight) -> Result<()> {
+        let batches = self.ledger.unresolved_batches(self.relayer.chain_id(), self.relayer.address()).await?;
+        let recorded =
+            batches.into_iter().find(|b| b.id == batch.id).ok_or(clearing_ledger::Error::BatchClosed(batch.id))?;
+        for tx in recorded.transactions {
+            if !batch.txs.iter().any(|known| known.tx_hash == tx.tx_hash) {
+                batch.txs.push(tx);
+            }
+        }
+        Ok(())
     }
 
     async fn record_and_send(&self, batch: &mut InFlight, signed: &SignedBatch) -> Result<()> {

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::{ParticipantId, ServiceId, ServiceType};
 use crate::{
-    Error, JobId, Ledger, Result, RouteKind, SettlementStatus, decode::Fields, encode::int, index::MAIN_INDEXER,
+    Error, JobId, Ledger, PaymentKey, Result, RouteKind, SettlementStatus, decode::Fields, encode::int,
+    index::MAIN_INDEXER,
 };
 
 /// What the provider said about a job: its word, recorded as such.
@@ -125,6 +126,9 @@ const JOB_COLUMNS: &str = "j.id, j.service_id, j.provider_id, j.service_type, j.
     ev.status::text AS escrow_status, ev.tx_hash AS escrow_tx, ev.block_number AS escrow_block,
     ev.review_ends_at::text AS review_ends_at, cr.tx_hash AS credited_tx";
 
+/// The filter of [`select_jobs`] for the job of one payment key (chain, asset, payer, nonce).
+const BY_PAYMENT: &str = "WHERE j.chain_id = $1 AND j.asset = $2 AND j.payer = $3 AND j.nonce = $4";
+
 /// Every job select: the job, its queue row and batch, its newest confirmed escrow event and its confirmed credit.
 fn select_jobs(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(format!(
@@ -180,7 +184,7 @@ impl Ledger {
         .bind(&new.brief)
         .fetch_optional(&self.pool)
         .await?;
-        let row = sqlx::query(select_jobs("WHERE j.chain_id = $1 AND j.asset = $2 AND j.payer = $3 AND j.nonce = $4"))
+        let row = sqlx::query(select_jobs(BY_PAYMENT))
             .bind(int(new.chain_id))
             .bind(new.asset.as_slice())
             .bind(new.payer.as_slice())
@@ -188,6 +192,18 @@ impl Ledger {
             .fetch_one(&self.pool)
             .await?;
         Ok((job_from_row(&row)?, inserted.is_some()))
+    }
+
+    /// The job the payment `key` bought, if any.
+    pub async fn job_by_payment(&self, key: &PaymentKey) -> Result<Option<Job>> {
+        let row = sqlx::query(select_jobs(BY_PAYMENT))
+            .bind(int(key.chain_id))
+            .bind(key.asset.as_slice())
+            .bind(key.payer.as_slice())
+            .bind(key.nonce.as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
     }
 
     /// The job with public id `id`.

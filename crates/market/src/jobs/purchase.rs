@@ -4,7 +4,8 @@
 //!
 //! The order matters for money. Everything that can refuse the purchase for free (the service, its pricing model,
 //! the brief against its input schema) is checked before a payment is asked for. The payment is verified, then the
-//! job is recorded keyed by the payment (a repeat of the payment finds the job it bought, never a second one), then
+//! job is recorded keyed by the payment (a repeat of the payment finds the job it bought, never a second one, also
+//! once the payment has settled and so no longer verifies: the queue then answers only exactly that payment), then
 //! the payment is settled on an escrow route with the terms stored in that record: a `human_service` or
 //! `automated_service` is booked as an escrow job (`fundManyWithTransfer`), a `data_api` call is credited at once
 //! (`payMany`), the fee split on chain either way. The answer is the job, with the funding transaction in the
@@ -20,7 +21,7 @@ use axum::{
 };
 use clearing_chain::{JobTerms, job_id};
 use clearing_ledger::{
-    JobBooking, JobId, Route,
+    JobBooking, JobId, PaymentKey, Route,
     market::{Job, NewJob, PricingModel, Service, ServiceStatus, ServiceType},
 };
 use serde::Deserialize;
@@ -75,10 +76,15 @@ pub(super) async fn purchase(
     let escrow = market.escrow()?;
     let price = market.edge().escrow_price(service.price, escrow, &format!("Purchase: {}", service.name));
     let payment = market.edge().payment(&price, &uri, &headers)?;
-    let verified = market.edge().verify(&payment).await?;
-
-    let new = new_job(&market, &service, &verified, escrow, brief);
-    let (job, inserted) = market.ledger().insert_job(&new).await?;
+    let (job, inserted) = match market.edge().verify(&payment).await {
+        Ok(verified) => market.ledger().insert_job(&new_job(&market, &service, &verified, escrow, brief)).await?,
+        // A repeat of a payment that bought a job and settled since no longer verifies (its nonce is used): it is
+        // answered with that job if the queue holds exactly this payment (checked when it is settled below).
+        Err(refused) => match bought_with(&market, &payment).await? {
+            Some(job) if job.new.service_id == service.id => (job, false),
+            _ => return Err(refused),
+        },
+    };
     if !inserted && job.new.service_id != service.id {
         return Err(MarketError::refused(
             ErrorCode::PaymentReused,
@@ -86,11 +92,21 @@ pub(super) async fn purchase(
         ));
     }
     let route = route_of(&job, service.provider_wallet)?;
-    let settled = market.edge().settle_routed(&payment, route).await?;
+    // Any send of the payment (the first, a retry after a lost answer or a crash, a duplicate) is answered with its
+    // job once the payment settled, whichever send the queue told first.
+    let settled = market.edge().settle_keyed(&payment, route).await?;
     info!(job = %job.new.id, service = %service.id.0, payer = %job.new.payer, tx = ?settled.transaction(), "purchased");
     let job = market.ledger().job(job.new.id).await?.unwrap_or(job);
     let status = if inserted { StatusCode::CREATED } else { StatusCode::OK };
     Ok(settled.attach((status, Json(JobView::of(&market, &job))).into_response()))
+}
+
+/// The job recorded for `payment`'s key (its signer and nonce), if any. Only the key is trusted here: whether the
+/// request carries the very payment queued for that job is for the queue to say when it is settled.
+async fn bought_with(market: &Market, payment: &crate::Payment) -> Result<Option<Job>> {
+    let Some((payer, nonce)) = market.edge().signed_by(payment) else { return Ok(None) };
+    let key = PaymentKey { chain_id: market.edge().chain_id(), asset: market.edge().token(), payer, nonce };
+    Ok(market.ledger().job_by_payment(&key).await?)
 }
 
 /// The job a first purchase with this payment records: the terms the escrow will hold it to.
