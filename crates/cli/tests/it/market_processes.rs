@@ -447,7 +447,17 @@ async fn two_processes_on_one_database_fund_release_and_notify_each_job_once() {
         let job = ledger.job(job_ids[i]).await.unwrap().unwrap();
         let (escrow_job, _) = job.new.escrow_job.clone().unwrap();
         assert_eq!(escrow_job.0, funded[0], "job {i}'s escrow id");
-        let actions = ledger.job_actions(setup.chain.chain_id, escrow, escrow_job).await.unwrap();
+        // The release is on chain; its batch is resolved in the ledger by whichever process drives it (the
+        // survivor adopts the killed one's batches within a few seconds).
+        let actions = eventually(Duration::from_secs(30), &format!("job {i}'s release resolved"), || async {
+            let actions = ledger.job_actions(setup.chain.chain_id, escrow, escrow_job).await.unwrap();
+            let in_flight = actions.iter().any(|a| {
+                matches!(a.action.action, Action::Step { kind: StepKind::Release, .. })
+                    && matches!(a.status, SettlementStatus::Pending | SettlementStatus::Submitted)
+            });
+            (!in_flight).then_some(actions)
+        })
+        .await;
         let releases: Vec<_> = actions
             .iter()
             .filter(|a| matches!(a.action.action, Action::Step { kind: StepKind::Release, .. }))
