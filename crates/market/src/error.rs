@@ -79,6 +79,10 @@ pub enum ErrorCode {
     PaymentReused,
     /// Purchases cannot be taken by this server (503).
     PurchasesUnavailable,
+    /// No webhook event of the caller's has that id (404).
+    WebhookEventNotFound,
+    /// The caller's webhook endpoint is disabled or missing, so nothing can be delivered to it (409).
+    WebhookEndpointDisabled,
     /// Something failed on our side; the details are in our logs (500).
     Internal,
 }
@@ -117,6 +121,8 @@ impl ErrorCode {
             Self::TransitionNotAllowed => "transition_not_allowed",
             Self::PaymentReused => "payment_reused",
             Self::PurchasesUnavailable => "purchases_unavailable",
+            Self::WebhookEventNotFound => "webhook_event_not_found",
+            Self::WebhookEndpointDisabled => "webhook_endpoint_disabled",
             Self::Internal => "internal",
         }
     }
@@ -151,6 +157,8 @@ impl ErrorCode {
             Self::TransitionNotAllowed => StatusCode::CONFLICT,
             Self::PaymentReused => StatusCode::CONFLICT,
             Self::PurchasesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::WebhookEventNotFound => StatusCode::NOT_FOUND,
+            Self::WebhookEndpointDisabled => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -187,6 +195,8 @@ impl ErrorCode {
         Self::TransitionNotAllowed,
         Self::PaymentReused,
         Self::PurchasesUnavailable,
+        Self::WebhookEventNotFound,
+        Self::WebhookEndpointDisabled,
         Self::Internal,
     ];
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     AttemptResponse, ClaimToken, ClaimedWebhook, DeliveryId, DeliveryPage, DisabledReason, EnqueuedWebhook,
-    NewWebhookEvent, NextStep, ParticipantId, SNIPPET_BYTES, WebhookAttempt, WebhookDelivery, WebhookEvent,
+    NewWebhookEvent, NextStep, ParticipantId, Redelivery, SNIPPET_BYTES, WebhookAttempt, WebhookDelivery, WebhookEvent,
     WebhookEventId, WebhookSecret, WebhookStatus, micros, time,
 };
 use crate::{Error, Ledger, Result, decode::Fields};
@@ -224,11 +224,14 @@ impl Ledger {
         Ok(moved.len())
     }
 
-    /// Sends `participant`'s event `id` again: it becomes pending with its attempts counted from 1, due now (or when
-    /// the events before it of its ordering key are finished). Fails if the event is not the participant's
-    /// ([`Error::NoSuchWebhookEvent`]) or its endpoint is missing or disabled ([`Error::WebhookEndpointDisabled`]).
-    /// An attempt already in flight still completes, but its result is only logged.
-    pub async fn redeliver_webhook(&self, participant: ParticipantId, id: WebhookEventId) -> Result<WebhookEvent> {
+    /// Sends `participant`'s event `id` again, with the same id. A delivered, failed or skipped event becomes
+    /// pending with its attempts counted from 1, due now (or when the events before it of its ordering key are
+    /// finished): [`Redelivery::Queued`]. A pending one is left as it is, so asking again while a redelivery (or any
+    /// delivery) is pending queues nothing more: [`Redelivery::AlreadyPending`]; only a retry waiting out its backoff is
+    /// made due now (an attempt in flight, or an event waiting behind its key, is not touched). Fails if the event is
+    /// not the participant's ([`Error::NoSuchWebhookEvent`]) or its endpoint is missing or disabled
+    /// ([`Error::WebhookEndpointDisabled`]).
+    pub async fn redeliver_webhook(&self, participant: ParticipantId, id: WebhookEventId) -> Result<Redelivery> {
         let mut tx = self.pool.begin().await?;
         let key: Option<Option<String>> =
             sqlx::query_scalar("SELECT ordering_key FROM webhook_events WHERE id = $1 AND participant_id = $2")
@@ -246,20 +249,33 @@ impl Ledger {
                 .execute(&mut *tx)
                 .await?;
         }
+        // The event's row is locked before it is read, so `was_pending` is the state this statement changes.
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "WITH endpoint AS (
-                 SELECT 1 FROM webhook_endpoints WHERE participant_id = $2 AND disabled_at IS NULL FOR SHARE)
+                 SELECT 1 FROM webhook_endpoints WHERE participant_id = $2 AND disabled_at IS NULL FOR SHARE),
+             target AS (
+                 SELECT t.id, t.status = 'pending' AS was_pending
+                 FROM webhook_events t, endpoint
+                 WHERE t.id = $1 AND t.participant_id = $2
+                 FOR UPDATE OF t)
              UPDATE webhook_events e SET
-                 status = 'pending', attempts = 0, claimed_until = NULL, claim_token = NULL, finished_at = NULL,
+                 status = 'pending',
+                 attempts = CASE WHEN target.was_pending THEN e.attempts ELSE 0 END,
+                 claimed_until = CASE WHEN target.was_pending THEN e.claimed_until END,
+                 claim_token = CASE WHEN target.was_pending THEN e.claim_token END,
+                 finished_at = NULL,
                  next_attempt_at = CASE
+                     WHEN target.was_pending AND (e.claimed_until > now() OR e.next_attempt_at IS NULL)
+                     THEN e.next_attempt_at
+                     WHEN target.was_pending THEN least(e.next_attempt_at, now())
                      WHEN e.ordering_key IS NOT NULL AND EXISTS (
                          SELECT 1 FROM webhook_events p
                          WHERE p.participant_id = e.participant_id AND p.ordering_key = e.ordering_key
                            AND p.status = 'pending' AND p.id < e.id)
                      THEN NULL ELSE now() END
-             FROM endpoint
-             WHERE e.id = $1 AND e.participant_id = $2
-             RETURNING {EVENT_COLUMNS}"
+             FROM target
+             WHERE e.id = target.id
+             RETURNING target.was_pending, {EVENT_COLUMNS}"
         )))
         .bind(id.0)
         .bind(participant.0)
@@ -268,10 +284,11 @@ impl Ledger {
         let Some(row) = row else {
             return Err(Error::WebhookEndpointDisabled { participant });
         };
+        let was_pending: bool = Fields::of("webhook_events", &row).get("was_pending")?;
         let event = event_from_row(&row)?;
         tx.commit().await?;
         self.announce_webhooks();
-        Ok(event)
+        Ok(if was_pending { Redelivery::AlreadyPending(event) } else { Redelivery::Queued(event) })
     }
 
     /// How many events are pending (due, waiting behind their key, or in flight), across every participant.
@@ -455,11 +472,11 @@ const EVENT_COLUMNS: &str = "e.id, e.participant_id, e.event_type, e.ordering_ke
     (extract(epoch FROM e.next_attempt_at) * 1000000)::bigint AS next_attempt_at, e.last_error,
     (extract(epoch FROM e.finished_at) * 1000000)::bigint AS finished_at";
 
-fn status_of(f: &Fields<'_>) -> Result<WebhookStatus> {
+pub(super) fn status_of(f: &Fields<'_>) -> Result<WebhookStatus> {
     f.parsed("status", "a webhook event status", |s: &String| WebhookStatus::from_sql(s))
 }
 
-fn count(f: &Fields<'_>, column: &'static str) -> Result<u32> {
+pub(super) fn count(f: &Fields<'_>, column: &'static str) -> Result<u32> {
     f.parsed(column, "a non-negative count", |n: &i32| u32::try_from(*n).ok())
 }
 
@@ -494,7 +511,7 @@ fn claimed_from_row(row: &PgRow) -> Result<ClaimedWebhook> {
     })
 }
 
-fn delivery_from_row(row: &PgRow) -> Result<WebhookDelivery> {
+pub(super) fn delivery_from_row(row: &PgRow) -> Result<WebhookDelivery> {
     let f = Fields::of("webhook_deliveries", row);
     Ok(WebhookDelivery {
         id: DeliveryId(f.get("id")?),

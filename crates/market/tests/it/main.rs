@@ -9,3 +9,4 @@ mod limits;
 mod openapi;
 mod register;
 mod services;
+mod webhooks;
