@@ -252,7 +252,8 @@ pub struct WebhookEvent {
     pub status: WebhookStatus,
     /// Attempts started since it was enqueued or last redelivered.
     pub attempts: u32,
-    /// When it is due; `None` while an earlier event of its key is unfinished, and once final.
+    /// When it is due (in flight: when its lease runs out, when it is due again unless a result is recorded);
+    /// `None` while an earlier event of its ordering key is unfinished, and once final.
     pub next_attempt_at: Option<SystemTime>,
     /// The last attempt's failure.
     pub last_error: Option<String>,

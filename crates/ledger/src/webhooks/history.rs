@@ -60,7 +60,8 @@ pub struct WebhookHistoryEntry {
     pub attempts: u32,
     /// Whether an attempt holds its claim right now.
     pub in_flight: bool,
-    /// When it is due; `None` while an earlier event of its ordering key is unfinished, and once final.
+    /// When it is due (in flight: when its lease runs out, when it is due again unless a result is recorded);
+    /// `None` while an earlier event of its ordering key is unfinished, and once final.
     pub next_attempt_at: Option<SystemTime>,
     /// The last attempt's failure as recorded (`HTTP 500`, a transport error, `endpoint disabled`).
     pub last_error: Option<String>,

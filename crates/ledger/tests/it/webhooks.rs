@@ -209,6 +209,28 @@ async fn concurrent_claimers_never_share_an_event(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
+async fn a_claim_walks_the_due_events_in_order_past_the_blocked_and_takes_none_in_flight(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let participant = endpoint(&ledger).await;
+    let old = ledger.enqueue_webhook(&event(participant, Some("job-1"), 0)).await.unwrap().unwrap();
+    let first = ledger.claim_webhooks(1, LEASE).await.unwrap();
+    ledger.record_webhook_attempts(&[result(&first[0], 200, NextStep::Delivered)]).await.unwrap();
+    for n in 1..=6 {
+        ledger.enqueue_webhook(&event(participant, if n == 1 { Some("job-1") } else { None }, n)).await.unwrap();
+    }
+    // Redelivering the old event leaves event 1 due but blocked behind it, at the front of the due order.
+    ledger.redeliver_webhook(participant, old.id).await.unwrap();
+
+    let claimed = ledger.claim_webhooks(3, LEASE).await.unwrap();
+    assert_eq!(ns(&claimed), [2, 3, 4], "in due order, past the blocked event 1 and the later-due redelivered 0");
+    let in_flight = ledger.webhook_event(claimed[0].id).await.unwrap().unwrap();
+    let lease_end = in_flight.next_attempt_at.unwrap();
+    assert!(lease_end > SystemTime::now() + LEASE / 2, "in flight, due again when its lease runs out");
+    let rest = ledger.claim_webhooks(10, LEASE).await.unwrap();
+    assert_eq!(ns(&rest), [0, 5, 6], "nothing in flight is claimed twice; event 1 still waits for event 0");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
 async fn ids_of_one_key_follow_commit_order(pool: PgPool) {
     let ledger = Ledger::from_pool(pool.clone());
     let participant = endpoint(&ledger).await;

@@ -33,7 +33,8 @@ pub(super) struct EntryView {
     in_flight: bool,
     last_attempt_at: Option<String>,
     last_http_status: Option<u16>,
-    /// When the next attempt is due: `null` once final, and while an earlier event of the same job is unfinished.
+    /// When the next attempt is due: `null` once final, while in flight, and while an earlier event of the same job
+    /// is unfinished.
     next_attempt_at: Option<String>,
     /// When it was delivered, failed or skipped.
     finished_at: Option<String>,
@@ -54,7 +55,8 @@ impl EntryView {
             in_flight: entry.in_flight,
             last_attempt_at: last.map(|a| rfc3339(a.at)),
             last_http_status: last.and_then(|a| a.http_status),
-            next_attempt_at: entry.next_attempt_at.map(rfc3339),
+            // In flight, the ledger's due time is the attempt's lease: not a next attempt anyone plans.
+            next_attempt_at: entry.next_attempt_at.filter(|_| !entry.in_flight).map(rfc3339),
             finished_at: entry.finished_at.map(rfc3339),
             last_error: match entry.status {
                 WebhookStatus::Delivered => None,
