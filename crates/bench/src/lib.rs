@@ -6,7 +6,8 @@
 //! `POST /settle`, and gas per payment from the batch receipts. It only measures: it must not change how the
 //! facilitator behaves (it sets configuration, nothing else), and it never leaves loopback. [`run_index`] measures the
 //! indexer the same way: a backlog of events on anvil ingested into a fresh database, then a reorg; [`run_market`] the
-//! marketplace's catalog: 100,000 services listed, then `GET /v1/services/catalog` under load.
+//! marketplace's catalog: 100,000 services listed, then `GET /v1/services/catalog` under load; [`run_webhooks`] the
+//! webhook dispatcher draining an outbox of 20,000 events to a receiver on loopback, then delivering live ones.
 
 mod anvil;
 mod index;
@@ -15,6 +16,7 @@ mod market;
 mod payments;
 mod report;
 mod run;
+mod webhooks;
 
 pub use anvil::{AnvilChild, BLOCK_GAS_LIMIT};
 pub use index::{IndexOptions, IndexReport, run_index};
@@ -23,3 +25,4 @@ pub use market::{MarketOptions, MarketReport, MarketRow, VOCABULARY, run_market}
 pub use payments::{REPEAT_GAP, VALIDITY_SECS, repeated, signed_bodies};
 pub use report::{Report, SettleRow, VerifyRow, machine};
 pub use run::{Options, run};
+pub use webhooks::{Cores, LiveRow, WebhookOptions, WebhookReport, WebhookRow, run_webhooks};

@@ -61,8 +61,9 @@ pub use settlements::{
 };
 pub use webhooks::{
     AttemptResponse, ClaimToken, ClaimedWebhook, DeliveryId, DeliveryPage, DisabledReason, EnqueuedWebhook,
-    NewWebhookEvent, NextStep, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookEventId,
-    WebhookListener, WebhookSecret, WebhookStatus, enqueue_webhook_in,
+    LastAttempt, NewWebhookEvent, NextStep, Redelivery, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent,
+    WebhookEventId, WebhookHistoryEntry, WebhookHistoryEvent, WebhookHistoryPage, WebhookHistoryQuery, WebhookListener,
+    WebhookSecret, WebhookStatus, enqueue_webhook_in,
 };
 
 /// The engine's migrations, embedded at compile time from `migrations/`.

@@ -11,6 +11,7 @@
 //!   │          └──endpoint disabled──▶ skipped
 //!   └─(endpoint disabled)──▶ skipped
 //! delivered | failed | skipped ──redeliver_webhook──▶ pending (attempts from 1 again)
+//! pending ──redeliver_webhook──▶ pending, as it was (a retry waiting out its backoff is due now)
 //! ```
 //!
 //! Events of one (participant, ordering key) are delivered in id order: only the oldest pending one is due, and
@@ -21,6 +22,7 @@
 //! settlements are: a `NOTIFY` per insert would serialize every committing transaction behind PostgreSQL's
 //! notification lock. Dispatchers in other processes find them by polling the due index, which is cheap.
 
+mod history;
 mod outbox;
 
 use std::{
@@ -34,6 +36,7 @@ use sqlx::postgres::PgRow;
 use tokio::sync::watch;
 use url::Url;
 
+pub use history::{LastAttempt, WebhookHistoryEntry, WebhookHistoryEvent, WebhookHistoryPage, WebhookHistoryQuery};
 pub use outbox::enqueue_webhook_in;
 
 use crate::{Ledger, Result, decode::Fields};
@@ -206,6 +209,19 @@ impl WebhookStatus {
             _ => return None,
         })
     }
+
+    /// Every status, in the order an event's life can pass them.
+    pub const ALL: [Self; 4] = [Self::Pending, Self::Delivered, Self::Failed, Self::Skipped];
+
+    /// Its name, as stored and as the API shows it: `pending`, `delivered`, `failed` or `skipped`.
+    pub const fn as_str(self) -> &'static str {
+        self.as_sql()
+    }
+
+    /// The status named `name`, if one is.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::from_sql(name)
+    }
 }
 
 /// What an enqueue wrote.
@@ -236,12 +252,32 @@ pub struct WebhookEvent {
     pub status: WebhookStatus,
     /// Attempts started since it was enqueued or last redelivered.
     pub attempts: u32,
-    /// When it is due; `None` while an earlier event of its key is unfinished, and once final.
+    /// When it is due (in flight: when its lease runs out, when it is due again unless a result is recorded);
+    /// `None` while an earlier event of its ordering key is unfinished, and once final.
     pub next_attempt_at: Option<SystemTime>,
     /// The last attempt's failure.
     pub last_error: Option<String>,
     /// When it became delivered, failed or skipped.
     pub finished_at: Option<SystemTime>,
+}
+
+/// What [`Ledger::redeliver_webhook`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Redelivery {
+    /// The event was delivered, failed or skipped: it is pending again, its attempts counted from 1.
+    Queued(WebhookEvent),
+    /// The event was pending already (a redelivery asked for before, or its first delivery or retries): nothing more
+    /// was queued.
+    AlreadyPending(WebhookEvent),
+}
+
+impl Redelivery {
+    /// The event as it stands now.
+    pub fn event(&self) -> &WebhookEvent {
+        match self {
+            Self::Queued(event) | Self::AlreadyPending(event) => event,
+        }
+    }
 }
 
 /// Proof that a dispatcher holds an event's claim: a result is recorded only under the claim it was made under.

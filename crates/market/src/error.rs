@@ -85,6 +85,10 @@ pub enum ErrorCode {
     InvalidArbiterToken,
     /// The admin routes are off: no arbiter token is configured (403).
     ArbiterDisabled,
+    /// No webhook event of the caller's has that id (404).
+    WebhookEventNotFound,
+    /// The caller's webhook endpoint is disabled or missing, so nothing can be delivered to it (409).
+    WebhookEndpointDisabled,
     /// Something failed on our side; the details are in our logs (500).
     Internal,
 }
@@ -126,6 +130,8 @@ impl ErrorCode {
             Self::MissingArbiterToken => "missing_arbiter_token",
             Self::InvalidArbiterToken => "invalid_arbiter_token",
             Self::ArbiterDisabled => "arbiter_disabled",
+            Self::WebhookEventNotFound => "webhook_event_not_found",
+            Self::WebhookEndpointDisabled => "webhook_endpoint_disabled",
             Self::Internal => "internal",
         }
     }
@@ -162,6 +168,8 @@ impl ErrorCode {
             Self::PurchasesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::MissingArbiterToken | Self::InvalidArbiterToken => StatusCode::UNAUTHORIZED,
             Self::ArbiterDisabled => StatusCode::FORBIDDEN,
+            Self::WebhookEventNotFound => StatusCode::NOT_FOUND,
+            Self::WebhookEndpointDisabled => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -201,6 +209,8 @@ impl ErrorCode {
         Self::MissingArbiterToken,
         Self::InvalidArbiterToken,
         Self::ArbiterDisabled,
+        Self::WebhookEventNotFound,
+        Self::WebhookEndpointDisabled,
         Self::Internal,
     ];
 }

@@ -1,13 +1,13 @@
 //! The marketplace API, served under `/v1` beside the facilitator by `clearing serve` and `clearing dev`.
 //!
 //! This crate owns the market's HTTP surface: participants and their API keys (registration and key rotation paid
-//! through x402), the services providers list, and the catalog agents search. Its seams for what comes next
-//! (purchases, threads, jobs, webhooks, earnings) are [`Market`] (the shared state; its [`Market::router`] merges
-//! each module's routes), [`MarketError`] (the one error shape of `/v1`), [`Authenticated`] (the `X-API-Key`
-//! extractor) and [`X402Edge`] (a paid route's price, its 402, and its payment verified and settled in this
-//! process through the facilitator's queue). It holds no SQL (that is `clearing-ledger`'s `market` module) and
-//! reads no file, argv or environment: [`MarketConfig`] arrives typed. Amounts are [`clearing_x402::Usdc`] inside
-//! and six-decimal strings on the wire.
+//! through x402), the services providers list, the catalog agents search, purchases and jobs, and each participant's
+//! webhook delivery log with manual redelivery. Its seams for what comes next (threads, quotes) are [`Market`] (the
+//! shared state; its [`Market::router`] merges each module's routes), [`MarketError`] (the one error shape of `/v1`),
+//! [`Authenticated`] (the `X-API-Key` extractor) and [`X402Edge`] (a paid route's price, its 402, and its payment
+//! verified and settled in this process through the facilitator's queue). It holds no SQL (that is
+//! `clearing-ledger`'s `market` and `webhooks` modules) and reads no file, argv or environment: [`MarketConfig`]
+//! arrives typed. Amounts are [`clearing_x402::Usdc`] inside and six-decimal strings on the wire.
 
 mod auth;
 mod body;
@@ -24,6 +24,7 @@ mod schema;
 mod services;
 mod state;
 pub mod webhook_url;
+mod webhooks;
 
 pub use auth::{API_KEY_HEADER, API_KEY_PREFIX, ApiKey, Authenticated, WebhookSecret};
 pub use body::JsonBody;

@@ -21,7 +21,7 @@ use crate::{
     fees::FeeBps,
     jobs,
     limit::{self, Limits},
-    participants, services,
+    participants, services, webhooks,
 };
 
 /// The marketplace: its ledger, its x402 edge, its limits and caches. Cheap to clone; one per process.
@@ -126,6 +126,7 @@ impl Market {
             .merge(services::routes())
             .merge(catalog::routes())
             .merge(jobs::routes())
+            .merge(webhooks::routes())
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn_with_state(self.clone(), limit::per_ip))

@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use clearing_ledger::{
     AttemptResponse, ClaimedWebhook, DeliveryPage, DisabledReason, Error, Ledger, MIGRATOR, NewWebhookEvent, NextStep,
-    WebhookAttempt, WebhookSecret, WebhookStatus, enqueue_webhook_in, market::ParticipantId,
+    Redelivery, WebhookAttempt, WebhookHistoryQuery, WebhookSecret, WebhookStatus, enqueue_webhook_in,
+    market::ParticipantId,
 };
 use serde_json::json;
 use sqlx::PgPool;
@@ -208,6 +209,28 @@ async fn concurrent_claimers_never_share_an_event(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
+async fn a_claim_walks_the_due_events_in_order_past_the_blocked_and_takes_none_in_flight(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let participant = endpoint(&ledger).await;
+    let old = ledger.enqueue_webhook(&event(participant, Some("job-1"), 0)).await.unwrap().unwrap();
+    let first = ledger.claim_webhooks(1, LEASE).await.unwrap();
+    ledger.record_webhook_attempts(&[result(&first[0], 200, NextStep::Delivered)]).await.unwrap();
+    for n in 1..=6 {
+        ledger.enqueue_webhook(&event(participant, if n == 1 { Some("job-1") } else { None }, n)).await.unwrap();
+    }
+    // Redelivering the old event leaves event 1 due but blocked behind it, at the front of the due order.
+    ledger.redeliver_webhook(participant, old.id).await.unwrap();
+
+    let claimed = ledger.claim_webhooks(3, LEASE).await.unwrap();
+    assert_eq!(ns(&claimed), [2, 3, 4], "in due order, past the blocked event 1 and the later-due redelivered 0");
+    let in_flight = ledger.webhook_event(claimed[0].id).await.unwrap().unwrap();
+    let lease_end = in_flight.next_attempt_at.unwrap();
+    assert!(lease_end > SystemTime::now() + LEASE / 2, "in flight, due again when its lease runs out");
+    let rest = ledger.claim_webhooks(10, LEASE).await.unwrap();
+    assert_eq!(ns(&rest), [0, 5, 6], "nothing in flight is claimed twice; event 1 still waits for event 0");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
 async fn ids_of_one_key_follow_commit_order(pool: PgPool) {
     let ledger = Ledger::from_pool(pool.clone());
     let participant = endpoint(&ledger).await;
@@ -305,10 +328,18 @@ async fn redelivery_makes_an_event_pending_again_for_its_owner_only(pool: PgPool
 
     let err = ledger.redeliver_webhook(stranger, sent.id).await.unwrap_err();
     assert!(matches!(err, Error::NoSuchWebhookEvent { .. }), "{err}");
-    let again = ledger.redeliver_webhook(participant, sent.id).await.unwrap();
+    let Redelivery::Queued(again) = ledger.redeliver_webhook(participant, sent.id).await.unwrap() else {
+        panic!("a delivered event is queued again")
+    };
     assert_eq!((again.status, again.attempts, again.finished_at), (WebhookStatus::Pending, 0, None));
+    // Asked again while it waits: nothing more is queued, and the attempt in flight is left alone.
+    let pending = ledger.redeliver_webhook(participant, sent.id).await.unwrap();
+    assert!(matches!(pending, Redelivery::AlreadyPending(_)), "{pending:?}");
     let reclaimed = ledger.claim_webhooks(10, LEASE).await.unwrap();
     assert_eq!((reclaimed[0].id, reclaimed[0].attempt), (sent.id, 1));
+    let in_flight = ledger.redeliver_webhook(participant, sent.id).await.unwrap();
+    assert!(matches!(&in_flight, Redelivery::AlreadyPending(e) if e.attempts == 1), "{in_flight:?}");
+    assert!(ledger.claim_webhooks(10, LEASE).await.unwrap().is_empty(), "the claim still holds");
 
     ledger.disable_webhook_endpoint(participant, DisabledReason::Owner).await.unwrap();
     let err = ledger.redeliver_webhook(participant, sent.id).await.unwrap_err();
@@ -363,4 +394,80 @@ async fn a_redelivered_event_goes_before_the_pending_events_of_its_key(pool: PgP
     assert_eq!(ns(&claimed), [1], "the newer event went out beside the redelivered older one");
     ledger.record_webhook_attempts(&[result(&claimed[0], 200, NextStep::Delivered)]).await.unwrap();
     assert_eq!(ns(&ledger.claim_webhooks(10, LEASE).await.unwrap()), [2]);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_retry_waiting_out_its_backoff_is_made_due_by_a_redelivery_and_a_waiting_event_is_not(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let participant = endpoint(&ledger).await;
+    let head = ledger.enqueue_webhook(&event(participant, Some("job-1"), 1)).await.unwrap().unwrap();
+    let behind = ledger.enqueue_webhook(&event(participant, Some("job-1"), 2)).await.unwrap().unwrap();
+    let claimed = ledger.claim_webhooks(10, LEASE).await.unwrap();
+    ledger
+        .record_webhook_attempts(&[result(&claimed[0], 500, NextStep::RetryIn(Duration::from_secs(3_600)))])
+        .await
+        .unwrap();
+    assert!(ledger.claim_webhooks(10, LEASE).await.unwrap().is_empty(), "an hour of backoff");
+
+    let waiting = ledger.redeliver_webhook(participant, behind.id).await.unwrap();
+    assert!(matches!(&waiting, Redelivery::AlreadyPending(e) if e.next_attempt_at.is_none()), "{waiting:?}");
+    let retried = ledger.redeliver_webhook(participant, head.id).await.unwrap();
+    assert!(matches!(&retried, Redelivery::AlreadyPending(e) if e.attempts == 1), "its schedule goes on: {retried:?}");
+    let now = ledger.claim_webhooks(10, LEASE).await.unwrap();
+    assert_eq!((ns(&now), now[0].attempt), (vec![1], 2), "due now, still first of its key");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_history_lists_a_participants_own_events_newest_first_with_filters_and_totals(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let participant = endpoint(&ledger).await;
+    let stranger = endpoint(&ledger).await;
+    let job = Uuid::new_v4();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let mut new = event(participant, None, n);
+        new.payload["job_id"] = json!(job);
+        if n == 4 {
+            new.event_type = "earnings_claimed".into();
+            new.payload = json!({"n": n, "job_id": "not a uuid"});
+        }
+        ids.push(ledger.enqueue_webhook(&new).await.unwrap().unwrap().id);
+    }
+    ledger.enqueue_webhook(&event(stranger, None, 9)).await.unwrap();
+    let claimed = ledger.claim_webhooks(2, LEASE).await.unwrap();
+    ledger
+        .record_webhook_attempts(&[
+            result(&claimed[0], 200, NextStep::Delivered),
+            result(&claimed[1], 500, NextStep::GiveUp),
+        ])
+        .await
+        .unwrap();
+
+    let query = |status, event_type: Option<&str>, limit, offset| WebhookHistoryQuery {
+        status,
+        event_type: event_type.map(Into::into),
+        limit,
+        offset,
+    };
+    let all = ledger.webhook_history(participant, &query(None, None, 2, 0)).await.unwrap();
+    assert_eq!(all.total, 5, "the stranger's event is not counted");
+    assert_eq!(all.entries.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[4], ids[3]]);
+    assert_eq!(all.entries[0].job_id, None, "a job_id that is no UUID names no job");
+    assert_eq!(all.entries[1].job_id, Some(job));
+    let past = ledger.webhook_history(participant, &query(None, None, 2, 10)).await.unwrap();
+    assert_eq!((past.total, past.entries.len()), (5, 0), "past the end: the total, no entries");
+
+    let failed = ledger.webhook_history(participant, &query(Some(WebhookStatus::Failed), None, 10, 0)).await.unwrap();
+    assert_eq!(failed.total, 1);
+    let entry = &failed.entries[0];
+    assert_eq!((entry.id, entry.attempts, entry.last_error.as_deref()), (ids[1], 1, Some("HTTP 500")));
+    let last = entry.last_attempt.as_ref().unwrap();
+    assert_eq!((last.http_status, last.error.as_deref()), (Some(500), None));
+    let typed = ledger.webhook_history(participant, &query(None, Some("earnings_claimed"), 10, 0)).await.unwrap();
+    assert_eq!((typed.total, typed.entries[0].id), (1, ids[4]));
+
+    let detail = ledger.webhook_history_event(participant, ids[0]).await.unwrap().unwrap();
+    assert_eq!((detail.entry.status, detail.attempts_logged, detail.attempts.len()), (WebhookStatus::Delivered, 1, 1));
+    assert_eq!(detail.payload["n"], 0);
+    assert_eq!(ledger.webhook_history_event(stranger, ids[0]).await.unwrap(), None, "not the stranger's");
 }

@@ -11,3 +11,4 @@ mod openapi;
 mod register;
 mod reorg;
 mod services;
+mod webhooks;

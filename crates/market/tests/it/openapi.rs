@@ -71,6 +71,7 @@ async fn every_v1_answer_is_documented_for_its_operation() {
     let me = format!("/v1/participants/{}", provider.id);
     let unknown = concrete("/v1/services/{id}");
     let big = json!({"name": "x".repeat(2_000)});
+    let redeliver = "/v1/webhooks/deliveries/msg_1/redeliver".to_owned();
 
     let probes: Vec<Probe<'_>> = vec![
         (Method::POST, "/v1/register", "/v1/register", None, Some(json!({"type": "agent", "name": "a"})), 402),
@@ -109,6 +110,15 @@ async fn every_v1_answer_is_documented_for_its_operation() {
         (Method::DELETE, &service_path, "/v1/services/{id}", Some(&agent), None, 403),
         (Method::DELETE, &service_path, "/v1/services/{id}", None, None, 401),
         (Method::DELETE, &service_path, "/v1/services/{id}", Some(&key), None, 204),
+        (Method::GET, "/v1/webhooks/deliveries", "/v1/webhooks/deliveries", Some(&key), None, 200),
+        (Method::GET, "/v1/webhooks/deliveries?status=lost", "/v1/webhooks/deliveries", Some(&key), None, 400),
+        (Method::GET, "/v1/webhooks/deliveries", "/v1/webhooks/deliveries", None, None, 401),
+        (Method::POST, "/v1/webhooks/deliveries", "/v1/webhooks/deliveries", Some(&key), None, 405),
+        (Method::GET, "/v1/webhooks/deliveries/msg_1", "/v1/webhooks/deliveries/{id}", Some(&key), None, 404),
+        (Method::GET, "/v1/webhooks/deliveries/msg_1", "/v1/webhooks/deliveries/{id}", None, None, 401),
+        (Method::POST, &redeliver, "/v1/webhooks/deliveries/{id}/redeliver", Some(&key), None, 404),
+        (Method::POST, &redeliver, "/v1/webhooks/deliveries/{id}/redeliver", None, None, 401),
+        (Method::GET, &redeliver, "/v1/webhooks/deliveries/{id}/redeliver", Some(&key), None, 405),
     ];
     for (method, path, template, key, body, expected) in probes {
         let answer = env.send(method.clone(), path, key, body.as_ref()).await;
