@@ -63,6 +63,20 @@ impl LoadResult {
     }
 }
 
+/// Where a `POST` carries each of the bodies.
+#[derive(Debug, Clone)]
+pub enum Carry {
+    /// As the request body (`Content-Type: application/json`).
+    Body,
+    /// In the header `name` (an x402 `PAYMENT-SIGNATURE`, say), every request sending the same JSON `body`.
+    Header {
+        /// The header's name.
+        name: &'static str,
+        /// The request body of every request.
+        body: Bytes,
+    },
+}
+
 /// One load run's shape.
 #[derive(Debug, Clone)]
 pub struct Load {
@@ -72,7 +86,9 @@ pub struct Load {
     /// a request target (path and query); `path` is unused.
     pub method: hyper::Method,
     /// The path to POST to.
-    pub path: &'static str,
+    pub path: String,
+    /// Where a `POST` puts each of the bodies.
+    pub carry: Carry,
     /// Concurrent connections.
     pub connections: usize,
     /// Client threads the connections are spread over.
@@ -171,10 +187,15 @@ async fn connection(
             let target = std::str::from_utf8(&body).context("a GET target is text")?;
             Request::get(target).header(header::HOST, &host).body(Full::new(Bytes::new()))?
         } else {
-            Request::post(load.path)
+            let post = Request::post(load.path.as_str())
                 .header(header::HOST, &host)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Full::new(body))?
+                .header(header::CONTENT_TYPE, "application/json");
+            match &load.carry {
+                Carry::Body => post.body(Full::new(body))?,
+                Carry::Header { name, body: fixed } => {
+                    post.header(*name, body.as_ref()).body(Full::new(fixed.clone()))?
+                }
+            }
         };
         let sent = Instant::now();
         sender.ready().await?;
