@@ -4,6 +4,7 @@
 //! client's CPU time can be read per thread and reported apart from the server's.
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     sync::{
         Arc,
@@ -253,6 +254,24 @@ pub(crate) fn child_cpu_time(pid: u32) -> Duration {
     // SAFETY: sysconf has no preconditions.
     let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
     Duration::from_micros(ticks * 1_000_000 / per_second)
+}
+
+/// The CPU time (user + system) so far of each process whose command name is `name` (`postgres`: the server and
+/// every backend, whichever database it serves), by process id, from `/proc/<pid>/comm` and `/proc/<pid>/stat`.
+pub(crate) fn processes_cpu_time(name: &str) -> HashMap<u32, Duration> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return HashMap::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == name))
+        .map(|pid| (pid, child_cpu_time(pid)))
+        .collect()
+}
+
+/// The CPU time the processes of `now` spent since `before` (both from [`processes_cpu_time`]): a process started
+/// since counts whole; one that exited meanwhile takes its time with it.
+pub(crate) fn cpu_time_since(before: &HashMap<u32, Duration>, now: &HashMap<u32, Duration>) -> Duration {
+    now.iter().map(|(pid, time)| time.saturating_sub(before.get(pid).copied().unwrap_or_default())).sum()
 }
 
 /// CPU time spent by the whole machine so far (every process, every core), from `/proc/stat`.

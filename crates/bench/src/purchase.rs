@@ -13,7 +13,8 @@
 //! chain, the items of every escrow batch mined meanwhile (`FundBatchSettled` for jobs, `PayBatchSettled` for data_api
 //! credits: how many each held and how many were funded), the batches' gas from their receipts, and funded per second:
 //! jobs funded over the time from the first request to the moment the block holding the last funding was first seen
-//! (the head is polled every 20 ms). Also the verify reads the facilitator made (`eth_call`s) and each process's CPU.
+//! (the head is polled every 20 ms). Also the verify reads the facilitator made (`eth_call`s) and each process's CPU
+//! (PostgreSQL's apart among the other processes).
 //!
 //! The signed payments are valid for the purchase price's 60 s (`maxTimeoutSeconds`, less verify's 6 s margin), so a
 //! row must be answered within about 50 s of its signing: size `purchases` to the connections.
@@ -105,6 +106,8 @@ pub struct PurchaseOptions {
     pub db_connections: u32,
     /// The facilitator's configuration (its settle knobs count here).
     pub facilitator: FacilitatorConfig,
+    /// Leave the database behind (its URL is printed), to read the settlement pipeline's timestamps.
+    pub keep_database: bool,
     /// The machine, for the report.
     pub machine: String,
 }
@@ -116,7 +119,9 @@ pub async fn run_purchases(options: PurchaseOptions) -> anyhow::Result<PurchaseR
     url.set_path(&format!("clearing_purchase_bench_{}", std::process::id()));
     let database_url = url.to_string();
     let result = run_on(&options, &anvil, &database_url).await;
-    if let Err(e) = Ledger::drop_database_if_exists(&database_url).await {
+    if options.keep_database {
+        eprintln!("the purchases stay in {database_url}");
+    } else if let Err(e) = Ledger::drop_database_if_exists(&database_url).await {
         eprintln!("dropping the bench database failed: {e}");
     }
     anvil.stop().await;
@@ -258,6 +263,7 @@ impl Bench<'_> {
         let started = Instant::now();
         let result = tokio::task::spawn_blocking(move || load::run(&load, payments)).await??;
         let cores = cpu.cores_since(self.anvil, &result);
+        let postgres_cores = cpu.postgres_cores_since(result.elapsed);
         let read_calls = metrics.chain_read_calls.load(Ordering::Relaxed) - reads_before;
         let last_block = self.settle_down().await?;
         let seen = watch.stop().await;
@@ -295,6 +301,7 @@ impl Bench<'_> {
             server_cores,
             anvil_cores,
             other_cores,
+            postgres_cores,
             first_failure: result.first_failure.clone(),
         })
     }

@@ -52,6 +52,8 @@ pub struct PurchaseRow {
     pub anvil_cores: f64,
     /// Other processes.
     pub other_cores: f64,
+    /// Of them, PostgreSQL (every process named `postgres`, whichever database it serves).
+    pub postgres_cores: f64,
     /// The first failure, if any.
     pub first_failure: Option<String>,
 }
@@ -116,7 +118,7 @@ impl fmt::Display for PurchaseReport {
             f,
             "| tier | connections | purchases | answered | answered/s | p50 ms | p99 ms | max ms | funded on chain \
              | funded/s | batches | per batch (mean / largest) | blocks | gas per funded item | eth_call per \
-             purchase | CPU cores: client / server / anvil / other processes |"
+             purchase | CPU cores: client / server / anvil / other processes (PostgreSQL) |"
         )?;
         writeln!(
             f,
@@ -131,7 +133,7 @@ impl fmt::Display for PurchaseReport {
             writeln!(
                 f,
                 "| {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {funded} | {:.0} | {} | {:.1} / {} | {} | {:.0} \
-                 | {:.3} | {:.2} / {:.2} / {:.2} / {:.2} |",
+                 | {:.3} | {:.2} / {:.2} / {:.2} / {:.2} ({:.2}) |",
                 row.service_type,
                 row.connections,
                 row.sent,
@@ -151,6 +153,7 @@ impl fmt::Display for PurchaseReport {
                 row.server_cores,
                 row.anvil_cores,
                 row.other_cores,
+                row.postgres_cores,
             )?;
         }
         for row in &self.rows {

@@ -25,7 +25,7 @@ use clearing_x402::TokenDomain;
 
 use crate::{
     AnvilChild, Load, LoadResult, Plan, Report, SettleRow, VALIDITY_SECS, VerifyRow,
-    load::{Carry, child_cpu_time, machine_busy_time, process_cpu_time},
+    load::{Carry, child_cpu_time, cpu_time_since, machine_busy_time, process_cpu_time, processes_cpu_time},
     repeated, signed_bodies,
 };
 
@@ -293,6 +293,7 @@ pub(crate) struct CpuMark {
     process: Duration,
     anvil: Duration,
     machine: Duration,
+    postgres: HashMap<u32, Duration>,
 }
 
 impl CpuMark {
@@ -301,7 +302,14 @@ impl CpuMark {
             process: process_cpu_time(),
             anvil: anvil.pid().map(child_cpu_time).unwrap_or_default(),
             machine: machine_busy_time(),
+            postgres: processes_cpu_time("postgres"),
         }
+    }
+
+    /// PostgreSQL's processes (every database's backends), in cores over `wall`: part of "other processes".
+    pub(crate) fn postgres_cores_since(&self, wall: Duration) -> f64 {
+        let spent = cpu_time_since(&self.postgres, &processes_cpu_time("postgres"));
+        spent.as_secs_f64() / wall.as_secs_f64().max(f64::EPSILON)
     }
 
     /// Client, facilitator, anvil and other processes, in cores over the load's wall time.

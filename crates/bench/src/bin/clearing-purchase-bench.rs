@@ -49,6 +49,10 @@ struct Args {
     /// Most batches in flight per asset and route (`settle.max_in_flight`).
     #[arg(long)]
     settle_max_in_flight: Option<u32>,
+    /// Leave the database behind (its URL is printed), to read the settlement pipeline's timestamps (queued,
+    /// claimed, broadcast, mined) with psql.
+    #[arg(long)]
+    keep_database: bool,
 }
 
 fn service_type(text: &str) -> Result<ServiceType, String> {
@@ -79,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
         threads: args.threads,
         db_connections: args.db_connections,
         facilitator,
+        keep_database: args.keep_database,
         machine: clearing_bench::machine(),
     };
     let report = clearing_bench::run_purchases(options).await?;
