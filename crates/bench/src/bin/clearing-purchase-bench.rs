@@ -49,6 +49,12 @@ struct Args {
     /// Most batches in flight per asset and route (`settle.max_in_flight`).
     #[arg(long)]
     settle_max_in_flight: Option<u32>,
+    /// Most verify read calls under way at once (`reads.max_in_flight`).
+    #[arg(long)]
+    reads_max_in_flight: Option<usize>,
+    /// The verify reads' block number poll, ms (`reads.head_poll_ms`).
+    #[arg(long)]
+    head_poll_ms: Option<u64>,
     /// Leave the database behind (its URL is printed), to read the settlement pipeline's timestamps (queued,
     /// claimed, broadcast, mined) with psql.
     #[arg(long)]
@@ -72,6 +78,12 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(max_in_flight) = args.settle_max_in_flight {
         facilitator.settle.max_in_flight = max_in_flight;
+    }
+    if let Some(max_in_flight) = args.reads_max_in_flight {
+        facilitator.reads.max_in_flight = max_in_flight;
+    }
+    if let Some(head_poll_ms) = args.head_poll_ms {
+        facilitator.reads.head_poll_ms = head_poll_ms;
     }
     let options = PurchaseOptions {
         anvil: args.anvil,
