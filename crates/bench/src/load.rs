@@ -285,3 +285,17 @@ pub(crate) fn machine_busy_time() -> Duration {
     let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
     Duration::from_micros(busy * 1_000_000 / per_second)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_since_counts_new_processes_whole_and_forgets_exited_ones() {
+        let ms = Duration::from_millis;
+        let before = HashMap::from([(1, ms(100)), (2, ms(50))]);
+        let now = HashMap::from([(1, ms(130)), (3, ms(20))]);
+        assert_eq!(cpu_time_since(&before, &now), ms(50));
+        assert_eq!(cpu_time_since(&now, &now), Duration::ZERO);
+    }
+}

@@ -166,3 +166,64 @@ impl fmt::Display for PurchaseReport {
         writeln!(f, "signing a payment took {signing:.0} µs on average (before each load, not timed in it)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(funded: u64, funded_at: Option<Duration>) -> PurchaseRow {
+        PurchaseRow {
+            service_type: ServiceType::AutomatedService,
+            connections: 4,
+            sent: 10,
+            sign_secs: 0.001,
+            answered: 10,
+            failed: 0,
+            elapsed: Duration::from_secs(2),
+            p50_ms: 1_000.0,
+            p99_ms: 1_900.0,
+            max_ms: 1_950.0,
+            items: 10,
+            funded,
+            funded_at,
+            batches: 2,
+            largest_batch: 6,
+            blocks: 2,
+            gas: 900_000,
+            read_calls: 3,
+            client_cores: 0.0,
+            server_cores: 0.0,
+            anvil_cores: 0.0,
+            other_cores: 0.0,
+            postgres_cores: 0.0,
+            first_failure: None,
+        }
+    }
+
+    #[test]
+    fn rates_are_over_their_own_spans_and_gas_over_what_was_funded() {
+        let unfunded = row(0, None);
+        let row = row(9, Some(Duration::from_millis(1_500)));
+        assert!((row.answered_per_second() - 5.0).abs() < 1e-9);
+        assert!((row.funded_per_second() - 6.0).abs() < 1e-9);
+        assert!((row.gas_per_item() - 100_000.0).abs() < 1e-9);
+        assert!(unfunded.funded_per_second() < f64::EPSILON, "nothing funded, no rate");
+    }
+
+    #[test]
+    fn the_table_shows_items_that_failed_on_chain() {
+        let report = PurchaseReport {
+            machine: "2 cores".into(),
+            payers: 3,
+            funding_transactions: 2,
+            threads: 1,
+            db_connections: 10,
+            batch_size: 100,
+            max_wait_ms: 250,
+            rows: vec![row(9, Some(Duration::from_secs(1)))],
+        };
+        let table = report.to_string();
+        assert!(table.contains("| automated_service | 4 | 10 | 10 | 5 |"), "{table}");
+        assert!(table.contains("| 9 (of 10 items) | 9 |"), "{table}");
+    }
+}
