@@ -7,22 +7,28 @@
 //! facilitator behaves (it sets configuration, nothing else), and it never leaves loopback. [`run_index`] measures the
 //! indexer the same way: a backlog of events on anvil ingested into a fresh database, then a reorg; [`run_market`] the
 //! marketplace's catalog: 100,000 services listed, then `GET /v1/services/catalog` under load; [`run_webhooks`] the
-//! webhook dispatcher draining an outbox of 20,000 events to a receiver on loopback, then delivering live ones.
+//! webhook dispatcher draining an outbox of 20,000 events to a receiver on loopback, then delivering live ones;
+//! [`run_purchases`] the marketplace's purchases: `POST /v1/services/{id}/purchase` paid into the escrow, jobs funded
+//! per second on anvil with 1 s blocks.
 
 mod anvil;
 mod index;
 mod load;
 mod market;
 mod payments;
+mod purchase;
+mod purchase_report;
 mod report;
 mod run;
 mod webhooks;
 
 pub use anvil::{AnvilChild, BLOCK_GAS_LIMIT};
 pub use index::{IndexOptions, IndexReport, run_index};
-pub use load::{Load, LoadResult, Plan};
+pub use load::{Carry, Load, LoadResult, Plan};
 pub use market::{MarketOptions, MarketReport, MarketRow, VOCABULARY, run_market};
 pub use payments::{REPEAT_GAP, VALIDITY_SECS, repeated, signed_bodies};
+pub use purchase::{PRICE, PurchaseOptions, run_purchases};
+pub use purchase_report::{PurchaseReport, PurchaseRow};
 pub use report::{Report, SettleRow, VerifyRow, machine};
 pub use run::{Options, run};
 pub use webhooks::{Cores, LiveRow, WebhookOptions, WebhookReport, WebhookRow, run_webhooks};

@@ -4,6 +4,7 @@
 //! client's CPU time can be read per thread and reported apart from the server's.
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     sync::{
         Arc,
@@ -63,6 +64,20 @@ impl LoadResult {
     }
 }
 
+/// Where a `POST` carries each of the bodies.
+#[derive(Debug, Clone)]
+pub enum Carry {
+    /// As the request body (`Content-Type: application/json`).
+    Body,
+    /// In the header `name` (an x402 `PAYMENT-SIGNATURE`, say), every request sending the same JSON `body`.
+    Header {
+        /// The header's name.
+        name: &'static str,
+        /// The request body of every request.
+        body: Bytes,
+    },
+}
+
 /// One load run's shape.
 #[derive(Debug, Clone)]
 pub struct Load {
@@ -72,7 +87,9 @@ pub struct Load {
     /// a request target (path and query); `path` is unused.
     pub method: hyper::Method,
     /// The path to POST to.
-    pub path: &'static str,
+    pub path: String,
+    /// Where a `POST` puts each of the bodies.
+    pub carry: Carry,
     /// Concurrent connections.
     pub connections: usize,
     /// Client threads the connections are spread over.
@@ -171,10 +188,15 @@ async fn connection(
             let target = std::str::from_utf8(&body).context("a GET target is text")?;
             Request::get(target).header(header::HOST, &host).body(Full::new(Bytes::new()))?
         } else {
-            Request::post(load.path)
+            let post = Request::post(load.path.as_str())
                 .header(header::HOST, &host)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Full::new(body))?
+                .header(header::CONTENT_TYPE, "application/json");
+            match &load.carry {
+                Carry::Body => post.body(Full::new(body))?,
+                Carry::Header { name, body: fixed } => {
+                    post.header(*name, body.as_ref()).body(Full::new(fixed.clone()))?
+                }
+            }
         };
         let sent = Instant::now();
         sender.ready().await?;
@@ -234,6 +256,24 @@ pub(crate) fn child_cpu_time(pid: u32) -> Duration {
     Duration::from_micros(ticks * 1_000_000 / per_second)
 }
 
+/// The CPU time (user + system) so far of each process whose command name is `name` (`postgres`: the server and
+/// every backend, whichever database it serves), by process id, from `/proc/<pid>/comm` and `/proc/<pid>/stat`.
+pub(crate) fn processes_cpu_time(name: &str) -> HashMap<u32, Duration> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return HashMap::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == name))
+        .map(|pid| (pid, child_cpu_time(pid)))
+        .collect()
+}
+
+/// The CPU time the processes of `now` spent since `before` (both from [`processes_cpu_time`]): a process started
+/// since counts whole; one that exited meanwhile takes its time with it.
+pub(crate) fn cpu_time_since(before: &HashMap<u32, Duration>, now: &HashMap<u32, Duration>) -> Duration {
+    now.iter().map(|(pid, time)| time.saturating_sub(before.get(pid).copied().unwrap_or_default())).sum()
+}
+
 /// CPU time spent by the whole machine so far (every process, every core), from `/proc/stat`.
 pub(crate) fn machine_busy_time() -> Duration {
     let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return Duration::ZERO };
@@ -244,4 +284,18 @@ pub(crate) fn machine_busy_time() -> Duration {
     // SAFETY: sysconf has no preconditions.
     let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
     Duration::from_micros(busy * 1_000_000 / per_second)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_since_counts_new_processes_whole_and_forgets_exited_ones() {
+        let ms = Duration::from_millis;
+        let before = HashMap::from([(1, ms(100)), (2, ms(50))]);
+        let now = HashMap::from([(1, ms(130)), (3, ms(20))]);
+        assert_eq!(cpu_time_since(&before, &now), ms(50));
+        assert_eq!(cpu_time_since(&now, &now), Duration::ZERO);
+    }
 }

@@ -44,7 +44,7 @@ use clearing_x402::{TokenDomain, Usdc};
 
 use crate::{
     AnvilChild,
-    load::{self, Load, LoadResult, Plan},
+    load::{self, Carry, Load, LoadResult, Plan},
 };
 
 /// Anvil's account 0: deployer and relayer (a public dev key).
@@ -297,7 +297,8 @@ async fn run_on(options: &MarketOptions, anvil: &AnvilChild, database_url: &str)
             let load = Load {
                 address,
                 method: hyper::Method::GET,
-                path: "",
+                path: String::new(),
+                carry: Carry::Body,
                 connections: options.connections,
                 threads: options.threads,
                 plan: Plan::For(options.warmup),
@@ -339,7 +340,8 @@ async fn totals(address: std::net::SocketAddr, targets: Arc<Vec<Bytes>>) -> anyh
     let load = Load {
         address,
         method: hyper::Method::GET,
-        path: "",
+        path: String::new(),
+        carry: Carry::Body,
         connections: 1,
         threads: 1,
         plan: Plan::EachOnce,

@@ -25,7 +25,7 @@ use clearing_x402::TokenDomain;
 
 use crate::{
     AnvilChild, Load, LoadResult, Plan, Report, SettleRow, VALIDITY_SECS, VerifyRow,
-    load::{child_cpu_time, machine_busy_time, process_cpu_time},
+    load::{Carry, child_cpu_time, cpu_time_since, machine_busy_time, process_cpu_time, processes_cpu_time},
     repeated, signed_bodies,
 };
 
@@ -149,7 +149,8 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
         let load = Load {
             address,
             method: hyper::Method::POST,
-            path: "/verify",
+            path: "/verify".into(),
+            carry: Carry::Body,
             connections,
             threads: options.client_threads,
             plan: Plan::For(options.warmup),
@@ -214,7 +215,8 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
         let load = Load {
             address,
             method: hyper::Method::POST,
-            path: "/settle",
+            path: "/settle".into(),
+            carry: Carry::Body,
             connections: options.settle_connections,
             threads: options.client_threads,
             plan: Plan::EachOnce,
@@ -287,23 +289,31 @@ async fn mint_to_all(
 }
 
 /// CPU times at the start of a load, to give each process's share of the cores over it.
-struct CpuMark {
+pub(crate) struct CpuMark {
     process: Duration,
     anvil: Duration,
     machine: Duration,
+    postgres: HashMap<u32, Duration>,
 }
 
 impl CpuMark {
-    fn now(anvil: &AnvilChild) -> Self {
+    pub(crate) fn now(anvil: &AnvilChild) -> Self {
         Self {
             process: process_cpu_time(),
             anvil: anvil.pid().map(child_cpu_time).unwrap_or_default(),
             machine: machine_busy_time(),
+            postgres: processes_cpu_time("postgres"),
         }
     }
 
+    /// PostgreSQL's processes (every database's backends), in cores over `wall`: part of "other processes".
+    pub(crate) fn postgres_cores_since(&self, wall: Duration) -> f64 {
+        let spent = cpu_time_since(&self.postgres, &processes_cpu_time("postgres"));
+        spent.as_secs_f64() / wall.as_secs_f64().max(f64::EPSILON)
+    }
+
     /// Client, facilitator, anvil and other processes, in cores over the load's wall time.
-    fn cores_since(&self, anvil: &AnvilChild, result: &LoadResult) -> [f64; 4] {
+    pub(crate) fn cores_since(&self, anvil: &AnvilChild, result: &LoadResult) -> [f64; 4] {
         let wall = result.elapsed.as_secs_f64().max(f64::EPSILON);
         let process = process_cpu_time().saturating_sub(self.process).as_secs_f64();
         let anvil = anvil.pid().map(child_cpu_time).unwrap_or_default().saturating_sub(self.anvil).as_secs_f64();
