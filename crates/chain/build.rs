@@ -23,6 +23,8 @@ const CONTRACTS: &[(&str, &str)] = &[
     ("BatchSettler", "contracts/src/BatchSettler.sol"),
     ("Escrow", "contracts/src/Escrow.sol"),
     ("AnchorRegistry", "contracts/src/AnchorRegistry.sol"),
+    ("BalanceVault", "contracts/src/BalanceVault.sol"),
+    ("Subscriptions", "contracts/src/Subscriptions.sol"),
     ("VerifyReader", "contracts/src/VerifyReader.sol"),
     ("MockUSDC", "contracts/test/mocks/MockUSDC.sol"),
     ("MockUSDCProxy", "contracts/test/mocks/MockUSDCProxy.sol"),

@@ -29,6 +29,8 @@ pub struct RebuildTarget {
     pub batch_settler: Address,
     /// The Escrow.
     pub escrow: Address,
+    /// The BalanceVault, if deployed.
+    pub balance_vault: Option<Address>,
     /// The deployment block: no record precedes it.
     pub from_block: u64,
 }
@@ -70,11 +72,16 @@ pub struct Rebuilt {
 pub async fn rebuild(provider: &ChainProvider, target: &RebuildTarget) -> Result<Rebuilt> {
     let chain_id = provider.get_chain_id().await?;
     let head = provider.get_block_number().await?;
-    let sources = RecordSources { chain_id, batch_settler: target.batch_settler, escrow: target.escrow };
+    let sources = RecordSources {
+        chain_id,
+        batch_settler: target.batch_settler,
+        escrow: target.escrow,
+        balance_vault: target.balance_vault,
+    };
 
     let mut topics = RecordSources::RECORD_TOPICS.to_vec();
     topics.push(RecordSources::JOB_FUNDED_TOPIC);
-    let record_filter = Filter::new().address(sources.emitters().to_vec()).event_signature(topics);
+    let record_filter = Filter::new().address(sources.emitters()).event_signature(topics);
     let logs = logs_in_chunks(provider, record_filter, target.from_block, head).await?;
 
     let mut funded: HashMap<B256, ChainLog> = HashMap::new();

@@ -9,7 +9,7 @@ use alloy::{
     sol,
     sol_types::{SolEvent, SolValue},
 };
-use clearing_chain::contracts::{BatchSettler, Escrow};
+use clearing_chain::contracts::{BalanceVault, BatchSettler, Escrow};
 use clearing_ledger::{AuditRecord, ChainLog, RecordKind};
 use serde::{Deserialize, Serialize};
 
@@ -157,16 +157,20 @@ pub struct RecordSources {
     /// Escrow: `JobReleased`, `JobRefunded` and `JobResolved` are payout records, whose `JobFunded` names the
     /// parties; `PaymentCredited` is a record by itself.
     pub escrow: Address,
+    /// BalanceVault, if deployed: `Debited` and `Charged` are records by themselves.
+    pub balance_vault: Option<Address>,
 }
 
 impl RecordSources {
     /// The topic0 of every record event.
-    pub const RECORD_TOPICS: [B256; 5] = [
+    pub const RECORD_TOPICS: [B256; 7] = [
         BatchSettler::PaymentSettled::SIGNATURE_HASH,
         Escrow::JobReleased::SIGNATURE_HASH,
         Escrow::JobRefunded::SIGNATURE_HASH,
         Escrow::JobResolved::SIGNATURE_HASH,
         Escrow::PaymentCredited::SIGNATURE_HASH,
+        BalanceVault::Debited::SIGNATURE_HASH,
+        BalanceVault::Charged::SIGNATURE_HASH,
     ];
 
     /// The topic0 of the escrow's job payouts, whose topic1 is the job id.
@@ -177,8 +181,10 @@ impl RecordSources {
     pub const JOB_FUNDED_TOPIC: B256 = Escrow::JobFunded::SIGNATURE_HASH;
 
     /// The emitters, for log filters.
-    pub const fn emitters(&self) -> [Address; 2] {
-        [self.batch_settler, self.escrow]
+    pub fn emitters(&self) -> Vec<Address> {
+        let mut emitters = vec![self.batch_settler, self.escrow];
+        emitters.extend(self.balance_vault);
+        emitters
     }
 
     /// The escrow job id of a job payout log (its topic1), or `None` for a payment or a direct credit.
@@ -215,6 +221,35 @@ impl RecordSources {
             record.payee = event.to;
             record.payee_amount = event.value;
             record.reference = event.nonce;
+            return Ok(record);
+        }
+        if Some(log.address) == self.balance_vault {
+            let topics = log.topics.iter().copied();
+            match topic0 {
+                BalanceVault::Debited::SIGNATURE_HASH => {
+                    let event = BalanceVault::Debited::decode_raw_log(topics, &log.data)
+                        .map_err(|_| malformed("undecodable Debited"))?;
+                    record.kind = RecordKind::BalanceDebit;
+                    record.token = event.token;
+                    record.payer = event.payer;
+                    record.payee = event.provider;
+                    record.payee_amount = event.amount.saturating_sub(event.fee);
+                    record.fee_amount = event.fee;
+                    record.reference = event.id;
+                }
+                BalanceVault::Charged::SIGNATURE_HASH => {
+                    let event = BalanceVault::Charged::decode_raw_log(topics, &log.data)
+                        .map_err(|_| malformed("undecodable Charged"))?;
+                    record.kind = RecordKind::SubscriptionCharge;
+                    record.token = event.token;
+                    record.payer = event.payer;
+                    record.payee = event.provider;
+                    record.payee_amount = event.amount.saturating_sub(event.fee);
+                    record.fee_amount = event.fee;
+                    record.reference = event.r#ref;
+                }
+                _ => return Err(malformed("not a record log")),
+            }
             return Ok(record);
         }
         if log.address != self.escrow {

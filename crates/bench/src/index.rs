@@ -244,6 +244,7 @@ async fn run_on(options: &IndexOptions, anvil: &AnvilChild, database_url: &str) 
         batch_settler: settler,
         escrow,
         anchor_registry: Address::repeat_byte(0xa0),
+        balance_vault: None,
         token: None,
     };
     let reader = clearing_chain::connect(&anvil.rpc_url)?;

@@ -261,6 +261,7 @@ async fn run_on(options: &MarketOptions, anvil: &AnvilChild, database_url: &str)
         relayer: key.clone(),
         batch_settler: deployment.batch_settler,
         escrow: None,
+        vault: None,
         assets: vec![usdc],
     };
     let facilitator = Facilitator::new(provider.clone(), vec![key.address()], &config)

@@ -10,8 +10,10 @@
 //! | pay credits | `Escrow.payMany(token, payments)` | `PaymentCredited` / `PaymentCreditFailed` (payer, nonce) | `PayBatchSettled` |
 //! | steps | `Escrow.stepMany(steps)` | the step's own event / `StepFailed` (job id) | `StepsApplied` |
 //! | claims | `Escrow.claimMany(token, accounts)` | `Claimed` / `ClaimFailed` (account) | none |
+//! | deposits | `BalanceVault.depositManyWithTransfer(token, items)` | `Deposited` / `DepositFailed` (agent, nonce) | `DepositBatchSettled` |
+//! | debits | `BalanceVault.debitMany(token, debits)` | `Debited` / `DebitFailed` (payer, debit id) | `DebitBatchSettled` |
 //!
-//! Steps and claims carry no authorization: their items are the operator's actions on jobs and balances.
+//! Steps, claims and debits carry no authorization: their items are the operator's actions on jobs and balances.
 //!
 //! A receipt is decoded strictly: each item's event must name the item sent at its position, and the closing event
 //! must count them all, or decoding fails rather than guess which item an event belongs to.
@@ -24,7 +26,7 @@ use alloy::{
 
 use crate::{
     Error, Result,
-    contracts::{BatchSettler, Escrow},
+    contracts::{BalanceVault, BatchSettler, Escrow},
     reason,
 };
 
@@ -45,6 +47,12 @@ pub type Step = Escrow::Step;
 
 /// What a [`Step`] does.
 pub type StepKind = Escrow::StepKind;
+
+/// One x402 deposit as `BalanceVault.depositManyWithTransfer` takes it.
+pub type TransferDeposit = BalanceVault::TransferDeposit;
+
+/// One balance debit as `BalanceVault.debitMany` takes it.
+pub type Debit = BalanceVault::Debit;
 
 /// What one batch transaction calls: one route's entry with its items, all in one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +92,28 @@ pub enum BatchCall {
         /// The accounts, in order.
         accounts: Vec<Address>,
     },
+    /// `BalanceVault.depositManyWithTransfer(token, items)`: each authorization pays the vault and is credited to
+    /// its payer's balance.
+    Deposits {
+        /// The token of every deposit.
+        token: Address,
+        /// The deposits, in order.
+        items: Vec<TransferDeposit>,
+    },
+    /// `BalanceVault.debitMany(token, debits)`: the debits the market accepted, each applied once.
+    Debits {
+        /// The token of every debit.
+        token: Address,
+        /// The debits, in order.
+        debits: Vec<Debit>,
+    },
+}
+
+impl BatchCall {
+    /// Whether the balance vault (rather than the settler or the escrow) carries it.
+    pub const fn is_vault(&self) -> bool {
+        matches!(self, Self::Deposits { .. } | Self::Debits { .. })
+    }
 }
 
 /// What one item of a mined batch did.
@@ -133,7 +163,9 @@ impl BatchCall {
             | Self::FundJobs { token, .. }
             | Self::PayCredits { token, .. }
             | Self::Steps { token, .. }
-            | Self::Claims { token, .. } => *token,
+            | Self::Claims { token, .. }
+            | Self::Deposits { token, .. }
+            | Self::Debits { token, .. } => *token,
         }
     }
 
@@ -145,6 +177,8 @@ impl BatchCall {
             Self::PayCredits { payments, .. } => payments.len(),
             Self::Steps { steps, .. } => steps.len(),
             Self::Claims { accounts, .. } => accounts.len(),
+            Self::Deposits { items, .. } => items.len(),
+            Self::Debits { debits, .. } => debits.len(),
         }
     }
 
@@ -169,6 +203,12 @@ impl BatchCall {
             Self::Claims { token, accounts } => {
                 Escrow::claimManyCall { token: *token, accounts: accounts.clone() }.abi_encode().into()
             }
+            Self::Deposits { token, items } => {
+                BalanceVault::depositManyWithTransferCall { token: *token, items: items.clone() }.abi_encode().into()
+            }
+            Self::Debits { token, debits } => {
+                BalanceVault::debitManyCall { token: *token, debits: debits.clone() }.abi_encode().into()
+            }
         }
     }
 
@@ -185,6 +225,8 @@ impl BatchCall {
                 steps.iter().map(|step| (Address::ZERO, job_id(chain_id, escrow, &step.terms))).collect()
             }
             Self::Claims { accounts, .. } => accounts.iter().map(|account| (*account, B256::ZERO)).collect(),
+            Self::Deposits { items, .. } => items.iter().map(|item| (item.from, item.nonce)).collect(),
+            Self::Debits { debits, .. } => debits.iter().map(|debit| (debit.payer, debit.id)).collect(),
         }
     }
 }
@@ -346,6 +388,43 @@ fn decode_item(
             Escrow::ClaimFailed::SIGNATURE_HASH => {
                 let e = Escrow::ClaimFailed::decode_log_data(data).map_err(|_| malformed("undecodable ClaimFailed"))?;
                 (e.account, B256::ZERO, failed(e.reason))
+            }
+            _ => return Ok(None),
+        },
+        BatchCall::Deposits { .. } => match topic {
+            BalanceVault::Deposited::SIGNATURE_HASH => {
+                let e =
+                    BalanceVault::Deposited::decode_log_data(data).map_err(|_| malformed("undecodable Deposited"))?;
+                (e.account, e.nonce, ItemOutcome::Settled)
+            }
+            BalanceVault::DepositFailed::SIGNATURE_HASH => {
+                let e = BalanceVault::DepositFailed::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable DepositFailed"))?;
+                (e.from, e.nonce, failed(e.reason))
+            }
+            BalanceVault::DepositBatchSettled::SIGNATURE_HASH => {
+                let e = BalanceVault::DepositBatchSettled::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable DepositBatchSettled"))?;
+                *closed = Some((Some(e.token), e.items));
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        },
+        BatchCall::Debits { .. } => match topic {
+            BalanceVault::Debited::SIGNATURE_HASH => {
+                let e = BalanceVault::Debited::decode_log_data(data).map_err(|_| malformed("undecodable Debited"))?;
+                (e.payer, e.id, ItemOutcome::Settled)
+            }
+            BalanceVault::DebitFailed::SIGNATURE_HASH => {
+                let e = BalanceVault::DebitFailed::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable DebitFailed"))?;
+                (e.payer, e.id, failed(e.reason))
+            }
+            BalanceVault::DebitBatchSettled::SIGNATURE_HASH => {
+                let e = BalanceVault::DebitBatchSettled::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable DebitBatchSettled"))?;
+                *closed = Some((Some(e.token), e.items));
+                return Ok(None);
             }
             _ => return Ok(None),
         },

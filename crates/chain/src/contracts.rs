@@ -4,6 +4,8 @@
 //! - [`BatchSettler`]: relays many x402 `exact` authorizations in one transaction.
 //! - [`Escrow`]: marketplace jobs, funded by `receiveWithAuthorization` with the job id as nonce.
 //! - [`AnchorRegistry`]: append-only Merkle roots of settlement records.
+//! - [`BalanceVault`]: agents' prepaid balances: x402 deposits, the operator's batched debits, claims, the exit.
+//! - [`Subscriptions`]: recurring charges from vault balances, at most once per period.
 //! - [`VerifyReader`]: never deployed; its creation code answers a batch of verify reads in one `eth_call`.
 //! - [`MockUSDC`]: the FiatToken v2.2 stand-in deployed on dev chains: the token's interface (call it at the proxy).
 //! - [`MockUSDCProxy`]: deploys MockUSDC as USDC is deployed (proxy, implementation, signature checker); its

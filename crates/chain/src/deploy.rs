@@ -7,7 +7,7 @@ use tracing::info;
 
 use crate::{
     ChainProvider, Error, Result,
-    contracts::{AnchorRegistry, BatchSettler, Escrow, MockUSDC, MockUSDCProxy},
+    contracts::{AnchorRegistry, BalanceVault, BatchSettler, Escrow, MockUSDC, MockUSDCProxy, Subscriptions},
 };
 
 /// The parameters fixed at deployment.
@@ -23,11 +23,16 @@ pub struct DeployConfig {
     pub anchor_admin: Address,
     /// The only account allowed to anchor Merkle roots.
     pub anchorer: Address,
+    /// Seconds from an agent's withdrawal request to its withdrawal from the balance vault: the operator's time to
+    /// post the debits it accepted before the request (1 to 30 days).
+    pub withdrawal_delay: u64,
 }
 
 impl DeployConfig {
     /// The escrow fee cap the marketplace's 5% fee needs.
     pub const DEFAULT_MAX_FEE_BPS: u16 = 500;
+    /// A day: the balance vault's intended withdrawal delay.
+    pub const DEFAULT_WITHDRAWAL_DELAY: u64 = 86_400;
 
     /// Every role held by `operator`, with the default fee cap: the shape of a dev or test deployment.
     pub const fn single_operator(operator: Address) -> Self {
@@ -37,6 +42,7 @@ impl DeployConfig {
             operator,
             anchor_admin: operator,
             anchorer: operator,
+            withdrawal_delay: Self::DEFAULT_WITHDRAWAL_DELAY,
         }
     }
 }
@@ -55,9 +61,17 @@ pub struct Deployment {
     pub escrow: Address,
     /// The `AnchorRegistry` contract.
     pub anchor_registry: Address,
+    /// The `BalanceVault` contract (prepaid balances); absent from a deployment made before it existed, which then
+    /// serves no balance routes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_vault: Option<Address>,
+    /// The `Subscriptions` contract charging the vault's balances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriptions: Option<Address>,
 }
 
-/// Deploys `BatchSettler`, `Escrow` and `AnchorRegistry` from the provider's signer and checks each has code.
+/// Deploys `BatchSettler`, `Escrow`, `AnchorRegistry`, `BalanceVault` and `Subscriptions` from the provider's signer,
+/// checks each has code, and names the subscription contract the vault's charger (once, for good).
 pub async fn deploy_suite(provider: &ChainProvider, config: &DeployConfig) -> Result<Deployment> {
     let chain_id = provider.get_chain_id().await?;
     let start_block = provider.get_block_number().await?;
@@ -76,7 +90,37 @@ pub async fn deploy_suite(provider: &ChainProvider, config: &DeployConfig) -> Re
     ensure_code(provider, "AnchorRegistry", anchor_registry).await?;
     info!(%anchor_registry, "deployed AnchorRegistry");
 
-    Ok(Deployment { chain_id, start_block, batch_settler, escrow, anchor_registry })
+    let vault = BalanceVault::deploy(
+        provider.clone(),
+        config.fee_recipient,
+        config.max_fee_bps,
+        config.operator,
+        U256::from(config.withdrawal_delay),
+    )
+    .await?;
+    let balance_vault = *vault.address();
+    ensure_code(provider, "BalanceVault", balance_vault).await?;
+    info!(%balance_vault, "deployed BalanceVault");
+
+    let subscriptions = *Subscriptions::deploy(provider.clone(), balance_vault).await?.address();
+    ensure_code(provider, "Subscriptions", subscriptions).await?;
+    let pending = vault.setCharger(subscriptions).send().await?;
+    let tx = *pending.tx_hash();
+    let receipt = pending.get_receipt().await.map_err(|source| Error::Receipt { tx, source })?;
+    if !receipt.status() {
+        return Err(Error::Reverted { tx });
+    }
+    info!(%subscriptions, "deployed Subscriptions, the vault's charger");
+
+    Ok(Deployment {
+        chain_id,
+        start_block,
+        batch_settler,
+        escrow,
+        anchor_registry,
+        balance_vault: Some(balance_vault),
+        subscriptions: Some(subscriptions),
+    })
 }
 
 /// Deploys a `MockUSDC` whose EIP-712 domain name is `name` ("USDC" as on Base Sepolia, "USD Coin" as on Base) and

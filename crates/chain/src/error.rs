@@ -57,6 +57,9 @@ pub enum Error {
     /// An escrow route was asked of a relayer that has no escrow ([`crate::Relayer::with_escrow`]).
     #[error("this relayer has no escrow configured")]
     NoEscrow,
+    /// A vault route was asked of a relayer that has no balance vault ([`crate::Relayer::with_vault`]).
+    #[error("this relayer has no balance vault configured")]
+    NoVault,
     /// A batch receipt lacks what every mined batch receipt has.
     #[error("receipt of {tx} is malformed: {what}")]
     MalformedReceipt {

@@ -20,8 +20,8 @@ pub mod contracts;
 pub mod reason;
 
 pub use batch::{
-    BatchCall, BatchOutcome, DirectPayment, ItemOutcome, JobTerms, MinedTx, SettlePayment, Step, StepKind,
-    TransferFunding, decode_receipt, job_id,
+    BatchCall, BatchOutcome, Debit, DirectPayment, ItemOutcome, JobTerms, MinedTx, SettlePayment, Step, StepKind,
+    TransferDeposit, TransferFunding, decode_receipt, job_id,
 };
 pub use deploy::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
 pub use error::{Error, Result};

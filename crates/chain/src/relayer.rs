@@ -79,6 +79,8 @@ pub struct Relayer {
     settler: Address,
     /// The escrow the escrow routes call; `None` serves the settle route only.
     escrow: Option<Address>,
+    /// The balance vault the vault routes call.
+    vault: Option<Address>,
     chain_id: u64,
 }
 
@@ -87,7 +89,15 @@ impl Relayer {
     pub async fn new(provider: ChainProvider, signer: PrivateKeySigner, settler: Address) -> Result<Self> {
         let chain_id = provider.get_chain_id().await?;
         let address = signer.address();
-        Ok(Self { provider, wallet: EthereumWallet::from(signer), address, settler, escrow: None, chain_id })
+        Ok(Self {
+            provider,
+            wallet: EthereumWallet::from(signer),
+            address,
+            settler,
+            escrow: None,
+            vault: None,
+            chain_id,
+        })
     }
 
     /// The same relayer, also sending the escrow routes to the `Escrow` at `escrow` (whose operator it must be).
@@ -95,6 +105,19 @@ impl Relayer {
     pub const fn with_escrow(mut self, escrow: Address) -> Self {
         self.escrow = Some(escrow);
         self
+    }
+
+    /// The same relayer, also sending the vault routes (deposits, debits) to the `BalanceVault` at `vault` (whose
+    /// operator it must be).
+    #[must_use]
+    pub const fn with_vault(mut self, vault: Address) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    /// The balance vault the vault routes call, if configured.
+    pub const fn vault(&self) -> Option<Address> {
+        self.vault
     }
 
     /// The escrow the escrow routes call, if configured.
@@ -244,6 +267,7 @@ impl Relayer {
             | BatchCall::PayCredits { .. }
             | BatchCall::Steps { .. }
             | BatchCall::Claims { .. } => self.escrow.ok_or(Error::NoEscrow)?,
+            BatchCall::Deposits { .. } | BatchCall::Debits { .. } => self.vault.ok_or(Error::NoVault)?,
         };
         let request =
             TransactionRequest::default().with_from(self.address).with_to(contract).with_input(call.calldata());

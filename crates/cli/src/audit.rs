@@ -55,6 +55,9 @@ struct RebuildArgs {
     /// The Escrow; default from `[chain.deployment]`.
     #[arg(long)]
     escrow: Option<Address>,
+    /// The BalanceVault (its debits and charges are records too); default from `[chain.deployment]`.
+    #[arg(long)]
+    vault: Option<Address>,
     /// The deployment block; default `[chain.deployment] start_block`.
     #[arg(long)]
     from_block: Option<u64>,
@@ -103,6 +106,7 @@ async fn rebuild_all(args: RebuildArgs, config: Config) -> anyhow::Result<()> {
         registry: args.registry.or(deployment.map(|d| d.anchor_registry)).with_context(|| missing("registry"))?,
         batch_settler: args.settler.or(deployment.map(|d| d.batch_settler)).with_context(|| missing("settler"))?,
         escrow: args.escrow.or(deployment.map(|d| d.escrow)).with_context(|| missing("escrow"))?,
+        balance_vault: args.vault.or(deployment.and_then(|d| d.balance_vault)),
         from_block: args.from_block.or(deployment.map(|d| d.start_block)).with_context(|| missing("from-block"))?,
     };
     let rpc = args.rpc.unwrap_or(config.chain.rpc_url);

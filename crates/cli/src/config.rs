@@ -280,6 +280,8 @@ mod tests {
             batch_settler: Address::repeat_byte(2),
             escrow: Address::repeat_byte(3),
             anchor_registry: Address::repeat_byte(4),
+            balance_vault: Some(Address::repeat_byte(5)),
+            subscriptions: Some(Address::repeat_byte(6)),
         });
         assert_eq!(Config::parse(&config.to_toml().unwrap()).unwrap(), config);
     }

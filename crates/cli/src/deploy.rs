@@ -28,6 +28,9 @@ pub(crate) struct DeployArgs {
     /// (which then must not be the key that anchors: give the anchorer its own key and `setAnchorer`).
     #[arg(long)]
     anchorer: Option<Address>,
+    /// Seconds from an agent's withdrawal request to its withdrawal from the balance vault (1 to 2,592,000).
+    #[arg(long, default_value_t = DeployConfig::DEFAULT_WITHDRAWAL_DELAY)]
+    withdrawal_delay: u64,
     /// Record the deployment in the config file.
     #[arg(long)]
     write: bool,
@@ -54,6 +57,7 @@ pub(crate) async fn run(args: DeployArgs, mut config: Config, config_path: &Path
             }
             (None, None) => relayer,
         },
+        withdrawal_delay: args.withdrawal_delay,
     };
     let deployment = deploy_suite(&provider, &deploy_config).await?;
     println!("{}", toml::to_string_pretty(&deployment)?);

@@ -72,6 +72,10 @@ impl System {
         };
         let provider = clearing_chain::connect(&config.chain.rpc_url)?;
         let escrow = escrow_operated_by(&provider, deployment.escrow, relayer.address()).await?;
+        let vault = match deployment.balance_vault {
+            Some(vault) => vault_operated_by(&provider, vault, relayer.address()).await?,
+            None => None,
+        };
         let market_pay_to = match config.market.enabled {
             true => Some(market_pay_to(&config.market, &provider, &deployment).await?),
             false => None,
@@ -88,6 +92,7 @@ impl System {
             relayer: relayer.clone(),
             batch_settler: deployment.batch_settler,
             escrow,
+            vault,
             assets: vec![usdc.address],
         };
         // Last, since it starts the batcher: nothing after it fails.
@@ -117,6 +122,10 @@ impl System {
                 let market = Market::new(ledger.clone(), config.market.clone(), edge)?;
                 let market = match escrow {
                     Some(escrow) => market.with_escrow(escrow),
+                    None => market,
+                };
+                let market = match vault {
+                    Some(vault) => market.with_vault(vault),
                     None => market,
                 };
                 (facilitator.documenting(clearing_market::openapi()), Some(market))
@@ -222,6 +231,7 @@ pub(crate) fn indexer_targets(config: &Config) -> anyhow::Result<Targets> {
         batch_settler: deployment.batch_settler,
         escrow: deployment.escrow,
         anchor_registry: deployment.anchor_registry,
+        balance_vault: deployment.balance_vault,
         token: config.chain.usdc.as_ref().map(|t| t.address),
     })
 }
@@ -242,6 +252,25 @@ async fn escrow_operated_by(
         return Ok(Some(escrow));
     }
     warn!(%escrow, %operator, %relayer, "the relayer is not the escrow's operator: escrow purchases are off");
+    Ok(None)
+}
+
+/// `vault` when `relayer` is its operator (deposits and debits need the operator's key); `None`, with a warning,
+/// otherwise: the balance routes then answer 503.
+async fn vault_operated_by(
+    provider: &clearing_chain::ChainProvider,
+    vault: Address,
+    relayer: Address,
+) -> anyhow::Result<Option<Address>> {
+    let operator = clearing_chain::contracts::BalanceVault::new(vault, provider)
+        .operator()
+        .call()
+        .await
+        .with_context(|| format!("reading the operator of the BalanceVault at {vault}"))?;
+    if operator == relayer {
+        return Ok(Some(vault));
+    }
+    warn!(%vault, %operator, %relayer, "the relayer is not the vault's operator: prepaid balances are off");
     Ok(None)
 }
 
@@ -270,6 +299,7 @@ fn audit_parts(
         chain_id: deployment.chain_id,
         batch_settler: deployment.batch_settler,
         escrow: deployment.escrow,
+        balance_vault: deployment.balance_vault,
     };
     let sequencer = Sequencer::new(ledger.clone(), sources, config.indexer.clone());
     let anchorer = match &config.anchorer_key {

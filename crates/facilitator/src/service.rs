@@ -52,6 +52,9 @@ pub struct SettleSetup {
     /// The `Escrow` whose operator the relayer is, for the marketplace's escrow routes; `None` relays plain
     /// settlements only.
     pub escrow: Option<Address>,
+    /// The `BalanceVault` whose operator the relayer is, for the balance routes (deposits, debits); `None` sends
+    /// none.
+    pub vault: Option<Address>,
     /// The EIP-3009 tokens the batcher relays.
     pub assets: Vec<Address>,
 }
@@ -115,6 +118,10 @@ impl Facilitator {
             Some(escrow) => relayer.with_escrow(escrow),
             None => relayer,
         };
+        let relayer = match setup.vault {
+            Some(vault) => relayer.with_vault(vault),
+            None => relayer,
+        };
         let settler = Settler::start(setup.ledger.clone(), config.settle.clone()).await?;
         let batcher = Batcher::start_with_metrics(
             setup.ledger.clone(),
@@ -126,7 +133,7 @@ impl Facilitator {
         .await?;
         self.health = self.health.with_database(setup.ledger.clone()).with_tasks("batcher", batcher.task_handles());
         let service = SettleService::new(settler, setup.ledger, self.inflight.clone(), setup.assets)
-            .reserving(setup.escrow.into_iter().collect());
+            .reserving(setup.escrow, setup.vault);
         self.settle = Some((service, batcher));
         Ok(self)
     }

@@ -6,12 +6,12 @@ use alloy::{
     rpc::types::Log,
     sol_types::SolEvent,
 };
-use clearing_chain::contracts::{AnchorRegistry, BatchSettler, Escrow};
+use clearing_chain::contracts::{AnchorRegistry, BalanceVault, BatchSettler, Escrow};
 use clearing_ledger::{
     JobId, Projections, RawLog,
     index::{
         Anchor, BalanceChange, CreditParty, EscrowCredit, EscrowJob, FundFailure, JobEvent, JobStatus, LogPosition,
-        PaymentOutcome, SettlerPayment,
+        PaymentOutcome, SettlerPayment, VaultEvent, VaultEventKind,
     },
 };
 use tracing::warn;
@@ -24,6 +24,7 @@ pub(crate) struct Decoder {
     pub(crate) batch_settler: Address,
     pub(crate) escrow: Address,
     pub(crate) anchor_registry: Address,
+    pub(crate) balance_vault: Option<Address>,
     pub(crate) fee_recipient: Address,
 }
 
@@ -86,6 +87,8 @@ impl Decoder {
             }
         } else if log.address == self.escrow {
             self.project_escrow(log, topic0, out)?;
+        } else if Some(log.address) == self.balance_vault {
+            project_vault(log, topic0, out)?;
         } else if log.address == self.anchor_registry && topic0 == AnchorRegistry::Anchored::SIGNATURE_HASH {
             let e = AnchorRegistry::Anchored::decode_raw_log(topics, data)?;
             out.anchors.push(Anchor {
@@ -240,4 +243,76 @@ impl Decoder {
         }
         Ok(())
     }
+}
+
+/// A `BalanceVault` log that moves or locks money, as a [`VaultEvent`]; batch-closing, failure and setup events are
+/// left raw (a failed item changed nothing, and the batcher reads failures from its receipts).
+fn project_vault(log: &RawLog, topic0: B256, out: &mut Projections) -> alloy::sol_types::Result<()> {
+    let topics = log.topics.iter().copied();
+    let data = log.data.as_ref();
+    let event = |token, kind, account| VaultEvent {
+        position: log.position,
+        vault: log.address,
+        token,
+        kind,
+        account,
+        provider: None,
+        amount: U256::ZERO,
+        fee: U256::ZERO,
+        reference: None,
+        unlock_at: None,
+    };
+    let row = match topic0 {
+        BalanceVault::Deposited::SIGNATURE_HASH => {
+            let e = BalanceVault::Deposited::decode_raw_log(topics, data)?;
+            VaultEvent {
+                amount: e.amount,
+                reference: Some(e.nonce),
+                ..event(e.token, VaultEventKind::Deposited, e.account)
+            }
+        }
+        BalanceVault::Debited::SIGNATURE_HASH => {
+            let e = BalanceVault::Debited::decode_raw_log(topics, data)?;
+            VaultEvent {
+                provider: Some(e.provider),
+                amount: e.amount,
+                fee: e.fee,
+                reference: Some(e.id),
+                ..event(e.token, VaultEventKind::Debited, e.payer)
+            }
+        }
+        BalanceVault::Charged::SIGNATURE_HASH => {
+            let e = BalanceVault::Charged::decode_raw_log(topics, data)?;
+            VaultEvent {
+                provider: Some(e.provider),
+                amount: e.amount,
+                fee: e.fee,
+                reference: Some(e.r#ref),
+                ..event(e.token, VaultEventKind::Charged, e.payer)
+            }
+        }
+        BalanceVault::WithdrawalRequested::SIGNATURE_HASH => {
+            let e = BalanceVault::WithdrawalRequested::decode_raw_log(topics, data)?;
+            VaultEvent {
+                amount: e.balance,
+                unlock_at: Some(e.unlockAt.saturating_to()),
+                ..event(e.token, VaultEventKind::WithdrawalRequested, e.account)
+            }
+        }
+        BalanceVault::WithdrawalCancelled::SIGNATURE_HASH => {
+            let e = BalanceVault::WithdrawalCancelled::decode_raw_log(topics, data)?;
+            event(e.token, VaultEventKind::WithdrawalCancelled, e.account)
+        }
+        BalanceVault::Withdrawn::SIGNATURE_HASH => {
+            let e = BalanceVault::Withdrawn::decode_raw_log(topics, data)?;
+            VaultEvent { amount: e.amount, ..event(e.token, VaultEventKind::Withdrawn, e.account) }
+        }
+        BalanceVault::Claimed::SIGNATURE_HASH => {
+            let e = BalanceVault::Claimed::decode_raw_log(topics, data)?;
+            VaultEvent { amount: e.amount, ..event(e.token, VaultEventKind::Claimed, e.account) }
+        }
+        _ => return Ok(()),
+    };
+    out.vault_events.push(row);
+    Ok(())
 }

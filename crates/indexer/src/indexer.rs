@@ -117,12 +117,15 @@ impl Indexer {
             batch_settler: targets.batch_settler,
             escrow: targets.escrow,
             anchor_registry: targets.anchor_registry,
+            balance_vault: targets.balance_vault,
             fee_recipient,
         };
         let mut accounts = vec![targets.escrow];
-        accounts.extend(config.token_accounts.iter().copied().filter(|a| *a != targets.escrow));
-        let follow =
-            Follow::new(vec![targets.batch_settler, targets.escrow, targets.anchor_registry], targets.token, &accounts);
+        accounts.extend(targets.balance_vault);
+        accounts.extend(config.token_accounts.iter().copied().filter(|a| !accounts.contains(a)).collect::<Vec<_>>());
+        let mut contracts = vec![targets.batch_settler, targets.escrow, targets.anchor_registry];
+        contracts.extend(targets.balance_vault);
+        let follow = Follow::new(contracts, targets.token, &accounts);
         let confirmations = config.confirmations.unwrap_or_else(|| default_confirmations(targets.chain_id));
         let mut config = config.clone();
         config.reorg_window = config.reorg_window.max(confirmations).max(1);

@@ -11,7 +11,10 @@
 //! again), so a retried request or a second process never sends the same release twice. A claim is queued once per
 //! request, with at most one in flight per account.
 
-use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::{
+    primitives::{Address, B256, Bytes, U256},
+    sol_types::SolValue,
+};
 use clearing_x402::Reason;
 use sqlx::{Postgres, Transaction, postgres::PgRow};
 
@@ -62,6 +65,36 @@ pub enum Action {
         /// Whose balance.
         account: Address,
     },
+    /// A balance debit the market accepted, posted with `BalanceVault.debitMany` (the row's contract is the vault).
+    /// Queued only with the purchase that accepted it ([`Ledger::debit_balance`](crate::Ledger::debit_balance)).
+    Debit(VaultDebit),
+}
+
+/// One `BalanceVault.Debit`: the vault applies an id at most once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VaultDebit {
+    /// The debit's on-chain id.
+    pub id: B256,
+    /// The agent whose balance pays.
+    pub payer: Address,
+    /// Credited `amount - fee`.
+    pub provider: Address,
+    /// Atomic units taken from the balance.
+    pub amount: U256,
+    /// Atomic units credited to the fee recipient, out of `amount`.
+    pub fee: U256,
+}
+
+impl VaultDebit {
+    /// Its ABI encoding, `BalanceVault.Debit`'s (a static struct encodes as the tuple of its fields).
+    pub(crate) fn abi_encode(&self) -> Vec<u8> {
+        (self.id, self.payer, self.provider, self.amount, self.fee).abi_encode()
+    }
+
+    fn abi_decode(bytes: &[u8]) -> Option<Self> {
+        let (id, payer, provider, amount, fee) = <(B256, Address, Address, U256, U256)>::abi_decode(bytes).ok()?;
+        Some(Self { id, payer, provider, amount, fee })
+    }
 }
 
 /// An escrow action to queue, with where it goes.
@@ -145,6 +178,7 @@ impl Action {
         match self {
             Self::Step { .. } => RouteKind::EscrowStep,
             Self::Claim { .. } => RouteKind::EscrowClaim,
+            Self::Debit(_) => RouteKind::VaultDebit,
         }
     }
 
@@ -152,6 +186,7 @@ impl Action {
         match self {
             Self::Step { kind, .. } => kind.as_sql(),
             Self::Claim { .. } => "claim",
+            Self::Debit(_) => "vault_debit",
         }
     }
 }
@@ -181,6 +216,8 @@ impl Ledger {
                 None,
             ),
             Action::Claim { account } => (None, None, None, None, None, Some(account.to_vec())),
+            // A debit is queued with the purchase that accepted it, in its transaction, never on its own.
+            Action::Debit(_) => return Err(Error::DebitOutsidePurchase),
         };
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO escrow_actions
@@ -248,6 +285,7 @@ impl Ledger {
         let mut tx = self.pool.begin().await?;
         let kinds: &[&str] = match claim.route {
             RouteKind::EscrowClaim => &["claim"],
+            RouteKind::VaultDebit => &["vault_debit"],
             _ => &["complete", "release", "release_with_sig", "dispute_with_sig", "refund", "resolve_with_sig"],
         };
         let ids: Vec<i64> = sqlx::query_scalar(
@@ -355,6 +393,10 @@ fn action_from_row(row: &PgRow) -> Result<EscrowAction> {
     let kind: String = f.get("kind")?;
     let action = if kind == "claim" {
         Action::Claim { account: f.address("account")? }
+    } else if kind == "vault_debit" {
+        Action::Debit(
+            f.parsed("terms", "an ABI-encoded BalanceVault.Debit", |terms: &Vec<u8>| VaultDebit::abi_decode(terms))?,
+        )
     } else {
         let provider_bps: Option<i32> = f.get("provider_bps")?;
         let provider_bps = provider_bps.map(u16::try_from).transpose().ok().flatten();

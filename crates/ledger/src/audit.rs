@@ -63,7 +63,7 @@ pub struct AuditHead {
 }
 
 /// What a settlement record records. In JSON: `payment`, `escrow_release`, `escrow_refund`, `escrow_resolution`,
-/// `escrow_credit`.
+/// `escrow_credit`, `balance_debit`, `subscription_charge`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
@@ -77,6 +77,10 @@ pub enum RecordKind {
     EscrowResolution,
     /// A purchase paid straight into claimable balances: Escrow `PaymentCredited`.
     EscrowCredit,
+    /// A purchase paid from a prepaid balance: BalanceVault `Debited`.
+    BalanceDebit,
+    /// A subscription period paid from a prepaid balance: BalanceVault `Charged`.
+    SubscriptionCharge,
 }
 
 impl RecordKind {
@@ -88,6 +92,8 @@ impl RecordKind {
             Self::EscrowRefund => 2,
             Self::EscrowResolution => 3,
             Self::EscrowCredit => 4,
+            Self::BalanceDebit => 5,
+            Self::SubscriptionCharge => 6,
         }
     }
 
@@ -99,6 +105,8 @@ impl RecordKind {
             2 => Self::EscrowRefund,
             3 => Self::EscrowResolution,
             4 => Self::EscrowCredit,
+            5 => Self::BalanceDebit,
+            6 => Self::SubscriptionCharge,
             _ => return None,
         })
     }
@@ -508,13 +516,15 @@ mod tests {
             (RecordKind::EscrowRefund, "escrow_refund", 2),
             (RecordKind::EscrowResolution, "escrow_resolution", 3),
             (RecordKind::EscrowCredit, "escrow_credit", 4),
+            (RecordKind::BalanceDebit, "balance_debit", 5),
+            (RecordKind::SubscriptionCharge, "subscription_charge", 6),
         ];
         for (kind, name, code) in documented {
             assert_eq!(serde_json::to_value(kind).unwrap(), name);
             assert_eq!(serde_json::from_value::<RecordKind>(name.into()).unwrap(), kind);
             assert_eq!((kind.code(), RecordKind::from_code(code)), (code, Some(kind)));
         }
-        assert_eq!(RecordKind::from_code(5), None);
+        assert_eq!(RecordKind::from_code(7), None);
         assert!(serde_json::from_value::<RecordKind>("EscrowRelease".into()).is_err());
     }
 }

@@ -1,6 +1,9 @@
 /// Errors from the ledger.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A balance debit given to `enqueue_action`: it is queued only in the purchase that accepts it.
+    #[error("a balance debit is queued only with the purchase that accepts it")]
+    DebitOutsidePurchase,
     /// The database URL could not be parsed.
     #[error("invalid database url: {source}")]
     InvalidUrl {

@@ -19,6 +19,9 @@ pub enum Route {
         /// Credited to the fee recipient, atomic units.
         fee: U256,
     },
+    /// `BalanceVault.depositManyWithTransfer`: the value moves into the vault and is credited to the payer's prepaid
+    /// balance.
+    VaultDeposit,
 }
 
 /// The terms of an escrow job that the operator supplies; with the authorization's payer, value, token and nonce
@@ -52,6 +55,11 @@ pub enum RouteKind {
     EscrowStep,
     /// Escrow claims ([`crate::Action::Claim`]): no authorization, items are escrow actions.
     EscrowClaim,
+    /// [`Route::VaultDeposit`].
+    VaultDeposit,
+    /// Balance debits ([`crate::Action::Debit`]): no authorization, items are the market's accepted debits, posted
+    /// with `BalanceVault.debitMany`.
+    VaultDebit,
 }
 
 impl Route {
@@ -61,18 +69,32 @@ impl Route {
             Self::Transfer => RouteKind::Transfer,
             Self::EscrowJob(_) => RouteKind::EscrowJob,
             Self::EscrowCredit { .. } => RouteKind::EscrowCredit,
+            Self::VaultDeposit => RouteKind::VaultDeposit,
         }
     }
 }
 
 impl RouteKind {
     /// Every kind.
-    pub const ALL: [Self; 5] =
-        [Self::Transfer, Self::EscrowJob, Self::EscrowCredit, Self::EscrowStep, Self::EscrowClaim];
+    pub const ALL: [Self; 7] = [
+        Self::Transfer,
+        Self::EscrowJob,
+        Self::EscrowCredit,
+        Self::EscrowStep,
+        Self::EscrowClaim,
+        Self::VaultDeposit,
+        Self::VaultDebit,
+    ];
 
-    /// Whether its items are escrow actions rather than payments.
+    /// The escrow's kinds.
+    pub const ESCROW: [Self; 4] = [Self::EscrowJob, Self::EscrowCredit, Self::EscrowStep, Self::EscrowClaim];
+
+    /// The balance vault's kinds.
+    pub const VAULT: [Self; 2] = [Self::VaultDeposit, Self::VaultDebit];
+
+    /// Whether its items are operator actions rather than payments.
     pub const fn carries_actions(self) -> bool {
-        matches!(self, Self::EscrowStep | Self::EscrowClaim)
+        matches!(self, Self::EscrowStep | Self::EscrowClaim | Self::VaultDebit)
     }
 
     pub(crate) const fn as_sql(self) -> &'static str {
@@ -82,6 +104,8 @@ impl RouteKind {
             Self::EscrowCredit => "escrow_credit",
             Self::EscrowStep => "escrow_step",
             Self::EscrowClaim => "escrow_claim",
+            Self::VaultDeposit => "vault_deposit",
+            Self::VaultDebit => "vault_debit",
         }
     }
 
@@ -92,6 +116,8 @@ impl RouteKind {
             "escrow_credit" => Self::EscrowCredit,
             "escrow_step" => Self::EscrowStep,
             "escrow_claim" => Self::EscrowClaim,
+            "vault_deposit" => Self::VaultDeposit,
+            "vault_debit" => Self::VaultDebit,
             _ => return None,
         })
     }

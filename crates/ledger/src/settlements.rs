@@ -792,7 +792,7 @@ fn settlement_from_row(row: &PgRow) -> Result<Settlement> {
 /// The provider a route names, if any.
 const fn route_provider(route: &Route) -> Option<Address> {
     match route {
-        Route::Transfer => None,
+        Route::Transfer | Route::VaultDeposit => None,
         Route::EscrowJob(booking) => Some(booking.provider),
         Route::EscrowCredit { provider, .. } => Some(*provider),
     }
@@ -801,7 +801,7 @@ const fn route_provider(route: &Route) -> Option<Address> {
 /// The fee a route names, if any.
 const fn route_fee(route: &Route) -> Option<U256> {
     match route {
-        Route::Transfer => None,
+        Route::Transfer | Route::VaultDeposit => None,
         Route::EscrowJob(booking) => Some(booking.fee),
         Route::EscrowCredit { fee, .. } => Some(*fee),
     }
@@ -819,6 +819,7 @@ fn route_from_row(f: &Fields<'_>) -> Result<Route> {
     let kind = f.parsed("route", "a settlement route", |s: &String| RouteKind::from_sql(s))?;
     Ok(match kind {
         RouteKind::Transfer => Route::Transfer,
+        RouteKind::VaultDeposit => Route::VaultDeposit,
         RouteKind::EscrowCredit => Route::EscrowCredit { provider: f.address("provider")?, fee: f.number("fee")? },
         RouteKind::EscrowJob => Route::EscrowJob(JobBooking {
             provider: f.address("provider")?,
@@ -828,7 +829,7 @@ fn route_from_row(f: &Fields<'_>) -> Result<Route> {
             completion_deadline: f.number("completion_deadline")?,
             review_window: f.number("review_window")?,
         }),
-        RouteKind::EscrowStep | RouteKind::EscrowClaim => {
+        RouteKind::EscrowStep | RouteKind::EscrowClaim | RouteKind::VaultDebit => {
             return Err(Error::Corrupt {
                 table: "settlements",
                 column: "route",

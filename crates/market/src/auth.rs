@@ -86,14 +86,14 @@ impl fmt::Debug for WebhookSecret {
     }
 }
 
-fn random_bytes() -> Result<[u8; SECRET_BYTES]> {
+pub(crate) fn random_bytes() -> Result<[u8; SECRET_BYTES]> {
     let mut bytes = [0u8; SECRET_BYTES];
     getrandom::fill(&mut bytes).map_err(|e| MarketError::Internal(format!("the OS random source failed: {e}")))?;
     Ok(bytes)
 }
 
 /// SHA-256 of a presented key.
-fn hash_key(key: &str) -> [u8; 32] {
+pub(crate) fn hash_key(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 

@@ -215,6 +215,11 @@ impl Settled {
     pub fn transaction(&self) -> Option<B256> {
         self.response.transaction
     }
+
+    /// The wallet that paid.
+    pub const fn payer(&self) -> Address {
+        self.payer
+    }
 }
 
 /// x402's 402: a route's price asked for again, saying why, in both protocol versions at once.

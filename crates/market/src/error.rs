@@ -89,6 +89,24 @@ pub enum ErrorCode {
     WebhookEventNotFound,
     /// The caller's webhook endpoint is disabled or missing, so nothing can be delivered to it (409).
     WebhookEndpointDisabled,
+    /// Prepaid balances are off: no balance vault is deployed, or this server's relayer is not its operator (503).
+    BalancesUnavailable,
+    /// `X-BALANCE-AUTH` is not a balance credential (an API key is refused there) (401).
+    InvalidBalanceCredential,
+    /// The balance credential was revoked (401).
+    BalanceCredentialRevoked,
+    /// The balance credential is past its expiry (401).
+    BalanceCredentialExpired,
+    /// The balance credential may not buy this service (403).
+    BalanceCredentialScope,
+    /// The purchase is over the credential's per-request or daily cap (403).
+    BalanceCredentialCap,
+    /// This purchase cannot be paid from a balance (an escrow job needs a funded job) (400).
+    BalanceNotAccepted,
+    /// The idempotency key already paid for another purchase (409).
+    IdempotencyKeyReused,
+    /// No balance credential of the caller's has that id (404).
+    CredentialNotFound,
     /// Something failed on our side; the details are in our logs (500).
     Internal,
 }
@@ -132,6 +150,15 @@ impl ErrorCode {
             Self::ArbiterDisabled => "arbiter_disabled",
             Self::WebhookEventNotFound => "webhook_event_not_found",
             Self::WebhookEndpointDisabled => "webhook_endpoint_disabled",
+            Self::BalancesUnavailable => "balances_unavailable",
+            Self::InvalidBalanceCredential => "invalid_balance_credential",
+            Self::BalanceCredentialRevoked => "balance_credential_revoked",
+            Self::BalanceCredentialExpired => "balance_credential_expired",
+            Self::BalanceCredentialScope => "balance_credential_scope",
+            Self::BalanceCredentialCap => "balance_credential_cap",
+            Self::BalanceNotAccepted => "balance_not_accepted",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::CredentialNotFound => "credential_not_found",
             Self::Internal => "internal",
         }
     }
@@ -170,6 +197,15 @@ impl ErrorCode {
             Self::ArbiterDisabled => StatusCode::FORBIDDEN,
             Self::WebhookEventNotFound => StatusCode::NOT_FOUND,
             Self::WebhookEndpointDisabled => StatusCode::CONFLICT,
+            Self::BalancesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InvalidBalanceCredential => StatusCode::UNAUTHORIZED,
+            Self::BalanceCredentialRevoked => StatusCode::UNAUTHORIZED,
+            Self::BalanceCredentialExpired => StatusCode::UNAUTHORIZED,
+            Self::BalanceCredentialScope => StatusCode::FORBIDDEN,
+            Self::BalanceCredentialCap => StatusCode::FORBIDDEN,
+            Self::BalanceNotAccepted => StatusCode::BAD_REQUEST,
+            Self::IdempotencyKeyReused => StatusCode::CONFLICT,
+            Self::CredentialNotFound => StatusCode::NOT_FOUND,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -211,6 +247,15 @@ impl ErrorCode {
         Self::ArbiterDisabled,
         Self::WebhookEventNotFound,
         Self::WebhookEndpointDisabled,
+        Self::BalancesUnavailable,
+        Self::InvalidBalanceCredential,
+        Self::BalanceCredentialRevoked,
+        Self::BalanceCredentialExpired,
+        Self::BalanceCredentialScope,
+        Self::BalanceCredentialCap,
+        Self::BalanceNotAccepted,
+        Self::IdempotencyKeyReused,
+        Self::CredentialNotFound,
         Self::Internal,
     ];
 }

@@ -16,7 +16,7 @@ use clearing_x402::Price;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::{
-    CatalogCache, ErrorCode, MarketConfig, MarketError, Result, X402Edge, catalog,
+    CatalogCache, ErrorCode, MarketConfig, MarketError, Result, X402Edge, balance, catalog,
     error::error_response,
     fees::FeeBps,
     jobs,
@@ -42,6 +42,9 @@ struct Inner {
     job_read_price: Price,
     /// The escrow purchases pay into, when this process's relayer is its operator; `None` refuses purchases (503).
     escrow: Option<Address>,
+    /// The balance vault deposits pay into and debits are posted to, when this process's relayer is its operator;
+    /// `None` refuses the balance routes (503).
+    vault: Option<Address>,
     /// Signs the arbiter's resolutions, when `[market] arbiter_key` is set.
     arbiter_signer: Option<PrivateKeySigner>,
 }
@@ -65,6 +68,7 @@ impl Market {
                 rotate_key_price,
                 job_read_price,
                 escrow: None,
+                vault: None,
                 arbiter_signer,
             }),
         })
@@ -88,6 +92,28 @@ impl Market {
             MarketError::refused(
                 ErrorCode::PurchasesUnavailable,
                 "purchases are off: this server's relayer is not the escrow's operator",
+            )
+        })
+    }
+
+    /// The same market, keeping prepaid balances in the `BalanceVault` at `vault` (whose operator the relayer must
+    /// be). Call it before the market is shared.
+    ///
+    /// # Panics
+    ///
+    /// When the market was cloned already.
+    #[must_use]
+    pub fn with_vault(mut self, vault: Address) -> Self {
+        Arc::get_mut(&mut self.inner).expect("the vault is set before the market is shared").vault = Some(vault);
+        self
+    }
+
+    /// The balance vault; 503 when balances are off.
+    pub fn vault(&self) -> Result<Address> {
+        self.inner.vault.ok_or_else(|| {
+            MarketError::refused(
+                ErrorCode::BalancesUnavailable,
+                "prepaid balances are off: no balance vault is deployed, or this server's relayer is not its operator",
             )
         })
     }
@@ -127,6 +153,7 @@ impl Market {
             .merge(catalog::routes())
             .merge(jobs::routes())
             .merge(webhooks::routes())
+            .merge(balance::routes())
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn_with_state(self.clone(), limit::per_ip))

@@ -174,6 +174,7 @@ impl Chain {
             chain_id: self.chain_id,
             batch_settler: self.deployment.batch_settler,
             escrow: self.deployment.escrow,
+            balance_vault: self.deployment.balance_vault,
         }
     }
 

@@ -190,6 +190,7 @@ impl Chain {
             batch_settler: d.batch_settler,
             escrow: d.escrow,
             anchor_registry: d.anchor_registry,
+            balance_vault: d.balance_vault,
             token: Some(self.token),
         }
     }

@@ -26,6 +26,7 @@ fn target(env: &Env) -> RebuildTarget {
         registry: env.chain.deployment.anchor_registry,
         batch_settler: env.chain.deployment.batch_settler,
         escrow: env.chain.deployment.escrow,
+        balance_vault: env.chain.deployment.balance_vault,
         from_block: env.chain.deployment.start_block,
     }
 }

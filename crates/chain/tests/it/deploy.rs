@@ -6,7 +6,7 @@ use alloy::{
 };
 use clearing_chain::{
     DeployConfig, connect_with_signer,
-    contracts::{AnchorRegistry, BatchSettler, Escrow, MockUSDC},
+    contracts::{AnchorRegistry, BalanceVault, BatchSettler, Escrow, MockUSDC, Subscriptions},
     deploy_mock_usdc, deploy_suite, mint_mock_usdc,
 };
 
@@ -24,12 +24,15 @@ async fn deploy_suite_puts_code_at_every_address_with_the_configured_roles() {
         operator: Address::repeat_byte(0x0b),
         anchor_admin: Address::repeat_byte(0xad),
         anchorer: Address::repeat_byte(0xa4),
+        withdrawal_delay: 3_600,
     };
 
     let deployment = deploy_suite(&provider, &config).await.unwrap();
 
     assert_eq!(deployment.chain_id, anvil.chain_id());
-    let addresses = [deployment.batch_settler, deployment.escrow, deployment.anchor_registry];
+    let vault = deployment.balance_vault.unwrap();
+    let subscriptions = deployment.subscriptions.unwrap();
+    let addresses = [deployment.batch_settler, deployment.escrow, deployment.anchor_registry, vault, subscriptions];
     assert!(addresses.iter().all(|a| *a != Address::ZERO && *a != deployer));
     for address in addresses {
         assert!(!provider.get_code_at(address).await.unwrap().is_empty(), "no code at {address}");
@@ -47,6 +50,16 @@ async fn deploy_suite_puts_code_at_every_address_with_the_configured_roles() {
 
     let settler = BatchSettler::new(deployment.batch_settler, &provider);
     assert_eq!(settler.ITEM_GAS_LIMIT().call().await.unwrap(), U256::from(500_000));
+
+    let balances = BalanceVault::new(vault, &provider);
+    assert_eq!(balances.feeRecipient().call().await.unwrap(), config.fee_recipient);
+    assert_eq!(balances.maxFeeBps().call().await.unwrap(), config.max_fee_bps);
+    assert_eq!(balances.operator().call().await.unwrap(), config.operator);
+    assert_eq!(balances.withdrawalDelay().call().await.unwrap(), U256::from(3_600));
+    assert_eq!(balances.charger().call().await.unwrap(), subscriptions);
+    let charges = Subscriptions::new(subscriptions, &provider);
+    assert_eq!(charges.vault().call().await.unwrap(), vault);
+    assert_eq!(charges.operator().call().await.unwrap(), config.operator);
 }
 
 #[tokio::test]

@@ -73,6 +73,12 @@ impl Summary {
         println!("    BatchSettler     {}", self.deployment.batch_settler);
         println!("    Escrow           {}", self.deployment.escrow);
         println!("    AnchorRegistry   {}", self.deployment.anchor_registry);
+        if let Some(vault) = self.deployment.balance_vault {
+            println!("    BalanceVault     {vault}");
+        }
+        if let Some(subscriptions) = self.deployment.subscriptions {
+            println!("    Subscriptions    {subscriptions}");
+        }
         println!();
         println!("  relayer, operator and fee recipient: {} (anvil account 0)", self.relayer);
         println!("  anchorer: {} (anvil account 4, its own key)", self.anchorer);
@@ -149,6 +155,33 @@ impl Summary {
             let listed: Vec<String> =
                 demo.services.iter().map(|(tier, id, price)| format!("{tier} {} ({price})", id.0)).collect();
             println!("     demo services: {}", listed.join(", "));
+            let data_api = demo.services.iter().find(|(tier, _, _)| tier.as_str() == "data_api");
+            if let (Some((_, service, price)), Some(_)) = (data_api, self.deployment.balance_vault) {
+                println!(
+                    "  6. a prepaid balance, as the first agent: register (0.01 USDC; prints its API key), deposit 1 USDC,"
+                );
+                println!(
+                    "     make a capped credential with the API key, then buy the data_api service ({price}) with no signature:"
+                );
+                println!(
+                    "     CLEARING_PAYER_KEY={key} {clearing} pay -X POST http://{facilitator}/v1/register \\\n       \
+                     -H 'Content-Type: application/json' -d '{{\"type\":\"agent\",\"name\":\"My agent\"}}'"
+                );
+                println!(
+                    "     CLEARING_PAYER_KEY={key} {clearing} pay -X POST http://{facilitator}/v1/balance/deposit \\\n       \
+                     -H 'Content-Type: application/json' -d '{{\"amount\":\"1.00\"}}'"
+                );
+                println!(
+                    "     curl -s -X POST http://{facilitator}/v1/balance/credentials -H 'X-API-Key: <api_key>' \\\n       \
+                     -H 'Content-Type: application/json' -d '{{\"name\":\"demo\",\"max_per_day\":\"0.50\"}}'"
+                );
+                println!(
+                    "     curl -s -X POST http://{facilitator}/v1/services/{}/purchase -H 'X-BALANCE-AUTH: <token>' \\\n       \
+                     -H 'Content-Type: application/json' -d '{{\"brief\":{{\"text\":\"hello\"}}}}'",
+                    service.0
+                );
+                println!("     GET /v1/balance (X-API-Key) shows it; GET /v1/balance/withdrawal hands out the exit.");
+            }
         }
         println!("  health: http://{facilitator}/health   API description: http://{facilitator}/openapi.json");
     }

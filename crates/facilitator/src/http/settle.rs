@@ -31,21 +31,25 @@ pub struct SettleService {
     inflight: InFlight,
     /// The assets the batcher relays; settling another one would wait forever.
     assets: Arc<Vec<Address>>,
-    /// Payees `/settle` refuses: contracts whose payments only their own route may book (the escrow). A transfer
-    /// to the escrow outside a booking would leave the payer's money there with no job and no credit.
-    reserved_pay_to: Arc<Vec<Address>>,
+    /// Payees `/settle` refuses: contracts whose payments only their own routes may book (the escrow, the balance
+    /// vault). A transfer to either outside a booking would leave the payer's money there with no job, no credit and
+    /// no balance.
+    escrow: Option<Address>,
+    vault: Option<Address>,
 }
 
 impl SettleService {
     /// Settles through `settler` the payments in `assets`, counting them in `inflight` until final.
     pub fn new(settler: Settler, ledger: Ledger, inflight: InFlight, assets: Vec<Address>) -> Self {
-        Self { settler, ledger, inflight, assets: Arc::new(assets), reserved_pay_to: Arc::default() }
+        Self { settler, ledger, inflight, assets: Arc::new(assets), escrow: None, vault: None }
     }
 
-    /// The same service, refusing plain transfers to `pay_to` (see [`SettleService::settle_routed`]).
+    /// The same service, refusing plain transfers to the escrow and the vault, which only their own routes may pay
+    /// (see [`SettleService::settle_routed`]).
     #[must_use]
-    pub fn reserving(mut self, pay_to: Vec<Address>) -> Self {
-        self.reserved_pay_to = Arc::new(pay_to);
+    pub const fn reserving(mut self, escrow: Option<Address>, vault: Option<Address>) -> Self {
+        self.escrow = escrow;
+        self.vault = vault;
         self
     }
 
@@ -73,13 +77,22 @@ impl SettleService {
             Err(rejection) => return SettleResponse::failed(&rejection, network),
         };
         let pay_to = payment.authorization.to;
-        let reserved = self.reserved_pay_to.contains(&pay_to);
-        if reserved == matches!(route, Route::Transfer) {
-            let why = if reserved {
-                format!("payTo {pay_to} is the escrow: only a marketplace purchase may pay it")
-            } else {
-                format!("an escrow booking must pay the escrow, not {pay_to}")
-            };
+        let refused = match route {
+            Route::Transfer if Some(pay_to) == self.escrow => {
+                Some(format!("payTo {pay_to} is the escrow: only a marketplace purchase may pay it"))
+            }
+            Route::Transfer if Some(pay_to) == self.vault => {
+                Some(format!("payTo {pay_to} is the balance vault: only a balance deposit may pay it"))
+            }
+            Route::Transfer => None,
+            Route::VaultDeposit if Some(pay_to) != self.vault => {
+                Some(format!("a balance deposit must pay the balance vault, not {pay_to}"))
+            }
+            Route::VaultDeposit => None,
+            _ if Some(pay_to) != self.escrow => Some(format!("an escrow booking must pay the escrow, not {pay_to}")),
+            _ => None,
+        };
+        if let Some(why) = refused {
             let rejection = Rejection::new(Reason::InvalidPaymentRequirements, why).with_payer(Some(payment.payer));
             return SettleResponse::failed(&rejection, network);
         }

@@ -101,7 +101,14 @@ impl Batcher {
         let next = unresolved.iter().map(|b| b.tx_nonce + 1).max().unwrap_or(0).max(pending);
         info!(relayer = %relayer.address(), unresolved = unresolved.len(), next_nonce = next, "batcher starting");
 
-        let routes: &[RouteKind] = if relayer.escrow().is_some() { &RouteKind::ALL } else { &[RouteKind::Transfer] };
+        // The settle route always; each contract's routes when the relayer sends to it.
+        let mut routes = vec![RouteKind::Transfer];
+        if relayer.escrow().is_some() {
+            routes.extend(RouteKind::ESCROW);
+        }
+        if relayer.vault().is_some() {
+            routes.extend(RouteKind::VAULT);
+        }
         let lanes: Vec<Lane> =
             assets.iter().flat_map(|&asset| routes.iter().map(move |&route| Lane { asset, route })).collect();
         let first = Lane { asset: first, route: RouteKind::Transfer };

@@ -4,7 +4,9 @@ use alloy::{
     primitives::{Address, U256},
     sol_types::SolValue,
 };
-use clearing_chain::{BatchCall, DirectPayment, JobTerms, SettlePayment, Step, TransferFunding};
+use clearing_chain::{
+    BatchCall, Debit, DirectPayment, JobTerms, SettlePayment, Step, TransferDeposit, TransferFunding,
+};
 use clearing_ledger::{Action, EscrowAction, Route, RouteKind, Settlement};
 use tracing::error;
 
@@ -21,24 +23,43 @@ pub(super) fn batch_call(route: RouteKind, asset: Address, items: &[Settlement])
         RouteKind::EscrowCredit => {
             BatchCall::PayCredits { token: asset, payments: items.iter().map(direct_payment).collect() }
         }
-        RouteKind::EscrowStep | RouteKind::EscrowClaim => {
+        RouteKind::VaultDeposit => {
+            BatchCall::Deposits { token: asset, items: items.iter().map(transfer_deposit).collect() }
+        }
+        RouteKind::EscrowStep | RouteKind::EscrowClaim | RouteKind::VaultDebit => {
             error!(%route, "an action route's batch built from payments");
             BatchCall::Steps { token: asset, steps: Vec::new() }
         }
     }
 }
 
-/// The call of one batch of an action route (`escrow_step` or `escrow_claim`).
+/// The call of one batch of an action route (`escrow_step`, `escrow_claim` or `vault_debit`).
 pub(super) fn action_call(route: RouteKind, asset: Address, actions: &[EscrowAction]) -> BatchCall {
     if route == RouteKind::EscrowClaim {
         let accounts = actions
             .iter()
             .filter_map(|a| match &a.action.action {
                 Action::Claim { account } => Some(*account),
-                Action::Step { .. } => None,
+                Action::Step { .. } | Action::Debit(_) => None,
             })
             .collect();
         return BatchCall::Claims { token: asset, accounts };
+    }
+    if route == RouteKind::VaultDebit {
+        let debits = actions
+            .iter()
+            .filter_map(|a| match &a.action.action {
+                Action::Debit(debit) => Some(Debit {
+                    id: debit.id,
+                    payer: debit.payer,
+                    provider: debit.provider,
+                    amount: debit.amount,
+                    fee: debit.fee,
+                }),
+                Action::Step { .. } | Action::Claim { .. } => None,
+            })
+            .collect();
+        return BatchCall::Debits { token: asset, debits };
     }
     BatchCall::Steps { token: asset, steps: actions.iter().filter_map(step).collect() }
 }
@@ -47,7 +68,7 @@ pub(super) fn action_call(route: RouteKind, asset: Address, actions: &[EscrowAct
 /// the ledger's schema rules out.
 fn step(action: &EscrowAction) -> Option<Step> {
     let Action::Step { kind, terms, signed, .. } = &action.action.action else {
-        error!(id = %action.id, "a claim in a step batch");
+        error!(id = %action.id, "a claim or a debit in a step batch");
         return None;
     };
     let terms = match JobTerms::abi_decode(terms) {
@@ -139,6 +160,18 @@ fn direct_payment(item: &Settlement) -> DirectPayment {
         provider,
         amount: p.value,
         fee,
+        validAfter: p.valid_after,
+        validBefore: p.valid_before,
+        nonce: p.key.nonce,
+        signature: p.signature.clone(),
+    }
+}
+
+fn transfer_deposit(item: &Settlement) -> TransferDeposit {
+    let p = &item.payment;
+    TransferDeposit {
+        from: p.key.payer,
+        amount: p.value,
         validAfter: p.valid_after,
         validBefore: p.valid_before,
         nonce: p.key.nonce,

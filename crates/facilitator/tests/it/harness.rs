@@ -39,6 +39,9 @@ pub(crate) struct Harness {
     pub(crate) router: Router,
     /// The ledger the facilitator settles through ([`Harness::with_settlement`] only).
     pub(crate) ledger: Option<clearing_ledger::Ledger>,
+    /// The settling facilitator, kept alive with the harness and dropped with it, so its pool's connections go back
+    /// to sqlx::test's shared budget when the test ends (a leaked pool keeps them, and later tests time out).
+    _facilitator: Option<clearing_facilitator::Facilitator>,
 }
 
 impl Harness {
@@ -77,7 +80,7 @@ impl Harness {
             .collect();
         let supported = SupportedResponse::new(kinds, vec![chain.address(DEPLOYER)]);
         let router = router(AppState::new(verifier.clone(), metrics.clone(), supported), &http);
-        Self { chain, inflight, verifier, metrics, router, ledger: None }
+        Self { chain, inflight, verifier, metrics, router, ledger: None, _facilitator: None }
     }
 
     /// The whole facilitator as `clearing serve` assembles it, settling through the queue in `pool`.
@@ -100,6 +103,7 @@ impl Harness {
             batch_settler: chain.deployment.batch_settler,
             // Account 0 is the escrow's operator too: the escrow routes run, and `/settle` refuses payTo = escrow.
             escrow: Some(chain.deployment.escrow),
+            vault: chain.deployment.balance_vault,
             assets: vec![USDC],
         };
         let reader = clearing_chain::connect(&chain.endpoint()).unwrap();
@@ -112,10 +116,8 @@ impl Harness {
         let router = facilitator.router(&config);
         let (inflight, verifier, metrics) =
             (facilitator.inflight.clone(), facilitator.verifier.clone(), facilitator.metrics.clone());
-        // The batcher's tasks outlive the handle; the test's runtime ends them.
-        std::mem::forget(facilitator);
         // Account 0 is now the relayer, whose nonces the batcher owns: the chain mints from an account of its own.
-        Self { chain, inflight, verifier, metrics, router, ledger: Some(ledger) }
+        Self { chain, inflight, verifier, metrics, router, ledger: Some(ledger), _facilitator: Some(facilitator) }
     }
 
     /// A facilitator whose clock, and its chain's, stand inside the reference vectors' window.

@@ -32,6 +32,7 @@ async fn facilitator(env: &Env, ledger: Ledger) -> Facilitator {
         relayer: env.relayer_key.clone(),
         batch_settler: env.chain.deployment.batch_settler,
         escrow: None,
+        vault: None,
         assets: vec![env.chain.token],
     };
     let reader = clearing_chain::connect(&env.chain.endpoint()).unwrap();

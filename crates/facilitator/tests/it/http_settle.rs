@@ -101,10 +101,24 @@ async fn futures_join(harness: &Harness, body: &Value, n: usize) -> Vec<Value> {
 /// nothing; the purchase's own booking is untouched.
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn a_payment_to_the_escrow_is_refused_by_settle(pool: PgPool) {
+    a_payment_to_a_reserved_contract_is_refused_by_settle(pool, |d| d.escrow).await;
+}
+
+/// The same for a balance deposit in flight (payTo = the balance vault): a plain transfer would leave the money in
+/// the vault as surplus, credited to nobody.
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn a_payment_to_the_balance_vault_is_refused_by_settle(pool: PgPool) {
+    a_payment_to_a_reserved_contract_is_refused_by_settle(pool, |d| d.balance_vault.unwrap()).await;
+}
+
+async fn a_payment_to_a_reserved_contract_is_refused_by_settle(
+    pool: PgPool,
+    contract: fn(&clearing_chain::Deployment) -> alloy::primitives::Address,
+) {
     let harness = Harness::with_settlement(pool).await;
     let payer = PrivateKeySigner::random();
     harness.mint(payer.address(), 5_000).await;
-    let escrow = harness.chain.deployment.escrow;
+    let escrow = contract(&harness.chain.deployment);
     let payment = clearing_testkit::Terms::new(harness.chain.domain(), escrow, 1_000).pay(&payer);
 
     let answer = settle(&harness, &payment.body()).await;

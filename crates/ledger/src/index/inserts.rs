@@ -1,12 +1,12 @@
 //! The bulk inserts of one batch: one `INSERT ... SELECT FROM unnest(...)` per table, `ON CONFLICT DO NOTHING` so a
 //! replayed batch changes nothing.
 
-use alloy::primitives::U256;
+use alloy::primitives::{B256, U256};
 use sqlx::{Postgres, Transaction};
 
 use super::rows::{
     Anchor, BalanceChange, BlockRef, CreditParty, EscrowCredit, EscrowJob, FundFailure, JobEvent, LogPosition,
-    PaymentOutcome, RawLog, SettlerPayment,
+    PaymentOutcome, RawLog, SettlerPayment, VaultEvent,
 };
 use crate::{Result, encode::int};
 
@@ -274,6 +274,47 @@ pub(super) async fn insert_credits(tx: &mut Tx, chain_id: u64, rows: &[EscrowCre
     .bind(&providers)
     .bind(&provider_amounts)
     .bind(&fee_amounts)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_vault_events(tx: &mut Tx, chain_id: u64, rows: &[VaultEvent]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (numbers, _, indexes, txs) = positions(rows.iter().map(|r| &r.position));
+    let vaults: Vec<&[u8]> = rows.iter().map(|r| r.vault.as_slice()).collect();
+    let tokens: Vec<&[u8]> = rows.iter().map(|r| r.token.as_slice()).collect();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_sql()).collect();
+    let accounts: Vec<&[u8]> = rows.iter().map(|r| r.account.as_slice()).collect();
+    let providers: Vec<Option<&[u8]>> = rows.iter().map(|r| r.provider.as_ref().map(|a| a.as_slice())).collect();
+    let amounts: Vec<String> = rows.iter().map(|r| r.amount.to_string()).collect();
+    let fees: Vec<String> = rows.iter().map(|r| r.fee.to_string()).collect();
+    let references: Vec<Option<&[u8]>> = rows.iter().map(|r| r.reference.as_ref().map(B256::as_slice)).collect();
+    let unlocks: Vec<Option<i64>> = rows.iter().map(|r| r.unlock_at.map(int)).collect();
+    sqlx::query(
+        "INSERT INTO vault_events (chain_id, block_number, log_index, tx_hash, vault, token, kind, account, provider,
+                                   amount, fee, reference, unlock_at)
+         SELECT $1, n, i, t, v, tok, k, a, p, am::numeric, f::numeric, r, u
+         FROM unnest($2::bigint[], $3::bigint[], $4::bytea[], $5::bytea[], $6::bytea[], $7::text[], $8::bytea[],
+                     $9::bytea[], $10::text[], $11::text[], $12::bytea[], $13::bigint[])
+              AS x(n, i, t, v, tok, k, a, p, am, f, r, u)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(int(chain_id))
+    .bind(&numbers)
+    .bind(&indexes)
+    .bind(&txs)
+    .bind(&vaults)
+    .bind(&tokens)
+    .bind(&kinds)
+    .bind(&accounts)
+    .bind(&providers)
+    .bind(&amounts)
+    .bind(&fees)
+    .bind(&references)
+    .bind(&unlocks)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -18,7 +18,7 @@ pub struct TableDigest {
 }
 
 /// The tables [`Ledger::projection_digest`] compares, with the columns that order them.
-const DIGESTED: [(&str, &str); 9] = [
+const DIGESTED: [(&str, &str); 10] = [
     ("chain_logs", "block_number, log_index"),
     ("settler_payments", "block_number, log_index"),
     ("escrow_jobs", "block_number, log_index"),
@@ -28,6 +28,7 @@ const DIGESTED: [(&str, &str); 9] = [
     ("escrow_balance_changes", "block_number, log_index, part"),
     ("anchors", "block_number, log_index"),
     ("escrow_claimable_at", "escrow, token, account"),
+    ("vault_events", "block_number, log_index"),
 ];
 
 impl Ledger {

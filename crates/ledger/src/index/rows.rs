@@ -289,6 +289,64 @@ pub struct Anchor {
     pub last_seq: u64,
 }
 
+/// What a vault event did to an agent's balance or an account's claimable balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaultEventKind {
+    /// `Deposited`: the agent's balance grew by `amount`.
+    Deposited,
+    /// `Debited`: the operator's debit `reference` took `amount` (`fee` of it to the fee recipient).
+    Debited,
+    /// `Charged`: the subscription `reference` took `amount` (`fee` of it to the fee recipient).
+    Charged,
+    /// `WithdrawalRequested`: the agent asked to withdraw (`amount` its balance then), payable from `unlock_at`.
+    WithdrawalRequested,
+    /// `WithdrawalCancelled`: the agent dropped its request.
+    WithdrawalCancelled,
+    /// `Withdrawn`: the agent took `amount`, its whole balance, out.
+    Withdrawn,
+    /// `Claimed`: `account` took its claimable `amount` out.
+    Claimed,
+}
+
+impl VaultEventKind {
+    pub(crate) const fn as_sql(self) -> &'static str {
+        match self {
+            Self::Deposited => "deposited",
+            Self::Debited => "debited",
+            Self::Charged => "charged",
+            Self::WithdrawalRequested => "withdrawal_requested",
+            Self::WithdrawalCancelled => "withdrawal_cancelled",
+            Self::Withdrawn => "withdrawn",
+            Self::Claimed => "claimed",
+        }
+    }
+}
+
+/// A `BalanceVault` event that moves or locks money.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultEvent {
+    /// The log.
+    pub position: LogPosition,
+    /// The vault.
+    pub vault: Address,
+    /// The token.
+    pub token: Address,
+    /// What happened.
+    pub kind: VaultEventKind,
+    /// The agent, or the claiming account.
+    pub account: Address,
+    /// A debit's or charge's provider.
+    pub provider: Option<Address>,
+    /// Atomic units (see [`VaultEventKind`]).
+    pub amount: U256,
+    /// A debit's or charge's fee, atomic units.
+    pub fee: U256,
+    /// A deposit's EIP-3009 nonce, a debit's id, a charge's subscription id.
+    pub reference: Option<B256>,
+    /// A withdrawal request's unlock time, unix seconds.
+    pub unlock_at: Option<u64>,
+}
+
 /// Everything one batch of logs projects to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Projections {
@@ -306,4 +364,6 @@ pub struct Projections {
     pub balance_changes: Vec<BalanceChange>,
     /// Anchors.
     pub anchors: Vec<Anchor>,
+    /// Balance vault events.
+    pub vault_events: Vec<VaultEvent>,
 }

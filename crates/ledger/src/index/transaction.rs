@@ -6,7 +6,7 @@ use sqlx::{Postgres, Transaction};
 use super::{
     inserts::{
         insert_anchors, insert_balance_changes, insert_blocks, insert_credits, insert_fund_failures, insert_job_events,
-        insert_jobs, insert_logs, insert_payments,
+        insert_jobs, insert_logs, insert_payments, insert_vault_events,
     },
     lease::{Checkpoint, IndexerLease, checkpoint_of},
     rows::{BlockRef, Projections, RawLog},
@@ -27,7 +27,7 @@ pub struct IndexTx {
 }
 
 /// Every table holding rows derived from one block, for rollbacks.
-const BLOCK_TABLES: [&str; 8] = [
+const BLOCK_TABLES: [&str; 9] = [
     "chain_logs",
     "settler_payments",
     "escrow_jobs",
@@ -36,6 +36,7 @@ const BLOCK_TABLES: [&str; 8] = [
     "escrow_credits",
     "escrow_balance_changes",
     "anchors",
+    "vault_events",
 ];
 
 impl Ledger {
@@ -96,6 +97,7 @@ impl IndexTx {
         insert_credits(&mut self.tx, self.chain_id, &projections.credits).await?;
         insert_balance_changes(&mut self.tx, self.chain_id, &projections.balance_changes).await?;
         insert_anchors(&mut self.tx, self.chain_id, &projections.anchors).await?;
+        insert_vault_events(&mut self.tx, self.chain_id, &projections.vault_events).await?;
         Ok(())
     }
 

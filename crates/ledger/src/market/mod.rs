@@ -1,10 +1,12 @@
 //! The marketplace's tables (`migrations/0006_market.sql`): participants ([`participants`]), the services they list
-//! ([`services`]) and the catalog read over them ([`catalog`]).
+//! ([`services`]) and the catalog read over them ([`catalog`]), jobs ([`jobs`]), and prepaid balances with their
+//! credentials and debits ([`balances`], `migrations/0013_balances.sql`).
 //!
 //! The enums here are the marketplace's vocabulary as stored: each has one snake_case name, the same in the database,
 //! in JSON and in the API's documentation, so nothing translates between spellings. Rows are decoded here (with
 //! [`crate::decode`]'s helpers): a stored value no domain value fits is [`crate::Error::Corrupt`].
 
+mod balances;
 mod catalog;
 mod jobs;
 mod participants;
@@ -15,6 +17,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use balances::{
+    Balance, BalanceAccount, BalanceCredential, BalanceDebit, CredentialId, DebitDecision, DebitRequest, HistoryEntry,
+    NewCredential,
+};
 pub use catalog::{CatalogEntry, CatalogPage, CatalogQuery, CatalogSort, ProviderFilter};
 pub use jobs::{EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction};
 pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};

@@ -6,14 +6,20 @@ pub(crate) const OPENAPI: &str = r##"{
     "/v1/services/{id}/purchase": {
       "post": {
         "summary": "Buy a fixed-price service into the escrow with one x402 payment (payTo = the escrow)",
-        "description": "Any x402 client pays it: the requirement is a plain `exact` payment of the listed price to the Escrow contract. The service, its pricing model and the brief (against its input_schema) are checked before payment is asked for. The payment books an escrow job (automated_service, human_service) or is credited at once (data_api), the fee split on chain. 201 is the new job with the funding transaction in PAYMENT-RESPONSE; the job is dispatched when the indexer confirms the funding. A repeat of the same payment answers 200 with the job it bought.",
-        "parameters": [{"$ref": "#/components/parameters/MarketServiceId"}],
+        "description": "Any x402 client pays it: the requirement is a plain `exact` payment of the listed price to the Escrow contract. The service, its pricing model and the brief (against its input_schema) are checked before payment is asked for. The payment books an escrow job (automated_service, human_service) or is credited at once (data_api), the fee split on chain. 201 is the new job with the funding transaction in PAYMENT-RESPONSE; the job is dispatched when the indexer confirms the funding. A repeat of the same payment answers 200 with the job it bought. With X-BALANCE-AUTH (a balance credential) a data_api service is paid from the prepaid balance instead, answered at once from the database (201, paid_by: balance; a repeat of the Idempotency-Key answers 200 with the same purchase); a short balance, or a standing withdrawal request, falls through to the 402 with X-Balance-Refused saying why; an escrow job (automated_service, human_service) refuses balances (400 balance_not_accepted).",
+        "parameters": [
+          {"$ref": "#/components/parameters/MarketServiceId"},
+          {"name": "X-BALANCE-AUTH", "in": "header", "required": false, "description": "A balance credential (clb_...) from POST /v1/balance/credentials; never the API key", "schema": {"type": "string"}},
+          {"name": "Idempotency-Key", "in": "header", "required": false, "description": "With X-BALANCE-AUTH: 1 to 200 visible ASCII characters; a repeat is answered with the purchase it made, never paid twice. Absent, a key is derived from the credential, the service and the brief, and holds for 10 to 20 minutes.", "schema": {"type": "string", "maxLength": 200}}
+        ],
         "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketPurchaseRequest"}}}},
         "responses": {
           "201": {"description": "The job", "headers": {"PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketPaymentResponse"}, "X-PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketXPaymentResponse"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
           "200": {"description": "The job this payment bought before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
           "400": {"$ref": "#/components/responses/MarketBadRequest"},
+          "401": {"$ref": "#/components/responses/MarketUnauthorized"},
           "402": {"$ref": "#/components/responses/MarketPaymentRequired"},
+          "403": {"$ref": "#/components/responses/MarketForbidden"},
           "404": {"$ref": "#/components/responses/MarketNotFound"},
           "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
           "408": {"$ref": "#/components/responses/MarketTimeout"},

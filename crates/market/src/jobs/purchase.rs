@@ -30,7 +30,15 @@ use tracing::info;
 use uuid::Uuid;
 
 use super::{review_window, view::JobView};
-use crate::{ErrorCode, JsonBody, Market, MarketError, Result, Verified, fees, schema::check_instance};
+use crate::{
+    ErrorCode, JsonBody, Market, MarketError, Result, Verified,
+    balance::{
+        credentials,
+        purchase::{BalanceAnswer, mark_fall_through, pay_from_balance},
+    },
+    fees,
+    schema::check_instance,
+};
 
 /// `POST /v1/services/{id}/purchase`'s body.
 #[derive(Debug, Default, Deserialize)]
@@ -73,9 +81,23 @@ pub(super) async fn purchase(
             )
         })?;
     }
+    // A balance credential pays from the prepaid balance when it can; a short balance is answered as x402 would.
+    let balance_refused = match credentials::from_headers(&market, &headers).await? {
+        Some((credential, owner)) => {
+            match pay_from_balance(&market, &service, &brief, &headers, &credential, &owner).await? {
+                BalanceAnswer::Answered(response) => return Ok(response),
+                BalanceAnswer::FallThrough(reason) => Some(reason),
+            }
+        }
+        None => None,
+    };
     let escrow = market.escrow()?;
     let price = market.edge().escrow_price(service.price, escrow, &format!("Purchase: {}", service.name));
-    let payment = market.edge().payment(&price, &uri, &headers)?;
+    let payment = match (market.edge().payment(&price, &uri, &headers), balance_refused) {
+        (Ok(payment), _) => payment,
+        (Err(demand), Some(reason)) => return Ok(mark_fall_through(demand.into_response(), reason)),
+        (Err(demand), None) => return Err(demand),
+    };
     let (job, inserted) = match market.edge().verify(&payment).await {
         Ok(verified) => market.ledger().insert_job(&new_job(&market, &service, &verified, escrow, brief)).await?,
         // A repeat of a payment that bought a job and settled since no longer verifies (its nonce is used): it is

@@ -32,7 +32,7 @@ pub(crate) struct Env {
     pub(crate) router: Router,
     /// `http://127.0.0.1:<port>`.
     pub(crate) base: String,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     _stop: oneshot::Sender<()>,
     /// What [`Env::run_background`] started, kept alive with the environment.
     background: Vec<Box<dyn std::any::Any + Send>>,
@@ -65,6 +65,7 @@ impl Env {
             batch_settler: chain.deployment.batch_settler,
             // Account 0 is the escrow's operator in testkit's deployment: the escrow routes run.
             escrow: Some(chain.deployment.escrow),
+            vault: chain.deployment.balance_vault,
             assets: vec![chain.token],
         };
         let reader = clearing_chain::connect(&chain.endpoint()).unwrap();
@@ -80,6 +81,10 @@ impl Env {
         let settle = facilitator.settle_service().unwrap().clone();
         let edge = X402Edge::new(facilitator.verifier.clone(), settle, chain.domain(), FEE_RECIPIENT);
         let market = Market::new(ledger.clone(), market_config, edge).unwrap().with_escrow(chain.deployment.escrow);
+        let market = match chain.deployment.balance_vault {
+            Some(vault) => market.with_vault(vault),
+            None => market,
+        };
         let facilitator = facilitator.documenting(clearing_market::openapi());
         let audit = clearing_audit::http::router(clearing_audit::http::AuditState::new(ledger, chain.chain_id));
         let router = facilitator.router_with(&config, audit).merge(market.router());

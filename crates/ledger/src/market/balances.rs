@@ -1,0 +1,583 @@
+//! Prepaid balances (`migrations/0013_balances.sql`): what an agent may spend, the debits the market accepts against
+//! it, the credentials that spend it, and its history.
+//!
+//! A balance is `confirmed - spent`: `confirmed` is what the chain says at confirmation depth (deposits, less
+//! withdrawals and subscription charges, from `vault_events`), `spent` what the market's accepted debits hold (kept
+//! in `balance_accounts` by a trigger that gives back a debit the vault refused). [`Ledger::debit_balance`] decides a
+//! purchase in one transaction: it locks the agent's `balance_accounts` row (so one agent's debits are decided one at
+//! a time, and two processes cannot both spend the same money), finds a repeat by idempotency key, checks the
+//! balance and the credential's daily cap, and queues the debit for `BalanceVault.debitMany` with the purchase. No
+//! chain call: the vault applies it later, at most once per id.
+
+use alloy::primitives::{Address, B256, U256, keccak256};
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use super::{ParticipantId, ServiceId};
+use crate::{
+    ActionId, Ledger, Result, RouteKind, SettlementStatus, VaultDebit, decode::Fields, encode::int, index::MAIN_INDEXER,
+};
+
+/// An agent's balance of one token in one vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BalanceAccount {
+    /// The chain.
+    pub chain_id: u64,
+    /// The vault.
+    pub vault: Address,
+    /// The token.
+    pub token: Address,
+    /// The agent.
+    pub account: Address,
+}
+
+/// Where a balance stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Balance {
+    /// Deposits confirmed on chain, atomic units, ever.
+    pub deposited: U256,
+    /// Withdrawals confirmed on chain, ever.
+    pub withdrawn: U256,
+    /// Subscription charges confirmed on chain, ever.
+    pub charged: U256,
+    /// Every debit the market accepted and the vault has not refused, ever.
+    pub spent: U256,
+    /// The part of `spent` the vault has not applied yet (queued or in a batch not yet mined).
+    pub pending_debits: U256,
+    /// What a purchase may spend now: deposited - withdrawn - charged - spent (zero when that is negative, which a
+    /// withdrawal paid before the debits it raced were refused makes for a while).
+    pub available: U256,
+    /// A withdrawal request the chain confirmed and the agent has not withdrawn or cancelled: (its balance when
+    /// requested, the unix second it unlocks). No debit is accepted while one stands.
+    pub withdrawal: Option<(U256, u64)>,
+}
+
+/// A balance credential's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CredentialId(pub Uuid);
+
+/// A scoped, capped token that spends its owner's balance (`X-BALANCE-AUTH`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceCredential {
+    /// Its id.
+    pub id: CredentialId,
+    /// Whose balance it spends.
+    pub participant_id: ParticipantId,
+    /// The owner's label.
+    pub name: String,
+    /// Largest debit, atomic units.
+    pub max_per_request: Option<U256>,
+    /// Largest total per UTC day, atomic units.
+    pub max_per_day: Option<U256>,
+    /// The only services it buys; `None` for any.
+    pub services: Option<Vec<ServiceId>>,
+    /// Unix seconds after which it is refused.
+    pub expires_at: Option<i64>,
+    /// Unix seconds it was revoked.
+    pub revoked_at: Option<i64>,
+    /// Unix seconds it was made.
+    pub created_at: i64,
+}
+
+/// A credential to store; the token itself is the caller's, shown once, only its hash kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCredential {
+    /// Its id.
+    pub id: CredentialId,
+    /// Whose balance it spends.
+    pub participant_id: ParticipantId,
+    /// SHA-256 of the token.
+    pub token_hash: [u8; 32],
+    /// The owner's label.
+    pub name: String,
+    /// Largest debit.
+    pub max_per_request: Option<U256>,
+    /// Largest total per UTC day.
+    pub max_per_day: Option<U256>,
+    /// The only services it buys.
+    pub services: Option<Vec<ServiceId>>,
+    /// Unix seconds after which it is refused.
+    pub expires_at: Option<i64>,
+}
+
+/// A debit the market is asked to accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebitRequest {
+    /// The balance it spends.
+    pub account: BalanceAccount,
+    /// Credited `amount - fee`.
+    pub provider: Address,
+    /// Atomic units.
+    pub amount: U256,
+    /// The fee recipient's part of `amount`.
+    pub fee: U256,
+    /// The credential spending it.
+    pub credential: CredentialId,
+    /// Its daily cap, checked and counted in the same transaction.
+    pub max_per_day: Option<U256>,
+    /// The client's key, or one derived from the request; `also_matches` is a second key a repeat may carry (the
+    /// previous window of a derived key).
+    pub idempotency_key: String,
+    /// A second key that finds a repeat.
+    pub also_matches: Option<String>,
+    /// What it buys.
+    pub service_id: ServiceId,
+}
+
+/// A debit the market accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceDebit {
+    /// Its public id.
+    pub id: Uuid,
+    /// The debit as the vault will apply it.
+    pub debit: VaultDebit,
+    /// The action that posts it.
+    pub action_id: ActionId,
+    /// Where the action stands (`settled`: applied on chain; `failed`: refused, the amount given back).
+    pub status: SettlementStatus,
+    /// The applying transaction, once mined.
+    pub tx_hash: Option<B256>,
+    /// Why the vault refused it.
+    pub failure_reason: Option<String>,
+    /// The key it was accepted under.
+    pub idempotency_key: String,
+    /// What it bought.
+    pub service_id: Option<ServiceId>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// What [`Ledger::debit_balance`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DebitDecision {
+    /// Accepted now and queued for the vault.
+    Accepted(BalanceDebit),
+    /// A repeat of a debit accepted earlier under the same key: nothing new was spent.
+    Repeat(BalanceDebit),
+    /// The balance is short: `available` of `amount`.
+    Insufficient {
+        /// What could be spent.
+        available: U256,
+    },
+    /// A withdrawal request stands; it unlocks at this unix second.
+    WithdrawalPending {
+        /// Unix seconds.
+        unlock_at: u64,
+    },
+    /// The credential's daily cap would be passed: it spent `spent` today of `cap`.
+    OverDailyCap {
+        /// Spent today.
+        spent: U256,
+        /// The cap.
+        cap: U256,
+    },
+}
+
+/// A balance's history entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryEntry {
+    /// A confirmed vault event (deposit, charge, withdrawal request, cancellation, withdrawal).
+    Chain {
+        /// `deposited`, `charged`, `withdrawal_requested`, `withdrawal_cancelled`, `withdrawn`.
+        kind: String,
+        /// Atomic units.
+        amount: U256,
+        /// Its transaction.
+        tx_hash: B256,
+        /// Its block.
+        block_number: u64,
+        /// The deposit's nonce or the charge's subscription id.
+        reference: Option<B256>,
+    },
+    /// A debit the market accepted.
+    Debit(BalanceDebit),
+}
+
+/// The on-chain id of a debit: the vault, the payer and the market's id of it, so no two debits share one.
+fn debit_id(account: &BalanceAccount, id: Uuid) -> B256 {
+    let mut preimage = Vec::with_capacity(8 + 20 + 20 + 16);
+    preimage.extend_from_slice(&account.chain_id.to_be_bytes());
+    preimage.extend_from_slice(account.vault.as_slice());
+    preimage.extend_from_slice(account.account.as_slice());
+    preimage.extend_from_slice(id.as_bytes());
+    keccak256(preimage)
+}
+
+/// Binds a [`BalanceAccount`] as `$1` to `$4` (chain, vault, token, account) of any query.
+macro_rules! bind_account {
+    ($query:expr, $account:expr) => {
+        $query
+            .bind(int($account.chain_id))
+            .bind($account.vault.as_slice())
+            .bind($account.token.as_slice())
+            .bind($account.account.as_slice())
+    };
+}
+
+/// The confirmed height of the main indexer, as an SQL expression.
+fn confirmed_height() -> String {
+    format!("(SELECT coalesce(max(confirmed_block), -1) FROM indexer_checkpoints WHERE indexer = '{MAIN_INDEXER}')")
+}
+
+const DEBIT_COLUMNS: &str = "d.id, d.debit_id, d.payer, d.provider, d.amount::text AS amount, d.fee::text AS fee,
+    d.action_id, a.status::text AS status, b.tx_hash, a.failure_reason, d.idempotency_key, d.service_id,
+    extract(epoch FROM d.created_at)::bigint AS created";
+
+fn select_debits(filter: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "SELECT {DEBIT_COLUMNS} FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
+         LEFT JOIN settlement_batches b ON b.id = a.batch_id {filter}"
+    ))
+}
+
+impl Ledger {
+    /// Where `account`'s balance stands.
+    pub async fn balance(&self, account: &BalanceAccount) -> Result<Balance> {
+        let sql = format!(
+            "WITH events AS (
+                 SELECT kind, amount, unlock_at, block_number, log_index FROM vault_events
+                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4 AND block_number <= {}),
+             exit AS (
+                 SELECT kind, amount, unlock_at FROM events
+                 WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
+                 ORDER BY block_number DESC, log_index DESC LIMIT 1)
+             SELECT
+                 (SELECT coalesce(sum(amount), 0)::text FROM events WHERE kind = 'deposited') AS deposited,
+                 (SELECT coalesce(sum(amount), 0)::text FROM events WHERE kind = 'withdrawn') AS withdrawn,
+                 (SELECT coalesce(sum(amount), 0)::text FROM events WHERE kind = 'charged') AS charged,
+                 (SELECT coalesce(max(spent), 0)::text FROM balance_accounts
+                  WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4) AS spent,
+                 (SELECT coalesce(sum(d.amount), 0)::text FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
+                  WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4
+                    AND a.status IN ('pending', 'submitted')) AS pending_debits,
+                 (SELECT amount::text FROM exit WHERE kind = 'withdrawal_requested') AS requested,
+                 (SELECT unlock_at FROM exit WHERE kind = 'withdrawal_requested') AS unlock_at",
+            confirmed_height()
+        );
+        let row = bind_account!(sqlx::query(sqlx::AssertSqlSafe(sql)), account).fetch_one(&self.pool).await?;
+        let f = Fields::of("vault_events", &row);
+        let (deposited, withdrawn, charged, spent): (U256, U256, U256, U256) =
+            (f.number("deposited")?, f.number("withdrawn")?, f.number("charged")?, f.number("spent")?);
+        let requested: Option<String> = f.get("requested")?;
+        let withdrawal = match requested {
+            Some(requested) => Some((
+                crate::decode::number("vault_events", "amount", &requested)?,
+                f.opt_u64("unlock_at")?.unwrap_or_default(),
+            )),
+            None => None,
+        };
+        Ok(Balance {
+            deposited,
+            withdrawn,
+            charged,
+            spent,
+            pending_debits: f.number("pending_debits")?,
+            available: deposited.saturating_sub(withdrawn).saturating_sub(charged).saturating_sub(spent),
+            withdrawal,
+        })
+    }
+
+    /// Decides `request` in one transaction (see the module's doc): a repeat of an accepted key is answered with
+    /// its debit, else the debit is accepted if the balance and the daily cap allow it, and queued for the vault.
+    pub async fn debit_balance(&self, request: &DebitRequest) -> Result<DebitDecision> {
+        let account = &request.account;
+        let mut tx = self.pool.begin().await?;
+        // The agent's row, locked for the rest of the transaction: its debits are decided one at a time.
+        let spent: String = bind_account!(
+            sqlx::query_scalar(
+                "INSERT INTO balance_accounts (chain_id, vault, token, account) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (chain_id, vault, token, account) DO UPDATE SET spent = balance_accounts.spent
+                 RETURNING spent::text",
+            ),
+            account
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let keys: Vec<&str> =
+            std::iter::once(request.idempotency_key.as_str()).chain(request.also_matches.as_deref()).collect();
+        let repeat = sqlx::query(select_debits(
+            "WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4 AND d.idempotency_key = ANY($5)
+             ORDER BY d.created_at LIMIT 1",
+        ))
+        .bind(int(account.chain_id))
+        .bind(account.vault.as_slice())
+        .bind(account.token.as_slice())
+        .bind(account.account.as_slice())
+        .bind(&keys)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = repeat {
+            return Ok(DebitDecision::Repeat(debit_from_row(&row)?));
+        }
+        let sql = format!(
+            "WITH events AS (
+                 SELECT kind, amount, unlock_at, block_number, log_index FROM vault_events
+                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4 AND block_number <= {})
+             SELECT
+                 (SELECT coalesce(sum(CASE kind WHEN 'deposited' THEN amount ELSE -amount END), 0)::text FROM events
+                  WHERE kind IN ('deposited', 'withdrawn', 'charged')) AS confirmed,
+                 (SELECT CASE WHEN kind = 'withdrawal_requested' THEN unlock_at END FROM events
+                  WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
+                  ORDER BY block_number DESC, log_index DESC LIMIT 1) AS unlock_at",
+            confirmed_height()
+        );
+        let row = bind_account!(sqlx::query(sqlx::AssertSqlSafe(sql)), account).fetch_one(&mut *tx).await?;
+        let f = Fields::of("vault_events", &row);
+        if let Some(unlock_at) = f.opt_u64("unlock_at")? {
+            return Ok(DebitDecision::WithdrawalPending { unlock_at });
+        }
+        // Negative while a paid withdrawal waits for the debits it raced to be refused: nothing is available.
+        let confirmed: String = f.get("confirmed")?;
+        let confirmed = if confirmed.starts_with('-') {
+            U256::ZERO
+        } else {
+            crate::decode::number("vault_events", "amount", &confirmed)?
+        };
+        let spent: U256 = crate::decode::number("balance_accounts", "spent", &spent)?;
+        let available = confirmed.saturating_sub(spent);
+        if available < request.amount {
+            return Ok(DebitDecision::Insufficient { available });
+        }
+        if let Some(cap) = request.max_per_day {
+            // Counted and checked in one statement: two debits of one credential in two processes cannot both pass.
+            let counted: Option<String> = sqlx::query_scalar(
+                "INSERT INTO balance_credential_days AS d (credential_id, day, spent)
+                 SELECT $1, (now() AT TIME ZONE 'UTC')::date, $2::numeric WHERE $2::numeric <= $3::numeric
+                 ON CONFLICT (credential_id, day) DO UPDATE SET spent = d.spent + EXCLUDED.spent
+                 WHERE d.spent + EXCLUDED.spent <= $3::numeric
+                 RETURNING spent::text",
+            )
+            .bind(request.credential.0)
+            .bind(request.amount.to_string())
+            .bind(cap.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if counted.is_none() {
+                let spent: Option<String> = sqlx::query_scalar(
+                    "SELECT spent::text FROM balance_credential_days
+                     WHERE credential_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date",
+                )
+                .bind(request.credential.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let spent = spent
+                    .map(|spent| crate::decode::number("balance_credential_days", "spent", &spent))
+                    .transpose()?
+                    .unwrap_or_default();
+                return Ok(DebitDecision::OverDailyCap { spent, cap });
+            }
+        }
+        let id = Uuid::new_v4();
+        let debit = VaultDebit {
+            id: debit_id(account, id),
+            payer: account.account,
+            provider: request.provider,
+            amount: request.amount,
+            fee: request.fee,
+        };
+        let action_id: i64 = sqlx::query_scalar(
+            "INSERT INTO escrow_actions (chain_id, escrow, asset, kind, job_id, terms)
+             VALUES ($1, $2, $3, 'vault_debit', $4, $5) RETURNING id",
+        )
+        .bind(int(account.chain_id))
+        .bind(account.vault.as_slice())
+        .bind(account.token.as_slice())
+        .bind(debit.id.as_slice())
+        .bind(debit.abi_encode())
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO balance_debits (id, chain_id, vault, token, payer, provider, amount, fee, debit_id, action_id,
+                                         credential_id, idempotency_key, service_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8::numeric, $9, $10, $11, $12, $13)",
+        )
+        .bind(id)
+        .bind(int(account.chain_id))
+        .bind(account.vault.as_slice())
+        .bind(account.token.as_slice())
+        .bind(account.account.as_slice())
+        .bind(request.provider.as_slice())
+        .bind(request.amount.to_string())
+        .bind(request.fee.to_string())
+        .bind(debit.id.as_slice())
+        .bind(action_id)
+        .bind(request.credential.0)
+        .bind(&request.idempotency_key)
+        .bind(request.service_id.0)
+        .execute(&mut *tx)
+        .await?;
+        bind_account!(
+            sqlx::query(
+                "UPDATE balance_accounts SET spent = spent + $5::numeric
+                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4",
+            ),
+            account
+        )
+        .bind(request.amount.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let _ = self.queued.send((account.chain_id, account.token, RouteKind::VaultDebit));
+        let row = sqlx::query(select_debits("WHERE d.id = $1")).bind(id).fetch_one(&self.pool).await?;
+        Ok(DebitDecision::Accepted(debit_from_row(&row)?))
+    }
+
+    /// `account`'s history, newest first: its confirmed vault events and the debits the market accepted.
+    pub async fn balance_history(
+        &self,
+        account: &BalanceAccount,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<HistoryEntry>> {
+        let sql = format!(
+            "SELECT * FROM (
+                 SELECT 'chain' AS source, e.kind, e.amount::text AS amount, e.tx_hash, e.block_number, e.reference,
+                        NULL::uuid AS debit, b.timestamp AS at
+                 FROM vault_events e LEFT JOIN chain_blocks b ON b.chain_id = e.chain_id AND b.number = e.block_number
+                 WHERE e.chain_id = $1 AND e.vault = $2 AND e.token = $3 AND e.account = $4
+                   AND e.kind IN ('deposited', 'charged', 'withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
+                   AND e.block_number <= {}
+                 UNION ALL
+                 SELECT 'debit', NULL, NULL, NULL, NULL, NULL, d.id, extract(epoch FROM d.created_at)::bigint
+                 FROM balance_debits d
+                 WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4) h
+             ORDER BY at DESC NULLS LAST LIMIT $5 OFFSET $6",
+            confirmed_height()
+        );
+        let rows = bind_account!(sqlx::query(sqlx::AssertSqlSafe(sql)), account)
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let f = Fields::of("vault_events", row);
+            let source: String = f.get("source")?;
+            if source == "debit" {
+                let id: Uuid = f.get("debit")?;
+                let row = sqlx::query(select_debits("WHERE d.id = $1")).bind(id).fetch_one(&self.pool).await?;
+                entries.push(HistoryEntry::Debit(debit_from_row(&row)?));
+            } else {
+                entries.push(HistoryEntry::Chain {
+                    kind: f.get("kind")?,
+                    amount: f.number("amount")?,
+                    tx_hash: f.b256("tx_hash")?,
+                    block_number: f.u64("block_number")?,
+                    reference: f.opt_b256("reference")?,
+                });
+            }
+        }
+        Ok(entries)
+    }
+
+    /// The debit with public id `id`.
+    pub async fn balance_debit(&self, id: Uuid) -> Result<Option<BalanceDebit>> {
+        let row = sqlx::query(select_debits("WHERE d.id = $1")).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(debit_from_row).transpose()
+    }
+
+    /// Stores a credential.
+    pub async fn insert_credential(&self, new: &NewCredential) -> Result<BalanceCredential> {
+        let services: Option<Vec<Uuid>> = new.services.as_ref().map(|s| s.iter().map(|id| id.0).collect());
+        let row = sqlx::query(
+            "INSERT INTO balance_credentials (id, participant_id, token_hash, name, max_per_request, max_per_day,
+                                              services, expires_at)
+             VALUES ($1, $2, $3, $4, $5::numeric, $6::numeric, $7, to_timestamp($8))
+             RETURNING *, extract(epoch FROM expires_at)::bigint AS expires, NULL::bigint AS revoked,
+                       extract(epoch FROM created_at)::bigint AS created, max_per_request::text AS per_request,
+                       max_per_day::text AS per_day",
+        )
+        .bind(new.id.0)
+        .bind(new.participant_id.0)
+        .bind(new.token_hash.as_slice())
+        .bind(&new.name)
+        .bind(new.max_per_request.map(|v| v.to_string()))
+        .bind(new.max_per_day.map(|v| v.to_string()))
+        .bind(&services)
+        .bind(new.expires_at.map(|t| t as f64))
+        .fetch_one(&self.pool)
+        .await?;
+        credential_from_row(&row)
+    }
+
+    /// The credential whose token hashes to `hash`, revoked or expired ones included (the caller says why it
+    /// refuses them).
+    pub async fn credential_by_hash(&self, hash: &[u8; 32]) -> Result<Option<BalanceCredential>> {
+        let row =
+            sqlx::query(credential_select("token_hash = $1")).bind(hash.as_slice()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(credential_from_row).transpose()
+    }
+
+    /// `participant`'s credentials, newest first.
+    pub async fn credentials(&self, participant: ParticipantId) -> Result<Vec<BalanceCredential>> {
+        let rows = sqlx::query(credential_select("participant_id = $1 ORDER BY created_at DESC"))
+            .bind(participant.0)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(credential_from_row).collect()
+    }
+
+    /// Revokes `participant`'s credential `id` at once; `false` if it has none such (or it was revoked already).
+    pub async fn revoke_credential(&self, participant: ParticipantId, id: CredentialId) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE balance_credentials SET revoked_at = now()
+             WHERE id = $1 AND participant_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id.0)
+        .bind(participant.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn credential_select(filter: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "SELECT *, extract(epoch FROM expires_at)::bigint AS expires, extract(epoch FROM revoked_at)::bigint AS revoked,
+                extract(epoch FROM created_at)::bigint AS created, max_per_request::text AS per_request,
+                max_per_day::text AS per_day
+         FROM balance_credentials WHERE {filter}"
+    ))
+}
+
+fn debit_from_row(row: &PgRow) -> Result<BalanceDebit> {
+    let f = Fields::of("balance_debits", row);
+    Ok(BalanceDebit {
+        id: f.get("id")?,
+        debit: VaultDebit {
+            id: f.b256("debit_id")?,
+            payer: f.address("payer")?,
+            provider: f.address("provider")?,
+            amount: f.number("amount")?,
+            fee: f.number("fee")?,
+        },
+        action_id: ActionId(f.get("action_id")?),
+        status: f.parsed("status", "an action status", |s: &String| SettlementStatus::from_sql(s))?,
+        tx_hash: f.opt_b256("tx_hash")?,
+        failure_reason: f.get("failure_reason")?,
+        idempotency_key: f.get("idempotency_key")?,
+        service_id: f.get::<Option<Uuid>>("service_id")?.map(ServiceId),
+        created_at: f.get("created")?,
+    })
+}
+
+fn credential_from_row(row: &PgRow) -> Result<BalanceCredential> {
+    let f = Fields::of("balance_credentials", row);
+    let services: Option<Vec<Uuid>> = f.get("services")?;
+    let per_request: Option<String> = f.get("per_request")?;
+    let per_day: Option<String> = f.get("per_day")?;
+    let number = |column, text: Option<String>| {
+        text.map(|t| crate::decode::number::<U256>("balance_credentials", column, &t)).transpose()
+    };
+    Ok(BalanceCredential {
+        id: CredentialId(f.get("id")?),
+        participant_id: ParticipantId(f.get("participant_id")?),
+        name: f.get("name")?,
+        max_per_request: number("max_per_request", per_request)?,
+        max_per_day: number("max_per_day", per_day)?,
+        services: services.map(|s| s.into_iter().map(ServiceId).collect()),
+        expires_at: f.get("expires")?,
+        revoked_at: f.get("revoked")?,
+        created_at: f.get("created")?,
+    })
+}

@@ -1,0 +1,196 @@
+//! A purchase paid from the prepaid balance: `POST /v1/services/{id}/purchase` with `X-BALANCE-AUTH`.
+//!
+//! Answered from PostgreSQL in one transaction ([`clearing_ledger::Ledger::debit_balance`]): no chain call and no
+//! facilitator round trip. The debit is accepted at once and posted to the vault later, in `debitMany` batches. A
+//! retry with the same idempotency key (the `Idempotency-Key` header, else one derived from the credential, the
+//! service and the brief, valid for 10 to 20 minutes) is answered with the debit it made, never a second one. A short
+//! balance (or a standing withdrawal request) falls through to the ordinary x402 answer, 402, with the reason in
+//! `X-Balance-Refused`; a credential over a cap or out of scope is refused with the reason. Only `data_api` services
+//! are sold this way: the others are escrow jobs, whose money must be held in the escrow before the job runs.
+
+use axum::{
+    Json,
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use clearing_ledger::market::{
+    BalanceAccount, BalanceCredential, BalanceDebit, DebitDecision, DebitRequest, Participant, Service, ServiceType,
+};
+use clearing_x402::Usdc;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tracing::info;
+
+use super::usdc;
+use crate::{ErrorCode, Market, MarketError, Result, fees};
+
+/// The header a client names its idempotency key in.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// The header a fall-through 402 says why the balance did not pay in.
+pub const BALANCE_REFUSED_HEADER: &str = "x-balance-refused";
+/// Seconds in one window of a derived idempotency key; a repeat matches this window's key and the previous one's.
+const DERIVED_WINDOW_SECS: u64 = 600;
+
+/// What a balance purchase came to: answered, or handed to x402 with the reason the balance did not pay.
+pub(crate) enum BalanceAnswer {
+    /// The answer to send.
+    Answered(Response),
+    /// The balance is short or locked: answer as x402 does, naming this reason.
+    FallThrough(&'static str),
+}
+
+/// Pays `service` from the balance of the credential's owner, if it can.
+pub(crate) async fn pay_from_balance(
+    market: &Market,
+    service: &Service,
+    brief: &Value,
+    headers: &HeaderMap,
+    credential: &BalanceCredential,
+    owner: &Participant,
+) -> Result<BalanceAnswer> {
+    if service.service_type != ServiceType::DataApi {
+        return Err(MarketError::refused(
+            ErrorCode::BalanceNotAccepted,
+            format!(
+                "a {} is an escrow job, paid into the escrow before it runs: pay it with x402 (balances pay \
+                 data_api services)",
+                service.service_type.as_str()
+            ),
+        ));
+    }
+    if let Some(services) = &credential.services
+        && !services.contains(&service.id)
+    {
+        return Err(MarketError::refused(
+            ErrorCode::BalanceCredentialScope,
+            format!("this balance credential may not buy service {}: it lists the services it buys", service.id.0),
+        ));
+    }
+    let amount = service.price.to_u256();
+    if let Some(cap) = credential.max_per_request
+        && amount > cap
+    {
+        return Err(MarketError::refused(
+            ErrorCode::BalanceCredentialCap,
+            format!("the price {} is over this credential's cap per request, {}", service.price, usdc(cap)),
+        ));
+    }
+    let vault = market.vault()?;
+    let (key, also_matches) = idempotency_keys(headers, credential, service, brief)?;
+    let request = DebitRequest {
+        account: BalanceAccount {
+            chain_id: market.edge().chain_id(),
+            vault,
+            token: market.edge().token(),
+            account: owner.wallet,
+        },
+        provider: service.provider_wallet,
+        amount,
+        fee: fees::fee(service.price, market.fee()).to_u256(),
+        credential: credential.id,
+        max_per_day: credential.max_per_day,
+        idempotency_key: key,
+        also_matches,
+        service_id: service.id,
+    };
+    match market.ledger().debit_balance(&request).await? {
+        DebitDecision::Accepted(debit) => {
+            info!(debit = %debit.id, service = %service.id.0, payer = %owner.wallet, "purchased from balance");
+            Ok(BalanceAnswer::Answered((StatusCode::CREATED, Json(view(market, service, &debit))).into_response()))
+        }
+        DebitDecision::Repeat(debit) => {
+            if debit.service_id != Some(service.id) || debit.debit.amount != amount {
+                return Err(MarketError::refused(
+                    ErrorCode::IdempotencyKeyReused,
+                    format!("this idempotency key already paid for purchase {}: use a new key", debit.id),
+                ));
+            }
+            Ok(BalanceAnswer::Answered((StatusCode::OK, Json(view(market, service, &debit))).into_response()))
+        }
+        DebitDecision::Insufficient { .. } => Ok(BalanceAnswer::FallThrough("insufficient_balance")),
+        DebitDecision::WithdrawalPending { .. } => Ok(BalanceAnswer::FallThrough("withdrawal_pending")),
+        DebitDecision::OverDailyCap { spent, cap } => Err(MarketError::refused(
+            ErrorCode::BalanceCredentialCap,
+            format!(
+                "the price {} would pass this credential's daily cap, {} (spent today: {})",
+                service.price,
+                usdc(cap),
+                usdc(spent)
+            ),
+        )),
+    }
+}
+
+/// Marks a fall-through 402 with the reason the balance did not pay.
+pub(crate) fn mark_fall_through(mut response: Response, reason: &'static str) -> Response {
+    response.headers_mut().insert(BALANCE_REFUSED_HEADER, HeaderValue::from_static(reason));
+    response
+}
+
+/// The key this debit is accepted under, and a second one a repeat may carry: the client's `Idempotency-Key`
+/// (1 to 200 visible ASCII characters), else one derived from the credential, the service and the brief for this
+/// window of time, matching the previous window's too.
+fn idempotency_keys(
+    headers: &HeaderMap,
+    credential: &BalanceCredential,
+    service: &Service,
+    brief: &Value,
+) -> Result<(String, Option<String>)> {
+    if let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) {
+        let key = value.to_str().ok().filter(|k| {
+            (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) && !k.starts_with("derived:")
+        });
+        let key = key.ok_or_else(|| {
+            MarketError::invalid(
+                "Idempotency-Key",
+                "Idempotency-Key is 1 to 200 visible ASCII characters, not starting with \"derived:\"",
+            )
+        })?;
+        return Ok((format!("key:{key}"), None));
+    }
+    let mut hash = Sha256::new();
+    hash.update(credential.id.0.as_bytes());
+    hash.update(service.id.0.as_bytes());
+    hash.update(serde_json::to_vec(brief).unwrap_or_default());
+    let digest = alloy_primitives::hex::encode(hash.finalize());
+    let window = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / DERIVED_WINDOW_SECS);
+    Ok((format!("derived:{digest}:{window}"), Some(format!("derived:{digest}:{}", window.saturating_sub(1)))))
+}
+
+/// A balance purchase as the API answers it.
+fn view(market: &Market, service: &Service, debit: &BalanceDebit) -> Value {
+    let fee = usdc(debit.debit.fee);
+    let amount = usdc(debit.debit.amount);
+    json!({
+        "id": debit.id,
+        "service_id": service.id.0,
+        "service_type": service.service_type.as_str(),
+        "paid_by": "balance",
+        "payer": debit.debit.payer.to_checksum(None),
+        "provider": debit.debit.provider.to_checksum(None),
+        "amount": amount,
+        "fee": fee,
+        "provider_receives": amount.checked_sub(fee).unwrap_or(Usdc::ZERO),
+        "debit": {
+            "id": debit.debit.id.to_string(),
+            "status": debit_status(debit),
+            "tx_hash": debit.tx_hash.map(|tx| tx.to_string()),
+            "failure_reason": debit.failure_reason,
+        },
+        "links": { "balance": format!("{}/v1/balance", market.public_base()) },
+        "created_at": debit.created_at,
+    })
+}
+
+/// A debit's status as the API names it: accepted (queued or in a batch not yet mined), applied, or refused by the
+/// vault (its amount given back to the balance).
+pub(crate) fn debit_status(debit: &BalanceDebit) -> &'static str {
+    use clearing_ledger::SettlementStatus::{Confirmed, Expired, Failed, Settled};
+    match debit.status {
+        Settled | Confirmed => "applied",
+        Failed | Expired => "refused",
+        _ => "accepted",
+    }
+}

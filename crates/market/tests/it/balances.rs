@@ -1,0 +1,252 @@
+//! Prepaid balances end to end on anvil and PostgreSQL: an x402 deposit into the vault, a hundred data_api calls paid
+//! from the balance with one credential and no signature, the debits applied on chain in vault batches and agreeing
+//! with the ledger to the unit, a retried purchase paying once, the credential's refusals, a short balance falling
+//! through to x402, and the agent's exit from its own wallet after the delay.
+
+use std::time::Duration;
+
+use alloy::{
+    network::TransactionBuilder,
+    primitives::{Address, Bytes, U256},
+    providers::{Provider, ext::AnvilApi},
+    rpc::types::TransactionRequest,
+    signers::local::PrivateKeySigner,
+};
+use clearing_audit::{AnchorPolicy, Record, RecordKind, RecordStatus, record_proof, verify_record};
+use clearing_chain::contracts::{BalanceVault, MockUSDC};
+use clearing_ledger::market::{CredentialId, NewCredential};
+use clearing_market::{BALANCE_AUTH_HEADER, BALANCE_REFUSED_HEADER, IDEMPOTENCY_KEY_HEADER};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{
+    harness::{Answer, DOLLAR, Env, answer, code, json as paid_json},
+    jobs::{Receiver, provider, service},
+};
+
+/// A registered agent: its key, its API key and its x402 client.
+struct Agent {
+    key: PrivateKeySigner,
+    api_key: String,
+    payer: clearing_client::Payer,
+}
+
+async fn agent(env: &Env, usdc: u64) -> Agent {
+    let (key, payer) = env.payer(usdc).await;
+    let paid = env.register(&payer, json!({"type": "agent", "name": "Balance agent"})).await;
+    assert_eq!(paid.status, 201, "{}", String::from_utf8_lossy(&paid.body));
+    let api_key = paid_json(&paid)["api_key"].as_str().unwrap().to_owned();
+    Agent { key, api_key, payer }
+}
+
+async fn credential(env: &Env, api_key: &str, body: Value) -> String {
+    let made = env.send(Method::POST, "/v1/balance/credentials", Some(api_key), Some(&body)).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert!(made.body["token"].as_str().unwrap().starts_with("clb_"));
+    made.body["token"].as_str().unwrap().to_owned()
+}
+
+/// `POST /v1/services/{service}/purchase` paid from a balance.
+async fn buy(env: &Env, service: &str, credential: &str, idempotency_key: Option<&str>) -> Answer {
+    let mut request = env
+        .http
+        .post(format!("{}/v1/services/{service}/purchase", env.base))
+        .header(BALANCE_AUTH_HEADER, credential)
+        .header("Content-Type", "application/json")
+        .body(json!({"brief": {"text": "x"}}).to_string());
+    if let Some(key) = idempotency_key {
+        request = request.header(IDEMPOTENCY_KEY_HEADER, key);
+    }
+    answer(request.send().await.unwrap()).await
+}
+
+async fn balance(env: &Env, api_key: &str) -> Value {
+    let answer = env.get("/v1/balance", Some(api_key)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body
+}
+
+/// Polls `GET /v1/balance` until `field` reads `value`.
+async fn wait_balance(env: &Env, api_key: &str, field: &str, value: &str) -> Value {
+    for _ in 0..400 {
+        let body = balance(env, api_key).await;
+        if body[field] == value {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{field} never read {value}: {}", balance(env, api_key).await);
+}
+
+/// Gives `who` gas money and sends `data` to `to` from it.
+async fn send_from(env: &Env, who: &PrivateKeySigner, to: Address, data: Bytes) {
+    env.chain.provider.anvil_set_balance(who.address(), U256::from(10u64).pow(U256::from(18u64))).await.unwrap();
+    let sender = clearing_chain::connect_with_signer(&env.chain.endpoint(), who.clone()).unwrap();
+    let request = TransactionRequest::default().with_to(to).with_input(data);
+    let receipt = sender.send_transaction(request).await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "the transaction to {to} reverted");
+}
+
+fn call_data(call: &Value) -> Bytes {
+    call["data"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn an_agent_deposits_buys_a_hundred_calls_from_its_balance_and_withdraws_the_rest() {
+    let mut env = Env::start_with("balances_flow", |c| {
+        c.allow_private_webhooks = true;
+        c.reactor_interval_ms = 50;
+    })
+    .await;
+    env.run_background().await;
+    let (_, url) = Receiver::start().await;
+    let (_, provider_key, _, provider_wallet) = provider(&env, &url).await;
+    let data = service(&env, &provider_key, "data_api", "0.005").await;
+    let human = service(&env, &provider_key, "human_service", "0.005").await;
+    let agent = agent(&env, 3 * DOLLAR).await;
+    let vault_address = env.chain.deployment.balance_vault.unwrap();
+
+    // The deposit: an ordinary x402 payment of the amount the agent names, into the vault.
+    let paid = env.pay(&agent.payer, "/v1/balance/deposit", &json!({"amount": "1.00"}), None).await;
+    assert_eq!(paid.status, 201, "{}", String::from_utf8_lossy(&paid.body));
+    wait_balance(&env, &agent.api_key, "available", "1.000000").await;
+    let vault = BalanceVault::new(vault_address, &env.chain.provider);
+    assert_eq!(vault.balanceOf(env.chain.token, agent.key.address()).call().await.unwrap(), U256::from(DOLLAR));
+
+    // One credential, a hundred purchases, no signature.
+    let token = credential(
+        &env,
+        &agent.api_key,
+        json!({"name": "crawler", "max_per_request": "0.01", "max_per_day": "0.60", "services": [data]}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        let bought = buy(&env, &data, &token, Some(&format!("call-{i}"))).await;
+        assert_eq!(bought.status, StatusCode::CREATED, "{}", bought.body);
+        assert_eq!(bought.body["paid_by"], "balance");
+        assert!(bought.headers.get("payment-response").is_none(), "no x402 settlement");
+        ids.push(bought.body["id"].as_str().unwrap().to_owned());
+    }
+    // A retry with a key already used pays nothing more and answers the same purchase.
+    let again = buy(&env, &data, &token, Some("call-7")).await;
+    assert_eq!((again.status, again.body["id"].as_str().unwrap()), (StatusCode::OK, ids[7].as_str()));
+    let now = balance(&env, &agent.api_key).await;
+    assert_eq!((now["available"].as_str(), now["spent"].as_str()), (Some("0.500000"), Some("0.500000")));
+
+    // The refusals, each naming its reason, none spending anything.
+    let over_cap = credential(&env, &agent.api_key, json!({"name": "tiny", "max_per_request": "0.001"})).await;
+    let refused = buy(&env, &data, &over_cap, None).await;
+    assert_eq!((refused.status, code(&refused.body)), (StatusCode::FORBIDDEN, "balance_credential_cap"));
+    let daily = credential(&env, &agent.api_key, json!({"name": "daily", "max_per_day": "0.005"})).await;
+    assert_eq!(buy(&env, &data, &daily, Some("d-1")).await.status, StatusCode::CREATED);
+    let refused = buy(&env, &data, &daily, Some("d-2")).await;
+    assert_eq!((refused.status, code(&refused.body)), (StatusCode::FORBIDDEN, "balance_credential_cap"));
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("daily cap"), "{}", refused.body);
+    let scoped = credential(&env, &agent.api_key, json!({"name": "scoped", "services": [Uuid::new_v4()]})).await;
+    let refused = buy(&env, &data, &scoped, None).await;
+    assert_eq!((refused.status, code(&refused.body)), (StatusCode::FORBIDDEN, "balance_credential_scope"));
+    let refused = buy(&env, &data, &agent.api_key, None).await;
+    assert_eq!((refused.status, code(&refused.body)), (StatusCode::UNAUTHORIZED, "invalid_balance_credential"));
+    let refused = buy(&env, &human, &token, None).await;
+    assert_eq!((refused.status, code(&refused.body)), (StatusCode::BAD_REQUEST, "balance_not_accepted"));
+    // Expired: the API refuses to make one in the past, so it is stored straight in the ledger.
+    let expired_token = format!("clb_{}", "A".repeat(43));
+    let owner = balance_owner(&env, &agent.api_key).await;
+    env.market
+        .ledger()
+        .insert_credential(&NewCredential {
+            id: CredentialId(Uuid::new_v4()),
+            participant_id: owner,
+            token_hash: Sha256::digest(expired_token.as_bytes()).into(),
+            name: "expired".into(),
+            max_per_request: None,
+            max_per_day: None,
+            services: None,
+            expires_at: Some(1),
+        })
+        .await
+        .unwrap();
+    let refused = buy(&env, &data, &expired_token, None).await;
+    assert_eq!((refused.status, code(&refused.body)), (StatusCode::UNAUTHORIZED, "balance_credential_expired"));
+    assert_eq!(balance(&env, &agent.api_key).await["spent"], "0.505000", "101 accepted purchases, no more");
+
+    // A short balance falls through to x402's 402, saying why.
+    let poor = self::agent(&env, DOLLAR).await;
+    let poor_token = credential(&env, &poor.api_key, json!({"name": "poor"})).await;
+    let short = buy(&env, &data, &poor_token, None).await;
+    assert_eq!(short.status, StatusCode::PAYMENT_REQUIRED, "{}", short.body);
+    assert_eq!(short.headers[BALANCE_REFUSED_HEADER], "insufficient_balance");
+    assert!(short.headers.contains_key("payment-required"), "an x402 client can pay it instead");
+
+    // The debits reach the chain in vault batches, and the chain agrees with the ledger to the unit.
+    let fee_recipient = vault.feeRecipient().call().await.unwrap();
+    for _ in 0..400 {
+        if balance(&env, &agent.api_key).await["pending_debits"] == "0.000000" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let on_chain = vault.balanceOf(env.chain.token, agent.key.address()).call().await.unwrap();
+    assert_eq!(on_chain, U256::from(DOLLAR - 101 * 5_000));
+    // 101 debits of 5,000: the provider nets 4,750 of each, the fee recipient 250.
+    assert_eq!(
+        vault.claimable(env.chain.token, provider_wallet.address()).call().await.unwrap(),
+        U256::from(479_750u64)
+    );
+    assert_eq!(vault.claimable(env.chain.token, fee_recipient).call().await.unwrap(), U256::from(25_250u64));
+    let now = balance(&env, &agent.api_key).await;
+    assert_eq!(now["available"], "0.495000");
+    // Every debit is a settlement record of the audit trail, anchored and checkable against the chain.
+    let ledger = env.database.ledger();
+    env.chain.sequencer(&ledger).run_once().await.unwrap();
+    let policy = AnchorPolicy { every_records: 1, every: Duration::from_secs(60), max_records: 10_000 };
+    env.chain.anchorer(&ledger, policy).run_once().await.unwrap().expect("anchored");
+    let records = ledger.audit_records(env.chain.chain_id, 0, u64::MAX >> 2).await.unwrap();
+    let debits: Vec<Record> = records.iter().map(Record::from).filter(|r| r.kind == RecordKind::BalanceDebit).collect();
+    assert_eq!(debits.len(), 101);
+    assert!(debits.iter().all(|r| r.payer == agent.key.address() && r.payee == provider_wallet.address()));
+    assert!(debits.iter().all(|r| (r.payee_amount, r.fee_amount) == (U256::from(4_750u64), U256::from(250u64))));
+    let RecordStatus::Anchored(proof) = record_proof(&ledger, env.chain.chain_id, debits[42].seq).await.unwrap() else {
+        panic!("record {} is not anchored", debits[42].seq);
+    };
+    verify_record(&env.chain.provider, &proof, Some(env.chain.deployment.anchor_registry)).await.unwrap();
+
+    let history = env.get("/v1/balance/history?limit=200", Some(&agent.api_key)).await;
+    let entries = history.body["entries"].as_array().unwrap();
+    assert_eq!(entries.iter().filter(|e| e["kind"] == "debit" && e["status"] == "applied").count(), 101);
+    assert_eq!(entries.iter().filter(|e| e["kind"] == "deposited").count(), 1);
+
+    // The exit, from the agent's own wallet: request, wait the delay, withdraw.
+    let exit = env.get("/v1/balance/withdrawal", Some(&agent.api_key)).await.body;
+    send_from(&env, &agent.key, vault_address, call_data(&exit["request"])).await;
+    wait_balance(&env, &agent.api_key, "available", "0.495000").await;
+    for _ in 0..400 {
+        if !balance(&env, &agent.api_key).await["withdrawal_pending"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // While the request stands no debit is accepted: the purchase falls through to x402.
+    let locked = buy(&env, &data, &token, Some("after-request")).await;
+    assert_eq!(locked.status, StatusCode::PAYMENT_REQUIRED, "{}", locked.body);
+    assert_eq!(locked.headers[BALANCE_REFUSED_HEADER], "withdrawal_pending");
+    env.chain.provider.anvil_increase_time(86_400 + 1).await.unwrap();
+    env.chain.mine(1).await;
+    let before =
+        MockUSDC::new(env.chain.token, &env.chain.provider).balanceOf(agent.key.address()).call().await.unwrap();
+    send_from(&env, &agent.key, vault_address, call_data(&exit["withdraw"])).await;
+    let after =
+        MockUSDC::new(env.chain.token, &env.chain.provider).balanceOf(agent.key.address()).call().await.unwrap();
+    assert_eq!(after - before, U256::from(495_000u64), "the undebited balance, to the unit");
+    let closed = wait_balance(&env, &agent.api_key, "withdrawn", "0.495000").await;
+    assert_eq!((closed["available"].as_str(), closed["withdrawal_pending"].is_null()), (Some("0.000000"), true));
+}
+
+/// The participant behind `api_key`.
+async fn balance_owner(env: &Env, api_key: &str) -> clearing_ledger::market::ParticipantId {
+    let hash: [u8; 32] = Sha256::digest(api_key.as_bytes()).into();
+    env.market.ledger().participant_by_key_hash(&hash).await.unwrap().unwrap().id
+}
