@@ -17,26 +17,16 @@ use sqlx::Row as _;
 use super::{CatalogPage, CatalogQuery, CatalogSort, services::SERVICE_COLUMNS};
 use crate::{Ledger, Result, decode::Fields, market::services::service_from_row};
 
-/// The page and the total of a one-word relevance search. Binds: the text, the limit, the offset. Always at least one
-/// row (the head, with `single` and `total`); when the page is empty, that row's service columns are NULL.
+/// The page and the total of a one-word relevance search, from `market_search_page` (which says why it is a
+/// function). Binds: the text, the limit, the offset. Always at least one row (with `single` and `total`); when the
+/// page is empty, that row's service columns are NULL.
 static BY_TERM: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT h.single, h.total, e.*
-           FROM (SELECT numnode(q) = 1 AS single,
-                        q::text AS term,
-                        coalesce((SELECT c.listed FROM market_search_term_counts c WHERE c.term = q::text), 0) AS total
-                   FROM websearch_to_tsquery('english', $1) AS q) h
-           LEFT JOIN LATERAL (
-               SELECT page.score AS rank, {SERVICE_COLUMNS}
-                 FROM (SELECT t.service_id, t.score
-                         FROM market_search_terms t
-                        WHERE h.single AND t.term = h.term
-                        ORDER BY t.score DESC, t.listed_at DESC, t.service_id DESC
-                        LIMIT $2 OFFSET $3) page
-                 JOIN market_services s ON s.id = page.service_id
-                 JOIN market_participants p ON p.id = s.provider_id
-           ) e ON true
-          ORDER BY e.rank DESC, e.listed_at DESC, e.id DESC"
+        "SELECT h.single, h.total, h.score AS rank, {SERVICE_COLUMNS}
+           FROM market_search_page($1, $2, $3) h
+           LEFT JOIN market_services s ON s.id = h.service_id
+           LEFT JOIN market_participants p ON p.id = s.provider_id
+          ORDER BY h.score DESC, s.listed_at DESC, s.id DESC"
     )
 });
 
