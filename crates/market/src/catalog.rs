@@ -4,7 +4,8 @@
 //! [`MAX_OFFSET`]). The answer is `{total, limit, offset, services}`.
 //!
 //! The ledger reads a page from the top of its order's index with its total: from the kept counts in the same
-//! statement when browsing, else counted in a second statement at the same time. Answers are kept for `[market] catalog_cache_ms` ([`CatalogCache`]): the catalog is read far more than it
+//! statement when browsing, from the kept term index and its counts for a one-word relevance search, else counted in
+//! a second statement at the same time. Answers are kept for `[market] catalog_cache_ms` ([`CatalogCache`]): the catalog is read far more than it
 //! changes, and every write through this process clears the cache at once.
 
 use std::{
@@ -64,14 +65,22 @@ async fn catalog(State(market): State<Market>, RawQuery(raw): RawQuery) -> Resul
         Some(body) => body,
         None => {
             let generation = cache.generation();
-            // A search costs the database in proportion to its matches (a word in a third of 100,000 listings:
-            // about 200 ms); at most a few run at once, so a burst of them queues here rather than starving browsing
-            // and the facilitator's settlements of the shared database.
-            let _permit = match query.text {
-                Some(_) => Some(cache.searches.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))?),
-                None => None,
+            let page = match market.ledger().catalog_by_term(&query).await? {
+                // A one-word relevance search costs its page, as browsing does.
+                Some(page) => page,
+                None => {
+                    // Any other search costs the database in proportion to its matches (two common words: tens of
+                    // milliseconds); at most a few run at once, so a burst of them queues here rather than starving
+                    // browsing and the facilitator's settlements of the shared database.
+                    let _permit = match query.text {
+                        Some(_) => {
+                            Some(cache.searches.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))?)
+                        }
+                        None => None,
+                    };
+                    market.ledger().catalog_scanned(&query).await?
+                }
             };
-            let page = market.ledger().catalog(&query).await?;
             let fee = market.fee();
             let answer = CatalogAnswer {
                 total: page.total,

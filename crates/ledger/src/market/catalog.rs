@@ -9,6 +9,10 @@
 //! order and no join unless the provider is named by wallet: a window `count(*) OVER ()` would make every page read
 //! and rank every match before its `LIMIT`. Filtered by category and tier alone (browsing, the common case), the count
 //! is a sum over a few rows of `market_catalog_counts`, which a trigger keeps exact.
+//!
+//! A search of one word ranked by relevance and filtered by nothing else does not come here: its page and total are
+//! read from the kept term index ([`super::search_terms`]), since ranking and counting every match of a common word
+//! cost hundreds of milliseconds. Everything else (more words, another sort, a filter beside the text) is built here.
 
 use alloy::primitives::Address;
 use clearing_x402::Usdc;
@@ -215,10 +219,19 @@ impl<'a> Filters<'a> {
 }
 
 impl Ledger {
-    /// One page of the catalog for `query` and how many services match it. Browsing (filtered by category and tier
-    /// at most) is one statement, the kept count a column of the page; otherwise the page and the count run at once
-    /// on two connections.
+    /// One page of the catalog for `query` and how many services match it: a one-word relevance search from the
+    /// kept term index ([`Ledger::catalog_by_term`]), anything else by [`Ledger::catalog_scanned`].
     pub async fn catalog(&self, query: &CatalogQuery) -> Result<CatalogPage> {
+        match self.catalog_by_term(query).await? {
+            Some(page) => Ok(page),
+            None => self.catalog_scanned(query).await,
+        }
+    }
+
+    /// One page of the catalog for `query` and how many services match it, from the services' own indexes: a search
+    /// ranks and counts every match. Browsing (filtered by category and tier at most) is one statement, the kept
+    /// count a column of the page; otherwise the page and the count run at once on two connections.
+    pub async fn catalog_scanned(&self, query: &CatalogQuery) -> Result<CatalogPage> {
         let filters = Filters::of(query);
         let Some(total) = filters.kept_total(query) else {
             let (entries, total) = tokio::try_join!(self.catalog_page(query), self.catalog_count(query))?;
@@ -277,7 +290,13 @@ impl Ledger {
     /// statistics and the visibility map (which index-only counts rely on) describe the rows before anything is
     /// measured, rather than whenever autovacuum comes by.
     pub async fn vacuum_market(&self) -> Result<()> {
-        for table in ["market_participants", "market_services", "market_catalog_counts"] {
+        for table in [
+            "market_participants",
+            "market_services",
+            "market_catalog_counts",
+            "market_search_terms",
+            "market_search_term_counts",
+        ] {
             sqlx::query(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}"))).execute(&self.pool).await?;
         }
         Ok(())

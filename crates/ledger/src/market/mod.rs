@@ -1,6 +1,7 @@
 //! The marketplace's tables (`migrations/0006_market.sql`): participants ([`participants`]), the services they list
-//! ([`services`]) and the catalog read over them ([`catalog`]), jobs ([`jobs`]), and prepaid balances with their
-//! credentials and debits ([`balances`], `migrations/0013_balances.sql`).
+//! ([`services`]) and the catalog read over them ([`catalog`], and one-word searches from a kept term index:
+//! [`search_terms`]), jobs ([`jobs`]), and prepaid balances with their credentials and debits ([`balances`],
+//! `migrations/0013_balances.sql`).
 //!
 //! The enums here are the marketplace's vocabulary as stored: each has one snake_case name, the same in the database,
 //! in JSON and in the API's documentation, so nothing translates between spellings. Rows are decoded here (with
@@ -10,6 +11,7 @@ mod balances;
 mod catalog;
 mod jobs;
 mod participants;
+mod search_terms;
 mod services;
 
 use std::fmt;

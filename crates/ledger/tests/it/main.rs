@@ -6,5 +6,6 @@ mod market;
 mod migrations;
 mod routes;
 mod scratch;
+mod search_terms;
 mod settlements;
 mod webhooks;

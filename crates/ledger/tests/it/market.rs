@@ -29,7 +29,7 @@ fn participant(wallet: Address, kind: ParticipantKind, key: u8) -> NewParticipan
     }
 }
 
-fn service(provider: ParticipantId, category: &str, service_type: ServiceType, price: u128) -> NewService {
+pub(crate) fn service(provider: ParticipantId, category: &str, service_type: ServiceType, price: u128) -> NewService {
     NewService {
         id: ServiceId::random(),
         provider_id: provider,
@@ -48,7 +48,7 @@ fn service(provider: ParticipantId, category: &str, service_type: ServiceType, p
     }
 }
 
-fn query() -> CatalogQuery {
+pub(crate) fn query() -> CatalogQuery {
     CatalogQuery {
         text: None,
         category: None,
@@ -61,7 +61,7 @@ fn query() -> CatalogQuery {
     }
 }
 
-async fn provider(ledger: &Ledger, key: u8) -> ParticipantId {
+pub(crate) async fn provider(ledger: &Ledger, key: u8) -> ParticipantId {
     let new = participant(Address::repeat_byte(key), ParticipantKind::Provider, key);
     match ledger.register_participant(&new).await.unwrap() {
         Registration::Created(p) => p.id,

@@ -27,6 +27,8 @@ async fn the_schema_has_the_tables_the_engine_needs(pool: PgPool) {
         "indexer_checkpoints",
         "market_catalog_counts",
         "market_participants",
+        "market_search_term_counts",
+        "market_search_terms",
         "market_services",
         "settlement_batch_transactions",
         "settlement_batches",
