@@ -1,8 +1,9 @@
 //! The marketplace API, served under `/v1` beside the facilitator by `clearing serve` and `clearing dev`.
 //!
 //! This crate owns the market's HTTP surface: participants and their API keys (registration and key rotation paid
-//! through x402), the services providers list, the catalog agents search, purchases and jobs, and each participant's
-//! webhook delivery log with manual redelivery. Its seams for what comes next (threads, quotes) are [`Market`] (the
+//! through x402), the services providers list, the catalog agents search, purchases and jobs, digital products (files
+//! sold for one x402 payment, kept content-addressed behind `clearing-storage`'s [`ContentStore`]), and each
+//! participant's webhook delivery log with manual redelivery. Its seams for what comes next (threads, quotes) are [`Market`] (the
 //! shared state; its [`Market::router`] merges each module's routes), [`MarketError`] (the one error shape of `/v1`),
 //! [`Authenticated`] (the `X-API-Key` extractor) and [`X402Edge`] (a paid route's price, its 402, and its payment
 //! verified and settled in this process through the facilitator's queue). It holds no SQL (that is
@@ -20,6 +21,7 @@ mod jobs;
 mod limit;
 mod openapi;
 mod participants;
+mod products;
 mod schema;
 mod services;
 mod state;
@@ -28,6 +30,7 @@ mod webhooks;
 
 pub use auth::{API_KEY_HEADER, API_KEY_PREFIX, ApiKey, Authenticated, WebhookSecret};
 pub use body::JsonBody;
+pub use clearing_storage::ContentStore;
 pub use catalog::{CatalogCache, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
 pub use config::MarketConfig;
 pub use edge::{Payment, PaymentDemand, Settled, Verified, X402Edge};

@@ -309,6 +309,10 @@ async fn set_up(
     written.relayer = RelayerConfig { private_key: Some(Secret::new(ANVIL_KEYS[0])) };
     written.audit = dev_audit_config(config);
     written.indexer = dev_indexer_config(config);
+    // Products' files beside the run's config file, unless configured: the working directory stays clean.
+    if written.market.product_dir == clearing_market::MarketConfig::default().product_dir {
+        written.market.product_dir = args.write_config.parent().unwrap_or(std::path::Path::new("")).join("products");
+    }
     // Providers under development take their webhooks on this machine.
     written.market.allow_private_webhooks = true;
     written.webhooks.allow_private = true;

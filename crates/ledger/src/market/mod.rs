@@ -1,5 +1,6 @@
 //! The marketplace's tables (`migrations/0006_market.sql`): participants ([`participants`]), the services they list
-//! ([`services`]) and the catalog read over them ([`catalog`]).
+//! ([`services`]) and the catalog read over them ([`catalog`]); jobs (`0009`), and digital products with their
+//! purchases (`0012`, [`products`]).
 //!
 //! The enums here are the marketplace's vocabulary as stored: each has one snake_case name, the same in the database,
 //! in JSON and in the API's documentation, so nothing translates between spellings. Rows are decoded here (with
@@ -8,6 +9,7 @@
 mod catalog;
 mod jobs;
 mod participants;
+mod products;
 mod services;
 
 use std::fmt;
@@ -18,6 +20,10 @@ use uuid::Uuid;
 pub use catalog::{CatalogEntry, CatalogPage, CatalogQuery, CatalogSort, ProviderFilter};
 pub use jobs::{EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction};
 pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};
+pub use products::{
+    DownloadCount, NewProduct, NewProductPurchase, Product, ProductFile, ProductId, ProductPage, ProductPurchase,
+    ProductQuery, ProductUpdate, PurchaseInsert, PurchasePayment, PurchaseState,
+};
 pub use services::{NewService, OwnedWrite, Service, ServiceUpdate};
 
 /// A participant's id.
