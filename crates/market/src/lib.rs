@@ -30,8 +30,8 @@ mod webhooks;
 
 pub use auth::{API_KEY_HEADER, API_KEY_PREFIX, ApiKey, Authenticated, WebhookSecret};
 pub use body::JsonBody;
-pub use clearing_storage::ContentStore;
 pub use catalog::{CatalogCache, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
+pub use clearing_storage::ContentStore;
 pub use config::MarketConfig;
 pub use edge::{Payment, PaymentDemand, Settled, Verified, X402Edge};
 pub use error::{ErrorCode, MarketError, Result};

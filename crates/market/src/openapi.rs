@@ -11,11 +11,9 @@
 pub fn openapi() -> serde_json::Value {
     let mut document: serde_json::Value =
         serde_json::from_str(DOCUMENT).expect("the market's OpenAPI fragment is JSON");
-    for (module, fragment) in [
-        ("jobs", crate::jobs::OPENAPI),
-        ("webhooks", crate::webhooks::OPENAPI),
-        ("products", crate::products::OPENAPI),
-    ] {
+    for (module, fragment) in
+        [("jobs", crate::jobs::OPENAPI), ("webhooks", crate::webhooks::OPENAPI), ("products", crate::products::OPENAPI)]
+    {
         let fragment: serde_json::Value = serde_json::from_str(fragment)
             .unwrap_or_else(|e| panic!("the {module} module's OpenAPI fragment is not JSON: {e}"));
         let mut sections = vec![("paths", &fragment["paths"])];

@@ -58,7 +58,11 @@ impl LocalDir {
         io::Write::write_all(&mut file, bytes).map_err(io("writing", file.path()))?;
         file.as_file().sync_all().map_err(io("syncing", file.path()))?;
         // A concurrent write of the same bytes renames identical content over this one: either is the file.
-        file.persist(&target).map_err(|e| Error::Io { operation: "renaming into", path: target.clone(), source: e.error })?;
+        file.persist(&target).map_err(|e| Error::Io {
+            operation: "renaming into",
+            path: target.clone(),
+            source: e.error,
+        })?;
         // The rename is durable once the directory holding the new name is.
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io("syncing", dir))?;
         debug!(sha256 = %digest, size = bytes.len(), "storage: stored");

@@ -607,9 +607,8 @@ fn product_from_row(row: &PgRow) -> Result<Product> {
         price: f.parsed("price", "a positive amount of atomic USDC", |p: &i64| {
             u128::try_from(*p).ok().filter(|p| *p > 0).map(Usdc::from_atomic)
         })?,
-        download_limit: f.opt_parsed("download_limit", "a positive limit", |l: &i32| {
-            u32::try_from(*l).ok().filter(|l| *l > 0)
-        })?,
+        download_limit: f
+            .opt_parsed("download_limit", "a positive limit", |l: &i32| u32::try_from(*l).ok().filter(|l| *l > 0))?,
         file: ProductFile {
             sha256: f.b256("file_sha256")?,
             size: f.u64("file_size")?,
@@ -646,9 +645,8 @@ fn purchase_from_row(row: &PgRow) -> Result<ProductPurchase> {
             })?,
         },
         downloads: count(f.get("downloads")?)?,
-        settlement: f.opt_parsed("settlement_status", "a settlement status", |s: &String| {
-            SettlementStatus::from_sql(s)
-        })?,
+        settlement: f
+            .opt_parsed("settlement_status", "a settlement status", |s: &String| SettlementStatus::from_sql(s))?,
         tx: f.opt_b256("tx")?,
         released: f.get("released")?,
         created_at: f.get("created_at")?,

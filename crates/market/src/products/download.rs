@@ -61,7 +61,9 @@ pub(super) async fn download(
         .open(product.file.sha256)
         .await
         .map_err(|e| MarketError::Internal(format!("opening product {id}'s file: {e}")))?
-        .ok_or_else(|| MarketError::Internal(format!("product {id}'s file {} is not in the store", product.file.sha256)))?;
+        .ok_or_else(|| {
+            MarketError::Internal(format!("product {id}'s file {} is not in the store", product.file.sha256))
+        })?;
     let downloads = match market.ledger().count_product_download(purchase.new.id).await? {
         DownloadCount::Counted(downloads) => downloads,
         DownloadCount::LimitReached(limit) => return Err(limit_reached(limit)),
@@ -82,7 +84,10 @@ pub(super) async fn download(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if let Some(limit) = purchase.new.download_limit {
-        headers.insert(HeaderName::from_static("x-downloads-remaining"), HeaderValue::from(limit.saturating_sub(downloads)));
+        headers.insert(
+            HeaderName::from_static("x-downloads-remaining"),
+            HeaderValue::from(limit.saturating_sub(downloads)),
+        );
     }
     Ok(match settled {
         Some(settled) => settled.attach(response),
@@ -114,10 +119,7 @@ async fn owned_by(market: &Market, product: &Product, wallet: Address) -> Result
 }
 
 fn limit_reached(limit: u32) -> MarketError {
-    MarketError::refused(
-        ErrorCode::DownloadLimitReached,
-        format!("this purchase's {limit} downloads are used up"),
-    )
+    MarketError::refused(ErrorCode::DownloadLimitReached, format!("this purchase's {limit} downloads are used up"))
 }
 
 /// The stored media type as served: text says its charset (the upload was checked to be UTF-8).

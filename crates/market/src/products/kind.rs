@@ -192,7 +192,9 @@ fn sniff(bytes: &[u8]) -> Sniffed {
 /// A ZIP's kind from its central directory's entry names: DOCX holds `word/`, XLSX `xl/`; an archive whose
 /// directory cannot be read is refused as damaged.
 fn zip_kind(bytes: &[u8]) -> Sniffed {
-    let Some(names) = zip_names(bytes) else { return Sniffed::Refused("application/zip (damaged: no readable directory)") };
+    let Some(names) = zip_names(bytes) else {
+        return Sniffed::Refused("application/zip (damaged: no readable directory)");
+    };
     if names.iter().any(|name| name.starts_with(b"word/")) {
         Sniffed::Binary(FileKind::Docx)
     } else if names.iter().any(|name| name.starts_with(b"xl/")) {

@@ -238,7 +238,10 @@ async fn create(
     let size = bytes.len();
     let sha256 = market.store().put(bytes).await.map_err(|e| MarketError::Internal(format!("storing a file: {e}")))?;
     if sha256 != new.file.sha256 {
-        return Err(MarketError::Internal(format!("the store named the file {sha256}, its digest is {}", new.file.sha256)));
+        return Err(MarketError::Internal(format!(
+            "the store named the file {sha256}, its digest is {}",
+            new.file.sha256
+        )));
     }
     let product = market.ledger().create_product(&new).await?;
     info!(product = %product.id, provider = %me.id, %sha256, size, content_type = %product.file.content_type,
@@ -256,8 +259,8 @@ async fn detail(
     let product = market.ledger().product(id).await?.ok_or_else(|| not_found(id))?;
     if product.deleted {
         let Some(Authenticated(viewer)) = viewer else { return Err(not_found(id)) };
-        let bought = || async { market.ledger().live_product_purchase(id, viewer.wallet).await };
-        if viewer.id != product.provider_id && !bought().await?.is_some_and(|p| p.owned()) {
+        let owner = viewer.id == product.provider_id;
+        if !owner && !market.ledger().live_product_purchase(id, viewer.wallet).await?.is_some_and(|p| p.owned()) {
             return Err(not_found(id));
         }
     }
@@ -346,8 +349,7 @@ async fn list(State(market): State<Market>, RawQuery(raw): RawQuery) -> Result<R
 }
 
 fn parse_query(raw: &str) -> Result<ProductQuery> {
-    let mut query =
-        ProductQuery { text: None, category: None, provider: None, limit: DEFAULT_LIMIT, offset: 0 };
+    let mut query = ProductQuery { text: None, category: None, provider: None, limit: DEFAULT_LIMIT, offset: 0 };
     let mut seen = Vec::new();
     for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
         let invalid = |message: String| MarketError::field(ErrorCode::InvalidQuery, name.to_string(), message);

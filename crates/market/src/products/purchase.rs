@@ -158,9 +158,7 @@ pub(super) async fn purchase(
     let price = edge.escrow_price(agent_price, escrow, &format!("Product: {}", product.name));
     let payment = edge.payment(&price, &uri, &headers)?;
     let recorded = match edge.verify(&payment).await {
-        Ok(verified) => {
-            record_purchase(&market, &product, verified.payer, PaidBy::X402 { verified, escrow }).await?
-        }
+        Ok(verified) => record_purchase(&market, &product, verified.payer, PaidBy::X402 { verified, escrow }).await?,
         // A repeat of a payment that bought this product and settled since no longer verifies (its nonce is used):
         // it is answered with that purchase if the queue holds exactly this payment (checked by the settle below).
         Err(refused) => match bought_with(&market, &payment).await? {

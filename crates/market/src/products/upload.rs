@@ -142,7 +142,9 @@ fn too_large(max_file_bytes: usize) -> MarketError {
     MarketError::field(
         ErrorCode::BodyTooLarge,
         "file",
-        format!("the file is larger than this API accepts: at most {max_file_bytes} bytes ([market] max_product_bytes)"),
+        format!(
+            "the file is larger than this API accepts: at most {max_file_bytes} bytes ([market] max_product_bytes)"
+        ),
     )
 }
 
@@ -151,7 +153,10 @@ fn unreadable(error: &MultipartError, max_file_bytes: usize) -> MarketError {
     if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         too_large(max_file_bytes)
     } else {
-        MarketError::refused(ErrorCode::InvalidBody, format!("the multipart form could not be read: {}", error.body_text()))
+        MarketError::refused(
+            ErrorCode::InvalidBody,
+            format!("the multipart form could not be read: {}", error.body_text()),
+        )
     }
 }
 

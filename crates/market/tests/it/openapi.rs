@@ -73,6 +73,8 @@ async fn every_v1_answer_is_documented_for_its_operation() {
     let big = json!({"name": "x".repeat(2_000)});
     let redeliver = "/v1/webhooks/deliveries/msg_1/redeliver".to_owned();
     let unknown_product = concrete("/v1/products/{id}");
+    let (product_purchase, product_download) =
+        (format!("{unknown_product}/purchase"), format!("{unknown_product}/download"));
 
     let probes: Vec<Probe<'_>> = vec![
         (Method::POST, "/v1/register", "/v1/register", None, Some(json!({"type": "agent", "name": "a"})), 402),
@@ -130,8 +132,8 @@ async fn every_v1_answer_is_documented_for_its_operation() {
         (Method::PATCH, &unknown_product, "/v1/products/{id}", Some(&key), Some(json!({"x": 1})), 400),
         (Method::PUT, &unknown_product, "/v1/products/{id}", None, Some(json!({})), 401),
         (Method::DELETE, &unknown_product, "/v1/products/{id}", Some(&key), None, 404),
-        (Method::POST, &format!("{unknown_product}/purchase"), "/v1/products/{id}/purchase", None, None, 404),
-        (Method::GET, &format!("{unknown_product}/download"), "/v1/products/{id}/download", Some(&key), None, 404),
+        (Method::POST, &product_purchase, "/v1/products/{id}/purchase", None, None, 404),
+        (Method::GET, &product_download, "/v1/products/{id}/download", Some(&key), None, 404),
         (Method::GET, "/v1/purchases", "/v1/purchases", Some(&agent), None, 200),
         (Method::GET, "/v1/purchases", "/v1/purchases", None, None, 401),
     ];
