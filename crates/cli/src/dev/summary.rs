@@ -149,6 +149,17 @@ impl Summary {
             let listed: Vec<String> =
                 demo.services.iter().map(|(tier, id, price)| format!("{tier} {} ({price})", id.0)).collect();
             println!("     demo services: {}", listed.join(", "));
+            let (product, price) = demo.product;
+            println!(
+                "  6. buy the demo product ({price} USDC plus the fee, into the escrow) and download it (its SHA-256 \
+                 is in X-Content-SHA256):"
+            );
+            println!(
+                "     CLEARING_PAYER_KEY={key} {clearing} pay -X POST http://{facilitator}/v1/products/{product}/purchase"
+            );
+            println!(
+                "     CLEARING_PAYER_KEY={key} {clearing} pay http://{facilitator}/v1/products/{product}/download"
+            );
         }
         println!("  health: http://{facilitator}/health   API description: http://{facilitator}/openapi.json");
     }

@@ -208,6 +208,8 @@ async fn a_product_is_uploaded_found_bought_downloaded_and_audited() {
     assert_eq!(env.get("/v1/products?q=cities", None).await.body["total"], 0);
     assert_eq!(env.get(&format!("/v1/products/{id}"), None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(env.get(&format!("/v1/products/{id}"), Some(&agent_api)).await.body["deleted"], true);
+    let gone = env.send(Method::POST, &format!("/v1/products/{id}/purchase"), None, None).await;
+    assert_eq!((gone.status, code(&gone.body)), (StatusCode::NOT_FOUND, "product_not_found"));
     // The last download, asked for four times at once: exactly one gets it, the others are past the limit.
     let path = format!("/v1/products/{id}/download");
     let (a, b, c, d) = tokio::join!(
@@ -233,6 +235,8 @@ async fn a_product_is_uploaded_found_bought_downloaded_and_audited() {
 
     // The sale is an escrow_credit record, anchored, and its proof verifies against the chain.
     env.chain.index(env.market.ledger(), 0).await;
+    let earnings = env.get("/v1/provider/earnings", Some(&provider)).await;
+    assert_eq!(earnings.body["pending"], "0.200000", "the sale is the provider's claimable income: {}", earnings.body);
     env.chain.sequencer(env.market.ledger()).run_once().await.unwrap();
     let policy = AnchorPolicy { every_records: 1, every: Duration::from_secs(60), max_records: 100 };
     env.chain.anchorer(env.market.ledger(), policy).run_once().await.unwrap().expect("anchored");
