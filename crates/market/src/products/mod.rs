@@ -357,10 +357,14 @@ fn parse_query(raw: &str) -> Result<ProductQuery> {
             return Err(invalid(format!("{name} is given twice")));
         }
         seen.push(name.clone());
+        // PostgreSQL text cannot hold NUL: refused here rather than failing in the database.
+        if value.contains('\0') {
+            return Err(invalid(format!("{name} must not contain NUL")));
+        }
         let value = value.trim();
         match name.as_ref() {
             "q" => {
-                if value.chars().count() > MAX_QUERY_LEN || value.contains('\0') {
+                if value.chars().count() > MAX_QUERY_LEN {
                     return Err(invalid(format!("q is at most {MAX_QUERY_LEN} characters of text")));
                 }
                 query.text = Some(value.to_owned()).filter(|q| !q.is_empty());
@@ -411,7 +415,7 @@ mod tests {
         assert_eq!(query.text.as_deref(), Some("csv data"));
         assert_eq!(query.category.as_deref(), Some("dataset"));
         assert_eq!((query.limit, query.offset), (5, 10));
-        for bad in ["limit=0", "limit=101", "offset=10001", "provider=x", "sort=new", "q=a&q=b"] {
+        for bad in ["limit=0", "limit=101", "offset=10001", "provider=x", "sort=new", "q=a&q=b", "category=a%00"] {
             let error = parse_query(bad).unwrap_err();
             assert_eq!(error.code(), Some(ErrorCode::InvalidQuery), "{bad}");
         }

@@ -139,7 +139,7 @@ pub(crate) const OPENAPI: &str = r##"{
         "parameters": [{"$ref": "#/components/parameters/MarketProductId"}],
         "responses": {
           "200": {
-            "description": "The file",
+            "description": "The file, as its own media type (file.content_type, detected at upload; text with charset=utf-8)",
             "headers": {
               "X-Content-SHA256": {"description": "SHA-256 of the file, hex", "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
               "Repr-Digest": {"description": "RFC 9530: sha-256=:<base64>:", "schema": {"type": "string"}},
@@ -149,7 +149,7 @@ pub(crate) const OPENAPI: &str = r##"{
               "PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketPaymentResponse"},
               "X-PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketXPaymentResponse"}
             },
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}
           },
           "400": {"$ref": "#/components/responses/MarketBadRequest"},
           "401": {"$ref": "#/components/responses/MarketUnauthorized"},
