@@ -225,14 +225,15 @@ impl<'a> PurchaseView<'a> {
         let usdc = |amount: U256| Usdc::from_atomic(u128::try_from(amount).unwrap_or(u128::MAX));
         let (price, fee) = (usdc(purchase.new.amount), usdc(purchase.new.fee));
         let base = format!("{}/v1/products/{}", market.public_base(), product.id);
-        let PurchasePayment::X402 { .. } = purchase.new.payment;
         Self {
             purchase_id: purchase.new.id,
             product_id: product.id,
             product_name: &product.name,
             buyer: purchase.new.buyer.to_checksum(None),
             status: purchase.state().as_str(),
-            paid_by: "x402",
+            paid_by: match purchase.new.payment {
+                PurchasePayment::X402 { .. } => "x402",
+            },
             price,
             provider_net: price.checked_sub(fee).unwrap_or(Usdc::ZERO),
             platform_fee: fee,
