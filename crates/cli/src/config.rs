@@ -2,7 +2,8 @@
 //!
 //! Every field has a default, so an empty file (or none) is a valid configuration for a local setup. Environment
 //! variables override the file: `CLEARING_DATABASE_URL` (or `DATABASE_URL`), `CLEARING_RPC_URL` and
-//! `CLEARING_RELAYER_KEY`, `CLEARING_ANCHORER_KEY`, `CLEARING_ARBITER_TOKEN`, `CLEARING_ARBITER_KEY`. Secrets never reach a log: [`Secret`] prints as `<redacted>`.
+//! `CLEARING_RELAYER_KEY`, `CLEARING_ANCHORER_KEY`, `CLEARING_ARBITER_TOKEN`, `CLEARING_ARBITER_KEY`,
+//! `CLEARING_PRODUCT_DIR`. Secrets never reach a log: [`Secret`] prints as `<redacted>`.
 //!
 //! This file reads and composes; each component's section is defined by its crate ([`FacilitatorConfig`],
 //! [`AuditConfig`], [`IndexerConfig`], [`MarketConfig`]), and only what belongs to no one component (the database, the chain, the
@@ -148,6 +149,9 @@ impl Config {
         if let Some(key) = env.var("CLEARING_ARBITER_KEY") {
             self.market.arbiter_key = Some(Secret::new(key));
         }
+        if let Some(dir) = env.var("CLEARING_PRODUCT_DIR") {
+            self.market.product_dir = dir.into();
+        }
     }
 
     /// The file form, as `clearing dev` writes it.
@@ -192,6 +196,7 @@ mod tests {
             ("CLEARING_ANCHORER_KEY", "0xanchorer"),
             ("CLEARING_ARBITER_TOKEN", "arbiter-token"),
             ("CLEARING_ARBITER_KEY", "0xarbiter"),
+            ("CLEARING_PRODUCT_DIR", "/var/lib/clearing/products"),
         ])));
         assert_eq!(config.database.url, "postgres://specific/db");
         assert_eq!(config.chain.rpc_url, "http://rpc:1");
@@ -199,6 +204,7 @@ mod tests {
         assert_eq!(config.audit.anchorer_key.as_ref().map(Secret::expose), Some("0xanchorer"));
         assert_eq!(config.market.arbiter_token.as_ref().map(Secret::expose), Some("arbiter-token"));
         assert_eq!(config.market.arbiter_key.as_ref().map(Secret::expose), Some("0xarbiter"));
+        assert_eq!(config.market.product_dir, std::path::Path::new("/var/lib/clearing/products"));
     }
 
     #[test]
@@ -227,6 +233,7 @@ mod tests {
                     arbiter_token = \"t\"\narbiter_key = \"0xk\"\n\
                     automated_review_secs = 9\ncompletion_window_secs = 10\nkeeper_interval_ms = 11\n\
                     reactor_interval_ms = 12\nclaim_wait_ms = 13\n\
+                    product_dir = \"/srv/products\"\nmax_product_bytes = 14\n\
                     [market.rate_limit_per_ip]\nper_second = 3\nburst = 4\n\
                     [market.rate_limit_per_key]\nper_second = 5\nburst = 6\n";
         let market = Config::parse(text).unwrap().market;
@@ -253,6 +260,8 @@ mod tests {
             keeper_interval_ms: 11,
             reactor_interval_ms: 12,
             claim_wait_ms: 13,
+            product_dir: "/srv/products".into(),
+            max_product_bytes: 14,
         };
         assert_eq!(market, expected);
         let err = Config::parse("[market]\nfee_bps = 10001\n").unwrap_err();

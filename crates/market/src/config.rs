@@ -72,6 +72,14 @@ pub struct MarketConfig {
     /// How long a catalog answer is served again before it is read afresh, milliseconds; 0 reads every time.
     /// Writes through this process clear it at once; those of other processes show within this time. Default 1,000.
     pub catalog_cache_ms: u64,
+    /// Where digital products' files are stored, content-addressed by SHA-256 (a local directory, created on the
+    /// first upload). Default `.clearing/products`, relative to the working directory; env `CLEARING_PRODUCT_DIR`;
+    /// `clearing dev` uses `products` beside its config file.
+    pub product_dir: std::path::PathBuf,
+    /// Largest product file, bytes; a larger upload is answered 413. `POST /v1/products` alone takes a body this size
+    /// (plus 64 KiB for the form's other fields); every other route keeps `max_body_bytes`. Default 25 MiB (the402's
+    /// limit).
+    pub max_product_bytes: usize,
 }
 
 impl Default for MarketConfig {
@@ -90,6 +98,8 @@ impl Default for MarketConfig {
             rate_limit_per_ip: RateLimit { per_second: 1_000, burst: 2_000 },
             rate_limit_per_key: RateLimit { per_second: 100, burst: 200 },
             catalog_cache_ms: 1_000,
+            product_dir: std::path::PathBuf::from(".clearing/products"),
+            max_product_bytes: 25 * 1024 * 1024,
             arbiter: None,
             arbiter_token: None,
             arbiter_key: None,

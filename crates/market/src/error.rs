@@ -79,6 +79,16 @@ pub enum ErrorCode {
     PaymentReused,
     /// Purchases cannot be taken by this server (503).
     PurchasesUnavailable,
+    /// An uploaded file's content is of no allowed type, or not of the type its name says (400).
+    UnsupportedFileType,
+    /// No such product, or it was deleted and the caller did not buy it (404).
+    ProductNotFound,
+    /// The buying wallet already owns the product, or its purchase of it is being paid (409).
+    AlreadyOwned,
+    /// The caller's wallet has not bought the product (403).
+    NotPurchased,
+    /// The purchase's downloads are used up (403).
+    DownloadLimitReached,
     /// No `Authorization: Bearer` arbiter token on an admin route (401).
     MissingArbiterToken,
     /// The bearer token is not the arbiter's (401).
@@ -145,6 +155,11 @@ impl ErrorCode {
             Self::TransitionNotAllowed => "transition_not_allowed",
             Self::PaymentReused => "payment_reused",
             Self::PurchasesUnavailable => "purchases_unavailable",
+            Self::UnsupportedFileType => "unsupported_file_type",
+            Self::ProductNotFound => "product_not_found",
+            Self::AlreadyOwned => "already_owned",
+            Self::NotPurchased => "not_purchased",
+            Self::DownloadLimitReached => "download_limit_reached",
             Self::MissingArbiterToken => "missing_arbiter_token",
             Self::InvalidArbiterToken => "invalid_arbiter_token",
             Self::ArbiterDisabled => "arbiter_disabled",
@@ -193,6 +208,10 @@ impl ErrorCode {
             Self::TransitionNotAllowed => StatusCode::CONFLICT,
             Self::PaymentReused => StatusCode::CONFLICT,
             Self::PurchasesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UnsupportedFileType => StatusCode::BAD_REQUEST,
+            Self::ProductNotFound => StatusCode::NOT_FOUND,
+            Self::AlreadyOwned => StatusCode::CONFLICT,
+            Self::NotPurchased | Self::DownloadLimitReached => StatusCode::FORBIDDEN,
             Self::MissingArbiterToken | Self::InvalidArbiterToken => StatusCode::UNAUTHORIZED,
             Self::ArbiterDisabled => StatusCode::FORBIDDEN,
             Self::WebhookEventNotFound => StatusCode::NOT_FOUND,
@@ -242,6 +261,11 @@ impl ErrorCode {
         Self::TransitionNotAllowed,
         Self::PaymentReused,
         Self::PurchasesUnavailable,
+        Self::UnsupportedFileType,
+        Self::ProductNotFound,
+        Self::AlreadyOwned,
+        Self::NotPurchased,
+        Self::DownloadLimitReached,
         Self::MissingArbiterToken,
         Self::InvalidArbiterToken,
         Self::ArbiterDisabled,

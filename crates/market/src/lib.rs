@@ -1,7 +1,8 @@
 //! The marketplace API, served under `/v1` beside the facilitator by `clearing serve` and `clearing dev`.
 //!
 //! This crate owns the market's HTTP surface: participants and their API keys (registration and key rotation paid
-//! through x402), the services providers list, the catalog agents search, purchases and jobs, prepaid balances
+//! through x402), the services providers list, the catalog agents search, purchases and jobs, digital products (files
+//! sold for one x402 payment, kept content-addressed behind `clearing-storage`'s [`ContentStore`]), prepaid balances
 //! (x402 deposits into the vault, scoped credentials, purchases debited from PostgreSQL at once), and each
 //! participant's webhook delivery log with manual redelivery. Its seams for what comes next (threads, quotes) are [`Market`] (the
 //! shared state; its [`Market::router`] merges each module's routes), [`MarketError`] (the one error shape of `/v1`),
@@ -22,6 +23,7 @@ mod jobs;
 mod limit;
 mod openapi;
 mod participants;
+mod products;
 mod schema;
 mod services;
 mod state;
@@ -35,6 +37,7 @@ pub use balance::{
 };
 pub use body::JsonBody;
 pub use catalog::{CatalogCache, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
+pub use clearing_storage::ContentStore;
 pub use config::MarketConfig;
 pub use edge::{Payment, PaymentDemand, Settled, Verified, X402Edge};
 pub use error::{ErrorCode, MarketError, Result};

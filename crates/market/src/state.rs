@@ -12,6 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use clearing_ledger::Ledger;
+use clearing_storage::{ContentStore, LocalDir};
 use clearing_x402::Price;
 use tower_http::timeout::TimeoutLayer;
 
@@ -21,7 +22,7 @@ use crate::{
     fees::FeeBps,
     jobs,
     limit::{self, Limits},
-    participants, services, webhooks,
+    participants, products, services, webhooks,
 };
 
 /// The marketplace: its ledger, its x402 edge, its limits and caches. Cheap to clone; one per process.
@@ -47,6 +48,8 @@ struct Inner {
     vault: Option<Address>,
     /// Signs the arbiter's resolutions, when `[market] arbiter_key` is set.
     arbiter_signer: Option<PrivateKeySigner>,
+    /// Where products' files are kept: `[market] product_dir` unless [`Market::with_store`] said otherwise.
+    store: Arc<dyn ContentStore>,
 }
 
 impl Market {
@@ -62,7 +65,6 @@ impl Market {
                 limits: Limits::new(config.rate_limit_per_ip, config.rate_limit_per_key),
                 catalog: CatalogCache::new(Duration::from_millis(config.catalog_cache_ms)),
                 ledger,
-                config,
                 edge,
                 register_price,
                 rotate_key_price,
@@ -70,6 +72,8 @@ impl Market {
                 escrow: None,
                 vault: None,
                 arbiter_signer,
+                store: Arc::new(LocalDir::new(config.product_dir.clone())),
+                config,
             }),
         })
     }
@@ -84,6 +88,23 @@ impl Market {
     pub fn with_escrow(mut self, escrow: Address) -> Self {
         Arc::get_mut(&mut self.inner).expect("the escrow is set before the market is shared").escrow = Some(escrow);
         self
+    }
+
+    /// The same market, keeping products' files in `store` instead of `[market] product_dir`. Call it before the
+    /// market is shared.
+    ///
+    /// # Panics
+    ///
+    /// When the market was cloned already.
+    #[must_use]
+    pub fn with_store(mut self, store: Arc<dyn ContentStore>) -> Self {
+        Arc::get_mut(&mut self.inner).expect("the store is set before the market is shared").store = store;
+        self
+    }
+
+    /// Where products' files are kept.
+    pub fn store(&self) -> &dyn ContentStore {
+        self.inner.store.as_ref()
     }
 
     /// The escrow purchases pay into; 503 when purchases are off.
@@ -154,6 +175,7 @@ impl Market {
             .merge(jobs::routes())
             .merge(webhooks::routes())
             .merge(balance::routes())
+            .merge(products::routes(config.max_product_bytes))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn_with_state(self.clone(), limit::per_ip))

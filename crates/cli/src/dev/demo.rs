@@ -1,15 +1,18 @@
 //! The demo provider `clearing dev` seeds: a provider (anvil account 4's wallet, so its claims land on a known
-//! account) with one service of each tier, so a newcomer can buy one at once.
+//! account) with one service of each tier and one digital product (a small CSV), so a newcomer can buy one at once.
+
+use std::path::Path;
 
 use alloy::primitives::{Address, B256, address};
 use clearing_ledger::{
     Ledger,
     market::{
-        NewParticipant, NewService, ParticipantId, ParticipantKind, PricingModel, Registration, ServiceId,
-        ServiceStatus, ServiceType,
+        NewParticipant, NewProduct, NewService, ParticipantId, ParticipantKind, PricingModel, ProductFile, ProductId,
+        Registration, ServiceId, ServiceStatus, ServiceType,
     },
 };
-use clearing_market::{ApiKey, WebhookSecret};
+use clearing_market::{ApiKey, ContentStore, WebhookSecret};
+use clearing_storage::LocalDir;
 use clearing_x402::Usdc;
 use serde_json::json;
 
@@ -25,10 +28,13 @@ pub(super) struct Demo {
     pub(super) wallet: Address,
     /// (tier, id, price) of each service.
     pub(super) services: Vec<(ServiceType, ServiceId, Usdc)>,
+    /// The demo product's id and listed price (the agent pays it plus the fee).
+    pub(super) product: (ProductId, Usdc),
 }
 
-/// Registers the demo provider and lists its three services in `ledger`.
-pub(super) async fn seed(ledger: &Ledger) -> anyhow::Result<Demo> {
+/// Registers the demo provider and lists its three services and its product in `ledger`, the product's file stored
+/// under `product_dir`.
+pub(super) async fn seed(ledger: &Ledger, product_dir: &Path) -> anyhow::Result<Demo> {
     let key = ApiKey::generate()?;
     let new = NewParticipant {
         id: ParticipantId::random(),
@@ -74,5 +80,32 @@ pub(super) async fn seed(ledger: &Ledger) -> anyhow::Result<Demo> {
             .await?;
         services.push((service_type, service.id, service.price));
     }
-    Ok(Demo { api_key: key.expose().to_owned(), wallet: provider.wallet, services })
+    let product = seed_product(ledger, provider.id, product_dir).await?;
+    Ok(Demo { api_key: key.expose().to_owned(), wallet: provider.wallet, services, product })
+}
+
+/// A small CSV for sale, stored by its SHA-256 as `POST /v1/products` stores an upload.
+async fn seed_product(ledger: &Ledger, provider: ParticipantId, dir: &Path) -> anyhow::Result<(ProductId, Usdc)> {
+    let bytes = b"word,count\nclearing,3\nescrow,2\nx402,5\n".to_vec();
+    let file = ProductFile {
+        sha256: clearing_storage::sha256(&bytes),
+        size: bytes.len() as u64,
+        name: "demo-words.csv".into(),
+        content_type: "text/csv".into(),
+    };
+    LocalDir::new(dir).put(bytes).await?;
+    let product = ledger
+        .create_product(&NewProduct {
+            id: ProductId::random(),
+            provider_id: provider,
+            name: "Word counts".into(),
+            description: "A demo dataset seeded by clearing dev: words and how often they appear, as CSV".into(),
+            category: Some("demo".into()),
+            tags: vec!["demo".into(), "dataset".into()],
+            price: Usdc::from_atomic(50_000),
+            download_limit: Some(3),
+            file,
+        })
+        .await?;
+    Ok((product.id, product.price))
 }

@@ -296,7 +296,14 @@ async fn set_up(
     let ledger = Ledger::connect(&database_url, 2).await?;
     ledger.migrate().await?;
     let version = ledger.schema_version().await?;
-    let demo = if config.market.enabled { Some(demo::seed(&ledger).await?) } else { None };
+    // Products' files beside the run's config file, unless configured: the working directory stays clean.
+    let product_dir = match &config.market.product_dir {
+        dir if *dir == clearing_market::MarketConfig::default().product_dir => {
+            args.write_config.parent().unwrap_or(std::path::Path::new("")).join("products")
+        }
+        dir => dir.clone(),
+    };
+    let demo = if config.market.enabled { Some(demo::seed(&ledger, &product_dir).await?) } else { None };
     ledger.close().await;
     done(&format!("{} (schema version {version}; this run's own, removed at exit)", redact_url(&database_url)));
 
@@ -309,6 +316,7 @@ async fn set_up(
     written.relayer = RelayerConfig { private_key: Some(Secret::new(ANVIL_KEYS[0])) };
     written.audit = dev_audit_config(config);
     written.indexer = dev_indexer_config(config);
+    written.market.product_dir = product_dir;
     // Providers under development take their webhooks on this machine.
     written.market.allow_private_webhooks = true;
     written.webhooks.allow_private = true;

@@ -155,10 +155,21 @@ impl Summary {
             let listed: Vec<String> =
                 demo.services.iter().map(|(tier, id, price)| format!("{tier} {} ({price})", id.0)).collect();
             println!("     demo services: {}", listed.join(", "));
+            let (product, price) = demo.product;
+            println!(
+                "  6. buy the demo product ({price} USDC plus the fee, into the escrow) and download it (its SHA-256 \
+                 is in X-Content-SHA256):"
+            );
+            println!(
+                "     CLEARING_PAYER_KEY={key} {clearing} pay -X POST http://{facilitator}/v1/products/{product}/purchase"
+            );
+            println!(
+                "     CLEARING_PAYER_KEY={key} {clearing} pay http://{facilitator}/v1/products/{product}/download"
+            );
             let data_api = demo.services.iter().find(|(tier, _, _)| tier.as_str() == "data_api");
             if let (Some((_, service, price)), Some(_)) = (data_api, self.deployment.balance_vault) {
                 println!(
-                    "  6. a prepaid balance, as the first agent: register (0.01 USDC; prints its API key), deposit 1 USDC,"
+                    "  7. a prepaid balance, as the first agent: register (0.01 USDC; prints its API key), deposit 1 USDC,"
                 );
                 println!(
                     "     make a capped credential with the API key, then buy the data_api service ({price}) with no signature:"

@@ -379,6 +379,10 @@ async fn assert_the_market_is_served(facilitator: &str) {
     let body = catalog.split_once("\r\n\r\n").map_or("", |(_, body)| body);
     let catalog: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {catalog}"));
     assert_eq!(catalog["total"], 3, "the demo provider's three services: {catalog}");
+    let products = get_json(&format!("{facilitator}/v1/products?q=words")).await;
+    let products: Value = serde_json::from_str(products.split_once("\r\n\r\n").map_or("", |(_, body)| body))
+        .unwrap_or_else(|e| panic!("{e}: {products}"));
+    assert_eq!(products["total"], 1, "the demo provider's product: {products}");
     let openapi = get_json(&format!("{facilitator}/openapi.json")).await;
     assert!(openapi.contains("\"/v1/register\"") && openapi.contains("\"/verify\""), "one document for both");
 

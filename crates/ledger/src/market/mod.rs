@@ -1,7 +1,7 @@
 //! The marketplace's tables (`migrations/0006_market.sql`): participants ([`participants`]), the services they list
 //! ([`services`]) and the catalog read over them ([`catalog`], and one-word searches from a kept term index:
-//! [`search_terms`]), jobs ([`jobs`]), and prepaid balances with their credentials and debits ([`balances`],
-//! `migrations/0013_balances.sql`).
+//! [`search_terms`]); jobs ([`jobs`], `0009`), digital products with their purchases (`0012`, [`products`]), and
+//! prepaid balances with their credentials and debits (`0013`, [`balances`]).
 //!
 //! The enums here are the marketplace's vocabulary as stored: each has one snake_case name, the same in the database,
 //! in JSON and in the API's documentation, so nothing translates between spellings. Rows are decoded here (with
@@ -11,6 +11,7 @@ mod balances;
 mod catalog;
 mod jobs;
 mod participants;
+mod products;
 mod search_terms;
 mod services;
 
@@ -26,6 +27,10 @@ pub use balances::{
 pub use catalog::{CatalogEntry, CatalogPage, CatalogQuery, CatalogSort, ProviderFilter};
 pub use jobs::{EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction};
 pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};
+pub use products::{
+    DownloadCount, NewProduct, NewProductPurchase, Product, ProductFile, ProductId, ProductPage, ProductPurchase,
+    ProductQuery, ProductUpdate, PurchaseInsert, PurchasePayment, PurchaseState,
+};
 pub use services::{NewService, OwnedWrite, Service, ServiceUpdate};
 
 /// A participant's id.

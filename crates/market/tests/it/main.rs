@@ -9,6 +9,7 @@ mod harness;
 mod jobs;
 mod limits;
 mod openapi;
+mod products;
 mod register;
 mod reorg;
 mod services;

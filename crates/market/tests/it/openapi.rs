@@ -72,6 +72,9 @@ async fn every_v1_answer_is_documented_for_its_operation() {
     let unknown = concrete("/v1/services/{id}");
     let big = json!({"name": "x".repeat(2_000)});
     let redeliver = "/v1/webhooks/deliveries/msg_1/redeliver".to_owned();
+    let unknown_product = concrete("/v1/products/{id}");
+    let (product_purchase, product_download) =
+        (format!("{unknown_product}/purchase"), format!("{unknown_product}/download"));
 
     let probes: Vec<Probe<'_>> = vec![
         (Method::POST, "/v1/register", "/v1/register", None, Some(json!({"type": "agent", "name": "a"})), 402),
@@ -119,6 +122,20 @@ async fn every_v1_answer_is_documented_for_its_operation() {
         (Method::POST, &redeliver, "/v1/webhooks/deliveries/{id}/redeliver", Some(&key), None, 404),
         (Method::POST, &redeliver, "/v1/webhooks/deliveries/{id}/redeliver", None, None, 401),
         (Method::GET, &redeliver, "/v1/webhooks/deliveries/{id}/redeliver", Some(&key), None, 405),
+        (Method::GET, "/v1/products?q=data", "/v1/products", None, None, 200),
+        (Method::GET, "/v1/products?limit=0", "/v1/products", None, None, 400),
+        (Method::POST, "/v1/products", "/v1/products", None, Some(json!({})), 401),
+        (Method::POST, "/v1/products", "/v1/products", Some(&agent), Some(json!({})), 403),
+        (Method::POST, "/v1/products", "/v1/products", Some(&key), Some(json!({})), 415),
+        (Method::GET, &unknown_product, "/v1/products/{id}", None, None, 404),
+        (Method::PATCH, &unknown_product, "/v1/products/{id}", Some(&key), Some(json!({})), 404),
+        (Method::PATCH, &unknown_product, "/v1/products/{id}", Some(&key), Some(json!({"x": 1})), 400),
+        (Method::PUT, &unknown_product, "/v1/products/{id}", None, Some(json!({})), 401),
+        (Method::DELETE, &unknown_product, "/v1/products/{id}", Some(&key), None, 404),
+        (Method::POST, &product_purchase, "/v1/products/{id}/purchase", None, None, 404),
+        (Method::GET, &product_download, "/v1/products/{id}/download", Some(&key), None, 404),
+        (Method::GET, "/v1/purchases", "/v1/purchases", Some(&agent), None, 200),
+        (Method::GET, "/v1/purchases", "/v1/purchases", None, None, 401),
     ];
     for (method, path, template, key, body, expected) in probes {
         let answer = env.send(method.clone(), path, key, body.as_ref()).await;
