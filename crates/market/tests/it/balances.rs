@@ -183,12 +183,7 @@ async fn an_agent_deposits_buys_a_hundred_calls_from_its_balance_and_withdraws_t
 
     // The debits reach the chain in vault batches, and the chain agrees with the ledger to the unit.
     let fee_recipient = vault.feeRecipient().call().await.unwrap();
-    for _ in 0..400 {
-        if balance(&env, &agent.api_key).await["pending_debits"] == "0.000000" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_balance(&env, &agent.api_key, "pending_debits", "0.000000").await;
     let on_chain = vault.balanceOf(env.chain.token, agent.key.address()).call().await.unwrap();
     assert_eq!(on_chain, U256::from(DOLLAR - 101 * 5_000));
     // 101 debits of 5,000: the provider nets 4,750 of each, the fee recipient 250.
@@ -200,13 +195,21 @@ async fn an_agent_deposits_buys_a_hundred_calls_from_its_balance_and_withdraws_t
     let now = balance(&env, &agent.api_key).await;
     assert_eq!(now["available"], "0.495000");
     // Every debit is a settlement record of the audit trail, anchored and checkable against the chain.
+    // The batcher marks a debit applied from its receipt; the indexer confirms its log a moment later.
     let ledger = env.database.ledger();
-    env.chain.sequencer(&ledger).run_once().await.unwrap();
+    let mut debits: Vec<Record> = Vec::new();
+    for _ in 0..400 {
+        env.chain.sequencer(&ledger).run_once().await.unwrap();
+        let records = ledger.audit_records(env.chain.chain_id, 0, u64::MAX >> 2).await.unwrap();
+        debits = records.iter().map(Record::from).filter(|r| r.kind == RecordKind::BalanceDebit).collect();
+        if debits.len() >= 101 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(debits.len(), 101);
     let policy = AnchorPolicy { every_records: 1, every: Duration::from_secs(60), max_records: 10_000 };
     env.chain.anchorer(&ledger, policy).run_once().await.unwrap().expect("anchored");
-    let records = ledger.audit_records(env.chain.chain_id, 0, u64::MAX >> 2).await.unwrap();
-    let debits: Vec<Record> = records.iter().map(Record::from).filter(|r| r.kind == RecordKind::BalanceDebit).collect();
-    assert_eq!(debits.len(), 101);
     assert!(debits.iter().all(|r| r.payer == agent.key.address() && r.payee == provider_wallet.address()));
     assert!(debits.iter().all(|r| (r.payee_amount, r.fee_amount) == (U256::from(4_750u64), U256::from(250u64))));
     let RecordStatus::Anchored(proof) = record_proof(&ledger, env.chain.chain_id, debits[42].seq).await.unwrap() else {
