@@ -429,19 +429,24 @@ impl Ledger {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<HistoryEntry>> {
+        // One statement: the page of the union, each debit read whole by a join (never a query per entry).
         let sql = format!(
-            "SELECT * FROM (
-                 SELECT 'chain' AS source, e.kind, e.amount::text AS amount, e.tx_hash, e.block_number, e.reference,
-                        NULL::uuid AS debit, b.timestamp AS at
-                 FROM vault_events e LEFT JOIN chain_blocks b ON b.chain_id = e.chain_id AND b.number = e.block_number
+            "SELECT h.source, h.e_kind, h.e_amount, h.e_tx, h.e_block, h.e_reference, {DEBIT_COLUMNS}
+             FROM (
+                 SELECT 'chain' AS source, e.kind AS e_kind, e.amount::text AS e_amount, e.tx_hash AS e_tx,
+                        e.block_number AS e_block, e.reference AS e_reference, NULL::uuid AS debit, k.timestamp AS at
+                 FROM vault_events e LEFT JOIN chain_blocks k ON k.chain_id = e.chain_id AND k.number = e.block_number
                  WHERE e.chain_id = $1 AND e.vault = $2 AND e.token = $3 AND e.account = $4
                    AND e.kind IN ('deposited', 'charged', 'withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
                    AND e.block_number <= {}
                  UNION ALL
-                 SELECT 'debit', NULL, NULL, NULL, NULL, NULL, d.id, extract(epoch FROM d.created_at)::bigint
-                 FROM balance_debits d
-                 WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4) h
-             ORDER BY at DESC NULLS LAST LIMIT $5 OFFSET $6",
+                 SELECT 'debit', NULL, NULL, NULL, NULL, NULL, x.id, extract(epoch FROM x.created_at)::bigint
+                 FROM balance_debits x
+                 WHERE x.chain_id = $1 AND x.vault = $2 AND x.token = $3 AND x.payer = $4) h
+             LEFT JOIN balance_debits d ON d.id = h.debit
+             LEFT JOIN escrow_actions a ON a.id = d.action_id
+             LEFT JOIN settlement_batches b ON b.id = a.batch_id
+             ORDER BY h.at DESC NULLS LAST LIMIT $5 OFFSET $6",
             confirmed_height()
         );
         let rows = bind_account!(sqlx::query(sqlx::AssertSqlSafe(sql)), account)
@@ -454,16 +459,14 @@ impl Ledger {
             let f = Fields::of("vault_events", row);
             let source: String = f.get("source")?;
             if source == "debit" {
-                let id: Uuid = f.get("debit")?;
-                let row = sqlx::query(select_debits("WHERE d.id = $1")).bind(id).fetch_one(&self.pool).await?;
-                entries.push(HistoryEntry::Debit(debit_from_row(&row)?));
+                entries.push(HistoryEntry::Debit(debit_from_row(row)?));
             } else {
                 entries.push(HistoryEntry::Chain {
-                    kind: f.get("kind")?,
-                    amount: f.number("amount")?,
-                    tx_hash: f.b256("tx_hash")?,
-                    block_number: f.u64("block_number")?,
-                    reference: f.opt_b256("reference")?,
+                    kind: f.get("e_kind")?,
+                    amount: f.number("e_amount")?,
+                    tx_hash: f.b256("e_tx")?,
+                    block_number: f.u64("e_block")?,
+                    reference: f.opt_b256("e_reference")?,
                 });
             }
         }

@@ -24,7 +24,7 @@ use axum::{
 };
 use clearing_chain::contracts::BalanceVault;
 use clearing_ledger::{
-    Route,
+    PaymentKey, Route,
     market::{BalanceAccount, HistoryEntry},
 };
 use clearing_x402::Usdc;
@@ -79,9 +79,21 @@ async fn deposit(
     let price =
         market.edge().escrow_price(body.amount, vault, &format!("Deposit {} USDC to a prepaid balance", body.amount));
     let payment = market.edge().payment(&price, &uri, &headers)?;
-    // Verified first: a payment that cannot settle is a 402 naming why, before it is queued.
-    market.edge().verify(&payment).await?;
-    // Keyed: a repeat of the same payment (a lost answer, a retry) is answered with its deposit, never a second one.
+    // Verified first: a payment that cannot settle is a 402 naming why, before it is queued. A repeat of a deposit
+    // that settled no longer verifies (its nonce is used); the queue then answers exactly that payment with its
+    // transaction, so a lost answer is answered again and the deposit is never made twice.
+    if let Err(refused) = market.edge().verify(&payment).await {
+        let queued = match market.edge().signed_by(&payment) {
+            Some((payer, nonce)) => {
+                let key = PaymentKey { chain_id: market.edge().chain_id(), asset: market.edge().token(), payer, nonce };
+                market.ledger().settlement(&key).await?.is_some_and(|s| s.payment.route == Route::VaultDeposit)
+            }
+            None => false,
+        };
+        if !queued {
+            return Err(refused);
+        }
+    }
     let settled = market.edge().settle_keyed(&payment, Route::VaultDeposit).await?;
     let payer = settled.payer();
     info!(%payer, amount = %body.amount, tx = ?settled.transaction(), "deposited to a balance");

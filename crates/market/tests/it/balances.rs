@@ -16,6 +16,7 @@ use clearing_audit::{AnchorPolicy, Record, RecordKind, RecordStatus, record_proo
 use clearing_chain::contracts::{BalanceVault, MockUSDC};
 use clearing_ledger::market::{CredentialId, NewCredential};
 use clearing_market::{BALANCE_AUTH_HEADER, BALANCE_REFUSED_HEADER, IDEMPOTENCY_KEY_HEADER};
+use clearing_x402::{PaymentRequiredV2, decode_header, encode_header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -108,9 +109,31 @@ async fn an_agent_deposits_buys_a_hundred_calls_from_its_balance_and_withdraws_t
     let agent = agent(&env, 3 * DOLLAR).await;
     let vault_address = env.chain.deployment.balance_vault.unwrap();
 
-    // The deposit: an ordinary x402 payment of the amount the agent names, into the vault.
-    let paid = env.pay(&agent.payer, "/v1/balance/deposit", &json!({"amount": "1.00"}), None).await;
-    assert_eq!(paid.status, 201, "{}", String::from_utf8_lossy(&paid.body));
+    // The deposit: an ordinary x402 payment of the amount the agent names, into the vault. The same signed payment
+    // sent again (a lost answer) is answered with the same deposit, and credited once.
+    let body = json!({"amount": "1.00"}).to_string();
+    let deposit = |payment: Option<String>| {
+        let mut request = env
+            .http
+            .post(format!("{}/v1/balance/deposit", env.base))
+            .header("Content-Type", "application/json")
+            .body(body.clone());
+        if let Some(payment) = payment {
+            request = request.header("PAYMENT-SIGNATURE", payment);
+        }
+        async move { answer(request.send().await.unwrap()).await }
+    };
+    let asked = deposit(None).await;
+    assert_eq!(asked.status, StatusCode::PAYMENT_REQUIRED);
+    let required: PaymentRequiredV2 = decode_header(asked.headers["payment-required"].as_bytes()).unwrap();
+    assert_eq!(required.accepts[0].pay_to.parse::<Address>().unwrap(), vault_address, "payTo is the vault");
+    let required = clearing_client::PaymentRequired::V2(required);
+    let signed = encode_header(&clearing_testkit::pay(&agent.key, &required).payload_v2()).unwrap();
+    let first = deposit(Some(signed.clone())).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let again = deposit(Some(signed)).await;
+    assert!(again.status.is_success(), "{}", again.body);
+    assert_eq!(again.body["deposit"]["tx_hash"], first.body["deposit"]["tx_hash"]);
     wait_balance(&env, &agent.api_key, "available", "1.000000").await;
     let vault = BalanceVault::new(vault_address, &env.chain.provider);
     assert_eq!(vault.balanceOf(env.chain.token, agent.key.address()).call().await.unwrap(), U256::from(DOLLAR));
