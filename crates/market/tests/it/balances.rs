@@ -27,11 +27,10 @@ use crate::{
     jobs::{Receiver, provider, service},
 };
 
-/// A registered agent: its key, its API key and its x402 client.
+/// A registered agent: its key and its API key.
 struct Agent {
     key: PrivateKeySigner,
     api_key: String,
-    payer: clearing_client::Payer,
 }
 
 async fn agent(env: &Env, usdc: u64) -> Agent {
@@ -39,7 +38,7 @@ async fn agent(env: &Env, usdc: u64) -> Agent {
     let paid = env.register(&payer, json!({"type": "agent", "name": "Balance agent"})).await;
     assert_eq!(paid.status, 201, "{}", String::from_utf8_lossy(&paid.body));
     let api_key = paid_json(&paid)["api_key"].as_str().unwrap().to_owned();
-    Agent { key, api_key, payer }
+    Agent { key, api_key }
 }
 
 async fn credential(env: &Env, api_key: &str, body: Value) -> String {
