@@ -9,9 +9,11 @@
 //! marketplace's catalog: 100,000 services listed, then `GET /v1/services/catalog` under load; [`run_webhooks`] the
 //! webhook dispatcher draining an outbox of 20,000 events to a receiver on loopback, then delivering live ones;
 //! [`run_purchases`] the marketplace's purchases: `POST /v1/services/{id}/purchase` paid into the escrow, jobs funded
-//! per second on anvil with 1 s blocks.
+//! per second on anvil with 1 s blocks; [`run_balances`] purchases paid from a prepaid balance (`X-BALANCE-AUTH`),
+//! answered from PostgreSQL, and how long the vault's batches take to apply them.
 
 mod anvil;
+mod balance;
 mod index;
 mod load;
 mod market;
@@ -23,6 +25,7 @@ mod run;
 mod webhooks;
 
 pub use anvil::{AnvilChild, BLOCK_GAS_LIMIT};
+pub use balance::{BalanceOptions, BalanceRow, run_balances};
 pub use index::{IndexOptions, IndexReport, run_index};
 pub use load::{Carry, Load, LoadResult, Plan};
 pub use market::{MarketOptions, MarketReport, MarketRow, VOCABULARY, run_market};

@@ -69,6 +69,13 @@ impl LoadResult {
 pub enum Carry {
     /// As the request body (`Content-Type: application/json`).
     Body,
+    /// As the request body, every request also sending the header `name: value` (a credential, say).
+    BodyWith {
+        /// The header's name.
+        name: &'static str,
+        /// Its value.
+        value: Bytes,
+    },
     /// In the header `name` (an x402 `PAYMENT-SIGNATURE`, say), every request sending the same JSON `body`.
     Header {
         /// The header's name.
@@ -193,6 +200,7 @@ async fn connection(
                 .header(header::CONTENT_TYPE, "application/json");
             match &load.carry {
                 Carry::Body => post.body(Full::new(body))?,
+                Carry::BodyWith { name, value } => post.header(*name, value.as_ref()).body(Full::new(body))?,
                 Carry::Header { name, body: fixed } => {
                     post.header(*name, body.as_ref()).body(Full::new(fixed.clone()))?
                 }
