@@ -282,23 +282,49 @@ impl Ledger {
     pub async fn debit_balance(&self, request: &DebitRequest) -> Result<DebitDecision> {
         let account = &request.account;
         let mut tx = self.pool.begin().await?;
-        // The agent's row, locked for the rest of the transaction: its debits are decided one at a time.
-        let spent: String = bind_account!(
-            sqlx::query_scalar(
-                "INSERT INTO balance_accounts (chain_id, vault, token, account) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (chain_id, vault, token, account) DO UPDATE SET spent = balance_accounts.spent
-                 RETURNING spent::text",
-            ),
-            account
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        // The agent's row, locked for the rest of the transaction (its debits are decided one at a time), read with
+        // the confirmed balance in the same round trip. `FOR UPDATE` writes no row version: the row is updated once per
+        // debit, by the debit itself.
+        let lock = format!(
+            "WITH events AS (
+                 SELECT kind, amount, unlock_at, block_number, log_index FROM vault_events
+                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4 AND block_number <= {})
+             SELECT a.spent::text AS spent,
+                 (SELECT coalesce(sum(CASE kind WHEN 'deposited' THEN amount ELSE -amount END), 0)::text FROM events
+                  WHERE kind IN ('deposited', 'withdrawn', 'charged')) AS confirmed,
+                 (SELECT CASE WHEN kind = 'withdrawal_requested' THEN unlock_at END FROM events
+                  WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
+                  ORDER BY block_number DESC, log_index DESC LIMIT 1) AS unlock_at
+             FROM balance_accounts a
+             WHERE a.chain_id = $1 AND a.vault = $2 AND a.token = $3 AND a.account = $4
+             FOR UPDATE OF a",
+            confirmed_height()
+        );
+        let mut row =
+            bind_account!(sqlx::query(sqlx::AssertSqlSafe(lock.clone())), account).fetch_optional(&mut *tx).await?;
+        if row.is_none() {
+            // The agent's first debit: its row is made (by whichever process gets there first), then locked.
+            bind_account!(
+                sqlx::query(
+                    "INSERT INTO balance_accounts (chain_id, vault, token, account) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING"
+                ),
+                account
+            )
+            .execute(&mut *tx)
+            .await?;
+            row = bind_account!(sqlx::query(sqlx::AssertSqlSafe(lock)), account).fetch_optional(&mut *tx).await?;
+        }
+        let row = row.ok_or(crate::Error::Query(sqlx::Error::RowNotFound))?;
+        let spent: String = Fields::of("balance_accounts", &row).get("spent")?;
         let keys: Vec<&str> =
             std::iter::once(request.idempotency_key.as_str()).chain(request.also_matches.as_deref()).collect();
-        let repeat = sqlx::query(select_debits(
-            "WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4 AND d.idempotency_key = ANY($5)
-             ORDER BY d.created_at LIMIT 1",
-        ))
+        // By the key's index alone; the whole debit is read only for a repeat.
+        let repeat: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM balance_debits
+             WHERE chain_id = $1 AND vault = $2 AND token = $3 AND payer = $4 AND idempotency_key = ANY($5)
+             ORDER BY created_at LIMIT 1",
+        )
         .bind(int(account.chain_id))
         .bind(account.vault.as_slice())
         .bind(account.token.as_slice())
@@ -306,22 +332,10 @@ impl Ledger {
         .bind(&keys)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(row) = repeat {
+        if let Some(id) = repeat {
+            let row = sqlx::query(select_debits("WHERE d.id = $1")).bind(id).fetch_one(&mut *tx).await?;
             return Ok(DebitDecision::Repeat(debit_from_row(&row)?));
         }
-        let sql = format!(
-            "WITH events AS (
-                 SELECT kind, amount, unlock_at, block_number, log_index FROM vault_events
-                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4 AND block_number <= {})
-             SELECT
-                 (SELECT coalesce(sum(CASE kind WHEN 'deposited' THEN amount ELSE -amount END), 0)::text FROM events
-                  WHERE kind IN ('deposited', 'withdrawn', 'charged')) AS confirmed,
-                 (SELECT CASE WHEN kind = 'withdrawal_requested' THEN unlock_at END FROM events
-                  WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
-                  ORDER BY block_number DESC, log_index DESC LIMIT 1) AS unlock_at",
-            confirmed_height()
-        );
-        let row = bind_account!(sqlx::query(sqlx::AssertSqlSafe(sql)), account).fetch_one(&mut *tx).await?;
         let f = Fields::of("vault_events", &row);
         if let Some(unlock_at) = f.opt_u64("unlock_at")? {
             return Ok(DebitDecision::WithdrawalPending { unlock_at });
