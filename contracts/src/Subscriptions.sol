@@ -50,6 +50,9 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 ///      Batches. `chargeMany(ids)` (anyone) isolates each charge in a self-call with a fixed stipend, exactly as the
 ///      Escrow's batches: a charge that would revert emits `ChargeFailed(id, reason)`; a past-due or expiring one is
 ///      not a failure (it wrote its state and event). Closes with `ChargeBatchSettled(items, charged)`.
+///      `operateMany(ops)` (the operator) carries its opens (each with period 0's charge when due), cancels, pauses
+///      and resumes the same way: `Operated(id, kind)` or `OperationFailed(id, kind, reason)` per item, then
+///      `OperationBatchSettled(items, applied)`. It is how the market sends these for agents that sign nothing.
 ///
 ///      Safety. Every state-changing entry holds a transient reentrancy guard. The only external call is to the
 ///      vault (immutable, this project's code, which calls nothing back), whose answer decides what `charge` writes,
@@ -106,6 +109,24 @@ contract Subscriptions {
         uint96 price;
         uint96 fee;
         uint64 charged;
+    }
+
+    /// @notice What one item of the operator's `operateMany` does.
+    enum OperationKind {
+        Open,
+        Cancel,
+        Pause,
+        Resume
+    }
+
+    /// @notice One item of `operateMany`.
+    /// @param kind What it does.
+    /// @param id The subscription (for Open: must be the id of `terms`).
+    /// @param terms For Open, the terms to create (as `subscribeFor`); ignored otherwise.
+    struct Operation {
+        OperationKind kind;
+        bytes32 id;
+        SubscriptionTerms terms;
     }
 
     /// @notice Names the address field that was zero in `Subs_ZeroAddress`.
@@ -230,6 +251,22 @@ contract Subscriptions {
     /// @param charged How many of them emitted `SubscriptionCharged`.
     event ChargeBatchSettled(uint256 items, uint256 charged);
 
+    /// @notice One item of `operateMany` was applied (its own events precede this one).
+    /// @param id The subscription id.
+    /// @param kind What was done.
+    event Operated(bytes32 indexed id, OperationKind kind);
+
+    /// @notice One item of `operateMany` reverted; nothing of it was written.
+    /// @param id The subscription id.
+    /// @param kind What was asked.
+    /// @param reason The revert data, cut to `MAX_REASON_BYTES`.
+    event OperationFailed(bytes32 indexed id, OperationKind kind, bytes reason);
+
+    /// @notice Closes an `operateMany` batch after its item events, in order.
+    /// @param items How many operations the batch held.
+    /// @param applied How many of them emitted `Operated`.
+    event OperationBatchSettled(uint256 items, uint256 applied);
+
     // ------------------------------------------------------------------ errors
 
     /// @notice An address that must be set was zero.
@@ -266,10 +303,13 @@ contract Subscriptions {
     /// @notice `caller` is not the operator, and the entry is the operator's alone.
     error Subs_NotOperator(address caller);
 
-    /// @notice `chargeMany` holds too little gas to give item `index` its full stipend.
+    /// @notice An Open operation's id is not the id of its terms.
+    error Subs_IdMismatch(bytes32 id, bytes32 termsId);
+
+    /// @notice `chargeMany` or `operateMany` holds too little gas to give item `index` its full stipend.
     error Subs_InsufficientGas(uint256 index, uint256 available, uint256 required);
 
-    /// @notice `chargeBatchItem` was called by someone other than this contract inside `chargeMany`.
+    /// @notice A batch item entry was called by someone other than this contract inside its batch.
     error Subs_OnlySelf(address caller);
 
     /// @notice A guarded entry point was entered again while one was running.
@@ -410,26 +450,14 @@ contract Subscriptions {
     ///      `SubscriptionCancelled(id, caller, paidThrough)`.
     /// @param id The subscription id.
     function cancel(bytes32 id) external nonReentrant {
-        Subscription storage s = _subscriptions[id];
-        Status status = _effectiveStatus(s);
-        if (status != Status.Active && status != Status.PastDue && status != Status.Paused) {
-            revert Subs_InvalidStatus(id, status);
-        }
-        if (msg.sender != s.subscriber && msg.sender != operator) revert Subs_Unauthorized(id, msg.sender);
-        s.status = Status.Cancelled;
-        emit SubscriptionCancelled(id, msg.sender, _dueAt(s, s.charged));
+        _cancel(id, msg.sender);
     }
 
     /// @notice Pauses the subscription: no renewal until resumed; it expires unpaid at the next period's lapse.
     /// @dev The subscriber or the operator; requires Active or PastDue, not lapsed. Emits `SubscriptionPaused`.
     /// @param id The subscription id.
     function pause(bytes32 id) external nonReentrant {
-        Subscription storage s = _subscriptions[id];
-        Status status = _effectiveStatus(s);
-        if (status != Status.Active && status != Status.PastDue) revert Subs_InvalidStatus(id, status);
-        if (msg.sender != s.subscriber && msg.sender != operator) revert Subs_Unauthorized(id, msg.sender);
-        s.status = Status.Paused;
-        emit SubscriptionPaused(id, msg.sender);
+        _pause(id, msg.sender);
     }
 
     /// @notice Resumes a paused subscription (Active: `charge` applies again).
@@ -437,14 +465,65 @@ contract Subscriptions {
     ///      subscription whose next period's grace has ended is Expired and stays so). Emits `SubscriptionResumed`.
     /// @param id The subscription id.
     function resume(bytes32 id) external nonReentrant {
-        Subscription storage s = _subscriptions[id];
-        Status status = _effectiveStatus(s);
-        if (status != Status.Paused) revert Subs_InvalidStatus(id, status);
-        if (msg.sender != s.subscriber && !(s.byOperator && msg.sender == operator)) {
-            revert Subs_Unauthorized(id, msg.sender);
+        _resume(id, msg.sender);
+    }
+
+    // ------------------------------------------------------------------ external: the operator's batches
+
+    /// @notice The operator's opens, cancels, pauses and resumes for agents that sign nothing, each applied or
+    ///         failed on its own, in order.
+    /// @dev Operator only. Each item runs in a self-call (`operateBatchItem`) with exactly `ITEM_GAS`, with the
+    ///      operator's authority: Open is `subscribeFor(terms)` followed, when period 0 is already due, by its
+    ///      charge (paid, or PastDue as `charge` writes it), so a subscription and its first period land in one
+    ///      transaction; Cancel, Pause and Resume are `cancel`, `pause` and `resume` by the operator. An applied item
+    ///      emits its own events then `Operated(id, kind)`; a reverting one emits `OperationFailed(id, kind,
+    ///      reason)` and writes nothing. With less than `ITEM_GAS_REQUIRED` left before an item the whole call
+    ///      reverts (`Subs_InsufficientGas`). Closes with `OperationBatchSettled(items, applied)`.
+    /// @param ops The operations.
+    /// @return applied How many were applied.
+    function operateMany(Operation[] calldata ops) external nonReentrant returns (uint256 applied) {
+        if (msg.sender != operator) revert Subs_NotOperator(msg.sender);
+        uint256 count = ops.length;
+        for (uint256 i; i < count; ++i) {
+            Operation calldata op = ops[i];
+            bytes memory data = abi.encodeCall(this.operateBatchItem, (op));
+            if (gasleft() < ITEM_GAS_REQUIRED) revert Subs_InsufficientGas(i, gasleft(), ITEM_GAS_REQUIRED);
+            bool ok;
+            assembly ("memory-safe") {
+                ok := call(ITEM_GAS, address(), 0, add(data, 0x20), mload(data), 0, 0)
+            }
+            if (ok) {
+                ++applied;
+                emit Operated(op.id, op.kind);
+            } else {
+                bytes memory reason = _boundedReturnData();
+                emit OperationFailed(op.id, op.kind, reason);
+            }
+            // Each item's call data and failure reason are dead once logged.
+            assembly ("memory-safe") {
+                mstore(0x40, data)
+            }
         }
-        s.status = Status.Active;
-        emit SubscriptionResumed(id, msg.sender);
+        emit OperationBatchSettled(count, applied);
+    }
+
+    /// @notice One operation of `operateMany`, with the operator's authority; callable only by this contract while
+    ///         `operateMany` holds the guard.
+    /// @param op The operation.
+    function operateBatchItem(Operation calldata op) external {
+        if (msg.sender != address(this) || !_guardEntered()) revert Subs_OnlySelf(msg.sender);
+        if (op.kind == OperationKind.Open) {
+            bytes32 id = _idOf(op.terms);
+            if (id != op.id) revert Subs_IdMismatch(op.id, id);
+            _open(id, op.terms, true);
+            if (block.timestamp >= op.terms.start) _charge(id);
+        } else if (op.kind == OperationKind.Cancel) {
+            _cancel(op.id, operator);
+        } else if (op.kind == OperationKind.Pause) {
+            _pause(op.id, operator);
+        } else {
+            _resume(op.id, operator);
+        }
     }
 
     // ------------------------------------------------------------------ views
@@ -586,6 +665,38 @@ contract Subscriptions {
         if (status != Status.PastDue) s.status = Status.PastDue;
         emit SubscriptionPastDue(id, period, lapseAt);
         return false;
+    }
+
+    /// @dev `cancel` by `by` (the caller, or the operator inside `operateMany`).
+    function _cancel(bytes32 id, address by) internal {
+        Subscription storage s = _subscriptions[id];
+        Status status = _effectiveStatus(s);
+        if (status != Status.Active && status != Status.PastDue && status != Status.Paused) {
+            revert Subs_InvalidStatus(id, status);
+        }
+        if (by != s.subscriber && by != operator) revert Subs_Unauthorized(id, by);
+        s.status = Status.Cancelled;
+        emit SubscriptionCancelled(id, by, _dueAt(s, s.charged));
+    }
+
+    /// @dev `pause` by `by`.
+    function _pause(bytes32 id, address by) internal {
+        Subscription storage s = _subscriptions[id];
+        Status status = _effectiveStatus(s);
+        if (status != Status.Active && status != Status.PastDue) revert Subs_InvalidStatus(id, status);
+        if (by != s.subscriber && by != operator) revert Subs_Unauthorized(id, by);
+        s.status = Status.Paused;
+        emit SubscriptionPaused(id, by);
+    }
+
+    /// @dev `resume` by `by`.
+    function _resume(bytes32 id, address by) internal {
+        Subscription storage s = _subscriptions[id];
+        Status status = _effectiveStatus(s);
+        if (status != Status.Paused) revert Subs_InvalidStatus(id, status);
+        if (by != s.subscriber && !(s.byOperator && by == operator)) revert Subs_Unauthorized(id, by);
+        s.status = Status.Active;
+        emit SubscriptionResumed(id, by);
     }
 
     /// @dev The stored status, or Expired once a live subscription's next period has lapsed unpaid.

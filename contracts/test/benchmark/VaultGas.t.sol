@@ -133,6 +133,21 @@ contract VaultGasBenchmark is VaultGasBase {
         assertEq(subs.subscriptionOf(ids[N - 1]).charged, 2, "renewed");
     }
 
+    /// @dev `operateMany` of 100 opens by the operator, each with its first period charged in the same item.
+    function test_Gas_Subscriptions_OperateMany_Open_N100() public {
+        (address[] memory agents,) = _freshAgents(N);
+        Subscriptions.Operation[] memory ops = new Subscriptions.Operation[](N);
+        for (uint256 i; i < N; ++i) {
+            _depositAs(agents[i], 100e6);
+            Subscriptions.SubscriptionTerms memory terms = _terms(agents[i]);
+            ops[i] = Subscriptions.Operation(Subscriptions.OperationKind.Open, subs.subscriptionIdOf(terms), terms);
+        }
+        (, uint256 txGas) =
+            _measure(subs.operator(), address(subs), abi.encodeCall(Subscriptions.operateMany, (ops)), 1);
+        console.log("operateMany of 100 opens with period 0 charged: tx, per open", txGas, txGas / N);
+        assertEq(subs.subscriptionOf(ops[N - 1].id).charged, 1, "period 0 paid");
+    }
+
     // ------------------------------------------------------------------ helpers
 
     /// @dev 100 agents holding $10 each, and a debit of $0.10 from each to the provider.

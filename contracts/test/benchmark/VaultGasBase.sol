@@ -121,7 +121,14 @@ abstract contract VaultGasBase is Authorizations {
 
     /// @dev A $10.50 monthly subscription of `subscriber` to the provider ($0.50 fee), starting now.
     function _subscribe(address subscriber) internal returns (bytes32 id) {
-        Subscriptions.SubscriptionTerms memory terms = Subscriptions.SubscriptionTerms({
+        Subscriptions.SubscriptionTerms memory terms = _terms(subscriber);
+        vm.prank(subscriber);
+        id = subs.subscribe(terms);
+    }
+
+    /// @dev The terms `_subscribe` uses, with a fresh salt.
+    function _terms(address subscriber) internal returns (Subscriptions.SubscriptionTerms memory terms) {
+        terms = Subscriptions.SubscriptionTerms({
             subscriber: subscriber,
             provider: provider,
             token: address(usdc),
@@ -132,8 +139,6 @@ abstract contract VaultGasBase is Authorizations {
             grace: 3 days,
             salt: keccak256(abi.encode("bench plan", ++nonceSeq))
         });
-        vm.prank(subscriber);
-        id = subs.subscribe(terms);
     }
 
     /// @dev Calls `target` from `sender` as a fresh transaction would see it and returns (exec gas, tx gas).

@@ -27,7 +27,7 @@ contract SubscriptionsInvariantTest is Test {
         vault.setCharger(address(subs));
         handler = new SubscriptionsHandler(vault, usdc, subs);
 
-        bytes4[] memory selectors = new bytes4[](16);
+        bytes4[] memory selectors = new bytes4[](17);
         selectors[0] = SubscriptionsHandler.subscribe.selector;
         selectors[1] = SubscriptionsHandler.subscribe.selector;
         selectors[2] = SubscriptionsHandler.charge.selector;
@@ -44,6 +44,7 @@ contract SubscriptionsInvariantTest is Test {
         selectors[13] = BalanceVaultHandler.withdraw.selector;
         selectors[14] = BalanceVaultHandler.cancelWithdrawal.selector;
         selectors[15] = BalanceVaultHandler.warp.selector;
+        selectors[16] = SubscriptionsHandler.operateMany.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }

@@ -53,16 +53,7 @@ contract SubscriptionsHandler is BalanceVaultHandler {
     /// @notice A subscription by one of the three routes, with a period of 1 hour to 3 days and a grace up to it.
     function subscribe(uint256 seed, uint256 price, uint256 period, uint256 grace, uint256 startIn) external {
         uint256 agentIndex = seed % ACTORS;
-        Subscriptions.SubscriptionTerms memory terms;
-        terms.subscriber = agents[agentIndex];
-        terms.provider = providers[(seed >> 8) % ACTORS];
-        terms.token = address(usdc);
-        terms.price = bound(price, 1, 50e6);
-        terms.fee = bound(price >> 128, 0, terms.price * _maxFeeBps / 10_000);
-        terms.period = uint64(bound(period, 1 hours, 3 days));
-        terms.grace = uint64(bound(grace, 1, terms.period));
-        terms.start = uint64(block.timestamp + bound(startIn, 0, terms.period));
-        terms.salt = bytes32(++_salt);
+        Subscriptions.SubscriptionTerms memory terms = _terms(seed, price, period, grace, startIn);
         bytes32 id;
         uint256 route = (seed >> 16) % 3;
         if (route == 0) {
@@ -77,11 +68,54 @@ contract SubscriptionsHandler is BalanceVaultHandler {
             vm.prank(operator);
             id = subs.subscribeFor(terms);
         }
-        SubGhost storage ghost = _subs.push();
-        ghost.terms = terms;
-        ghost.id = id;
-        _subIndex[id] = _subs.length;
+        _track(terms, id);
         ++calls["subscribe"];
+    }
+
+    /// @notice The operator's `operateMany`: up to four opens (period 0 charged at once when due), cancels, pauses
+    ///         and resumes, with an Open whose id does not match its terms now and then (it must fail alone). Every
+    ///         applied item must have been allowed: a resume only of the operator's own subscriptions.
+    function operateMany(uint256 seed, uint256 count) external {
+        count = bound(count, 1, 4);
+        Subscriptions.Operation[] memory ops = new Subscriptions.Operation[](count);
+        for (uint256 i; i < count; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i, "operate")));
+            uint256 kind = _subs.length == 0 ? 0 : r % 4;
+            ops[i].kind = Subscriptions.OperationKind(kind);
+            if (kind == 0) {
+                ops[i].terms = _terms(r, r >> 32, r >> 64, r >> 96, (r >> 128) % 2 == 0 ? 0 : r >> 160);
+                bytes32 id = subs.subscriptionIdOf(ops[i].terms);
+                ops[i].id = r % 11 == 0 ? bytes32(r) : id;
+                if (ops[i].id == id) _track(ops[i].terms, id);
+            } else {
+                ops[i].id = _subs[r % _subs.length].id;
+            }
+        }
+        uint256[ACTORS] memory before = _balances();
+        Subscriptions.Status[] memory statuses = _statuses();
+        vm.recordLogs();
+        vm.prank(operator);
+        uint256 applied = subs.operateMany(ops);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        _checkCharges(logs, before, statuses);
+        uint256 seen;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(subs) || logs[i].topics[0] != Subscriptions.Operated.selector) continue;
+            ++seen;
+            uint256 indexPlusOne = _subIndex[logs[i].topics[1]];
+            Subscriptions.OperationKind kind = abi.decode(logs[i].data, (Subscriptions.OperationKind));
+            if (indexPlusOne == 0) {
+                ghostStatusViolated = true;
+                continue;
+            }
+            SubGhost storage ghost = _subs[indexPlusOne - 1];
+            if (kind == Subscriptions.OperationKind.Cancel) ghost.cancelled = true;
+            if (kind == Subscriptions.OperationKind.Resume && !subs.subscriptionOf(ghost.id).byOperator) {
+                ghostStatusViolated = true;
+            }
+        }
+        require(seen == applied, "operateMany count");
+        ++calls["operateMany"];
     }
 
     // ------------------------------------------------------------------ charges
@@ -251,6 +285,31 @@ contract SubscriptionsHandler is BalanceVaultHandler {
         } else {
             (caller, allowed) = (relayer, false);
         }
+    }
+
+    /// @dev Terms for one of the agents and providers, a period of 1 hour to 3 days, a grace up to it, a start from
+    ///      now to a period ahead, and a fresh salt.
+    function _terms(uint256 seed, uint256 price, uint256 period, uint256 grace, uint256 startIn)
+        internal
+        returns (Subscriptions.SubscriptionTerms memory terms)
+    {
+        terms.subscriber = agents[seed % ACTORS];
+        terms.provider = providers[(seed >> 8) % ACTORS];
+        terms.token = address(usdc);
+        terms.price = bound(price, 1, 50e6);
+        terms.fee = bound(price >> 128, 0, terms.price * _maxFeeBps / 10_000);
+        terms.period = uint64(bound(period, 1 hours, 3 days));
+        terms.grace = uint64(bound(grace, 1, terms.period));
+        terms.start = uint64(block.timestamp + bound(startIn, 0, terms.period));
+        terms.salt = bytes32(++_salt);
+    }
+
+    /// @dev Starts following the subscription `id` of `terms`.
+    function _track(Subscriptions.SubscriptionTerms memory terms, bytes32 id) internal {
+        SubGhost storage ghost = _subs.push();
+        ghost.terms = terms;
+        ghost.id = id;
+        _subIndex[id] = _subs.length;
     }
 
     function _live(Subscriptions.Status status) internal pure returns (bool) {
