@@ -7,7 +7,7 @@
 #   then the case's resource server -> its payer -> assertions (chain.mjs check; with Clearing also: the payment
 #     response's transaction is a BatchSettler transaction).
 # Usage: tests/interop/run-reference.sh [CASE|all]   (default all: v2 v1, plus v2-rust py-server py-client
-#   conformance rust-client rust-client-express market market-purchase py-market with Clearing)
+#   conformance rust-client rust-client-express market market-purchase py-market balance-deposit with Clearing)
 #   v2: anvil --chain-id 31337, network eip155:31337, @x402/express + @x402/fetch 2.27
 #   v1: anvil --chain-id 84532, network base-sepolia, x402-express + x402-fetch 1.2.0
 #   v2-rust: as v2, but the resource server is Rust: crates/paywall/examples/weather.rs (clearing-paywall's axum
@@ -37,6 +37,13 @@
 #     (GET /v1/jobs/{id}) with the same client until it is dispatched, each read an x402 payment of [market]
 #     job_read_price to the fee recipient (no API key), checked the same way; the agent's balance fell by exactly the
 #     two prices plus the reads
+#   balance-deposit (Clearing only): balance-deposit.mjs, a fresh Node agent wallet registers (paid) and deposits
+#     1.00 USDC into its prepaid balance with @x402/fetch 2.27 (POST /v1/balance/deposit: 402 to the BalanceVault,
+#     then a paid 201 whose transaction moved exactly the amount from the agent to the vault, with Deposited), waits
+#     for GET /v1/balance to show it confirmed, makes a balance credential and buys the demo data_api service 5 times
+#     with X-BALANCE-AUTH through the same client (each an unpaid 201 paid_by balance; a retry of one Idempotency-Key
+#     is a 200 naming the same purchase); spent and available to the unit, then every debit applied on chain
+#     (Debited) and the vault's balance of the agent equal to available
 # The Python cases use tests/interop/.venv, made on first use from python/requirements.txt (pinned, with hashes).
 # Asserts, per case: HTTP 200 with the resource; the payer's token balance fell by exactly PRICE, once; the payee's
 # rose by PRICE; the payment response names a mined transaction doing exactly that transfer. Every process it
@@ -56,8 +63,8 @@ else
   mode=main; cases=("${1:-all}")
 fi
 for c in "${cases[@]}"; do
-  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|market-purchase|py-market|all) ;;
-    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|market-purchase|py-market|all]" >&2; exit 2 ;; esac
+  case "$c" in v1|v2|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|market-purchase|py-market|balance-deposit|all) ;;
+    *) echo "usage: $0 [v2|v1|v2-rust|py-server|py-client|conformance|rust-client|rust-client-express|market|market-purchase|py-market|balance-deposit|all]" >&2; exit 2 ;; esac
 done
 
 FACILITATOR="${FACILITATOR:-reference}"
@@ -65,9 +72,9 @@ case "$FACILITATOR" in reference|clearing) ;; *) echo "FACILITATOR must be refer
 if [ "${cases[0]}" = all ]; then
   cases=(v2 v1)
   [ "$FACILITATOR" = clearing ] && cases+=(v2-rust py-server py-client conformance rust-client rust-client-express market
-    market-purchase py-market)
+    market-purchase py-market balance-deposit)
 fi
-for c in market-purchase py-market; do
+for c in market-purchase py-market balance-deposit; do
   case " ${cases[*]} " in *" $c "*) [ "$FACILITATOR" = clearing ] ||
     { echo "$c runs against Clearing's marketplace only: FACILITATOR=clearing" >&2; exit 2; } ;; esac
 done
@@ -80,8 +87,9 @@ MINTER_KEY=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 STARTUP_TIMEOUT=30   # seconds for anvil or a server to announce itself
 PAY_TIMEOUT=90       # seconds for the payer, whole exchange
 CHORE_TIMEOUT=60     # seconds for a chain.mjs command or the token build
-MARKET_WAIT=60       # market-purchase, py-market: seconds for each wait (a webhook, a job status, an anchor)
-MARKET_TIMEOUT=300   # market-purchase: seconds for the whole of market-purchase.mjs
+MARKET_WAIT=60       # market-purchase, py-market, balance-deposit: seconds for each wait (a webhook, a job status,
+                     # an anchor, a confirmed deposit, applied debits)
+MARKET_TIMEOUT=300   # market-purchase, balance-deposit: seconds for the whole of the case's .mjs
 
 # ---------------------------------------------------------------- processes
 
@@ -300,6 +308,7 @@ run_clearing_case() {
   echo "clearing dev: rpc $rpc, facilitator $facilitator_url, MockUSDC $token, BatchSettler $settler"
   if [ "$v" = market-purchase ]; then market_purchase "$facilitator_url" "$token" "$out"; return; fi
   if [ "$v" = py-market ]; then py_market "$facilitator_url" "$token" "$out"; return; fi
+  if [ "$v" = balance-deposit ]; then balance_deposit "$facilitator_url" "$token" "$out"; return; fi
 
   local agent agent_key pay_to
   chore new-key >"$work/agent.json"
@@ -365,6 +374,38 @@ market_purchase() {
     echo "clearing audit verify failed (exit $rc)" >&2
     return 1
   fi
+  stop_all
+}
+
+# balance_deposit MARKET_URL TOKEN DEV_OUT: a fresh agent wallet minted from anvil account 2 registers, fills its
+# prepaid balance in the BalanceVault of the `clearing dev` whose summary is DEV_OUT with @x402/fetch, and buys the
+# demo provider's data_api service from that balance with a balance credential (balance-deposit.mjs, which makes
+# every assertion and prints the verdict).
+balance_deposit() {
+  local market_url="$1" token="$2" out="$3" vault demo agent agent_key
+  vault="$(sed -nE 's/^ +BalanceVault +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
+  demo="$(sed -nE 's/.* as the demo provider \(wallet (0x[0-9a-fA-F]{40}),.*/\1/p' "$out" | head -n1)"
+  if [ -z "$vault" ] || [ -z "$demo" ]; then
+    echo "no BalanceVault or demo provider in clearing dev's summary" >&2
+    dump "clearing-balance-deposit"
+    return 1
+  fi
+  chore new-key >"$work/agent.json"
+  agent_key="$(json_field key <"$work/agent.json")"
+  agent="$(json_field address <"$work/agent.json")"
+  DEPLOYER_KEY="$MINTER_KEY" chore mint "$token" "$agent" "$MINT" >/dev/null
+  echo "BalanceVault $vault, demo provider $demo; agent $agent (no ETH) minted $MINT"
+
+  if ! env MARKET_URL="$market_url" TOKEN_ADDRESS="$token" VAULT_ADDRESS="$vault" DEMO_PROVIDER="$demo" \
+      AGENT_KEY="$agent_key" WAIT_MS=$((MARKET_WAIT * 1000)) \
+      timeout --foreground "$MARKET_TIMEOUT" node "$INTEROP/balance-deposit.mjs" \
+      >"$work/balance-deposit.out" 2>"$work/balance-deposit.err"; then
+    echo "balance-deposit.mjs failed:" >&2
+    dump balance-deposit; dump "clearing-balance-deposit"
+    return 1
+  fi
+  cat "$work/balance-deposit.err"
+  echo "verdict: $(cat "$work/balance-deposit.out")"
   stop_all
 }
 
