@@ -144,6 +144,7 @@ async fn run_on(options: &BalanceOptions, anvil: &AnvilChild, database_url: &str
         escrow: deployment.escrow,
         anchor_registry: deployment.anchor_registry,
         balance_vault: Some(vault),
+        subscriptions: None,
         token: Some(usdc),
     };
     let indexer_config = IndexerConfig { confirmations: Some(0), poll_interval_ms: 100, ..IndexerConfig::default() };
@@ -159,6 +160,7 @@ async fn run_on(options: &BalanceOptions, anvil: &AnvilChild, database_url: &str
         batch_settler: deployment.batch_settler,
         escrow: Some(deployment.escrow),
         vault: Some(vault),
+        subscriptions: None,
         assets: vec![usdc],
     };
     let facilitator = Facilitator::new(provider.clone(), vec![relayer], &config)

@@ -245,6 +245,7 @@ async fn run_on(options: &IndexOptions, anvil: &AnvilChild, database_url: &str) 
         escrow,
         anchor_registry: Address::repeat_byte(0xa0),
         balance_vault: None,
+        subscriptions: None,
         token: None,
     };
     let reader = clearing_chain::connect(&anvil.rpc_url)?;

@@ -262,6 +262,7 @@ async fn run_on(options: &MarketOptions, anvil: &AnvilChild, database_url: &str)
         batch_settler: deployment.batch_settler,
         escrow: None,
         vault: None,
+        subscriptions: None,
         assets: vec![usdc],
     };
     let facilitator = Facilitator::new(provider.clone(), vec![key.address()], &config)

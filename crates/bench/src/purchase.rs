@@ -171,6 +171,7 @@ async fn run_on(options: &PurchaseOptions, anvil: &AnvilChild, database_url: &st
         batch_settler: deployment.batch_settler,
         escrow: Some(deployment.escrow),
         vault: None,
+        subscriptions: None,
         assets: vec![usdc],
     };
     let facilitator = Facilitator::new(provider.clone(), vec![relayer], &config)

@@ -118,6 +118,7 @@ async fn run_on(options: &Options, anvil: &AnvilChild, database_url: &str) -> an
         batch_settler: deployment.batch_settler,
         escrow: None,
         vault: None,
+        subscriptions: None,
         assets: vec![usdc],
     };
     let facilitator = Facilitator::new(provider.clone(), vec![relayer], &config)

@@ -12,8 +12,12 @@
 //! | claims | `Escrow.claimMany(token, accounts)` | `Claimed` / `ClaimFailed` (account) | none |
 //! | deposits | `BalanceVault.depositManyWithTransfer(token, items)` | `Deposited` / `DepositFailed` (agent, nonce) | `DepositBatchSettled` |
 //! | debits | `BalanceVault.debitMany(token, debits)` | `Debited` / `DebitFailed` (payer, debit id) | `DebitBatchSettled` |
+//! | charges | `Subscriptions.chargeMany(ids)` | `SubscriptionCharged` / `SubscriptionPastDue` / `SubscriptionExpired` / `ChargeFailed` (id) | `ChargeBatchSettled` |
+//! | operations | `Subscriptions.operateMany(ops)` | `Operated` / `OperationFailed` (id) | `OperationBatchSettled` |
 //!
-//! Steps, claims and debits carry no authorization: their items are the operator's actions on jobs and balances.
+//! Steps, claims, debits, charges and operations carry no authorization: their items are the operator's actions on
+//! jobs, balances and subscriptions. A charge that leaves the subscription past due or expired is applied (its state
+//! was written); only `ChargeFailed` fails it.
 //!
 //! A receipt is decoded strictly: each item's event must name the item sent at its position, and the closing event
 //! must count them all, or decoding fails rather than guess which item an event belongs to.
@@ -26,7 +30,7 @@ use alloy::{
 
 use crate::{
     Error, Result,
-    contracts::{BalanceVault, BatchSettler, Escrow},
+    contracts::{BalanceVault, BatchSettler, Escrow, Subscriptions},
     reason,
 };
 
@@ -53,6 +57,12 @@ pub type TransferDeposit = BalanceVault::TransferDeposit;
 
 /// One balance debit as `BalanceVault.debitMany` takes it.
 pub type Debit = BalanceVault::Debit;
+
+/// One operation of `Subscriptions.operateMany`: an open (with period 0's charge), cancel, pause or resume.
+pub type SubscriptionOperation = Subscriptions::Operation;
+
+/// A subscription's terms as the contract hashes them.
+pub type SubscriptionTerms = Subscriptions::SubscriptionTerms;
 
 /// What one batch transaction calls: one route's entry with its items, all in one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,12 +117,31 @@ pub enum BatchCall {
         /// The debits, in order.
         debits: Vec<Debit>,
     },
+    /// `Subscriptions.chargeMany(ids)`: each subscription's next period charged from its subscriber's balance.
+    Charges {
+        /// The token of every subscription (a lane of the batcher; the call itself does not name it).
+        token: Address,
+        /// The subscription ids, in order.
+        ids: Vec<B256>,
+    },
+    /// `Subscriptions.operateMany(ops)`: the operator's opens, cancels, pauses and resumes.
+    Operations {
+        /// The token of every subscription (a lane of the batcher).
+        token: Address,
+        /// The operations, in order.
+        ops: Vec<SubscriptionOperation>,
+    },
 }
 
 impl BatchCall {
     /// Whether the balance vault (rather than the settler or the escrow) carries it.
     pub const fn is_vault(&self) -> bool {
         matches!(self, Self::Deposits { .. } | Self::Debits { .. })
+    }
+
+    /// Whether the subscription contract carries it.
+    pub const fn is_subscriptions(&self) -> bool {
+        matches!(self, Self::Charges { .. } | Self::Operations { .. })
     }
 }
 
@@ -155,6 +184,12 @@ pub fn job_id(chain_id: u64, escrow: Address, terms: &JobTerms) -> B256 {
     keccak256((U256::from(chain_id), escrow, terms.clone()).abi_encode_params())
 }
 
+/// The id of a subscription: `keccak256(abi.encode(chainid, subscriptions, terms))`, as
+/// `Subscriptions.subscriptionIdOf` computes it.
+pub fn subscription_id(chain_id: u64, subscriptions: Address, terms: &SubscriptionTerms) -> B256 {
+    keccak256((U256::from(chain_id), subscriptions, terms.clone()).abi_encode_params())
+}
+
 impl BatchCall {
     /// The token of every item.
     pub const fn token(&self) -> Address {
@@ -165,7 +200,9 @@ impl BatchCall {
             | Self::Steps { token, .. }
             | Self::Claims { token, .. }
             | Self::Deposits { token, .. }
-            | Self::Debits { token, .. } => *token,
+            | Self::Debits { token, .. }
+            | Self::Charges { token, .. }
+            | Self::Operations { token, .. } => *token,
         }
     }
 
@@ -179,6 +216,8 @@ impl BatchCall {
             Self::Claims { accounts, .. } => accounts.len(),
             Self::Deposits { items, .. } => items.len(),
             Self::Debits { debits, .. } => debits.len(),
+            Self::Charges { ids, .. } => ids.len(),
+            Self::Operations { ops, .. } => ops.len(),
         }
     }
 
@@ -209,6 +248,8 @@ impl BatchCall {
             Self::Debits { token, debits } => {
                 BalanceVault::debitManyCall { token: *token, debits: debits.clone() }.abi_encode().into()
             }
+            Self::Charges { ids, .. } => Subscriptions::chargeManyCall { ids: ids.clone() }.abi_encode().into(),
+            Self::Operations { ops, .. } => Subscriptions::operateManyCall { ops: ops.clone() }.abi_encode().into(),
         }
     }
 
@@ -227,6 +268,8 @@ impl BatchCall {
             Self::Claims { accounts, .. } => accounts.iter().map(|account| (*account, B256::ZERO)).collect(),
             Self::Deposits { items, .. } => items.iter().map(|item| (item.from, item.nonce)).collect(),
             Self::Debits { debits, .. } => debits.iter().map(|debit| (debit.payer, debit.id)).collect(),
+            Self::Charges { ids, .. } => ids.iter().map(|id| (Address::ZERO, *id)).collect(),
+            Self::Operations { ops, .. } => ops.iter().map(|op| (Address::ZERO, op.id)).collect(),
         }
     }
 }
@@ -424,6 +467,54 @@ fn decode_item(
                 let e = BalanceVault::DebitBatchSettled::decode_log_data(data)
                     .map_err(|_| malformed("undecodable DebitBatchSettled"))?;
                 *closed = Some((Some(e.token), e.items));
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        },
+        BatchCall::Charges { .. } => match topic {
+            Subscriptions::SubscriptionCharged::SIGNATURE_HASH => {
+                let e = Subscriptions::SubscriptionCharged::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable SubscriptionCharged"))?;
+                (Address::ZERO, e.id, ItemOutcome::Settled)
+            }
+            Subscriptions::SubscriptionPastDue::SIGNATURE_HASH => {
+                let e = Subscriptions::SubscriptionPastDue::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable SubscriptionPastDue"))?;
+                (Address::ZERO, e.id, ItemOutcome::Settled)
+            }
+            Subscriptions::SubscriptionExpired::SIGNATURE_HASH => {
+                let e = Subscriptions::SubscriptionExpired::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable SubscriptionExpired"))?;
+                (Address::ZERO, e.id, ItemOutcome::Settled)
+            }
+            Subscriptions::ChargeFailed::SIGNATURE_HASH => {
+                let e = Subscriptions::ChargeFailed::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable ChargeFailed"))?;
+                (Address::ZERO, e.id, failed(e.reason))
+            }
+            Subscriptions::ChargeBatchSettled::SIGNATURE_HASH => {
+                let e = Subscriptions::ChargeBatchSettled::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable ChargeBatchSettled"))?;
+                *closed = Some((None, e.items));
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        },
+        BatchCall::Operations { .. } => match topic {
+            Subscriptions::Operated::SIGNATURE_HASH => {
+                let e =
+                    Subscriptions::Operated::decode_log_data(data).map_err(|_| malformed("undecodable Operated"))?;
+                (Address::ZERO, e.id, ItemOutcome::Settled)
+            }
+            Subscriptions::OperationFailed::SIGNATURE_HASH => {
+                let e = Subscriptions::OperationFailed::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable OperationFailed"))?;
+                (Address::ZERO, e.id, failed(e.reason))
+            }
+            Subscriptions::OperationBatchSettled::SIGNATURE_HASH => {
+                let e = Subscriptions::OperationBatchSettled::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable OperationBatchSettled"))?;
+                *closed = Some((None, e.items));
                 return Ok(None);
             }
             _ => return Ok(None),

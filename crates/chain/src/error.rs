@@ -60,6 +60,10 @@ pub enum Error {
     /// A vault route was asked of a relayer that has no balance vault ([`crate::Relayer::with_vault`]).
     #[error("this relayer has no balance vault configured")]
     NoVault,
+    /// A subscription route was asked of a relayer that has no subscription contract
+    /// ([`crate::Relayer::with_subscriptions`]).
+    #[error("this relayer has no subscription contract configured")]
+    NoSubscriptions,
     /// A batch receipt lacks what every mined batch receipt has.
     #[error("receipt of {tx} is malformed: {what}")]
     MalformedReceipt {

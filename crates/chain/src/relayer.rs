@@ -81,6 +81,8 @@ pub struct Relayer {
     escrow: Option<Address>,
     /// The balance vault the vault routes call.
     vault: Option<Address>,
+    /// The subscription contract the subscription routes call.
+    subscriptions: Option<Address>,
     chain_id: u64,
 }
 
@@ -96,6 +98,7 @@ impl Relayer {
             settler,
             escrow: None,
             vault: None,
+            subscriptions: None,
             chain_id,
         })
     }
@@ -113,6 +116,19 @@ impl Relayer {
     pub const fn with_vault(mut self, vault: Address) -> Self {
         self.vault = Some(vault);
         self
+    }
+
+    /// The same relayer, also sending the subscription routes (charges, the operator's operations) to the
+    /// `Subscriptions` contract at `subscriptions` (whose operator, the vault's, it must be).
+    #[must_use]
+    pub const fn with_subscriptions(mut self, subscriptions: Address) -> Self {
+        self.subscriptions = Some(subscriptions);
+        self
+    }
+
+    /// The subscription contract the subscription routes call, if configured.
+    pub const fn subscriptions(&self) -> Option<Address> {
+        self.subscriptions
     }
 
     /// The balance vault the vault routes call, if configured.
@@ -268,6 +284,9 @@ impl Relayer {
             | BatchCall::Steps { .. }
             | BatchCall::Claims { .. } => self.escrow.ok_or(Error::NoEscrow)?,
             BatchCall::Deposits { .. } | BatchCall::Debits { .. } => self.vault.ok_or(Error::NoVault)?,
+            BatchCall::Charges { .. } | BatchCall::Operations { .. } => {
+                self.subscriptions.ok_or(Error::NoSubscriptions)?
+            }
         };
         let request =
             TransactionRequest::default().with_from(self.address).with_to(contract).with_input(call.calldata());

@@ -233,6 +233,7 @@ mod tests {
                     arbiter_token = \"t\"\narbiter_key = \"0xk\"\n\
                     automated_review_secs = 9\ncompletion_window_secs = 10\nkeeper_interval_ms = 11\n\
                     reactor_interval_ms = 12\nclaim_wait_ms = 13\n\
+                    subscription_keeper_interval_ms = 15\nsubscription_grace_secs = 16\n\
                     product_dir = \"/srv/products\"\nmax_product_bytes = 14\n\
                     [market.rate_limit_per_ip]\nper_second = 3\nburst = 4\n\
                     [market.rate_limit_per_key]\nper_second = 5\nburst = 6\n";
@@ -259,6 +260,8 @@ mod tests {
             completion_window_secs: 10,
             keeper_interval_ms: 11,
             reactor_interval_ms: 12,
+            subscription_keeper_interval_ms: 15,
+            subscription_grace_secs: 16,
             claim_wait_ms: 13,
             product_dir: "/srv/products".into(),
             max_product_bytes: 14,

@@ -93,6 +93,8 @@ impl System {
             batch_settler: deployment.batch_settler,
             escrow,
             vault,
+            // The vault's charger, whose operator is the vault's: served when the vault is.
+            subscriptions: vault.and(deployment.subscriptions),
             assets: vec![usdc.address],
         };
         // Last, since it starts the batcher: nothing after it fails.
@@ -126,6 +128,10 @@ impl System {
                 };
                 let market = match vault {
                     Some(vault) => market.with_vault(vault),
+                    None => market,
+                };
+                let market = match vault.and(deployment.subscriptions) {
+                    Some(subscriptions) => market.with_subscriptions(subscriptions),
                     None => market,
                 };
                 (facilitator.documenting(clearing_market::openapi()), Some(market))
@@ -232,6 +238,7 @@ pub(crate) fn indexer_targets(config: &Config) -> anyhow::Result<Targets> {
         escrow: deployment.escrow,
         anchor_registry: deployment.anchor_registry,
         balance_vault: deployment.balance_vault,
+        subscriptions: deployment.subscriptions,
         token: config.chain.usdc.as_ref().map(|t| t.address),
     })
 }

@@ -55,6 +55,9 @@ pub struct SettleSetup {
     /// The `BalanceVault` whose operator the relayer is, for the balance routes (deposits, debits); `None` sends
     /// none.
     pub vault: Option<Address>,
+    /// The `Subscriptions` contract of that vault (same operator), for the subscription routes (charges, the
+    /// operator's operations); `None` sends none.
+    pub subscriptions: Option<Address>,
     /// The EIP-3009 tokens the batcher relays.
     pub assets: Vec<Address>,
 }
@@ -120,6 +123,10 @@ impl Facilitator {
         };
         let relayer = match setup.vault {
             Some(vault) => relayer.with_vault(vault),
+            None => relayer,
+        };
+        let relayer = match setup.subscriptions {
+            Some(subscriptions) => relayer.with_subscriptions(subscriptions),
             None => relayer,
         };
         let settler = Settler::start(setup.ledger.clone(), config.settle.clone()).await?;

@@ -94,6 +94,8 @@ pub struct Targets {
     pub anchor_registry: Address,
     /// `BalanceVault`, if deployed.
     pub balance_vault: Option<Address>,
+    /// `Subscriptions`, if deployed.
+    pub subscriptions: Option<Address>,
     /// The token whose `Transfer` and `AuthorizationUsed` logs are followed for the escrow and `token_accounts`;
     /// none follows no token logs.
     pub token: Option<Address>,

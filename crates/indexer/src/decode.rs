@@ -6,12 +6,12 @@ use alloy::{
     rpc::types::Log,
     sol_types::SolEvent,
 };
-use clearing_chain::contracts::{AnchorRegistry, BalanceVault, BatchSettler, Escrow};
+use clearing_chain::contracts::{AnchorRegistry, BalanceVault, BatchSettler, Escrow, Subscriptions};
 use clearing_ledger::{
     JobId, Projections, RawLog,
     index::{
         Anchor, BalanceChange, CreditParty, EscrowCredit, EscrowJob, FundFailure, JobEvent, JobStatus, LogPosition,
-        PaymentOutcome, SettlerPayment, VaultEvent, VaultEventKind,
+        PaymentOutcome, SettlerPayment, SubscriptionEvent, SubscriptionEventKind, VaultEvent, VaultEventKind,
     },
 };
 use tracing::warn;
@@ -25,6 +25,7 @@ pub(crate) struct Decoder {
     pub(crate) escrow: Address,
     pub(crate) anchor_registry: Address,
     pub(crate) balance_vault: Option<Address>,
+    pub(crate) subscriptions: Option<Address>,
     pub(crate) fee_recipient: Address,
 }
 
@@ -89,6 +90,8 @@ impl Decoder {
             self.project_escrow(log, topic0, out)?;
         } else if Some(log.address) == self.balance_vault {
             project_vault(log, topic0, out)?;
+        } else if Some(log.address) == self.subscriptions {
+            project_subscription(log, topic0, out)?;
         } else if log.address == self.anchor_registry && topic0 == AnchorRegistry::Anchored::SIGNATURE_HASH {
             let e = AnchorRegistry::Anchored::decode_raw_log(topics, data)?;
             out.anchors.push(Anchor {
@@ -314,5 +317,67 @@ fn project_vault(log: &RawLog, topic0: B256, out: &mut Projections) -> alloy::so
         _ => return Ok(()),
     };
     out.vault_events.push(row);
+    Ok(())
+}
+
+/// A `Subscriptions` log that changes where a subscription stands, as a [`SubscriptionEvent`]; batch-closing and
+/// failure events are left raw (a failed item wrote nothing).
+fn project_subscription(log: &RawLog, topic0: B256, out: &mut Projections) -> alloy::sol_types::Result<()> {
+    let topics = log.topics.iter().copied();
+    let data = log.data.as_ref();
+    let event = |id, kind| SubscriptionEvent {
+        position: log.position,
+        contract: log.address,
+        subscription_id: id,
+        kind,
+        period: None,
+        at: None,
+        actor: None,
+    };
+    let seconds = |value: U256| value.saturating_to::<u64>();
+    let row = match topic0 {
+        Subscriptions::Subscribed::SIGNATURE_HASH => {
+            let e = Subscriptions::Subscribed::decode_raw_log(topics, data)?;
+            SubscriptionEvent { actor: Some(e.subscriber), ..event(e.id, SubscriptionEventKind::Subscribed) }
+        }
+        Subscriptions::SubscriptionCharged::SIGNATURE_HASH => {
+            let e = Subscriptions::SubscriptionCharged::decode_raw_log(topics, data)?;
+            SubscriptionEvent {
+                period: Some(seconds(e.period)),
+                at: Some(seconds(e.paidThrough)),
+                ..event(e.id, SubscriptionEventKind::Charged)
+            }
+        }
+        Subscriptions::SubscriptionPastDue::SIGNATURE_HASH => {
+            let e = Subscriptions::SubscriptionPastDue::decode_raw_log(topics, data)?;
+            SubscriptionEvent {
+                period: Some(seconds(e.period)),
+                at: Some(seconds(e.lapseAt)),
+                ..event(e.id, SubscriptionEventKind::PastDue)
+            }
+        }
+        Subscriptions::SubscriptionExpired::SIGNATURE_HASH => {
+            let e = Subscriptions::SubscriptionExpired::decode_raw_log(topics, data)?;
+            SubscriptionEvent { period: Some(seconds(e.period)), ..event(e.id, SubscriptionEventKind::Expired) }
+        }
+        Subscriptions::SubscriptionCancelled::SIGNATURE_HASH => {
+            let e = Subscriptions::SubscriptionCancelled::decode_raw_log(topics, data)?;
+            SubscriptionEvent {
+                at: Some(seconds(e.paidThrough)),
+                actor: Some(e.by),
+                ..event(e.id, SubscriptionEventKind::Cancelled)
+            }
+        }
+        Subscriptions::SubscriptionPaused::SIGNATURE_HASH => {
+            let e = Subscriptions::SubscriptionPaused::decode_raw_log(topics, data)?;
+            SubscriptionEvent { actor: Some(e.by), ..event(e.id, SubscriptionEventKind::Paused) }
+        }
+        Subscriptions::SubscriptionResumed::SIGNATURE_HASH => {
+            let e = Subscriptions::SubscriptionResumed::decode_raw_log(topics, data)?;
+            SubscriptionEvent { actor: Some(e.by), ..event(e.id, SubscriptionEventKind::Resumed) }
+        }
+        _ => return Ok(()),
+    };
+    out.subscription_events.push(row);
     Ok(())
 }

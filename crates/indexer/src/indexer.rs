@@ -118,6 +118,7 @@ impl Indexer {
             escrow: targets.escrow,
             anchor_registry: targets.anchor_registry,
             balance_vault: targets.balance_vault,
+            subscriptions: targets.subscriptions,
             fee_recipient,
         };
         let mut accounts = vec![targets.escrow];
@@ -125,6 +126,7 @@ impl Indexer {
         accounts.extend(config.token_accounts.iter().copied().filter(|a| !accounts.contains(a)).collect::<Vec<_>>());
         let mut contracts = vec![targets.batch_settler, targets.escrow, targets.anchor_registry];
         contracts.extend(targets.balance_vault);
+        contracts.extend(targets.subscriptions);
         let follow = Follow::new(contracts, targets.token, &accounts);
         let confirmations = config.confirmations.unwrap_or_else(|| default_confirmations(targets.chain_id));
         let mut config = config.clone();

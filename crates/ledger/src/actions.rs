@@ -68,6 +68,24 @@ pub enum Action {
     /// A balance debit the market accepted, posted with `BalanceVault.debitMany` (the row's contract is the vault).
     /// Queued only with the purchase that accepted it ([`Ledger::debit_balance`](crate::Ledger::debit_balance)).
     Debit(VaultDebit),
+    /// A subscription renewal, posted with `Subscriptions.chargeMany`; queued only by
+    /// [`Ledger::queue_charge`](crate::Ledger::queue_charge), which holds its price back from the balance.
+    Charge {
+        /// The subscription.
+        subscription: B256,
+        /// Unique per (subscription, period, attempt): the once-per-key index keeps a retried queueing single.
+        key: B256,
+    },
+    /// One of the operator's `Subscriptions.operateMany` items (open with period 0's charge, cancel, pause, resume);
+    /// queued only by the subscription functions of the market's ledger.
+    Operation {
+        /// The subscription.
+        subscription: B256,
+        /// Unique per (subscription, kind, occurrence).
+        key: B256,
+        /// The ABI-encoded `Subscriptions.Operation`.
+        encoded: Bytes,
+    },
 }
 
 /// One `BalanceVault.Debit`: the vault applies an id at most once.
@@ -179,6 +197,8 @@ impl Action {
             Self::Step { .. } => RouteKind::EscrowStep,
             Self::Claim { .. } => RouteKind::EscrowClaim,
             Self::Debit(_) => RouteKind::VaultDebit,
+            Self::Charge { .. } => RouteKind::SubscriptionCharge,
+            Self::Operation { .. } => RouteKind::SubscriptionOperation,
         }
     }
 
@@ -187,6 +207,8 @@ impl Action {
             Self::Step { kind, .. } => kind.as_sql(),
             Self::Claim { .. } => "claim",
             Self::Debit(_) => "vault_debit",
+            Self::Charge { .. } => "subscription_charge",
+            Self::Operation { .. } => "subscription_operation",
         }
     }
 }
@@ -218,6 +240,8 @@ impl Ledger {
             Action::Claim { account } => (None, None, None, None, None, Some(account.to_vec())),
             // A debit is queued with the purchase that accepted it, in its transaction, never on its own.
             Action::Debit(_) => return Err(Error::DebitOutsidePurchase),
+            // Subscription actions are queued with what they hold back or record, in one transaction.
+            Action::Charge { .. } | Action::Operation { .. } => return Err(Error::SubscriptionActionOutsideLedger),
         };
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO escrow_actions
@@ -286,6 +310,8 @@ impl Ledger {
         let kinds: &[&str] = match claim.route {
             RouteKind::EscrowClaim => &["claim"],
             RouteKind::VaultDebit => &["vault_debit"],
+            RouteKind::SubscriptionCharge => &["subscription_charge"],
+            RouteKind::SubscriptionOperation => &["subscription_operation"],
             _ => &["complete", "release", "release_with_sig", "dispute_with_sig", "refund", "resolve_with_sig"],
         };
         let ids: Vec<i64> = sqlx::query_scalar(
@@ -393,6 +419,15 @@ fn action_from_row(row: &PgRow) -> Result<EscrowAction> {
     let kind: String = f.get("kind")?;
     let action = if kind == "claim" {
         Action::Claim { account: f.address("account")? }
+    } else if kind == "subscription_charge" {
+        let subscription =
+            f.parsed("terms", "a 32-byte subscription id", |terms: &Vec<u8>| B256::try_from(terms.as_slice()).ok())?;
+        Action::Charge { subscription, key: f.b256("job_id")? }
+    } else if kind == "subscription_operation" {
+        let encoded: Vec<u8> = f.get("terms")?;
+        // The operation's id is its second word (after the kind).
+        let subscription = encoded.get(32..64).map(B256::from_slice).unwrap_or_default();
+        Action::Operation { subscription, key: f.b256("job_id")?, encoded: encoded.into() }
     } else if kind == "vault_debit" {
         Action::Debit(
             f.parsed("terms", "an ABI-encoded BalanceVault.Debit", |terms: &Vec<u8>| VaultDebit::abi_decode(terms))?,

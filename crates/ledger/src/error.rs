@@ -4,6 +4,9 @@ pub enum Error {
     /// A balance debit given to `enqueue_action`: it is queued only in the purchase that accepts it.
     #[error("a balance debit is queued only with the purchase that accepts it")]
     DebitOutsidePurchase,
+    /// A subscription charge or operation given to `enqueue_action`: they are queued by the subscription functions.
+    #[error("a subscription action is queued only by the ledger's subscription functions")]
+    SubscriptionActionOutsideLedger,
     /// The database URL could not be parsed.
     #[error("invalid database url: {source}")]
     InvalidUrl {

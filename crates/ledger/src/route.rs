@@ -60,6 +60,11 @@ pub enum RouteKind {
     /// Balance debits ([`crate::Action::Debit`]): no authorization, items are the market's accepted debits, posted
     /// with `BalanceVault.debitMany`.
     VaultDebit,
+    /// Subscription renewals ([`crate::Action::Charge`]), posted with `Subscriptions.chargeMany`.
+    SubscriptionCharge,
+    /// The operator's subscription operations ([`crate::Action::Operation`]), posted with
+    /// `Subscriptions.operateMany`.
+    SubscriptionOperation,
 }
 
 impl Route {
@@ -76,7 +81,7 @@ impl Route {
 
 impl RouteKind {
     /// Every kind.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::Transfer,
         Self::EscrowJob,
         Self::EscrowCredit,
@@ -84,6 +89,8 @@ impl RouteKind {
         Self::EscrowClaim,
         Self::VaultDeposit,
         Self::VaultDebit,
+        Self::SubscriptionCharge,
+        Self::SubscriptionOperation,
     ];
 
     /// The escrow's kinds.
@@ -92,9 +99,19 @@ impl RouteKind {
     /// The balance vault's kinds.
     pub const VAULT: [Self; 2] = [Self::VaultDeposit, Self::VaultDebit];
 
+    /// The subscription contract's kinds.
+    pub const SUBSCRIPTIONS: [Self; 2] = [Self::SubscriptionCharge, Self::SubscriptionOperation];
+
     /// Whether its items are operator actions rather than payments.
     pub const fn carries_actions(self) -> bool {
-        matches!(self, Self::EscrowStep | Self::EscrowClaim | Self::VaultDebit)
+        matches!(
+            self,
+            Self::EscrowStep
+                | Self::EscrowClaim
+                | Self::VaultDebit
+                | Self::SubscriptionCharge
+                | Self::SubscriptionOperation
+        )
     }
 
     pub(crate) const fn as_sql(self) -> &'static str {
@@ -106,6 +123,8 @@ impl RouteKind {
             Self::EscrowClaim => "escrow_claim",
             Self::VaultDeposit => "vault_deposit",
             Self::VaultDebit => "vault_debit",
+            Self::SubscriptionCharge => "subscription_charge",
+            Self::SubscriptionOperation => "subscription_operation",
         }
     }
 
@@ -118,6 +137,8 @@ impl RouteKind {
             "escrow_claim" => Self::EscrowClaim,
             "vault_deposit" => Self::VaultDeposit,
             "vault_debit" => Self::VaultDebit,
+            "subscription_charge" => Self::SubscriptionCharge,
+            "subscription_operation" => Self::SubscriptionOperation,
             _ => return None,
         })
     }

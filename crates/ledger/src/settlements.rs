@@ -829,7 +829,11 @@ fn route_from_row(f: &Fields<'_>) -> Result<Route> {
             completion_deadline: f.number("completion_deadline")?,
             review_window: f.number("review_window")?,
         }),
-        RouteKind::EscrowStep | RouteKind::EscrowClaim | RouteKind::VaultDebit => {
+        RouteKind::EscrowStep
+        | RouteKind::EscrowClaim
+        | RouteKind::VaultDebit
+        | RouteKind::SubscriptionCharge
+        | RouteKind::SubscriptionOperation => {
             return Err(Error::Corrupt {
                 table: "settlements",
                 column: "route",

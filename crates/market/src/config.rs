@@ -67,6 +67,11 @@ pub struct MarketConfig {
     pub keeper_interval_ms: u64,
     /// How often the reactor turns newly confirmed chain events into webhooks, milliseconds. Default 500.
     pub reactor_interval_ms: u64,
+    /// How often the subscription keeper queues due renewals and retries, milliseconds. Default 1,800,000 (30 min).
+    pub subscription_keeper_interval_ms: u64,
+    /// Seconds after a period is due during which a refused renewal is retried (three retries, a quarter of it
+    /// apart) before the subscription expires; at most a period. Default 259,200 (72 h).
+    pub subscription_grace_secs: u64,
     /// How long a provider's claim waits for its transaction before answering 202, milliseconds. Default 15,000.
     pub claim_wait_ms: u64,
     /// How long a catalog answer is served again before it is read afresh, milliseconds; 0 reads every time.
@@ -108,6 +113,8 @@ impl Default for MarketConfig {
             completion_window_secs: 604_800,
             keeper_interval_ms: 30_000,
             reactor_interval_ms: 500,
+            subscription_keeper_interval_ms: 1_800_000,
+            subscription_grace_secs: 259_200,
             claim_wait_ms: 15_000,
         }
     }
@@ -128,6 +135,13 @@ impl MarketConfig {
                     problem: "must be more than 0: the payment is what proves the wallet",
                 });
             }
+        }
+        // The contract lets a refused period be retried only until the next one is due.
+        if self.subscription_grace_secs == 0 || self.subscription_grace_secs > 30 * 86_400 {
+            return Err(MarketError::InvalidConfig {
+                key: "subscription_grace_secs",
+                problem: "must be more than 0 and at most 30 days (2,592,000): the shortest plan period",
+            });
         }
         if self.arbiter_token.as_ref().is_some_and(|token| token.expose().len() < MIN_ARBITER_TOKEN_LEN) {
             return Err(MarketError::InvalidConfig {

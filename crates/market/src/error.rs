@@ -117,6 +117,21 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// No balance credential of the caller's has that id (404).
     CredentialNotFound,
+    /// Subscriptions are off: no Subscriptions contract is deployed, or this server's relayer is not the vault's
+    /// operator (503).
+    SubscriptionsUnavailable,
+    /// No plan has that id (404).
+    PlanNotFound,
+    /// No subscription of the caller's has that id (404).
+    SubscriptionNotFound,
+    /// The caller already has a live subscription to the plan (409).
+    AlreadySubscribed,
+    /// The prepaid balance cannot pay this (409): deposit first.
+    InsufficientBalance,
+    /// A withdrawal request stands: the balance pays nothing until it is cancelled (409).
+    WithdrawalPending,
+    /// The subscription's status does not allow this (409).
+    SubscriptionStatusConflict,
     /// Something failed on our side; the details are in our logs (500).
     Internal,
 }
@@ -174,6 +189,13 @@ impl ErrorCode {
             Self::BalanceNotAccepted => "balance_not_accepted",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::CredentialNotFound => "credential_not_found",
+            Self::SubscriptionsUnavailable => "subscriptions_unavailable",
+            Self::PlanNotFound => "plan_not_found",
+            Self::SubscriptionNotFound => "subscription_not_found",
+            Self::AlreadySubscribed => "already_subscribed",
+            Self::InsufficientBalance => "insufficient_balance",
+            Self::WithdrawalPending => "withdrawal_pending",
+            Self::SubscriptionStatusConflict => "subscription_status_conflict",
             Self::Internal => "internal",
         }
     }
@@ -225,6 +247,12 @@ impl ErrorCode {
             Self::BalanceNotAccepted => StatusCode::BAD_REQUEST,
             Self::IdempotencyKeyReused => StatusCode::CONFLICT,
             Self::CredentialNotFound => StatusCode::NOT_FOUND,
+            Self::SubscriptionsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PlanNotFound | Self::SubscriptionNotFound => StatusCode::NOT_FOUND,
+            Self::AlreadySubscribed
+            | Self::InsufficientBalance
+            | Self::WithdrawalPending
+            | Self::SubscriptionStatusConflict => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -280,6 +308,13 @@ impl ErrorCode {
         Self::BalanceNotAccepted,
         Self::IdempotencyKeyReused,
         Self::CredentialNotFound,
+        Self::SubscriptionsUnavailable,
+        Self::PlanNotFound,
+        Self::SubscriptionNotFound,
+        Self::AlreadySubscribed,
+        Self::InsufficientBalance,
+        Self::WithdrawalPending,
+        Self::SubscriptionStatusConflict,
         Self::Internal,
     ];
 }

@@ -27,6 +27,7 @@ mod products;
 mod schema;
 mod services;
 mod state;
+pub mod subscriptions;
 pub mod webhook_url;
 mod webhooks;
 

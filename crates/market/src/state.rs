@@ -46,6 +46,7 @@ struct Inner {
     /// The balance vault deposits pay into and debits are posted to, when this process's relayer is its operator;
     /// `None` refuses the balance routes (503).
     vault: Option<Address>,
+    subscriptions: Option<Address>,
     /// Signs the arbiter's resolutions, when `[market] arbiter_key` is set.
     arbiter_signer: Option<PrivateKeySigner>,
     /// Where products' files are kept: `[market] product_dir` unless [`Market::with_store`] said otherwise.
@@ -71,6 +72,7 @@ impl Market {
                 job_read_price,
                 escrow: None,
                 vault: None,
+                subscriptions: None,
                 arbiter_signer,
                 store: Arc::new(LocalDir::new(config.product_dir.clone())),
                 config,
@@ -135,6 +137,30 @@ impl Market {
             MarketError::refused(
                 ErrorCode::BalancesUnavailable,
                 "prepaid balances are off: no balance vault is deployed, or this server's relayer is not its operator",
+            )
+        })
+    }
+
+    /// The same market, selling plans on the `Subscriptions` contract at `subscriptions` (the vault's charger, with
+    /// the same operator). Call it before the market is shared.
+    ///
+    /// # Panics
+    ///
+    /// When the market was cloned already.
+    #[must_use]
+    pub fn with_subscriptions(mut self, subscriptions: Address) -> Self {
+        Arc::get_mut(&mut self.inner).expect("subscriptions are set before the market is shared").subscriptions =
+            Some(subscriptions);
+        self
+    }
+
+    /// The subscription contract; 503 when subscriptions are off.
+    pub fn subscriptions(&self) -> Result<Address> {
+        self.inner.subscriptions.ok_or_else(|| {
+            MarketError::refused(
+                ErrorCode::SubscriptionsUnavailable,
+                "subscriptions are off: no Subscriptions contract is deployed, or this server's relayer is not the \
+                 vault's operator",
             )
         })
     }

@@ -191,6 +191,7 @@ impl Chain {
             escrow: d.escrow,
             anchor_registry: d.anchor_registry,
             balance_vault: d.balance_vault,
+            subscriptions: d.subscriptions,
             token: Some(self.token),
         }
     }

@@ -109,6 +109,9 @@ impl Batcher {
         if relayer.vault().is_some() {
             routes.extend(RouteKind::VAULT);
         }
+        if relayer.subscriptions().is_some() {
+            routes.extend(RouteKind::SUBSCRIPTIONS);
+        }
         let lanes: Vec<Lane> =
             assets.iter().flat_map(|&asset| routes.iter().map(move |&route| Lane { asset, route })).collect();
         let first = Lane { asset: first, route: RouteKind::Transfer };

@@ -5,7 +5,8 @@ use alloy::{
     sol_types::SolValue,
 };
 use clearing_chain::{
-    BatchCall, Debit, DirectPayment, JobTerms, SettlePayment, Step, TransferDeposit, TransferFunding,
+    BatchCall, Debit, DirectPayment, JobTerms, SettlePayment, Step, SubscriptionOperation, TransferDeposit,
+    TransferFunding,
 };
 use clearing_ledger::{Action, EscrowAction, Route, RouteKind, Settlement};
 use tracing::error;
@@ -26,21 +27,52 @@ pub(super) fn batch_call(route: RouteKind, asset: Address, items: &[Settlement])
         RouteKind::VaultDeposit => {
             BatchCall::Deposits { token: asset, items: items.iter().map(transfer_deposit).collect() }
         }
-        RouteKind::EscrowStep | RouteKind::EscrowClaim | RouteKind::VaultDebit => {
+        RouteKind::EscrowStep
+        | RouteKind::EscrowClaim
+        | RouteKind::VaultDebit
+        | RouteKind::SubscriptionCharge
+        | RouteKind::SubscriptionOperation => {
             error!(%route, "an action route's batch built from payments");
             BatchCall::Steps { token: asset, steps: Vec::new() }
         }
     }
 }
 
-/// The call of one batch of an action route (`escrow_step`, `escrow_claim` or `vault_debit`).
+/// The call of one batch of an action route (`escrow_step`, `escrow_claim`, `vault_debit`, `subscription_charge`
+/// or `subscription_operation`).
 pub(super) fn action_call(route: RouteKind, asset: Address, actions: &[EscrowAction]) -> BatchCall {
+    if route == RouteKind::SubscriptionCharge {
+        let ids = actions
+            .iter()
+            .filter_map(|a| match &a.action.action {
+                Action::Charge { subscription, .. } => Some(*subscription),
+                _ => None,
+            })
+            .collect();
+        return BatchCall::Charges { token: asset, ids };
+    }
+    if route == RouteKind::SubscriptionOperation {
+        let ops = actions
+            .iter()
+            .filter_map(|a| match &a.action.action {
+                Action::Operation { encoded, .. } => match SubscriptionOperation::abi_decode(encoded) {
+                    Ok(op) => Some(op),
+                    Err(e) => {
+                        error!(id = %a.id, error = %e, "a stored subscription operation does not decode");
+                        None
+                    }
+                },
+                _ => None,
+            })
+            .collect();
+        return BatchCall::Operations { token: asset, ops };
+    }
     if route == RouteKind::EscrowClaim {
         let accounts = actions
             .iter()
             .filter_map(|a| match &a.action.action {
                 Action::Claim { account } => Some(*account),
-                Action::Step { .. } | Action::Debit(_) => None,
+                _ => None,
             })
             .collect();
         return BatchCall::Claims { token: asset, accounts };
@@ -56,7 +88,7 @@ pub(super) fn action_call(route: RouteKind, asset: Address, actions: &[EscrowAct
                     amount: debit.amount,
                     fee: debit.fee,
                 }),
-                Action::Step { .. } | Action::Claim { .. } => None,
+                _ => None,
             })
             .collect();
         return BatchCall::Debits { token: asset, debits };

@@ -104,6 +104,7 @@ impl Harness {
             // Account 0 is the escrow's operator too: the escrow routes run, and `/settle` refuses payTo = escrow.
             escrow: Some(chain.deployment.escrow),
             vault: chain.deployment.balance_vault,
+            subscriptions: chain.deployment.subscriptions,
             assets: vec![USDC],
         };
         let reader = clearing_chain::connect(&chain.endpoint()).unwrap();

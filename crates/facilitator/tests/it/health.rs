@@ -33,6 +33,7 @@ async fn facilitator(env: &Env, ledger: Ledger) -> Facilitator {
         batch_settler: env.chain.deployment.batch_settler,
         escrow: None,
         vault: None,
+        subscriptions: None,
         assets: vec![env.chain.token],
     };
     let reader = clearing_chain::connect(&env.chain.endpoint()).unwrap();

@@ -32,6 +32,7 @@ async fn served(env: &Env) -> Router {
         batch_settler: env.chain.deployment.batch_settler,
         escrow: None,
         vault: None,
+        subscriptions: None,
         assets: vec![env.chain.token],
     };
     let reader = clearing_chain::connect(&env.chain.endpoint()).unwrap();

@@ -6,7 +6,7 @@ use sqlx::{Postgres, Transaction};
 
 use super::rows::{
     Anchor, BalanceChange, BlockRef, CreditParty, EscrowCredit, EscrowJob, FundFailure, JobEvent, LogPosition,
-    PaymentOutcome, RawLog, SettlerPayment, VaultEvent,
+    PaymentOutcome, RawLog, SettlerPayment, SubscriptionEvent, VaultEvent,
 };
 use crate::{Result, encode::int};
 
@@ -315,6 +315,41 @@ pub(super) async fn insert_vault_events(tx: &mut Tx, chain_id: u64, rows: &[Vaul
     .bind(&fees)
     .bind(&references)
     .bind(&unlocks)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_subscription_events(tx: &mut Tx, chain_id: u64, rows: &[SubscriptionEvent]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (numbers, _, indexes, txs) = positions(rows.iter().map(|r| &r.position));
+    let contracts: Vec<&[u8]> = rows.iter().map(|r| r.contract.as_slice()).collect();
+    let ids: Vec<&[u8]> = rows.iter().map(|r| r.subscription_id.as_slice()).collect();
+    let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_sql()).collect();
+    let periods: Vec<Option<i64>> = rows.iter().map(|r| r.period.map(int)).collect();
+    let ats: Vec<Option<i64>> = rows.iter().map(|r| r.at.map(int)).collect();
+    let actors: Vec<Option<&[u8]>> = rows.iter().map(|r| r.actor.as_ref().map(|a| a.as_slice())).collect();
+    sqlx::query(
+        "INSERT INTO subscription_events (chain_id, block_number, log_index, tx_hash, contract, subscription_id, kind,
+                                          period, at, actor)
+         SELECT $1, n, i, t, c, s, k, p, a, w
+         FROM unnest($2::bigint[], $3::bigint[], $4::bytea[], $5::bytea[], $6::bytea[], $7::text[], $8::bigint[],
+                     $9::bigint[], $10::bytea[])
+              AS x(n, i, t, c, s, k, p, a, w)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(int(chain_id))
+    .bind(&numbers)
+    .bind(&indexes)
+    .bind(&txs)
+    .bind(&contracts)
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&periods)
+    .bind(&ats)
+    .bind(&actors)
     .execute(&mut **tx)
     .await?;
     Ok(())

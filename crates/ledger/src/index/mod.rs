@@ -27,6 +27,7 @@ pub use lease::{Checkpoint, IndexerLease, MAIN_INDEXER};
 pub use reads::TableDigest;
 pub use rows::{
     Anchor, BalanceChange, BlockRef, CreditParty, EscrowCredit, EscrowJob, FundFailure, JobEvent, JobStatus,
-    LogPosition, PaymentOutcome, Projections, RawLog, SettlerPayment, VaultEvent, VaultEventKind,
+    LogPosition, PaymentOutcome, Projections, RawLog, SettlerPayment, SubscriptionEvent, SubscriptionEventKind,
+    VaultEvent, VaultEventKind,
 };
 pub use transaction::{INDEXED_CHANNEL, IndexTx};

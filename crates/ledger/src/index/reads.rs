@@ -18,7 +18,7 @@ pub struct TableDigest {
 }
 
 /// The tables [`Ledger::projection_digest`] compares, with the columns that order them.
-const DIGESTED: [(&str, &str); 10] = [
+const DIGESTED: [(&str, &str); 11] = [
     ("chain_logs", "block_number, log_index"),
     ("settler_payments", "block_number, log_index"),
     ("escrow_jobs", "block_number, log_index"),
@@ -29,6 +29,7 @@ const DIGESTED: [(&str, &str); 10] = [
     ("anchors", "block_number, log_index"),
     ("escrow_claimable_at", "escrow, token, account"),
     ("vault_events", "block_number, log_index"),
+    ("subscription_events", "block_number, log_index"),
 ];
 
 impl Ledger {

@@ -347,6 +347,58 @@ pub struct VaultEvent {
     pub unlock_at: Option<u64>,
 }
 
+/// What a `Subscriptions` event said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionEventKind {
+    /// `Subscribed` (`actor`: the subscriber).
+    Subscribed,
+    /// `SubscriptionCharged` (`period` paid; `at`: paid through).
+    Charged,
+    /// `SubscriptionPastDue` (`period` refused; `at`: its lapse).
+    PastDue,
+    /// `SubscriptionExpired` (`period` unpaid).
+    Expired,
+    /// `SubscriptionCancelled` (`actor`; `at`: paid through).
+    Cancelled,
+    /// `SubscriptionPaused` (`actor`).
+    Paused,
+    /// `SubscriptionResumed` (`actor`).
+    Resumed,
+}
+
+impl SubscriptionEventKind {
+    pub(crate) const fn as_sql(self) -> &'static str {
+        match self {
+            Self::Subscribed => "subscribed",
+            Self::Charged => "charged",
+            Self::PastDue => "past_due",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+            Self::Paused => "paused",
+            Self::Resumed => "resumed",
+        }
+    }
+}
+
+/// A `Subscriptions` event that changes where a subscription stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionEvent {
+    /// The log.
+    pub position: LogPosition,
+    /// The contract.
+    pub contract: Address,
+    /// The subscription.
+    pub subscription_id: B256,
+    /// What happened.
+    pub kind: SubscriptionEventKind,
+    /// The period charged, past due or expired.
+    pub period: Option<u64>,
+    /// Unix seconds: paid through (charged, cancelled) or the lapse (past due).
+    pub at: Option<u64>,
+    /// The subscriber (subscribed) or who cancelled, paused or resumed.
+    pub actor: Option<Address>,
+}
+
 /// Everything one batch of logs projects to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Projections {
@@ -366,4 +418,6 @@ pub struct Projections {
     pub anchors: Vec<Anchor>,
     /// Balance vault events.
     pub vault_events: Vec<VaultEvent>,
+    /// Subscription contract events.
+    pub subscription_events: Vec<SubscriptionEvent>,
 }

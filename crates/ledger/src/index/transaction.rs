@@ -6,7 +6,7 @@ use sqlx::{Postgres, Transaction};
 use super::{
     inserts::{
         insert_anchors, insert_balance_changes, insert_blocks, insert_credits, insert_fund_failures, insert_job_events,
-        insert_jobs, insert_logs, insert_payments, insert_vault_events,
+        insert_jobs, insert_logs, insert_payments, insert_subscription_events, insert_vault_events,
     },
     lease::{Checkpoint, IndexerLease, checkpoint_of},
     rows::{BlockRef, Projections, RawLog},
@@ -27,7 +27,7 @@ pub struct IndexTx {
 }
 
 /// Every table holding rows derived from one block, for rollbacks.
-const BLOCK_TABLES: [&str; 9] = [
+const BLOCK_TABLES: [&str; 10] = [
     "chain_logs",
     "settler_payments",
     "escrow_jobs",
@@ -37,6 +37,7 @@ const BLOCK_TABLES: [&str; 9] = [
     "escrow_balance_changes",
     "anchors",
     "vault_events",
+    "subscription_events",
 ];
 
 impl Ledger {
@@ -98,6 +99,7 @@ impl IndexTx {
         insert_balance_changes(&mut self.tx, self.chain_id, &projections.balance_changes).await?;
         insert_anchors(&mut self.tx, self.chain_id, &projections.anchors).await?;
         insert_vault_events(&mut self.tx, self.chain_id, &projections.vault_events).await?;
+        insert_subscription_events(&mut self.tx, self.chain_id, &projections.subscription_events).await?;
         Ok(())
     }
 

@@ -1,9 +1,10 @@
 //! Prepaid balances (`migrations/0013_balances.sql`): what an agent may spend, the debits the market accepts against
 //! it, the credentials that spend it, and its history.
 //!
-//! A balance is `confirmed - spent`: `confirmed` is what the chain says at confirmation depth (deposits, less
-//! withdrawals and subscription charges, from `vault_events`), `spent` what the market's accepted debits hold (kept
-//! in `balance_accounts` by a trigger that gives back a debit the vault refused). [`Ledger::debit_balance`] decides a
+//! A balance is `confirmed - spent`: `confirmed` is what the chain says (deposits at confirmation depth, less
+//! withdrawals and subscription charges as soon as they are indexed: money arriving counts late, money leaving early,
+//! from `vault_events`), `spent` what the market's accepted debits and the charges in flight hold (kept in
+//! `balance_accounts` by triggers: a debit the vault refused is given back, a charge's hold ends with its outcome). [`Ledger::debit_balance`] decides a
 //! purchase in one transaction: it locks the agent's `balance_accounts` row (so one agent's debits are decided one at
 //! a time, and two processes cannot both spend the same money), finds a repeat by idempotency key, checks the
 //! balance and the credential's daily cap, and queues the debit for `BalanceVault.debitMany` with the purchase. No
@@ -236,7 +237,8 @@ impl Ledger {
         let sql = format!(
             "WITH events AS (
                  SELECT kind, amount, unlock_at, block_number, log_index FROM vault_events
-                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4 AND block_number <= {}),
+                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4
+                   AND (kind <> 'deposited' OR block_number <= {})),
              exit AS (
                  SELECT kind, amount, unlock_at FROM events
                  WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
@@ -288,7 +290,8 @@ impl Ledger {
         let lock = format!(
             "WITH events AS (
                  SELECT kind, amount, unlock_at, block_number, log_index FROM vault_events
-                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4 AND block_number <= {})
+                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4
+                   AND (kind <> 'deposited' OR block_number <= {}))
              SELECT a.spent::text AS spent,
                  (SELECT coalesce(sum(CASE kind WHEN 'deposited' THEN amount ELSE -amount END), 0)::text FROM events
                   WHERE kind IN ('deposited', 'withdrawn', 'charged')) AS confirmed,

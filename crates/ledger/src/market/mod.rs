@@ -1,7 +1,8 @@
 //! The marketplace's tables (`migrations/0006_market.sql`): participants ([`participants`]), the services they list
 //! ([`services`]) and the catalog read over them ([`catalog`], and one-word searches from a kept term index:
 //! [`search_terms`]); jobs ([`jobs`], `0009`), digital products with their purchases (`0012`, [`products`]), and
-//! prepaid balances with their credentials and debits (`0013`, [`balances`]).
+//! prepaid balances with their credentials and debits (`0013`, [`balances`]), and plans with their subscriptions on
+//! the chain's Subscriptions contract (`0014`, [`plans`], [`subscriptions`]).
 //!
 //! The enums here are the marketplace's vocabulary as stored: each has one snake_case name, the same in the database,
 //! in JSON and in the API's documentation, so nothing translates between spellings. Rows are decoded here (with
@@ -11,9 +12,11 @@ mod balances;
 mod catalog;
 mod jobs;
 mod participants;
+mod plans;
 mod products;
 mod search_terms;
 mod services;
+mod subscriptions;
 
 use std::fmt;
 
@@ -27,11 +30,16 @@ pub use balances::{
 pub use catalog::{CatalogEntry, CatalogPage, CatalogQuery, CatalogSort, ProviderFilter};
 pub use jobs::{EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction};
 pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};
+pub use plans::{NewPlan, Plan, PlanId, PlanInterval, PlanUpdate};
 pub use products::{
     DownloadCount, NewProduct, NewProductPurchase, Product, ProductFile, ProductId, ProductPage, ProductPurchase,
     ProductQuery, ProductUpdate, PurchaseInsert, PurchasePayment, PurchaseState,
 };
 pub use services::{NewService, OwnedWrite, Service, ServiceUpdate};
+pub use subscriptions::{
+    ChargeQueued, CoveredUse, DueCharge, NewSubscription, OperationDecision, OperationKind, SubscribeDecision,
+    SubscriptionView,
+};
 
 /// A participant's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -5,7 +5,9 @@
 //!   transaction as the webhook events it enqueued), and a funding removed by a reorg deeper than the confirmation
 //!   depth into `job_retracted`;
 //! - the **keeper** queues the release of every completed job whose review window has ended (the clock is the
-//!   authority; the escrow lets anyone release then), once per job (the escrow action's unique key).
+//!   authority; the escrow lets anyone release then), once per job (the escrow action's unique key);
+//! - the **subscription keeper** ([`crate::subscriptions::keep`], when subscriptions are on) queues due renewals,
+//!   their retries and expiries, each once (the action's unique key).
 
 use std::time::Duration;
 
@@ -26,7 +28,7 @@ const REACTION_BATCH: u32 = 500;
 /// Jobs the keeper releases per round.
 const KEEPER_BATCH: u32 = 500;
 
-/// The reactor and the keeper of one market, running until [`Background::shutdown`].
+/// The reactor, the keeper and the subscription keeper of one market, running until [`Background::shutdown`].
 #[derive(Debug)]
 pub struct Background {
     tasks: Vec<JoinHandle<()>>,
@@ -45,14 +47,26 @@ impl Background {
                 async move { react(&market).await }
             }
         });
-        let keeper = every(Duration::from_millis(config.keeper_interval_ms), stopped, {
+        let keeper = every(Duration::from_millis(config.keeper_interval_ms), stopped.clone(), {
             let market = market.clone();
             move || {
                 let market = market.clone();
                 async move { keep(&market).await }
             }
         });
-        Self { tasks: vec![reactor, keeper], stop }
+        let mut tasks = vec![reactor, keeper];
+        if market.subscriptions().is_ok() {
+            tasks.push(every(Duration::from_millis(config.subscription_keeper_interval_ms), stopped, {
+                let market = market.clone();
+                move || {
+                    let market = market.clone();
+                    async move {
+                        crate::subscriptions::keep(&market).await;
+                    }
+                }
+            }));
+        }
+        Self { tasks, stop }
     }
 
     /// Handles on the tasks, for `/health`.

@@ -66,6 +66,7 @@ impl Env {
             // Account 0 is the escrow's operator in testkit's deployment: the escrow routes run.
             escrow: Some(chain.deployment.escrow),
             vault: chain.deployment.balance_vault,
+            subscriptions: chain.deployment.subscriptions,
             assets: vec![chain.token],
         };
         let reader = clearing_chain::connect(&chain.endpoint()).unwrap();
@@ -83,6 +84,10 @@ impl Env {
         let market = Market::new(ledger.clone(), market_config, edge).unwrap().with_escrow(chain.deployment.escrow);
         let market = match chain.deployment.balance_vault {
             Some(vault) => market.with_vault(vault),
+            None => market,
+        };
+        let market = match chain.deployment.subscriptions {
+            Some(subscriptions) => market.with_subscriptions(subscriptions),
             None => market,
         };
         let facilitator = facilitator.documenting(clearing_market::openapi());

@@ -13,4 +13,5 @@ mod products;
 mod register;
 mod reorg;
 mod services;
+mod subscriptions;
 mod webhooks;
