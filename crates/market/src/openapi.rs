@@ -17,6 +17,7 @@ pub fn openapi() -> serde_json::Value {
         ("webhooks", crate::webhooks::OPENAPI),
         ("products", crate::products::OPENAPI),
         ("balance", crate::balance::OPENAPI),
+        ("subscriptions", crate::subscriptions::OPENAPI),
     ];
     for (module, fragment) in fragments {
         let fragment: serde_json::Value = serde_json::from_str(fragment)
@@ -249,7 +250,7 @@ const DOCUMENT: &str = r##"{
             "type": "object",
             "required": ["code", "message"],
             "properties": {
-              "code": {"type": "string", "enum": ["invalid_body", "missing_field", "unknown_field", "invalid_field", "invalid_query", "inconsistent_tier", "invalid_schema", "private_webhook_url", "missing_api_key", "invalid_api_key", "providers_only", "not_owner", "not_your_profile", "wallet_mismatch", "not_registered", "service_not_found", "participant_not_found", "not_found", "method_not_allowed", "body_too_large", "unsupported_media_type", "rate_limited", "quote_required", "invalid_brief", "invalid_signature", "not_your_job", "job_not_found", "transition_not_allowed", "payment_reused", "purchases_unavailable", "unsupported_file_type", "product_not_found", "already_owned", "not_purchased", "download_limit_reached", "missing_arbiter_token", "invalid_arbiter_token", "arbiter_disabled", "webhook_event_not_found", "webhook_endpoint_disabled", "balances_unavailable", "invalid_balance_credential", "balance_credential_revoked", "balance_credential_expired", "balance_credential_scope", "balance_credential_cap", "balance_not_accepted", "idempotency_key_reused", "credential_not_found", "internal"]},
+              "code": {"type": "string", "enum": ["invalid_body", "missing_field", "unknown_field", "invalid_field", "invalid_query", "inconsistent_tier", "invalid_schema", "private_webhook_url", "missing_api_key", "invalid_api_key", "providers_only", "not_owner", "not_your_profile", "wallet_mismatch", "not_registered", "service_not_found", "participant_not_found", "not_found", "method_not_allowed", "body_too_large", "unsupported_media_type", "rate_limited", "quote_required", "invalid_brief", "invalid_signature", "not_your_job", "job_not_found", "transition_not_allowed", "payment_reused", "purchases_unavailable", "unsupported_file_type", "product_not_found", "already_owned", "not_purchased", "download_limit_reached", "missing_arbiter_token", "invalid_arbiter_token", "arbiter_disabled", "webhook_event_not_found", "webhook_endpoint_disabled", "balances_unavailable", "invalid_balance_credential", "balance_credential_revoked", "balance_credential_expired", "balance_credential_scope", "balance_credential_cap", "balance_not_accepted", "idempotency_key_reused", "credential_not_found", "subscriptions_unavailable", "plan_not_found", "subscription_not_found", "already_subscribed", "insufficient_balance", "withdrawal_pending", "subscription_status_conflict", "internal"]},
               "message": {"type": "string", "description": "What was wrong, naming the field or rule"},
               "field": {"type": "string", "description": "The JSON path (or query parameter) at fault, e.g. tags[3]"}
             }

@@ -201,6 +201,7 @@ impl Market {
             .merge(jobs::routes())
             .merge(webhooks::routes())
             .merge(balance::routes())
+            .merge(crate::subscriptions::routes())
             .merge(products::routes(config.max_product_bytes))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)

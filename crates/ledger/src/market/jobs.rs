@@ -362,7 +362,9 @@ pub struct JobChainEvent {
     pub log_index: u64,
     /// Its transaction.
     pub tx_hash: B256,
-    /// `funded`, `completed`, `disputed`, `released`, `refunded`, `resolved`, `credited` or `claimed`.
+    /// `funded`, `completed`, `disputed`, `released`, `refunded`, `resolved`, `credited` or `claimed`; for a
+    /// subscription, `subscription_` and its event (`charged`, `past_due`, `expired`, `cancelled`, `paused`,
+    /// `resumed`).
     pub kind: String,
     /// The job (none for a claim).
     pub job: Option<Uuid>,
@@ -374,6 +376,10 @@ pub struct JobChainEvent {
     pub provider_amount: Option<U256>,
     /// The amount back to the payer (refunded, resolved).
     pub payer_amount: Option<U256>,
+    /// A subscription event's subscription (its subscriber is `payer_id`, its plan's provider `provider_id`).
+    pub subscription: Option<B256>,
+    /// A subscription event's period (charged, past due, expired).
+    pub period: Option<u64>,
 }
 
 /// One reactor transaction over a chain's confirmed job events: holds the cursor row locked until
@@ -435,26 +441,36 @@ impl Reaction {
             "SELECT * FROM (
                  SELECT e.block_number, e.log_index, e.tx_hash, e.status::text AS kind, j.id AS job, j.provider_id,
                         e.provider_amount::text AS provider_amount, e.payer_amount::text AS payer_amount,
-                        (SELECT p.id FROM market_participants p WHERE p.wallet = j.payer) AS payer_id
+                        (SELECT p.id FROM market_participants p WHERE p.wallet = j.payer) AS payer_id,
+                        NULL::bytea AS subscription, NULL::bigint AS period
                  FROM escrow_job_events e
                  JOIN market_jobs j ON j.chain_id = e.chain_id AND j.escrow = e.escrow AND j.job_id = e.job_id
                  WHERE e.chain_id = $1 AND (e.block_number, e.log_index) > ($2, $3) AND e.block_number <= $4
                UNION ALL
                  SELECT r.block_number, r.log_index, r.tx_hash, 'credited', j.id, j.provider_id,
                         r.provider_amount::text, NULL,
-                        (SELECT p.id FROM market_participants p WHERE p.wallet = j.payer)
+                        (SELECT p.id FROM market_participants p WHERE p.wallet = j.payer), NULL, NULL
                  FROM escrow_credits r
                  JOIN market_jobs j ON j.chain_id = r.chain_id AND j.asset = r.token AND j.payer = r.payer
                                    AND j.nonce = r.nonce
                  WHERE r.chain_id = $1 AND (r.block_number, r.log_index) > ($2, $3) AND r.block_number <= $4
                UNION ALL
-                 SELECT c.block_number, c.log_index, l.tx_hash, 'claimed', NULL, p.id, (-c.delta)::text, NULL, NULL
+                 SELECT c.block_number, c.log_index, l.tx_hash, 'claimed', NULL, p.id, (-c.delta)::text, NULL, NULL,
+                        NULL, NULL
                  FROM escrow_balance_changes c
                  JOIN chain_logs l ON l.chain_id = c.chain_id AND l.block_number = c.block_number
                                   AND l.log_index = c.log_index
                  JOIN market_participants p ON p.wallet = c.account
                  WHERE c.chain_id = $1 AND c.claimed_to IS NOT NULL AND (c.block_number, c.log_index) > ($2, $3)
                    AND c.block_number <= $4
+               UNION ALL
+                 SELECT e.block_number, e.log_index, e.tx_hash, 'subscription_' || e.kind, NULL, pl.provider_id,
+                        (s.price - s.fee)::text, NULL, s.participant_id, e.subscription_id, e.period
+                 FROM subscription_events e
+                 JOIN market_subscriptions s ON s.chain_id = e.chain_id AND s.id = e.subscription_id
+                 JOIN market_plans pl ON pl.id = s.plan_id
+                 WHERE e.chain_id = $1 AND e.kind <> 'subscribed' AND (e.block_number, e.log_index) > ($2, $3)
+                   AND e.block_number <= $4
              ) ev ORDER BY block_number, log_index LIMIT $5",
         )
         .bind(int(self.chain_id))
@@ -483,6 +499,8 @@ impl Reaction {
                         .get::<Option<String>>("payer_amount")?
                         .map(|_| f.number("payer_amount"))
                         .transpose()?,
+                    subscription: f.opt_b256("subscription")?,
+                    period: f.opt_u64("period")?,
                 })
             })
             .collect()

@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use super::{review_window, view::JobView};
 use crate::{
-    ErrorCode, JsonBody, Market, MarketError, Result, Verified,
+    Authenticated, ErrorCode, JsonBody, Market, MarketError, Result, Verified,
     balance::{
         credentials,
         purchase::{BalanceAnswer, mark_fall_through, pay_from_balance},
@@ -54,6 +54,7 @@ pub(super) async fn purchase(
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
+    caller: Option<Authenticated>,
     JsonBody(body): JsonBody<PurchaseRequest>,
 ) -> Result<Response> {
     let id = crate::services::parse_id(&id)?;
@@ -81,8 +82,29 @@ pub(super) async fn purchase(
             )
         })?;
     }
+    let credential = credentials::from_headers(&market, &headers).await?;
+    // A subscription of the caller (by API key or balance credential) that covers the service serves it without
+    // payment, up to its plan's requests per period.
+    let subscriber = caller.map(|c| c.0).or_else(|| credential.as_ref().map(|(_, owner)| owner.clone()));
+    if let Some(subscriber) = &subscriber
+        && service.service_type == ServiceType::DataApi
+        && market.subscriptions().is_ok()
+        && let Some(covered) = market.ledger().use_subscription(subscriber.id, service.id).await?
+    {
+        info!(service = %service.id.0, subscription = %covered.subscription, used = covered.used, "covered");
+        let answer = json!({
+            "service_id": service.id.0,
+            "service_type": service.service_type.as_str(),
+            "paid_by": "subscription",
+            "subscription_id": covered.subscription.to_string(),
+            "period": covered.period,
+            "requests_used": covered.used,
+            "max_requests": covered.max_requests,
+        });
+        return Ok((StatusCode::CREATED, Json(answer)).into_response());
+    }
     // A balance credential pays from the prepaid balance when it can; a short balance is answered as x402 would.
-    let balance_refused = match credentials::from_headers(&market, &headers).await? {
+    let balance_refused = match credential {
         Some((credential, owner)) => {
             match pay_from_balance(&market, &service, &brief, &headers, &credential, &owner).await? {
                 BalanceAnswer::Answered(response) => return Ok(response),

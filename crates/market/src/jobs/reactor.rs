@@ -156,6 +156,9 @@ fn usdc(amount: Option<U256>) -> Option<Usdc> {
 }
 
 async fn handle(market: &Market, reaction: &mut Reaction, event: &JobChainEvent) -> clearing_ledger::Result<()> {
+    if event.subscription.is_some() {
+        return handle_subscription(market, reaction, event).await;
+    }
     let tx = event.tx_hash.to_string();
     let key = event.job.map_or_else(|| format!("claims:{}", event.provider_id.0), |job| job.to_string());
     let base = market.public_base();
@@ -213,6 +216,57 @@ async fn handle(market: &Market, reaction: &mut Reaction, event: &JobChainEvent)
     enqueue(reaction, event.provider_id, kind, &key, payload.clone()).await?;
     if to_payer && let Some(payer) = event.payer_id {
         enqueue(reaction, payer, kind, &key, payload).await?;
+    }
+    Ok(())
+}
+
+/// A subscription's chain event, to its subscriber and its plan's provider: `subscription_started` (period 0 paid),
+/// `subscription_renewed`, `subscription_past_due`, `subscription_expired`, `subscription_cancelled`,
+/// `subscription_paused`, `subscription_resumed`.
+async fn handle_subscription(
+    market: &Market,
+    reaction: &mut Reaction,
+    event: &JobChainEvent,
+) -> clearing_ledger::Result<()> {
+    let Some(id) = event.subscription else { return Ok(()) };
+    let kind = match (event.kind.as_str(), event.period) {
+        ("subscription_charged", Some(0)) => "subscription_started",
+        ("subscription_charged", _) => "subscription_renewed",
+        (
+            kind @ ("subscription_past_due"
+            | "subscription_expired"
+            | "subscription_cancelled"
+            | "subscription_paused"
+            | "subscription_resumed"),
+            _,
+        ) => kind,
+        (other, _) => {
+            warn!(kind = other, "an unknown subscription event kind");
+            return Ok(());
+        }
+    };
+    let key = id.to_string();
+    let mut payload = json!({
+        "type": kind,
+        "subscription_id": key,
+        "period": event.period,
+        "tx_hash": event.tx_hash.to_string(),
+        "links": { "subscription": format!("{}/v1/subscriptions/{id}", market.public_base()) },
+    });
+    match kind {
+        "subscription_started" | "subscription_renewed" => {
+            payload["provider_receives"] = json!(usdc(event.provider_amount));
+        }
+        "subscription_past_due" => {
+            payload["message"] = json!(
+                "the renewal could not be paid from the prepaid balance; it is retried over the grace period, at once                  after a deposit"
+            );
+        }
+        _ => {}
+    }
+    enqueue(reaction, event.provider_id, kind, &key, payload.clone()).await?;
+    if let Some(subscriber) = event.payer_id {
+        enqueue(reaction, subscriber, kind, &key, payload).await?;
     }
     Ok(())
 }

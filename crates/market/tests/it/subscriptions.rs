@@ -1,8 +1,9 @@
-//! Subscriptions end to end on anvil and PostgreSQL, through the market's engine (`clearing_market::subscriptions`)
-//! and the real batcher, indexer and Subscriptions contract: subscribe with period 0 paid from the balance, covered
-//! requests up to the plan's cap, a renewal at the period's end (anvil time travel), a renewal the balance cannot pay
+//! Plans and subscriptions end to end on anvil and PostgreSQL, through the HTTP API and the real batcher, indexer,
+//! keeper and Subscriptions contract: a provider's plan, subscribe with period 0 paid from the balance, covered
+//! purchases up to the plan's cap, a renewal at the period's end (anvil time travel), a renewal the balance cannot pay
 //! going past due and succeeding on the retry a top-up triggers, pause and resume, cancel keeping access to the
-//! period's end and stopping renewals, and a subscription with no top-up expiring after the grace.
+//! period's end and stopping renewals, a subscription with no top-up expiring after the grace, webhooks to both sides,
+//! and the vault agreeing with the ledger to the unit.
 
 use std::time::Duration;
 
@@ -16,19 +17,22 @@ use alloy::{
 };
 use clearing_chain::contracts::{BalanceVault, MockUSDC};
 use clearing_ledger::market::{
-    BalanceAccount, NewParticipant, NewPlan, OperationKind, Participant, ParticipantId, ParticipantKind, Plan, PlanId,
-    PlanInterval, Registration, ServiceId, SubscriptionView,
+    BalanceAccount, NewParticipant, Participant, ParticipantId, ParticipantKind, Registration,
 };
-use clearing_market::{ApiKey, WebhookSecret, subscriptions};
-use uuid::Uuid;
+use clearing_market::{ApiKey, WebhookSecret};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
-use crate::{harness::Env, jobs::service};
+use crate::{
+    harness::{Answer, Env},
+    jobs::{Receiver, provider, service},
+};
 
 const MONTH: u64 = 30 * 86_400;
 const GRACE: u64 = 3 * 86_400;
 
-/// An agent whose wallet holds USDC and gas.
-async fn agent(env: &Env) -> (Participant, PrivateKeySigner) {
+/// An agent whose wallet holds USDC and gas, with its API key.
+async fn agent(env: &Env, webhook_url: &str) -> (Participant, String, PrivateKeySigner) {
     let key = env.chain.payer(100_000_000).await;
     env.chain.provider.anvil_set_balance(key.address(), U256::from(10u64).pow(U256::from(18u64))).await.unwrap();
     let api_key = ApiKey::generate().unwrap();
@@ -38,7 +42,7 @@ async fn agent(env: &Env) -> (Participant, PrivateKeySigner) {
         kind: ParticipantKind::Agent,
         name: "Subscriber".into(),
         description: String::new(),
-        webhook_url: None,
+        webhook_url: Some(webhook_url.to_owned()),
         capabilities: Vec::new(),
         api_key_hash: api_key.hash(),
         api_key_prefix: api_key.prefix().to_owned(),
@@ -46,7 +50,7 @@ async fn agent(env: &Env) -> (Participant, PrivateKeySigner) {
         registration_nonce: PrivateKeySigner::random().to_bytes(),
     };
     match env.market.ledger().register_participant(&new).await.unwrap() {
-        Registration::Created(participant) => (participant, key),
+        Registration::Created(participant) => (participant, api_key.expose().to_owned(), key),
         Registration::Existing(_) => panic!("a random wallet registered twice"),
     }
 }
@@ -78,16 +82,17 @@ async fn available(env: &Env, wallet: Address) -> U256 {
     env.market.ledger().balance(&account(env, wallet)).await.unwrap().available
 }
 
-/// Polls until `check` holds for the subscription.
-async fn wait_for(env: &Env, id: alloy::primitives::B256, what: &str, check: impl Fn(&SubscriptionView) -> bool) {
+/// Polls `GET /v1/subscriptions/{id}` until `check` holds.
+async fn wait_for(env: &Env, key: &str, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..600 {
-        let view = env.market.ledger().subscription(id).await.unwrap().unwrap();
-        if check(&view) {
-            return;
+        let answer = env.get(&format!("/v1/subscriptions/{id}"), Some(key)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        if check(&answer.body) {
+            return answer.body;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("{what} never happened: {:?}", env.market.ledger().subscription(id).await.unwrap());
+    panic!("{what} never happened: {}", env.get(&format!("/v1/subscriptions/{id}"), Some(key)).await.body);
 }
 
 async fn wait_available(env: &Env, wallet: Address, expected: u64) {
@@ -106,100 +111,182 @@ async fn travel(env: &Env, seconds: u64) {
     env.chain.provider.anvil_mine(Some(1), None).await.unwrap();
 }
 
-async fn plan(env: &Env, provider: ParticipantId, service: ServiceId, price: u64, max_requests: Option<u32>) -> Plan {
-    let new = NewPlan {
-        id: PlanId(Uuid::new_v4()),
-        provider_id: provider,
-        name: "Monthly".into(),
-        description: "every call, every month".into(),
-        interval: PlanInterval::Monthly,
-        price: U256::from(price),
-        service_ids: vec![service],
-        max_requests,
-    };
-    env.market.ledger().create_plan(&new).await.unwrap()
+/// `POST /v1/services/{service}/purchase` with the agent's API key and no payment.
+async fn purchase(env: &Env, service: &str, key: &str) -> Answer {
+    env.send(
+        Method::POST,
+        &format!("/v1/services/{service}/purchase"),
+        Some(key),
+        Some(&json!({"brief": {"text": "x"}})),
+    )
+    .await
+}
+
+fn code(answer: &Answer) -> &str {
+    answer.body["error"]["code"].as_str().unwrap_or_default()
+}
+
+/// Both receivers got a `kind` webhook about `id`.
+async fn both_told(hooks: [&Receiver; 2], kind: &str, id: &str) {
+    for receiver in hooks {
+        let (_, _, event) = receiver.wait_for(kind).await;
+        assert_eq!(event["subscription_id"], id, "{event}");
+    }
 }
 
 #[tokio::test]
-async fn subscriptions_renew_go_past_due_recover_pause_cancel_and_expire_on_chain() {
+async fn plans_and_subscriptions_renew_go_past_due_recover_pause_cancel_and_expire_on_chain() {
     let mut env = Env::start_with("subscriptions_flow", |c| {
+        c.allow_private_webhooks = true;
+        c.reactor_interval_ms = 50;
         c.subscription_keeper_interval_ms = 100;
         c.subscription_grace_secs = GRACE;
     })
     .await;
     env.run_background().await;
-    let (provider, provider_key) = env.participant(ParticipantKind::Provider, "Plans").await;
-    let svc = ServiceId(service(&env, &provider_key, "data_api", "0.005").await.parse().unwrap());
-    // $10 a month to the provider: the subscriber pays $10.50 with the 5% fee.
-    let monthly = plan(&env, provider.id, svc, 10_000_000, Some(3)).await;
-    let (agent, agent_key) = agent(&env).await;
+    let (provider_hooks, provider_url) = Receiver::start().await;
+    let (agent_hooks, agent_url) = Receiver::start().await;
+    let hooks = [&provider_hooks, &agent_hooks];
+    let (_, provider_key, _, provider_wallet) = provider(&env, &provider_url).await;
+    let svc = service(&env, &provider_key, "data_api", "0.005").await;
+    let (agent, agent_key, agent_wallet) = agent(&env, &agent_url).await;
     let wallet = agent.wallet;
 
-    // Period 0 from the balance: queued with its price held back, then paid on chain by operateMany's Open.
-    deposit(&env, &agent_key, 21_000_000).await;
-    wait_available(&env, wallet, 21_000_000).await;
-    let a = subscriptions::subscribe(&env.market, &monthly, &provider, &agent).await.unwrap();
-    assert_eq!(available(&env, wallet).await, U256::from(10_500_000), "period 0 held back at once");
-    wait_for(&env, a, "period 0 paid", |s| s.status == "active" && s.periods_charged == 1).await;
-    assert_eq!(available(&env, wallet).await, U256::from(10_500_000), "charged once, the hold released");
-    let again = subscriptions::subscribe(&env.market, &monthly, &provider, &agent).await.unwrap_err();
-    assert_eq!(again.code(), Some(clearing_market::ErrorCode::AlreadySubscribed));
+    // The provider's plan: $10 a month to it, $10.50 with the fee, three covered requests a period.
+    let body = json!({"name": "Pro", "description": "three calls a month", "interval": "monthly", "price": "10.00",
+                      "service_ids": [svc], "max_requests": 3});
+    let made = env.send(Method::POST, "/v1/plans", Some(&provider_key), Some(&body)).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert_eq!((made.body["agent_price"].as_str(), made.body["fee"].as_str()), (Some("10.500000"), Some("0.500000")));
+    let plan_a = made.body["id"].as_str().unwrap().to_owned();
+    let by_agent = env.send(Method::POST, "/v1/plans", Some(&agent_key), Some(&body)).await;
+    assert_eq!((by_agent.status, code(&by_agent)), (StatusCode::FORBIDDEN, "providers_only"));
+    let listed = env.get(&format!("/v1/plans?provider={}", provider_wallet.address()), None).await;
+    assert_eq!(listed.body["plans"][0]["id"], plan_a.as_str(), "{}", listed.body);
 
-    // Covered requests: three per period, then none.
+    // Period 0 from the balance: refused while the balance is short; then queued (202, pending) with its price held
+    // back at once, and paid on chain by operateMany's Open.
+    let subscribe = |plan: String| {
+        let env = &env;
+        let key = agent_key.clone();
+        async move { env.send(Method::POST, &format!("/v1/plans/{plan}/subscribe"), Some(&key), None).await }
+    };
+    let short = subscribe(plan_a.clone()).await;
+    assert_eq!((short.status, code(&short)), (StatusCode::CONFLICT, "insufficient_balance"), "{}", short.body);
+    deposit(&env, &agent_wallet, 21_000_000).await;
+    wait_available(&env, wallet, 21_000_000).await;
+    let queued = subscribe(plan_a.clone()).await;
+    assert_eq!(
+        (queued.status, queued.body["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("pending")),
+        "{}",
+        queued.body
+    );
+    let a = queued.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(available(&env, wallet).await, U256::from(10_500_000), "period 0 held back at once");
+    let again = subscribe(plan_a.clone()).await;
+    assert_eq!((again.status, code(&again)), (StatusCode::CONFLICT, "already_subscribed"));
+    wait_for(&env, &agent_key, &a, "period 0 paid", |s| s["status"] == "active" && s["periods_paid"] == 1).await;
+    assert_eq!(available(&env, wallet).await, U256::from(10_500_000), "charged once, the hold released");
+    both_told(hooks, "subscription_started", &a).await;
+
+    // Covered purchases: three per period with the API key and no payment, then the ordinary 402.
     for used in 1..=3 {
-        let covered = env.market.ledger().use_subscription(agent.id, svc).await.unwrap().expect("covered");
-        assert_eq!((covered.subscription, covered.period, covered.used), (a, 0, used));
+        let covered = purchase(&env, &svc, &agent_key).await;
+        assert_eq!(covered.status, StatusCode::CREATED, "{}", covered.body);
+        assert_eq!(
+            (covered.body["paid_by"].as_str(), covered.body["requests_used"].as_u64()),
+            (Some("subscription"), Some(used))
+        );
     }
-    assert!(env.market.ledger().use_subscription(agent.id, svc).await.unwrap().is_none(), "the cap");
+    assert_eq!(purchase(&env, &svc, &agent_key).await.status, StatusCode::PAYMENT_REQUIRED, "past the cap: pay");
 
     // The renewal at the period's end, by the keeper.
     travel(&env, MONTH).await;
-    wait_for(&env, a, "the renewal", |s| s.periods_charged == 2 && s.status == "active").await;
+    wait_for(&env, &agent_key, &a, "the renewal", |s| s["periods_paid"] == 2 && s["status"] == "active").await;
+    both_told(hooks, "subscription_renewed", &a).await;
     wait_available(&env, wallet, 0).await;
-    let covered = env.market.ledger().use_subscription(agent.id, svc).await.unwrap().expect("a new period");
-    assert_eq!((covered.period, covered.used), (1, 1), "a fresh count each period");
+    let covered = purchase(&env, &svc, &agent_key).await;
+    assert_eq!(
+        (covered.body["period"].as_u64(), covered.body["requests_used"].as_u64()),
+        (Some(1), Some(1)),
+        "a fresh count"
+    );
 
     // A renewal the balance cannot pay goes past due; a top-up makes the keeper retry at once, and it is paid.
     travel(&env, MONTH).await;
-    wait_for(&env, a, "past due", |s| s.status == "past_due" && s.attempts == 1).await;
-    assert!(env.market.ledger().use_subscription(agent.id, svc).await.unwrap().is_none(), "unpaid: not covered");
-    deposit(&env, &agent_key, 10_500_000).await;
-    wait_for(&env, a, "the retry paid", |s| s.status == "active" && s.periods_charged == 3).await;
+    wait_for(&env, &agent_key, &a, "past due", |s| s["status"] == "past_due" && s["failed_attempts"] == 1).await;
+    both_told(hooks, "subscription_past_due", &a).await;
+    assert_eq!(purchase(&env, &svc, &agent_key).await.status, StatusCode::PAYMENT_REQUIRED, "unpaid: not covered");
+    deposit(&env, &agent_wallet, 10_500_000).await;
+    wait_for(&env, &agent_key, &a, "the retry paid", |s| s["status"] == "active" && s["periods_paid"] == 3).await;
     wait_available(&env, wallet, 0).await;
 
     // A second plan, paid from a small top-up; paused and resumed.
-    let small = plan(&env, provider.id, svc, 1_000_000, None).await;
-    deposit(&env, &agent_key, 1_050_000).await;
+    let body = json!({"name": "Lite", "interval": "monthly", "price": "1.00", "service_ids": [svc]});
+    let plan_b = env.send(Method::POST, "/v1/plans", Some(&provider_key), Some(&body)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    deposit(&env, &agent_wallet, 1_050_000).await;
     wait_available(&env, wallet, 1_050_000).await;
-    let b = subscriptions::subscribe(&env.market, &small, &provider, &agent).await.unwrap();
-    wait_for(&env, b, "b paid", |s| s.status == "active" && s.periods_charged == 1).await;
-    let view = env.market.ledger().subscription(b).await.unwrap().unwrap();
-    subscriptions::operate(&env.market, &view, OperationKind::Pause).await.unwrap();
-    wait_for(&env, b, "paused", |s| s.status == "paused").await;
-    let view = env.market.ledger().subscription(b).await.unwrap().unwrap();
-    let refused = subscriptions::operate(&env.market, &view, OperationKind::Pause).await.unwrap_err();
-    assert_eq!(refused.code(), Some(clearing_market::ErrorCode::SubscriptionStatusConflict));
-    subscriptions::operate(&env.market, &view, OperationKind::Resume).await.unwrap();
-    wait_for(&env, b, "resumed", |s| s.status == "active").await;
+    let b = subscribe(plan_b.clone()).await.body["id"].as_str().unwrap().to_owned();
+    wait_for(&env, &agent_key, &b, "b paid", |s| s["status"] == "active" && s["periods_paid"] == 1).await;
+    let operate = |id: String, op: &'static str| {
+        let env = &env;
+        let key = agent_key.clone();
+        async move { env.send(Method::POST, &format!("/v1/subscriptions/{id}/{op}"), Some(&key), None).await }
+    };
+    assert_eq!(operate(b.clone(), "pause").await.status, StatusCode::ACCEPTED);
+    wait_for(&env, &agent_key, &b, "paused", |s| s["status"] == "paused").await;
+    both_told(hooks, "subscription_paused", &b).await;
+    let twice = operate(b.clone(), "pause").await;
+    assert_eq!((twice.status, code(&twice)), (StatusCode::CONFLICT, "subscription_status_conflict"));
+    assert_eq!(operate(b.clone(), "resume").await.status, StatusCode::ACCEPTED);
+    wait_for(&env, &agent_key, &b, "resumed", |s| s["status"] == "active").await;
+    let theirs = env.send(Method::POST, &format!("/v1/subscriptions/{b}/cancel"), Some(&provider_key), None).await;
+    assert_eq!(
+        (theirs.status, code(&theirs)),
+        (StatusCode::NOT_FOUND, "subscription_not_found"),
+        "only the subscriber"
+    );
 
     // Cancel a: access lasts to the end of the paid period, and it is never charged again.
-    let view = env.market.ledger().subscription(a).await.unwrap().unwrap();
-    subscriptions::operate(&env.market, &view, OperationKind::Cancel).await.unwrap();
-    wait_for(&env, a, "cancelled", |s| s.status == "cancelled").await;
-    assert!(env.market.ledger().use_subscription(agent.id, svc).await.unwrap().is_some(), "paid period still covered");
+    assert_eq!(operate(a.clone(), "cancel").await.status, StatusCode::ACCEPTED);
+    wait_for(&env, &agent_key, &a, "cancelled", |s| s["status"] == "cancelled").await;
+    both_told(hooks, "subscription_cancelled", &a).await;
+    assert_eq!(purchase(&env, &svc, &agent_key).await.body["paid_by"], "subscription", "the paid period still covers");
+    let cancelled = env.get("/v1/subscriptions?status=cancelled", Some(&agent_key)).await;
+    assert_eq!(cancelled.body["subscriptions"].as_array().unwrap().len(), 1, "{}", cancelled.body);
+    let subscribers = env.get("/v1/subscriptions?role=provider", Some(&provider_key)).await;
+    assert_eq!(subscribers.body["subscriptions"].as_array().unwrap().len(), 2, "{}", subscribers.body);
 
     // Past the period and its whole grace with no top-up: b expires (written on chain by the keeper's last charge);
     // a, cancelled, is not charged.
-    deposit(&env, &agent_key, 500_000).await;
+    deposit(&env, &agent_wallet, 500_000).await;
     wait_available(&env, wallet, 500_000).await;
     travel(&env, MONTH + GRACE + 1).await;
-    wait_for(&env, b, "b expired", |s| s.status == "expired").await;
-    let expired = env.market.ledger().subscription(b).await.unwrap().unwrap();
-    assert_eq!(expired.periods_charged, 1, "never renewed");
-    let cancelled = env.market.ledger().subscription(a).await.unwrap().unwrap();
-    assert_eq!((cancelled.status.as_str(), cancelled.periods_charged), ("cancelled", 3), "no charge after cancel");
+    let expired = wait_for(&env, &agent_key, &b, "b expired", |s| s["status"] == "expired").await;
+    assert_eq!(expired["periods_paid"], 1, "never renewed");
+    both_told(hooks, "subscription_expired", &b).await;
+    let a_now = env.get(&format!("/v1/subscriptions/{a}"), Some(&agent_key)).await.body;
+    assert_eq!(
+        (a_now["status"].as_str(), a_now["periods_paid"].as_u64()),
+        (Some("cancelled"), Some(3)),
+        "no charge after cancel"
+    );
     assert_eq!(available(&env, wallet).await, U256::from(500_000), "nothing taken after the cancel or the expiry");
     let vault = BalanceVault::new(env.chain.deployment.balance_vault.unwrap(), &env.chain.provider);
     let on_chain = vault.balanceOf(env.chain.token, wallet).call().await.unwrap();
     assert_eq!(on_chain, U256::from(500_000), "the vault agrees with the ledger to the unit");
+
+    // The provider edits, then deletes, its plan: no new subscriber.
+    let edited = env
+        .send(Method::PUT, &format!("/v1/plans/{plan_b}"), Some(&provider_key), Some(&json!({"price": "2.00"})))
+        .await;
+    assert_eq!((edited.status, edited.body["price"].as_str()), (StatusCode::OK, Some("2.000000")), "{}", edited.body);
+    let deleted = env.send(Method::DELETE, &format!("/v1/plans/{plan_b}"), Some(&provider_key), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = subscribe(plan_b).await;
+    assert_eq!((gone.status, code(&gone)), (StatusCode::NOT_FOUND, "plan_not_found"));
 }

@@ -43,9 +43,16 @@ async fn two_dispatchers_deliver_every_event_exactly_once() {
         (receiver.requests().len() >= want).then_some(())
     })
     .await;
-    for id in &ids {
-        assert_eq!(one.webhook_event(*id).await.unwrap().unwrap().status, WebhookStatus::Delivered);
-    }
+    // A receiver has the request before its dispatcher records the answer: wait for the records too.
+    eventually(Duration::from_secs(30), "every event recorded delivered", || async {
+        for id in &ids {
+            if one.webhook_event(*id).await.unwrap().unwrap().status != WebhookStatus::Delivered {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
     first.shutdown().await;
     second.shutdown().await;
     let counts = counts(&receiver);

@@ -7,7 +7,13 @@
 //! the indexed events: the keeper ([`keep`]) queues each due renewal, its retries over the grace, and the final
 //! charge that writes an expiry; cancel, pause and resume are queued operations like the open.
 //!
-//! The HTTP routes over this are not served yet: this module is the engine they will call.
+//! The HTTP routes are in [`routes`], their OpenAPI fragment in [`openapi`].
+
+mod openapi;
+mod routes;
+
+pub(crate) use openapi::OPENAPI;
+pub(crate) use routes::routes;
 
 use alloy_primitives::{B256, U256};
 use alloy_sol_types::SolValue;
