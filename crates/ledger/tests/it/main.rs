@@ -9,4 +9,5 @@ mod routes;
 mod scratch;
 mod search_terms;
 mod settlements;
+mod subscriptions;
 mod webhooks;
