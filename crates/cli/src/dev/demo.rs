@@ -1,5 +1,6 @@
 //! The demo provider `clearing dev` seeds: a provider (anvil account 4's wallet, so its claims land on a known
-//! account) with one service of each tier and one digital product (a small CSV), so a newcomer can buy one at once.
+//! account) with one service of each tier, one digital product (a small CSV) and one monthly plan bundling the data_api
+//! service, so a newcomer can buy or subscribe at once.
 
 use std::path::Path;
 
@@ -7,8 +8,8 @@ use alloy::primitives::{Address, B256, address};
 use clearing_ledger::{
     Ledger,
     market::{
-        NewParticipant, NewProduct, NewService, ParticipantId, ParticipantKind, PricingModel, ProductFile, ProductId,
-        Registration, ServiceId, ServiceStatus, ServiceType,
+        NewParticipant, NewPlan, NewProduct, NewService, ParticipantId, ParticipantKind, PlanId, PlanInterval,
+        PricingModel, ProductFile, ProductId, Registration, ServiceId, ServiceStatus, ServiceType,
     },
 };
 use clearing_market::{ApiKey, ContentStore, WebhookSecret};
@@ -30,6 +31,8 @@ pub(super) struct Demo {
     pub(super) services: Vec<(ServiceType, ServiceId, Usdc)>,
     /// The demo product's id and listed price (the agent pays it plus the fee).
     pub(super) product: (ProductId, Usdc),
+    /// The demo plan's id and the provider's price per month (the subscriber pays it plus the fee).
+    pub(super) plan: (PlanId, Usdc),
 }
 
 /// Registers the demo provider and lists its three services and its product in `ledger`, the product's file stored
@@ -81,7 +84,21 @@ pub(super) async fn seed(ledger: &Ledger, product_dir: &Path) -> anyhow::Result<
         services.push((service_type, service.id, service.price));
     }
     let product = seed_product(ledger, provider.id, product_dir).await?;
-    Ok(Demo { api_key: key.expose().to_owned(), wallet: provider.wallet, services, product })
+    let data_api = services.iter().filter(|(tier, _, _)| *tier == ServiceType::DataApi).map(|(_, id, _)| *id).collect();
+    let plan = ledger
+        .create_plan(&NewPlan {
+            id: PlanId::random(),
+            provider_id: provider.id,
+            name: "Word count, monthly".into(),
+            description: "A demo plan seeded by clearing dev: 100 word counts a month".into(),
+            interval: PlanInterval::Monthly,
+            price: Usdc::from_atomic(500_000).to_u256(),
+            service_ids: data_api,
+            max_requests: Some(100),
+        })
+        .await?;
+    let plan = (plan.new.id, Usdc::from_atomic(500_000));
+    Ok(Demo { api_key: key.expose().to_owned(), wallet: provider.wallet, services, product, plan })
 }
 
 /// A small CSV for sale, stored by its SHA-256 as `POST /v1/products` stores an upload.

@@ -192,6 +192,19 @@ impl Summary {
                     service.0
                 );
                 println!("     GET /v1/balance (X-API-Key) shows it; GET /v1/balance/withdrawal hands out the exit.");
+                let (plan, price) = demo.plan;
+                println!(
+                    "  8. subscribe to the demo plan ({price} USDC a month plus the fee, from that balance; 100 word \
+                     counts a month without paying):"
+                );
+                println!(
+                    "     curl -s -X POST http://{facilitator}/v1/plans/{}/subscribe -H 'X-API-Key: <api_key>'",
+                    plan.0
+                );
+                println!(
+                    "     GET /v1/subscriptions (X-API-Key) shows it active once the chain charged it; then the purchase \
+                     above with X-API-Key answers paid_by subscription."
+                );
             }
         }
         println!("  health: http://{facilitator}/health   API description: http://{facilitator}/openapi.json");

@@ -13,6 +13,13 @@ use crate::{Ledger, Result, decode::Fields};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PlanId(pub Uuid);
 
+impl PlanId {
+    /// A fresh random id (UUID v4).
+    pub fn random() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
 /// How long one period of a plan lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PlanInterval {

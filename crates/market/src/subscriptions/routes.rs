@@ -301,7 +301,7 @@ async fn create_plan(
     let max_requests = check_max_requests(body.max_requests)?;
     let service_ids = own_services(&market, caller.0.id, &body.service_ids).await?;
     let new = NewPlan {
-        id: PlanId(Uuid::new_v4()),
+        id: PlanId::random(),
         provider_id: caller.0.id,
         name,
         description,
