@@ -115,3 +115,65 @@ impl Ledger {
         Ok(Earnings { held, pending, settled, recent: entries })
     }
 }
+
+/// What an account earned in the balance vault: from balance purchases (debits) and subscription charges, as the
+/// vault credited them (confirmed), and what the market accepted and the vault has not applied yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VaultEarnings {
+    /// Balance purchases applied on chain: their amounts less fees, all time.
+    pub from_purchases: U256,
+    /// Subscription charges: their prices less fees, all time.
+    pub from_subscriptions: U256,
+    /// Claimed out of the vault, all time.
+    pub claimed: U256,
+    /// Claimable now: purchases + subscriptions - claimed.
+    pub claimable: U256,
+    /// Balance purchases the market accepted that the vault has not applied yet (less fees).
+    pub accepted: U256,
+}
+
+impl Ledger {
+    /// `account`'s earnings in `token` in `vault`, confirmed by the indexer, and what is accepted and on its way.
+    pub async fn vault_earnings(
+        &self,
+        chain_id: u64,
+        vault: Address,
+        token: Address,
+        account: Address,
+    ) -> Result<VaultEarnings> {
+        let row = sqlx::query(
+            "WITH confirmed AS (
+                 SELECT coalesce(max(confirmed_block), -1) AS height FROM indexer_checkpoints
+                 WHERE chain_id = $1 AND indexer = $5),
+             events AS (
+                 SELECT e.kind, e.account, e.provider, e.amount, e.fee FROM vault_events e, confirmed c
+                 WHERE e.chain_id = $1 AND e.vault = $2 AND e.token = $3 AND e.block_number <= c.height
+                   AND (e.provider = $4 OR (e.kind = 'claimed' AND e.account = $4)))
+             SELECT
+                 (SELECT coalesce(sum(amount - fee), 0)::text FROM events WHERE kind = 'debited') AS purchases,
+                 (SELECT coalesce(sum(amount - fee), 0)::text FROM events WHERE kind = 'charged') AS subscriptions,
+                 (SELECT coalesce(sum(amount), 0)::text FROM events WHERE kind = 'claimed') AS claimed,
+                 (SELECT coalesce(sum(d.amount - d.fee), 0)::text FROM balance_debits d
+                  JOIN escrow_actions a ON a.id = d.action_id
+                  WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.provider = $4
+                    AND a.status IN ('pending', 'submitted')) AS accepted",
+        )
+        .bind(int(chain_id))
+        .bind(vault.as_slice())
+        .bind(token.as_slice())
+        .bind(account.as_slice())
+        .bind(MAIN_INDEXER)
+        .fetch_one(&self.pool)
+        .await?;
+        let f = Fields::of("vault_events", &row);
+        let (from_purchases, from_subscriptions, claimed): (U256, U256, U256) =
+            (f.number("purchases")?, f.number("subscriptions")?, f.number("claimed")?);
+        Ok(VaultEarnings {
+            from_purchases,
+            from_subscriptions,
+            claimed,
+            claimable: from_purchases.saturating_add(from_subscriptions).saturating_sub(claimed),
+            accepted: f.number("accepted")?,
+        })
+    }
+}

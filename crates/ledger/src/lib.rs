@@ -46,7 +46,7 @@ use tracing::info;
 
 pub use actions::{Action, ActionId, EscrowAction, NewAction, StepKind, VaultDebit};
 pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
-pub use earnings::{BalanceEntry, Earnings};
+pub use earnings::{BalanceEntry, Earnings, VaultEarnings};
 pub use error::{Error, Result};
 pub use escrow::JobId;
 pub use index::{

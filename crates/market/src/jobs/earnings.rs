@@ -43,6 +43,23 @@ pub(super) async fn earnings(State(market): State<Market>, caller: Authenticated
             })
         })
         .collect();
+    // Balance purchases and subscriptions credit the vault, not the escrow: their part is claimable there.
+    let vault = match market.vault() {
+        Ok(vault) => {
+            let v = market.ledger().vault_earnings(chain_id, vault, token, wallet).await?;
+            json!({
+                "vault": vault.to_checksum(None),
+                "claimable": usdc(v.claimable),
+                "from_balance_purchases": usdc(v.from_purchases),
+                "from_subscriptions": usdc(v.from_subscriptions),
+                "claimed": usdc(v.claimed),
+                "accepted_not_applied": usdc(v.accepted),
+                "claim": "BalanceVault.claim(token, to) from your wallet, or claimFor(token, you) by anyone: it pays \
+                          only you",
+            })
+        }
+        Err(_) => serde_json::Value::Null,
+    };
     Ok(Json(json!({
         "wallet": wallet.to_checksum(None),
         "chain_id": chain_id,
@@ -52,6 +69,7 @@ pub(super) async fn earnings(State(market): State<Market>, caller: Authenticated
         "pending": usdc(earnings.pending),
         "settled": usdc(earnings.settled),
         "recent_settlements": recent,
+        "balance_vault": vault,
     }))
     .into_response())
 }

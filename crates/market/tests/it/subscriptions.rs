@@ -280,6 +280,16 @@ async fn plans_and_subscriptions_renew_go_past_due_recover_pause_cancel_and_expi
     let on_chain = vault.balanceOf(env.chain.token, wallet).call().await.unwrap();
     assert_eq!(on_chain, U256::from(500_000), "the vault agrees with the ledger to the unit");
 
+    // The provider's earnings count every charge, less the fee, claimable in the vault.
+    let earnings = env.get("/v1/provider/earnings", Some(&provider_key)).await;
+    let vault_part = &earnings.body["balance_vault"];
+    assert_eq!(
+        (vault_part["from_subscriptions"].as_str(), vault_part["claimable"].as_str()),
+        (Some("31.000000"), Some("31.000000")),
+        "three periods of a and one of b, less the fee: {}",
+        earnings.body
+    );
+
     // The provider edits, then deletes, its plan: no new subscriber.
     let edited = env
         .send(Method::PUT, &format!("/v1/plans/{plan_b}"), Some(&provider_key), Some(&json!({"price": "2.00"})))
