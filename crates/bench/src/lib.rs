@@ -20,6 +20,7 @@ mod market;
 mod payments;
 mod purchase;
 mod purchase_report;
+mod renewal;
 mod report;
 mod run;
 mod webhooks;
@@ -32,6 +33,7 @@ pub use market::{MarketOptions, MarketReport, MarketRow, VOCABULARY, run_market}
 pub use payments::{REPEAT_GAP, VALIDITY_SECS, repeated, signed_bodies};
 pub use purchase::{PRICE, PurchaseOptions, run_purchases};
 pub use purchase_report::{PurchaseReport, PurchaseRow};
+pub use renewal::{RenewalOptions, RenewalReport, run_renewals};
 pub use report::{Report, SettleRow, VerifyRow, machine};
 pub use run::{Options, run};
 pub use webhooks::{Cores, LiveRow, WebhookOptions, WebhookReport, WebhookRow, run_webhooks};

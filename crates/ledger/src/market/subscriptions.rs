@@ -362,6 +362,18 @@ impl Ledger {
         Ok(u64::try_from(now).unwrap_or(0))
     }
 
+    /// How many periods numbered `period` the chain has charged on `chain_id` (indexed), over all subscriptions.
+    pub async fn periods_charged(&self, chain_id: u64, period: u64) -> Result<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM subscription_events WHERE chain_id = $1 AND kind = 'charged' AND period = $2",
+        )
+        .bind(int(chain_id))
+        .bind(int(period))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// Opens `new` for its agent in one transaction: refused when the agent already has a live subscription to the
     /// plan, the balance cannot pay period 0 or a withdrawal request stands; otherwise the open (with period 0's
     /// charge) is queued for `operateMany` and the price held back from the balance until the chain answers.
