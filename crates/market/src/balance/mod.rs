@@ -79,22 +79,7 @@ async fn deposit(
     let price =
         market.edge().escrow_price(body.amount, vault, &format!("Deposit {} USDC to a prepaid balance", body.amount));
     let payment = market.edge().payment(&price, &uri, &headers)?;
-    // Verified first: a payment that cannot settle is a 402 naming why, before it is queued. A repeat of a deposit
-    // that settled no longer verifies (its nonce is used); the queue then answers exactly that payment with its
-    // transaction, so a lost answer is answered again and the deposit is never made twice.
-    if let Err(refused) = market.edge().verify(&payment).await {
-        let queued = match market.edge().signed_by(&payment) {
-            Some((payer, nonce)) => {
-                let key = PaymentKey { chain_id: market.edge().chain_id(), asset: market.edge().token(), payer, nonce };
-                market.ledger().settlement(&key).await?.is_some_and(|s| s.payment.route == Route::VaultDeposit)
-            }
-            None => false,
-        };
-        if !queued {
-            return Err(refused);
-        }
-    }
-    let settled = market.edge().settle_keyed(&payment, Route::VaultDeposit).await?;
+    let settled = settle_deposit(&market, &payment).await?;
     let payer = settled.payer();
     info!(%payer, amount = %body.amount, tx = ?settled.transaction(), "deposited to a balance");
     let account = account_of(&market, vault, payer);
@@ -109,6 +94,27 @@ async fn deposit(
         "balance": balance_view(&market, &account, &balance),
     });
     Ok(settled.attach((StatusCode::CREATED, Json(answer)).into_response()))
+}
+
+/// Settles `payment` (an x402 payment whose payTo is the vault) as a deposit credited to its payer.
+///
+/// Verified first: a payment that cannot settle is a 402 naming why, before it is queued. A repeat of a deposit that
+/// settled no longer verifies (its nonce is used); the queue then answers exactly that payment with its transaction,
+/// so a lost answer is answered again and the deposit is never made twice.
+pub(crate) async fn settle_deposit(market: &Market, payment: &crate::Payment) -> Result<crate::Settled> {
+    if let Err(refused) = market.edge().verify(payment).await {
+        let queued = match market.edge().signed_by(payment) {
+            Some((payer, nonce)) => {
+                let key = PaymentKey { chain_id: market.edge().chain_id(), asset: market.edge().token(), payer, nonce };
+                market.ledger().settlement(&key).await?.is_some_and(|s| s.payment.route == Route::VaultDeposit)
+            }
+            None => false,
+        };
+        if !queued {
+            return Err(refused);
+        }
+    }
+    market.edge().settle_keyed(payment, Route::VaultDeposit).await
 }
 
 async fn balance(State(market): State<Market>, caller: Authenticated) -> Result<Json<Value>> {

@@ -264,26 +264,66 @@ pub(crate) const OPENAPI: &str = r##"{
         }
       ],
       "post": {
-        "summary": "Subscribe, paying the first period (agent_price) from your prepaid balance",
+        "summary": "Subscribe: the first period (agent_price) from your prepaid balance, or through x402 into it",
         "security": [
           {
             "MarketApiKey": []
           }
         ],
-        "description": "In one transaction: refused when you already have a live subscription to the plan (409 already_subscribed), your balance cannot pay the first period (409 insufficient_balance: deposit with POST /v1/balance/deposit) or a withdrawal request stands (409 withdrawal_pending); otherwise the first period's price is held back from your balance and the subscription is opened on the Subscriptions contract with its first period charged in the same transaction. Answered 202 with the subscription pending; it turns active when the indexer sees the charge.",
+        "description": "Pays the first period (agent_price) from your prepaid balance when it covers it: in one transaction the market refuses a second live subscription to the plan (409 already_subscribed) or a standing withdrawal request (409 withdrawal_pending), holds the first period's price back from your balance and queues the subscription's opening on the Subscriptions contract, its first period charged in the same transaction. When the balance is short it answers 402 (with X-Balance-Refused: insufficient_balance) asking for exactly agent_price paid into the balance vault; any x402 client pays it from your registered wallet (403 wallet_mismatch otherwise), the deposit is settled, and once the indexer confirms it the subscription is made from it. Answered 202 with the subscription pending; it turns active when the indexer sees the first charge.",
         "responses": {
           "202": {
-            "description": "Queued for the chain",
+            "description": "Queued for the chain (the subscription, pending); or, paid through x402 with the deposit not confirmed within the wait, the deposit and subscription null: subscribe again",
+            "headers": {
+              "PAYMENT-RESPONSE": {
+                "$ref": "#/components/headers/MarketPaymentResponse"
+              },
+              "X-PAYMENT-RESPONSE": {
+                "$ref": "#/components/headers/MarketXPaymentResponse"
+              }
+            },
             "content": {
               "application/json": {
                 "schema": {
-                  "$ref": "#/components/schemas/MarketSubscription"
+                  "oneOf": [
+                    {
+                      "$ref": "#/components/schemas/MarketSubscription"
+                    },
+                    {
+                      "type": "object",
+                      "required": [
+                        "subscription",
+                        "deposit",
+                        "message"
+                      ],
+                      "properties": {
+                        "subscription": {
+                          "type": "null"
+                        },
+                        "deposit": {
+                          "type": "object"
+                        },
+                        "message": {
+                          "type": "string"
+                        }
+                      }
+                    }
+                  ]
                 }
               }
             }
           },
+          "400": {
+            "$ref": "#/components/responses/MarketBadRequest"
+          },
           "401": {
             "$ref": "#/components/responses/MarketUnauthorized"
+          },
+          "402": {
+            "$ref": "#/components/responses/MarketPaymentRequired"
+          },
+          "403": {
+            "$ref": "#/components/responses/MarketForbidden"
           },
           "404": {
             "$ref": "#/components/responses/MarketNotFound"

@@ -8,10 +8,12 @@
 //!   `POST /v1/subscriptions/{id}/cancel`, `/pause`, `/resume` (the subscriber's key), answered 202: the chain decides.
 
 use alloy_primitives::{Address, B256};
+use std::time::{Duration, Instant};
+
 use axum::{
     Json, Router,
-    extract::{Path, RawQuery, State},
-    http::StatusCode,
+    extract::{OriginalUri, Path, RawQuery, State},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -24,7 +26,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{Authenticated, ErrorCode, JsonBody, Market, MarketError, Result, balance::usdc, fees};
+use tracing::info;
+
+use crate::{
+    Authenticated, ErrorCode, JsonBody, Market, MarketError, Result,
+    balance::{purchase::mark_fall_through, usdc},
+    fees,
+};
 
 /// Services one plan may bundle.
 const MAX_SERVICES: usize = 100;
@@ -362,14 +370,84 @@ async fn delete_plan(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn subscribe(State(market): State<Market>, Path(id): Path<String>, caller: Authenticated) -> Result<Response> {
+/// Subscribes the caller, paying period 0 from its prepaid balance; when the balance is short, the 402 asks for
+/// exactly one period (`agent_price`) paid into the vault by the caller's own wallet (any x402 client), and the
+/// subscription is made from that deposit once the indexer has confirmed it.
+async fn subscribe(
+    State(market): State<Market>,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    caller: Authenticated,
+) -> Result<Response> {
     let id = parse_plan_id(&id)?;
     let plan =
         market.ledger().plan(id).await?.filter(|p| p.deleted_at.is_none()).ok_or_else(|| plan_not_found(id.0))?;
     let provider = market.ledger().participant(plan.new.provider_id).await?.ok_or_else(|| plan_not_found(id.0))?;
-    let subscription = super::subscribe(&market, &plan, &provider, &caller.0).await?;
+    match super::subscribe(&market, &plan, &provider, &caller.0).await {
+        Ok(subscription) => return answer(&market, subscription, None).await,
+        Err(refused) if refused.code() == Some(ErrorCode::InsufficientBalance) => {}
+        Err(other) => return Err(other),
+    }
+    // The first period through x402: a deposit of one period into the vault.
+    let vault = market.vault()?;
+    let price = usdc(plan.new.price);
+    let agent_price = price.checked_add(fees::fee(price, market.fee())).unwrap_or(price);
+    let demand = market.edge().escrow_price(
+        agent_price,
+        vault,
+        &format!("Subscribe to {}: the first period, into your prepaid balance", plan.new.name),
+    );
+    let payment = match market.edge().payment(&demand, &uri, &headers) {
+        Ok(payment) => payment,
+        Err(demand) => return Ok(mark_fall_through(demand.into_response(), "insufficient_balance")),
+    };
+    // A deposit credits its payer: only the caller's own wallet can fund the caller's subscription.
+    match market.edge().signed_by(&payment) {
+        Some((payer, _)) if payer == caller.0.wallet => {}
+        _ => {
+            return Err(MarketError::refused(
+                ErrorCode::WalletMismatch,
+                format!(
+                    "the payment must come from your registered wallet {}: a deposit credits the wallet that pays",
+                    caller.0.wallet
+                ),
+            ));
+        }
+    }
+    let settled = crate::balance::settle_deposit(&market, &payment).await?;
+    info!(payer = %caller.0.wallet, amount = %agent_price, tx = ?settled.transaction(), "deposited to subscribe");
+    // The subscription draws on confirmed money: wait (boundedly) for the indexer to confirm the deposit.
+    let deadline = Instant::now() + Duration::from_millis(market.config().claim_wait_ms);
+    loop {
+        match super::subscribe(&market, &plan, &provider, &caller.0).await {
+            Ok(subscription) => return answer(&market, subscription, Some(settled)).await,
+            Err(e) if e.code() == Some(ErrorCode::InsufficientBalance) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) if e.code() == Some(ErrorCode::InsufficientBalance) => {
+                // The money is safe in the balance; the subscription is one more call away.
+                let body = json!({
+                    "subscription": null,
+                    "deposit": {"amount": agent_price, "tx_hash": settled.transaction().map(|tx| tx.to_string())},
+                    "message": "your deposit is on chain but not confirmed yet; subscribe again once GET /v1/balance \
+                                shows it: the balance then pays the first period, with no new payment",
+                });
+                return Ok(settled.attach((StatusCode::ACCEPTED, Json(body)).into_response()));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+}
+
+/// 202 with the queued subscription (and the deposit's settlement header, when one paid for it).
+async fn answer(market: &Market, subscription: B256, settled: Option<crate::Settled>) -> Result<Response> {
     let view = market.ledger().subscription(subscription).await?.ok_or_else(|| subscription_not_found(subscription))?;
-    Ok((StatusCode::ACCEPTED, Json(subscription_view(&market, &view))).into_response())
+    let response = (StatusCode::ACCEPTED, Json(subscription_view(market, &view))).into_response();
+    Ok(match settled {
+        Some(settled) => settled.attach(response),
+        None => response,
+    })
 }
 
 async fn list_subscriptions(

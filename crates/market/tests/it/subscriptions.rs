@@ -23,8 +23,10 @@ use clearing_market::{ApiKey, WebhookSecret};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use clearing_client::{Payer, Policy};
+
 use crate::{
-    harness::{Answer, Env},
+    harness::{Answer, DOLLAR, Env, json as paid_json},
     jobs::{Receiver, provider, service},
 };
 
@@ -171,19 +173,27 @@ async fn plans_and_subscriptions_renew_go_past_due_recover_pause_cancel_and_expi
         let key = agent_key.clone();
         async move { env.send(Method::POST, &format!("/v1/plans/{plan}/subscribe"), Some(&key), None).await }
     };
+    // With no balance, the first period is asked for through x402: exactly agent_price into the vault, from the
+    // subscriber's own wallet (another wallet's payment would credit that wallet's balance, so it is refused).
     let short = subscribe(plan_a.clone()).await;
-    assert_eq!((short.status, code(&short)), (StatusCode::CONFLICT, "insufficient_balance"), "{}", short.body);
-    deposit(&env, &agent_wallet, 21_000_000).await;
-    wait_available(&env, wallet, 21_000_000).await;
-    let queued = subscribe(plan_a.clone()).await;
-    assert_eq!(
-        (queued.status, queued.body["status"].as_str()),
-        (StatusCode::ACCEPTED, Some("pending")),
-        "{}",
-        queued.body
-    );
-    let a = queued.body["id"].as_str().unwrap().to_owned();
-    assert_eq!(available(&env, wallet).await, U256::from(10_500_000), "period 0 held back at once");
+    assert_eq!(short.status, StatusCode::PAYMENT_REQUIRED, "{}", short.body);
+    assert_eq!(short.headers["x-balance-refused"], "insufficient_balance");
+    let (stranger, _) = env.payer(20 * DOLLAR).await;
+    let stranger = Payer::new(stranger, Policy::at_most(U256::from(20 * DOLLAR)));
+    let theirs = env.pay(&stranger, &format!("/v1/plans/{plan_a}/subscribe"), &json!({}), Some(&agent_key)).await;
+    assert_eq!(theirs.status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&theirs.body));
+    env.facilitator.verifier.sync().await.unwrap();
+    let own = Payer::new(agent_wallet.clone(), Policy::at_most(U256::from(20 * DOLLAR)));
+    let paid = env.pay(&own, &format!("/v1/plans/{plan_a}/subscribe"), &json!({}), Some(&agent_key)).await;
+    assert_eq!(paid.status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&paid.body));
+    let signed = paid.payment.as_ref().map(|p| p.authorization.value);
+    assert_eq!(signed, Some(U256::from(10_500_000)), "one period, fee included");
+    let queued = paid_json(&paid);
+    assert_eq!(queued["status"], "pending", "{queued}");
+    let a = queued["id"].as_str().unwrap().to_owned();
+    assert_eq!(available(&env, wallet).await, U256::ZERO, "the deposit holds period 0");
+    deposit(&env, &agent_wallet, 10_500_000).await;
+    wait_available(&env, wallet, 10_500_000).await;
     let again = subscribe(plan_a.clone()).await;
     assert_eq!((again.status, code(&again)), (StatusCode::CONFLICT, "already_subscribed"));
     wait_for(&env, &agent_key, &a, "period 0 paid", |s| s["status"] == "active" && s["periods_paid"] == 1).await;
