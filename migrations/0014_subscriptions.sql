@@ -25,6 +25,17 @@ ALTER TYPE settlement_route ADD VALUE IF NOT EXISTS 'subscription_operation';
 ALTER TYPE escrow_action_kind ADD VALUE IF NOT EXISTS 'subscription_charge';
 ALTER TYPE escrow_action_kind ADD VALUE IF NOT EXISTS 'subscription_operation';
 
+-- Providers' vault income (balance purchases, subscriptions) is claimed through the same queue as the escrow's:
+-- 'vault_claim' rows, shaped like 'claim' (an account, no job), posted with BalanceVault.claimMany, which pays each
+-- account only to itself. Its one-in-flight index is in 0016 (it needs the value committed).
+ALTER TYPE settlement_route ADD VALUE IF NOT EXISTS 'vault_claim';
+ALTER TYPE escrow_action_kind ADD VALUE IF NOT EXISTS 'vault_claim';
+ALTER TABLE escrow_actions DROP CONSTRAINT escrow_actions_shape;
+ALTER TABLE escrow_actions ADD CONSTRAINT escrow_actions_shape CHECK (CASE
+    WHEN kind::text IN ('claim', 'vault_claim') THEN account IS NOT NULL AND job_id IS NULL AND terms IS NULL
+    ELSE account IS NULL AND job_id IS NOT NULL AND terms IS NOT NULL
+END);
+
 -- A provider's plan: a price per period for a bundle of its services.
 CREATE TABLE market_plans (
     id           UUID           PRIMARY KEY,

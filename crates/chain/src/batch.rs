@@ -12,6 +12,7 @@
 //! | claims | `Escrow.claimMany(token, accounts)` | `Claimed` / `ClaimFailed` (account) | none |
 //! | deposits | `BalanceVault.depositManyWithTransfer(token, items)` | `Deposited` / `DepositFailed` (agent, nonce) | `DepositBatchSettled` |
 //! | debits | `BalanceVault.debitMany(token, debits)` | `Debited` / `DebitFailed` (payer, debit id) | `DebitBatchSettled` |
+//! | vault claims | `BalanceVault.claimMany(token, accounts)` | `Claimed` / `ClaimFailed` (account) | none |
 //! | charges | `Subscriptions.chargeMany(ids)` | `SubscriptionCharged` / `SubscriptionPastDue` / `SubscriptionExpired` / `ChargeFailed` (id) | `ChargeBatchSettled` |
 //! | operations | `Subscriptions.operateMany(ops)` | `Operated` / `OperationFailed` (id) | `OperationBatchSettled` |
 //!
@@ -117,6 +118,13 @@ pub enum BatchCall {
         /// The debits, in order.
         debits: Vec<Debit>,
     },
+    /// `BalanceVault.claimMany(token, accounts)`: each account's claimable vault balance paid to itself.
+    VaultClaims {
+        /// The token claimed.
+        token: Address,
+        /// The accounts, in order.
+        accounts: Vec<Address>,
+    },
     /// `Subscriptions.chargeMany(ids)`: each subscription's next period charged from its subscriber's balance.
     Charges {
         /// The token of every subscription (a lane of the batcher; the call itself does not name it).
@@ -136,7 +144,7 @@ pub enum BatchCall {
 impl BatchCall {
     /// Whether the balance vault (rather than the settler or the escrow) carries it.
     pub const fn is_vault(&self) -> bool {
-        matches!(self, Self::Deposits { .. } | Self::Debits { .. })
+        matches!(self, Self::Deposits { .. } | Self::Debits { .. } | Self::VaultClaims { .. })
     }
 
     /// Whether the subscription contract carries it.
@@ -201,6 +209,7 @@ impl BatchCall {
             | Self::Claims { token, .. }
             | Self::Deposits { token, .. }
             | Self::Debits { token, .. }
+            | Self::VaultClaims { token, .. }
             | Self::Charges { token, .. }
             | Self::Operations { token, .. } => *token,
         }
@@ -216,6 +225,7 @@ impl BatchCall {
             Self::Claims { accounts, .. } => accounts.len(),
             Self::Deposits { items, .. } => items.len(),
             Self::Debits { debits, .. } => debits.len(),
+            Self::VaultClaims { accounts, .. } => accounts.len(),
             Self::Charges { ids, .. } => ids.len(),
             Self::Operations { ops, .. } => ops.len(),
         }
@@ -248,6 +258,9 @@ impl BatchCall {
             Self::Debits { token, debits } => {
                 BalanceVault::debitManyCall { token: *token, debits: debits.clone() }.abi_encode().into()
             }
+            Self::VaultClaims { token, accounts } => {
+                BalanceVault::claimManyCall { token: *token, accounts: accounts.clone() }.abi_encode().into()
+            }
             Self::Charges { ids, .. } => Subscriptions::chargeManyCall { ids: ids.clone() }.abi_encode().into(),
             Self::Operations { ops, .. } => Subscriptions::operateManyCall { ops: ops.clone() }.abi_encode().into(),
         }
@@ -268,6 +281,7 @@ impl BatchCall {
             Self::Claims { accounts, .. } => accounts.iter().map(|account| (*account, B256::ZERO)).collect(),
             Self::Deposits { items, .. } => items.iter().map(|item| (item.from, item.nonce)).collect(),
             Self::Debits { debits, .. } => debits.iter().map(|debit| (debit.payer, debit.id)).collect(),
+            Self::VaultClaims { accounts, .. } => accounts.iter().map(|account| (*account, B256::ZERO)).collect(),
             Self::Charges { ids, .. } => ids.iter().map(|id| (Address::ZERO, *id)).collect(),
             Self::Operations { ops, .. } => ops.iter().map(|op| (Address::ZERO, op.id)).collect(),
         }
@@ -308,8 +322,10 @@ pub fn decode_receipt(
         outcomes.push(outcome);
     }
     // claimMany has no closing event: its count is the items decoded.
-    let closed =
-        closed.or_else(|| matches!(call, BatchCall::Claims { .. }).then(|| (None, U256::from(outcomes.len()))));
+    let closed = closed.or_else(|| {
+        matches!(call, BatchCall::Claims { .. } | BatchCall::VaultClaims { .. })
+            .then(|| (None, U256::from(outcomes.len())))
+    });
     let Some((closed_token, count)) = closed else {
         return Err(Error::MalformedReceipt { tx, what: "no closing batch event" });
     };
@@ -468,6 +484,18 @@ fn decode_item(
                     .map_err(|_| malformed("undecodable DebitBatchSettled"))?;
                 *closed = Some((Some(e.token), e.items));
                 return Ok(None);
+            }
+            _ => return Ok(None),
+        },
+        BatchCall::VaultClaims { .. } => match topic {
+            BalanceVault::Claimed::SIGNATURE_HASH => {
+                let e = BalanceVault::Claimed::decode_log_data(data).map_err(|_| malformed("undecodable Claimed"))?;
+                (e.account, B256::ZERO, ItemOutcome::Settled)
+            }
+            BalanceVault::ClaimFailed::SIGNATURE_HASH => {
+                let e = BalanceVault::ClaimFailed::decode_log_data(data)
+                    .map_err(|_| malformed("undecodable ClaimFailed"))?;
+                (e.account, B256::ZERO, failed(e.reason))
             }
             _ => return Ok(None),
         },

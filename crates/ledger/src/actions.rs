@@ -65,6 +65,12 @@ pub enum Action {
         /// Whose balance.
         account: Address,
     },
+    /// Pays `account` its whole claimable balance in the balance vault, to itself (`BalanceVault.claimMany`; the
+    /// row's contract is the vault).
+    VaultClaim {
+        /// Whose balance.
+        account: Address,
+    },
     /// A balance debit the market accepted, posted with `BalanceVault.debitMany` (the row's contract is the vault).
     /// Queued only with the purchase that accepted it ([`Ledger::debit_balance`](crate::Ledger::debit_balance)).
     Debit(VaultDebit),
@@ -196,6 +202,7 @@ impl Action {
         match self {
             Self::Step { .. } => RouteKind::EscrowStep,
             Self::Claim { .. } => RouteKind::EscrowClaim,
+            Self::VaultClaim { .. } => RouteKind::VaultClaim,
             Self::Debit(_) => RouteKind::VaultDebit,
             Self::Charge { .. } => RouteKind::SubscriptionCharge,
             Self::Operation { .. } => RouteKind::SubscriptionOperation,
@@ -206,6 +213,7 @@ impl Action {
         match self {
             Self::Step { kind, .. } => kind.as_sql(),
             Self::Claim { .. } => "claim",
+            Self::VaultClaim { .. } => "vault_claim",
             Self::Debit(_) => "vault_debit",
             Self::Charge { .. } => "subscription_charge",
             Self::Operation { .. } => "subscription_operation",
@@ -237,7 +245,9 @@ impl Ledger {
                 kind.provider_bps().map(i32::from),
                 None,
             ),
-            Action::Claim { account } => (None, None, None, None, None, Some(account.to_vec())),
+            Action::Claim { account } | Action::VaultClaim { account } => {
+                (None, None, None, None, None, Some(account.to_vec()))
+            }
             // A debit is queued with the purchase that accepted it, in its transaction, never on its own.
             Action::Debit(_) => return Err(Error::DebitOutsidePurchase),
             // Subscription actions are queued with what they hold back or record, in one transaction.
@@ -269,7 +279,7 @@ impl Ledger {
         }
         let row = sqlx::query(select_actions(
             "WHERE a.chain_id = $1 AND a.escrow = $2 AND a.kind = $3::escrow_action_kind AND a.status <> 'failed'
-               AND (a.job_id = $4 OR (a.kind = 'claim' AND a.asset = $5 AND a.account = $6
+               AND (a.job_id = $4 OR (a.kind::text IN ('claim', 'vault_claim') AND a.asset = $5 AND a.account = $6
                                       AND a.status IN ('pending', 'submitted')))
              ORDER BY a.id DESC LIMIT 1",
         ))
@@ -310,6 +320,7 @@ impl Ledger {
         let kinds: &[&str] = match claim.route {
             RouteKind::EscrowClaim => &["claim"],
             RouteKind::VaultDebit => &["vault_debit"],
+            RouteKind::VaultClaim => &["vault_claim"],
             RouteKind::SubscriptionCharge => &["subscription_charge"],
             RouteKind::SubscriptionOperation => &["subscription_operation"],
             _ => &["complete", "release", "release_with_sig", "dispute_with_sig", "refund", "resolve_with_sig"],
@@ -419,6 +430,8 @@ fn action_from_row(row: &PgRow) -> Result<EscrowAction> {
     let kind: String = f.get("kind")?;
     let action = if kind == "claim" {
         Action::Claim { account: f.address("account")? }
+    } else if kind == "vault_claim" {
+        Action::VaultClaim { account: f.address("account")? }
     } else if kind == "subscription_charge" {
         let subscription =
             f.parsed("terms", "a 32-byte subscription id", |terms: &Vec<u8>| B256::try_from(terms.as_slice()).ok())?;

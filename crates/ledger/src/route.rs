@@ -60,6 +60,8 @@ pub enum RouteKind {
     /// Balance debits ([`crate::Action::Debit`]): no authorization, items are the market's accepted debits, posted
     /// with `BalanceVault.debitMany`.
     VaultDebit,
+    /// Vault claims ([`crate::Action::VaultClaim`]), posted with `BalanceVault.claimMany`.
+    VaultClaim,
     /// Subscription renewals ([`crate::Action::Charge`]), posted with `Subscriptions.chargeMany`.
     SubscriptionCharge,
     /// The operator's subscription operations ([`crate::Action::Operation`]), posted with
@@ -81,7 +83,7 @@ impl Route {
 
 impl RouteKind {
     /// Every kind.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Transfer,
         Self::EscrowJob,
         Self::EscrowCredit,
@@ -89,6 +91,7 @@ impl RouteKind {
         Self::EscrowClaim,
         Self::VaultDeposit,
         Self::VaultDebit,
+        Self::VaultClaim,
         Self::SubscriptionCharge,
         Self::SubscriptionOperation,
     ];
@@ -97,7 +100,7 @@ impl RouteKind {
     pub const ESCROW: [Self; 4] = [Self::EscrowJob, Self::EscrowCredit, Self::EscrowStep, Self::EscrowClaim];
 
     /// The balance vault's kinds.
-    pub const VAULT: [Self; 2] = [Self::VaultDeposit, Self::VaultDebit];
+    pub const VAULT: [Self; 3] = [Self::VaultDeposit, Self::VaultDebit, Self::VaultClaim];
 
     /// The subscription contract's kinds.
     pub const SUBSCRIPTIONS: [Self; 2] = [Self::SubscriptionCharge, Self::SubscriptionOperation];
@@ -109,6 +112,7 @@ impl RouteKind {
             Self::EscrowStep
                 | Self::EscrowClaim
                 | Self::VaultDebit
+                | Self::VaultClaim
                 | Self::SubscriptionCharge
                 | Self::SubscriptionOperation
         )
@@ -123,6 +127,7 @@ impl RouteKind {
             Self::EscrowClaim => "escrow_claim",
             Self::VaultDeposit => "vault_deposit",
             Self::VaultDebit => "vault_debit",
+            Self::VaultClaim => "vault_claim",
             Self::SubscriptionCharge => "subscription_charge",
             Self::SubscriptionOperation => "subscription_operation",
         }
@@ -137,6 +142,7 @@ impl RouteKind {
             "escrow_claim" => Self::EscrowClaim,
             "vault_deposit" => Self::VaultDeposit,
             "vault_debit" => Self::VaultDebit,
+            "vault_claim" => Self::VaultClaim,
             "subscription_charge" => Self::SubscriptionCharge,
             "subscription_operation" => Self::SubscriptionOperation,
             _ => return None,

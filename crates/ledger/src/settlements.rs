@@ -832,6 +832,7 @@ fn route_from_row(f: &Fields<'_>) -> Result<Route> {
         RouteKind::EscrowStep
         | RouteKind::EscrowClaim
         | RouteKind::VaultDebit
+        | RouteKind::VaultClaim
         | RouteKind::SubscriptionCharge
         | RouteKind::SubscriptionOperation => {
             return Err(Error::Corrupt {

@@ -30,6 +30,7 @@ pub(super) fn batch_call(route: RouteKind, asset: Address, items: &[Settlement])
         RouteKind::EscrowStep
         | RouteKind::EscrowClaim
         | RouteKind::VaultDebit
+        | RouteKind::VaultClaim
         | RouteKind::SubscriptionCharge
         | RouteKind::SubscriptionOperation => {
             error!(%route, "an action route's batch built from payments");
@@ -41,6 +42,16 @@ pub(super) fn batch_call(route: RouteKind, asset: Address, items: &[Settlement])
 /// The call of one batch of an action route (`escrow_step`, `escrow_claim`, `vault_debit`, `subscription_charge`
 /// or `subscription_operation`).
 pub(super) fn action_call(route: RouteKind, asset: Address, actions: &[EscrowAction]) -> BatchCall {
+    if route == RouteKind::VaultClaim {
+        let accounts = actions
+            .iter()
+            .filter_map(|a| match &a.action.action {
+                Action::VaultClaim { account } => Some(*account),
+                _ => None,
+            })
+            .collect();
+        return BatchCall::VaultClaims { token: asset, accounts };
+    }
     if route == RouteKind::SubscriptionCharge {
         let ids = actions
             .iter()

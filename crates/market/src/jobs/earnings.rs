@@ -1,6 +1,7 @@
 //! The provider's money: `GET /v1/provider/earnings` (held in escrow, credited and claimable, claimed, and the
-//! recent balance changes, all from chain events at confirmation depth) and `POST /v1/provider/claim` (the whole
-//! claimable balance paid to the provider's own wallet by the relayer, so the provider needs no gas).
+//! recent balance changes, all from chain events at confirmation depth; and the balance vault's part, from balance
+//! purchases and subscriptions) and `POST /v1/provider/claim` (the whole claimable balance, in the escrow and in the
+//! vault, paid to the provider's own wallet by the relayer, so the provider needs no gas).
 
 use std::time::{Duration, Instant};
 
@@ -79,44 +80,90 @@ pub(super) async fn claim(State(market): State<Market>, caller: Authenticated) -
     let wallet = caller.0.wallet;
     let (chain_id, token) = (market.edge().chain_id(), market.edge().token());
     let confirmed = market.ledger().earnings(chain_id, escrow, token, wallet, 0).await?;
-    if confirmed.pending.is_zero() {
+    // The vault's claimable part (balance purchases, subscriptions), when balances are on.
+    let vault = match market.vault() {
+        Ok(vault) => {
+            let earned = market.ledger().vault_earnings(chain_id, vault, token, wallet).await?;
+            (!earned.claimable.is_zero()).then_some(vault)
+        }
+        Err(_) => None,
+    };
+    if confirmed.pending.is_zero() && vault.is_none() {
         return Err(MarketError::refused(
             ErrorCode::TransitionNotAllowed,
             "nothing to claim: no confirmed credit is waiting (see GET /v1/provider/earnings)",
         ));
     }
-    let new = NewAction {
-        chain_id: market.edge().chain_id(),
-        escrow,
-        asset: market.edge().token(),
-        action: Action::Claim { account: wallet },
+    let deadline = Instant::now() + Duration::from_millis(market.config().claim_wait_ms);
+    let mut claims = Vec::new();
+    if !confirmed.pending.is_zero() {
+        let action = Action::Claim { account: wallet };
+        claims.push(("escrow", queue_and_wait(&market, escrow, action, deadline).await?));
+    }
+    if let Some(vault) = vault {
+        let action = Action::VaultClaim { account: wallet };
+        claims.push(("balance_vault", queue_and_wait(&market, vault, action, deadline).await?));
+    }
+    let views: Vec<serde_json::Value> = claims
+        .iter()
+        .map(|(contract, current)| {
+            let state = claim_state(current.status);
+            json!({
+                "contract": contract,
+                "claim_id": current.id.0,
+                "status": state,
+                "tx_hash": current.tx_hash.map(|tx| tx.to_string()),
+                "reason": (state == "failed")
+                    .then_some("nothing to claim, or the token refused the transfer (paused, blacklisted)"),
+            })
+        })
+        .collect();
+    // The first claim is the answer's top level, as before vault claims; every claim is under `claims`.
+    let first = &claims[0].1;
+    let state = claim_state(first.status);
+    let status = if claims.iter().any(|(_, c)| claim_state(c.status) == "pending") {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
     };
+    Ok((
+        status,
+        Json(json!({
+            "claim_id": first.id.0,
+            "status": state,
+            "to": wallet.to_checksum(None),
+            "tx_hash": first.tx_hash.map(|tx| tx.to_string()),
+            "reason": views[0]["reason"],
+            "claims": views,
+        })),
+    )
+        .into_response())
+}
+
+/// Queues `action` on `contract` (once per account in flight) and waits for it until `deadline`.
+async fn queue_and_wait(
+    market: &Market,
+    contract: alloy_primitives::Address,
+    action: Action,
+    deadline: Instant,
+) -> Result<clearing_ledger::EscrowAction> {
+    let new = NewAction { chain_id: market.edge().chain_id(), escrow: contract, asset: market.edge().token(), action };
     let (action, inserted) = market.ledger().enqueue_action(&new).await?;
     if inserted {
-        info!(%wallet, action = %action.id, "claim queued");
+        info!(%contract, action = %action.id, "claim queued");
     }
-    let deadline = Instant::now() + Duration::from_millis(market.config().claim_wait_ms);
     let mut current = action;
     while !current.status.is_final() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
         current = market.ledger().action(current.id).await?.unwrap_or(current);
     }
-    let (status, state) = match current.status {
-        SettlementStatus::Settled | SettlementStatus::Confirmed => (StatusCode::OK, "claimed"),
-        SettlementStatus::Failed | SettlementStatus::Expired => (StatusCode::OK, "failed"),
-        SettlementStatus::Pending | SettlementStatus::Submitted => (StatusCode::ACCEPTED, "pending"),
-    };
-    let reason =
-        (state == "failed").then_some("nothing to claim, or the token refused the transfer (paused, blacklisted)");
-    Ok((
-        status,
-        Json(json!({
-            "claim_id": current.id.0,
-            "status": state,
-            "to": wallet.to_checksum(None),
-            "tx_hash": current.tx_hash.map(|tx| tx.to_string()),
-            "reason": reason,
-        })),
-    )
-        .into_response())
+    Ok(current)
+}
+
+fn claim_state(status: SettlementStatus) -> &'static str {
+    match status {
+        SettlementStatus::Settled | SettlementStatus::Confirmed => "claimed",
+        SettlementStatus::Failed | SettlementStatus::Expired => "failed",
+        SettlementStatus::Pending | SettlementStatus::Submitted => "pending",
+    }
 }

@@ -300,6 +300,31 @@ async fn plans_and_subscriptions_renew_go_past_due_recover_pause_cancel_and_expi
         earnings.body
     );
 
+    // The provider claims it with no gas: the relayer's claimMany pays the vault balance to the provider's wallet.
+    let usdc = MockUSDC::new(env.chain.token, &env.chain.provider);
+    let before = usdc.balanceOf(provider_wallet.address()).call().await.unwrap();
+    let claimed = env.send(Method::POST, "/v1/provider/claim", Some(&provider_key), None).await;
+    assert!(claimed.status.is_success(), "{}", claimed.body);
+    assert_eq!(claimed.body["claims"][0]["contract"], "balance_vault", "{}", claimed.body);
+    for _ in 0..200 {
+        if usdc.balanceOf(provider_wallet.address()).call().await.unwrap() > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = usdc.balanceOf(provider_wallet.address()).call().await.unwrap();
+    assert_eq!(after - before, U256::from(31_000_000), "every subscription's income, to the provider's own wallet");
+    for _ in 0..200 {
+        let earnings = env.get("/v1/provider/earnings", Some(&provider_key)).await;
+        if earnings.body["balance_vault"]["claimed"] == "31.000000" {
+            assert_eq!(earnings.body["balance_vault"]["claimable"], "0.000000");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = env.send(Method::POST, "/v1/provider/claim", Some(&provider_key), None).await;
+    assert_eq!((again.status, code(&again)), (StatusCode::CONFLICT, "transition_not_allowed"), "nothing left");
+
     // The provider edits, then deletes, its plan: no new subscriber.
     let edited = env
         .send(Method::PUT, &format!("/v1/plans/{plan_b}"), Some(&provider_key), Some(&json!({"price": "2.00"})))
