@@ -6,16 +6,17 @@ pub(crate) const OPENAPI: &str = r##"{
     "/v1/services/{id}/purchase": {
       "post": {
         "summary": "Buy a fixed-price service into the escrow with one x402 payment (payTo = the escrow)",
-        "description": "Any x402 client pays it: the requirement is a plain `exact` payment of the listed price to the Escrow contract. The service, its pricing model and the brief (against its input_schema) are checked before payment is asked for. The payment books an escrow job (automated_service, human_service) or is credited at once (data_api), the fee split on chain. 201 is the new job with the funding transaction in PAYMENT-RESPONSE; the job is dispatched when the indexer confirms the funding. A repeat of the same payment answers 200 with the job it bought. With X-BALANCE-AUTH (a balance credential) a data_api service is paid from the prepaid balance instead, answered at once from the database (201, paid_by: balance; a repeat of the Idempotency-Key answers 200 with the same purchase); a short balance, or a standing withdrawal request, falls through to the 402 with X-Balance-Refused saying why; an escrow job (automated_service, human_service) refuses balances (400 balance_not_accepted).",
+        "description": "Any x402 client pays it: the requirement is a plain `exact` payment of the listed price to the Escrow contract. The service, its pricing model and the brief (against its input_schema) are checked before payment is asked for. The payment books an escrow job (automated_service, human_service) or is credited at once (data_api), the fee split on chain. 201 is the new job with the funding transaction in PAYMENT-RESPONSE; the job is dispatched when the indexer confirms the funding. A repeat of the same payment answers 200 with the job it bought. With X-BALANCE-AUTH (a balance credential) a data_api service is paid from the prepaid balance instead, answered at once from the database (201, paid_by: balance; a repeat of the Idempotency-Key answers 200 with the same purchase); a short balance, or a standing withdrawal request, falls through to the 402 with X-Balance-Refused saying why; an escrow job (automated_service, human_service) refuses balances (400 balance_not_accepted). With X-API-Key or X-BALANCE-AUTH, a data_api service covered by one of the caller's subscriptions is served first without payment (201, paid_by: subscription) while the plan's max_requests for the period last.",
         "parameters": [
           {"$ref": "#/components/parameters/MarketServiceId"},
           {"name": "X-BALANCE-AUTH", "in": "header", "required": false, "description": "A balance credential (clb_...) from POST /v1/balance/credentials; never the API key", "schema": {"type": "string"}},
+          {"name": "X-API-Key", "in": "header", "required": false, "description": "Your API key: a data_api service one of your subscriptions covers is then served without payment (201, paid_by: subscription), up to its plan's max_requests per period", "schema": {"type": "string"}},
           {"name": "Idempotency-Key", "in": "header", "required": false, "description": "With X-BALANCE-AUTH: 1 to 200 visible ASCII characters; a repeat is answered with the purchase it made, never paid twice. Absent, a key is derived from the credential, the service and the brief, and holds for 10 to 20 minutes.", "schema": {"type": "string", "maxLength": 200}}
         ],
         "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketPurchaseRequest"}}}},
         "responses": {
-          "201": {"description": "The job", "headers": {"PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketPaymentResponse"}, "X-PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketXPaymentResponse"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
-          "200": {"description": "The job this payment bought before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJob"}}}},
+          "201": {"description": "The job; or a purchase paid from the balance or covered by a subscription (paid_by)", "headers": {"PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketPaymentResponse"}, "X-PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketXPaymentResponse"}}, "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/MarketJob"}, {"$ref": "#/components/schemas/MarketPaidOtherwise"}]}}}},
+          "200": {"description": "The job this payment bought before, or the balance purchase this idempotency key made before", "content": {"application/json": {"schema": {"anyOf": [{"$ref": "#/components/schemas/MarketJob"}, {"$ref": "#/components/schemas/MarketPaidOtherwise"}]}}}},
           "400": {"$ref": "#/components/responses/MarketBadRequest"},
           "401": {"$ref": "#/components/responses/MarketUnauthorized"},
           "402": {"$ref": "#/components/responses/MarketPaymentRequired"},
@@ -235,6 +236,16 @@ pub(crate) const OPENAPI: &str = r##"{
       "MarketResolveRequest": {"type": "object", "additionalProperties": false, "required": ["provider_bps"], "properties": {"provider_bps": {"type": "integer", "minimum": 0, "maximum": 10000}, "signature": {"type": "string", "pattern": "^0x([0-9a-fA-F]{2})*$"}, "deadline": {"type": "integer", "minimum": 0}}},
       "MarketResolveTypedData": {"type": "object", "required": ["job_id", "arbiter", "typed_data"], "properties": {"job_id": {"$ref": "#/components/schemas/MarketUuid"}, "arbiter": {"$ref": "#/components/schemas/MarketWallet"}, "typed_data": {"type": "object"}}},
       "MarketTypedData": {"type": "object", "required": ["job_id", "payer", "typed_data"], "properties": {"job_id": {"$ref": "#/components/schemas/MarketUuid"}, "payer": {"$ref": "#/components/schemas/MarketWallet"}, "typed_data": {"type": "object"}}},
+      "MarketPaidOtherwise": {
+        "description": "A data_api purchase paid from the prepaid balance (paid_by: balance, with its debit) or served under a subscription (paid_by: subscription, with the requests used this period)",
+        "type": "object",
+        "required": ["service_id", "service_type", "paid_by"],
+        "properties": {
+          "service_id": {"type": "string", "format": "uuid"},
+          "service_type": {"type": "string"},
+          "paid_by": {"type": "string", "enum": ["balance", "subscription"]}
+        }
+      },
       "MarketJob": {
         "type": "object",
         "required": ["job_id", "service_id", "provider_id", "service_type", "status", "payer", "price", "provider_net", "platform_fee", "brief", "escrow", "links", "created_at"],

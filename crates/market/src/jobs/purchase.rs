@@ -86,7 +86,12 @@ pub(super) async fn purchase(
     // A subscription of the caller (by API key or balance credential) that covers the service serves it without
     // payment, up to its plan's requests per period.
     let subscriber = caller.map(|c| c.0).or_else(|| credential.as_ref().map(|(_, owner)| owner.clone()));
+    // A credential limited to some services does not spend a subscription's requests on the others either.
+    let in_scope = credential
+        .as_ref()
+        .is_none_or(|(credential, _)| credential.services.as_ref().is_none_or(|ids| ids.contains(&service.id)));
     if let Some(subscriber) = &subscriber
+        && in_scope
         && service.service_type == ServiceType::DataApi
         && market.subscriptions().is_ok()
         && let Some(covered) = market.ledger().use_subscription(subscriber.id, service.id).await?
