@@ -285,3 +285,83 @@ async fn concurrent_covered_requests_never_pass_the_cap_and_a_due_charge_is_queu
     assert_eq!(spent(&pool).await, U256::from(PRICE));
     assert!(ledger.due_charges(CHAIN, 10).await.unwrap().is_empty(), "in flight: not due again");
 }
+
+/// A block at chain time `time`, nothing else.
+async fn block(pool: &PgPool, number: i64, time: i64) {
+    sqlx::query(
+        "INSERT INTO chain_blocks (chain_id, number, hash, parent_hash, timestamp) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(CHAIN as i64)
+    .bind(number)
+    .bind(B256::left_padding_from(&number.to_be_bytes()).as_slice())
+    .bind(B256::ZERO.as_slice())
+    .bind(time)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// A Subscriptions event of `id` at (`block`, `log`).
+async fn sub_event(pool: &PgPool, id: B256, block: i64, log: i64, kind: &str, period: Option<i64>) {
+    sqlx::query(
+        "INSERT INTO subscription_events (chain_id, block_number, log_index, tx_hash, contract, subscription_id, kind,
+                                          period)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(CHAIN as i64)
+    .bind(block)
+    .bind(log)
+    .bind(B256::repeat_byte(3).as_slice())
+    .bind(CONTRACT.as_slice())
+    .bind(id.as_slice())
+    .bind(kind.to_owned())
+    .bind(period)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_refused_renewal_is_retried_three_times_over_the_grace_at_once_after_a_deposit_then_expired(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    let (plan, agent, service) = setup(&ledger, None).await;
+    deposit(&pool, 1, PRICE, 1_000).await;
+    let sub = new_subscription(plan, agent, service, 5);
+    assert!(matches!(ledger.subscribe(&sub).await.unwrap(), SubscribeDecision::Queued(_)));
+    sub_event(&pool, sub.id, 2, 0, "subscribed", None).await;
+    sub_event(&pool, sub.id, 2, 1, "charged", Some(0)).await;
+    sqlx::query("UPDATE escrow_actions SET status = 'expired'").execute(&pool).await.unwrap();
+    let (due, quarter) = (1_000 + 30 * 86_400, 3 * 86_400 / 4);
+    let due_now = || async { ledger.due_charges(CHAIN, 10).await.unwrap() };
+
+    // Period 1 is due: charged at once; the chain refuses it (past due, attempt 1).
+    block(&pool, 3, due).await;
+    assert_eq!(due_now().await.len(), 1);
+    sub_event(&pool, sub.id, 3, 0, "past_due", Some(1)).await;
+    assert!(due_now().await.is_empty(), "a quarter of the grace before the next try");
+    block(&pool, 4, due + quarter - 1).await;
+    assert!(due_now().await.is_empty());
+    block(&pool, 5, due + quarter).await;
+    let retry = due_now().await;
+    assert_eq!((retry.len(), retry[0].attempts, retry[0].lapsed), (1, 1, false), "the first retry");
+
+    // Refused again: a deposit landing after the refusal makes it due at once.
+    sub_event(&pool, sub.id, 5, 0, "past_due", Some(1)).await;
+    assert!(due_now().await.is_empty());
+    deposit(&pool, 6, 10, due + quarter + 1).await;
+    assert_eq!(due_now().await.len(), 1, "retried at once after a top-up");
+
+    // Two more refusals: no fifth try until the grace is over, then one charge that writes the expiry.
+    sub_event(&pool, sub.id, 6, 1, "past_due", Some(1)).await;
+    sub_event(&pool, sub.id, 6, 2, "past_due", Some(1)).await;
+    block(&pool, 7, due + 3 * 86_400 - 1).await;
+    assert!(due_now().await.is_empty(), "three retries used");
+    block(&pool, 8, due + 3 * 86_400).await;
+    let last = due_now().await;
+    assert_eq!((last.len(), last[0].lapsed), (1, true), "the expiry is written");
+    assert_eq!(ledger.queue_charge(&last[0]).await.unwrap(), ChargeQueued::Unreserved, "an expiry holds nothing");
+    sqlx::query("UPDATE escrow_actions SET status = 'expired'").execute(&pool).await.unwrap();
+    sub_event(&pool, sub.id, 8, 0, "expired", Some(1)).await;
+    assert!(due_now().await.is_empty(), "expired for good");
+    assert_eq!(ledger.subscription(sub.id).await.unwrap().unwrap().status, "expired");
+}

@@ -15,6 +15,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
+use clearing_audit::{AnchorPolicy, Record, RecordKind, RecordStatus, record_proof, verify_record};
 use clearing_chain::contracts::{BalanceVault, MockUSDC};
 use clearing_ledger::market::{
     BalanceAccount, NewParticipant, Participant, ParticipantId, ParticipantKind, Registration,
@@ -299,6 +300,27 @@ async fn plans_and_subscriptions_renew_go_past_due_recover_pause_cancel_and_expi
         "three periods of a and one of b, less the fee: {}",
         earnings.body
     );
+
+    // Every charge is a settlement record, anchored and checkable against the chain: four of them.
+    let ledger = env.database.ledger();
+    let mut charges = Vec::new();
+    for _ in 0..200 {
+        env.chain.sequencer(&ledger).run_once().await.unwrap();
+        let records = ledger.audit_records(env.chain.chain_id, 0, u64::MAX >> 2).await.unwrap();
+        charges = records.iter().map(Record::from).filter(|r| r.kind == RecordKind::SubscriptionCharge).collect();
+        if charges.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(charges.len(), 4, "three periods of a, one of b");
+    assert!(charges.iter().all(|r| r.payer == wallet && r.payee == provider_wallet.address()));
+    let policy = AnchorPolicy { every_records: 1, every: Duration::from_secs(60), max_records: 10_000 };
+    env.chain.anchorer(&ledger, policy).run_once().await.unwrap().expect("anchored");
+    let RecordStatus::Anchored(proof) = record_proof(&ledger, env.chain.chain_id, charges[1].seq).await.unwrap() else {
+        panic!("record {} is not anchored", charges[1].seq);
+    };
+    verify_record(&env.chain.provider, &proof, Some(env.chain.deployment.anchor_registry)).await.unwrap();
 
     // The provider claims it with no gas: the relayer's claimMany pays the vault balance to the provider's wallet.
     let usdc = MockUSDC::new(env.chain.token, &env.chain.provider);
