@@ -8,8 +8,8 @@
 -- The market's requests to the chain are operator actions of the one queue (escrow_actions), sent by the batcher:
 --   - 'subscription_operation': Subscriptions.operateMany (open with period 0's charge, cancel, pause, resume);
 --   - 'subscription_charge':    Subscriptions.chargeMany (the keeper's renewals and retries).
--- Both carry the subscription id in job_id's place only through a key unique per request (see the ledger), and the
--- ABI-encoded call item in terms.
+-- In job_id both carry a key unique per request (see the ledger); in terms, a charge carries its subscription id and
+-- an operation its ABI-encoded Subscriptions.Operation.
 --
 -- Money a queued charge will take is held back from the balance from the moment it is queued until the chain says
 -- what became of it (subscription_reservations, added to balance_accounts.spent): otherwise a balance purchase

@@ -41,7 +41,8 @@ pub struct Balance {
     pub withdrawn: U256,
     /// Subscription charges confirmed on chain, ever.
     pub charged: U256,
-    /// Every debit the market accepted and the vault has not refused, ever.
+    /// Every debit the market accepted and the vault has not refused, ever, plus the subscription charges in flight
+    /// (held back until the chain answers them).
     pub spent: U256,
     /// The part of `spent` the vault has not applied yet (queued or in a batch not yet mined).
     pub pending_debits: U256,
