@@ -136,30 +136,41 @@ pub async fn operate(market: &Market, subscription: &SubscriptionView, kind: Ope
     }
 }
 
-/// One keeper round: queues every due renewal, retry and expiry (see `Ledger::due_charges`); how many were queued.
+/// One keeper round: queues every due renewal, retry and expiry (see `Ledger::due_charges`), [`KEEPER_BATCH`] at a
+/// time until none is left that can be queued now; how many were queued.
 pub async fn keep(market: &Market) -> usize {
     let chain_id = market.edge().chain_id();
-    let due = match market.ledger().due_charges(chain_id, KEEPER_BATCH).await {
-        Ok(due) => due,
-        Err(e) => {
-            warn!(error = %e, "looking for due subscriptions failed");
-            return 0;
-        }
-    };
     let mut queued = 0;
-    for charge in &due {
-        match market.ledger().queue_charge(charge).await {
-            Ok(ChargeQueued::Reserved | ChargeQueued::Unreserved) => {
-                queued += 1;
-                info!(subscription = %charge.subscription, period = charge.period, attempts = charge.attempts,
-                      lapsed = charge.lapsed, "subscription charge queued");
+    loop {
+        let due = match market.ledger().due_charges(chain_id, KEEPER_BATCH).await {
+            Ok(due) => due,
+            Err(e) => {
+                warn!(error = %e, "looking for due subscriptions failed");
+                return queued;
             }
-            Ok(ChargeQueued::Deferred) => {
-                debug!(subscription = %charge.subscription, "charge deferred: the agent's debits are in flight");
+        };
+        let mut this_batch = 0;
+        for charge in &due {
+            match market.ledger().queue_charge(charge).await {
+                Ok(ChargeQueued::Reserved | ChargeQueued::Unreserved) => {
+                    this_batch += 1;
+                    debug!(subscription = %charge.subscription, period = charge.period, attempts = charge.attempts,
+                           lapsed = charge.lapsed, "subscription charge queued");
+                }
+                Ok(ChargeQueued::Deferred) => {
+                    debug!(subscription = %charge.subscription, "charge deferred: the agent's debits are in flight");
+                }
+                Ok(ChargeQueued::AlreadyQueued) => {}
+                Err(e) => warn!(subscription = %charge.subscription, error = %e, "queueing a charge failed"),
             }
-            Ok(ChargeQueued::AlreadyQueued) => {}
-            Err(e) => warn!(subscription = %charge.subscription, error = %e, "queueing a charge failed"),
+        }
+        queued += this_batch;
+        // A short batch was the last; a batch that queued nothing (all deferred) would only come back the same.
+        if due.len() < KEEPER_BATCH as usize || this_batch == 0 {
+            if queued > 0 {
+                info!(queued, "subscription charges queued");
+            }
+            return queued;
         }
     }
-    queued
 }
