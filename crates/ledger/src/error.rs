@@ -4,6 +4,9 @@ pub enum Error {
     /// A balance debit given to `enqueue_action`: it is queued only in the purchase that accepts it.
     #[error("a balance debit is queued only with the purchase that accepts it")]
     DebitOutsidePurchase,
+    /// A [`crate::market::DebitQueue`]'s writer stopped (its runtime is shutting down) before it answered.
+    #[error("the balance debit writer stopped before answering")]
+    DebitWriterStopped,
     /// The database URL could not be parsed.
     #[error("invalid database url: {source}")]
     InvalidUrl {

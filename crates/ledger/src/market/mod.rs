@@ -9,6 +9,7 @@
 
 mod balances;
 mod catalog;
+mod debits;
 mod jobs;
 mod participants;
 mod products;
@@ -25,6 +26,7 @@ pub use balances::{
     NewCredential,
 };
 pub use catalog::{CatalogEntry, CatalogPage, CatalogQuery, CatalogSort, ProviderFilter};
+pub use debits::DebitQueue;
 pub use jobs::{EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction};
 pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};
 pub use products::{
