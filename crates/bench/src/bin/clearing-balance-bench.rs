@@ -1,5 +1,5 @@
 //! `clearing-balance-bench`: prints purchases paid from a prepaid balance per second and their latency (one agent's
-//! balance, one credential, every purchase a new one), and how long the vault's `debitMany` batches took to apply
+//! balance, or `--agents N`'s, one credential each, every purchase a new one), and how long the vault's `debitMany` batches took to apply
 //! them on anvil with 1 s blocks. Build it with `--release`; `script/bench` runs it.
 
 use std::path::PathBuf;
@@ -30,6 +30,10 @@ struct Args {
     /// The ledger's pool size (`clearing serve`'s default is 10).
     #[arg(long, default_value_t = 10)]
     db_connections: u32,
+    /// Agents the purchases are spread over, each with its own balance and credential (request i spends agent
+    /// i mod agents's); 1 is the worst case, every purchase on one agent's row.
+    #[arg(long, default_value_t = 1)]
+    agents: usize,
 }
 
 #[tokio::main]
@@ -42,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         connections: args.connections,
         threads: args.threads,
         db_connections: args.db_connections,
+        agents: args.agents.max(1),
     };
     let rows = run_balances(options).await?;
     println!("| connections | answered | failed | answered/s | p50 ms | p99 ms | max ms | all applied after (s) |");
