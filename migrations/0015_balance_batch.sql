@@ -21,6 +21,12 @@
 -- the other, each seeing the last one's debits; spent is read from the row itself, so whatever else adds to it or
 -- takes from it (the refusal trigger of 0013, reservations) is counted as long as it updates the row. spent and the
 -- credential's day are each updated once per batch with the batch's total.
+-- The repeat lookup's index. balance_debits_idempotent (0013) answers it exactly, but without statistics (a new
+-- database, or autovacuum off) the planner ties it with balance_debits_payer, whose leading columns are the same,
+-- and may pick the latter: a scan of every debit of the agent per lookup, slower the more it bought. The batch
+-- looks keys up through this index alone (the account compared in a form no index serves), whatever the statistics.
+CREATE INDEX balance_debits_key ON balance_debits (idempotency_key);
+
 CREATE FUNCTION balance_debit_batch(
     p_chain_id   BIGINT[],
     p_vault      BYTEA[],
@@ -72,7 +78,12 @@ CREATE FUNCTION balance_debit_batch(
     cap             TEXT,
     -- expired: when.
     expired_at      BIGINT
-) LANGUAGE plpgsql AS $$
+) LANGUAGE plpgsql
+-- Generic plans, planned once per connection: every statement here probes indexes row by row (LATERAL ... LIMIT 1),
+-- so the array sizes a custom plan would see change nothing, and replanning each statement on every call (which the
+-- plan cache otherwise keeps doing, a generic plan of an unknown-sized unnest looking dearer) doubled a batch's time.
+SET plan_cache_mode = force_generic_plan
+AS $$
 #variable_conflict use_column
 DECLARE
     v_count     INT := coalesce(cardinality(p_key), 0);
@@ -129,10 +140,9 @@ BEGIN
     INSERT INTO balance_accounts (chain_id, vault, token, account)
     SELECT * FROM unnest(a_chain, a_vault, a_token, a_payer) ORDER BY 1, 2, 3, 4
     ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM balance_accounts b
-    WHERE (b.chain_id, b.vault, b.token, b.account) IN (SELECT * FROM unnest(a_chain, a_vault, a_token, a_payer))
-    ORDER BY b.chain_id, b.vault, b.token, b.account
-    FOR UPDATE OF b;
+    PERFORM 1 FROM unnest(a_chain, a_vault, a_token, a_payer) AS x(c, v, t, a), LATERAL (
+        SELECT 1 FROM balance_accounts b
+        WHERE b.chain_id = x.c AND b.vault = x.v AND b.token = x.t AND b.account = x.a FOR UPDATE) l;
 
     -- Read after the lock (each statement here takes a new snapshot): the last batch's debits are seen.
     SELECT array_agg(s.spent ORDER BY s.k), array_agg(s.confirmed ORDER BY s.k), array_agg(s.unlock_at ORDER BY s.k)
@@ -146,8 +156,9 @@ BEGIN
              WHERE e.chain_id = x.c AND e.vault = x.v AND e.token = x.t AND e.account = x.a
                AND e.kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn') AND e.block_number <= v_height
              ORDER BY e.block_number DESC, e.log_index DESC LIMIT 1) AS unlock_at
-        FROM unnest(a_chain, a_vault, a_token, a_payer) WITH ORDINALITY AS x(c, v, t, a, k)
-        JOIN balance_accounts b ON b.chain_id = x.c AND b.vault = x.v AND b.token = x.t AND b.account = x.a) s;
+        FROM unnest(a_chain, a_vault, a_token, a_payer) WITH ORDINALITY AS x(c, v, t, a, k), LATERAL (
+            SELECT b.spent FROM balance_accounts b
+            WHERE b.chain_id = x.c AND b.vault = x.v AND b.token = x.t AND b.account = x.a LIMIT 1) b) s;
     a_added := array_fill(0::numeric, ARRAY[cardinality(a_chain)]);
 
     -- The credentials, locked FOR SHARE in id order (a revoke waits for this batch, or this batch sees the revoke).
@@ -155,12 +166,14 @@ BEGIN
     FROM (SELECT u.n, dense_rank() OVER (ORDER BY u.id)::int AS k
           FROM unnest(p_credential) WITH ORDINALITY AS u(id, n)) r;
     SELECT array_agg(DISTINCT u.id ORDER BY u.id) INTO c_id FROM unnest(p_credential) AS u(id);
-    PERFORM 1 FROM balance_credentials c WHERE c.id = ANY(c_id) ORDER BY c.id FOR SHARE OF c;
+    PERFORM 1 FROM unnest(c_id) AS x(id), LATERAL (SELECT 1 FROM balance_credentials c WHERE c.id = x.id FOR SHARE) l;
     SELECT array_agg(CASE WHEN c.id IS NULL OR c.revoked_at IS NOT NULL THEN 'revoked'
                           WHEN c.expires_at <= now() THEN 'expired' END ORDER BY u.n),
            array_agg(extract(epoch FROM c.expires_at)::bigint ORDER BY u.n)
     INTO v_live, v_expires
-    FROM unnest(p_credential) WITH ORDINALITY AS u(id, n) LEFT JOIN balance_credentials c ON c.id = u.id;
+    FROM unnest(p_credential) WITH ORDINALITY AS u(id, n)
+    LEFT JOIN LATERAL (
+        SELECT c.id, c.revoked_at, c.expires_at FROM balance_credentials c WHERE c.id = u.id LIMIT 1) c ON true;
 
     -- The capped credentials' days: made at zero if missing, then locked in id order (another market process may
     -- spend the same credential), then read.
@@ -169,14 +182,12 @@ BEGIN
     WHERE u.cap IS NOT NULL AND EXISTS (SELECT 1 FROM balance_credentials c WHERE c.id = u.id)
     ORDER BY 1
     ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM balance_credential_days d
-    WHERE d.credential_id IN (SELECT u.id FROM unnest(p_credential, p_cap) AS u(id, cap) WHERE u.cap IS NOT NULL)
-      AND d.day = v_today
-    ORDER BY d.credential_id
-    FOR UPDATE OF d;
+    PERFORM 1 FROM unnest(c_id) AS x(id), LATERAL (
+        SELECT 1 FROM balance_credential_days d WHERE d.credential_id = x.id AND d.day = v_today FOR UPDATE) l;
     SELECT array_agg(d.spent ORDER BY x.k) INTO c_spent
     FROM unnest(c_id) WITH ORDINALITY AS x(id, k)
-    LEFT JOIN balance_credential_days d ON d.credential_id = x.id AND d.day = v_today;
+    LEFT JOIN LATERAL (
+        SELECT d.spent FROM balance_credential_days d WHERE d.credential_id = x.id AND d.day = v_today LIMIT 1) d ON true;
     c_added := array_fill(0::numeric, ARRAY[cardinality(c_id)]);
 
     -- Rule 1's listing, and the repeats: a debit stored under the key (the oldest), and whether an earlier request
@@ -184,15 +195,18 @@ BEGIN
     IF p_listed THEN
         SELECT array_agg(s.id IS NOT NULL ORDER BY u.n) INTO v_listed
         FROM unnest(p_service, p_amount) WITH ORDINALITY AS u(id, amount, n)
-        LEFT JOIN market_services s ON s.id = u.id AND s.deleted_at IS NULL AND s.status = 'active'
-            AND s.pricing_model = 'fixed' AND s.service_type = 'data_api' AND s.price = u.amount;
+        LEFT JOIN LATERAL (
+            SELECT s.id FROM market_services s
+            WHERE s.id = u.id AND s.deleted_at IS NULL AND s.status = 'active' AND s.pricing_model = 'fixed'
+              AND s.service_type = 'data_api' AND s.price = u.amount LIMIT 1) s ON true;
     END IF;
     SELECT array_agg(x.id ORDER BY u.n) INTO v_stored
     FROM unnest(p_chain_id, p_vault, p_token, p_payer, p_key, p_also) WITH ORDINALITY AS u(c, v, t, a, k, al, n)
     LEFT JOIN LATERAL (
+        -- By balance_debits_key (see it), the account compared in a form no index serves.
         SELECT d.id FROM balance_debits d
-        WHERE d.chain_id = u.c AND d.vault = u.v AND d.token = u.t AND d.payer = u.a
-          AND d.idempotency_key IN (u.k, u.al)
+        WHERE d.idempotency_key IN (u.k, u.al)
+          AND (d.chain_id, d.vault, d.token, d.payer) IS NOT DISTINCT FROM (u.c, u.v, u.t, u.a)
         ORDER BY d.created_at LIMIT 1) x ON true;
     WITH r AS (SELECT * FROM unnest(p_key, p_also) WITH ORDINALITY AS u(k, al, n)),
          f AS (SELECT r.k, min(r.n) AS n FROM r GROUP BY r.k)
@@ -277,15 +291,21 @@ BEGIN
         WHERE x.added > 0 AND d.credential_id = x.id AND d.day = v_today;
     END IF;
 
+    -- Each debit by its key. The lookups here are LATERAL with LIMIT 1 so they stay one index probe per request: the
+    -- planner cannot size the arrays and, flattened, would hash-join whole tables.
     RETURN QUERY
-    SELECT u.n::int, v_decision[u.n], d.id, d.debit_id, d.payer, d.provider, d.amount::text, d.fee::text, d.action_id,
-           a.status::text, b.tx_hash, a.failure_reason, d.idempotency_key, d.service_id,
-           extract(epoch FROM d.created_at)::bigint, v_available[u.n]::text, v_unlock[u.n], v_day[u.n]::text,
-           p_cap[u.n]::text, v_expires[u.n]
+    SELECT u.n::int, v_decision[u.n], r.id, r.debit_id, r.payer, r.provider, r.amount, r.fee, r.action_id, r.status,
+           r.tx_hash, r.failure_reason, r.idempotency_key, r.service_id, r.created, v_available[u.n]::text,
+           v_unlock[u.n], v_day[u.n]::text, p_cap[u.n]::text, v_expires[u.n]
     FROM generate_subscripts(p_key, 1) AS u(n)
-    LEFT JOIN balance_debits d ON d.id = v_debit[u.n]
-    LEFT JOIN escrow_actions a ON a.id = d.action_id
-    LEFT JOIN settlement_batches b ON b.id = a.batch_id
+    LEFT JOIN LATERAL (
+        SELECT d.id, d.debit_id, d.payer, d.provider, d.amount::text AS amount, d.fee::text AS fee, d.action_id,
+               a.status::text AS status, b.tx_hash, a.failure_reason, d.idempotency_key, d.service_id,
+               extract(epoch FROM d.created_at)::bigint AS created
+        FROM balance_debits d
+        JOIN escrow_actions a ON a.id = d.action_id
+        LEFT JOIN settlement_batches b ON b.id = a.batch_id
+        WHERE d.id = v_debit[u.n] LIMIT 1) r ON true
     ORDER BY u.n;
 END
 $$;
