@@ -27,6 +27,14 @@
 -- looks keys up through this index alone (the account compared in a form no index serves), whatever the statistics.
 CREATE INDEX balance_debits_key ON balance_debits (idempotency_key);
 
+-- The confirmed balance's index: an agent's deposits, withdrawals and charges, and its withdrawal requests, without
+-- its 'debited' events (one per debit the vault applied, so nearly all of a busy agent's events). Through
+-- vault_events_account a batch read every one of them twice (the sum, and the search for the latest withdrawal
+-- event): 27 ms a batch once an agent had 20,000 applied debits. Partial, so even without statistics the planner
+-- prefers it (it is far smaller than the full index with the same leading columns).
+CREATE INDEX vault_events_balance ON vault_events (chain_id, vault, token, account, block_number, log_index)
+    WHERE kind IN ('deposited', 'withdrawn', 'charged', 'withdrawal_requested', 'withdrawal_cancelled');
+
 CREATE FUNCTION balance_debit_batch(
     p_chain_id   BIGINT[],
     p_vault      BYTEA[],
