@@ -79,6 +79,8 @@ pub struct BalanceOptions {
     pub db_connections: u32,
     /// Agents the purchases are spread over (at least one).
     pub agents: usize,
+    /// The market's balance debit writers.
+    pub debit_writers: usize,
 }
 
 /// One row's figures.
@@ -181,7 +183,10 @@ async fn run_on(options: &BalanceOptions, anvil: &AnvilChild, database_url: &str
     };
     let settle = facilitator.settle_service().context("settling")?.clone();
     let edge = X402Edge::new(facilitator.verifier.clone(), settle, domain, relayer);
-    let market = Market::new(ledger.clone(), market_config, edge)?.with_escrow(deployment.escrow).with_vault(vault);
+    let market = Market::new(ledger.clone(), market_config, edge)?
+        .with_escrow(deployment.escrow)
+        .with_vault(vault)
+        .with_debit_writers(options.debit_writers);
     let wallets: Vec<_> = agents.iter().map(PrivateKeySigner::address).collect();
     let (service, credentials) = setup_market(&ledger, &wallets).await?;
 

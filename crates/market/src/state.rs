@@ -134,6 +134,21 @@ impl Market {
         self
     }
 
+    /// The same market, deciding balance debits with `writers` writers (each a batch at a time on its own database
+    /// connection; default 2). Call it before the market is shared.
+    ///
+    /// # Panics
+    ///
+    /// When the market was cloned already.
+    #[must_use]
+    pub fn with_debit_writers(mut self, writers: usize) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the writers are set before the market is shared")
+            .balance
+            .set_writers(writers);
+        self
+    }
+
     /// The balance vault; 503 when balances are off.
     pub fn vault(&self) -> Result<Address> {
         self.inner.vault.ok_or_else(|| {

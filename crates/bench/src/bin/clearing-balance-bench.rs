@@ -34,6 +34,9 @@ struct Args {
     /// i mod agents's); 1 is the worst case, every purchase on one agent's row.
     #[arg(long, default_value_t = 1)]
     agents: usize,
+    /// The market's balance debit writers (`Market::with_debit_writers`; its default is 2).
+    #[arg(long, default_value_t = 2)]
+    debit_writers: usize,
 }
 
 #[tokio::main]
@@ -47,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
         threads: args.threads,
         db_connections: args.db_connections,
         agents: args.agents.max(1),
+        debit_writers: args.debit_writers,
     };
     let rows = run_balances(options).await?;
     println!("| connections | answered | failed | answered/s | p50 ms | p99 ms | max ms | all applied after (s) |");

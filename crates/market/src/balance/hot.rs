@@ -28,9 +28,10 @@ const LISTING_TTL: Duration = Duration::from_secs(1);
 const CREDENTIAL_TTL: Duration = Duration::from_secs(60);
 /// Entries a map holds before it is emptied (a bound on memory, not a working-set size).
 const MAX_ENTRIES: usize = 10_000;
-/// Debit writers: each decides one batch at a time on its own connection. An agent's debits all go to one writer
-/// (they would wait on the agent's row lock anyway); several let different agents' batches commit together.
-const DEBIT_WRITERS: usize = 4;
+/// Debit writers unless [`crate::Market::with_debit_writers`] says otherwise: each decides one batch at a time on its
+/// own connection. An agent's debits all go to one writer (they would wait on the agent's row lock anyway); several
+/// let different agents' batches commit together, fewer make bigger batches.
+pub(crate) const DEBIT_WRITERS: usize = 2;
 /// Most debits in one batch.
 const MAX_BATCH: usize = 256;
 
@@ -55,6 +56,7 @@ pub(crate) struct Holder {
 pub(crate) struct BalanceHot {
     listings: Copies<ServiceId, Listing>,
     holders: Copies<[u8; 32], Holder>,
+    writers: usize,
     debits: OnceLock<DebitQueue>,
 }
 
@@ -66,7 +68,12 @@ impl fmt::Debug for BalanceHot {
 
 impl BalanceHot {
     pub(crate) fn new() -> Self {
-        Self { listings: Copies::new(LISTING_TTL), holders: Copies::new(CREDENTIAL_TTL), debits: OnceLock::new() }
+        Self {
+            listings: Copies::new(LISTING_TTL),
+            holders: Copies::new(CREDENTIAL_TTL),
+            writers: DEBIT_WRITERS,
+            debits: OnceLock::new(),
+        }
     }
 
     /// The kept listing of `id`, if fresh.
@@ -115,7 +122,12 @@ impl BalanceHot {
 
     /// The debit writers, started on first use (on the runtime serving the purchase).
     pub(crate) fn debits(&self, ledger: &Ledger) -> &DebitQueue {
-        self.debits.get_or_init(|| DebitQueue::spawn(ledger, DEBIT_WRITERS, MAX_BATCH, true))
+        self.debits.get_or_init(|| DebitQueue::spawn(ledger, self.writers, MAX_BATCH, true))
+    }
+
+    /// Sets the number of debit writers (before the first purchase starts them).
+    pub(crate) fn set_writers(&mut self, writers: usize) {
+        self.writers = writers.max(1);
     }
 }
 
