@@ -17,7 +17,7 @@ use std::{
 
 use alloy::primitives::Address;
 use tokio::sync::{mpsc, oneshot};
-use tracing::warn;
+use tracing::{trace, warn};
 use uuid::Uuid;
 
 use super::balances::{DebitDecision, DebitRequest, debit_from_row, debit_id};
@@ -258,7 +258,10 @@ async fn write(ledger: Ledger, mut orders: mpsc::Receiver<Order>, max_batch: usi
     let mut batch = Vec::with_capacity(max_batch);
     while orders.recv_many(&mut batch, max_batch).await > 0 {
         let (requests, answers): (Vec<DebitRequest>, Vec<_>) = batch.drain(..).map(|o| (o.request, o.answer)).unzip();
-        match ledger.debit_balances(&requests, at_listed_price).await {
+        let started = std::time::Instant::now();
+        let decided = ledger.debit_balances(&requests, at_listed_price).await;
+        trace!(debits = requests.len(), micros = started.elapsed().as_micros() as u64, "decided a batch of debits");
+        match decided {
             Ok(decisions) => {
                 for (answer, decision) in answers.into_iter().zip(decisions) {
                     let _ = answer.send(Ok(decision));
