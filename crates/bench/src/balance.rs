@@ -6,8 +6,10 @@
 //! `approve` + `deposit` and, once the indexer has confirmed it, is registered as an agent holding one balance
 //! credential. Then `purchases` requests `POST /v1/services/{id}/purchase` of one `data_api` service with that
 //! credential, each with its own brief (so each derives its own idempotency key: none is a repeat), each sent exactly
-//! once from N keep-alive connections. Every purchase spends the same agent's balance: the worst case, since one
-//! agent's debits are decided one at a time (its `balance_accounts` row is locked by each).
+//! once from N keep-alive connections. By default every purchase spends the same agent's balance: the worst case,
+//! since one agent's debits are decided one batch at a time (its `balance_accounts` row is locked by each). With
+//! `agents` > 1, that many agents (anvil account 1 and random wallets given gas) each deposit and hold a credential,
+//! and request `i` spends agent `i mod agents`'s.
 //!
 //! What a row measures: purchases answered 201 per second and their latency, then how long the batcher took to post
 //! every accepted debit to the vault (`debitMany`, with 1 s blocks) once the load ended.
@@ -20,7 +22,7 @@ use std::{
 
 use alloy::{
     primitives::{B256, U256},
-    providers::Provider,
+    providers::{Provider, ext::AnvilApi},
     signers::local::PrivateKeySigner,
 };
 use anyhow::Context;
@@ -75,6 +77,10 @@ pub struct BalanceOptions {
     pub threads: usize,
     /// The ledger's pool size (`[database] max_connections`; `clearing serve`'s default is 10).
     pub db_connections: u32,
+    /// Agents the purchases are spread over (at least one).
+    pub agents: usize,
+    /// The market's balance debit writers.
+    pub debit_writers: usize,
 }
 
 /// One row's figures.
@@ -124,14 +130,18 @@ async fn run_on(options: &BalanceOptions, anvil: &AnvilChild, database_url: &str
     let vault = deployment.balance_vault.context("the suite deploys a vault")?;
     let domain = TokenDomain::new(chain_id, usdc, TOKEN_NAME, TOKEN_VERSION);
 
-    // The agent's deposit: enough for every row.
+    // Each agent's deposit: enough for every row, whichever agents the purchases go to.
     let rows = options.connections.len().max(1) as u64;
     let deposit = U256::from(PRICE * options.purchases as u64 * rows);
-    let agent: PrivateKeySigner = ANVIL_KEY_1.parse()?;
-    mint_mock_usdc(&deployer, usdc, agent.address(), deposit).await?;
-    let as_agent = clearing_chain::connect_with_signer(&anvil.rpc_url, agent.clone())?;
-    MockUSDC::new(usdc, &as_agent).approve(vault, deposit).send().await?.get_receipt().await?;
-    BalanceVault::new(vault, &as_agent).deposit(usdc, deposit).send().await?.get_receipt().await?;
+    let mut agents: Vec<PrivateKeySigner> = vec![ANVIL_KEY_1.parse()?];
+    agents.extend((1..options.agents).map(|_| PrivateKeySigner::random()));
+    for agent in &agents {
+        deployer.anvil_set_balance(agent.address(), U256::from(10u64).pow(U256::from(18u64))).await?;
+        mint_mock_usdc(&deployer, usdc, agent.address(), deposit).await?;
+        let as_agent = clearing_chain::connect_with_signer(&anvil.rpc_url, agent.clone())?;
+        MockUSDC::new(usdc, &as_agent).approve(vault, deposit).send().await?.get_receipt().await?;
+        BalanceVault::new(vault, &as_agent).deposit(usdc, deposit).send().await?.get_receipt().await?;
+    }
 
     Ledger::create_database_if_missing(database_url).await?;
     let ledger = Ledger::connect(database_url, options.db_connections).await?;
@@ -175,13 +185,20 @@ async fn run_on(options: &BalanceOptions, anvil: &AnvilChild, database_url: &str
     };
     let settle = facilitator.settle_service().context("settling")?.clone();
     let edge = X402Edge::new(facilitator.verifier.clone(), settle, domain, relayer);
-    let market = Market::new(ledger.clone(), market_config, edge)?.with_escrow(deployment.escrow).with_vault(vault);
-    let service = setup_market(&ledger, agent.address()).await?;
+    let market = Market::new(ledger.clone(), market_config, edge)?
+        .with_escrow(deployment.escrow)
+        .with_vault(vault)
+        .with_debit_writers(options.debit_writers);
+    let wallets: Vec<_> = agents.iter().map(PrivateKeySigner::address).collect();
+    let (service, credentials) = setup_market(&ledger, &wallets).await?;
 
-    let account = BalanceAccount { chain_id, vault, token: usdc, account: agent.address() };
-    wait_until(Duration::from_secs(60), async || Ok(ledger.balance(&account).await?.available == deposit))
-        .await
-        .context("the indexer never confirmed the deposit")?;
+    let accounts: Vec<_> =
+        wallets.iter().map(|&account| BalanceAccount { chain_id, vault, token: usdc, account }).collect();
+    for account in &accounts {
+        wait_until(Duration::from_secs(60), async || Ok(ledger.balance(account).await?.available == deposit))
+            .await
+            .context("the indexer never confirmed a deposit")?;
+    }
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let address = listener.local_addr()?;
@@ -194,7 +211,7 @@ async fn run_on(options: &BalanceOptions, anvil: &AnvilChild, database_url: &str
 
     let mut results = Vec::new();
     for (round, &connections) in options.connections.iter().enumerate() {
-        let row = row(options, address, service, connections, round, &ledger, &account).await?;
+        let row = row(options, address, service, &credentials, connections, round, &ledger, &accounts).await?;
         eprintln!(
             "{connections} connections: {:.0} answered/s, p50 {:.2} ms, p99 {:.2} ms; every debit applied {:.1} s \
              after the last answer",
@@ -211,14 +228,16 @@ async fn run_on(options: &BalanceOptions, anvil: &AnvilChild, database_url: &str
     Ok(results)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn row(
     options: &BalanceOptions,
     address: SocketAddr,
     service: ServiceId,
+    credentials: &[Bytes],
     connections: usize,
     round: usize,
     ledger: &Ledger,
-    account: &BalanceAccount,
+    accounts: &[BalanceAccount],
 ) -> anyhow::Result<BalanceRow> {
     let bodies: Vec<Bytes> =
         (0..options.purchases).map(|i| Bytes::from(format!(r#"{{"brief":{{"text":"call {round}-{i}"}}}}"#))).collect();
@@ -226,7 +245,7 @@ async fn row(
         address,
         method: hyper::Method::POST,
         path: format!("/v1/services/{}/purchase", service.0),
-        carry: Carry::BodyWith { name: BALANCE_AUTH_HEADER, value: Bytes::from_static(CREDENTIAL.as_bytes()) },
+        carry: Carry::BodyWithOneOf { name: BALANCE_AUTH_HEADER, values: std::sync::Arc::new(credentials.to_vec()) },
         connections,
         threads: options.threads,
         plan: Plan::EachOnce,
@@ -236,9 +255,11 @@ async fn row(
     let bodies = std::sync::Arc::new(bodies);
     let result = tokio::task::spawn_blocking(move || load::run(&load, bodies)).await??;
     let ended = Instant::now();
-    wait_until(Duration::from_secs(300), async || Ok(ledger.balance(account).await?.pending_debits.is_zero()))
-        .await
-        .context("debits still pending after 300 s")?;
+    for account in accounts {
+        wait_until(Duration::from_secs(300), async || Ok(ledger.balance(account).await?.pending_debits.is_zero()))
+            .await
+            .context("debits still pending after 300 s")?;
+    }
     Ok(BalanceRow {
         connections,
         answered: result.ok,
@@ -252,8 +273,12 @@ async fn row(
     })
 }
 
-/// A provider with one data_api service, and the agent registered with the benchmark credential.
-async fn setup_market(ledger: &Ledger, agent: alloy::primitives::Address) -> anyhow::Result<ServiceId> {
+/// A provider with one data_api service, and the agents registered, each with its benchmark credential (returned in
+/// the agents' order).
+async fn setup_market(
+    ledger: &Ledger,
+    agents: &[alloy::primitives::Address],
+) -> anyhow::Result<(ServiceId, Vec<Bytes>)> {
     let participant = |wallet, kind, name: &str, byte: u8| NewParticipant {
         id: ParticipantId::random(),
         wallet,
@@ -274,8 +299,6 @@ async fn setup_market(ledger: &Ledger, agent: alloy::primitives::Address) -> any
     let provider = registered(
         ledger.register_participant(&participant(provider_wallet, ParticipantKind::Provider, "provider", 1)).await?,
     );
-    let agent_id =
-        registered(ledger.register_participant(&participant(agent, ParticipantKind::Agent, "agent", 2)).await?);
     let service = clearing_ledger::market::NewService {
         id: ServiceId::random(),
         provider_id: provider,
@@ -295,19 +318,28 @@ async fn setup_market(ledger: &Ledger, agent: alloy::primitives::Address) -> any
         status: ServiceStatus::Active,
     };
     let service = ledger.create_service(&service).await?.id;
-    ledger
-        .insert_credential(&NewCredential {
-            id: CredentialId(uuid::Uuid::new_v4()),
-            participant_id: agent_id,
-            token_hash: Sha256::digest(CREDENTIAL.as_bytes()).into(),
-            name: "benchmark".into(),
-            max_per_request: None,
-            max_per_day: None,
-            services: None,
-            expires_at: None,
-        })
-        .await?;
-    Ok(service)
+    let mut credentials = Vec::with_capacity(agents.len());
+    for (i, &agent) in agents.iter().enumerate() {
+        let byte = u8::try_from(i + 2).context("at most 250 agents")?;
+        let agent_id =
+            registered(ledger.register_participant(&participant(agent, ParticipantKind::Agent, "agent", byte)).await?);
+        // The first agent's is the fixed token; the others' the same shape, numbered.
+        let token = if i == 0 { CREDENTIAL.to_owned() } else { format!("clb_{:0>43}", format!("bench{i}")) };
+        ledger
+            .insert_credential(&NewCredential {
+                id: CredentialId(uuid::Uuid::new_v4()),
+                participant_id: agent_id,
+                token_hash: Sha256::digest(token.as_bytes()).into(),
+                name: "benchmark".into(),
+                max_per_request: None,
+                max_per_day: None,
+                services: None,
+                expires_at: None,
+            })
+            .await?;
+        credentials.push(Bytes::from(token));
+    }
+    Ok((service, credentials))
 }
 
 /// Polls `done` every 50 ms until it holds, or fails after `limit`.

@@ -76,6 +76,14 @@ pub enum Carry {
         /// Its value.
         value: Bytes,
     },
+    /// As the request body, request `i` also sending the header `name: values[i % values.len()]` (one credential
+    /// of several agents each).
+    BodyWithOneOf {
+        /// The header's name.
+        name: &'static str,
+        /// Its values, taken in turn.
+        values: Arc<Vec<Bytes>>,
+    },
     /// In the header `name` (an x402 `PAYMENT-SIGNATURE`, say), every request sending the same JSON `body`.
     Header {
         /// The header's name.
@@ -201,6 +209,9 @@ async fn connection(
             match &load.carry {
                 Carry::Body => post.body(Full::new(body))?,
                 Carry::BodyWith { name, value } => post.header(*name, value.as_ref()).body(Full::new(body))?,
+                Carry::BodyWithOneOf { name, values } => {
+                    post.header(*name, values[index % values.len()].as_ref()).body(Full::new(body))?
+                }
                 Carry::Header { name, body: fixed } => {
                     post.header(*name, body.as_ref()).body(Full::new(fixed.clone()))?
                 }

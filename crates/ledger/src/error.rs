@@ -7,6 +7,9 @@ pub enum Error {
     /// A subscription charge or operation given to `enqueue_action`: they are queued by the subscription functions.
     #[error("a subscription action is queued only by the ledger's subscription functions")]
     SubscriptionActionOutsideLedger,
+    /// A [`crate::market::DebitQueue`]'s writer stopped (its runtime is shutting down) before it answered.
+    #[error("the balance debit writer stopped before answering")]
+    DebitWriterStopped,
     /// The database URL could not be parsed.
     #[error("invalid database url: {source}")]
     InvalidUrl {

@@ -29,6 +29,11 @@ pub fn check_schema(schema: &Value) -> Result<(), String> {
 pub fn check_instance(schema: &Value, value: &Value) -> Result<(), (String, String)> {
     let validator =
         jsonschema::validator_for(schema).map_err(|e| (String::new(), format!("the schema is unusable: {e}")))?;
+    check_with(&validator, value)
+}
+
+/// [`check_instance`] with the schema compiled already (a listing kept for balance purchases compiles it once).
+pub(crate) fn check_with(validator: &jsonschema::Validator, value: &Value) -> Result<(), (String, String)> {
     match validator.iter_errors(value).next() {
         None => Ok(()),
         Some(error) => Err((error.instance_path().to_string(), error.to_string())),

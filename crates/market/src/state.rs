@@ -17,7 +17,9 @@ use clearing_x402::Price;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::{
-    CatalogCache, ErrorCode, MarketConfig, MarketError, Result, X402Edge, balance, catalog,
+    CatalogCache, ErrorCode, MarketConfig, MarketError, Result, X402Edge, balance,
+    balance::hot::BalanceHot,
+    catalog,
     error::error_response,
     fees::FeeBps,
     jobs,
@@ -38,6 +40,8 @@ struct Inner {
     edge: X402Edge,
     limits: Limits,
     catalog: CatalogCache,
+    /// The listings and credentials balance purchases read, and their debit writers.
+    balance: BalanceHot,
     register_price: Price,
     rotate_key_price: Price,
     job_read_price: Price,
@@ -65,6 +69,7 @@ impl Market {
             inner: Arc::new(Inner {
                 limits: Limits::new(config.rate_limit_per_ip, config.rate_limit_per_key),
                 catalog: CatalogCache::new(Duration::from_millis(config.catalog_cache_ms)),
+                balance: BalanceHot::new(),
                 ledger,
                 edge,
                 register_price,
@@ -128,6 +133,21 @@ impl Market {
     #[must_use]
     pub fn with_vault(mut self, vault: Address) -> Self {
         Arc::get_mut(&mut self.inner).expect("the vault is set before the market is shared").vault = Some(vault);
+        self
+    }
+
+    /// The same market, deciding balance debits with `writers` writers (each a batch at a time on its own database
+    /// connection; default 2). Call it before the market is shared.
+    ///
+    /// # Panics
+    ///
+    /// When the market was cloned already.
+    #[must_use]
+    pub fn with_debit_writers(mut self, writers: usize) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the writers are set before the market is shared")
+            .balance
+            .set_writers(writers);
         self
     }
 
@@ -243,6 +263,11 @@ impl Market {
     /// Tells the catalog its cached answers are stale: every write of services (or of a provider's name) calls it.
     pub fn catalog_changed(&self) {
         self.inner.catalog.clear();
+        self.inner.balance.forget_listings();
+    }
+
+    pub(crate) fn balance_hot(&self) -> &BalanceHot {
+        &self.inner.balance
     }
 
     pub(crate) fn catalog_cache(&self) -> &CatalogCache {

@@ -1,5 +1,5 @@
 //! `clearing-balance-bench`: prints purchases paid from a prepaid balance per second and their latency (one agent's
-//! balance, one credential, every purchase a new one), and how long the vault's `debitMany` batches took to apply
+//! balance, or `--agents N`'s, one credential each, every purchase a new one), and how long the vault's `debitMany` batches took to apply
 //! them on anvil with 1 s blocks. Build it with `--release`; `script/bench` runs it.
 
 use std::path::PathBuf;
@@ -30,10 +30,18 @@ struct Args {
     /// The ledger's pool size (`clearing serve`'s default is 10).
     #[arg(long, default_value_t = 10)]
     db_connections: u32,
+    /// Agents the purchases are spread over, each with its own balance and credential (request i spends agent
+    /// i mod agents's); 1 is the worst case, every purchase on one agent's row.
+    #[arg(long, default_value_t = 1)]
+    agents: usize,
+    /// The market's balance debit writers (`Market::with_debit_writers`; its default is 2).
+    #[arg(long, default_value_t = 2)]
+    debit_writers: usize,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let args = Args::parse();
     let options = BalanceOptions {
         anvil: args.anvil,
@@ -42,6 +50,8 @@ async fn main() -> anyhow::Result<()> {
         connections: args.connections,
         threads: args.threads,
         db_connections: args.db_connections,
+        agents: args.agents.max(1),
+        debit_writers: args.debit_writers,
     };
     let rows = run_balances(options).await?;
     println!("| connections | answered | failed | answered/s | p50 ms | p99 ms | max ms | all applied after (s) |");

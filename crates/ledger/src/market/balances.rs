@@ -3,21 +3,20 @@
 //!
 //! A balance is `confirmed - spent`: `confirmed` is what the chain says (deposits at confirmation depth, less
 //! withdrawals and subscription charges as soon as they are indexed: money arriving counts late, money leaving early,
-//! from `vault_events`), `spent` what the market's accepted debits and the charges in flight hold (kept in
-//! `balance_accounts` by triggers: a debit the vault refused is given back, a charge's hold ends with its outcome). [`Ledger::debit_balance`] decides a
-//! purchase in one transaction: it locks the agent's `balance_accounts` row (so one agent's debits are decided one at
-//! a time, and two processes cannot both spend the same money), finds a repeat by idempotency key, checks the
-//! balance and the credential's daily cap, and queues the debit for `BalanceVault.debitMany` with the purchase. No
-//! chain call: the vault applies it later, at most once per id.
+//! from `vault_events`), `spent` what the market's accepted debits and the subscription charges in flight hold (kept
+//! in `balance_accounts` by triggers: a debit the vault refused is given back, a charge's hold ends with its
+//! outcome). Debits are decided in batches by one PL/pgSQL call (`migrations/0015_balance_batch.sql`, see
+//! [`super::debits`]): it locks each agent's `balance_accounts` row (so one agent's debits are decided one batch at a
+//! time, and two processes cannot both spend the same money), finds repeats by idempotency key, checks the
+//! credential, the balance and the daily cap, and queues each accepted debit for `BalanceVault.debitMany`. No chain
+//! call: the vault applies it later, at most once per id.
 
 use alloy::primitives::{Address, B256, U256, keccak256};
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use super::{ParticipantId, ServiceId};
-use crate::{
-    ActionId, Ledger, Result, RouteKind, SettlementStatus, VaultDebit, decode::Fields, encode::int, index::MAIN_INDEXER,
-};
+use crate::{ActionId, Ledger, Result, SettlementStatus, VaultDebit, decode::Fields, encode::int, index::MAIN_INDEXER};
 
 /// An agent's balance of one token in one vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -173,6 +172,18 @@ pub enum DebitDecision {
         /// The cap.
         cap: U256,
     },
+    /// The credential was revoked (or is no longer stored): decided under its row's lock, so no debit under it
+    /// commits after its revoke did, whatever copy of it the caller holds.
+    CredentialRevoked,
+    /// The credential expired at this unix second.
+    CredentialExpired {
+        /// Unix seconds.
+        at: i64,
+    },
+    /// Asked to check the listing ([`Ledger::debit_balances`]' `at_listed_price`): the service is no longer sold at
+    /// the debit's amount (repriced, made inactive, deleted, or no longer a fixed-price data_api), so the caller's
+    /// copy of it is stale. Nothing was spent.
+    ServiceChanged,
 }
 
 /// A balance's history entry.
@@ -196,7 +207,7 @@ pub enum HistoryEntry {
 }
 
 /// The on-chain id of a debit: the vault, the payer and the market's id of it, so no two debits share one.
-fn debit_id(account: &BalanceAccount, id: Uuid) -> B256 {
+pub(super) fn debit_id(account: &BalanceAccount, id: Uuid) -> B256 {
     let mut preimage = Vec::with_capacity(8 + 20 + 20 + 16);
     preimage.extend_from_slice(&account.chain_id.to_be_bytes());
     preimage.extend_from_slice(account.vault.as_slice());
@@ -278,166 +289,6 @@ impl Ledger {
             available: deposited.saturating_sub(withdrawn).saturating_sub(charged).saturating_sub(spent),
             withdrawal,
         })
-    }
-
-    /// Decides `request` in one transaction (see the module's doc): a repeat of an accepted key is answered with
-    /// its debit, else the debit is accepted if the balance and the daily cap allow it, and queued for the vault.
-    pub async fn debit_balance(&self, request: &DebitRequest) -> Result<DebitDecision> {
-        let account = &request.account;
-        let mut tx = self.pool.begin().await?;
-        // The agent's row, locked for the rest of the transaction (its debits are decided one at a time), read with
-        // the confirmed balance in the same round trip. `FOR UPDATE` writes no row version: the row is updated once per
-        // debit, by the debit itself.
-        let lock = format!(
-            "WITH events AS (
-                 SELECT kind, amount, unlock_at, block_number, log_index FROM vault_events
-                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4
-                   AND (kind <> 'deposited' OR block_number <= {}))
-             SELECT a.spent::text AS spent,
-                 (SELECT coalesce(sum(CASE kind WHEN 'deposited' THEN amount ELSE -amount END), 0)::text FROM events
-                  WHERE kind IN ('deposited', 'withdrawn', 'charged')) AS confirmed,
-                 (SELECT CASE WHEN kind = 'withdrawal_requested' THEN unlock_at END FROM events
-                  WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
-                  ORDER BY block_number DESC, log_index DESC LIMIT 1) AS unlock_at
-             FROM balance_accounts a
-             WHERE a.chain_id = $1 AND a.vault = $2 AND a.token = $3 AND a.account = $4
-             FOR UPDATE OF a",
-            confirmed_height()
-        );
-        let mut row =
-            bind_account!(sqlx::query(sqlx::AssertSqlSafe(lock.clone())), account).fetch_optional(&mut *tx).await?;
-        if row.is_none() {
-            // The agent's first debit: its row is made (by whichever process gets there first), then locked.
-            bind_account!(
-                sqlx::query(
-                    "INSERT INTO balance_accounts (chain_id, vault, token, account) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT DO NOTHING"
-                ),
-                account
-            )
-            .execute(&mut *tx)
-            .await?;
-            row = bind_account!(sqlx::query(sqlx::AssertSqlSafe(lock)), account).fetch_optional(&mut *tx).await?;
-        }
-        let row = row.ok_or(crate::Error::Query(sqlx::Error::RowNotFound))?;
-        let spent: String = Fields::of("balance_accounts", &row).get("spent")?;
-        let keys: Vec<&str> =
-            std::iter::once(request.idempotency_key.as_str()).chain(request.also_matches.as_deref()).collect();
-        // By the key's index alone; the whole debit is read only for a repeat.
-        let repeat: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM balance_debits
-             WHERE chain_id = $1 AND vault = $2 AND token = $3 AND payer = $4 AND idempotency_key = ANY($5)
-             ORDER BY created_at LIMIT 1",
-        )
-        .bind(int(account.chain_id))
-        .bind(account.vault.as_slice())
-        .bind(account.token.as_slice())
-        .bind(account.account.as_slice())
-        .bind(&keys)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(id) = repeat {
-            let row = sqlx::query(select_debits("WHERE d.id = $1")).bind(id).fetch_one(&mut *tx).await?;
-            return Ok(DebitDecision::Repeat(debit_from_row(&row)?));
-        }
-        let f = Fields::of("vault_events", &row);
-        if let Some(unlock_at) = f.opt_u64("unlock_at")? {
-            return Ok(DebitDecision::WithdrawalPending { unlock_at });
-        }
-        // Negative while a paid withdrawal waits for the debits it raced to be refused: nothing is available.
-        let confirmed: String = f.get("confirmed")?;
-        let confirmed = if confirmed.starts_with('-') {
-            U256::ZERO
-        } else {
-            crate::decode::number("vault_events", "amount", &confirmed)?
-        };
-        let spent: U256 = crate::decode::number("balance_accounts", "spent", &spent)?;
-        let available = confirmed.saturating_sub(spent);
-        if available < request.amount {
-            return Ok(DebitDecision::Insufficient { available });
-        }
-        if let Some(cap) = request.max_per_day {
-            // Counted and checked in one statement: two debits of one credential in two processes cannot both pass.
-            let counted: Option<String> = sqlx::query_scalar(
-                "INSERT INTO balance_credential_days AS d (credential_id, day, spent)
-                 SELECT $1, (now() AT TIME ZONE 'UTC')::date, $2::numeric WHERE $2::numeric <= $3::numeric
-                 ON CONFLICT (credential_id, day) DO UPDATE SET spent = d.spent + EXCLUDED.spent
-                 WHERE d.spent + EXCLUDED.spent <= $3::numeric
-                 RETURNING spent::text",
-            )
-            .bind(request.credential.0)
-            .bind(request.amount.to_string())
-            .bind(cap.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if counted.is_none() {
-                let spent: Option<String> = sqlx::query_scalar(
-                    "SELECT spent::text FROM balance_credential_days
-                     WHERE credential_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date",
-                )
-                .bind(request.credential.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let spent = spent
-                    .map(|spent| crate::decode::number("balance_credential_days", "spent", &spent))
-                    .transpose()?
-                    .unwrap_or_default();
-                return Ok(DebitDecision::OverDailyCap { spent, cap });
-            }
-        }
-        let id = Uuid::new_v4();
-        let debit = VaultDebit {
-            id: debit_id(account, id),
-            payer: account.account,
-            provider: request.provider,
-            amount: request.amount,
-            fee: request.fee,
-        };
-        let action_id: i64 = sqlx::query_scalar(
-            "INSERT INTO escrow_actions (chain_id, escrow, asset, kind, job_id, terms)
-             VALUES ($1, $2, $3, 'vault_debit', $4, $5) RETURNING id",
-        )
-        .bind(int(account.chain_id))
-        .bind(account.vault.as_slice())
-        .bind(account.token.as_slice())
-        .bind(debit.id.as_slice())
-        .bind(debit.abi_encode())
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO balance_debits (id, chain_id, vault, token, payer, provider, amount, fee, debit_id, action_id,
-                                         credential_id, idempotency_key, service_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8::numeric, $9, $10, $11, $12, $13)",
-        )
-        .bind(id)
-        .bind(int(account.chain_id))
-        .bind(account.vault.as_slice())
-        .bind(account.token.as_slice())
-        .bind(account.account.as_slice())
-        .bind(request.provider.as_slice())
-        .bind(request.amount.to_string())
-        .bind(request.fee.to_string())
-        .bind(debit.id.as_slice())
-        .bind(action_id)
-        .bind(request.credential.0)
-        .bind(&request.idempotency_key)
-        .bind(request.service_id.0)
-        .execute(&mut *tx)
-        .await?;
-        bind_account!(
-            sqlx::query(
-                "UPDATE balance_accounts SET spent = spent + $5::numeric
-                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4",
-            ),
-            account
-        )
-        .bind(request.amount.to_string())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let _ = self.queued.send((account.chain_id, account.token, RouteKind::VaultDebit));
-        let row = sqlx::query(select_debits("WHERE d.id = $1")).bind(id).fetch_one(&self.pool).await?;
-        Ok(DebitDecision::Accepted(debit_from_row(&row)?))
     }
 
     /// `account`'s history, newest first: its confirmed vault events and the debits the market accepted.
@@ -561,7 +412,7 @@ fn credential_select(filter: &str) -> sqlx::AssertSqlSafe<String> {
     ))
 }
 
-fn debit_from_row(row: &PgRow) -> Result<BalanceDebit> {
+pub(super) fn debit_from_row(row: &PgRow) -> Result<BalanceDebit> {
     let f = Fields::of("balance_debits", row);
     Ok(BalanceDebit {
         id: f.get("id")?,

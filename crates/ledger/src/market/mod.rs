@@ -10,6 +10,7 @@
 
 mod balances;
 mod catalog;
+mod debits;
 mod jobs;
 mod participants;
 mod plans;
@@ -28,6 +29,7 @@ pub use balances::{
     NewCredential,
 };
 pub use catalog::{CatalogEntry, CatalogPage, CatalogQuery, CatalogSort, ProviderFilter};
+pub use debits::DebitQueue;
 pub use jobs::{EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction};
 pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};
 pub use plans::{NewPlan, Plan, PlanId, PlanInterval, PlanUpdate};

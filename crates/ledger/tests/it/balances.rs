@@ -13,17 +13,17 @@ use uuid::Uuid;
 
 use crate::market::{provider, service};
 
-const CHAIN: u64 = 31337;
-const VAULT: Address = Address::repeat_byte(0x7a);
-const TOKEN: Address = Address::repeat_byte(0xaa);
+pub(crate) const CHAIN: u64 = 31337;
+pub(crate) const VAULT: Address = Address::repeat_byte(0x7a);
+pub(crate) const TOKEN: Address = Address::repeat_byte(0xaa);
 const AGENT: Address = Address::repeat_byte(0xa9);
 
-fn account() -> BalanceAccount {
+pub(crate) fn account() -> BalanceAccount {
     BalanceAccount { chain_id: CHAIN, vault: VAULT, token: TOKEN, account: AGENT }
 }
 
 /// A provider, its data_api service and a credential of the provider's (any participant may hold one).
-async fn setup(ledger: &Ledger, max_per_day: Option<u64>) -> (ServiceId, CredentialId) {
+pub(crate) async fn setup(ledger: &Ledger, max_per_day: Option<u64>) -> (ServiceId, CredentialId) {
     let owner = provider(ledger, 0x31).await;
     let listed = ledger.create_service(&service(owner, "data", ServiceType::DataApi, 100)).await.unwrap();
     let credential = NewCredential {
@@ -40,7 +40,7 @@ async fn setup(ledger: &Ledger, max_per_day: Option<u64>) -> (ServiceId, Credent
 }
 
 /// A deposit of `amount` confirmed at block 1 (the main indexer's checkpoint confirms it).
-async fn deposit(pool: &PgPool, amount: u64) {
+pub(crate) async fn deposit(pool: &PgPool, amount: u64) {
     sqlx::query(
         "INSERT INTO indexer_checkpoints (chain_id, indexer, block_number, block_hash, confirmed_block)
          VALUES ($1, 'clearing', 1, $2, 1)",
@@ -65,7 +65,7 @@ async fn deposit(pool: &PgPool, amount: u64) {
     .unwrap();
 }
 
-fn request(service: ServiceId, credential: CredentialId, key: &str, amount: u64) -> DebitRequest {
+pub(crate) fn request(service: ServiceId, credential: CredentialId, key: &str, amount: u64) -> DebitRequest {
     DebitRequest {
         account: account(),
         provider: Address::repeat_byte(0x0b),

@@ -1,6 +1,7 @@
 //! Ledger tests on a real PostgreSQL (`DATABASE_URL`; each test gets a fresh database from `#[sqlx::test]`).
 
 mod audit;
+mod balance_batches;
 mod balances;
 mod index;
 mod market;

@@ -6,6 +6,8 @@
 //! SHA-256, as for API keys. The API key itself is refused in `X-BALANCE-AUTH`: a leaked credential can spend at
 //! most what its caps allow, never rotate the key or change the profile.
 
+use std::sync::Arc;
+
 use alloy_primitives::U256;
 use axum::{
     Json,
@@ -14,12 +16,13 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use clearing_ledger::market::{BalanceCredential, CredentialId, NewCredential, Participant, ServiceId};
+use clearing_ledger::market::{BalanceCredential, CredentialId, NewCredential, ServiceId};
 use clearing_x402::Usdc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::hot::Holder;
 use crate::{
     API_KEY_PREFIX, Authenticated, ErrorCode, JsonBody, Market, MarketError, Result,
     auth::{hash_key, random_bytes},
@@ -116,7 +119,10 @@ pub(super) async fn revoke(
         || MarketError::refused(ErrorCode::CredentialNotFound, format!("you have no live balance credential {id}"));
     let parsed = id.parse::<Uuid>().map_err(|_| not_found())?;
     match market.ledger().revoke_credential(caller.0.id, CredentialId(parsed)).await? {
-        true => Ok(StatusCode::NO_CONTENT),
+        true => {
+            market.balance_hot().forget_credential(CredentialId(parsed));
+            Ok(StatusCode::NO_CONTENT)
+        }
         false => Err(not_found()),
     }
 }
@@ -137,11 +143,9 @@ fn view(credential: &BalanceCredential) -> Value {
 }
 
 /// The credential and owner `X-BALANCE-AUTH` names, if the header is present: refused (401) when it is not a live
-/// credential, with the reason (unknown, revoked, expired, or an API key sent in its place).
-pub(crate) async fn from_headers(
-    market: &Market,
-    headers: &HeaderMap,
-) -> Result<Option<(BalanceCredential, Participant)>> {
+/// credential, with the reason (unknown, revoked, expired, or an API key sent in its place). A credential found is
+/// kept a minute ([`super::hot`]): its revocation is enforced by the debit itself, which reads it under a lock.
+pub(crate) async fn from_headers(market: &Market, headers: &HeaderMap) -> Result<Option<Arc<Holder>>> {
     let Some(value) = headers.get(BALANCE_AUTH_HEADER) else { return Ok(None) };
     let token = value.to_str().unwrap_or_default().trim();
     if token.starts_with(API_KEY_PREFIX) {
@@ -163,21 +167,38 @@ pub(crate) async fn from_headers(
     if !well_formed {
         return Err(unknown());
     }
-    let credential = market.ledger().credential_by_hash(&hash_key(token)).await?.ok_or_else(unknown)?;
-    if credential.revoked_at.is_some() {
-        return Err(MarketError::refused(ErrorCode::BalanceCredentialRevoked, "this balance credential was revoked"));
+    let hash = hash_key(token);
+    let holder = match market.balance_hot().holder(&hash) {
+        Some(holder) => holder,
+        None => {
+            let credential = market.ledger().credential_by_hash(&hash).await?.ok_or_else(unknown)?;
+            let owner = market.ledger().participant(credential.participant_id).await?.ok_or_else(unknown)?;
+            market.balance_hot().keep_holder(hash, Holder { credential, owner })
+        }
+    };
+    if holder.credential.revoked_at.is_some() {
+        return Err(revoked());
     }
-    if let Some(expires_at) = credential.expires_at
+    if let Some(expires_at) = holder.credential.expires_at
         && expires_at <= now()
     {
-        return Err(MarketError::refused(
-            ErrorCode::BalanceCredentialExpired,
-            format!("this balance credential expired at unix time {expires_at}"),
-        ));
+        return Err(expired(expires_at));
     }
-    let owner = market.ledger().participant(credential.participant_id).await?.ok_or_else(unknown)?;
-    market.limits().check_key(owner.id)?;
-    Ok(Some((credential, owner)))
+    market.limits().check_key(holder.owner.id)?;
+    Ok(Some(holder))
+}
+
+/// A revoked credential's refusal.
+pub(crate) fn revoked() -> MarketError {
+    MarketError::refused(ErrorCode::BalanceCredentialRevoked, "this balance credential was revoked")
+}
+
+/// An expired credential's refusal.
+pub(crate) fn expired(expires_at: i64) -> MarketError {
+    MarketError::refused(
+        ErrorCode::BalanceCredentialExpired,
+        format!("this balance credential expired at unix time {expires_at}"),
+    )
 }
 
 fn now() -> i64 {

@@ -8,6 +8,7 @@
 //! `withdraw`; the withdrawal route hands out those calls ready to send.
 
 pub(crate) mod credentials;
+pub(crate) mod hot;
 mod openapi;
 pub(crate) mod purchase;
 

@@ -1,7 +1,9 @@
 //! A purchase paid from the prepaid balance: `POST /v1/services/{id}/purchase` with `X-BALANCE-AUTH`.
 //!
-//! Answered from PostgreSQL in one transaction ([`clearing_ledger::Ledger::debit_balance`]): no chain call and no
-//! facilitator round trip. The debit is accepted at once and posted to the vault later, in `debitMany` batches. A
+//! Answered from PostgreSQL in one call: the debit joins the next batch of its agent's writer
+//! ([`clearing_ledger::market::DebitQueue`]), decided and committed with the others queued meanwhile; the listing
+//! and the credential come from short-lived copies ([`super::hot`]) that the batch checks again. No chain call and
+//! no facilitator round trip. The debit is accepted at once and posted to the vault later, in `debitMany` batches. A
 //! retry with the same idempotency key (the `Idempotency-Key` header, else one derived from the credential, the
 //! service and the brief, valid for 10 to 20 minutes) is answered with the debit it made, never a second one. A short
 //! balance (or a standing withdrawal request) falls through to the ordinary x402 answer, 402, with the reason in
@@ -14,14 +16,14 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use clearing_ledger::market::{
-    BalanceAccount, BalanceCredential, BalanceDebit, DebitDecision, DebitRequest, Participant, Service, ServiceType,
+    BalanceAccount, BalanceCredential, BalanceDebit, DebitDecision, DebitRequest, Service, ServiceType,
 };
 use clearing_x402::Usdc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::info;
 
-use super::usdc;
+use super::{credentials, hot::Holder, usdc};
 use crate::{ErrorCode, Market, MarketError, Result, fees};
 
 /// The header a client names its idempotency key in.
@@ -37,6 +39,9 @@ pub(crate) enum BalanceAnswer {
     Answered(Response),
     /// The balance is short or locked: answer as x402 does, naming this reason.
     FallThrough(&'static str),
+    /// The service's listing changed since it was read (repriced, paused, removed): nothing was spent; read it
+    /// again and start over.
+    Stale,
 }
 
 /// Pays `service` from the balance of the credential's owner, if it can.
@@ -45,9 +50,9 @@ pub(crate) async fn pay_from_balance(
     service: &Service,
     brief: &Value,
     headers: &HeaderMap,
-    credential: &BalanceCredential,
-    owner: &Participant,
+    holder: &Holder,
 ) -> Result<BalanceAnswer> {
+    let (credential, owner) = (&holder.credential, &holder.owner);
     if service.service_type != ServiceType::DataApi {
         return Err(MarketError::refused(
             ErrorCode::BalanceNotAccepted,
@@ -93,7 +98,7 @@ pub(crate) async fn pay_from_balance(
         also_matches,
         service_id: service.id,
     };
-    match market.ledger().debit_balance(&request).await? {
+    match market.balance_hot().debits(market.ledger()).debit(request).await? {
         DebitDecision::Accepted(debit) => {
             info!(debit = %debit.id, service = %service.id.0, payer = %owner.wallet, "purchased from balance");
             Ok(BalanceAnswer::Answered((StatusCode::CREATED, Json(view(market, service, &debit))).into_response()))
@@ -118,6 +123,15 @@ pub(crate) async fn pay_from_balance(
                 usdc(spent)
             ),
         )),
+        DebitDecision::CredentialRevoked => {
+            market.balance_hot().forget_credential(credential.id);
+            Err(credentials::revoked())
+        }
+        DebitDecision::CredentialExpired { at } => Err(credentials::expired(at)),
+        DebitDecision::ServiceChanged => {
+            market.balance_hot().forget_listing(service.id);
+            Ok(BalanceAnswer::Stale)
+        }
     }
 }
 

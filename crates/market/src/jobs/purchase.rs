@@ -11,6 +11,8 @@
 //! (`payMany`), the fee split on chain either way. The answer is the job, with the funding transaction in the
 //! payment-response header; the job is dispatched when the indexer confirms the funding.
 
+use std::sync::Arc;
+
 use alloy_primitives::Address;
 use alloy_sol_types::SolValue;
 use axum::{
@@ -22,7 +24,7 @@ use axum::{
 use clearing_chain::{JobTerms, job_id};
 use clearing_ledger::{
     JobBooking, JobId, PaymentKey, Route,
-    market::{Job, NewJob, PricingModel, Service, ServiceStatus, ServiceType},
+    market::{Job, NewJob, PricingModel, Service, ServiceId, ServiceStatus, ServiceType},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -34,10 +36,11 @@ use crate::{
     Authenticated, ErrorCode, JsonBody, Market, MarketError, Result, Verified,
     balance::{
         credentials,
+        hot::{Holder, Listing},
         purchase::{BalanceAnswer, mark_fall_through, pay_from_balance},
     },
     fees,
-    schema::check_instance,
+    schema::{check_instance, check_with},
 };
 
 /// `POST /v1/services/{id}/purchase`'s body.
@@ -58,6 +61,89 @@ pub(super) async fn purchase(
     JsonBody(body): JsonBody<PurchaseRequest>,
 ) -> Result<Response> {
     let id = crate::services::parse_id(&id)?;
+    let brief = body.brief.unwrap_or_else(|| json!({}));
+    // A balance purchase starts from the listing kept for a second (its debit is refused if the listing changed, and
+    // the purchase then starts over from the database); anything paid with x402 reads it fresh.
+    let mut kept = headers.contains_key(credentials::BALANCE_AUTH_HEADER);
+    for attempt in 0.. {
+        let listing = listing(&market, id, kept).await?;
+        let service = &listing.service;
+        if service.pricing_model == PricingModel::QuoteRequired {
+            return Err(MarketError::refused(
+                ErrorCode::QuoteRequired,
+                "this service is priced per job: ask the provider for a quote (the quote flow), then accept it",
+            ));
+        }
+        check_brief(&listing, &brief)?;
+        let holder = credentials::from_headers(&market, &headers).await?;
+        if let Some(answer) = covered(&market, service, caller.as_ref(), holder.as_deref()).await? {
+            return Ok(answer);
+        }
+        // A balance credential pays from the prepaid balance when it can; a short balance is answered as x402 would.
+        let balance_refused = match holder {
+            Some(holder) => match pay_from_balance(&market, service, &brief, &headers, &holder).await? {
+                BalanceAnswer::Answered(response) => return Ok(response),
+                // The x402 answer names the price: from a fresh read of the listing.
+                BalanceAnswer::FallThrough(_) if kept => {
+                    kept = false;
+                    continue;
+                }
+                BalanceAnswer::FallThrough(reason) => Some(reason),
+                BalanceAnswer::Stale if attempt < 2 => {
+                    kept = false;
+                    continue;
+                }
+                BalanceAnswer::Stale => {
+                    return Err(MarketError::refused(
+                        ErrorCode::ServiceNotFound,
+                        format!("service {} changed while it was being bought: read it again", id.0),
+                    ));
+                }
+            },
+            None => None,
+        };
+        return x402_purchase(&market, service, &uri, &headers, brief, balance_refused).await;
+    }
+    unreachable!("the loop returns")
+}
+
+/// The answer to a purchase a subscription of the caller covers (by API key, or the owner of the balance credential),
+/// counted against its plan's requests for the period; `None` when none does. A credential limited to some services
+/// does not spend a subscription's requests on the others either.
+async fn covered(
+    market: &Market,
+    service: &Service,
+    caller: Option<&Authenticated>,
+    holder: Option<&Holder>,
+) -> Result<Option<Response>> {
+    if service.service_type != ServiceType::DataApi || market.subscriptions().is_err() {
+        return Ok(None);
+    }
+    if let Some(holder) = holder
+        && holder.credential.services.as_ref().is_some_and(|ids| !ids.contains(&service.id))
+    {
+        return Ok(None);
+    }
+    let Some(subscriber) = caller.map(|c| c.0.id).or_else(|| holder.map(|h| h.owner.id)) else { return Ok(None) };
+    let Some(covered) = market.ledger().use_subscription(subscriber, service.id).await? else { return Ok(None) };
+    info!(service = %service.id.0, subscription = %covered.subscription, used = covered.used, "covered");
+    let answer = json!({
+        "service_id": service.id.0,
+        "service_type": service.service_type.as_str(),
+        "paid_by": "subscription",
+        "subscription_id": covered.subscription.to_string(),
+        "period": covered.period,
+        "requests_used": covered.used,
+        "max_requests": covered.max_requests,
+    });
+    Ok(Some((StatusCode::CREATED, Json(answer)).into_response()))
+}
+
+/// The service `id` if it is active: the kept listing if `kept` and one is fresh, else read now.
+async fn listing(market: &Market, id: ServiceId, kept: bool) -> Result<Arc<Listing>> {
+    if kept && let Some(listing) = market.balance_hot().listing(id) {
+        return Ok(listing);
+    }
     let service =
         market.ledger().service(id).await?.filter(|s| s.status == ServiceStatus::Active).ok_or_else(|| {
             MarketError::refused(
@@ -65,71 +151,49 @@ pub(super) async fn purchase(
                 format!("no active service {}: see GET /v1/services/catalog", id.0),
             )
         })?;
-    if service.pricing_model == PricingModel::QuoteRequired {
-        return Err(MarketError::refused(
-            ErrorCode::QuoteRequired,
-            "this service is priced per job: ask the provider for a quote (the quote flow), then accept it",
-        ));
-    }
-    let brief = body.brief.unwrap_or_else(|| json!({}));
-    if let Some(schema) = &service.input_schema {
-        let schema: Value = serde_json::from_str(schema.get()).map_err(|e| MarketError::Internal(e.to_string()))?;
-        check_instance(&schema, &brief).map_err(|(path, problem)| {
-            MarketError::field(
-                ErrorCode::InvalidBrief,
-                format!("brief{path}"),
-                format!("the brief does not fit the service's input_schema: {problem}"),
-            )
-        })?;
-    }
-    let credential = credentials::from_headers(&market, &headers).await?;
-    // A subscription of the caller (by API key or balance credential) that covers the service serves it without
-    // payment, up to its plan's requests per period.
-    let subscriber = caller.map(|c| c.0).or_else(|| credential.as_ref().map(|(_, owner)| owner.clone()));
-    // A credential limited to some services does not spend a subscription's requests on the others either.
-    let in_scope = credential
-        .as_ref()
-        .is_none_or(|(credential, _)| credential.services.as_ref().is_none_or(|ids| ids.contains(&service.id)));
-    if let Some(subscriber) = &subscriber
-        && in_scope
-        && service.service_type == ServiceType::DataApi
-        && market.subscriptions().is_ok()
-        && let Some(covered) = market.ledger().use_subscription(subscriber.id, service.id).await?
-    {
-        info!(service = %service.id.0, subscription = %covered.subscription, used = covered.used, "covered");
-        let answer = json!({
-            "service_id": service.id.0,
-            "service_type": service.service_type.as_str(),
-            "paid_by": "subscription",
-            "subscription_id": covered.subscription.to_string(),
-            "period": covered.period,
-            "requests_used": covered.used,
-            "max_requests": covered.max_requests,
-        });
-        return Ok((StatusCode::CREATED, Json(answer)).into_response());
-    }
-    // A balance credential pays from the prepaid balance when it can; a short balance is answered as x402 would.
-    let balance_refused = match credential {
-        Some((credential, owner)) => {
-            match pay_from_balance(&market, &service, &brief, &headers, &credential, &owner).await? {
-                BalanceAnswer::Answered(response) => return Ok(response),
-                BalanceAnswer::FallThrough(reason) => Some(reason),
-            }
+    Ok(market.balance_hot().keep_listing(service))
+}
+
+/// The brief against the service's `input_schema`.
+fn check_brief(listing: &Listing, brief: &Value) -> Result<()> {
+    let Some(schema) = &listing.service.input_schema else { return Ok(()) };
+    let checked = match &listing.validator {
+        Some(validator) => check_with(validator, brief),
+        None => {
+            let schema: Value = serde_json::from_str(schema.get()).map_err(|e| MarketError::Internal(e.to_string()))?;
+            check_instance(&schema, brief)
         }
-        None => None,
     };
+    checked.map_err(|(path, problem)| {
+        MarketError::field(
+            ErrorCode::InvalidBrief,
+            format!("brief{path}"),
+            format!("the brief does not fit the service's input_schema: {problem}"),
+        )
+    })
+}
+
+/// The purchase paid with x402 (or answered with its 402, marked with why the balance did not pay).
+async fn x402_purchase(
+    market: &Market,
+    service: &Service,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    brief: Value,
+    balance_refused: Option<&'static str>,
+) -> Result<Response> {
     let escrow = market.escrow()?;
     let price = market.edge().escrow_price(service.price, escrow, &format!("Purchase: {}", service.name));
-    let payment = match (market.edge().payment(&price, &uri, &headers), balance_refused) {
+    let payment = match (market.edge().payment(&price, uri, headers), balance_refused) {
         (Ok(payment), _) => payment,
         (Err(demand), Some(reason)) => return Ok(mark_fall_through(demand.into_response(), reason)),
         (Err(demand), None) => return Err(demand),
     };
     let (job, inserted) = match market.edge().verify(&payment).await {
-        Ok(verified) => market.ledger().insert_job(&new_job(&market, &service, &verified, escrow, brief)).await?,
+        Ok(verified) => market.ledger().insert_job(&new_job(market, service, &verified, escrow, brief)).await?,
         // A repeat of a payment that bought a job and settled since no longer verifies (its nonce is used): it is
         // answered with that job if the queue holds exactly this payment (checked when it is settled below).
-        Err(refused) => match bought_with(&market, &payment).await? {
+        Err(refused) => match bought_with(market, &payment).await? {
             Some(job) if job.new.service_id == service.id => (job, false),
             _ => return Err(refused),
         },
@@ -147,7 +211,7 @@ pub(super) async fn purchase(
     info!(job = %job.new.id, service = %service.id.0, payer = %job.new.payer, tx = ?settled.transaction(), "purchased");
     let job = market.ledger().job(job.new.id).await?.unwrap_or(job);
     let status = if inserted { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(settled.attach((status, Json(JobView::of(&market, &job))).into_response()))
+    Ok(settled.attach((status, Json(JobView::of(market, &job))).into_response()))
 }
 
 /// The job recorded for `payment`'s key (its signer and nonce), if any. Only the key is trusted here: whether the

@@ -202,6 +202,16 @@ async fn an_agent_deposits_buys_a_hundred_calls_from_its_balance_and_withdraws_t
     assert_eq!(short.status, StatusCode::PAYMENT_REQUIRED, "{}", short.body);
     assert_eq!(short.headers[BALANCE_REFUSED_HEADER], "insufficient_balance");
     assert!(short.headers.contains_key("payment-required"), "an x402 client can pay it instead");
+    // Revoked behind this process's back (by another process, say): the copy kept since the purchase above is live,
+    // and the debit's batch refuses it (else this would fall through to the 402 again).
+    let poor_owner = balance_owner(&env, &poor.api_key).await;
+    let poor_credential = env.market.ledger().credentials(poor_owner).await.unwrap()[0].id;
+    assert!(env.market.ledger().revoke_credential(poor_owner, poor_credential).await.unwrap());
+    let revoked = buy(&env, &data, &poor_token, None).await;
+    assert_eq!((revoked.status, code(&revoked.body)), (StatusCode::UNAUTHORIZED, "balance_credential_revoked"));
+    // And once refused it is refused before any debit.
+    let revoked = buy(&env, &data, &poor_token, None).await;
+    assert_eq!((revoked.status, code(&revoked.body)), (StatusCode::UNAUTHORIZED, "balance_credential_revoked"));
 
     // The debits reach the chain in vault batches, and the chain agrees with the ledger to the unit.
     let fee_recipient = vault.feeRecipient().call().await.unwrap();
