@@ -189,6 +189,12 @@ async fn run_on(options: &BalanceOptions, anvil: &AnvilChild, database_url: &str
         .with_escrow(deployment.escrow)
         .with_vault(vault)
         .with_debit_writers(options.debit_writers);
+    // Subscriptions on, as `clearing serve` runs them: each purchase first asks whether a subscription covers it
+    // (none does here), one query before the debit.
+    let market = match deployment.subscriptions {
+        Some(subscriptions) => market.with_subscriptions(subscriptions),
+        None => market,
+    };
     let wallets: Vec<_> = agents.iter().map(PrivateKeySigner::address).collect();
     let (service, credentials) = setup_market(&ledger, &wallets).await?;
 
