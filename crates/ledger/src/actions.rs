@@ -314,7 +314,8 @@ impl Ledger {
     }
 
     /// Claims up to `limit` pending actions of (`chain_id`, `asset`) on `claim.route` (a step or claim route),
-    /// oldest first, into a new batch at `tx_nonce`; `None` when none is pending.
+    /// oldest first, into a new batch at `tx_nonce`; `None` when none is pending. A held debit (a balance-paid job
+    /// not yet delivered, `migrations/0018_balance_jobs.sql`) is never claimed: its money waits for the provider.
     pub async fn claim_action_batch(&self, claim: &BatchClaim) -> Result<Option<(BatchId, Vec<EscrowAction>)>> {
         let mut tx = self.pool.begin().await?;
         let kinds: &[&str] = match claim.route {
@@ -327,7 +328,7 @@ impl Ledger {
         };
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM escrow_actions
-             WHERE chain_id = $1 AND asset = $2 AND status = 'pending' AND kind::text = ANY($3)
+             WHERE chain_id = $1 AND asset = $2 AND status = 'pending' AND held_until IS NULL AND kind::text = ANY($3)
              ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED",
         )
         .bind(int(claim.chain_id))

@@ -128,8 +128,11 @@ pub struct VaultEarnings {
     pub claimed: U256,
     /// Claimable now: purchases + subscriptions - claimed.
     pub claimable: U256,
-    /// Balance purchases the market accepted that the vault has not applied yet (less fees).
+    /// Balance purchases the market accepted that the vault has not applied yet (less fees), not counting held ones.
     pub accepted: U256,
+    /// Balance-paid jobs whose money is held until the provider delivers (less fees): paid once delivered, given
+    /// back to the agent if the provider fails or the hold's deadline passes.
+    pub held: U256,
 }
 
 impl Ledger {
@@ -156,7 +159,11 @@ impl Ledger {
                  (SELECT coalesce(sum(d.amount - d.fee), 0)::text FROM balance_debits d
                   JOIN escrow_actions a ON a.id = d.action_id
                   WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.provider = $4
-                    AND a.status IN ('pending', 'submitted')) AS accepted",
+                    AND a.status IN ('pending', 'submitted') AND a.held_until IS NULL) AS accepted,
+                 (SELECT coalesce(sum(d.amount - d.fee), 0)::text FROM balance_debits d
+                  JOIN escrow_actions a ON a.id = d.action_id
+                  WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.provider = $4
+                    AND a.held_until IS NOT NULL) AS held",
         )
         .bind(int(chain_id))
         .bind(vault.as_slice())
@@ -174,6 +181,7 @@ impl Ledger {
             claimed,
             claimable: from_purchases.saturating_add(from_subscriptions).saturating_sub(claimed),
             accepted: f.number("accepted")?,
+            held: f.number("held")?,
         })
     }
 }

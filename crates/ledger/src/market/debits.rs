@@ -25,7 +25,7 @@ use crate::{Error, Ledger, Result, RouteKind, VaultDebit, decode::Fields, encode
 
 /// How many times a batch PostgreSQL aborted as a deadlock victim (or a serialization failure) is tried again: the
 /// function locks in key order, but a trigger elsewhere (a vault batch's refusals) may lock agents' rows in another.
-const RETRIES: usize = 3;
+pub(super) const RETRIES: usize = 3;
 /// Orders a writer's channel holds before handlers wait to enqueue.
 const QUEUE_DEPTH: usize = 4_096;
 
@@ -58,53 +58,15 @@ impl Ledger {
     }
 
     async fn debit_batch(&self, requests: &[DebitRequest], at_listed_price: bool) -> Result<Vec<DebitDecision>> {
-        let n = requests.len();
-        let mut columns = Columns::with_capacity(n);
-        for request in requests {
-            columns.push(request);
-        }
-        let rows = sqlx::query(
-            "SELECT * FROM balance_debit_batch($1, $2, $3, $4, $5, $6::text[]::numeric[], $7::text[]::numeric[], $8,
-                                               $9::text[]::numeric[], $10, $11, $12, $13, $14, $15, $16, $17)",
-        )
-        .bind(columns.chain_id)
-        .bind(columns.vault)
-        .bind(columns.token)
-        .bind(columns.payer)
-        .bind(columns.provider)
-        .bind(columns.amount)
-        .bind(columns.fee)
-        .bind(columns.credential)
-        .bind(columns.cap)
-        .bind(columns.key)
-        .bind(columns.also)
-        .bind(columns.service)
-        .bind(columns.id)
-        .bind(columns.debit_id)
-        .bind(columns.terms)
-        .bind(at_listed_price)
-        .bind(MAIN_INDEXER)
-        .fetch_all(&self.pool)
-        .await?;
-        if rows.len() != n {
-            return Err(Error::Corrupt {
-                table: "balance_debit_batch",
-                column: "n",
-                value: format!("{} decisions", rows.len()),
-                expected: "one decision per request",
-            });
-        }
-        let mut decisions = Vec::with_capacity(n);
+        let decisions = decide(&self.pool, requests, at_listed_price).await?;
         let mut queued: Vec<(u64, Address)> = Vec::new();
-        for (request, row) in requests.iter().zip(&rows) {
-            let decision = decision_from_row(row)?;
+        for (request, decision) in requests.iter().zip(&decisions) {
             if matches!(decision, DebitDecision::Accepted(_)) {
                 let route = (request.account.chain_id, request.account.token);
                 if !queued.contains(&route) {
                     queued.push(route);
                 }
             }
-            decisions.push(decision);
         }
         // Committed: the batcher may post them.
         for (chain_id, token) in queued {
@@ -112,6 +74,52 @@ impl Ledger {
         }
         Ok(decisions)
     }
+}
+
+/// Decides `requests` by one call of `balance_debit_batch` on `executor` (the pool, in autocommit: one commit for
+/// the batch; or a transaction that records more with the debits, as a balance-paid job does).
+pub(super) async fn decide<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    requests: &[DebitRequest],
+    at_listed_price: bool,
+) -> Result<Vec<DebitDecision>> {
+    let n = requests.len();
+    let mut columns = Columns::with_capacity(n);
+    for request in requests {
+        columns.push(request);
+    }
+    let rows = sqlx::query(
+        "SELECT * FROM balance_debit_batch($1, $2, $3, $4, $5, $6::text[]::numeric[], $7::text[]::numeric[], $8,
+                                           $9::text[]::numeric[], $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(columns.chain_id)
+    .bind(columns.vault)
+    .bind(columns.token)
+    .bind(columns.payer)
+    .bind(columns.provider)
+    .bind(columns.amount)
+    .bind(columns.fee)
+    .bind(columns.credential)
+    .bind(columns.cap)
+    .bind(columns.key)
+    .bind(columns.also)
+    .bind(columns.service)
+    .bind(columns.id)
+    .bind(columns.debit_id)
+    .bind(columns.terms)
+    .bind(at_listed_price)
+    .bind(MAIN_INDEXER)
+    .fetch_all(executor)
+    .await?;
+    if rows.len() != n {
+        return Err(Error::Corrupt {
+            table: "balance_debit_batch",
+            column: "n",
+            value: format!("{} decisions", rows.len()),
+            expected: "one decision per request",
+        });
+    }
+    rows.iter().map(decision_from_row).collect()
 }
 
 /// The batch as the function's parallel arrays.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{ParticipantId, ServiceId, ServiceType};
 use crate::{
-    Error, JobId, Ledger, PaymentKey, Result, RouteKind, SettlementStatus, decode::Fields, encode::int,
+    ActionId, Error, JobId, Ledger, PaymentKey, Result, RouteKind, SettlementStatus, decode::Fields, encode::int,
     index::MAIN_INDEXER,
 };
 
@@ -115,8 +115,55 @@ pub struct Job {
     pub escrow: Option<EscrowState>,
     /// The confirmed credit's transaction (a direct credit).
     pub credited_tx: Option<B256>,
+    /// A job paid from a prepaid balance: its debit and where the hold on it stands.
+    pub balance: Option<BalanceHold>,
     /// When it was recorded (unix seconds).
     pub created_at: i64,
+}
+
+/// Why a balance-paid job's hold ended without paying the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefundCause {
+    /// The provider reported failure.
+    ProviderFailed,
+    /// The hold's deadline passed before the provider delivered.
+    DeadlinePassed,
+}
+
+impl RefundCause {
+    /// Its wire and SQL name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ProviderFailed => "provider_failed",
+            Self::DeadlinePassed => "deadline_passed",
+        }
+    }
+
+    fn from_sql(s: &str) -> Option<Self> {
+        Some(match s {
+            "provider_failed" => Self::ProviderFailed,
+            "deadline_passed" => Self::DeadlinePassed,
+            _ => return None,
+        })
+    }
+}
+
+/// The money of a job paid from a prepaid balance (`migrations/0018_balance_jobs.sql`): a balance debit whose action
+/// is held until the provider delivers, then posted to the vault like any other debit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceHold {
+    /// The balance debit's public id.
+    pub debit: Uuid,
+    /// The action that posts it.
+    pub action_id: ActionId,
+    /// Where the action stands: pending (held, or released and queued), submitted, settled, failed.
+    pub status: SettlementStatus,
+    /// While held: when the hold ends unless the provider delivers (unix seconds).
+    pub held_until: Option<i64>,
+    /// Why the hold ended unpaid, if it did (a failed action without a cause is the vault's refusal).
+    pub refunded_because: Option<RefundCause>,
+    /// The vault's `Debited` event, once confirmed: the provider is paid.
+    pub debited_tx: Option<B256>,
 }
 
 const JOB_COLUMNS: &str = "j.id, j.service_id, j.provider_id, j.service_type, j.chain_id, j.asset, j.payer, j.nonce,
@@ -124,13 +171,16 @@ const JOB_COLUMNS: &str = "j.id, j.service_id, j.provider_id, j.service_type, j.
     j.provider_status, j.deliverables, j.provider_note, j.dispute_reason, extract(epoch FROM j.created_at)::bigint AS created,
     s.status::text AS settlement_status, b.tx_hash AS funding_tx,
     ev.status::text AS escrow_status, ev.tx_hash AS escrow_tx, ev.block_number AS escrow_block,
-    ev.review_ends_at::text AS review_ends_at, cr.tx_hash AS credited_tx";
+    ev.review_ends_at::text AS review_ends_at, cr.tx_hash AS credited_tx,
+    j.debit, j.refunded_because, ba.id AS hold_action, ba.status::text AS hold_status,
+    extract(epoch FROM ba.held_until)::bigint AS held_until, vd.tx_hash AS debited_tx";
 
 /// The filter of [`select_jobs`] for the job of one payment key (chain, asset, payer, nonce).
 const BY_PAYMENT: &str = "WHERE j.chain_id = $1 AND j.asset = $2 AND j.payer = $3 AND j.nonce = $4";
 
-/// Every job select: the job, its queue row and batch, its newest confirmed escrow event and its confirmed credit.
-fn select_jobs(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
+/// Every job select: the job, its queue row and batch, its newest confirmed escrow event and its confirmed credit; for
+/// a balance-paid job, its debit's action and the vault's confirmed `Debited` event.
+pub(super) fn select_jobs(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(format!(
         "WITH confirmed AS (
              SELECT coalesce(max(confirmed_block), -1) AS height FROM indexer_checkpoints WHERE indexer = '{MAIN_INDEXER}')
@@ -148,6 +198,13 @@ fn select_jobs(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
              WHERE r.chain_id = j.chain_id AND r.escrow = j.escrow AND r.payer = j.payer AND r.nonce = j.nonce
                AND r.block_number <= c.height
              LIMIT 1) cr ON true
+         LEFT JOIN balance_debits bd ON bd.id = j.debit
+         LEFT JOIN escrow_actions ba ON ba.id = bd.action_id
+         LEFT JOIN LATERAL (
+             SELECT v.tx_hash FROM vault_events v
+             WHERE v.chain_id = bd.chain_id AND v.vault = bd.vault AND v.reference = bd.debit_id AND v.kind = 'debited'
+               AND v.block_number <= c.height
+             LIMIT 1) vd ON true
          {filter}"
     ))
 }
@@ -296,7 +353,7 @@ impl Ledger {
     }
 }
 
-fn job_from_row(row: &PgRow) -> Result<Job> {
+pub(super) fn job_from_row(row: &PgRow) -> Result<Job> {
     let f = Fields::of("market_jobs", row);
     let route = f.parsed("route", "a job route", |s: &String| RouteKind::from_sql(s))?;
     let escrow_job = match route {
@@ -349,6 +406,27 @@ fn job_from_row(row: &PgRow) -> Result<Job> {
         funding_tx: f.opt_b256("funding_tx")?,
         escrow,
         credited_tx: f.opt_b256("credited_tx")?,
+        balance: match f.get::<Option<Uuid>>("debit")? {
+            Some(debit) => Some(BalanceHold {
+                debit,
+                action_id: ActionId(f.get("hold_action")?),
+                status: f.parsed("hold_status", "an action status", |s: &String| SettlementStatus::from_sql(s))?,
+                held_until: f.get("held_until")?,
+                refunded_because: f
+                    .get::<Option<String>>("refunded_because")?
+                    .map(|s| {
+                        RefundCause::from_sql(&s).ok_or(Error::Corrupt {
+                            table: "market_jobs",
+                            column: "refunded_because",
+                            value: s.clone(),
+                            expected: "a refund cause",
+                        })
+                    })
+                    .transpose()?,
+                debited_tx: f.opt_b256("debited_tx")?,
+            }),
+            None => None,
+        },
         created_at: row.try_get("created")?,
     })
 }
@@ -362,7 +440,8 @@ pub struct JobChainEvent {
     pub log_index: u64,
     /// Its transaction.
     pub tx_hash: B256,
-    /// `funded`, `completed`, `disputed`, `released`, `refunded`, `resolved`, `credited` or `claimed`; for a
+    /// `funded`, `completed`, `disputed`, `released`, `refunded`, `resolved`, `credited`, `debited` (a balance-paid
+    /// job's debit applied by the vault) or `claimed`; for a
     /// subscription, `subscription_` and its event (`charged`, `past_due`, `expired`, `cancelled`, `paused`,
     /// `resumed`).
     pub kind: String,
@@ -454,6 +533,18 @@ impl Reaction {
                  JOIN market_jobs j ON j.chain_id = r.chain_id AND j.asset = r.token AND j.payer = r.payer
                                    AND j.nonce = r.nonce
                  WHERE r.chain_id = $1 AND (r.block_number, r.log_index) > ($2, $3) AND r.block_number <= $4
+               UNION ALL
+                 -- A balance-paid job's debit applied by the vault: the provider is paid. Probed per event (LATERAL,
+                 -- LIMIT 1) through the debit's on-chain id, whatever the statistics.
+                 SELECT v.block_number, v.log_index, v.tx_hash, 'debited', bj.id, bj.provider_id,
+                        (v.amount - v.fee)::text, NULL,
+                        (SELECT p.id FROM market_participants p WHERE p.wallet = bj.payer), NULL, NULL
+                 FROM vault_events v
+                 JOIN LATERAL (
+                     SELECT j.id, j.provider_id, j.payer FROM balance_debits d JOIN market_jobs j ON j.debit = d.id
+                     WHERE d.chain_id = v.chain_id AND d.vault = v.vault AND d.debit_id = v.reference LIMIT 1) bj ON true
+                 WHERE v.chain_id = $1 AND v.kind = 'debited' AND (v.block_number, v.log_index) > ($2, $3)
+                   AND v.block_number <= $4
                UNION ALL
                  SELECT c.block_number, c.log_index, l.tx_hash, 'claimed', NULL, p.id, (-c.delta)::text, NULL, NULL,
                         NULL, NULL

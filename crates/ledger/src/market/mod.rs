@@ -1,13 +1,15 @@
 //! The marketplace's tables (`migrations/0006_market.sql`): participants ([`participants`]), the services they list
 //! ([`services`]) and the catalog read over them ([`catalog`], and one-word searches from a kept term index:
 //! [`search_terms`]); jobs ([`jobs`], `0009`), digital products with their purchases (`0012`, [`products`]), and
-//! prepaid balances with their credentials and debits (`0013`, [`balances`]), and plans with their subscriptions on
+//! prepaid balances with their credentials and debits (`0013`, [`balances`]) and the automated_service jobs they pay
+//! for, held until delivered (`0018`, [`balance_jobs`]), and plans with their subscriptions on
 //! the chain's Subscriptions contract (`0014`, [`plans`], [`subscriptions`]).
 //!
 //! The enums here are the marketplace's vocabulary as stored: each has one snake_case name, the same in the database,
 //! in JSON and in the API's documentation, so nothing translates between spellings. Rows are decoded here (with
 //! [`crate::decode`]'s helpers): a stored value no domain value fits is [`crate::Error::Corrupt`].
 
+mod balance_jobs;
 mod balances;
 mod catalog;
 mod debits;
@@ -24,13 +26,14 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use balance_jobs::{BalanceJobDecision, BalanceJobPurchase, EndedHold};
 pub use balances::{
     Balance, BalanceAccount, BalanceCredential, BalanceDebit, CredentialId, DebitDecision, DebitRequest, HistoryEntry,
     NewCredential,
 };
 pub use catalog::{CatalogEntry, CatalogPage, CatalogQuery, CatalogSort, ProviderFilter};
 pub use debits::DebitQueue;
-pub use jobs::{EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction};
+pub use jobs::{BalanceHold, EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction, RefundCause};
 pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};
 pub use plans::{NewPlan, Plan, PlanId, PlanInterval, PlanUpdate};
 pub use products::{

@@ -555,7 +555,9 @@ impl Ledger {
 
     /// Queues `due` for `chargeMany` (see [`ChargeQueued`]): with its price held back when the balance covers it;
     /// without a hold when it cannot and no debit of the agent is in flight (the chain will mark it past due); not
-    /// at all while debits are in flight that the charge could take money from (they land within seconds).
+    /// at all while debits are in flight that the charge could take money from (they land within seconds). A held
+    /// debit (a balance-paid job not yet delivered) is not in flight: it may wait a day, and its amount is already
+    /// out of the balance the charge is measured against.
     pub async fn queue_charge(&self, due: &DueCharge) -> Result<ChargeQueued> {
         let mut tx = self.pool.begin().await?;
         let (available, _) = lock_balance(&mut tx, &due.account).await?;
@@ -564,7 +566,7 @@ impl Ledger {
             let in_flight: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
                                 WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4
-                                  AND a.status IN ('pending', 'submitted'))",
+                                  AND a.status IN ('pending', 'submitted') AND a.held_until IS NULL)",
             )
             .bind(int(due.account.chain_id))
             .bind(due.account.vault.as_slice())

@@ -2,6 +2,7 @@
 
 mod audit;
 mod balance_batches;
+mod balance_jobs;
 mod balances;
 mod index;
 mod market;
