@@ -232,6 +232,7 @@ mod tests {
                     arbiter = \"0x0202020202020202020202020202020202020202\"\nhuman_review_secs = 8\n\
                     arbiter_token = \"t\"\narbiter_key = \"0xk\"\n\
                     automated_review_secs = 9\ncompletion_window_secs = 10\nkeeper_interval_ms = 11\n\
+                    balance_job_hold_secs = 17\n\
                     reactor_interval_ms = 12\nclaim_wait_ms = 13\n\
                     subscription_keeper_interval_ms = 15\nsubscription_grace_secs = 16\n\
                     product_dir = \"/srv/products\"\nmax_product_bytes = 14\n\
@@ -258,6 +259,7 @@ mod tests {
             human_review_secs: 8,
             automated_review_secs: 9,
             completion_window_secs: 10,
+            balance_job_hold_secs: 17,
             keeper_interval_ms: 11,
             reactor_interval_ms: 12,
             subscription_keeper_interval_ms: 15,

@@ -63,7 +63,12 @@ pub struct MarketConfig {
     /// Seconds after its funding deadline by which a job must be completed; after it an uncompleted job is
     /// refundable to its payer. Default 604,800 (7 days).
     pub completion_window_secs: u64,
-    /// How often the keeper looks for completed jobs whose review window has ended, milliseconds. Default 30,000.
+    /// How long the money of an `automated_service` job paid from a prepaid balance is held for its provider,
+    /// seconds: delivered by then, it is paid; not, the keeper gives it back to the agent's balance and the job is
+    /// refunded. More than 0. Default 86,400 (24 h).
+    pub balance_job_hold_secs: u64,
+    /// How often the keeper looks for completed jobs whose review window has ended (and balance-paid jobs whose hold
+    /// has passed its deadline), milliseconds. Default 30,000.
     pub keeper_interval_ms: u64,
     /// How often the reactor turns newly confirmed chain events into webhooks, milliseconds. Default 500.
     pub reactor_interval_ms: u64,
@@ -111,6 +116,7 @@ impl Default for MarketConfig {
             human_review_secs: 172_800,
             automated_review_secs: 0,
             completion_window_secs: 604_800,
+            balance_job_hold_secs: 86_400,
             keeper_interval_ms: 30_000,
             reactor_interval_ms: 500,
             subscription_keeper_interval_ms: 1_800_000,
@@ -141,6 +147,12 @@ impl MarketConfig {
             return Err(MarketError::InvalidConfig {
                 key: "subscription_grace_secs",
                 problem: "must be more than 0 and at most 30 days (2,592,000): the shortest plan period",
+            });
+        }
+        if self.balance_job_hold_secs == 0 {
+            return Err(MarketError::InvalidConfig {
+                key: "balance_job_hold_secs",
+                problem: "must be more than 0: a balance-paid job's provider needs time to deliver before it is paid",
             });
         }
         if self.arbiter_token.as_ref().is_some_and(|token| token.expose().len() < MIN_ARBITER_TOKEN_LEN) {

@@ -174,7 +174,10 @@ async fn a_delivery_and_a_failure_racing_decide_once(pool: PgPool) {
             completed += 1;
             assert_eq!((hold.status, hold.refunded_because), (SettlementStatus::Pending, None));
         } else {
-            assert_eq!((hold.status, hold.refunded_because), (SettlementStatus::Failed, Some(RefundCause::ProviderFailed)));
+            assert_eq!(
+                (hold.status, hold.refunded_because),
+                (SettlementStatus::Failed, Some(RefundCause::ProviderFailed))
+            );
         }
         assert_eq!(hold.held_until, None);
     }
@@ -246,7 +249,10 @@ async fn a_repeated_key_answers_the_same_job_and_pays_once(pool: PgPool) {
     );
     // A listing that is no longer an automated_service at this price is stale.
     let stale = BalanceJobPurchase {
-        debit: clearing_ledger::market::DebitRequest { amount: U256::from(99), ..request(service, credential, "p", 99) },
+        debit: clearing_ledger::market::DebitRequest {
+            amount: U256::from(99),
+            ..request(service, credential, "p", 99)
+        },
         ..purchase(&ledger, service, credential, "p").await
     };
     assert_eq!(ledger.buy_job_from_balance(&stale).await.unwrap(), BalanceJobDecision::ServiceChanged);

@@ -1,6 +1,7 @@
 //! Prepaid balances in the `BalanceVault`: `POST /v1/balance/deposit` (x402 into the vault, the agent names the
 //! amount), `GET /v1/balance` and `GET /v1/balance/history` (API key), the balance credentials that spend it
-//! ([`credentials`]), purchases paid from it ([`purchase`]), and `GET /v1/balance/withdrawal`, the agent's exit.
+//! ([`credentials`]), purchases paid from it ([`purchase`]; an `automated_service` job's money held until delivered:
+//! [`job`]), and `GET /v1/balance/withdrawal`, the agent's exit.
 //!
 //! Deposits, withdrawals and subscription charges count when the indexer has confirmed their vault events; debits
 //! count the moment the market accepts them (see `clearing_ledger::market::Balance`). The exit needs nothing from
@@ -9,6 +10,7 @@
 
 pub(crate) mod credentials;
 pub(crate) mod hot;
+mod job;
 mod openapi;
 pub(crate) mod purchase;
 

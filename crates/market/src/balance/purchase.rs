@@ -7,8 +7,9 @@
 //! retry with the same idempotency key (the `Idempotency-Key` header, else one derived from the credential, the
 //! service and the brief, valid for 10 to 20 minutes) is answered with the debit it made, never a second one. A short
 //! balance (or a standing withdrawal request) falls through to the ordinary x402 answer, 402, with the reason in
-//! `X-Balance-Refused`; a credential over a cap or out of scope is refused with the reason. Only `data_api` services
-//! are sold this way: the others are escrow jobs, whose money must be held in the escrow before the job runs.
+//! `X-Balance-Refused`; a credential over a cap or out of scope is refused with the reason. `data_api` services and
+//! `automated_service` jobs are sold this way (a job's money is held until its provider delivers: [`super::job`]);
+//! a `human_service` is an escrow job with a review window, whose money must be in the escrow before it runs.
 
 use axum::{
     Json,
@@ -53,14 +54,11 @@ pub(crate) async fn pay_from_balance(
     holder: &Holder,
 ) -> Result<BalanceAnswer> {
     let (credential, owner) = (&holder.credential, &holder.owner);
-    if service.service_type != ServiceType::DataApi {
+    if service.service_type == ServiceType::HumanService {
         return Err(MarketError::refused(
             ErrorCode::BalanceNotAccepted,
-            format!(
-                "a {} is an escrow job, paid into the escrow before it runs: pay it with x402 (balances pay \
-                 data_api services)",
-                service.service_type.as_str()
-            ),
+            "a human_service is an escrow job with a review window, paid into the escrow before it runs: pay it with \
+             x402 (balances pay data_api and automated_service services)",
         ));
     }
     if let Some(services) = &credential.services
@@ -98,6 +96,9 @@ pub(crate) async fn pay_from_balance(
         also_matches,
         service_id: service.id,
     };
+    if service.service_type == ServiceType::AutomatedService {
+        return super::job::buy(market, service, brief, request, holder).await;
+    }
     match market.balance_hot().debits(market.ledger()).debit(request).await? {
         DebitDecision::Accepted(debit) => {
             info!(debit = %debit.id, service = %service.id.0, payer = %owner.wallet, "purchased from balance");
@@ -111,6 +112,22 @@ pub(crate) async fn pay_from_balance(
                 ));
             }
             Ok(BalanceAnswer::Answered((StatusCode::OK, Json(view(market, service, &debit))).into_response()))
+        }
+        refused => refusal(market, service, holder, refused),
+    }
+}
+
+/// The answer to a debit the batch did not accept (never `Accepted` or `Repeat`).
+pub(super) fn refusal(
+    market: &Market,
+    service: &Service,
+    holder: &Holder,
+    decision: DebitDecision,
+) -> Result<BalanceAnswer> {
+    let credential = &holder.credential;
+    match decision {
+        DebitDecision::Accepted(debit) | DebitDecision::Repeat(debit) => {
+            Err(MarketError::Internal(format!("debit {} answered as a refusal", debit.id)))
         }
         DebitDecision::Insufficient { .. } => Ok(BalanceAnswer::FallThrough("insufficient_balance")),
         DebitDecision::WithdrawalPending { .. } => Ok(BalanceAnswer::FallThrough("withdrawal_pending")),

@@ -55,6 +55,7 @@ pub(super) async fn earnings(State(market): State<Market>, caller: Authenticated
                 "from_subscriptions": usdc(v.from_subscriptions),
                 "claimed": usdc(v.claimed),
                 "accepted_not_applied": usdc(v.accepted),
+                "held_for_balance_jobs": usdc(v.held),
                 "claim": "BalanceVault.claim(token, to) from your wallet, or claimFor(token, you) by anyone: it pays \
                           only you",
             })

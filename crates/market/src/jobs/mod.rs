@@ -7,7 +7,9 @@
 //! confirmed its funding ([`reactor`]); the provider's word (in progress, delivered, failed) is recorded as its word
 //! and turns into the escrow steps it entitles (complete, then release when the review window is 0; refund on
 //! failure), queued once each; the payer's release or dispute is its own EIP-712 signature, relayed ([`signed`]);
-//! the clock releases a completed job once its window has passed ([`reactor::keeper`]).
+//! the clock releases a completed job once its window has passed ([`reactor::keeper`]). An `automated_service` job
+//! paid from a prepaid balance has no escrow: its money is a debit held in the ledger, released by the provider's
+//! delivery and given back on its failure or at the hold's deadline (`crate::balance::job`).
 
 mod arbiter;
 mod earnings;
@@ -27,8 +29,8 @@ use axum::{
     routing::{get, post},
 };
 use clearing_ledger::{
-    Action, NewAction, StepKind,
-    market::{Job, ProviderStatus, ServiceType},
+    Action, NewAction, NewWebhookEvent, StepKind,
+    market::{Job, ParticipantId, ProviderStatus, RefundCause, ServiceType},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -39,8 +41,9 @@ pub(crate) use openapi::OPENAPI;
 pub use status::JobStatus;
 pub(crate) use status::status_of;
 
-use self::{signed::Signed, view::JobView};
-use crate::{Authenticated, ErrorCode, JsonBody, Market, MarketError, Result, schema::check_instance};
+use self::signed::Signed;
+pub(crate) use self::view::JobView;
+use crate::{Authenticated, ErrorCode, JsonBody, Market, MarketError, Result, balance, schema::check_instance};
 
 /// Longest dispute reason, characters.
 const MAX_REASON: usize = 2_000;
@@ -168,7 +171,7 @@ async fn update(
     let current = status_of(&job);
     let reported = body.status.status();
     let allowed = matches!(current, JobStatus::Dispatched | JobStatus::InProgress)
-        && job.new.escrow_job.is_some()
+        && (job.new.escrow_job.is_some() || job.balance.is_some())
         && (reported != ProviderStatus::InProgress || job.provider_status == ProviderStatus::None);
     if !allowed {
         return Err(MarketError::refused(
@@ -202,6 +205,9 @@ async fn update(
             "deliverables go with status completed",
         ));
     }
+    if job.balance.is_some() && reported != ProviderStatus::InProgress {
+        return balance_update(&market, &job, reported, body.deliverables.as_ref(), body.note.as_deref()).await;
+    }
     let Some(job) = market
         .ledger()
         .set_provider_status(
@@ -228,6 +234,70 @@ async fn update(
     }
     info!(job = %id, status = reported.as_str(), "provider reported");
     Ok(Json(JobView::of(&market, &job)).into_response())
+}
+
+/// The provider's delivery or failure of a balance-paid job: each ends the hold on its money in the transaction that
+/// records it (released to the vault's batcher, or given back to the agent's balance), so of a delivery and a
+/// failure (or the deadline) racing, one decides and the others are refused.
+async fn balance_update(
+    market: &Market,
+    job: &Job,
+    reported: ProviderStatus,
+    deliverables: Option<&Value>,
+    note: Option<&str>,
+) -> Result<Response> {
+    let id = job.new.id;
+    let ended = match (reported, deliverables) {
+        (ProviderStatus::Completed, Some(deliverables)) => {
+            market.ledger().complete_balance_job(id, deliverables, note).await?
+        }
+        _ => {
+            let payload = json!({
+                "type": "job_refunded",
+                "job_id": id,
+                "payer_amount": balance::usdc(job.new.amount),
+                "paid_by": "balance",
+                "reason": RefundCause::ProviderFailed.as_str(),
+                "message": "the provider could not deliver: the amount is back in the agent's prepaid balance",
+            });
+            let mut events = vec![refund_event(job.new.provider_id, id, payload.clone())];
+            if let Some(payer) = market.ledger().participant_by_wallet(job.new.payer).await? {
+                events.push(refund_event(payer.id, id, payload));
+            }
+            market.ledger().fail_balance_job(id, note, &events).await?
+        }
+    };
+    let Some(job) = ended else {
+        return Err(MarketError::refused(
+            ErrorCode::TransitionNotAllowed,
+            "this job's money is no longer held for it (its hold was released or ended, see its status): a job paid \
+             from a balance is reported completed or failed once",
+        ));
+    };
+    info!(job = %id, status = reported.as_str(), "provider reported on a balance-paid job");
+    Ok(Json(JobView::of(market, &job)).into_response())
+}
+
+/// A `job_refunded` event of job `id` for `to`.
+pub(crate) fn refund_event(to: ParticipantId, id: Uuid, payload: Value) -> NewWebhookEvent {
+    NewWebhookEvent {
+        participant: to,
+        event_type: "job_refunded".to_owned(),
+        ordering_key: Some(id.to_string()),
+        payload,
+    }
+}
+
+/// The refusal of a payer's release or dispute of a balance-paid job.
+fn no_review_window(what: &str) -> MarketError {
+    MarketError::refused(
+        ErrorCode::TransitionNotAllowed,
+        format!(
+            "a job paid from a prepaid balance cannot be {what}: it has no review window; its money is paid to the \
+             provider when the provider reports it completed, and given back to the balance if the provider fails \
+             or the hold's deadline passes"
+        ),
+    )
 }
 
 /// Queues an escrow step of `job` (once per kind while live).
@@ -258,6 +328,12 @@ pub(crate) fn review_window(market: &Market, service_type: ServiceType) -> u64 {
 /// hour unless `?deadline=` says otherwise.
 async fn typed(market: &Market, id: &str, kind: Signed, deadline: Option<u64>) -> Result<Response> {
     let job = load(market, id).await?;
+    if job.balance.is_some() {
+        return Err(no_review_window(match kind {
+            Signed::Release => "released by the payer",
+            Signed::Dispute => "disputed",
+        }));
+    }
     let Some((job_id, _)) = &job.new.escrow_job else {
         return Err(MarketError::refused(ErrorCode::TransitionNotAllowed, "a data_api purchase is released at once"));
     };
@@ -323,6 +399,9 @@ async fn verify(
     JsonBody(body): JsonBody<VerifyRequest>,
 ) -> Result<Response> {
     let job = load(&market, &id).await?;
+    if job.balance.is_some() {
+        return Err(no_review_window("released by the payer"));
+    }
     let current = status_of(&job);
     if !matches!(current, JobStatus::Dispatched | JobStatus::InProgress | JobStatus::Completed | JobStatus::Disputed) {
         return Err(not_now(current, "released"));
@@ -346,6 +425,9 @@ async fn dispute(
         ));
     }
     let job = load(&market, &id).await?;
+    if job.balance.is_some() {
+        return Err(no_review_window("disputed"));
+    }
     let current = status_of(&job);
     if !matches!(current, JobStatus::Dispatched | JobStatus::InProgress | JobStatus::Completed) {
         return Err(not_now(current, "disputed"));

@@ -5,7 +5,8 @@
 //!   transaction as the webhook events it enqueued), and a funding removed by a reorg deeper than the confirmation
 //!   depth into `job_retracted`;
 //! - the **keeper** queues the release of every completed job whose review window has ended (the clock is the
-//!   authority; the escrow lets anyone release then), once per job (the escrow action's unique key);
+//!   authority; the escrow lets anyone release then), once per job (the escrow action's unique key), and refunds
+//!   the balance-paid jobs whose hold passed its deadline (`[market] balance_job_hold_secs`), each once;
 //! - the **subscription keeper** ([`crate::subscriptions::keep`], when subscriptions are on) queues due renewals,
 //!   their retries and expiries, each once (the action's unique key).
 
@@ -14,7 +15,7 @@ use std::time::Duration;
 use alloy_primitives::U256;
 use clearing_ledger::{
     Action, NewAction, NewWebhookEvent, StepKind,
-    market::{JobChainEvent, ParticipantId, Reaction},
+    market::{EndedHold, JobChainEvent, ParticipantId, Reaction, RefundCause},
 };
 use clearing_x402::Usdc;
 use serde_json::{Value, json};
@@ -186,6 +187,13 @@ async fn handle(market: &Market, reaction: &mut Reaction, event: &JobChainEvent)
             json!({"type": "payment_released", "job_id": job, "amount": usdc(event.provider_amount), "tx_hash": tx}),
             true,
         ),
+        // A balance-paid job's debit applied by the vault: the provider is paid (claimable in the vault).
+        "debited" => (
+            "payment_released",
+            json!({"type": "payment_released", "job_id": job, "amount": usdc(event.provider_amount), "tx_hash": tx,
+                   "paid_by": "balance"}),
+            true,
+        ),
         "credited" => (
             "payment_released",
             json!({"type": "payment_released", "job_id": job, "amount": usdc(event.provider_amount), "tx_hash": tx}),
@@ -271,8 +279,10 @@ async fn handle_subscription(
     Ok(())
 }
 
-/// Queues the release of every completed job whose review window has ended.
+/// Queues the release of every completed job whose review window has ended, and refunds the balance-paid jobs whose
+/// hold has passed its deadline.
 async fn keep(market: &Market) {
+    expire_holds(market).await;
     let Ok(escrow) = market.escrow() else { return };
     let jobs = match market.ledger().jobs_due_for_release(market.edge().chain_id(), KEEPER_BATCH).await {
         Ok(jobs) => jobs,
@@ -294,5 +304,35 @@ async fn keep(market: &Market) {
             Ok((_, false)) => {}
             Err(e) => warn!(job = %job.new.id, error = %e, "queueing a release failed"),
         }
+    }
+}
+
+/// Ends the holds of balance-paid jobs whose provider did not deliver by the deadline: the money goes back to the
+/// agent's balance and both parties get `job_refunded`, in one transaction per round (claimed in the database, so
+/// several processes sweep without ending a hold twice).
+async fn expire_holds(market: &Market) {
+    let announce = |hold: &EndedHold| {
+        let payload = json!({
+            "type": "job_refunded",
+            "job_id": hold.job,
+            "payer_amount": usdc(Some(hold.amount)),
+            "paid_by": "balance",
+            "reason": RefundCause::DeadlinePassed.as_str(),
+            "message": "the provider did not deliver before the hold's deadline: the amount is back in the agent's \
+                        prepaid balance",
+        });
+        let mut events = vec![super::refund_event(hold.provider_id, hold.job, payload.clone())];
+        if let Some(payer) = hold.payer_id {
+            events.push(super::refund_event(payer, hold.job, payload));
+        }
+        events
+    };
+    match market.ledger().expire_balance_holds(KEEPER_BATCH, announce).await {
+        Ok(ended) => {
+            for hold in &ended {
+                info!(job = %hold.job, "hold deadline passed: balance-paid job refunded");
+            }
+        }
+        Err(e) => warn!(error = %e, "ending expired balance holds failed"),
     }
 }

@@ -1,10 +1,12 @@
 //! A job's public status, derived from what the chain says of its money and what the provider said: the money
 //! statuses (funded, released, refunded, disputed, resolved) come only from confirmed chain events; the provider's
-//! word (in progress, delivered, failed) shows only while the money allows it.
+//! word (in progress, delivered, failed) shows only while the money allows it. A job paid from a prepaid balance has
+//! no escrow: its money is a held debit, released by the provider's delivery and verified when the vault's `Debited`
+//! event is confirmed, or given back (refunded) when the provider fails or the hold's deadline passes.
 
 use clearing_ledger::{
     SettlementStatus,
-    market::{Job, ProviderStatus},
+    market::{BalanceHold, Job, ProviderStatus},
 };
 use serde::Serialize;
 
@@ -32,6 +34,9 @@ pub enum JobStatus {
     Failed,
     /// Refunded to the payer.
     Refunded,
+    /// A balance-paid job delivered, whose debit the vault refused (the agent withdrew its balance first): the
+    /// money stayed with the agent and the provider was not paid.
+    Unpaid,
 }
 
 impl JobStatus {
@@ -48,17 +53,21 @@ impl JobStatus {
             Self::Resolved => "resolved",
             Self::Failed => "failed",
             Self::Refunded => "refunded",
+            Self::Unpaid => "unpaid",
         }
     }
 
     /// Whether the money is settled for good (released, refunded, resolved, or never held).
     pub const fn is_final(self) -> bool {
-        matches!(self, Self::Verified | Self::Resolved | Self::Refunded | Self::PaymentFailed)
+        matches!(self, Self::Verified | Self::Resolved | Self::Refunded | Self::PaymentFailed | Self::Unpaid)
     }
 }
 
 /// The status of `job`.
 pub(crate) fn status_of(job: &Job) -> JobStatus {
+    if let Some(hold) = &job.balance {
+        return held(job, hold);
+    }
     if job.new.escrow_job.is_none() {
         // A direct credit: released the moment its credit is confirmed.
         if job.credited_tx.is_some() {
@@ -81,6 +90,27 @@ pub(crate) fn status_of(job: &Job) -> JobStatus {
         "resolved" => JobStatus::Resolved,
         // The indexer's enum has no other value; read as not yet on chain rather than guess.
         _ => JobStatus::Funding,
+    }
+}
+
+/// A balance-paid job: held while the provider works, completed once released (the debit on its way to the vault),
+/// verified once the vault's `Debited` is confirmed; refunded when the hold ended unpaid, unpaid when the vault
+/// refused the released debit.
+fn held(job: &Job, hold: &BalanceHold) -> JobStatus {
+    if hold.debited_tx.is_some() {
+        return JobStatus::Verified;
+    }
+    match hold.status {
+        SettlementStatus::Failed | SettlementStatus::Expired if hold.refunded_because.is_some() => JobStatus::Refunded,
+        SettlementStatus::Failed | SettlementStatus::Expired => JobStatus::Unpaid,
+        _ if hold.held_until.is_some() => match job.provider_status {
+            ProviderStatus::None => JobStatus::Dispatched,
+            ProviderStatus::InProgress => JobStatus::InProgress,
+            // Neither is recorded while the money is held (each ends the hold in its own transaction).
+            ProviderStatus::Completed => JobStatus::Completed,
+            ProviderStatus::Failed => JobStatus::Failed,
+        },
+        _ => JobStatus::Completed,
     }
 }
 
@@ -128,6 +158,7 @@ mod tests {
             funding_tx: None,
             escrow: None,
             credited_tx: None,
+            balance: None,
             created_at: 0,
         }
     }
@@ -186,5 +217,42 @@ mod tests {
         assert_eq!(status_of(&j), JobStatus::Funding);
         j.credited_tx = Some(B256::repeat_byte(1));
         assert_eq!(status_of(&j), JobStatus::Verified);
+    }
+
+    #[test]
+    fn a_balance_job_is_held_then_released_then_verified_or_refunded() {
+        use clearing_ledger::{
+            ActionId,
+            market::{BalanceHold, RefundCause},
+        };
+        let mut j = job(false);
+        let hold = |status, held_until, refunded_because, debited_tx| BalanceHold {
+            debit: Uuid::nil(),
+            action_id: ActionId(1),
+            status,
+            held_until,
+            refunded_because,
+            debited_tx,
+        };
+        j.balance = Some(hold(SettlementStatus::Pending, Some(1), None, None));
+        assert_eq!(status_of(&j), JobStatus::Dispatched);
+        j.provider_status = ProviderStatus::InProgress;
+        assert_eq!(status_of(&j), JobStatus::InProgress);
+        j.provider_status = ProviderStatus::Completed;
+        j.balance = Some(hold(SettlementStatus::Pending, None, None, None));
+        assert_eq!(status_of(&j), JobStatus::Completed, "released, not yet applied");
+        j.balance = Some(hold(SettlementStatus::Settled, None, None, None));
+        assert_eq!(status_of(&j), JobStatus::Completed, "mined is not confirmed");
+        j.balance = Some(hold(SettlementStatus::Settled, None, None, Some(B256::repeat_byte(1))));
+        assert_eq!(status_of(&j), JobStatus::Verified);
+        j.balance = Some(hold(SettlementStatus::Failed, None, None, None));
+        assert_eq!(status_of(&j), JobStatus::Unpaid, "the vault refused the released debit");
+        j.provider_status = ProviderStatus::Failed;
+        j.balance = Some(hold(SettlementStatus::Failed, None, Some(RefundCause::ProviderFailed), None));
+        assert_eq!(status_of(&j), JobStatus::Refunded);
+        j.provider_status = ProviderStatus::None;
+        j.balance = Some(hold(SettlementStatus::Failed, None, Some(RefundCause::DeadlinePassed), None));
+        assert_eq!(status_of(&j), JobStatus::Refunded);
+        assert!(JobStatus::Unpaid.is_final() && JobStatus::Refunded.is_final());
     }
 }

@@ -2,7 +2,10 @@
 //! three amounts and where its money is on chain.
 
 use alloy_primitives::U256;
-use clearing_ledger::market::{Job, ParticipantId, ServiceId, ServiceType};
+use clearing_ledger::{
+    SettlementStatus,
+    market::{Job, ParticipantId, RefundCause, ServiceId, ServiceType},
+};
 use clearing_x402::Usdc;
 use serde::Serialize;
 use serde_json::Value;
@@ -19,6 +22,8 @@ pub(crate) struct JobView {
     provider_id: ParticipantId,
     service_type: ServiceType,
     status: JobStatus,
+    /// `x402` (paid into the escrow) or `balance` (a prepaid balance's held debit).
+    paid_by: &'static str,
     payer: String,
     /// What the payer paid.
     price: Usdc,
@@ -34,6 +39,9 @@ pub(crate) struct JobView {
     #[serde(skip_serializing_if = "Option::is_none")]
     dispute_reason: Option<String>,
     escrow: EscrowView,
+    /// A balance-paid job's money.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balance: Option<BalanceView>,
     links: Links,
     created_at: i64,
 }
@@ -42,16 +50,35 @@ pub(crate) struct JobView {
 #[derive(Debug, Serialize)]
 struct EscrowView {
     contract: String,
-    /// The escrow job id (an escrow job) or `null` (a data_api credit, which has none).
+    /// The escrow job id (an escrow job) or `null` (a data_api credit or a balance-paid job, which have none; the
+    /// contract of a balance-paid job is the vault).
     escrow_job_id: Option<String>,
     /// The transaction that carried the payment into the escrow, once sent.
     funding_tx: Option<String>,
-    /// The newest confirmed escrow event: funded, completed, disputed, released, refunded, resolved (or credited).
+    /// The newest confirmed escrow event: funded, completed, disputed, released, refunded, resolved (or credited; or
+    /// debited, the vault's, for a balance-paid job).
     chain_status: Option<String>,
     /// Its transaction.
     chain_tx: Option<String>,
     /// When a completed job's review window ends (unix seconds).
     review_ends_at: Option<u64>,
+}
+
+/// Where a balance-paid job's money is: held for the provider, released to the vault, applied, or given back.
+#[derive(Debug, Serialize)]
+struct BalanceView {
+    /// The balance debit (as `GET /v1/balance/history` lists it).
+    debit_id: Uuid,
+    /// `held` (until the provider delivers or `held_until`), `released` (on its way to the vault), `applied` (the
+    /// provider is paid), `refunded` (given back to the balance) or `refused` (the vault refused the released debit:
+    /// the agent had withdrawn; the provider was not paid).
+    hold: &'static str,
+    /// While held: when the money goes back to the balance unless the provider delivers first (unix seconds).
+    held_until: Option<i64>,
+    /// Why it was refunded: `provider_failed` or `deadline_passed`.
+    refunded_because: Option<&'static str>,
+    /// The vault's confirmed `Debited` transaction.
+    debited_tx: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,10 +98,12 @@ impl JobView {
     pub(crate) fn of(market: &Market, job: &Job) -> Self {
         let new = &job.new;
         let base = format!("{}/v1/jobs/{}", market.public_base(), new.id);
-        let (chain_status, chain_tx, review_ends_at) = match (&job.escrow, job.credited_tx) {
-            (Some(state), _) => (Some(state.status.clone()), Some(state.tx_hash.to_string()), state.review_ends_at),
-            (None, Some(tx)) => (Some("credited".to_owned()), Some(tx.to_string()), None),
-            (None, None) => (None, None, None),
+        let debited = job.balance.as_ref().and_then(|hold| hold.debited_tx);
+        let (chain_status, chain_tx, review_ends_at) = match (&job.escrow, job.credited_tx, debited) {
+            (Some(state), _, _) => (Some(state.status.clone()), Some(state.tx_hash.to_string()), state.review_ends_at),
+            (None, Some(tx), _) => (Some("credited".to_owned()), Some(tx.to_string()), None),
+            (None, None, Some(tx)) => (Some("debited".to_owned()), Some(tx.to_string()), None),
+            (None, None, None) => (None, None, None),
         };
         Self {
             job_id: new.id,
@@ -82,6 +111,7 @@ impl JobView {
             provider_id: new.provider_id,
             service_type: new.service_type,
             status: status_of(job),
+            paid_by: if job.balance.is_some() { "balance" } else { "x402" },
             payer: new.payer.to_checksum(None),
             price: usdc(new.amount),
             provider_net: usdc(new.amount.saturating_sub(new.fee)),
@@ -98,6 +128,19 @@ impl JobView {
                 chain_tx,
                 review_ends_at,
             },
+            balance: job.balance.as_ref().map(|hold| BalanceView {
+                debit_id: hold.debit,
+                hold: match (hold.status, hold.debited_tx, hold.held_until, hold.refunded_because) {
+                    (_, Some(_), _, _) => "applied",
+                    (SettlementStatus::Failed | SettlementStatus::Expired, _, _, Some(_)) => "refunded",
+                    (SettlementStatus::Failed | SettlementStatus::Expired, _, _, None) => "refused",
+                    (_, None, Some(_), _) => "held",
+                    _ => "released",
+                },
+                held_until: hold.held_until,
+                refunded_because: hold.refunded_because.map(RefundCause::as_str),
+                debited_tx: hold.debited_tx.map(|tx| tx.to_string()),
+            }),
             links: Links {
                 update: format!("{base}/update"),
                 verify: format!("{base}/verify"),

@@ -28,12 +28,12 @@ use crate::{
 };
 
 /// A registered agent: its key and its API key.
-struct Agent {
-    key: PrivateKeySigner,
-    api_key: String,
+pub(crate) struct Agent {
+    pub(crate) key: PrivateKeySigner,
+    pub(crate) api_key: String,
 }
 
-async fn agent(env: &Env, usdc: u64) -> Agent {
+pub(crate) async fn agent(env: &Env, usdc: u64) -> Agent {
     let (key, payer) = env.payer(usdc).await;
     let paid = env.register(&payer, json!({"type": "agent", "name": "Balance agent"})).await;
     assert_eq!(paid.status, 201, "{}", String::from_utf8_lossy(&paid.body));
@@ -41,7 +41,7 @@ async fn agent(env: &Env, usdc: u64) -> Agent {
     Agent { key, api_key }
 }
 
-async fn credential(env: &Env, api_key: &str, body: Value) -> String {
+pub(crate) async fn credential(env: &Env, api_key: &str, body: Value) -> String {
     let made = env.send(Method::POST, "/v1/balance/credentials", Some(api_key), Some(&body)).await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
     assert!(made.body["token"].as_str().unwrap().starts_with("clb_"));
@@ -49,7 +49,7 @@ async fn credential(env: &Env, api_key: &str, body: Value) -> String {
 }
 
 /// `POST /v1/services/{service}/purchase` paid from a balance.
-async fn buy(env: &Env, service: &str, credential: &str, idempotency_key: Option<&str>) -> Answer {
+pub(crate) async fn buy(env: &Env, service: &str, credential: &str, idempotency_key: Option<&str>) -> Answer {
     let mut request = env
         .http
         .post(format!("{}/v1/services/{service}/purchase", env.base))
@@ -62,14 +62,14 @@ async fn buy(env: &Env, service: &str, credential: &str, idempotency_key: Option
     answer(request.send().await.unwrap()).await
 }
 
-async fn balance(env: &Env, api_key: &str) -> Value {
+pub(crate) async fn balance(env: &Env, api_key: &str) -> Value {
     let answer = env.get("/v1/balance", Some(api_key)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     answer.body
 }
 
 /// Polls `GET /v1/balance` until `field` reads `value`.
-async fn wait_balance(env: &Env, api_key: &str, field: &str, value: &str) -> Value {
+pub(crate) async fn wait_balance(env: &Env, api_key: &str, field: &str, value: &str) -> Value {
     for _ in 0..400 {
         let body = balance(env, api_key).await;
         if body[field] == value {

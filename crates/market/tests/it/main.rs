@@ -2,6 +2,7 @@
 //! gets a database of its own from `TestDatabase`), served over real HTTP as `clearing serve` assembles it; paid routes
 //! are paid by `clearing-client` and settled by the facilitator's batcher.
 
+mod balance_jobs;
 mod balances;
 mod catalog;
 mod disputes;
