@@ -56,7 +56,7 @@ pub(crate) const OPENAPI: &str = r##"{
     "/v1/jobs/{id}/update": {
       "post": {
         "summary": "The provider's word: in_progress, completed (with deliverables) or failed",
-        "description": "Completed queues the escrow's completion (and, with no review window, the release right behind it); failed queues the refund to the payer. Allowed once the funding is confirmed, until the job is completed or failed.",
+        "description": "Completed queues the escrow's completion (and, with no review window, the release right behind it); failed queues the refund to the payer. Allowed once the funding is confirmed, until the job is completed or failed. A job paid from a prepaid balance (paid_by: balance) is reported on from its purchase: completed releases its held price to the vault (verified once the vault's Debited is confirmed), failed gives it back to the payer's balance (refunded); once either, or the hold's deadline, has decided, the other answers 409.",
         "security": [{"MarketApiKey": []}],
         "parameters": [{"$ref": "#/components/parameters/MarketJobId"}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketJobUpdate"}}}},

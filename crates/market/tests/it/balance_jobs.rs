@@ -46,6 +46,7 @@ async fn an_automated_job_bought_from_a_balance_is_paid_on_delivery_and_refunded
     let mut env = Env::start_with("balance_jobs", |c| {
         c.allow_private_webhooks = true;
         c.reactor_interval_ms = 50;
+        c.keeper_interval_ms = 50;
     })
     .await;
     env.run_background().await;
@@ -180,6 +181,33 @@ async fn an_automated_job_bought_from_a_balance_is_paid_on_delivery_and_refunded
         )
         .await;
     assert_eq!((done.status, code(&done.body)), (StatusCode::CONFLICT, "transition_not_allowed"));
+
+    // A third job whose provider never reports: once its hold's deadline has passed (moved into the past here), the
+    // keeper refunds it and tells both.
+    let third = buy(&env, &auto, &token, Some("job-3")).await;
+    assert_eq!(third.status, StatusCode::CREATED, "{}", third.body);
+    let third_id = third.body["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(balance(&env, &agent.api_key).await["available"], "0.800000");
+    sqlx::query(
+        "UPDATE escrow_actions SET held_until = now() - interval '1 second'
+         WHERE id = (SELECT d.action_id FROM balance_debits d WHERE d.job_id = $1::uuid)",
+    )
+    .bind(&third_id)
+    .execute(&env.database.pool())
+    .await
+    .unwrap();
+    let expired = wait_status(&env, &third_id, &agent.api_key, "refunded").await;
+    assert_eq!(expired["balance"]["refunded_because"], "deadline_passed");
+    assert_eq!(balance(&env, &agent.api_key).await["available"], "0.900000");
+    for _ in 0..400 {
+        if receiver.events().iter().any(|(_, _, e)| e["job_id"] == third_id.as_str() && e["type"] == "job_refunded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        receiver.events().iter().any(|(_, _, e)| e["job_id"] == third_id.as_str() && e["reason"] == "deadline_passed")
+    );
 
     // A human_service still needs the escrow.
     let refused = buy(&env, &human, &token, None).await;
