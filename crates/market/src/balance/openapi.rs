@@ -159,7 +159,7 @@ pub(crate) const OPENAPI: &str = r##"{
           "entries": {"type": "array", "items": {"type": "object", "required": ["kind", "amount"], "properties": {
             "kind": {"type": "string", "enum": ["deposited", "charged", "withdrawal_requested", "withdrawal_cancelled", "withdrawn", "debit"]},
             "amount": {"$ref": "#/components/schemas/MarketUsdc"},
-            "status": {"type": "string", "enum": ["accepted", "applied", "refused"], "description": "A debit's: accepted (not yet on chain), applied by the vault, or refused by it (its amount given back)"},
+            "status": {"type": "string", "enum": ["accepted", "applied", "refused", "refunded"], "description": "A debit's: accepted (not yet on chain, or a balance-paid job's price held for its provider), applied by the vault, refused by it (its amount given back), or refunded (a balance-paid job's hold ended unpaid, its amount given back)"},
             "tx_hash": {"type": ["string", "null"]}
           }}}
         }

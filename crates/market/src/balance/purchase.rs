@@ -215,12 +215,15 @@ fn view(market: &Market, service: &Service, debit: &BalanceDebit) -> Value {
     })
 }
 
-/// A debit's status as the API names it: accepted (queued or in a batch not yet mined), applied, or refused by the
-/// vault (its amount given back to the balance).
+/// A debit's status as the API names it: accepted (queued or in a batch not yet mined, or a balance-paid job's held
+/// debit), applied, refused by the vault (its amount given back to the balance), or refunded (a balance-paid job's
+/// hold ended unpaid: the provider failed or its deadline passed; its amount given back).
 pub(crate) fn debit_status(debit: &BalanceDebit) -> &'static str {
     use clearing_ledger::SettlementStatus::{Confirmed, Expired, Failed, Settled};
     match debit.status {
         Settled | Confirmed => "applied",
+        // A vault refusal is in a batch and carries its reason (from the receipt); a hold ends unposted, without one.
+        Failed if debit.failure_reason.is_none() && debit.tx_hash.is_none() => "refunded",
         Failed | Expired => "refused",
         _ => "accepted",
     }

@@ -209,6 +209,17 @@ async fn an_automated_job_bought_from_a_balance_is_paid_on_delivery_and_refunded
         receiver.events().iter().any(|(_, _, e)| e["job_id"] == third_id.as_str() && e["reason"] == "deadline_passed")
     );
 
+    // The balance's history names each job's debit: applied, and refunded twice.
+    let history = env.get("/v1/balance/history", Some(&agent.api_key)).await;
+    let statuses: Vec<&str> = history.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "debit")
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["refunded", "refunded", "applied"], "newest first");
+
     // A human_service still needs the escrow.
     let refused = buy(&env, &human, &token, None).await;
     assert_eq!((refused.status, code(&refused.body)), (StatusCode::BAD_REQUEST, "balance_not_accepted"));
