@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use alloy::primitives::U256;
+use alloy::{primitives::U256, providers::ext::AnvilApi};
 use clearing_audit::{Record, RecordKind};
 use clearing_chain::contracts::BalanceVault;
 use clearing_x402::{PaymentRequiredV2, decode_header, encode_header};
@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::{
-    balances::{Agent, agent, balance, buy, credential, wait_balance},
+    balances::{Agent, agent, balance, buy, call_data, credential, send_from, wait_balance},
     harness::{DOLLAR, Env, answer, code},
     jobs::{Receiver, earnings, job_status, provider, service, wait_status},
 };
@@ -224,4 +224,56 @@ async fn an_automated_job_bought_from_a_balance_is_paid_on_delivery_and_refunded
     let refused = buy(&env, &human, &token, None).await;
     assert_eq!((refused.status, code(&refused.body)), (StatusCode::BAD_REQUEST, "balance_not_accepted"));
     assert_eq!(balance(&env, &agent.api_key).await["available"], "0.900000");
+}
+
+#[tokio::test]
+async fn the_agents_exit_wins_over_a_hold_and_the_job_says_the_provider_is_unpaid() {
+    let mut env = Env::start_with("balance_jobs_exit", |c| {
+        c.allow_private_webhooks = true;
+        c.reactor_interval_ms = 50;
+    })
+    .await;
+    env.run_background().await;
+    let (_, url) = Receiver::start().await;
+    let (_, provider_key, _, provider_wallet) = provider(&env, &url).await;
+    let auto = service(&env, &provider_key, "automated_service", "0.10").await;
+    let agent = agent(&env, 3 * DOLLAR).await;
+    deposit(&env, &agent, "1.00").await;
+    wait_balance(&env, &agent.api_key, "available", "1.000000").await;
+    let token = credential(&env, &agent.api_key, json!({"name": "jobs"})).await;
+    let bought = buy(&env, &auto, &token, Some("held")).await;
+    assert_eq!(bought.status, StatusCode::CREATED, "{}", bought.body);
+    let id = bought.body["job_id"].as_str().unwrap().to_owned();
+
+    // The agent leaves with its whole vault balance, the held price included: no hold can stop it.
+    let vault_address = env.chain.deployment.balance_vault.unwrap();
+    let exit = env.get("/v1/balance/withdrawal", Some(&agent.api_key)).await.body;
+    send_from(&env, &agent.key, vault_address, call_data(&exit["request"])).await;
+    for _ in 0..400 {
+        if !balance(&env, &agent.api_key).await["withdrawal_pending"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    env.chain.provider.anvil_increase_time(86_400 + 1).await.unwrap();
+    env.chain.mine(1).await;
+    send_from(&env, &agent.key, vault_address, call_data(&exit["withdraw"])).await;
+    wait_balance(&env, &agent.api_key, "withdrawn", "1.000000").await;
+
+    // The provider delivers after it: the released debit is refused by the vault, and the job says so.
+    let done = env
+        .send(
+            Method::POST,
+            &format!("/v1/jobs/{id}/update"),
+            Some(&provider_key),
+            Some(&json!({"status": "completed", "deliverables": {"result": "late"}})),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let unpaid = wait_status(&env, &id, &agent.api_key, "unpaid").await;
+    assert_eq!(unpaid["balance"]["hold"], "refused");
+    let vault = BalanceVault::new(vault_address, &env.chain.provider);
+    assert_eq!(vault.claimable(env.chain.token, provider_wallet.address()).call().await.unwrap(), U256::ZERO);
+    let after = balance(&env, &agent.api_key).await;
+    assert_eq!((after["spent"].as_str(), after["available"].as_str()), (Some("0.000000"), Some("0.000000")));
 }

@@ -81,7 +81,7 @@ pub(crate) async fn wait_balance(env: &Env, api_key: &str, field: &str, value: &
 }
 
 /// Gives `who` gas money and sends `data` to `to` from it.
-async fn send_from(env: &Env, who: &PrivateKeySigner, to: Address, data: Bytes) {
+pub(crate) async fn send_from(env: &Env, who: &PrivateKeySigner, to: Address, data: Bytes) {
     env.chain.provider.anvil_set_balance(who.address(), U256::from(10u64).pow(U256::from(18u64))).await.unwrap();
     let sender = clearing_chain::connect_with_signer(&env.chain.endpoint(), who.clone()).unwrap();
     let request = TransactionRequest::default().with_to(to).with_input(data);
@@ -89,7 +89,7 @@ async fn send_from(env: &Env, who: &PrivateKeySigner, to: Address, data: Bytes) 
     assert!(receipt.status(), "the transaction to {to} reverted");
 }
 
-fn call_data(call: &Value) -> Bytes {
+pub(crate) fn call_data(call: &Value) -> Bytes {
     call["data"].as_str().unwrap().parse().unwrap()
 }
 
