@@ -251,7 +251,17 @@ async fn balance_update(
         (ProviderStatus::Completed, Some(deliverables)) => {
             market.ledger().complete_balance_job(id, deliverables, note).await?
         }
-        _ => {
+        (ProviderStatus::Completed, None) => {
+            return Err(MarketError::field(
+                ErrorCode::MissingField,
+                "deliverables",
+                "completing a job needs deliverables",
+            ));
+        }
+        (ProviderStatus::InProgress | ProviderStatus::None, _) => {
+            return Err(MarketError::Internal("a balance-paid job's progress is recorded as any job's".into()));
+        }
+        (ProviderStatus::Failed, _) => {
             let payload = json!({
                 "type": "job_refunded",
                 "job_id": id,
