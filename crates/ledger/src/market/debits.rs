@@ -16,6 +16,7 @@ use std::{
 };
 
 use alloy::primitives::Address;
+use sqlx::PgConnection;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{trace, warn};
 use uuid::Uuid;
@@ -58,60 +59,71 @@ impl Ledger {
     }
 
     async fn debit_batch(&self, requests: &[DebitRequest], at_listed_price: bool) -> Result<Vec<DebitDecision>> {
-        let n = requests.len();
-        let mut columns = Columns::with_capacity(n);
-        for request in requests {
-            columns.push(request);
-        }
-        let rows = sqlx::query(
-            "SELECT * FROM balance_debit_batch($1, $2, $3, $4, $5, $6::text[]::numeric[], $7::text[]::numeric[], $8,
-                                               $9::text[]::numeric[], $10, $11, $12, $13, $14, $15, $16, $17)",
-        )
-        .bind(columns.chain_id)
-        .bind(columns.vault)
-        .bind(columns.token)
-        .bind(columns.payer)
-        .bind(columns.provider)
-        .bind(columns.amount)
-        .bind(columns.fee)
-        .bind(columns.credential)
-        .bind(columns.cap)
-        .bind(columns.key)
-        .bind(columns.also)
-        .bind(columns.service)
-        .bind(columns.id)
-        .bind(columns.debit_id)
-        .bind(columns.terms)
-        .bind(at_listed_price)
-        .bind(MAIN_INDEXER)
-        .fetch_all(&self.pool)
-        .await?;
-        if rows.len() != n {
-            return Err(Error::Corrupt {
-                table: "balance_debit_batch",
-                column: "n",
-                value: format!("{} decisions", rows.len()),
-                expected: "one decision per request",
-            });
-        }
-        let mut decisions = Vec::with_capacity(n);
+        let mut conn = self.pool.acquire().await?;
+        let decisions = decide_debits(&mut conn, requests, at_listed_price).await?;
+        self.announce_debits(requests, &decisions);
+        Ok(decisions)
+    }
+
+    /// Tells the batcher that the accepted ones among `decisions` (committed) may be posted.
+    pub(super) fn announce_debits(&self, requests: &[DebitRequest], decisions: &[DebitDecision]) {
         let mut queued: Vec<(u64, Address)> = Vec::new();
-        for (request, row) in requests.iter().zip(&rows) {
-            let decision = decision_from_row(row)?;
-            if matches!(decision, DebitDecision::Accepted(_)) {
-                let route = (request.account.chain_id, request.account.token);
-                if !queued.contains(&route) {
-                    queued.push(route);
-                }
+        for (request, decision) in requests.iter().zip(decisions) {
+            let route = (request.account.chain_id, request.account.token);
+            if matches!(decision, DebitDecision::Accepted(_)) && !queued.contains(&route) {
+                queued.push(route);
             }
-            decisions.push(decision);
         }
-        // Committed: the batcher may post them.
         for (chain_id, token) in queued {
             let _ = self.queued.send((chain_id, token, RouteKind::VaultDebit));
         }
-        Ok(decisions)
     }
+}
+
+/// Decides `requests` by one call of `balance_debit_batch` on `conn` (autocommit, or inside the caller's
+/// transaction, whose commit then makes the accepted debits durable together with whatever else it wrote).
+pub(super) async fn decide_debits(
+    conn: &mut PgConnection,
+    requests: &[DebitRequest],
+    at_listed_price: bool,
+) -> Result<Vec<DebitDecision>> {
+    let n = requests.len();
+    let mut columns = Columns::with_capacity(n);
+    for request in requests {
+        columns.push(request);
+    }
+    let rows = sqlx::query(
+        "SELECT * FROM balance_debit_batch($1, $2, $3, $4, $5, $6::text[]::numeric[], $7::text[]::numeric[], $8,
+                                           $9::text[]::numeric[], $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(columns.chain_id)
+    .bind(columns.vault)
+    .bind(columns.token)
+    .bind(columns.payer)
+    .bind(columns.provider)
+    .bind(columns.amount)
+    .bind(columns.fee)
+    .bind(columns.credential)
+    .bind(columns.cap)
+    .bind(columns.key)
+    .bind(columns.also)
+    .bind(columns.service)
+    .bind(columns.id)
+    .bind(columns.debit_id)
+    .bind(columns.terms)
+    .bind(at_listed_price)
+    .bind(MAIN_INDEXER)
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.len() != n {
+        return Err(Error::Corrupt {
+            table: "balance_debit_batch",
+            column: "n",
+            value: format!("{} decisions", rows.len()),
+            expected: "one decision per request",
+        });
+    }
+    rows.iter().map(decision_from_row).collect()
 }
 
 /// The batch as the function's parallel arrays.
@@ -127,7 +139,7 @@ struct Columns {
     cap: Vec<Option<String>>,
     key: Vec<String>,
     also: Vec<Option<String>>,
-    service: Vec<Uuid>,
+    service: Vec<Option<Uuid>>,
     id: Vec<Uuid>,
     debit_id: Vec<Vec<u8>>,
     terms: Vec<Vec<u8>>,
@@ -177,7 +189,7 @@ impl Columns {
         self.cap.push(request.max_per_day.map(|cap| cap.to_string()));
         self.key.push(request.idempotency_key.clone());
         self.also.push(request.also_matches.clone());
-        self.service.push(request.service_id.0);
+        self.service.push(request.service_id.map(|id| id.0));
         self.id.push(id);
         self.debit_id.push(debit.id.to_vec());
         self.terms.push(debit.abi_encode());

@@ -177,7 +177,7 @@ async fn a_subscribe_racing_purchases_never_promises_more_than_the_balance(pool:
                     max_per_day: None,
                     idempotency_key: format!("k{i}"),
                     also_matches: None,
-                    service_id: service,
+                    service_id: Some(service),
                 };
                 ledger.debit_balance(&request).await
             })
