@@ -592,6 +592,19 @@ impl Ledger {
         Ok(if reserved { ChargeQueued::Reserved } else { ChargeQueued::Unreserved })
     }
 
+    /// Every service any subscription of `participant` names, live or not: a superset of what can cover its requests
+    /// (a request to a service outside it needs no look at the subscriptions).
+    pub async fn subscribed_services(&self, participant: ParticipantId) -> Result<Vec<ServiceId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT DISTINCT u.id FROM market_subscriptions s, unnest(s.service_ids) AS u(id)
+             WHERE s.participant_id = $1",
+        )
+        .bind(participant.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(ServiceId).collect())
+    }
+
     /// Counts one request of `participant` to `service` against a subscription that covers it now (paid through
     /// later than the chain's time) and has requests left in its period; `None` when none does. Counted in one
     /// statement per subscription, so concurrent requests never pass the cap.

@@ -84,7 +84,9 @@ pub async fn subscribe(market: &Market, plan: &Plan, provider: &Participant, age
         max_requests: plan.new.max_requests,
         open: open.abi_encode().into(),
     };
-    match market.ledger().subscribe(&new).await? {
+    let decided = market.ledger().subscribe(&new).await?;
+    market.balance_hot().forget_subscriber(agent.id);
+    match decided {
         SubscribeDecision::Queued(id) => {
             info!(subscription = %id, plan = %plan.new.id.0, agent = %agent.wallet, "subscription queued");
             Ok(id)
