@@ -191,6 +191,10 @@ impl Summary {
                      -H 'Content-Type: application/json' -d '{{\"brief\":{{\"text\":\"hello\"}}}}'",
                     service.0
                 );
+                println!("     the demo product from the same balance (unless step 6 bought it: 409 already_owned):");
+                println!(
+                    "     curl -s -X POST http://{facilitator}/v1/products/{product}/purchase -H 'X-BALANCE-AUTH: <token>'"
+                );
                 println!("     GET /v1/balance (X-API-Key) shows it; GET /v1/balance/withdrawal hands out the exit.");
                 let (plan, price) = demo.plan;
                 println!(

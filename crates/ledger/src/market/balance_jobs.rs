@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     DebitDecision, DebitRequest, Job, NewJob, ParticipantId,
-    debits::{RETRIES, decide},
+    debits::{RETRIES, decide_debits},
     jobs::{job_from_row, select_jobs},
 };
 use crate::{Error, Ledger, NewWebhookEvent, Result, RouteKind, encode::int, enqueue_webhook_in};
@@ -90,14 +90,14 @@ impl Ledger {
                AND s.service_type = 'automated_service' AND s.price = $2::numeric
              FOR SHARE",
         )
-        .bind(purchase.debit.service_id.0)
+        .bind(purchase.debit.service_id.map(|id| id.0))
         .bind(purchase.debit.amount.to_string())
         .fetch_optional(&mut *tx)
         .await?;
         if listed.is_none() {
             return Ok(BalanceJobDecision::ServiceChanged);
         }
-        let mut decided = decide(&mut *tx, std::slice::from_ref(&purchase.debit), false).await?;
+        let mut decided = decide_debits(&mut tx, std::slice::from_ref(&purchase.debit), false).await?;
         let decision = decided.pop().ok_or(Error::Query(sqlx::Error::RowNotFound))?;
         let debit = match decision {
             DebitDecision::Accepted(debit) => debit,

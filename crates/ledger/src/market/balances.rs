@@ -121,8 +121,8 @@ pub struct DebitRequest {
     pub idempotency_key: String,
     /// A second key that finds a repeat.
     pub also_matches: Option<String>,
-    /// What it buys.
-    pub service_id: ServiceId,
+    /// The service it buys; `None` for a product (its purchase names the debit).
+    pub service_id: Option<ServiceId>,
 }
 
 /// A debit the market accepted.

@@ -16,6 +16,7 @@ use std::{
 };
 
 use alloy::primitives::Address;
+use sqlx::PgConnection;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{trace, warn};
 use uuid::Uuid;
@@ -58,28 +59,31 @@ impl Ledger {
     }
 
     async fn debit_batch(&self, requests: &[DebitRequest], at_listed_price: bool) -> Result<Vec<DebitDecision>> {
-        let decisions = decide(&self.pool, requests, at_listed_price).await?;
+        let mut conn = self.pool.acquire().await?;
+        let decisions = decide_debits(&mut conn, requests, at_listed_price).await?;
+        self.announce_debits(requests, &decisions);
+        Ok(decisions)
+    }
+
+    /// Tells the batcher that the accepted ones among `decisions` (committed) may be posted.
+    pub(super) fn announce_debits(&self, requests: &[DebitRequest], decisions: &[DebitDecision]) {
         let mut queued: Vec<(u64, Address)> = Vec::new();
-        for (request, decision) in requests.iter().zip(&decisions) {
-            if matches!(decision, DebitDecision::Accepted(_)) {
-                let route = (request.account.chain_id, request.account.token);
-                if !queued.contains(&route) {
-                    queued.push(route);
-                }
+        for (request, decision) in requests.iter().zip(decisions) {
+            let route = (request.account.chain_id, request.account.token);
+            if matches!(decision, DebitDecision::Accepted(_)) && !queued.contains(&route) {
+                queued.push(route);
             }
         }
-        // Committed: the batcher may post them.
         for (chain_id, token) in queued {
             let _ = self.queued.send((chain_id, token, RouteKind::VaultDebit));
         }
-        Ok(decisions)
     }
 }
 
-/// Decides `requests` by one call of `balance_debit_batch` on `executor` (the pool, in autocommit: one commit for
-/// the batch; or a transaction that records more with the debits, as a balance-paid job does).
-pub(super) async fn decide<'e>(
-    executor: impl sqlx::PgExecutor<'e>,
+/// Decides `requests` by one call of `balance_debit_batch` on `conn` (autocommit, or inside the caller's
+/// transaction, whose commit then makes the accepted debits durable together with whatever else it wrote).
+pub(super) async fn decide_debits(
+    conn: &mut PgConnection,
     requests: &[DebitRequest],
     at_listed_price: bool,
 ) -> Result<Vec<DebitDecision>> {
@@ -109,7 +113,7 @@ pub(super) async fn decide<'e>(
     .bind(columns.terms)
     .bind(at_listed_price)
     .bind(MAIN_INDEXER)
-    .fetch_all(executor)
+    .fetch_all(&mut *conn)
     .await?;
     if rows.len() != n {
         return Err(Error::Corrupt {
@@ -135,7 +139,7 @@ struct Columns {
     cap: Vec<Option<String>>,
     key: Vec<String>,
     also: Vec<Option<String>>,
-    service: Vec<Uuid>,
+    service: Vec<Option<Uuid>>,
     id: Vec<Uuid>,
     debit_id: Vec<Vec<u8>>,
     terms: Vec<Vec<u8>>,
@@ -185,7 +189,7 @@ impl Columns {
         self.cap.push(request.max_per_day.map(|cap| cap.to_string()));
         self.key.push(request.idempotency_key.clone());
         self.also.push(request.also_matches.clone());
-        self.service.push(request.service_id.0);
+        self.service.push(request.service_id.map(|id| id.0));
         self.id.push(id);
         self.debit_id.push(debit.id.to_vec());
         self.terms.push(debit.abi_encode());

@@ -1,9 +1,9 @@
 //! The marketplace's tables (`migrations/0006_market.sql`): participants ([`participants`]), the services they list
 //! ([`services`]) and the catalog read over them ([`catalog`], and one-word searches from a kept term index:
-//! [`search_terms`]); jobs ([`jobs`], `0009`), digital products with their purchases (`0012`, [`products`]), and
-//! prepaid balances with their credentials and debits (`0013`, [`balances`]) and the automated_service jobs they pay
-//! for, held until delivered (`0018`, [`balance_jobs`]), and plans with their subscriptions on
-//! the chain's Subscriptions contract (`0014`, [`plans`], [`subscriptions`]).
+//! [`search_terms`]); jobs ([`jobs`], `0009`), digital products with their purchases (`0012`, [`products`]; bought
+//! from a balance, `0017`, [`product_sales`]), prepaid balances with their credentials and debits (`0013`,
+//! [`balances`]) and the automated_service jobs they pay for, held until delivered (`0018`, [`balance_jobs`]), and
+//! plans with their subscriptions on the chain's Subscriptions contract (`0014`, [`plans`], [`subscriptions`]).
 //!
 //! The enums here are the marketplace's vocabulary as stored: each has one snake_case name, the same in the database,
 //! in JSON and in the API's documentation, so nothing translates between spellings. Rows are decoded here (with
@@ -16,6 +16,7 @@ mod debits;
 mod jobs;
 mod participants;
 mod plans;
+mod product_sales;
 mod products;
 mod search_terms;
 mod services;
@@ -36,6 +37,7 @@ pub use debits::DebitQueue;
 pub use jobs::{BalanceHold, EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction, RefundCause};
 pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};
 pub use plans::{NewPlan, Plan, PlanId, PlanInterval, PlanUpdate};
+pub use product_sales::BalanceSale;
 pub use products::{
     DownloadCount, NewProduct, NewProductPurchase, Product, ProductFile, ProductId, ProductPage, ProductPurchase,
     ProductQuery, ProductUpdate, PurchaseInsert, PurchasePayment, PurchaseState,

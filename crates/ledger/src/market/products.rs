@@ -147,7 +147,7 @@ pub struct ProductPage {
     pub entries: Vec<Product>,
 }
 
-/// How a purchase is paid. The seam for other means (a prepaid balance): each brings its own reference.
+/// How a purchase is paid; each means brings its own reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PurchasePayment {
     /// An x402 `exact` payment into the escrow, credited by `Escrow.payMany`; keyed by (chain, asset, buyer, nonce).
@@ -163,6 +163,26 @@ pub enum PurchasePayment {
         /// The authorization's validBefore, unix seconds.
         valid_before: u64,
     },
+    /// A prepaid balance debit, written in the same transaction as the purchase
+    /// ([`Ledger::buy_product_with_balance`]) and posted to the vault in its `debitMany` batches.
+    Balance {
+        /// The vault's chain.
+        chain_id: u64,
+        /// The vault's token.
+        token: Address,
+        /// The debit's public id (`balance_debits.id`).
+        debit: Uuid,
+    },
+}
+
+impl PurchasePayment {
+    /// Its wire name: `x402` or `balance`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::X402 { .. } => "x402",
+            Self::Balance { .. } => "balance",
+        }
+    }
 }
 
 /// A purchase to record before its payment settles.
@@ -186,7 +206,7 @@ pub struct NewProductPurchase {
     pub download_limit: Option<u32>,
 }
 
-/// Where a purchase's money stands, from the settlement queue.
+/// Where a purchase's money stands, from the settlement queue (x402) or the debit's action (balance).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PurchaseState {
     /// Queued or on its way; not yet known to have settled.
@@ -226,12 +246,17 @@ pub struct ProductPurchase {
 }
 
 impl ProductPurchase {
-    /// Where its money stands.
+    /// Where its money stands. A balance debit pays the moment it is accepted: its amount is held against the
+    /// balance at once (as a data_api purchase from a balance is served at once), so only the vault refusing it
+    /// unpays it.
     pub fn state(&self) -> PurchaseState {
-        match self.settlement {
-            Some(SettlementStatus::Settled | SettlementStatus::Confirmed) => PurchaseState::Paid,
-            Some(SettlementStatus::Failed | SettlementStatus::Expired) => PurchaseState::Failed,
-            Some(SettlementStatus::Pending | SettlementStatus::Submitted) | None => PurchaseState::Paying,
+        match (self.settlement, &self.new.payment) {
+            (Some(SettlementStatus::Settled | SettlementStatus::Confirmed), _) => PurchaseState::Paid,
+            (Some(SettlementStatus::Failed | SettlementStatus::Expired), _) => PurchaseState::Failed,
+            (_, PurchasePayment::Balance { .. }) => PurchaseState::Paid,
+            (Some(SettlementStatus::Pending | SettlementStatus::Submitted) | None, PurchasePayment::X402 { .. }) => {
+                PurchaseState::Paying
+            }
         }
     }
 
@@ -265,14 +290,18 @@ const PRODUCT_COLUMNS: &str = "pr.id, pr.provider_id, pa.name AS provider_name, 
     pr.description, pr.category, pr.tags, pr.price, pr.download_limit, pr.file_sha256, pr.file_size, pr.file_name,
     pr.content_type, pr.created_at, pr.updated_at, pr.deleted_at IS NOT NULL AS deleted";
 
-const PURCHASE_SELECT: &str = "SELECT pp.id, pp.product_id, pp.provider_id, pp.buyer, pp.paid_by, pp.chain_id,
-        pp.asset, pp.nonce, pp.escrow, pp.valid_before, pp.amount::text AS amount, pp.fee::text AS fee,
-        pp.download_limit, pp.downloads, pp.created_at, pp.released_at IS NOT NULL AS released,
-        s.status::text AS settlement_status, b.tx_hash AS tx
+/// A purchase with its payment's status: an x402 payment's settlement, or a balance debit's action.
+pub(super) const PURCHASE_SELECT: &str = "SELECT pp.id, pp.product_id, pp.provider_id, pp.buyer, pp.paid_by,
+        pp.chain_id, pp.asset, pp.nonce, pp.escrow, pp.valid_before, pp.debit_id, pp.amount::text AS amount,
+        pp.fee::text AS fee, pp.download_limit, pp.downloads, pp.created_at, pp.released_at IS NOT NULL AS released,
+        coalesce(s.status::text, a.status::text) AS settlement_status, coalesce(b.tx_hash, ab.tx_hash) AS tx
     FROM market_product_purchases pp
     LEFT JOIN settlements s
         ON s.chain_id = pp.chain_id AND s.asset = pp.asset AND s.payer = pp.buyer AND s.nonce = pp.nonce
-    LEFT JOIN settlement_batches b ON b.id = s.batch_id";
+    LEFT JOIN settlement_batches b ON b.id = s.batch_id
+    LEFT JOIN balance_debits d ON d.id = pp.debit_id
+    LEFT JOIN escrow_actions a ON a.id = d.action_id
+    LEFT JOIN settlement_batches ab ON ab.id = a.batch_id";
 
 impl Ledger {
     /// Lists `new`.
@@ -426,7 +455,12 @@ impl Ledger {
     /// Records a purchase unless this payment recorded one already ([`PurchaseInsert::Repeat`]) or the wallet holds
     /// a live purchase of the product ([`PurchaseInsert::Held`]).
     pub async fn insert_product_purchase(&self, new: &NewProductPurchase) -> Result<PurchaseInsert> {
-        let PurchasePayment::X402 { chain_id, asset, nonce, escrow, valid_before } = new.payment;
+        let PurchasePayment::X402 { chain_id, asset, nonce, escrow, valid_before } = new.payment else {
+            return Err(Error::Query(sqlx::Error::Protocol(format!(
+                "product purchase {} is paid from a balance: record it with buy_product_with_balance",
+                new.id
+            ))));
+        };
         // Twice at most: a live purchase found by the insert may be released before it is read back.
         for _ in 0..2 {
             // No conflict target: the payment key and the one-live-purchase index both turn the insert into nothing.
@@ -507,7 +541,8 @@ impl Ledger {
 
     /// Releases purchase `id` if its payment can no longer settle: its settlement failed or expired, or it was
     /// never queued and its validBefore (`now`, unix seconds, is past it) has passed, after which the facilitator
-    /// refuses to queue it. Returns whether it was released; a purchase whose payment may still settle is kept.
+    /// refuses to queue it; for a balance purchase, the vault refused its debit. Returns whether it was released; a
+    /// purchase whose payment may still settle is kept.
     pub async fn release_product_purchase(&self, id: Uuid, now: u64) -> Result<bool> {
         let released = sqlx::query(
             "UPDATE market_product_purchases pp SET released_at = now()
@@ -518,7 +553,9 @@ impl Ledger {
                  OR (pp.valid_before < $2 AND NOT EXISTS (
                          SELECT 1 FROM settlements s
                          WHERE s.chain_id = pp.chain_id AND s.asset = pp.asset AND s.payer = pp.buyer
-                           AND s.nonce = pp.nonce)))",
+                           AND s.nonce = pp.nonce))
+                 OR EXISTS (SELECT 1 FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
+                            WHERE d.id = pp.debit_id AND a.status = 'failed'))",
         )
         .bind(id)
         .bind(int(now))
@@ -621,15 +658,27 @@ fn product_from_row(row: &PgRow) -> Result<Product> {
     })
 }
 
-fn purchase_from_row(row: &PgRow) -> Result<ProductPurchase> {
+pub(super) fn purchase_from_row(row: &PgRow) -> Result<ProductPurchase> {
     let f = Fields::of(PURCHASES, row);
-    f.parsed("paid_by", "x402", |s: &String| (s == "x402").then_some(()))?;
-    let payment = PurchasePayment::X402 {
-        chain_id: f.u64("chain_id")?,
-        asset: f.address("asset")?,
-        nonce: f.b256("nonce")?,
-        escrow: f.address("escrow")?,
-        valid_before: f.u64("valid_before")?,
+    let by_balance = f.parsed("paid_by", "x402 or balance", |s: &String| match s.as_str() {
+        "x402" => Some(false),
+        "balance" => Some(true),
+        _ => None,
+    })?;
+    let payment = if by_balance {
+        PurchasePayment::Balance {
+            chain_id: f.u64("chain_id")?,
+            token: f.address("asset")?,
+            debit: f.parsed("debit_id", "a debit id", |id: &Option<Uuid>| *id)?,
+        }
+    } else {
+        PurchasePayment::X402 {
+            chain_id: f.u64("chain_id")?,
+            asset: f.address("asset")?,
+            nonce: f.b256("nonce")?,
+            escrow: f.address("escrow")?,
+            valid_before: f.u64("valid_before")?,
+        }
     };
     Ok(ProductPurchase {
         new: NewProductPurchase {

@@ -298,6 +298,22 @@ async fn lock_balance(tx: &mut Transaction<'static, Postgres>, account: &Balance
     Ok((f.number("available")?, f.get("exiting")?))
 }
 
+/// Whether a balance debit of `account` is queued or on its way to the vault (a held one, a balance-paid job not yet
+/// delivered, is not: it may wait a day, and its amount is already out of the balance).
+async fn debits_in_flight(tx: &mut Transaction<'static, Postgres>, account: &BalanceAccount) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
+                        WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4
+                          AND a.status IN ('pending', 'submitted') AND a.held_until IS NULL)",
+    )
+    .bind(int(account.chain_id))
+    .bind(account.vault.as_slice())
+    .bind(account.token.as_slice())
+    .bind(account.account.as_slice())
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 async fn insert_action(
     tx: &mut Transaction<'static, Postgres>,
     account: &BalanceAccount,
@@ -559,39 +575,100 @@ impl Ledger {
     /// debit (a balance-paid job not yet delivered) is not in flight: it may wait a day, and its amount is already
     /// out of the balance the charge is measured against.
     pub async fn queue_charge(&self, due: &DueCharge) -> Result<ChargeQueued> {
-        let mut tx = self.pool.begin().await?;
-        let (available, _) = lock_balance(&mut tx, &due.account).await?;
-        let reserved = !due.lapsed && available >= due.price;
-        if !reserved && !due.lapsed {
-            let in_flight: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
-                                WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4
-                                  AND a.status IN ('pending', 'submitted') AND a.held_until IS NULL)",
-            )
-            .bind(int(due.account.chain_id))
-            .bind(due.account.vault.as_slice())
-            .bind(due.account.token.as_slice())
-            .bind(due.account.account.as_slice())
-            .fetch_one(&mut *tx)
-            .await?;
-            if in_flight {
-                return Ok(ChargeQueued::Deferred);
+        let mut queued = self.queue_charges(std::slice::from_ref(due)).await?;
+        queued.pop().ok_or(crate::Error::Query(sqlx::Error::RowNotFound))
+    }
+
+    /// Queues every one of `due` as [`Ledger::queue_charge`] does, in one transaction (one commit for the lot): each
+    /// agent's balance is locked once, in key order as the debit batches lock them, and its charges are decided in
+    /// the order given, each seeing the holds of the ones before. One decision per charge, in the same order.
+    pub async fn queue_charges(&self, due: &[DueCharge]) -> Result<Vec<ChargeQueued>> {
+        let mut attempt = 0;
+        loop {
+            match self.queue_charges_once(due).await {
+                Err(crate::Error::Query(sqlx::Error::Database(e)))
+                    if attempt < 3 && matches!(e.code().as_deref(), Some("40P01" | "40001")) =>
+                {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "queueing subscription charges was aborted: trying again");
+                }
+                queued => return queued,
             }
         }
-        let what = if due.lapsed { "expire" } else { "charge" };
-        let key = action_key(due.subscription, what, (due.period << 8) | due.attempts.min(255));
-        let Some(action_id) =
-            insert_action(&mut tx, &due.account, due.contract, "subscription_charge", key, due.subscription.as_slice())
-                .await?
-        else {
-            return Ok(ChargeQueued::AlreadyQueued);
-        };
-        if reserved {
-            reserve(&mut tx, action_id, &due.account, due.subscription, due.period, due.price).await?;
+    }
+
+    async fn queue_charges_once(&self, due: &[DueCharge]) -> Result<Vec<ChargeQueued>> {
+        let key = |a: &BalanceAccount| (a.chain_id, a.vault, a.token, a.account);
+        let mut order: Vec<usize> = (0..due.len()).collect();
+        // Stable: an agent's charges keep their order (the oldest due first).
+        order.sort_by_key(|&i| key(&due[i].account));
+        let mut decided = vec![ChargeQueued::AlreadyQueued; due.len()];
+        // Per agent: what is left to hold, and (once asked) whether a debit of it is in flight.
+        let mut balances: std::collections::HashMap<BalanceAccount, (U256, Option<bool>)> =
+            std::collections::HashMap::new();
+        let mut routes: Vec<(u64, Address)> = Vec::new();
+        let mut tx = self.pool.begin().await?;
+        for i in order {
+            let due = &due[i];
+            let balance = match balances.entry(due.account) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert((lock_balance(&mut tx, &due.account).await?.0, None))
+                }
+            };
+            let reserved = !due.lapsed && balance.0 >= due.price;
+            if !reserved && !due.lapsed {
+                let in_flight = match balance.1 {
+                    Some(in_flight) => in_flight,
+                    None => *balance.1.insert(debits_in_flight(&mut tx, &due.account).await?),
+                };
+                if in_flight {
+                    decided[i] = ChargeQueued::Deferred;
+                    continue;
+                }
+            }
+            let what = if due.lapsed { "expire" } else { "charge" };
+            let key = action_key(due.subscription, what, (due.period << 8) | due.attempts.min(255));
+            let Some(action_id) = insert_action(
+                &mut tx,
+                &due.account,
+                due.contract,
+                "subscription_charge",
+                key,
+                due.subscription.as_slice(),
+            )
+            .await?
+            else {
+                continue;
+            };
+            if reserved {
+                reserve(&mut tx, action_id, &due.account, due.subscription, due.period, due.price).await?;
+                balance.0 -= due.price;
+            }
+            decided[i] = if reserved { ChargeQueued::Reserved } else { ChargeQueued::Unreserved };
+            let route = (due.account.chain_id, due.account.token);
+            if !routes.contains(&route) {
+                routes.push(route);
+            }
         }
         tx.commit().await?;
-        let _ = self.queued.send((due.account.chain_id, due.account.token, RouteKind::SubscriptionCharge));
-        Ok(if reserved { ChargeQueued::Reserved } else { ChargeQueued::Unreserved })
+        for (chain_id, token) in routes {
+            let _ = self.queued.send((chain_id, token, RouteKind::SubscriptionCharge));
+        }
+        Ok(decided)
+    }
+
+    /// Every service any subscription of `participant` names, live or not: a superset of what can cover its requests
+    /// (a request to a service outside it needs no look at the subscriptions).
+    pub async fn subscribed_services(&self, participant: ParticipantId) -> Result<Vec<ServiceId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT DISTINCT u.id FROM market_subscriptions s, unnest(s.service_ids) AS u(id)
+             WHERE s.participant_id = $1",
+        )
+        .bind(participant.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(ServiceId).collect())
     }
 
     /// Counts one request of `participant` to `service` against a subscription that covers it now (paid through

@@ -75,7 +75,7 @@ pub(crate) fn request(service: ServiceId, credential: CredentialId, key: &str, a
         max_per_day: None,
         idempotency_key: key.to_owned(),
         also_matches: None,
-        service_id: service,
+        service_id: Some(service),
     }
 }
 

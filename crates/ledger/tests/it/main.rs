@@ -7,6 +7,7 @@ mod balances;
 mod index;
 mod market;
 mod migrations;
+mod product_sales;
 mod routes;
 mod scratch;
 mod search_terms;

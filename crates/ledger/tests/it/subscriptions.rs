@@ -7,7 +7,7 @@ use alloy::primitives::{Address, B256, U256};
 use clearing_ledger::{
     Ledger, MIGRATOR,
     market::{
-        BalanceAccount, ChargeQueued, CredentialId, DebitDecision, DebitRequest, NewCredential, NewPlan,
+        BalanceAccount, ChargeQueued, CredentialId, DebitDecision, DebitRequest, DueCharge, NewCredential, NewPlan,
         NewSubscription, ParticipantId, PlanId, PlanInterval, ServiceId, ServiceType, SubscribeDecision,
     },
 };
@@ -177,7 +177,7 @@ async fn a_subscribe_racing_purchases_never_promises_more_than_the_balance(pool:
                     max_per_day: None,
                     idempotency_key: format!("k{i}"),
                     also_matches: None,
-                    service_id: service,
+                    service_id: Some(service),
                 };
                 ledger.debit_balance(&request).await
             })
@@ -364,4 +364,39 @@ async fn a_refused_renewal_is_retried_three_times_over_the_grace_at_once_after_a
     sub_event(&pool, sub.id, 8, 0, "expired", Some(1)).await;
     assert!(due_now().await.is_empty(), "expired for good");
     assert_eq!(ledger.subscription(sub.id).await.unwrap().unwrap().status, "expired");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_keeper_batch_holds_each_agents_balance_in_order_and_queues_each_charge_once(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    deposit(&pool, 1, 2 * PRICE + 100, 1_000).await;
+    let other = BalanceAccount { account: Address::repeat_byte(0xb7), ..account() };
+    let due = |account: BalanceAccount, salt: u8, lapsed: bool| DueCharge {
+        subscription: B256::repeat_byte(salt),
+        contract: CONTRACT,
+        account,
+        period: 1,
+        price: U256::from(PRICE),
+        attempts: 0,
+        lapsed,
+    };
+    // Interleaved agents: the one with no balance first; ours can pay two of its three periods.
+    let batch = [due(other, 9, false), due(account(), 1, false), due(account(), 2, false), due(account(), 3, false)];
+    let decided = ledger.queue_charges(&batch).await.unwrap();
+    assert_eq!(
+        decided,
+        [ChargeQueued::Unreserved, ChargeQueued::Reserved, ChargeQueued::Reserved, ChargeQueued::Unreserved],
+        "each sees the holds of the ones before it, in the order given"
+    );
+    assert_eq!(spent(&pool).await, U256::from(2 * PRICE));
+    let actions: i64 = sqlx::query_scalar("SELECT count(*) FROM escrow_actions WHERE kind = 'subscription_charge'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(actions, 4);
+
+    // Again (a second keeper, or the next round): nothing new queued or held.
+    let again = ledger.queue_charges(&batch).await.unwrap();
+    assert_eq!(again, [ChargeQueued::AlreadyQueued; 4]);
+    assert_eq!(spent(&pool).await, U256::from(2 * PRICE));
 }

@@ -1,13 +1,17 @@
 //! What a balance purchase reads before its debit, kept in memory so the purchase costs one database call (the
-//! debit's batch) instead of four: the service's listing (with its brief's validator, compiled once), the credential
-//! with its owner, and the writers that batch the debits ([`DebitQueue`]).
+//! debit's batch) instead of five: the service's listing (with its brief's validator, compiled once), the credential
+//! with its owner, the services the owner's subscriptions name, and the writers that batch the debits
+//! ([`DebitQueue`]).
 //!
 //! Nothing money depends on is trusted from these copies. The debit's batch checks again, under its locks, that the
 //! service is still sold at the debit's amount (else the purchase reads the listing again) and that the credential is
 //! neither revoked nor expired (a revoke commits and no later debit under it is accepted, whatever this process
 //! holds). What is kept without a check is what never changes once stored: the credential's owner and caps, the
 //! owner's wallet. A listing is kept a second (its schema may change: a brief checked against the old one for that
-//! second is the catalog cache's staleness too), a credential a minute.
+//! second is the catalog cache's staleness too), a credential a minute. The services an agent's subscriptions name
+//! are kept a second, and only to skip asking whether one covers a purchase: a service outside them cannot be covered.
+//! A subscription made in this process drops its agent's copy; one made in another process is seen within the second
+//! (before the chain has opened and charged it, which it must before it covers anything).
 
 use std::{
     collections::HashMap,
@@ -19,11 +23,13 @@ use std::{
 
 use clearing_ledger::{
     Ledger,
-    market::{BalanceCredential, CredentialId, DebitQueue, Participant, Service, ServiceId},
+    market::{BalanceCredential, CredentialId, DebitQueue, Participant, ParticipantId, Service, ServiceId},
 };
 
 /// How long a listing read for a balance purchase is used.
 const LISTING_TTL: Duration = Duration::from_secs(1);
+/// How long the services an agent's subscriptions name are used.
+const SUBSCRIBED_TTL: Duration = Duration::from_secs(1);
 /// How long a credential and its owner are used.
 const CREDENTIAL_TTL: Duration = Duration::from_secs(60);
 /// Entries a map holds before it is emptied (a bound on memory, not a working-set size).
@@ -56,6 +62,7 @@ pub(crate) struct Holder {
 pub(crate) struct BalanceHot {
     listings: Copies<ServiceId, Listing>,
     holders: Copies<[u8; 32], Holder>,
+    subscribed: Copies<ParticipantId, Vec<ServiceId>>,
     writers: usize,
     debits: OnceLock<DebitQueue>,
 }
@@ -71,6 +78,7 @@ impl BalanceHot {
         Self {
             listings: Copies::new(LISTING_TTL),
             holders: Copies::new(CREDENTIAL_TTL),
+            subscribed: Copies::new(SUBSCRIBED_TTL),
             writers: DEBIT_WRITERS,
             debits: OnceLock::new(),
         }
@@ -118,6 +126,30 @@ impl BalanceHot {
     /// Drops credential `id` (revoked here, or found revoked by a debit).
     pub(crate) fn forget_credential(&self, id: CredentialId) {
         self.holders.retain(|holder| holder.credential.id != id);
+    }
+
+    /// Whether a subscription of `participant` may cover `service`: false only if none of its subscriptions names
+    /// the service (read at most a second ago).
+    pub(crate) async fn may_cover(
+        &self,
+        ledger: &Ledger,
+        participant: ParticipantId,
+        service: ServiceId,
+    ) -> crate::Result<bool> {
+        let services = match self.subscribed.get(&participant) {
+            Some(services) => services,
+            None => {
+                let services = Arc::new(ledger.subscribed_services(participant).await?);
+                self.subscribed.put(participant, services.clone());
+                services
+            }
+        };
+        Ok(services.contains(&service))
+    }
+
+    /// Drops what is kept of `participant`'s subscriptions (it just subscribed).
+    pub(crate) fn forget_subscriber(&self, participant: ParticipantId) {
+        self.subscribed.remove(&participant);
     }
 
     /// The debit writers, started on first use (on the runtime serving the purchase).

@@ -84,6 +84,6 @@ pub(super) async fn buy(
             market.balance_hot().forget_listing(service.id);
             Ok(BalanceAnswer::Stale)
         }
-        BalanceJobDecision::Refused(decision) => super::purchase::refusal(market, service, holder, decision),
+        BalanceJobDecision::Refused(decision) => super::purchase::service_refusal(market, service, holder, decision),
     }
 }

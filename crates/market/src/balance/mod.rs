@@ -130,6 +130,14 @@ async fn history(State(market): State<Market>, caller: Authenticated, RawQuery(r
     let (limit, offset) = page(raw.as_deref().unwrap_or(""))?;
     let account = account_of(&market, market.vault()?, caller.0.wallet);
     let entries = market.ledger().balance_history(&account, limit, offset).await?;
+    let product_debits: Vec<uuid::Uuid> = entries
+        .iter()
+        .filter_map(|entry| match entry {
+            HistoryEntry::Debit(debit) if debit.service_id.is_none() => Some(debit.id),
+            _ => None,
+        })
+        .collect();
+    let products = market.ledger().products_of_debits(&product_debits).await?;
     let entries: Vec<Value> = entries
         .iter()
         .map(|entry| match entry {
@@ -146,6 +154,7 @@ async fn history(State(market): State<Market>, caller: Authenticated, RawQuery(r
                 "amount": usdc(debit.debit.amount),
                 "fee": usdc(debit.debit.fee),
                 "service_id": debit.service_id.map(|id| id.0),
+                "product_id": products.iter().find(|(id, _)| *id == debit.id).map(|(_, product)| product.0),
                 "provider": debit.debit.provider.to_checksum(None),
                 "status": purchase::debit_status(debit),
                 "tx_hash": debit.tx_hash.map(|tx| tx.to_string()),

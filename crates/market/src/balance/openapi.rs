@@ -160,6 +160,8 @@ pub(crate) const OPENAPI: &str = r##"{
             "kind": {"type": "string", "enum": ["deposited", "charged", "withdrawal_requested", "withdrawal_cancelled", "withdrawn", "debit"]},
             "amount": {"$ref": "#/components/schemas/MarketUsdc"},
             "status": {"type": "string", "enum": ["accepted", "applied", "refused", "refunded"], "description": "A debit's: accepted (not yet on chain, or a balance-paid job's price held for its provider), applied by the vault, refused by it (its amount given back), or refunded (a balance-paid job's hold ended unpaid, its amount given back)"},
+            "service_id": {"type": ["string", "null"], "description": "A debit's: the service it bought"},
+            "product_id": {"type": ["string", "null"], "description": "A debit's: the product it bought"},
             "tx_hash": {"type": ["string", "null"]}
           }}}
         }

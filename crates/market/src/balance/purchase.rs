@@ -70,16 +70,9 @@ pub(crate) async fn pay_from_balance(
         ));
     }
     let amount = service.price.to_u256();
-    if let Some(cap) = credential.max_per_request
-        && amount > cap
-    {
-        return Err(MarketError::refused(
-            ErrorCode::BalanceCredentialCap,
-            format!("the price {} is over this credential's cap per request, {}", service.price, usdc(cap)),
-        ));
-    }
+    check_request_cap(credential, service.price)?;
     let vault = market.vault()?;
-    let (key, also_matches) = idempotency_keys(headers, credential, service, brief)?;
+    let (key, also_matches) = idempotency_keys(headers, credential, service.id.0, Some(brief))?;
     let request = DebitRequest {
         account: BalanceAccount {
             chain_id: market.edge().chain_id(),
@@ -94,7 +87,7 @@ pub(crate) async fn pay_from_balance(
         max_per_day: credential.max_per_day,
         idempotency_key: key,
         also_matches,
-        service_id: service.id,
+        service_id: Some(service.id),
     };
     if service.service_type == ServiceType::AutomatedService {
         return super::job::buy(market, service, brief, request, holder).await;
@@ -113,29 +106,40 @@ pub(crate) async fn pay_from_balance(
             }
             Ok(BalanceAnswer::Answered((StatusCode::OK, Json(view(market, service, &debit))).into_response()))
         }
-        refused => refusal(market, service, holder, refused),
+        refused => service_refusal(market, service, holder, refused),
     }
 }
 
-/// The answer to a debit the batch did not accept (never `Accepted` or `Repeat`).
-pub(super) fn refusal(
+/// The answer to a service's debit the batch did not accept (never `Accepted` or `Repeat`): the listing found stale
+/// (read it again), or [`refusal`].
+pub(super) fn service_refusal(
     market: &Market,
     service: &Service,
     holder: &Holder,
     decision: DebitDecision,
 ) -> Result<BalanceAnswer> {
-    let credential = &holder.credential;
+    if decision == DebitDecision::ServiceChanged {
+        market.balance_hot().forget_listing(service.id);
+        return Ok(BalanceAnswer::Stale);
+    }
+    refusal(market, &holder.credential, decision, service.price).map(BalanceAnswer::FallThrough)
+}
+
+/// What a debit the balance did not pay comes to: the reason to fall through to x402 with (the balance is short, or
+/// locked by a withdrawal request), or the credential's refusal naming its rule (a cap, a revoke, the expiry).
+pub(crate) fn refusal(
+    market: &Market,
+    credential: &BalanceCredential,
+    decision: DebitDecision,
+    price: Usdc,
+) -> Result<&'static str> {
     match decision {
-        DebitDecision::Accepted(debit) | DebitDecision::Repeat(debit) => {
-            Err(MarketError::Internal(format!("debit {} answered as a refusal", debit.id)))
-        }
-        DebitDecision::Insufficient { .. } => Ok(BalanceAnswer::FallThrough("insufficient_balance")),
-        DebitDecision::WithdrawalPending { .. } => Ok(BalanceAnswer::FallThrough("withdrawal_pending")),
+        DebitDecision::Insufficient { .. } => Ok("insufficient_balance"),
+        DebitDecision::WithdrawalPending { .. } => Ok("withdrawal_pending"),
         DebitDecision::OverDailyCap { spent, cap } => Err(MarketError::refused(
             ErrorCode::BalanceCredentialCap,
             format!(
-                "the price {} would pass this credential's daily cap, {} (spent today: {})",
-                service.price,
+                "the price {price} would pass this credential's daily cap, {} (spent today: {})",
                 usdc(cap),
                 usdc(spent)
             ),
@@ -145,11 +149,23 @@ pub(super) fn refusal(
             Err(credentials::revoked())
         }
         DebitDecision::CredentialExpired { at } => Err(credentials::expired(at)),
-        DebitDecision::ServiceChanged => {
-            market.balance_hot().forget_listing(service.id);
-            Ok(BalanceAnswer::Stale)
+        DebitDecision::Accepted(_) | DebitDecision::Repeat(_) | DebitDecision::ServiceChanged => {
+            Err(MarketError::Internal(format!("debit decision {decision:?} is not a refusal")))
         }
     }
+}
+
+/// The cap per request of `credential`, checked before anything is debited.
+pub(crate) fn check_request_cap(credential: &BalanceCredential, price: Usdc) -> Result<()> {
+    if let Some(cap) = credential.max_per_request
+        && price.to_u256() > cap
+    {
+        return Err(MarketError::refused(
+            ErrorCode::BalanceCredentialCap,
+            format!("the price {price} is over this credential's cap per request, {}", usdc(cap)),
+        ));
+    }
+    Ok(())
 }
 
 /// Marks a fall-through 402 with the reason the balance did not pay.
@@ -159,13 +175,13 @@ pub(crate) fn mark_fall_through(mut response: Response, reason: &'static str) ->
 }
 
 /// The key this debit is accepted under, and a second one a repeat may carry: the client's `Idempotency-Key`
-/// (1 to 200 visible ASCII characters), else one derived from the credential, the service and the brief for this
-/// window of time, matching the previous window's too.
-fn idempotency_keys(
+/// (1 to 200 visible ASCII characters), else one derived from the credential, what it buys (a service's or a
+/// product's id) and the brief for this window of time, matching the previous window's too.
+pub(crate) fn idempotency_keys(
     headers: &HeaderMap,
     credential: &BalanceCredential,
-    service: &Service,
-    brief: &Value,
+    target: uuid::Uuid,
+    brief: Option<&Value>,
 ) -> Result<(String, Option<String>)> {
     if let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) {
         let key = value.to_str().ok().filter(|k| {
@@ -181,8 +197,10 @@ fn idempotency_keys(
     }
     let mut hash = Sha256::new();
     hash.update(credential.id.0.as_bytes());
-    hash.update(service.id.0.as_bytes());
-    hash.update(serde_json::to_vec(brief).unwrap_or_default());
+    hash.update(target.as_bytes());
+    if let Some(brief) = brief {
+        hash.update(serde_json::to_vec(brief).unwrap_or_default());
+    }
     let digest = alloy_primitives::hex::encode(hash.finalize());
     let window = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

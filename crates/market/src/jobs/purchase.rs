@@ -125,6 +125,9 @@ async fn covered(
         return Ok(None);
     }
     let Some(subscriber) = caller.map(|c| c.0.id).or_else(|| holder.map(|h| h.owner.id)) else { return Ok(None) };
+    if !market.balance_hot().may_cover(market.ledger(), subscriber, service.id).await? {
+        return Ok(None);
+    }
     let Some(covered) = market.ledger().use_subscription(subscriber, service.id).await? else { return Ok(None) };
     info!(service = %service.id.0, subscription = %covered.subscription, used = covered.used, "covered");
     let answer = json!({

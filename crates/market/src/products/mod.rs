@@ -10,9 +10,11 @@
 //! for agents"), as a quoted service's price ([`crate::fees::breakdown`]).
 //!
 //! A purchase ([`purchase`]) is one x402 payment into the escrow, credited at once to the provider and the fee
-//! recipient by `Escrow.payMany`, so each sale is an `escrow_credit` record in the audit trail. The download
+//! recipient by `Escrow.payMany`, so each sale is an `escrow_credit` record in the audit trail; or a debit of the
+//! prepaid balance ([`balance`]), credited the same way by the vault's `debitMany`, a `vault_debit` record. The download
 //! ([`download`]) streams the file with its SHA-256 in the headers and counts against the purchase's limit.
 
+mod balance;
 mod download;
 pub(crate) mod kind;
 mod openapi;

@@ -113,14 +113,21 @@ pub(crate) const OPENAPI: &str = r##"{
     },
     "/v1/products/{id}/purchase": {
       "post": {
-        "summary": "Buy a product with one x402 payment into the escrow (payTo = the escrow, amount = agent_price)",
-        "description": "Credited at once by Escrow.payMany: the provider price, the fee recipient the fee (an escrow_credit audit record). With an X-API-Key whose wallet owns the product, 409 already_owned before payment is asked for; without one, a paying wallet that owns it is refused 409 and nothing is settled (a unique index keeps one live purchase per product and wallet). 201 is the purchase, with the settlement in PAYMENT-RESPONSE; a repeat of the same payment answers 200 with the purchase it made.",
-        "parameters": [{"$ref": "#/components/parameters/MarketProductId"}, {"$ref": "#/components/parameters/MarketOptionalApiKey"}],
+        "summary": "Buy a product with one x402 payment into the escrow (payTo = the escrow, amount = agent_price), or from your prepaid balance",
+        "description": "Credited at once by Escrow.payMany: the provider price, the fee recipient the fee (an escrow_credit audit record). With an X-API-Key whose wallet owns the product, 409 already_owned before payment is asked for; without one, a paying wallet that owns it is refused 409 and nothing is settled (a unique index keeps one live purchase per product and wallet). 201 is the purchase, with the settlement in PAYMENT-RESPONSE; a repeat of the same payment answers 200 with the purchase it made. With X-BALANCE-AUTH (a balance credential made without a service list) the agent_price is debited from the prepaid balance instead, in the same transaction as the purchase, and the purchase is owned at once (201, paid_by: balance, debit_id); the vault's next debitMany batch credits the provider and the fee recipient (a vault_debit audit record). A wallet that owns the product gets 409 already_owned and nothing is debited; a repeat of the Idempotency-Key answers 200 with the same purchase; a short balance, or a standing withdrawal request, falls through to the 402 with X-Balance-Refused saying why; a credential over a cap, revoked, expired or with a service list is refused with the reason (403).",
+        "parameters": [
+          {"$ref": "#/components/parameters/MarketProductId"},
+          {"$ref": "#/components/parameters/MarketOptionalApiKey"},
+          {"name": "X-BALANCE-AUTH", "in": "header", "required": false, "description": "A balance credential (clb_...) from POST /v1/balance/credentials, made without a service list; never the API key", "schema": {"type": "string"}},
+          {"name": "Idempotency-Key", "in": "header", "required": false, "description": "With X-BALANCE-AUTH: 1 to 200 visible ASCII characters; a repeat is answered with the purchase it made, never paid twice. Absent, a key is derived from the credential and the product, and holds for 10 to 20 minutes.", "schema": {"type": "string", "maxLength": 200}}
+        ],
         "responses": {
           "201": {"description": "The purchase", "headers": {"PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketPaymentResponse"}, "X-PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketXPaymentResponse"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketProductPurchase"}}}},
-          "200": {"description": "The purchase this payment made before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketProductPurchase"}}}},
+          "200": {"description": "The purchase this payment (or this Idempotency-Key) made before", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketProductPurchase"}}}},
+          "400": {"$ref": "#/components/responses/MarketBadRequest"},
           "401": {"$ref": "#/components/responses/MarketUnauthorized"},
           "402": {"$ref": "#/components/responses/MarketPaymentRequired"},
+          "403": {"$ref": "#/components/responses/MarketForbidden"},
           "404": {"$ref": "#/components/responses/MarketProductNotFound"},
           "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
           "408": {"$ref": "#/components/responses/MarketTimeout"},
@@ -254,7 +261,8 @@ pub(crate) const OPENAPI: &str = r##"{
           "product_name": {"type": "string"},
           "buyer": {"$ref": "#/components/schemas/MarketWallet"},
           "status": {"type": "string", "enum": ["paying", "paid", "failed"]},
-          "paid_by": {"type": "string", "enum": ["x402"]},
+          "paid_by": {"type": "string", "enum": ["x402", "balance"]},
+          "debit_id": {"$ref": "#/components/schemas/MarketUuid", "description": "A balance purchase's debit, as in GET /v1/balance/history"},
           "price": {"$ref": "#/components/schemas/MarketUsdc"},
           "provider_net": {"$ref": "#/components/schemas/MarketUsdc"},
           "platform_fee": {"$ref": "#/components/schemas/MarketUsdc"},

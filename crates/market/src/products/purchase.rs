@@ -8,6 +8,9 @@
 //! where the one-live-purchase-per-wallet index answers "already owned" with a 409 and nothing is charged), then
 //! settled keyed by the payment, so a repeat of the same payment finds the purchase it made, never a second one.
 //! A payment that fails to settle releases its purchase, and the wallet may buy again.
+//!
+//! With `X-BALANCE-AUTH` the product is bought from the prepaid balance instead ([`super::balance`]); a balance that
+//! is short falls through to this x402 answer, marked with the reason in `X-Balance-Refused`.
 
 use alloy_primitives::{Address, U256};
 use axum::{
@@ -26,11 +29,15 @@ use time::OffsetDateTime;
 use tracing::info;
 use uuid::Uuid;
 
-use super::{not_found, parse_id, prices};
-use crate::{Authenticated, ErrorCode, Market, MarketError, Result, Verified, jobs::now};
+use super::{balance::BalanceAnswer, not_found, parse_id, prices};
+use crate::{
+    Authenticated, ErrorCode, Market, MarketError, Result, Verified,
+    balance::{credentials, purchase::mark_fall_through},
+    jobs::now,
+};
 
-/// How a product purchase is paid: the seam where another means of payment (a prepaid balance) plugs in, as a
-/// variant carrying its own reference, recorded by the same [`record_purchase`].
+/// How a product purchase paid with x402 is recorded by [`record_purchase`] (a balance purchase is recorded with its
+/// debit, in one transaction: [`super::balance`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PaidBy {
     /// An x402 payment into the escrow at `escrow`, verified (not yet settled).
@@ -125,7 +132,7 @@ pub(crate) async fn record_purchase(
     ))
 }
 
-fn already_owned(buyer: Address, product: &Product, purchase: &ProductPurchase) -> MarketError {
+pub(super) fn already_owned(buyer: Address, product: &Product, purchase: &ProductPurchase) -> MarketError {
     MarketError::refused(
         ErrorCode::AlreadyOwned,
         format!(
@@ -145,6 +152,14 @@ pub(super) async fn purchase(
 ) -> Result<Response> {
     let id = parse_id(&id)?;
     let product = market.ledger().product(id).await?.filter(|p| !p.deleted).ok_or_else(|| not_found(id))?;
+    // A balance credential pays from the prepaid balance when it can; a short balance is answered as x402 would.
+    let balance_refused = match credentials::from_headers(&market, &headers).await? {
+        Some(holder) => match super::balance::buy_from_balance(&market, &product, &headers, &holder).await? {
+            BalanceAnswer::Answered(response) => return Ok(response),
+            BalanceAnswer::FallThrough(reason) => Some(reason),
+        },
+        None => None,
+    };
     let escrow = market.escrow()?;
     // With a key, a wallet that owns the product is told so before it is asked to pay.
     if let Some(Authenticated(me)) = &caller
@@ -156,7 +171,11 @@ pub(super) async fn purchase(
     let agent_price = prices(product.price, market.fee()).agent_price;
     let edge = market.edge();
     let price = edge.escrow_price(agent_price, escrow, &format!("Product: {}", product.name));
-    let payment = edge.payment(&price, &uri, &headers)?;
+    let payment = match (edge.payment(&price, &uri, &headers), balance_refused) {
+        (Ok(payment), _) => payment,
+        (Err(demand), Some(reason)) => return Ok(mark_fall_through(demand.into_response(), reason)),
+        (Err(demand), None) => return Err(demand),
+    };
     let recorded = match edge.verify(&payment).await {
         Ok(verified) => record_purchase(&market, &product, verified.payer, PaidBy::X402 { verified, escrow }).await?,
         // A repeat of a payment that bought this product and settled since no longer verifies (its nonce is used):
@@ -199,7 +218,11 @@ pub(super) struct PurchaseView<'a> {
     buyer: String,
     /// `paying`, `paid` or `failed`, from the settlement queue.
     status: &'static str,
+    /// `x402` or `balance`.
     paid_by: &'static str,
+    /// A balance purchase's debit (its entry in `GET /v1/balance/history`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    debit_id: Option<Uuid>,
     /// What the buyer paid, the provider's part and the platform's.
     price: Usdc,
     provider_net: Usdc,
@@ -231,8 +254,10 @@ impl<'a> PurchaseView<'a> {
             product_name: &product.name,
             buyer: purchase.new.buyer.to_checksum(None),
             status: purchase.state().as_str(),
-            paid_by: match purchase.new.payment {
-                PurchasePayment::X402 { .. } => "x402",
+            paid_by: purchase.new.payment.as_str(),
+            debit_id: match purchase.new.payment {
+                PurchasePayment::Balance { debit, .. } => Some(debit),
+                PurchasePayment::X402 { .. } => None,
             },
             price,
             provider_net: price.checked_sub(fee).unwrap_or(Usdc::ZERO),

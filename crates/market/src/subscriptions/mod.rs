@@ -26,8 +26,11 @@ use tracing::{debug, info, warn};
 
 use crate::{ErrorCode, Market, MarketError, Result, fees};
 
-/// Due periods the keeper queues per round.
+/// Due periods the keeper reads at once.
 const KEEPER_BATCH: u32 = 500;
+/// Due periods queued in one transaction: each holds its agents' balance rows (and so their balance purchases) until
+/// it commits, a few milliseconds for this many.
+const QUEUE_CHUNK: usize = 50;
 
 /// `Subscriptions.OperationKind`'s order.
 const fn kind_index(kind: OperationKind) -> u8 {
@@ -84,7 +87,9 @@ pub async fn subscribe(market: &Market, plan: &Plan, provider: &Participant, age
         max_requests: plan.new.max_requests,
         open: open.abi_encode().into(),
     };
-    match market.ledger().subscribe(&new).await? {
+    let decided = market.ledger().subscribe(&new).await?;
+    market.balance_hot().forget_subscriber(agent.id);
+    match decided {
         SubscribeDecision::Queued(id) => {
             info!(subscription = %id, plan = %plan.new.id.0, agent = %agent.wallet, "subscription queued");
             Ok(id)
@@ -136,8 +141,9 @@ pub async fn operate(market: &Market, subscription: &SubscriptionView, kind: Ope
     }
 }
 
-/// One keeper round: queues every due renewal, retry and expiry (see `Ledger::due_charges`), [`KEEPER_BATCH`] at a
-/// time until none is left that can be queued now; how many were queued.
+/// One keeper round: queues every due renewal, retry and expiry (see `Ledger::due_charges`), [`KEEPER_BATCH`] read
+/// at a time and [`QUEUE_CHUNK`] queued per transaction, until none is left that can be queued now; how many were
+/// queued.
 pub async fn keep(market: &Market) -> usize {
     let chain_id = market.edge().chain_id();
     let mut queued = 0;
@@ -150,18 +156,26 @@ pub async fn keep(market: &Market) -> usize {
             }
         };
         let mut this_batch = 0;
-        for charge in &due {
-            match market.ledger().queue_charge(charge).await {
-                Ok(ChargeQueued::Reserved | ChargeQueued::Unreserved) => {
-                    this_batch += 1;
-                    debug!(subscription = %charge.subscription, period = charge.period, attempts = charge.attempts,
-                           lapsed = charge.lapsed, "subscription charge queued");
+        for chunk in due.chunks(QUEUE_CHUNK) {
+            let decided = match market.ledger().queue_charges(chunk).await {
+                Ok(decided) => decided,
+                Err(e) => {
+                    warn!(error = %e, charges = chunk.len(), "queueing subscription charges failed");
+                    continue;
                 }
-                Ok(ChargeQueued::Deferred) => {
-                    debug!(subscription = %charge.subscription, "charge deferred: the agent's debits are in flight");
+            };
+            for (charge, decision) in chunk.iter().zip(decided) {
+                match decision {
+                    ChargeQueued::Reserved | ChargeQueued::Unreserved => {
+                        this_batch += 1;
+                        debug!(subscription = %charge.subscription, period = charge.period,
+                               attempts = charge.attempts, lapsed = charge.lapsed, "subscription charge queued");
+                    }
+                    ChargeQueued::Deferred => {
+                        debug!(subscription = %charge.subscription, "charge deferred: the agent's debits are in flight");
+                    }
+                    ChargeQueued::AlreadyQueued => {}
                 }
-                Ok(ChargeQueued::AlreadyQueued) => {}
-                Err(e) => warn!(subscription = %charge.subscription, error = %e, "queueing a charge failed"),
             }
         }
         queued += this_batch;

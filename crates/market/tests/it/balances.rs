@@ -110,30 +110,7 @@ async fn an_agent_deposits_buys_a_hundred_calls_from_its_balance_and_withdraws_t
 
     // The deposit: an ordinary x402 payment of the amount the agent names, into the vault. The same signed payment
     // sent again (a lost answer) is answered with the same deposit, and credited once.
-    let body = json!({"amount": "1.00"}).to_string();
-    let deposit = |payment: Option<String>| {
-        let mut request = env
-            .http
-            .post(format!("{}/v1/balance/deposit", env.base))
-            .header("Content-Type", "application/json")
-            .body(body.clone());
-        if let Some(payment) = payment {
-            request = request.header("PAYMENT-SIGNATURE", payment);
-        }
-        async move { answer(request.send().await.unwrap()).await }
-    };
-    let asked = deposit(None).await;
-    assert_eq!(asked.status, StatusCode::PAYMENT_REQUIRED);
-    let required: PaymentRequiredV2 = decode_header(asked.headers["payment-required"].as_bytes()).unwrap();
-    assert_eq!(required.accepts[0].pay_to.parse::<Address>().unwrap(), vault_address, "payTo is the vault");
-    let required = clearing_client::PaymentRequired::V2(required);
-    let signed = encode_header(&clearing_testkit::pay(&agent.key, &required).payload_v2()).unwrap();
-    let first = deposit(Some(signed.clone())).await;
-    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
-    let again = deposit(Some(signed)).await;
-    assert!(again.status.is_success(), "{}", again.body);
-    assert_eq!(again.body["deposit"]["tx_hash"], first.body["deposit"]["tx_hash"]);
-    wait_balance(&env, &agent.api_key, "available", "1.000000").await;
+    deposit(&env, &agent, "1.00").await;
     let vault = BalanceVault::new(vault_address, &env.chain.provider);
     assert_eq!(vault.balanceOf(env.chain.token, agent.key.address()).call().await.unwrap(), U256::from(DOLLAR));
 
@@ -278,6 +255,48 @@ async fn an_agent_deposits_buys_a_hundred_calls_from_its_balance_and_withdraws_t
     assert_eq!(after - before, U256::from(495_000u64), "the undebited balance, to the unit");
     let closed = wait_balance(&env, &agent.api_key, "withdrawn", "0.495000").await;
     assert_eq!((closed["available"].as_str(), closed["withdrawal_pending"].is_null()), (Some("0.000000"), true));
+}
+
+/// Deposits `amount` (USDC, decimal) into `agent`'s balance with an x402 payment, sends the same payment again (a
+/// lost answer: the same deposit, credited once), and waits until the balance is available.
+pub(crate) async fn deposit(env: &Env, agent: &Agent, amount: &str) {
+    let vault_address = env.chain.deployment.balance_vault.unwrap();
+    let body = json!({"amount": amount}).to_string();
+    let deposit = |payment: Option<String>| {
+        let mut request = env
+            .http
+            .post(format!("{}/v1/balance/deposit", env.base))
+            .header("Content-Type", "application/json")
+            .body(body.clone());
+        if let Some(payment) = payment {
+            request = request.header("PAYMENT-SIGNATURE", payment);
+        }
+        async move { answer(request.send().await.unwrap()).await }
+    };
+    let available = balance(env, &agent.api_key).await["available"].as_str().unwrap().to_owned();
+    let asked = deposit(None).await;
+    assert_eq!(asked.status, StatusCode::PAYMENT_REQUIRED);
+    let required: PaymentRequiredV2 = decode_header(asked.headers["payment-required"].as_bytes()).unwrap();
+    assert_eq!(required.accepts[0].pay_to.parse::<Address>().unwrap(), vault_address, "payTo is the vault");
+    let required = clearing_client::PaymentRequired::V2(required);
+    let signed = encode_header(&clearing_testkit::pay(&agent.key, &required).payload_v2()).unwrap();
+    let first = deposit(Some(signed.clone())).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let again = deposit(Some(signed)).await;
+    assert!(again.status.is_success(), "{}", again.body);
+    assert_eq!(again.body["deposit"]["tx_hash"], first.body["deposit"]["tx_hash"]);
+    let expected = usdc_sum(&available, amount);
+    wait_balance(env, &agent.api_key, "available", &expected).await;
+}
+
+/// `a + b`, decimal USDC strings, as the API prints amounts (six decimals).
+fn usdc_sum(a: &str, b: &str) -> String {
+    let atomic = |s: &str| -> u64 {
+        let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+        whole.parse::<u64>().unwrap() * 1_000_000 + format!("{fraction:0<6}").parse::<u64>().unwrap()
+    };
+    let sum = atomic(a) + atomic(b);
+    format!("{}.{:06}", sum / 1_000_000, sum % 1_000_000)
 }
 
 /// The participant behind `api_key`.

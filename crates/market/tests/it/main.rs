@@ -10,6 +10,7 @@ mod harness;
 mod jobs;
 mod limits;
 mod openapi;
+mod product_balance;
 mod products;
 mod register;
 mod reorg;

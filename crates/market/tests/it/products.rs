@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::harness::{Answer, DOLLAR, Env, answer, code, json as paid_json};
 
 /// The market with products stored in a directory of the test's own.
-async fn start(name: &str, max_product_bytes: Option<usize>) -> (Env, tempfile::TempDir) {
+pub(crate) async fn start(name: &str, max_product_bytes: Option<usize>) -> (Env, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let products = dir.path().join("products");
     let env = Env::start_with(name, |c| {
@@ -39,7 +39,7 @@ async fn start(name: &str, max_product_bytes: Option<usize>) -> (Env, tempfile::
 }
 
 /// A participant of `kind` registered straight in the ledger for `wallet`, with its API key.
-async fn registered(env: &Env, kind: ParticipantKind, wallet: Address) -> String {
+pub(crate) async fn registered(env: &Env, kind: ParticipantKind, wallet: Address) -> String {
     let key = ApiKey::generate().unwrap();
     let new = NewParticipant {
         id: ParticipantId::random(),
@@ -84,7 +84,7 @@ fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(env: &Env, key: &str, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Answer {
+pub(crate) async fn upload(env: &Env, key: &str, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Answer {
     let (content_type, body) = form(fields, file);
     let response = reqwest::Client::new()
         .post(format!("{}/v1/products", env.base))
@@ -98,7 +98,7 @@ async fn upload(env: &Env, key: &str, fields: &[(&str, &str)], file: Option<(&st
 }
 
 /// `GET path` with `key`, the body as bytes.
-async fn fetch(env: &Env, path: &str, key: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+pub(crate) async fn fetch(env: &Env, path: &str, key: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
     let response =
         reqwest::Client::new().get(format!("{}{path}", env.base)).header("X-API-Key", key).send().await.unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
@@ -110,7 +110,7 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// Checks a download's bytes against its digest headers and the uploaded file's digest.
-fn check_digest(headers: &reqwest::header::HeaderMap, body: &[u8], uploaded: &[u8]) {
+pub(crate) fn check_digest(headers: &reqwest::header::HeaderMap, body: &[u8], uploaded: &[u8]) {
     let digest = sha256(body);
     assert_eq!(digest, sha256(uploaded), "the bytes are the uploaded file's");
     assert_eq!(headers["x-content-sha256"].to_str().unwrap(), hex::encode(digest));
@@ -118,7 +118,7 @@ fn check_digest(headers: &reqwest::header::HeaderMap, body: &[u8], uploaded: &[u
     assert_eq!(headers["content-length"].to_str().unwrap(), body.len().to_string());
 }
 
-fn csv(rows: usize) -> Vec<u8> {
+pub(crate) fn csv(rows: usize) -> Vec<u8> {
     let mut text = String::from("city,population\n");
     for i in 0..rows {
         text.push_str(&format!("city{i},{}\n", i * 1_000));
