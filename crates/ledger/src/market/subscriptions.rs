@@ -526,12 +526,24 @@ impl Ledger {
                           AND e.subscription_id = s.id AND e.kind IN ('expired', 'cancelled')))
                     OR (st.status = 'paused' AND chain_now(s.chain_id) >= st.lapse_at))
                AND chain_now(s.chain_id) >= st.paid_through
+               -- Nothing of it in flight: a charge (by escrow_actions_subscription_charges), or an operation.
+               AND NOT EXISTS (SELECT 1 FROM escrow_actions a
+                               WHERE a.kind = 'subscription_charge' AND a.terms = s.id
+                                 AND a.status IN ('pending', 'submitted')
+                                 AND a.chain_id = s.chain_id AND a.escrow = s.contract)
                AND NOT EXISTS (SELECT 1 FROM escrow_actions a
                                WHERE a.chain_id = s.chain_id AND a.escrow = s.contract
                                  AND a.status IN ('pending', 'submitted')
-                                 AND ((a.kind::text = 'subscription_charge' AND a.terms = s.id)
-                                      OR (a.kind::text = 'subscription_operation'
-                                          AND substring(a.terms FROM 33 FOR 32) = s.id)))
+                                 AND a.kind::text = 'subscription_operation'
+                                 AND substring(a.terms FROM 33 FOR 32) = s.id)
+               -- A charge applied in a block the indexer has not reached: its outcome (charged, past due, expired)
+               -- is not in the state yet, and queueing it again would only find it queued.
+               AND NOT EXISTS (SELECT 1 FROM escrow_actions a JOIN settlement_batches b ON b.id = a.batch_id
+                               WHERE a.kind = 'subscription_charge' AND a.terms = s.id AND a.status = 'settled'
+                                 AND a.chain_id = s.chain_id AND a.escrow = s.contract
+                                 AND b.block_number > (SELECT coalesce(max(c.block_number), -1)
+                                                       FROM indexer_checkpoints c
+                                                       WHERE c.chain_id = s.chain_id AND c.indexer = $3))
                AND (st.attempts = 0 OR chain_now(s.chain_id) >= st.lapse_at
                     OR (st.attempts <= 3
                         AND chain_now(s.chain_id) >= st.paid_through + st.attempts * (s.grace / 4))
@@ -546,6 +558,7 @@ impl Ledger {
         )
         .bind(int(chain_id))
         .bind(i64::from(limit))
+        .bind(MAIN_INDEXER)
         .fetch_all(&self.pool)
         .await?;
         let mut due = Vec::with_capacity(rows.len());

@@ -3,9 +3,9 @@
 //! two keepers queue a due charge once; and a charge's hold on the balance ends with its outcome event and comes
 //! back when a reorg removes that event.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use clearing_ledger::{
-    Ledger, MIGRATOR,
+    BatchClaim, BatchTransaction, ItemResolution, Ledger, MIGRATOR, Mined, RouteKind, TxFees,
     market::{
         BalanceAccount, ChargeQueued, CredentialId, DebitDecision, DebitRequest, DueCharge, NewCredential, NewPlan,
         NewSubscription, ParticipantId, PlanId, PlanInterval, ServiceId, ServiceType, SubscribeDecision,
@@ -284,6 +284,36 @@ async fn concurrent_covered_requests_never_pass_the_cap_and_a_due_charge_is_queu
     assert_eq!(outcomes, [ChargeQueued::Reserved, ChargeQueued::AlreadyQueued]);
     assert_eq!(spent(&pool).await, U256::from(PRICE));
     assert!(ledger.due_charges(CHAIN, 10).await.unwrap().is_empty(), "in flight: not due again");
+
+    // The batcher applies it in block 4 while the indexer stands at block 3: its outcome is not indexed yet, so it is
+    // not due again (a keeper round that met only such charges used to end there, leaving the rest for the next).
+    let claim = BatchClaim {
+        chain_id: CHAIN,
+        asset: TOKEN,
+        route: RouteKind::SubscriptionCharge,
+        relayer: Address::repeat_byte(0x4e),
+        tx_nonce: 0,
+        limit: 100,
+        cutoff: 0,
+        now: 0,
+    };
+    let (batch, actions) = ledger.claim_action_batch(&claim).await.unwrap().unwrap();
+    let sent = BatchTransaction {
+        tx_hash: B256::repeat_byte(9),
+        raw_tx: Bytes::from(vec![9; 100]),
+        gas_limit: 1_000_000,
+        fees: TxFees { max_fee_per_gas: 2_000_000_000, max_priority_fee_per_gas: 1_000_000 },
+    };
+    ledger.record_broadcast(batch, &sent).await.unwrap();
+    let mined = Mined { tx_hash: B256::repeat_byte(9), block_number: 4, block_hash: B256::repeat_byte(0xcc) };
+    ledger.resolve_action_batch(batch, &mined, &[(actions[0].id, ItemResolution::Settled)]).await.unwrap();
+    assert!(ledger.due_charges(CHAIN, 10).await.unwrap().is_empty(), "applied, its block not indexed yet");
+    // Once the indexer has passed its block, the state is the chain's word again (here: no event, so still due).
+    sqlx::query("UPDATE indexer_checkpoints SET block_number = 4 WHERE indexer = 'clearing'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(ledger.due_charges(CHAIN, 10).await.unwrap().len(), 1);
 }
 
 /// A block at chain time `time`, nothing else.
