@@ -10,6 +10,10 @@ use url::Url;
 
 use crate::{MarketError, Result, fees::FeeBps};
 
+/// The longest a balance-paid job's money may be held: half the vault's withdrawal delay as deployed (24 h), so a
+/// delivery made within the hold is posted long before a withdrawal requested at the purchase unlocks.
+pub(crate) const MAX_BALANCE_JOB_HOLD_SECS: u64 = 43_200;
+
 /// `[market]`: the marketplace API under `/v1`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -65,7 +69,9 @@ pub struct MarketConfig {
     pub completion_window_secs: u64,
     /// How long the money of an `automated_service` job paid from a prepaid balance is held for its provider,
     /// seconds: delivered by then, it is paid; not, the keeper gives it back to the agent's balance and the job is
-    /// refunded. More than 0. Default 86,400 (24 h).
+    /// refunded. More than 0 and at most 43,200 (12 h), the default: a delivery must be posted to the vault well
+    /// before an agent's withdrawal request (made as late as the purchase itself) unlocks its whole balance, 24 h
+    /// later with the vault as deployed; after that the vault refuses the debit and the provider goes unpaid.
     pub balance_job_hold_secs: u64,
     /// How often the keeper looks for completed jobs whose review window has ended (and balance-paid jobs whose hold
     /// has passed its deadline), milliseconds. Default 30,000.
@@ -116,7 +122,7 @@ impl Default for MarketConfig {
             human_review_secs: 172_800,
             automated_review_secs: 0,
             completion_window_secs: 604_800,
-            balance_job_hold_secs: 86_400,
+            balance_job_hold_secs: MAX_BALANCE_JOB_HOLD_SECS,
             keeper_interval_ms: 30_000,
             reactor_interval_ms: 500,
             subscription_keeper_interval_ms: 1_800_000,
@@ -149,10 +155,12 @@ impl MarketConfig {
                 problem: "must be more than 0 and at most 30 days (2,592,000): the shortest plan period",
             });
         }
-        if self.balance_job_hold_secs == 0 {
+        if self.balance_job_hold_secs == 0 || self.balance_job_hold_secs > MAX_BALANCE_JOB_HOLD_SECS {
             return Err(MarketError::InvalidConfig {
                 key: "balance_job_hold_secs",
-                problem: "must be more than 0: a balance-paid job's provider needs time to deliver before it is paid",
+                problem: "must be more than 0 and at most 43,200 (12 h): a balance-paid job's provider needs time to \
+                          deliver, and its payment must reach the vault well before a withdrawal the agent requested \
+                          at the purchase unlocks (24 h)",
             });
         }
         if self.arbiter_token.as_ref().is_some_and(|token| token.expose().len() < MIN_ARBITER_TOKEN_LEN) {
@@ -199,6 +207,14 @@ mod tests {
         assert!(refused.contains("rotate_key_price must be more than 0"), "{refused}");
         let err = toml::from_str::<MarketConfig>("register_price = 0.02\n").unwrap_err().to_string();
         assert!(err.contains("decimal string"), "{err}");
+    }
+
+    #[test]
+    fn a_balance_job_hold_is_at_most_half_the_vaults_withdrawal_delay() {
+        assert!(MarketConfig::default().validate().is_ok());
+        let config = MarketConfig { balance_job_hold_secs: 86_400, ..MarketConfig::default() };
+        let refused = config.validate().unwrap_err().to_string();
+        assert!(refused.contains("balance_job_hold_secs") && refused.contains("43,200"), "{refused}");
     }
 
     #[test]

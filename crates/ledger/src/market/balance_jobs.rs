@@ -275,8 +275,8 @@ impl Ledger {
     }
 }
 
-/// Ends the hold on job `id`'s debit if it is still held: released (`fail` false: the batcher may claim it) or
-/// failed (the trigger gives the amount back). One conditional update of the action's row, so of two racing ends
+/// Ends the hold on job `id`'s debit if it is still held: released (`fail` false: the batcher may claim it; only
+/// before the hold's deadline) or failed (the trigger gives the amount back). One conditional update of the action's row, so of two racing ends
 /// (completed and failed, two replicas, the sweep) exactly one finds it held. The action's (chain, token), or `None`.
 async fn end_hold(tx: &mut Transaction<'static, Postgres>, id: Uuid, fail: bool) -> Result<Option<(u64, Address)>> {
     let row = sqlx::query(
@@ -285,6 +285,8 @@ async fn end_hold(tx: &mut Transaction<'static, Postgres>, id: Uuid, fail: bool)
              updated_at = now()
          FROM market_jobs j JOIN balance_debits d ON d.id = j.debit
          WHERE j.id = $1 AND a.id = d.action_id AND a.status = 'pending' AND a.held_until IS NOT NULL
+           -- A delivery after the deadline pays nothing: the hold is the sweep's to refund.
+           AND ($2 OR a.held_until > now())
          RETURNING a.chain_id, a.asset",
     )
     .bind(id)

@@ -298,13 +298,14 @@ async fn lock_balance(tx: &mut Transaction<'static, Postgres>, account: &Balance
     Ok((f.number("available")?, f.get("exiting")?))
 }
 
-/// Whether a balance debit of `account` is queued or on its way to the vault (a held one, a balance-paid job not yet
-/// delivered, is not: it may wait a day, and its amount is already out of the balance).
+/// Whether a balance debit of `account` is queued, held for a balance-paid job, or on its way to the vault. A held one
+/// counts: its amount is out of the balance here but still in the vault, where a charge sent without a hold would
+/// take it, and the provider's debit would then be refused.
 async fn debits_in_flight(tx: &mut Transaction<'static, Postgres>, account: &BalanceAccount) -> Result<bool> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
                         WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4
-                          AND a.status IN ('pending', 'submitted') AND a.held_until IS NULL)",
+                          AND a.status IN ('pending', 'submitted'))",
     )
     .bind(int(account.chain_id))
     .bind(account.vault.as_slice())
@@ -584,9 +585,8 @@ impl Ledger {
 
     /// Queues `due` for `chargeMany` (see [`ChargeQueued`]): with its price held back when the balance covers it;
     /// without a hold when it cannot and no debit of the agent is in flight (the chain will mark it past due); not
-    /// at all while debits are in flight that the charge could take money from (they land within seconds). A held
-    /// debit (a balance-paid job not yet delivered) is not in flight: it may wait a day, and its amount is already
-    /// out of the balance the charge is measured against.
+    /// at all while debits are in flight that the charge could take money from (they land within seconds, or, held
+    /// for a balance-paid job, when its provider delivers or its hold ends).
     pub async fn queue_charge(&self, due: &DueCharge) -> Result<ChargeQueued> {
         let mut queued = self.queue_charges(std::slice::from_ref(due)).await?;
         queued.pop().ok_or(crate::Error::Query(sqlx::Error::RowNotFound))

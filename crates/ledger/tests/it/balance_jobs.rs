@@ -82,6 +82,18 @@ fn claim_at(tx_nonce: u64) -> BatchClaim {
     }
 }
 
+/// Moves job `job`'s hold deadline into the past.
+async fn past_deadline(pool: &PgPool, job: Uuid) {
+    sqlx::query(
+        "UPDATE escrow_actions SET held_until = now() - interval '1 second'
+         WHERE id = (SELECT action_id FROM balance_debits WHERE job_id = $1)",
+    )
+    .bind(job)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 async fn available(ledger: &Ledger) -> U256 {
     ledger.balance(&account()).await.unwrap().available
 }
@@ -194,14 +206,7 @@ async fn the_deadline_sweep_refunds_a_hold_once(pool: PgPool) {
     let late = buy(&ledger, service, credential, "late").await;
     let on_time = buy(&ledger, service, credential, "on-time").await;
     assert!(ledger.expire_balance_holds(100, |_| Vec::new()).await.unwrap().is_empty(), "nothing due yet");
-    sqlx::query(
-        "UPDATE escrow_actions SET held_until = now() - interval '1 second'
-         WHERE id = (SELECT action_id FROM balance_debits WHERE job_id = $1)",
-    )
-    .bind(late.new.id)
-    .execute(&pool)
-    .await
-    .unwrap();
+    past_deadline(&pool, late.new.id).await;
     let (a, b) = (ledger.clone(), ledger.clone());
     let first = tokio::spawn(async move { a.expire_balance_holds(100, |_| Vec::new()).await });
     let second = tokio::spawn(async move { b.expire_balance_holds(100, |_| Vec::new()).await });
@@ -258,4 +263,44 @@ async fn a_repeated_key_answers_the_same_job_and_pays_once(pool: PgPool) {
     assert_eq!(ledger.buy_job_from_balance(&stale).await.unwrap(), BalanceJobDecision::ServiceChanged);
     let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM market_jobs").fetch_one(&pool).await.unwrap();
     assert_eq!(jobs, 2, "the first and the last");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_delivery_after_the_deadline_pays_nothing_even_before_the_sweep(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    let (service, credential) = setup(&ledger).await;
+    deposit(&pool, 300).await;
+    let late = buy(&ledger, service, credential, "late").await;
+    past_deadline(&pool, late.new.id).await;
+    // The sweep has not run: the hold is still there, past its deadline. The provider's word comes too late.
+    assert!(ledger.complete_balance_job(late.new.id, &json!({}), None).await.unwrap().is_none());
+    assert!(ledger.claim_action_batch(&claim_at(0)).await.unwrap().is_none(), "nothing released to the batcher");
+    // The sweep then refunds it.
+    assert_eq!(ledger.expire_balance_holds(100, |_| Vec::new()).await.unwrap().len(), 1);
+    assert_eq!(available(&ledger).await, U256::from(300));
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_renewal_the_balance_cannot_cover_waits_for_a_hold(pool: PgPool) {
+    use clearing_ledger::market::{ChargeQueued, DueCharge};
+    let ledger = Ledger::from_pool(pool.clone());
+    let (service, credential) = setup(&ledger).await;
+    deposit(&pool, 150).await;
+    let job = buy(&ledger, service, credential, "held").await;
+    assert_eq!(available(&ledger).await, U256::from(50));
+    // A renewal of 80: 50 left here, but 150 in the vault, where a charge sent without a hold would take 80 and leave
+    // the held job's 100 debit to be refused. It waits.
+    let due = DueCharge {
+        subscription: B256::repeat_byte(0x51),
+        contract: Address::repeat_byte(0x5b),
+        account: account(),
+        period: 1,
+        price: U256::from(80),
+        attempts: 0,
+        lapsed: false,
+    };
+    assert_eq!(ledger.queue_charge(&due).await.unwrap(), ChargeQueued::Deferred);
+    // Once the provider fails the job its amount is back, and the renewal is held back from the balance as usual.
+    assert!(ledger.fail_balance_job(job.new.id, None, &[]).await.unwrap().is_some());
+    assert_eq!(ledger.queue_charge(&due).await.unwrap(), ChargeQueued::Reserved);
 }

@@ -61,6 +61,13 @@ pub(crate) async fn pay_from_balance(
              x402 (balances pay data_api and automated_service services)",
         ));
     }
+    if service.service_type == ServiceType::AutomatedService && market.config().automated_review_secs > 0 {
+        return Err(MarketError::refused(
+            ErrorCode::BalanceNotAccepted,
+            "this market gives automated_service jobs a review window ([market] automated_review_secs), which needs \
+             the money in the escrow: pay it with x402",
+        ));
+    }
     if let Some(services) = &credential.services
         && !services.contains(&service.id)
     {

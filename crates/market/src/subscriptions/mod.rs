@@ -160,8 +160,19 @@ pub async fn keep(market: &Market) -> usize {
             let decided = match market.ledger().queue_charges(chunk).await {
                 Ok(decided) => decided,
                 Err(e) => {
-                    warn!(error = %e, charges = chunk.len(), "queueing subscription charges failed");
-                    continue;
+                    // One charge that fails every time must not hold back the rest of its chunk: each alone.
+                    warn!(error = %e, charges = chunk.len(), "queueing subscription charges failed: one at a time");
+                    let mut decided = Vec::with_capacity(chunk.len());
+                    for charge in chunk {
+                        match market.ledger().queue_charge(charge).await {
+                            Ok(decision) => decided.push(decision),
+                            Err(e) => {
+                                warn!(subscription = %charge.subscription, error = %e, "queueing a charge failed");
+                                decided.push(ChargeQueued::AlreadyQueued);
+                            }
+                        }
+                    }
+                    decided
                 }
             };
             for (charge, decision) in chunk.iter().zip(decided) {

@@ -8,38 +8,14 @@ use std::time::Duration;
 use alloy::{primitives::U256, providers::ext::AnvilApi};
 use clearing_audit::{Record, RecordKind};
 use clearing_chain::contracts::BalanceVault;
-use clearing_x402::{PaymentRequiredV2, decode_header, encode_header};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::{
-    balances::{Agent, agent, balance, buy, call_data, credential, send_from, wait_balance},
-    harness::{DOLLAR, Env, answer, code},
+    balances::{agent, balance, buy, call_data, credential, deposit, send_from, wait_balance},
+    harness::{DOLLAR, Env, code},
     jobs::{Receiver, earnings, job_status, provider, service, wait_status},
 };
-
-/// Deposits `amount` (a decimal string) into `agent`'s balance with an x402 payment and waits until it is available.
-async fn deposit(env: &Env, agent: &Agent, amount: &str) {
-    let body = json!({"amount": amount}).to_string();
-    let send = |payment: Option<String>| {
-        let mut request = env
-            .http
-            .post(format!("{}/v1/balance/deposit", env.base))
-            .header("Content-Type", "application/json")
-            .body(body.clone());
-        if let Some(payment) = payment {
-            request = request.header("PAYMENT-SIGNATURE", payment);
-        }
-        async move { answer(request.send().await.unwrap()).await }
-    };
-    let asked = send(None).await;
-    assert_eq!(asked.status, StatusCode::PAYMENT_REQUIRED);
-    let required: PaymentRequiredV2 = decode_header(asked.headers["payment-required"].as_bytes()).unwrap();
-    let required = clearing_client::PaymentRequired::V2(required);
-    let signed = encode_header(&clearing_testkit::pay(&agent.key, &required).payload_v2()).unwrap();
-    let paid = send(Some(signed)).await;
-    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
-}
 
 #[tokio::test]
 async fn an_automated_job_bought_from_a_balance_is_paid_on_delivery_and_refunded_on_failure() {
@@ -276,4 +252,17 @@ async fn the_agents_exit_wins_over_a_hold_and_the_job_says_the_provider_is_unpai
     assert_eq!(vault.claimable(env.chain.token, provider_wallet.address()).call().await.unwrap(), U256::ZERO);
     let after = balance(&env, &agent.api_key).await;
     assert_eq!((after["spent"].as_str(), after["available"].as_str()), (Some("0.000000"), Some("0.000000")));
+}
+
+#[tokio::test]
+async fn a_market_with_a_review_window_for_automated_jobs_refuses_balances_for_them() {
+    let env = Env::start_with("balance_jobs_review", |c| c.automated_review_secs = 3_600).await;
+    let (_, url) = Receiver::start().await;
+    let (_, provider_key, _, _) = provider(&env, &url).await;
+    let automated = service(&env, &provider_key, "automated_service", "0.10").await;
+    let agent = agent(&env, DOLLAR).await;
+    let token = credential(&env, &agent.api_key, json!({"name": "jobs"})).await;
+    let refused = buy(&env, &automated, &token, None).await;
+    assert_eq!((refused.status, code(&refused.body)), (StatusCode::BAD_REQUEST, "balance_not_accepted"));
+    assert!(refused.body["error"]["message"].as_str().unwrap().contains("review window"), "{}", refused.body);
 }
