@@ -29,7 +29,7 @@ use crate::{ErrorCode, Market, MarketError, Result, fees};
 /// Due periods the keeper reads at once.
 const KEEPER_BATCH: u32 = 500;
 /// Due periods queued in one transaction: each holds its agents' balance rows (and so their balance purchases) until
-/// it commits, a few milliseconds for this many.
+/// it commits, about 85 ms for this many (1.7 ms a charge in the renewal benchmark), once per keeper round.
 const QUEUE_CHUNK: usize = 50;
 
 /// `Subscriptions.OperationKind`'s order.
