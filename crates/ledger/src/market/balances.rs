@@ -298,24 +298,27 @@ impl Ledger {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<HistoryEntry>> {
-        // One statement: the page of the union, each debit read whole by a join (never a query per entry).
+        // One statement: the page of the union, each debit read whole by a join (never a query per entry). Ordered by
+        // the exact time (a debit's microseconds, not whole seconds: debits of one second would otherwise come back in
+        // any order), then by position: the event's in its block, the debit's action id (one batch's share a time).
         let sql = format!(
             "SELECT h.source, h.e_kind, h.e_amount, h.e_tx, h.e_block, h.e_reference, {DEBIT_COLUMNS}
              FROM (
                  SELECT 'chain' AS source, e.kind AS e_kind, e.amount::text AS e_amount, e.tx_hash AS e_tx,
-                        e.block_number AS e_block, e.reference AS e_reference, NULL::uuid AS debit, k.timestamp AS at
+                        e.block_number AS e_block, e.reference AS e_reference, NULL::uuid AS debit,
+                        k.timestamp::numeric AS at, e.log_index AS seq
                  FROM vault_events e LEFT JOIN chain_blocks k ON k.chain_id = e.chain_id AND k.number = e.block_number
                  WHERE e.chain_id = $1 AND e.vault = $2 AND e.token = $3 AND e.account = $4
                    AND e.kind IN ('deposited', 'charged', 'withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
                    AND e.block_number <= {}
                  UNION ALL
-                 SELECT 'debit', NULL, NULL, NULL, NULL, NULL, x.id, extract(epoch FROM x.created_at)::bigint
+                 SELECT 'debit', NULL, NULL, NULL, NULL, NULL, x.id, extract(epoch FROM x.created_at), x.action_id
                  FROM balance_debits x
                  WHERE x.chain_id = $1 AND x.vault = $2 AND x.token = $3 AND x.payer = $4) h
              LEFT JOIN balance_debits d ON d.id = h.debit
              LEFT JOIN escrow_actions a ON a.id = d.action_id
              LEFT JOIN settlement_batches b ON b.id = a.batch_id
-             ORDER BY h.at DESC NULLS LAST LIMIT $5 OFFSET $6",
+             ORDER BY h.at DESC NULLS LAST, h.e_block DESC NULLS LAST, h.seq DESC LIMIT $5 OFFSET $6",
             confirmed_height()
         );
         let rows = bind_account!(sqlx::query(sqlx::AssertSqlSafe(sql)), account)

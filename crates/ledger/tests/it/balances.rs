@@ -5,7 +5,9 @@
 use alloy::primitives::{Address, B256, Bytes, U256};
 use clearing_ledger::{
     BatchClaim, BatchTransaction, ItemResolution, Ledger, MIGRATOR, Mined, RouteKind, SettlementStatus, TxFees,
-    market::{BalanceAccount, CredentialId, DebitDecision, DebitRequest, NewCredential, ServiceId, ServiceType},
+    market::{
+        BalanceAccount, CredentialId, DebitDecision, DebitRequest, HistoryEntry, NewCredential, ServiceId, ServiceType,
+    },
 };
 use clearing_x402::Reason;
 use sqlx::PgPool;
@@ -189,4 +191,43 @@ async fn the_daily_cap_counts_every_accepted_debit_of_the_credential(pool: PgPoo
     );
     assert!(matches!(ledger.debit_balance(&capped("4", 50)).await.unwrap(), DebitDecision::Accepted(_)));
     assert_eq!(ledger.balance(&account()).await.unwrap().spent, U256::from(250));
+}
+
+/// Debits accepted within one second are listed newest first: the history orders by the debit's exact time, not by
+/// whole seconds (three jobs bought in one second once came back oldest first).
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_history_lists_debits_of_one_second_newest_first(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    let (service, credential) = setup(&ledger, None).await;
+    deposit(&pool, 1_000).await;
+    let mut ids = Vec::new();
+    for (key, tenths) in [("a", 1), ("b", 5), ("c", 9)] {
+        let DebitDecision::Accepted(debit) =
+            ledger.debit_balance(&request(service, credential, key, 100)).await.unwrap()
+        else {
+            panic!("{key} was not accepted")
+        };
+        sqlx::query(
+            "UPDATE balance_debits SET created_at = timestamptz '2026-12-06 12:00:00+00' + $2 * interval '100 ms'
+             WHERE id = $1",
+        )
+        .bind(debit.id)
+        .bind(f64::from(tenths))
+        .execute(&pool)
+        .await
+        .unwrap();
+        ids.push(debit.id);
+    }
+    let listed: Vec<Uuid> = ledger
+        .balance_history(&account(), 10, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|entry| match entry {
+            HistoryEntry::Debit(debit) => Some(debit.id),
+            HistoryEntry::Chain { .. } => None,
+        })
+        .collect();
+    ids.reverse();
+    assert_eq!(listed, ids, "newest first");
 }
