@@ -382,6 +382,14 @@ impl Ledger {
                 }
             }
         }
+        // A refused vault debit gives its amount back through a trigger that locks its agent's rows: take them in
+        // key order first, as the debit batches do.
+        let refused: Vec<i64> = outcomes
+            .iter()
+            .filter(|(_, outcome)| matches!(outcome, ItemResolution::Failed { .. }))
+            .map(|(id, _)| id.0)
+            .collect();
+        crate::market::debits::lock_debit_payers(&mut tx, &refused).await?;
         let updated: Vec<i64> = sqlx::query_scalar(
             "UPDATE escrow_actions a
              SET status = u.status::settlement_status, failure_reason = u.reason, revert_reason = u.revert,

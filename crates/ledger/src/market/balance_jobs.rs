@@ -235,14 +235,24 @@ impl Ledger {
         announce: impl Fn(&EndedHold) -> Vec<NewWebhookEvent>,
     ) -> Result<Vec<EndedHold>> {
         let mut tx = self.pool.begin().await?;
+        let due: Vec<i64> = sqlx::query_scalar(
+            "SELECT a.id FROM escrow_actions a
+             WHERE a.held_until IS NOT NULL AND a.held_until <= now()
+             ORDER BY a.held_until LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The agents in key order before the failures' trigger takes them in deadline order.
+        super::debits::lock_debit_payers(&mut tx, &due).await?;
         let rows = sqlx::query(
-            "WITH due AS (
-                 SELECT a.id FROM escrow_actions a
-                 WHERE a.held_until IS NOT NULL AND a.held_until <= now()
-                 ORDER BY a.held_until LIMIT $1 FOR UPDATE SKIP LOCKED),
-             ended AS (
+            "WITH ended AS (
                  UPDATE escrow_actions a SET status = 'failed', held_until = NULL, updated_at = now()
-                 FROM due WHERE a.id = due.id AND a.status = 'pending' AND a.held_until IS NOT NULL
+                 FROM unnest($1::bigint[]) AS due(id)
+                 WHERE a.id = due.id AND a.status = 'pending' AND a.held_until IS NOT NULL
                  RETURNING a.id)
              UPDATE market_jobs j SET refunded_because = 'deadline_passed', updated_at = now()
              FROM ended e, LATERAL (SELECT d.id, d.amount FROM balance_debits d WHERE d.action_id = e.id LIMIT 1) d
@@ -250,7 +260,7 @@ impl Ledger {
              RETURNING j.id, j.provider_id, d.amount::text AS amount,
                        (SELECT p.id FROM market_participants p WHERE p.wallet = j.payer) AS payer_id",
         )
-        .bind(i64::from(limit))
+        .bind(&due)
         .fetch_all(&mut *tx)
         .await?;
         let mut ended = Vec::with_capacity(rows.len());

@@ -219,6 +219,36 @@ fn decision_from_row(row: &sqlx::postgres::PgRow) -> Result<DebitDecision> {
     })
 }
 
+/// Locks the balance rows of the agents whose debits are `actions` (vault debit action ids; others are ignored), then
+/// those debits' credential days, each in key order as a debit batch locks them, before anything fails those
+/// debits: the trigger that gives a failed debit's amount back then finds its rows already held, so a sweep or a
+/// vault refusal never waits on a batch in a cycle (each would otherwise lock agents in the order of its actions).
+pub(crate) async fn lock_debit_payers(conn: &mut PgConnection, actions: &[i64]) -> Result<()> {
+    if actions.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "SELECT 1 FROM balance_accounts b
+         WHERE (b.chain_id, b.vault, b.token, b.account) IN (
+             SELECT d.chain_id, d.vault, d.token, d.payer FROM balance_debits d WHERE d.action_id = ANY($1))
+         ORDER BY b.chain_id, b.vault, b.token, b.account FOR UPDATE",
+    )
+    .bind(actions)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "SELECT 1 FROM balance_credential_days c
+         WHERE (c.credential_id, c.day) IN (
+             SELECT d.credential_id, (d.created_at AT TIME ZONE 'UTC')::date FROM balance_debits d
+             WHERE d.action_id = ANY($1))
+         ORDER BY c.credential_id, c.day FOR UPDATE",
+    )
+    .bind(actions)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Gathers the debits handlers ask for into batches ([`Ledger::debit_balances`]): each of its writers takes
 /// everything queued for it (up to a batch's limit) while its last batch was being decided, decides it in one call,
 /// and answers each handler. An agent's debits always go to the same writer (by a hash of its account), so while one

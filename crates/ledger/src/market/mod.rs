@@ -12,7 +12,7 @@
 mod balance_jobs;
 mod balances;
 mod catalog;
-mod debits;
+pub(crate) mod debits;
 mod jobs;
 mod participants;
 mod plans;

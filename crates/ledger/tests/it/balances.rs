@@ -1,6 +1,6 @@
 //! Prepaid balances in the ledger: a debit is accepted only against the confirmed balance, racing debits never spend
 //! more than it, a repeat of an idempotency key pays once, the daily cap holds, and a debit the vault refuses gives
-//! its amount back (and takes it again when a reorg reopens its batch).
+//! its amount back to the balance and to its credential's day (and takes it again when a reorg reopens its batch).
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use clearing_ledger::{
@@ -191,6 +191,23 @@ async fn the_daily_cap_counts_every_accepted_debit_of_the_credential(pool: PgPoo
     );
     assert!(matches!(ledger.debit_balance(&capped("4", 50)).await.unwrap(), DebitDecision::Accepted(_)));
     assert_eq!(ledger.balance(&account()).await.unwrap().spent, U256::from(250));
+
+    // A debit that ends unpaid (here the first one's action fails, as a refunded hold's does) leaves the day's
+    // count as it leaves the balance: the credential may spend it again today.
+    let first = match ledger.debit_balance(&capped("1", 100)).await.unwrap() {
+        DebitDecision::Repeat(debit) => debit,
+        other => panic!("a repeat, not {other:?}"),
+    };
+    sqlx::query("UPDATE escrow_actions SET status = 'failed' WHERE id = $1")
+        .bind(first.action_id.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(matches!(ledger.debit_balance(&capped("5", 100)).await.unwrap(), DebitDecision::Accepted(_)));
+    assert_eq!(
+        ledger.debit_balance(&capped("6", 1)).await.unwrap(),
+        DebitDecision::OverDailyCap { spent: U256::from(250), cap: U256::from(250) }
+    );
 }
 
 /// Debits accepted within one second are listed newest first: the history orders by the debit's exact time, not by
