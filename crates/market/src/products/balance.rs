@@ -5,7 +5,8 @@
 //! its `debitMany` batches, which credit the provider the listed price and the fee recipient the fee, as the x402
 //! sale does through the escrow. The purchase is owned as soon as it is answered. A wallet that owns the product is
 //! answered 409 and nothing is debited; a retry with the same idempotency key (the `Idempotency-Key` header, else one
-//! derived from the credential and the product) answers the purchase it made. A short balance, or one locked by a
+//! derived from the credential and the product) answers the purchase it made, unless the key was derived and the
+//! vault refused that purchase: then the request buys again, once, under a key named after the refused debit. A short balance, or one locked by a
 //! withdrawal request, falls through to the x402 answer as a service purchase does.
 
 use axum::{
@@ -15,6 +16,7 @@ use axum::{
 };
 use clearing_ledger::market::{
     BalanceAccount, BalanceSale, DebitRequest, NewProductPurchase, Product, ProductPurchase, PurchasePayment,
+    PurchaseState,
 };
 use clearing_x402::Usdc;
 use tracing::info;
@@ -32,6 +34,10 @@ use crate::{
     },
     jobs::now,
 };
+
+/// Tries of one request: the first, a stale live purchase released, a repriced listing, and failed purchases of a
+/// derived key passed over.
+const MAX_TRIES: usize = 5;
 
 /// What a product purchase from the balance came to.
 pub(super) enum BalanceAnswer {
@@ -57,10 +63,12 @@ pub(super) async fn buy_from_balance(
         ));
     }
     let vault = market.vault()?;
-    let (key, also_matches) = idempotency_keys(headers, credential, product.id.0, None)?;
+    let (mut key, mut also_matches) = idempotency_keys(headers, credential, product.id.0, None)?;
+    let derived = also_matches.is_some();
     let mut product = product.clone();
-    // Twice at most after the first try: a stale live purchase released, or the listing repriced meanwhile.
-    for _ in 0..3 {
+    // A few times at most after the first try: a stale live purchase released, the listing repriced meanwhile, or a
+    // derived key's earlier purchases found failed.
+    for _ in 0..MAX_TRIES {
         let prices = prices(product.price, market.fee());
         let fee = prices.agent_price.checked_sub(prices.price).unwrap_or(Usdc::ZERO);
         check_request_cap(credential, prices.agent_price)?;
@@ -97,6 +105,16 @@ pub(super) async fn buy_from_balance(
                 info!(purchase = %purchase.new.id, product = %product.id, buyer = %owner.wallet,
                     "product purchased from balance");
                 return Ok(answered(market, StatusCode::CREATED, &purchase, &product));
+            }
+            BalanceSale::Repeat(purchase) if derived && purchase.state() == PurchaseState::Failed => {
+                // The vault refused the purchase this derived key made: without a key of its own, the agent is
+                // buying again, not retrying. The next key is named after the failed debit, so every retry of
+                // this request (in any window) finds the same one, and buys at most once more.
+                let PurchasePayment::Balance { debit, .. } = purchase.new.payment else {
+                    return Ok(answered(market, StatusCode::OK, &purchase, &product));
+                };
+                key = format!("derived:after:{debit}");
+                also_matches = None;
             }
             BalanceSale::Repeat(purchase) => return Ok(answered(market, StatusCode::OK, &purchase, &product)),
             BalanceSale::KeyReused(debit) => {

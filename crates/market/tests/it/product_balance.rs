@@ -159,3 +159,50 @@ async fn a_product_is_bought_from_the_balance_once_and_settled_by_the_vault() {
     };
     verify_record(&env.chain.provider, &proof, Some(env.chain.deployment.anchor_registry)).await.unwrap();
 }
+
+/// A purchase the vault refused leaves the product unowned. Retried without an `Idempotency-Key`, the request buys
+/// again instead of answering the refused purchase for the rest of the derived key's window, and a retry of that
+/// answers the new purchase: it buys at most once more.
+#[tokio::test]
+async fn a_refused_purchase_retried_without_a_key_buys_again_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let products = dir.path().join("products");
+    let mut env = Env::start_with("product_balance_refused", |c| c.product_dir = products).await;
+    env.run_background().await;
+    let provider =
+        registered(&env, ParticipantKind::Provider, alloy::signers::local::PrivateKeySigner::random().address()).await;
+    let fields = [("name", "Port codes"), ("description", "Every port code, as CSV."), ("price", "0.20")];
+    let created = upload(&env, &provider, &fields, Some(("ports.csv", &csv(100)))).await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let agent = agent(&env, 3 * DOLLAR).await;
+    deposit(&env, &agent, "1.00").await;
+    let token = credential(&env, &agent.api_key, json!({"name": "shopper"})).await;
+
+    let first = buy(&env, &id, &token, None).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let first_id = first.body["purchase_id"].as_str().unwrap().to_owned();
+    wait_balance(&env, &agent.api_key, "pending_debits", "0.000000").await;
+    // As if the vault had refused the debit (the agent's withdrawal unlocked before it was posted).
+    sqlx::query(
+        "UPDATE escrow_actions SET status = 'failed', failure_reason = 'unexpected_settle_error'
+         WHERE id = (SELECT action_id FROM balance_debits WHERE id = $1::uuid)",
+    )
+    .bind(first.body["debit_id"].as_str().unwrap())
+    .execute(&env.database.pool())
+    .await
+    .unwrap();
+    assert_eq!(balance(&env, &agent.api_key).await["spent"], "0.000000", "the refused amount is back");
+
+    let again = buy(&env, &id, &token, None).await;
+    assert_eq!(again.status, StatusCode::CREATED, "bought again, not the refused purchase: {}", again.body);
+    let second_id = again.body["purchase_id"].as_str().unwrap().to_owned();
+    assert_ne!(second_id, first_id);
+    let retried = buy(&env, &id, &token, None).await;
+    assert_eq!(
+        (retried.status, retried.body["purchase_id"].as_str()),
+        (StatusCode::OK, Some(second_id.as_str())),
+        "{}",
+        retried.body
+    );
+    assert_eq!(balance(&env, &agent.api_key).await["spent"], "0.210000", "one more purchase, not two");
+}
