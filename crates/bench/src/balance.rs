@@ -11,7 +11,8 @@
 //! `agents` > 1, that many agents (anvil account 1 and random wallets given gas) each deposit and hold a credential,
 //! and request `i` spends agent `i mod agents`'s.
 //!
-//! What a row measures: purchases answered 201 per second and their latency, then how long the batcher took to post
+//! What a row measures: purchases answered 201 per second and their latency, where the machine's CPU went per
+//! purchase during the load (client, market, anvil, PostgreSQL, the rest), then how long the batcher took to post
 //! every accepted debit to the vault (`debitMany`, with 1 s blocks) once the load ended.
 
 use std::{
@@ -52,6 +53,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     AnvilChild,
     load::{self, Carry, Load, Plan},
+    run::CpuMark,
 };
 
 /// Anvil's accounts 0 (deployer, relayer, operator) and 1 (the agent): public dev keys.
@@ -102,8 +104,33 @@ pub struct BalanceRow {
     pub max_ms: f64,
     /// Seconds from the last answer until no debit was pending (every one applied by the vault).
     pub drain_secs: f64,
+    /// CPU time per answered purchase over the load, microseconds: the client threads, the rest of this process
+    /// (market, batcher, indexer), anvil, PostgreSQL (every backend), and the rest of the machine.
+    pub cpu_us: CpuPerPurchase,
     /// The first failure, if any.
     pub first_failure: Option<String>,
+}
+
+/// Where a purchase's CPU time went, microseconds each (see [`BalanceRow::cpu_us`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuPerPurchase {
+    /// The load generator's threads.
+    pub client: f64,
+    /// The rest of this process: the market, the vault's batcher, the indexer.
+    pub market: f64,
+    /// Anvil (executing the `debitMany` batches, answering the indexer).
+    pub anvil: f64,
+    /// PostgreSQL's processes.
+    pub postgres: f64,
+    /// Everything else on the machine (the kernel's writeback among it).
+    pub other: f64,
+}
+
+impl CpuPerPurchase {
+    /// All of it.
+    pub fn total(&self) -> f64 {
+        self.client + self.market + self.anvil + self.postgres + self.other
+    }
 }
 
 /// Runs the benchmark; anvil and the database are removed whatever happens.
@@ -217,7 +244,7 @@ async fn run_on(options: &BalanceOptions, anvil: &AnvilChild, database_url: &str
 
     let mut results = Vec::new();
     for (round, &connections) in options.connections.iter().enumerate() {
-        let row = row(options, address, service, &credentials, connections, round, &ledger, &accounts).await?;
+        let row = row(options, address, service, &credentials, connections, round, &ledger, &accounts, anvil).await?;
         eprintln!(
             "{connections} connections: {:.0} answered/s, p50 {:.2} ms, p99 {:.2} ms; every debit applied {:.1} s \
              after the last answer",
@@ -244,6 +271,7 @@ async fn row(
     round: usize,
     ledger: &Ledger,
     accounts: &[BalanceAccount],
+    anvil: &AnvilChild,
 ) -> anyhow::Result<BalanceRow> {
     let bodies: Vec<Bytes> =
         (0..options.purchases).map(|i| Bytes::from(format!(r#"{{"brief":{{"text":"call {round}-{i}"}}}}"#))).collect();
@@ -259,8 +287,20 @@ async fn row(
         keep_answers: false,
     };
     let bodies = std::sync::Arc::new(bodies);
+    let cpu = CpuMark::now(anvil);
     let result = tokio::task::spawn_blocking(move || load::run(&load, bodies)).await??;
     let ended = Instant::now();
+    let [client, market, anvil_cores, other] = cpu.cores_since(anvil, &result);
+    let postgres = cpu.postgres_cores_since(result.elapsed);
+    // Cores over the load, as microseconds per answered purchase.
+    let per_purchase = |cores: f64| cores / result.per_second().max(f64::EPSILON) * 1e6;
+    let cpu_us = CpuPerPurchase {
+        client: per_purchase(client),
+        market: per_purchase(market),
+        anvil: per_purchase(anvil_cores),
+        postgres: per_purchase(postgres),
+        other: per_purchase((other - postgres).max(0.0)),
+    };
     for account in accounts {
         wait_until(Duration::from_secs(300), async || Ok(ledger.balance(account).await?.pending_debits.is_zero()))
             .await
@@ -275,6 +315,7 @@ async fn row(
         p99_ms: result.latency_ms(0.99),
         max_ms: result.latency_ms(1.0),
         drain_secs: ended.elapsed().as_secs_f64(),
+        cpu_us,
         first_failure: result.first_failure.clone(),
     })
 }

@@ -26,7 +26,7 @@ mod run;
 mod webhooks;
 
 pub use anvil::{AnvilChild, BLOCK_GAS_LIMIT};
-pub use balance::{BalanceOptions, BalanceRow, run_balances};
+pub use balance::{BalanceOptions, BalanceRow, CpuPerPurchase, run_balances};
 pub use index::{IndexOptions, IndexReport, run_index};
 pub use load::{Carry, Load, LoadResult, Plan};
 pub use market::{MarketOptions, MarketReport, MarketRow, VOCABULARY, run_market};

@@ -54,11 +54,15 @@ async fn main() -> anyhow::Result<()> {
         debit_writers: args.debit_writers,
     };
     let rows = run_balances(options).await?;
-    println!("| connections | answered | failed | answered/s | p50 ms | p99 ms | max ms | all applied after (s) |");
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| connections | answered | failed | answered/s | p50 ms | p99 ms | max ms | all applied after (s) | CPU µs per \
+         purchase: client / market / anvil / PostgreSQL / other = total |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for row in &rows {
+        let cpu = row.cpu_us;
         println!(
-            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} / {:.0} / {:.0} / {:.0} / {:.0} = {:.0} |",
             row.connections,
             row.answered,
             row.failed,
@@ -66,7 +70,13 @@ async fn main() -> anyhow::Result<()> {
             row.p50_ms,
             row.p99_ms,
             row.max_ms,
-            row.drain_secs
+            row.drain_secs,
+            cpu.client,
+            cpu.market,
+            cpu.anvil,
+            cpu.postgres,
+            cpu.other,
+            cpu.total()
         );
         if let Some(failure) = &row.first_failure {
             println!("first failure: {failure}");
