@@ -16,15 +16,20 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 ///      subscriber's balance and credits the provider `price - fee` and the vault's fee recipient `fee`
 ///      (`fee <= price * maxFeeBps / 10_000`, the vault's cap). Periods are fixed lengths in seconds (a "month" is
 ///      whatever the terms say, e.g. 30 days); period `k` (from 0) is due at `dueAt(k) = start + k * period`.
-///      A subscription is created by:
-///      - `subscribe(terms)`: the subscriber itself;
-///      - `subscribeWithSig(terms, deadline, signature)`: anyone relaying the subscriber's EIP-712 signature over
+///      A subscription is created by the operator only, in one of two ways:
+///      - `subscribeWithSig(terms, deadline, signature)`: relaying the subscriber's EIP-712 signature over
 ///        `Subscribe(address subscriber,address provider,address token,uint256 price,uint256 fee,uint64 period,
 ///        uint64 start,uint64 grace,bytes32 salt,uint256 deadline)` in the domain "Clearing Subscriptions" "1" (ECDSA,
 ///        or ERC-1271 for a contract subscriber), valid while `block.timestamp <= deadline`. A replay fails: the id
 ///        exists;
-///      - `subscribeFor(terms)`: the operator, for an agent that authenticates with an API key and signs nothing. It
-///        grants the operator nothing new: the operator can already spend that balance with the vault's `debitMany`.
+///      - `subscribeFor(terms)`: for an agent that authenticates with an API key and signs nothing. It grants the
+///        operator nothing new: the operator can already spend that balance with the vault's `debitMany`.
+///      Why the operator opens every subscription: the vault's exit promises that a balance leaves only through the
+///      operator's debits, charges, or a withdrawal announced `withdrawalDelay` ahead, so that the debits the operator
+///      accepted off-chain are posted before the money can go. A subscription the agent could open alone, to a
+///      provider of its choosing (its own second wallet) and due at once, would be a withdrawal with no delay: the
+///      charge would empty the balance under debits accepted but not yet posted. The operator opens a subscription
+///      only after counting its price against the balance, as it does a debit.
 ///
 ///      The charge rule. `charge(id)` (anyone) charges the first unpaid period `k`, and only once
 ///      `block.timestamp >= dueAt(k)`; a period is charged at most once (the count of charged periods only grows by
@@ -344,21 +349,12 @@ contract Subscriptions {
 
     // ------------------------------------------------------------------ external: creation
 
-    /// @notice Creates a subscription paid by the caller.
-    /// @dev Requires `msg.sender == terms.subscriber` and valid terms (see `_open`). Emits `Subscribed`. No charge:
-    ///      period 0 is charged by `charge` from `start`.
-    /// @param terms The terms.
-    /// @return id The subscription id.
-    function subscribe(SubscriptionTerms calldata terms) external nonReentrant returns (bytes32 id) {
-        id = _idOf(terms);
-        if (msg.sender != terms.subscriber) revert Subs_Unauthorized(id, msg.sender);
-        _open(id, terms, false);
-    }
-
     /// @notice Creates a subscription with the subscriber's EIP-712 signature over its terms, so it needs no gas.
-    /// @dev Anyone may relay. The signature is `terms.subscriber`'s over `Subscribe(..., deadline)`
-    ///      (`subscribeDigest`): ECDSA without code, ERC-1271 otherwise; valid while `block.timestamp <= deadline`.
-    ///      Then as `subscribe`.
+    /// @dev Operator only (see "Why the operator opens every subscription" above): the operator relays the signature
+    ///      once it has counted the price against the subscriber's balance. The signature is `terms.subscriber`'s over
+    ///      `Subscribe(..., deadline)` (`subscribeDigest`): ECDSA without code, ERC-1271 otherwise; valid while
+    ///      `block.timestamp <= deadline`. Requires valid terms (see `_open`). Emits `Subscribed`. No charge: period 0
+    ///      is charged by `charge` from `start`.
     /// @param terms The terms, as signed.
     /// @param deadline Last second the signature is valid, Unix seconds.
     /// @param signature The subscriber's signature (65-byte ECDSA or ERC-1271 bytes).
@@ -368,6 +364,7 @@ contract Subscriptions {
         nonReentrant
         returns (bytes32 id)
     {
+        if (msg.sender != operator) revert Subs_NotOperator(msg.sender);
         id = _idOf(terms);
         if (block.timestamp > deadline) revert Subs_SignatureExpired(block.timestamp, deadline);
         if (!SignatureChecker.isValidSignatureNow(terms.subscriber, _subscribeDigest(terms, deadline), signature)) {
@@ -378,7 +375,7 @@ contract Subscriptions {
 
     /// @notice Creates a subscription for an agent that pays from its vault balance through its API key.
     /// @dev Operator only: the agent signs nothing, and the operator can already spend that balance with
-    ///      `BalanceVault.debitMany`, so this grants it nothing new. Then as `subscribe`, marked `byOperator` (the
+    ///      `BalanceVault.debitMany`, so this grants it nothing new. Then as `subscribeWithSig`, marked `byOperator` (the
     ///      operator may also resume it).
     /// @param terms The terms.
     /// @return id The subscription id.

@@ -35,13 +35,15 @@ abstract contract SubscriptionsBase is VaultBase {
         });
     }
 
-    /// @dev The subscriber creates `terms` itself.
+    /// @dev The operator opens `terms` with the agent's signature (the subscriber must be the agent, or the
+    ///      signature is refused).
     function subscribe(Subscriptions.SubscriptionTerms memory terms) internal returns (bytes32 id) {
-        vm.prank(terms.subscriber);
-        id = subs.subscribe(terms);
+        bytes memory signature = signTerms(terms, block.timestamp, agentKey);
+        vm.prank(operator);
+        id = subs.subscribeWithSig(terms, block.timestamp, signature);
     }
 
-    /// @dev The default plan, created by the agent, period 0 charged.
+    /// @dev The default plan, signed by the agent, period 0 charged.
     function subscribedAndCharged() internal returns (bytes32 id) {
         id = subscribe(defaultTerms());
         assertTrue(subs.charge(id), "period 0 charged");

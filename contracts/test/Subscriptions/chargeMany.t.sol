@@ -92,8 +92,8 @@ contract Subscriptions_ChargeMany_Test is SubscriptionsBase {
     /// @dev The vault refusing this contract (not its charger) fails each item alone.
     function test_When_VaultReverts() public {
         Subscriptions rogue = new Subscriptions(vault);
-        vm.prank(agent);
-        bytes32 id = rogue.subscribe(defaultTerms());
+        vm.prank(operator);
+        bytes32 id = rogue.subscribeFor(defaultTerms());
         bytes32[] memory ids = new bytes32[](1);
         ids[0] = id;
         vm.expectEmit(address(rogue));

@@ -30,8 +30,8 @@ contract Subscriptions_Constructor_Test is SubscriptionsBase {
     function test_When_NotTheVaultsCharger() public {
         Subscriptions rogue = new Subscriptions(vault);
         Subscriptions.SubscriptionTerms memory terms = defaultTerms();
-        vm.prank(agent);
-        bytes32 id = rogue.subscribe(terms);
+        vm.prank(operator);
+        bytes32 id = rogue.subscribeFor(terms);
         vm.expectRevert(abi.encodeWithSelector(BalanceVault.Vault_NotCharger.selector, address(rogue)));
         rogue.charge(id);
         assertEq(balanceOf(agent), DEPOSIT, "untouched");

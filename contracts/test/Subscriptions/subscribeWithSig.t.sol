@@ -6,12 +6,37 @@ import {MockERC1271Wallet} from "../mocks/MockERC1271Wallet.sol";
 import {SubscriptionsBase} from "./SubscriptionsBase.t.sol";
 
 contract Subscriptions_SubscribeWithSig_Test is SubscriptionsBase {
+    /// @dev Only the operator relays: a subscription it has not counted against the balance never exists.
+    function test_RevertWhen_RelayerNotOperator() public {
+        Subscriptions.SubscriptionTerms memory terms = defaultTerms();
+        bytes memory signature = signTerms(terms, block.timestamp, agentKey);
+        vm.expectRevert(abi.encodeWithSelector(Subscriptions.Subs_NotOperator.selector, relayer));
+        vm.prank(relayer);
+        subs.subscribeWithSig(terms, block.timestamp, signature);
+    }
+
+    /// @dev The exit the withdrawal delay guards, taken through a subscription: the agent signs terms paying its
+    ///      whole balance to a second wallet of its own, due at once with no fee, and relays them itself to charge
+    ///      and claim in one block, ahead of the debits the operator accepted and has not posted. Refused: the
+    ///      balance stays, and the operator's debit then applies.
+    function test_RevertWhen_AgentOpensItsOwnExit() public {
+        address second = makeAddr("second wallet");
+        Subscriptions.SubscriptionTerms memory terms = defaultTerms();
+        (terms.provider, terms.price, terms.fee, terms.salt) = (second, DEPOSIT, 0, keccak256("exit"));
+        bytes memory signature = signTerms(terms, block.timestamp, agentKey);
+        vm.expectRevert(abi.encodeWithSelector(Subscriptions.Subs_NotOperator.selector, agent));
+        vm.prank(agent);
+        subs.subscribeWithSig(terms, block.timestamp, signature);
+        assertEq(balanceOf(agent), DEPOSIT, "the balance stays");
+        assertEq(claimableOf(second), 0, "nothing to claim");
+    }
+
     function test_RevertWhen_SignatureExpired() public {
         Subscriptions.SubscriptionTerms memory terms = defaultTerms();
         uint256 deadline = block.timestamp - 1;
         bytes memory signature = signTerms(terms, deadline, agentKey);
         vm.expectRevert(abi.encodeWithSelector(Subscriptions.Subs_SignatureExpired.selector, block.timestamp, deadline));
-        vm.prank(relayer);
+        vm.prank(operator);
         subs.subscribeWithSig(terms, deadline, signature);
     }
 
@@ -20,7 +45,7 @@ contract Subscriptions_SubscribeWithSig_Test is SubscriptionsBase {
         (, uint256 otherKey) = makeKey("mallory");
         bytes memory signature = signTerms(terms, block.timestamp, otherKey);
         _expectInvalidSignature(terms);
-        vm.prank(relayer);
+        vm.prank(operator);
         subs.subscribeWithSig(terms, block.timestamp, signature);
     }
 
@@ -30,12 +55,12 @@ contract Subscriptions_SubscribeWithSig_Test is SubscriptionsBase {
         bytes memory signature = signTerms(terms, block.timestamp + 1 days, agentKey);
         terms.provider = stranger;
         _expectInvalidSignature(terms);
-        vm.prank(relayer);
+        vm.prank(operator);
         subs.subscribeWithSig(terms, block.timestamp + 1 days, signature);
         terms = defaultTerms();
         terms.price = PRICE + 1;
         _expectInvalidSignature(terms);
-        vm.prank(relayer);
+        vm.prank(operator);
         subs.subscribeWithSig(terms, block.timestamp + 1 days, signature);
     }
 
@@ -43,17 +68,17 @@ contract Subscriptions_SubscribeWithSig_Test is SubscriptionsBase {
         Subscriptions.SubscriptionTerms memory terms = defaultTerms();
         bytes memory signature = signTerms(terms, block.timestamp, agentKey);
         _expectInvalidSignature(terms);
-        vm.prank(relayer);
+        vm.prank(operator);
         subs.subscribeWithSig(terms, block.timestamp + 1, signature);
     }
 
     function test_RevertWhen_Replayed() public {
         Subscriptions.SubscriptionTerms memory terms = defaultTerms();
         bytes memory signature = signTerms(terms, block.timestamp, agentKey);
-        vm.prank(relayer);
+        vm.prank(operator);
         bytes32 id = subs.subscribeWithSig(terms, block.timestamp, signature);
         expectInvalidStatus(id, Subscriptions.Status.Active);
-        vm.prank(relayer);
+        vm.prank(operator);
         subs.subscribeWithSig(terms, block.timestamp, signature);
     }
 
@@ -62,6 +87,7 @@ contract Subscriptions_SubscribeWithSig_Test is SubscriptionsBase {
         Subscriptions.SubscriptionTerms memory terms = defaultTerms();
         terms.subscriber = address(wallet);
         _expectInvalidSignature(terms);
+        vm.prank(operator);
         subs.subscribeWithSig(terms, block.timestamp, "not approved");
     }
 
@@ -71,7 +97,7 @@ contract Subscriptions_SubscribeWithSig_Test is SubscriptionsBase {
         bytes32 id = subs.subscriptionIdOf(terms);
         vm.expectEmit(address(subs));
         emit Subscriptions.Subscribed(id, agent, provider, terms, false);
-        vm.prank(relayer);
+        vm.prank(operator);
         assertEq(subs.subscribeWithSig(terms, block.timestamp, signature), id, "id");
         assertStatus(id, Subscriptions.Status.Active, "active");
         assertFalse(subs.subscriptionOf(id).byOperator, "the subscriber's own");
@@ -84,6 +110,7 @@ contract Subscriptions_SubscribeWithSig_Test is SubscriptionsBase {
         bytes32 digest = subs.subscribeDigest(terms, block.timestamp);
         vm.prank(agent);
         wallet.approve(digest);
+        vm.prank(operator);
         bytes32 id = subs.subscribeWithSig(terms, block.timestamp, "approved");
         assertEq(subs.subscriptionOf(id).subscriber, address(wallet), "wallet subscribed");
     }
@@ -93,7 +120,7 @@ contract Subscriptions_SubscribeWithSig_Test is SubscriptionsBase {
         Subscriptions.SubscriptionTerms memory terms = defaultTerms();
         bytes memory signature = signTerms(terms, block.timestamp, key);
         if (key != agentKey) _expectInvalidSignature(terms);
-        vm.prank(relayer);
+        vm.prank(operator);
         subs.subscribeWithSig(terms, block.timestamp, signature);
     }
 

@@ -122,8 +122,8 @@ abstract contract VaultGasBase is Authorizations {
     /// @dev A $10.50 monthly subscription of `subscriber` to the provider ($0.50 fee), starting now.
     function _subscribe(address subscriber) internal returns (bytes32 id) {
         Subscriptions.SubscriptionTerms memory terms = _terms(subscriber);
-        vm.prank(subscriber);
-        id = subs.subscribe(terms);
+        vm.prank(operator);
+        id = subs.subscribeFor(terms);
     }
 
     /// @dev The terms `_subscribe` uses, with a fresh salt.

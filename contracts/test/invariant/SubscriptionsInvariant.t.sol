@@ -27,7 +27,7 @@ contract SubscriptionsInvariantTest is Test {
         vault.setCharger(address(subs));
         handler = new SubscriptionsHandler(vault, usdc, subs);
 
-        bytes4[] memory selectors = new bytes4[](17);
+        bytes4[] memory selectors = new bytes4[](18);
         selectors[0] = SubscriptionsHandler.subscribe.selector;
         selectors[1] = SubscriptionsHandler.subscribe.selector;
         selectors[2] = SubscriptionsHandler.charge.selector;
@@ -45,6 +45,7 @@ contract SubscriptionsInvariantTest is Test {
         selectors[14] = BalanceVaultHandler.cancelWithdrawal.selector;
         selectors[15] = BalanceVaultHandler.warp.selector;
         selectors[16] = SubscriptionsHandler.operateMany.selector;
+        selectors[17] = SubscriptionsHandler.subscribeWithoutOperator.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
@@ -60,6 +61,11 @@ contract SubscriptionsInvariantTest is Test {
             SubscriptionsHandler.SubGhost memory ghost = handler.subAt(i);
             assertEq(subs.subscriptionOf(ghost.id).charged, ghost.periodsCharged, "charged == periods seen");
         }
+    }
+
+    /// only the operator opens a subscription (so no balance leaves the vault through one the market did not count)
+    function invariant_Subs_OpenedOnlyByTheOperator() public view {
+        assertFalse(handler.ghostOpenedWithoutOperator(), "a subscription was opened without the operator");
     }
 
     /// no charge after a cancel (effective at the period end: the next period is never charged), on a paused

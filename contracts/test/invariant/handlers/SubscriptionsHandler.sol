@@ -8,12 +8,13 @@ import {Vm} from "../../utils/Vm.sol";
 import {BalanceVaultHandler} from "./BalanceVaultHandler.sol";
 
 /// @title SubscriptionsHandler
-/// @notice BalanceVaultHandler plus the Subscriptions contract charging the vault: subscriptions created by each route
-///         (the subscriber, its relayed EIP-712 signature, the operator) with periods of hours to days, charges one at a
-///         time or in batches with repeated and unknown ids, at random times (early, in the grace, after it), cancels,
-///         pauses and resumes by allowed and refused callers. Every `SubscriptionCharged` event is checked against the
-///         period it names: the next unpaid one, inside its window, on a subscription neither cancelled nor paused;
-///         every vault `Charged` event of a subscription against its terms.
+/// @notice BalanceVaultHandler plus the Subscriptions contract charging the vault: subscriptions opened by the
+///         operator's two routes (the subscriber's relayed EIP-712 signature, and its own for API-key agents) and
+///         refused to the subscriber or a stranger relaying that signature, with periods of hours to days, charges one
+///         at a time or in batches with repeated and unknown ids, at random times (early, in the grace, after it),
+///         cancels, pauses and resumes by allowed and refused callers. Every `SubscriptionCharged` event is checked
+///         against the period it names: the next unpaid one, inside its window, on a subscription neither cancelled
+///         nor paused; every vault `Charged` event of a subscription against its terms.
 contract SubscriptionsHandler is BalanceVaultHandler {
     /// @notice What the handler knows of one subscription.
     struct SubGhost {
@@ -42,6 +43,8 @@ contract SubscriptionsHandler is BalanceVaultHandler {
     bool public ghostChargeOffTerms;
     /// @notice Set if a refused caller cancelled, paused or resumed, or a final status changed.
     bool public ghostStatusViolated;
+    /// @notice Set if anyone but the operator opened a subscription.
+    bool public ghostOpenedWithoutOperator;
 
     constructor(BalanceVault vault_, MockUSDC usdc_, Subscriptions subs_) BalanceVaultHandler(vault_, usdc_) {
         subs = subs_;
@@ -50,26 +53,46 @@ contract SubscriptionsHandler is BalanceVaultHandler {
 
     // ------------------------------------------------------------------ creation
 
-    /// @notice A subscription by one of the three routes, with a period of 1 hour to 3 days and a grace up to it.
+    /// @notice A subscription by one of the operator's two routes, with a period of 1 hour to 3 days and a grace up
+    ///         to it.
     function subscribe(uint256 seed, uint256 price, uint256 period, uint256 grace, uint256 startIn) external {
-        uint256 agentIndex = seed % ACTORS;
         Subscriptions.SubscriptionTerms memory terms = _terms(seed, price, period, grace, startIn);
         bytes32 id;
-        uint256 route = (seed >> 16) % 3;
-        if (route == 0) {
-            vm.prank(terms.subscriber);
-            id = subs.subscribe(terms);
-        } else if (route == 1) {
-            (uint8 v, bytes32 r, bytes32 s) =
-                vm.sign(_agentKeys[agentIndex], subs.subscribeDigest(terms, block.timestamp));
-            vm.prank(relayer);
-            id = subs.subscribeWithSig(terms, block.timestamp, abi.encodePacked(r, s, v));
+        if ((seed >> 16) % 2 == 0) {
+            bytes memory signature = _signTerms(seed, terms);
+            vm.prank(operator);
+            id = subs.subscribeWithSig(terms, block.timestamp, signature);
         } else {
             vm.prank(operator);
             id = subs.subscribeFor(terms);
         }
         _track(terms, id);
         ++calls["subscribe"];
+    }
+
+    /// @notice The subscriber, or a stranger, relaying the subscriber's own signature: refused, or an agent could open
+    ///         a subscription paying a wallet of its own and leave the vault without the withdrawal delay.
+    function subscribeWithoutOperator(uint256 seed, uint256 price, uint256 period, uint256 grace, uint256 startIn)
+        external
+    {
+        Subscriptions.SubscriptionTerms memory terms = _terms(seed, price, period, grace, startIn);
+        bytes memory signature = _signTerms(seed, terms);
+        vm.prank((seed >> 16) % 2 == 0 ? terms.subscriber : relayer);
+        try subs.subscribeWithSig(terms, block.timestamp, signature) returns (bytes32) {
+            ghostOpenedWithoutOperator = true;
+        } catch {}
+        ++calls["subscribe refused"];
+    }
+
+    /// @dev The subscriber's EIP-712 signature over `terms`, valid now.
+    function _signTerms(uint256 seed, Subscriptions.SubscriptionTerms memory terms)
+        internal
+        view
+        returns (bytes memory)
+    {
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(_agentKeys[seed % ACTORS], subs.subscribeDigest(terms, block.timestamp));
+        return abi.encodePacked(r, s, v);
     }
 
     /// @notice The operator's `operateMany`: up to four opens (period 0 charged at once when due), cancels, pauses

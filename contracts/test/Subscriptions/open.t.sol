@@ -4,14 +4,8 @@ pragma solidity 0.8.30;
 import {Subscriptions} from "../../src/Subscriptions.sol";
 import {SubscriptionsBase} from "./SubscriptionsBase.t.sol";
 
-contract Subscriptions_Subscribe_Test is SubscriptionsBase {
-    function test_RevertWhen_CallerNotSubscriber() public {
-        Subscriptions.SubscriptionTerms memory terms = defaultTerms();
-        expectUnauthorized(subs.subscriptionIdOf(terms), operator);
-        vm.prank(operator);
-        subs.subscribe(terms);
-    }
-
+/// @notice The terms' rules every route shares (`_open`), through the operator relaying the agent's signature.
+contract Subscriptions_Open_Test is SubscriptionsBase {
     function test_RevertWhen_ProviderIsZero() public {
         Subscriptions.SubscriptionTerms memory terms = defaultTerms();
         terms.provider = address(0);
@@ -145,7 +139,7 @@ contract Subscriptions_Subscribe_Test is SubscriptionsBase {
         subscribe(terms);
     }
 
-    function testFuzz_Subscribe(uint256 price, uint256 fee, uint64 period, uint64 grace, uint64 startIn) public {
+    function testFuzz_Open(uint256 price, uint256 fee, uint64 period, uint64 grace, uint64 startIn) public {
         Subscriptions.SubscriptionTerms memory terms = defaultTerms();
         terms.price = bound(price, 1, type(uint96).max);
         terms.fee = bound(fee, 0, terms.price * MAX_FEE_BPS / 10_000);
