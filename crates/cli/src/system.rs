@@ -76,6 +76,9 @@ impl System {
             Some(vault) => vault_operated_by(&provider, vault, relayer.address()).await?,
             None => None,
         };
+        if let Some(vault) = vault.filter(|_| config.market.enabled) {
+            check_withdrawal_delay(&provider, vault, &config.market).await?;
+        }
         let market_pay_to = match config.market.enabled {
             true => Some(market_pay_to(&config.market, &provider, &deployment).await?),
             false => None,
@@ -279,6 +282,21 @@ async fn vault_operated_by(
     }
     warn!(%vault, %operator, %relayer, "the relayer is not the vault's operator: prepaid balances are off");
     Ok(None)
+}
+
+/// Refuses to start when the vault's withdrawal delay is too short for the market's holds
+/// ([`MarketConfig::check_withdrawal_delay`]): an agent could otherwise leave with money a delivered job was promised.
+async fn check_withdrawal_delay(
+    provider: &clearing_chain::ChainProvider,
+    vault: Address,
+    market: &MarketConfig,
+) -> anyhow::Result<()> {
+    let delay = clearing_chain::contracts::BalanceVault::new(vault, provider)
+        .withdrawalDelay()
+        .call()
+        .await
+        .with_context(|| format!("reading the withdrawal delay of the BalanceVault at {vault}"))?;
+    market.check_withdrawal_delay(u64::try_from(delay).unwrap_or(u64::MAX)).map_err(anyhow::Error::msg)
 }
 
 fn deployment(config: &Config) -> anyhow::Result<Deployment> {

@@ -10,8 +10,9 @@ use url::Url;
 
 use crate::{MarketError, Result, fees::FeeBps};
 
-/// The longest a balance-paid job's money may be held: half the vault's withdrawal delay as deployed (24 h), so a
-/// delivery made within the hold is posted long before a withdrawal requested at the purchase unlocks.
+/// The longest a balance-paid job's money may be held: half the vault's withdrawal delay as deployed by default
+/// (24 h), so a delivery made within the hold is posted long before a withdrawal requested at the purchase unlocks.
+/// A vault deployed with a shorter delay needs a shorter hold: [`MarketConfig::check_withdrawal_delay`].
 pub(crate) const MAX_BALANCE_JOB_HOLD_SECS: u64 = 43_200;
 
 /// `[market]`: the marketplace API under `/v1`.
@@ -133,6 +134,23 @@ impl Default for MarketConfig {
 }
 
 impl MarketConfig {
+    /// Whether the vault's `withdrawalDelay` (seconds, read from the chain) leaves room for this market's holds: a
+    /// balance-paid job's debit is posted when its hold ends, and must be in the vault before a withdrawal the agent
+    /// requested at the purchase unlocks, so the hold is at most half the delay. The answer names the fix.
+    pub fn check_withdrawal_delay(&self, withdrawal_delay: u64) -> std::result::Result<(), String> {
+        if self.balance_job_hold_secs.saturating_mul(2) <= withdrawal_delay {
+            return Ok(());
+        }
+        Err(format!(
+            "the BalanceVault's withdrawal delay is {withdrawal_delay} s, and a balance-paid job's money is held up to \
+             [market] balance_job_hold_secs = {} s: an agent could request its withdrawal at the purchase and leave \
+             before the delivered job's debit is posted. Set balance_job_hold_secs = {} (half the delay) or less, or \
+             deploy the vault with a longer delay",
+            self.balance_job_hold_secs,
+            withdrawal_delay / 2
+        ))
+    }
+
     /// Whether the market can run with these settings: each paid route costs more than nothing, since its payment is
     /// also the proof of the payer's wallet.
     pub fn validate(&self) -> Result<()> {
@@ -207,6 +225,17 @@ mod tests {
         assert!(refused.contains("rotate_key_price must be more than 0"), "{refused}");
         let err = toml::from_str::<MarketConfig>("register_price = 0.02\n").unwrap_err().to_string();
         assert!(err.contains("decimal string"), "{err}");
+    }
+
+    #[test]
+    fn a_vault_with_a_short_withdrawal_delay_needs_a_short_hold() {
+        let config = MarketConfig::default();
+        assert!(config.check_withdrawal_delay(86_400).is_ok());
+        let refused = config.check_withdrawal_delay(3_600).unwrap_err();
+        assert!(refused.contains("3600 s") && refused.contains("balance_job_hold_secs = 1800"), "{refused}");
+        let config = MarketConfig { balance_job_hold_secs: 1_800, ..MarketConfig::default() };
+        assert!(config.check_withdrawal_delay(3_600).is_ok());
+        assert!(config.check_withdrawal_delay(3_599).is_err());
     }
 
     #[test]
