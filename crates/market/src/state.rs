@@ -55,7 +55,13 @@ struct Inner {
     arbiter_signer: Option<PrivateKeySigner>,
     /// Where products' files are kept: `[market] product_dir` unless [`Market::with_store`] said otherwise.
     store: Arc<dyn ContentStore>,
+    /// Uploads read at once: each holds its file in memory (up to `[market] max_product_bytes`) until it is stored.
+    uploads: tokio::sync::Semaphore,
 }
+
+/// Product uploads read at once, so that many slow or concurrent ones hold at most this many files in memory (100 MiB
+/// at the default 25 MiB each); the others wait their turn.
+const CONCURRENT_UPLOADS: usize = 4;
 
 impl Market {
     /// The market on `ledger` (migrated), configured by `config`, taking payments through `edge`.
@@ -80,6 +86,7 @@ impl Market {
                 subscriptions: None,
                 arbiter_signer,
                 store: Arc::new(LocalDir::new(config.product_dir.clone())),
+                uploads: tokio::sync::Semaphore::new(CONCURRENT_UPLOADS),
                 config,
             }),
         })
@@ -272,6 +279,11 @@ impl Market {
 
     pub(crate) fn catalog_cache(&self) -> &CatalogCache {
         &self.inner.catalog
+    }
+
+    /// A turn to read an upload into memory (see [`CONCURRENT_UPLOADS`]).
+    pub(crate) async fn upload_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.inner.uploads.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))
     }
 
     pub(crate) fn register_price(&self) -> &Price {

@@ -235,6 +235,8 @@ async fn create(
             format!("send the product as multipart/form-data (a file part and the listing's fields): {rejection}"),
         )
     })?;
+    // Held until the file is stored, which is when its memory is given back.
+    let _turn = market.upload_turn().await?;
     let upload = upload::read(multipart, market.config().max_product_bytes).await?;
     let (new, bytes) = upload.into_product(me.id)?;
     let size = bytes.len();
