@@ -587,6 +587,16 @@ impl Ledger {
         Ok(DownloadCount::LimitReached(count(limit.unwrap_or_default())?))
     }
 
+    /// Gives back a download [`Ledger::count_product_download`] counted, when what it was counted for did not happen
+    /// (its payment was not settled).
+    pub async fn uncount_product_download(&self, id: Uuid) -> Result<()> {
+        sqlx::query("UPDATE market_product_purchases SET downloads = downloads - 1 WHERE id = $1 AND downloads > 0")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// `buyer`'s live purchases with their products, newest first.
     pub async fn product_purchases_of(&self, buyer: Address) -> Result<Vec<(ProductPurchase, Product)>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -6,7 +6,9 @@
 //! streamed from the store as it is read, never held whole in memory, with its SHA-256 in `X-Content-SHA256` (hex)
 //! and `Repr-Digest` (RFC 9530) so the buyer can check what it got. Each download is counted before the first byte
 //! is sent, in one conditional update: past the purchase's limit the answer is 403 `download_limit_reached`. A
-//! transfer that breaks off part-way still counts (the server cannot know what arrived).
+//! transfer that breaks off part-way still counts (the server cannot know what arrived). A paid download is counted
+//! before its payment is settled, and given back if the settlement fails: two paying for the last download at once,
+//! one gets it and the other is refused without being charged.
 
 use alloy_primitives::Address;
 use axum::{
@@ -39,21 +41,14 @@ pub(super) async fn download(
 ) -> Result<Response> {
     let id = parse_id(&id)?;
     let product = market.ledger().product(id).await?.ok_or_else(|| not_found(id))?;
-    let (purchase, settled) = match caller {
+    let (purchase, payment) = match caller {
         Some(Authenticated(me)) => (owned_by(&market, &product, me.wallet).await?, None),
         None => {
             let edge = market.edge();
             let price = edge.price(market.config().job_read_price, "Download a product you bought");
             let payment = edge.payment(&price, &uri, &headers)?;
             let verified = edge.verify(&payment).await?;
-            let purchase = owned_by(&market, &product, verified.payer).await?;
-            // Refused before anything is charged when the downloads are used up already.
-            if let Some(limit) = purchase.new.download_limit
-                && purchase.downloads >= limit
-            {
-                return Err(limit_reached(limit));
-            }
-            (purchase, Some(edge.settle(&payment).await?))
+            (owned_by(&market, &product, verified.payer).await?, Some(payment))
         }
     };
     let content = market
@@ -64,9 +59,20 @@ pub(super) async fn download(
         .ok_or_else(|| {
             MarketError::Internal(format!("product {id}'s file {} is not in the store", product.file.sha256))
         })?;
+    // Counted before a payment is settled, so one past the limit is refused before anything is charged.
     let downloads = match market.ledger().count_product_download(purchase.new.id).await? {
         DownloadCount::Counted(downloads) => downloads,
         DownloadCount::LimitReached(limit) => return Err(limit_reached(limit)),
+    };
+    let settled = match payment {
+        Some(payment) => match market.edge().settle(&payment).await {
+            Ok(settled) => Some(settled),
+            Err(refused) => {
+                market.ledger().uncount_product_download(purchase.new.id).await?;
+                return Err(refused);
+            }
+        },
+        None => None,
     };
     info!(product = %id, purchase = %purchase.new.id, downloads, "product downloaded");
     let body = Body::from_stream(ReaderStream::with_capacity(content.reader, CHUNK_BYTES));

@@ -14,7 +14,7 @@ use alloy::{
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use clearing_audit::{AnchorPolicy, RecordKind, RecordStatus, record_proof, verify_record};
-use clearing_chain::contracts::Escrow;
+use clearing_chain::contracts::{Escrow, MockUSDC};
 use clearing_client::Payer;
 use clearing_ledger::market::{NewParticipant, ParticipantId, ParticipantKind, Registration};
 use clearing_market::{ApiKey, WebhookSecret};
@@ -280,6 +280,37 @@ async fn an_unregistered_buyer_downloads_by_paying_from_the_buying_wallet() {
     let refused = download(stranger).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "another wallet is refused before it is charged");
     assert_eq!(code(&serde_json::from_slice(&refused.body).unwrap()), "not_purchased");
+}
+
+/// Two payments for the last allowed download at once: one gets the file, the other is refused and not charged (the
+/// download is counted before the payment is settled, and given back if it is not).
+#[tokio::test]
+async fn two_paid_downloads_racing_for_the_last_one_charge_only_the_one_served() {
+    let (env, _dir) = start("products_download_race", None).await;
+    let provider = registered(&env, ParticipantKind::Provider, PrivateKeySigner::random().address()).await;
+    let fields = [("name", "FX rates"), ("description", "Rates as JSON"), ("price", "0.05"), ("download_limit", "1")];
+    let created = upload(&env, &provider, &fields, Some(("rates.json", b"{\"EUR\": 0.92}"))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let (buyer_key, buyer) = env.payer(DOLLAR).await;
+    let paid = env.pay(&buyer, &format!("/v1/products/{id}/purchase"), &json!({}), None).await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&paid.body));
+    let usdc = MockUSDC::new(env.chain.token, &env.chain.provider);
+    let before = usdc.balanceOf(buyer_key.address()).call().await.unwrap();
+
+    let download = |payer: Payer| {
+        let url = format!("{}/v1/products/{id}/download", env.base).parse().unwrap();
+        async move { payer.pay(Method::GET, url, Payer::headers(std::iter::empty()).unwrap(), None).await.unwrap() }
+    };
+    let (first, second) = tokio::join!(download(buyer.clone()), download(buyer.clone()));
+    let (served, refused) = if first.status == StatusCode::OK { (first, second) } else { (second, first) };
+    assert_eq!(served.status, StatusCode::OK, "{}", String::from_utf8_lossy(&served.body));
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&refused.body));
+    assert_eq!(code(&serde_json::from_slice(&refused.body).unwrap()), "download_limit_reached");
+    assert!(refused.payment.as_ref().is_none_or(|p| p.settlement.is_none()), "the refused download was not settled");
+    let charged = served.payment.as_ref().expect("the served download was paid").authorization.value;
+    let after = usdc.balanceOf(buyer_key.address()).call().await.unwrap();
+    assert_eq!(before - after, charged, "one download paid for, not two");
 }
 
 #[tokio::test]
