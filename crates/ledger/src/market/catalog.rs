@@ -5,13 +5,13 @@
 //! generic plan off the indexes). Every value is a bind parameter but the page's limit and offset, integers written
 //! into the text: as parameters, the generic plan is priced for an unknown `LIMIT` (a tenth of the table) and loses to
 //! a custom plan every time, so PostgreSQL planned each page afresh (measured on 100,000 services: 12 executions, 12
-//! custom plans, 0.36–0.45 ms a page; with them written in, a generic plan from the sixth on, 0.22 ms). A page's ids are read from the top of the index of
-//! its order (`migrations/0006_market.sql`), from the ordering keys alone, stopping at `limit`, and only those rows
-//! are then read whole (a deferred join); relevance is `ts_rank_cd` over the weighted search vector, so it costs one
-//! rank per matching row. The count is a separate statement over the same filters, with no
-//! order and no join unless the provider is named by wallet: a window `count(*) OVER ()` would make every page read
-//! and rank every match before its `LIMIT`. Filtered by category and tier alone (browsing, the common case), the count
-//! is a sum over a few rows of `market_catalog_counts`, which a trigger keeps exact.
+//! custom plans, 0.36–0.45 ms a page; with them written in, a generic plan from the sixth on, 0.22 ms). A page's ids
+//! are read from the top of the index of its order (`migrations/0006_market.sql`), from the ordering keys alone,
+//! stopping at `limit`, and only those rows are then read whole (a deferred join); relevance is `ts_rank_cd` over the
+//! weighted search vector, so it costs one rank per matching row. The count is a separate statement over the same
+//! filters, with no order and no join unless the provider is named by wallet: a window `count(*) OVER ()` would make
+//! every page read and rank every match before its `LIMIT`. Filtered by category and tier alone (browsing, the common
+//! case), the count is a sum over a few rows of `market_catalog_counts`, which a trigger keeps exact.
 //!
 //! A search of one word ranked by relevance and filtered by nothing else does not come here: its page and total are
 //! read from the kept term index ([`super::search_terms`]), since ranking and counting every match of a common word
