@@ -45,8 +45,11 @@ pub struct Balance {
     pub spent: U256,
     /// The part of `spent` the vault has not applied yet (queued or in a batch not yet mined).
     pub pending_debits: U256,
-    /// What a purchase may spend now: deposited - withdrawn - charged - spent (zero when that is negative, which a
-    /// withdrawal paid before the debits it raced were refused makes for a while).
+    /// Subscription renewals due whose charges are not queued yet, held back because anyone may send them (each
+    /// only when the balance covers it: one it cannot pay moves no money).
+    pub renewals_due: U256,
+    /// What a purchase may spend now: deposited - withdrawn - charged - spent - renewals_due (zero when that is
+    /// negative, which a withdrawal paid before the debits it raced were refused makes for a while).
     pub available: U256,
     /// A withdrawal request the chain confirmed and the agent has not withdrawn or cancelled: (its balance when
     /// requested, the unix second it unlocks). No debit is accepted while one stands.
@@ -227,9 +230,12 @@ macro_rules! bind_account {
     };
 }
 
-/// The confirmed height of the main indexer, as an SQL expression.
+/// The confirmed height of the main indexer on the account's chain (`$1`), as an SQL expression.
 fn confirmed_height() -> String {
-    format!("(SELECT coalesce(max(confirmed_block), -1) FROM indexer_checkpoints WHERE indexer = '{MAIN_INDEXER}')")
+    format!(
+        "(SELECT coalesce(max(confirmed_block), -1) FROM indexer_checkpoints
+          WHERE indexer = '{MAIN_INDEXER}' AND chain_id = $1)"
+    )
 }
 
 const DEBIT_COLUMNS: &str = "d.id, d.debit_id, d.payer, d.provider, d.amount::text AS amount, d.fee::text AS fee,
@@ -254,24 +260,31 @@ impl Ledger {
              exit AS (
                  SELECT kind, amount, unlock_at FROM events
                  WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
-                 ORDER BY block_number DESC, log_index DESC LIMIT 1)
-             SELECT
-                 (SELECT coalesce(sum(amount), 0)::text FROM events WHERE kind = 'deposited') AS deposited,
-                 (SELECT coalesce(sum(amount), 0)::text FROM events WHERE kind = 'withdrawn') AS withdrawn,
-                 (SELECT coalesce(sum(amount), 0)::text FROM events WHERE kind = 'charged') AS charged,
-                 (SELECT coalesce(max(spent), 0)::text FROM balance_accounts
-                  WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4) AS spent,
+                 ORDER BY block_number DESC, log_index DESC LIMIT 1),
+             totals AS (
+                 SELECT
+                     (SELECT coalesce(sum(amount), 0) FROM events WHERE kind = 'deposited') AS deposited,
+                     (SELECT coalesce(sum(amount), 0) FROM events WHERE kind = 'withdrawn') AS withdrawn,
+                     (SELECT coalesce(sum(amount), 0) FROM events WHERE kind = 'charged') AS charged,
+                     (SELECT coalesce(max(spent), 0) FROM balance_accounts
+                      WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4) AS spent)
+             SELECT t.deposited::text AS deposited, t.withdrawn::text AS withdrawn, t.charged::text AS charged,
+                 t.spent::text AS spent,
+                 balance_renewals_due($1, $2, $3, $4, greatest(t.deposited - t.withdrawn - t.charged - t.spent, 0))::text
+                     AS renewals_due,
                  (SELECT coalesce(sum(d.amount), 0)::text FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
                   WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4
                     AND a.status IN ('pending', 'submitted')) AS pending_debits,
                  (SELECT amount::text FROM exit WHERE kind = 'withdrawal_requested') AS requested,
-                 (SELECT unlock_at FROM exit WHERE kind = 'withdrawal_requested') AS unlock_at",
+                 (SELECT unlock_at FROM exit WHERE kind = 'withdrawal_requested') AS unlock_at
+             FROM totals t",
             confirmed_height()
         );
         let row = bind_account!(sqlx::query(sqlx::AssertSqlSafe(sql)), account).fetch_one(&self.pool).await?;
         let f = Fields::of("vault_events", &row);
         let (deposited, withdrawn, charged, spent): (U256, U256, U256, U256) =
             (f.number("deposited")?, f.number("withdrawn")?, f.number("charged")?, f.number("spent")?);
+        let renewals_due: U256 = f.number("renewals_due")?;
         let requested: Option<String> = f.get("requested")?;
         let withdrawal = match requested {
             Some(requested) => Some((
@@ -286,7 +299,12 @@ impl Ledger {
             charged,
             spent,
             pending_debits: f.number("pending_debits")?,
-            available: deposited.saturating_sub(withdrawn).saturating_sub(charged).saturating_sub(spent),
+            renewals_due,
+            available: deposited
+                .saturating_sub(withdrawn)
+                .saturating_sub(charged)
+                .saturating_sub(spent)
+                .saturating_sub(renewals_due),
             withdrawal,
         })
     }

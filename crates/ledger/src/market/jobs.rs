@@ -182,11 +182,11 @@ const BY_PAYMENT: &str = "WHERE j.chain_id = $1 AND j.asset = $2 AND j.payer = $
 /// a balance-paid job, its debit's action and the vault's confirmed `Debited` event.
 pub(super) fn select_jobs(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(format!(
-        "WITH confirmed AS (
-             SELECT coalesce(max(confirmed_block), -1) AS height FROM indexer_checkpoints WHERE indexer = '{MAIN_INDEXER}')
-         SELECT {JOB_COLUMNS}
+        "SELECT {JOB_COLUMNS}
          FROM market_jobs j
-         CROSS JOIN confirmed c
+         CROSS JOIN LATERAL (
+             SELECT coalesce(max(confirmed_block), -1) AS height FROM indexer_checkpoints
+             WHERE indexer = '{MAIN_INDEXER}' AND chain_id = j.chain_id) c
          LEFT JOIN settlements s ON s.chain_id = j.chain_id AND s.asset = j.asset AND s.payer = j.payer AND s.nonce = j.nonce
          LEFT JOIN settlement_batches b ON b.id = s.batch_id
          LEFT JOIN LATERAL (

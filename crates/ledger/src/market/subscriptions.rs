@@ -262,8 +262,13 @@ fn view_from_row(row: &PgRow) -> Result<SubscriptionView> {
 }
 
 /// Locks `account`'s row (made if absent) and reads what it may spend and whether a withdrawal request stands, as a
-/// balance purchase does.
-async fn lock_balance(tx: &mut Transaction<'static, Postgres>, account: &BalanceAccount) -> Result<(U256, bool)> {
+/// balance purchase does: less the renewals due but not yet queued when `less_renewals_due` (the keeper, queueing
+/// those very renewals, reads the balance without them).
+async fn lock_balance(
+    tx: &mut Transaction<'static, Postgres>,
+    account: &BalanceAccount,
+    less_renewals_due: bool,
+) -> Result<(U256, bool)> {
     sqlx::query(
         "INSERT INTO balance_accounts (chain_id, vault, token, account) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
@@ -278,7 +283,8 @@ async fn lock_balance(tx: &mut Transaction<'static, Postgres>, account: &Balance
              SELECT kind, amount, block_number, log_index FROM vault_events
              WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4
                AND (kind <> 'deposited' OR block_number <= (SELECT coalesce(max(confirmed_block), -1)
-                                                            FROM indexer_checkpoints WHERE indexer = '{MAIN_INDEXER}')))
+                                                            FROM indexer_checkpoints
+                                                            WHERE indexer = '{MAIN_INDEXER}' AND chain_id = $1)))
          SELECT greatest((SELECT coalesce(sum(CASE kind WHEN 'deposited' THEN amount ELSE -amount END), 0) FROM events
                           WHERE kind IN ('deposited', 'withdrawn', 'charged')) - a.spent, 0)::text AS available,
              coalesce((SELECT kind = 'withdrawal_requested' FROM events
@@ -295,7 +301,20 @@ async fn lock_balance(tx: &mut Transaction<'static, Postgres>, account: &Balance
     .fetch_one(&mut **tx)
     .await?;
     let f = Fields::of("balance_accounts", &row);
-    Ok((f.number("available")?, f.get("exiting")?))
+    let (available, exiting): (U256, bool) = (f.number("available")?, f.get("exiting")?);
+    if !less_renewals_due || available.is_zero() {
+        return Ok((available, exiting));
+    }
+    let held: String = sqlx::query_scalar("SELECT balance_renewals_due($1, $2, $3, $4, $5::text::numeric)::text")
+        .bind(int(account.chain_id))
+        .bind(account.vault.as_slice())
+        .bind(account.token.as_slice())
+        .bind(account.account.as_slice())
+        .bind(available.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    let held = crate::decode::number("balance_accounts", "renewals_due", &held)?;
+    Ok((available.saturating_sub(held), exiting))
 }
 
 /// Whether a balance debit of `account` is queued, held for a balance-paid job, or on its way to the vault. A held one
@@ -397,7 +416,7 @@ impl Ledger {
     pub async fn subscribe(&self, new: &NewSubscription) -> Result<SubscribeDecision> {
         let mut tx = self.pool.begin().await?;
         // One agent's subscribes and purchases are decided one at a time: the same row lock.
-        let (available, exiting) = lock_balance(&mut tx, &new.account).await?;
+        let (available, exiting) = lock_balance(&mut tx, &new.account, true).await?;
         let live: Option<Vec<u8>> = sqlx::query_scalar(
             "SELECT s.id FROM market_subscriptions s, LATERAL subscription_state(s, chain_now(s.chain_id)) st
              WHERE s.participant_id = $1 AND s.plan_id = $2 AND st.status IN ('pending', 'active', 'past_due', 'paused')
@@ -626,7 +645,7 @@ impl Ledger {
             let balance = match balances.entry(due.account) {
                 std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
                 std::collections::hash_map::Entry::Vacant(entry) => {
-                    entry.insert((lock_balance(&mut tx, &due.account).await?.0, None))
+                    entry.insert((lock_balance(&mut tx, &due.account, false).await?.0, None))
                 }
             };
             let reserved = !due.lapsed && balance.0 >= due.price;

@@ -248,3 +248,39 @@ async fn the_history_lists_debits_of_one_second_newest_first(pool: PgPool) {
     ids.reverse();
     assert_eq!(listed, ids, "newest first");
 }
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_deposit_counts_at_its_own_chains_confirmed_height_not_another_chains(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    let (service, credential) = setup(&ledger, None).await;
+    // The agent's chain has confirmed block 1; another chain under the same indexer name has confirmed block 100.
+    deposit(&pool, 1_000).await;
+    sqlx::query(
+        "INSERT INTO indexer_checkpoints (chain_id, indexer, block_number, block_hash, confirmed_block)
+         VALUES (8453, 'clearing', 100, $1, 100)",
+    )
+    .bind(B256::repeat_byte(3).as_slice())
+    .execute(&pool)
+    .await
+    .unwrap();
+    // A second deposit at block 5 of the agent's chain: indexed, not confirmed.
+    sqlx::query(
+        "INSERT INTO vault_events (chain_id, block_number, log_index, tx_hash, vault, token, kind, account, amount)
+         VALUES ($1, 5, 0, $2, $3, $4, 'deposited', $5, 500)",
+    )
+    .bind(CHAIN as i64)
+    .bind(B256::repeat_byte(4).as_slice())
+    .bind(VAULT.as_slice())
+    .bind(TOKEN.as_slice())
+    .bind(AGENT.as_slice())
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let balance = ledger.balance(&account()).await.unwrap();
+    assert_eq!((balance.deposited, balance.available), (U256::from(1_000), U256::from(1_000)));
+    let refused = ledger.debit_balance(&request(service, credential, "over", 1_100)).await.unwrap();
+    assert_eq!(refused, DebitDecision::Insufficient { available: U256::from(1_000) });
+    let history = ledger.balance_history(&account(), 10, 0).await.unwrap();
+    assert_eq!(history.len(), 1, "only the confirmed deposit: {history:?}");
+}

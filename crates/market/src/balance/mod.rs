@@ -208,6 +208,7 @@ fn balance_view(market: &Market, account: &BalanceAccount, balance: &clearing_le
         "charged": usdc(balance.charged),
         "spent": usdc(balance.spent),
         "pending_debits": usdc(balance.pending_debits),
+        "renewals_due": usdc(balance.renewals_due),
         "withdrawal_pending": balance.withdrawal.map(|(requested, unlock_at)| json!({
             "requested_balance": usdc(requested),
             "unlock_at": unlock_at,

@@ -25,7 +25,7 @@ pub(crate) const OPENAPI: &str = r##"{
     "/v1/balance": {
       "get": {
         "summary": "Your prepaid balance: available, deposited, withdrawn, charged, spent, pending debits, a pending withdrawal",
-        "description": "available = deposited - withdrawn - charged (confirmed on chain) - spent (every debit the market accepted that the vault has not refused). pending_debits is the part of spent the vault has not applied yet.",
+        "description": "available = deposited - withdrawn - charged (confirmed on chain) - spent (every debit the market accepted that the vault has not refused, and the subscription charges queued) - renewals_due (subscription renewals due whose charges are not queued yet: anyone may send them, so each is held back once the balance covers it). pending_debits is the part of spent the vault has not applied yet.",
         "security": [{"MarketApiKey": []}],
         "responses": {
           "200": {"description": "The balance", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketBalance"}}}},
@@ -136,7 +136,7 @@ pub(crate) const OPENAPI: &str = r##"{
       },
       "MarketBalance": {
         "type": "object",
-        "required": ["wallet", "chain_id", "token", "vault", "available", "deposited", "withdrawn", "charged", "spent", "pending_debits", "withdrawal_pending"],
+        "required": ["wallet", "chain_id", "token", "vault", "available", "deposited", "withdrawn", "charged", "spent", "pending_debits", "renewals_due", "withdrawal_pending"],
         "properties": {
           "wallet": {"$ref": "#/components/schemas/MarketWallet"},
           "chain_id": {"type": "integer"},
@@ -148,6 +148,7 @@ pub(crate) const OPENAPI: &str = r##"{
           "charged": {"$ref": "#/components/schemas/MarketUsdc"},
           "spent": {"$ref": "#/components/schemas/MarketUsdc"},
           "pending_debits": {"$ref": "#/components/schemas/MarketUsdc"},
+          "renewals_due": {"$ref": "#/components/schemas/MarketUsdc"},
           "withdrawal_pending": {"type": ["object", "null"], "properties": {"requested_balance": {"$ref": "#/components/schemas/MarketUsdc"}, "unlock_at": {"type": "integer"}}},
           "links": {"type": "object"}
         }

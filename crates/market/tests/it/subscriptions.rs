@@ -357,3 +357,76 @@ async fn plans_and_subscriptions_renew_go_past_due_recover_pause_cancel_and_expi
     let gone = subscribe(plan_b).await;
     assert_eq!((gone.status, code(&gone)), (StatusCode::NOT_FOUND, "plan_not_found"));
 }
+
+/// A renewal is held back from the balance from its due time, before the keeper queues it: anyone may send its
+/// charge then, and a balance purchase accepted on the same money would be refused by the vault after the call it
+/// paid for was answered.
+#[tokio::test]
+async fn a_due_renewal_is_held_back_before_the_keeper_queues_it() {
+    let mut env = Env::start_with("subscriptions_due_held", |c| {
+        c.allow_private_webhooks = true;
+        c.reactor_interval_ms = 50;
+        // The keeper's one round is at start, with nothing due: the renewal below is never queued by it.
+        c.subscription_keeper_interval_ms = 3_600_000;
+        c.subscription_grace_secs = GRACE;
+    })
+    .await;
+    env.run_background().await;
+    let (_hooks, url) = Receiver::start().await;
+    let (_, provider_key, _, _) = provider(&env, &url).await;
+    let svc = service(&env, &provider_key, "data_api", "0.60").await;
+    let (_, agent_key, agent_wallet) = agent(&env, &url).await;
+    let wallet = agent_wallet.address();
+    let body = json!({"name": "Pro", "interval": "monthly", "price": "10.00", "service_ids": [svc]});
+    let plan = env.send(Method::POST, "/v1/plans", Some(&provider_key), Some(&body)).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Two periods and a dollar; period 0 is paid at once.
+    deposit(&env, &agent_wallet, 22_000_000).await;
+    wait_available(&env, wallet, 22_000_000).await;
+    let subscribed = env.send(Method::POST, &format!("/v1/plans/{plan}/subscribe"), Some(&agent_key), None).await;
+    assert_eq!(subscribed.status, StatusCode::ACCEPTED, "{}", subscribed.body);
+    let id = subscribed.body["id"].as_str().unwrap().to_owned();
+    wait_for(&env, &agent_key, &id, "period 0 paid", |s| s["status"] == "active" && s["periods_paid"] == 1).await;
+    wait_available(&env, wallet, 11_500_000).await;
+
+    // Due: period 1's price is held back at once, though no charge of it is queued.
+    travel(&env, MONTH).await;
+    wait_available(&env, wallet, 1_000_000).await;
+    let shown = env.get("/v1/balance", Some(&agent_key)).await.body;
+    assert_eq!((shown["renewals_due"].as_str(), shown["available"].as_str()), (Some("10.500000"), Some("1.000000")));
+
+    // The balance spends what is left, and no more.
+    let credential = crate::balances::credential(&env, &agent_key, json!({"name": "all"})).await;
+    let bought = crate::balances::buy(&env, &svc, &credential, Some("first")).await;
+    assert_eq!(bought.status, StatusCode::CREATED, "{}", bought.body);
+    let spent = U256::from(1_000_000) - available(&env, wallet).await;
+    let short = crate::balances::buy(&env, &svc, &credential, Some("second")).await;
+    assert_eq!(short.status, StatusCode::PAYMENT_REQUIRED, "{}", short.body);
+    assert_eq!(short.headers["x-balance-refused"], "insufficient_balance");
+
+    // Someone else charges the renewal straight on chain: it is paid, and the debit still lands.
+    let stranger = env.chain.payer(0).await;
+    env.chain.provider.anvil_set_balance(stranger.address(), U256::from(10u64).pow(U256::from(18u64))).await.unwrap();
+    let sender = clearing_chain::connect_with_signer(&env.chain.endpoint(), stranger).unwrap();
+    let charge = clearing_chain::contracts::Subscriptions::chargeCall { id: id.parse().unwrap() }.abi_encode();
+    let request = TransactionRequest::default().with_to(env.chain.deployment.subscriptions.unwrap()).with_input(charge);
+    assert!(sender.send_transaction(request).await.unwrap().get_receipt().await.unwrap().status());
+    wait_for(&env, &agent_key, &id, "period 1 paid", |s| s["status"] == "active" && s["periods_paid"] == 2).await;
+    let vault = BalanceVault::new(env.chain.deployment.balance_vault.unwrap(), &env.chain.provider);
+    for _ in 0..600 {
+        let balance = env.market.ledger().balance(&account(&env, wallet)).await.unwrap();
+        if balance.pending_debits.is_zero() && balance.renewals_due.is_zero() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let history = env.get("/v1/balance/history", Some(&agent_key)).await.body;
+    let debit = history["entries"].as_array().unwrap().iter().find(|e| e["kind"] == "debit").unwrap().clone();
+    assert_eq!(debit["status"], "applied", "the vault applied the debit: {history}");
+    let left = U256::from(1_000_000) - spent;
+    assert_eq!(available(&env, wallet).await, left);
+    assert_eq!(vault.balanceOf(env.chain.token, wallet).call().await.unwrap(), left, "the vault agrees to the unit");
+}
