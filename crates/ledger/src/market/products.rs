@@ -290,18 +290,34 @@ const PRODUCT_COLUMNS: &str = "pr.id, pr.provider_id, pa.name AS provider_name, 
     pr.description, pr.category, pr.tags, pr.price, pr.download_limit, pr.file_sha256, pr.file_size, pr.file_name,
     pr.content_type, pr.created_at, pr.updated_at, pr.deleted_at IS NOT NULL AS deleted";
 
+/// The settlement `s` is the payment of purchase `pp` (an SQL condition): its key, and exactly what the purchase asked
+/// for (an escrow credit of its amount and fee to its provider, paid to its escrow). The key alone is the signer's
+/// choice: a buyer may sign another payment (a registration, another provider's service) with the same nonce, and its
+/// settlement must not make the product paid.
+macro_rules! pays_purchase {
+    () => {
+        "s.chain_id = pp.chain_id AND s.asset = pp.asset AND s.payer = pp.buyer AND s.nonce = pp.nonce
+         AND s.route = 'escrow_credit' AND s.pay_to = pp.escrow AND s.value = pp.amount AND s.fee = pp.fee
+         AND s.provider = (SELECT v.wallet FROM market_participants v WHERE v.id = pp.provider_id)"
+    };
+}
+const PAYS_PURCHASE: &str = pays_purchase!();
+
 /// A purchase with its payment's status: an x402 payment's settlement, or a balance debit's action.
-pub(super) const PURCHASE_SELECT: &str = "SELECT pp.id, pp.product_id, pp.provider_id, pp.buyer, pp.paid_by,
+pub(super) const PURCHASE_SELECT: &str = concat!(
+    "SELECT pp.id, pp.product_id, pp.provider_id, pp.buyer, pp.paid_by,
         pp.chain_id, pp.asset, pp.nonce, pp.escrow, pp.valid_before, pp.debit_id, pp.amount::text AS amount,
         pp.fee::text AS fee, pp.download_limit, pp.downloads, pp.created_at, pp.released_at IS NOT NULL AS released,
         coalesce(s.status::text, a.status::text) AS settlement_status, coalesce(b.tx_hash, ab.tx_hash) AS tx
     FROM market_product_purchases pp
-    LEFT JOIN settlements s
-        ON s.chain_id = pp.chain_id AND s.asset = pp.asset AND s.payer = pp.buyer AND s.nonce = pp.nonce
+    LEFT JOIN settlements s ON ",
+    pays_purchase!(),
+    "
     LEFT JOIN settlement_batches b ON b.id = s.batch_id
     LEFT JOIN balance_debits d ON d.id = pp.debit_id
     LEFT JOIN escrow_actions a ON a.id = d.action_id
-    LEFT JOIN settlement_batches ab ON ab.id = a.batch_id";
+    LEFT JOIN settlement_batches ab ON ab.id = a.batch_id"
+);
 
 impl Ledger {
     /// Lists `new`.
@@ -539,24 +555,26 @@ impl Ledger {
         row.as_ref().map(purchase_from_row).transpose()
     }
 
-    /// Releases purchase `id` if its payment can no longer settle: its settlement failed or expired, or it was
+    /// Releases purchase `id` if its payment can no longer settle: its settlement failed or expired, another
+    /// payment holds its key in the queue (the same signer and nonce, but not this purchase's payment), or it was
     /// never queued and its validBefore (`now`, unix seconds, is past it) has passed, after which the facilitator
     /// refuses to queue it; for a balance purchase, the vault refused its debit. Returns whether it was released; a
     /// purchase whose payment may still settle is kept.
     pub async fn release_product_purchase(&self, id: Uuid, now: u64) -> Result<bool> {
-        let released = sqlx::query(
+        let released = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE market_product_purchases pp SET released_at = now()
              WHERE pp.id = $1 AND pp.released_at IS NULL AND (
-                 EXISTS (SELECT 1 FROM settlements s
-                         WHERE s.chain_id = pp.chain_id AND s.asset = pp.asset AND s.payer = pp.buyer
-                           AND s.nonce = pp.nonce AND s.status IN ('failed', 'expired'))
+                 EXISTS (SELECT 1 FROM settlements s WHERE {PAYS_PURCHASE} AND s.status IN ('failed', 'expired'))
+                 OR EXISTS (SELECT 1 FROM settlements s
+                            WHERE s.chain_id = pp.chain_id AND s.asset = pp.asset AND s.payer = pp.buyer
+                              AND s.nonce = pp.nonce AND NOT ({PAYS_PURCHASE}))
                  OR (pp.valid_before < $2 AND NOT EXISTS (
                          SELECT 1 FROM settlements s
                          WHERE s.chain_id = pp.chain_id AND s.asset = pp.asset AND s.payer = pp.buyer
                            AND s.nonce = pp.nonce))
                  OR EXISTS (SELECT 1 FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
-                            WHERE d.id = pp.debit_id AND a.status = 'failed'))",
-        )
+                            WHERE d.id = pp.debit_id AND a.status = 'failed'))"
+        )))
         .bind(id)
         .bind(int(now))
         .execute(&self.pool)

@@ -9,18 +9,21 @@
 use std::time::Duration;
 
 use alloy::{
-    primitives::{Address, U256, hex},
+    primitives::{Address, B256, U256, hex},
     signers::local::PrivateKeySigner,
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use clearing_audit::{AnchorPolicy, RecordKind, RecordStatus, record_proof, verify_record};
 use clearing_chain::contracts::{Escrow, MockUSDC};
-use clearing_client::Payer;
+use clearing_client::{Payer, PaymentHeader, PaymentRequired, Policy, sign_payment};
+use clearing_ledger::PaymentKey;
 use clearing_ledger::market::{NewParticipant, ParticipantId, ParticipantKind, Registration};
 use clearing_market::{ApiKey, WebhookSecret};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+use clearing_x402::PAYMENT_REQUIRED;
 
 use crate::harness::{Answer, DOLLAR, Env, answer, code, json as paid_json};
 
@@ -374,4 +377,83 @@ async fn uploads_are_checked_by_content_size_and_owner() {
     // The same bytes uploaded twice are stored once.
     let again = upload(&env, &other, &fields, Some(("copy.pdf", b"%PDF-1.7\nbody\n%%EOF\n"))).await;
     assert_eq!(again.body["file"]["sha256"], created.body["file"]["sha256"]);
+}
+
+/// The 402 `path` answers to `body`, paid by `signer` under `nonce` (a client may choose any nonce).
+async fn signed_under(env: &Env, signer: &PrivateKeySigner, path: &str, body: &Value, nonce: B256) -> PaymentHeader {
+    let asked = env
+        .http
+        .post(format!("{}{path}", env.base))
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::PAYMENT_REQUIRED, "{path}");
+    let header = asked.headers().get(PAYMENT_REQUIRED).cloned();
+    let bytes = asked.bytes().await.unwrap();
+    let required = PaymentRequired::from_response(header.as_ref().map(|h| h.as_bytes()), &bytes).unwrap();
+    let offer = Policy::at_most(U256::from(10 * DOLLAR)).choose(&required).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    sign_payment(signer, &required, &offer, now, nonce).unwrap()
+}
+
+async fn send_paid(env: &Env, path: &str, body: &Value, paid: &PaymentHeader) -> Answer {
+    let request = env
+        .http
+        .post(format!("{}{path}", env.base))
+        .header("Content-Type", "application/json")
+        .header(paid.name, &paid.value)
+        .body(body.to_string());
+    answer(request.send().await.unwrap()).await
+}
+
+/// A buyer signs two payments under one nonce: a registration (to the market) and a product purchase (its price to
+/// the escrow). Only one can settle; when the registration's does, the product stays unpaid and unowned.
+#[tokio::test]
+async fn a_payment_sharing_another_payments_nonce_does_not_buy_the_product() {
+    let (env, _dir) = start("products_shared_nonce", None).await;
+    let provider = registered(&env, ParticipantKind::Provider, PrivateKeySigner::random().address()).await;
+    let fields = [("name", "Atlas"), ("description", "Every map"), ("price", "5.00")];
+    let created = upload(&env, &provider, &fields, Some(("atlas.json", b"{\"maps\": []}"))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let (buyer, _) = env.payer(10 * DOLLAR).await;
+    let nonce = B256::from(PrivateKeySigner::random().to_bytes());
+    let registration = json!({"type": "agent", "name": "Buyer"});
+    let purchase_path = format!("/v1/products/{id}/purchase");
+    let register = signed_under(&env, &buyer, "/v1/register", &registration, nonce).await;
+    let purchase = signed_under(&env, &buyer, &purchase_path, &json!({}), nonce).await;
+
+    // The registration's payment is queued first; the purchase arrives while it is on its way.
+    let registering = {
+        let (env, registration) = (&env, registration.clone());
+        async move { send_paid(env, "/v1/register", &registration, &register).await }
+    };
+    let buying = async {
+        let key = PaymentKey { chain_id: env.chain.chain_id, asset: env.chain.token, payer: buyer.address(), nonce };
+        while env.market.ledger().settlement(&key).await.unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        send_paid(&env, &purchase_path, &json!({}), &purchase).await
+    };
+    let (registered, bought) = tokio::join!(registering, buying);
+    assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.body);
+    assert_eq!(bought.status, StatusCode::PAYMENT_REQUIRED, "{}", bought.body);
+
+    let api_key = registered.body["api_key"].as_str().unwrap().to_owned();
+    let (status, _, body) = fetch(&env, &format!("/v1/products/{id}/download"), &api_key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&body));
+    let purchases = env.get("/v1/purchases", Some(&api_key)).await;
+    assert!(
+        purchases.body["purchases"].as_array().unwrap().iter().all(|p| p["status"] != "paid"),
+        "{}",
+        purchases.body
+    );
+    let usdc = MockUSDC::new(env.chain.token, &env.chain.provider);
+    assert_eq!(
+        usdc.balanceOf(buyer.address()).call().await.unwrap(),
+        U256::from(10 * DOLLAR - 10_000),
+        "only the registration was paid"
+    );
 }
