@@ -105,7 +105,7 @@ impl Default for MarketConfig {
             enabled: true,
             fee_recipient: None,
             register_price: Usdc::from_atomic(10_000),
-            rotate_key_price: Usdc::from_atomic(1_000),
+            rotate_key_price: Usdc::from_atomic(2_000),
             job_read_price: Usdc::from_atomic(1_000),
             fee_bps: FeeBps::DEFAULT,
             allow_private_webhooks: false,
@@ -164,6 +164,21 @@ impl MarketConfig {
                     key,
                     problem: "must be more than 0: the payment is what proves the wallet",
                 });
+            }
+        }
+        // These three are paid to the same payee, and an EIP-3009 authorization names no route: at one price, a
+        // payment signed to read a job or download a product (seen in flight by a proxy, say) would also rotate the
+        // payer's API key and hand the new one to whoever sent it.
+        const SAME_AS_READ: &str = "must differ from job_read_price: a payment verifies at every route of its price";
+        const SAME_AS_REGISTER: &str =
+            "must differ from register_price: a payment verifies at every route of its price";
+        for (key, price, other_price, problem) in [
+            ("rotate_key_price", self.rotate_key_price, self.job_read_price, SAME_AS_READ),
+            ("rotate_key_price", self.rotate_key_price, self.register_price, SAME_AS_REGISTER),
+            ("register_price", self.register_price, self.job_read_price, SAME_AS_READ),
+        ] {
+            if price == other_price {
+                return Err(MarketError::InvalidConfig { key, problem });
             }
         }
         // The contract lets a refused period be retried only until the next one is due.
@@ -247,10 +262,26 @@ mod tests {
     }
 
     #[test]
-    fn the_default_charges_a_cent_and_a_tenth_of_a_cent() {
+    fn the_default_charges_a_cent_to_register_and_a_fifth_of_one_to_rotate() {
         let config = MarketConfig::default();
         assert_eq!(config.register_price.to_string(), "0.010000");
-        assert_eq!(config.rotate_key_price.to_string(), "0.001000");
+        assert_eq!(config.rotate_key_price.to_string(), "0.002000");
+        assert_eq!(config.job_read_price.to_string(), "0.001000");
         assert_eq!(config.fee_bps, FeeBps::new(500).unwrap());
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn a_key_rotation_is_priced_apart_from_every_other_payment_to_the_market() {
+        let same_as_read = MarketConfig { rotate_key_price: Usdc::from_atomic(1_000), ..MarketConfig::default() };
+        let Err(MarketError::InvalidConfig { key, problem }) = same_as_read.validate() else {
+            panic!("a rotation priced as a read was accepted");
+        };
+        assert_eq!(key, "rotate_key_price");
+        assert!(problem.contains("job_read_price"), "{problem}");
+        let same_as_register = MarketConfig { rotate_key_price: Usdc::from_atomic(10_000), ..MarketConfig::default() };
+        assert!(matches!(same_as_register.validate(), Err(MarketError::InvalidConfig { key: "rotate_key_price", .. })));
+        let read_as_register = MarketConfig { job_read_price: Usdc::from_atomic(10_000), ..MarketConfig::default() };
+        assert!(matches!(read_as_register.validate(), Err(MarketError::InvalidConfig { key: "register_price", .. })));
     }
 }

@@ -61,7 +61,7 @@ const DOCUMENT: &str = r##"{
     },
     "/v1/participants/rotate-key": {
       "post": {
-        "summary": "Replace a participant's API key (x402, default $0.001); the old key stops working at once",
+        "summary": "Replace a participant's API key (x402, default $0.002); the old key stops working at once",
         "description": "Only the wallet that registered the participant may pay for this: another wallet is answered 403 and nothing is settled. The participant is the one named in the body, else the X-API-Key's, else the paying wallet's own.",
         "parameters": [{"$ref": "#/components/parameters/MarketOptionalApiKey"}],
         "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketRotateRequest"}}}},

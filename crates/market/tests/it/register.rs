@@ -3,6 +3,7 @@
 //! a rotation kills the old key at once and only the registering wallet may pay for it.
 
 use alloy::primitives::U256;
+use clearing_client::{PaymentRequired, Policy, sign_payment};
 use clearing_testkit::TOKEN_NAME;
 use clearing_x402::{PAYMENT_REQUIRED, PaymentRequiredV2, SettleResponse, decode_header};
 use reqwest::{Method, StatusCode};
@@ -12,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::harness::{DOLLAR, Env, FEE_RECIPIENT, code, json};
 
 const REGISTER_PRICE: u64 = 10_000;
-const ROTATE_PRICE: u64 = 1_000;
+const ROTATE_PRICE: u64 = 2_000;
 
 fn provider_body() -> Value {
     json!({
@@ -289,4 +290,41 @@ async fn a_profile_changes_only_by_its_owners_key() {
     assert_eq!((missing.status, code(&missing.body)), (StatusCode::NOT_FOUND, "participant_not_found"));
     let garbage = env.get("/v1/participants/bob", None).await;
     assert_eq!(garbage.status, StatusCode::NOT_FOUND);
+}
+
+/// A payment the owner signed to download a product (`job_read_price`, to the same payee), presented by someone who saw
+/// it in flight to rotate the owner's key: refused, since a rotation is priced apart, and the key stays the owner's.
+#[tokio::test]
+async fn a_payment_signed_for_a_download_does_not_rotate_the_key() {
+    let (env, _dir) = crate::products::start("rotate_key_read_payment", None).await;
+    let (owner_key, owner) = env.payer(DOLLAR).await;
+    let registered = json(&env.register(&owner, provider_body()).await);
+    let key = registered["api_key"].as_str().unwrap().to_owned();
+    let fields = [("name", "Atlas"), ("description", "Every map"), ("price", "1")];
+    let uploaded = crate::products::upload(&env, &key, &fields, Some(("atlas.json", b"{}"))).await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+    let download = format!("{}/v1/products/{}/download", env.base, uploaded.body["id"].as_str().unwrap());
+
+    let asked = env.http.get(&download).send().await.unwrap();
+    assert_eq!(asked.status(), StatusCode::PAYMENT_REQUIRED);
+    let header = asked.headers().get(PAYMENT_REQUIRED).cloned();
+    let required =
+        PaymentRequired::from_response(header.as_ref().map(|h| h.as_bytes()), &asked.bytes().await.unwrap()).unwrap();
+    let offer = Policy::at_most(U256::from(DOLLAR)).choose(&required).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let nonce = alloy::primitives::B256::from(alloy::signers::local::PrivateKeySigner::random().to_bytes());
+    let read_payment = sign_payment(&owner_key, &required, &offer, now, nonce).unwrap();
+
+    let taken = env
+        .http
+        .post(format!("{}/v1/participants/rotate-key", env.base))
+        .header("Content-Type", "application/json")
+        .header(read_payment.name, &read_payment.value)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), StatusCode::PAYMENT_REQUIRED, "{}", taken.text().await.unwrap());
+    let path = format!("/v1/participants/{}", registered["participant_id"].as_str().unwrap());
+    assert_eq!(env.get(&path, Some(&key)).await.status, StatusCode::OK, "the owner's key still works");
 }
