@@ -193,7 +193,7 @@ async fn x402_purchase(
         (Err(demand), None) => return Err(demand),
     };
     let (job, inserted) = match market.edge().verify(&payment).await {
-        Ok(verified) => market.ledger().insert_job(&new_job(market, service, &verified, escrow, brief)).await?,
+        Ok(verified) => market.ledger().insert_job(&new_job(market, service, &verified, escrow, brief.clone())).await?,
         // A repeat of a payment that bought a job and settled since no longer verifies (its nonce is used): it is
         // answered with that job if the queue holds exactly this payment (checked when it is settled below).
         Err(refused) => match bought_with(market, &payment).await? {
@@ -201,10 +201,16 @@ async fn x402_purchase(
             _ => return Err(refused),
         },
     };
-    if !inserted && job.new.service_id != service.id {
+    // A repeat is the same purchase or none: a payment seen in flight and sent first with another brief (or to
+    // another service of the same price) took the job, and its signer is told so rather than handed that job.
+    if !inserted && (job.new.service_id != service.id || job.new.brief != brief) {
         return Err(MarketError::refused(
             ErrorCode::PaymentReused,
-            format!("this payment already bought job {}: sign a new one for another purchase", job.new.id),
+            format!(
+                "this payment already bought job {} {}: sign a new one for another purchase",
+                job.new.id,
+                if job.new.service_id != service.id { "of another service" } else { "with another brief" }
+            ),
         ));
     }
     let route = route_of(&job, service.provider_wallet)?;

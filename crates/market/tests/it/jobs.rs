@@ -388,3 +388,44 @@ async fn a_human_service_is_released_early_by_the_payers_signature_or_by_the_kee
     wait_status(&env, &jobs[1], &key, "verified").await;
     assert_eq!(earnings(&env, &key).await["pending"], "0.570000", "two releases of 0.285000");
 }
+
+/// A purchase payment sent again is answered with its job only as the same purchase: with another brief (a payment
+/// seen in flight and sent first, say), its signer is told the payment is spent instead of being handed a job it did
+/// not ask for.
+#[tokio::test]
+async fn a_purchase_payment_repeated_with_another_brief_or_service_is_refused() {
+    let env = Env::start("jobs_payment_repeat").await;
+    let (_, key, _, _) = provider(&env, "https://hooks.example/provider").await;
+    let first = service(&env, &key, "automated_service", "0.25").await;
+    let second = service(&env, &key, "automated_service", "0.25").await;
+    let (buyer, _) = env.payer(DOLLAR).await;
+    let nonce = alloy::primitives::B256::from(PrivateKeySigner::random().to_bytes());
+    let path = format!("/v1/services/{first}/purchase");
+    let mine = json!({"brief": {"text": "translate my page"}});
+    let paid = crate::products::signed_under(&env, &buyer, &path, &mine, nonce).await;
+
+    let bought = crate::products::send_paid(&env, &path, &mine, &paid).await;
+    assert_eq!(bought.status, StatusCode::CREATED, "{}", bought.body);
+    let again = crate::products::send_paid(&env, &path, &mine, &paid).await;
+    assert_eq!(
+        (again.status, again.body["job_id"].clone()),
+        (StatusCode::OK, bought.body["job_id"].clone()),
+        "a retry"
+    );
+
+    let theirs = json!({"brief": {"text": "something else entirely"}});
+    let rebriefed = crate::products::send_paid(&env, &path, &theirs, &paid).await;
+    assert_eq!(
+        (rebriefed.status, code(&rebriefed.body)),
+        (StatusCode::CONFLICT, "payment_reused"),
+        "{}",
+        rebriefed.body
+    );
+    let elsewhere = format!("/v1/services/{second}/purchase");
+    // Settled, its nonce is used on chain: anywhere else it no longer verifies.
+    let moved = crate::products::send_paid(&env, &elsewhere, &mine, &paid).await;
+    assert_eq!(moved.status, StatusCode::PAYMENT_REQUIRED, "{}", moved.body);
+    assert_eq!(moved.body["error"], "invalid_exact_evm_nonce_already_used", "{}", moved.body);
+    let job = env.get(&format!("/v1/jobs/{}", bought.body["job_id"].as_str().unwrap()), Some(&key)).await;
+    assert_eq!(job.body["brief"], mine["brief"], "the job keeps the brief it was bought with");
+}

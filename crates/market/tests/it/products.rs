@@ -380,7 +380,13 @@ async fn uploads_are_checked_by_content_size_and_owner() {
 }
 
 /// The 402 `path` answers to `body`, paid by `signer` under `nonce` (a client may choose any nonce).
-async fn signed_under(env: &Env, signer: &PrivateKeySigner, path: &str, body: &Value, nonce: B256) -> PaymentHeader {
+pub(crate) async fn signed_under(
+    env: &Env,
+    signer: &PrivateKeySigner,
+    path: &str,
+    body: &Value,
+    nonce: B256,
+) -> PaymentHeader {
     let asked = env
         .http
         .post(format!("{}{path}", env.base))
@@ -398,7 +404,7 @@ async fn signed_under(env: &Env, signer: &PrivateKeySigner, path: &str, body: &V
     sign_payment(signer, &required, &offer, now, nonce).unwrap()
 }
 
-async fn send_paid(env: &Env, path: &str, body: &Value, paid: &PaymentHeader) -> Answer {
+pub(crate) async fn send_paid(env: &Env, path: &str, body: &Value, paid: &PaymentHeader) -> Answer {
     let request = env
         .http
         .post(format!("{}{path}", env.base))
