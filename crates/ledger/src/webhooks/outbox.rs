@@ -413,9 +413,9 @@ async fn insert_deliveries(tx: &mut Transaction<'_, Postgres>, attempts: &[Webho
         columns.url.push(a.url.as_str().to_owned());
         let (status, error, snippet) = match &a.response {
             AttemptResponse::Http { status, snippet } => {
-                (Some(i16::try_from(*status).unwrap_or(i16::MAX)), None, Some(truncate(snippet, SNIPPET_BYTES)))
+                (Some(i16::try_from(*status).unwrap_or(i16::MAX)), None, Some(storable(snippet, SNIPPET_BYTES)))
             }
-            AttemptResponse::Transport { error } => (None, Some(error.clone()), None),
+            AttemptResponse::Transport { error } => (None, Some(storable(error, SNIPPET_BYTES)), None),
         };
         columns.status.push(status);
         columns.error.push(error);
@@ -458,7 +458,10 @@ struct DeliveryColumns {
 }
 
 /// `text` cut to at most `max` bytes at a character boundary.
-fn truncate(text: &str, max: usize) -> String {
+/// `text` as PostgreSQL `text` takes it, at most `max` bytes: a receiver's answer is anyone's bytes, and a NUL in
+/// one would fail the insert of every attempt recorded with it (other participants' included).
+fn storable(text: &str, max: usize) -> String {
+    let text = text.replace('\0', "\u{fffd}");
     let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
@@ -557,10 +560,16 @@ mod tests {
 
     #[test]
     fn a_snippet_is_cut_at_a_character_boundary() {
-        assert_eq!(truncate("abc", 10), "abc");
-        assert_eq!(truncate("abcdef", 4), "abcd");
+        assert_eq!(storable("abc", 10), "abc");
+        assert_eq!(storable("abcdef", 4), "abcd");
         // 'é' is two bytes: cutting inside it keeps the character out.
-        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(storable("aé", 2), "a");
+    }
+
+    #[test]
+    fn a_nul_is_stored_as_a_replacement_character() {
+        assert_eq!(storable("ok\0tail", 100), "ok\u{fffd}tail");
+        assert_eq!(storable("\0\0", 4), "\u{fffd}");
     }
 
     #[test]

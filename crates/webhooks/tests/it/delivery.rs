@@ -205,3 +205,27 @@ async fn the_dispatcher_wakes_for_new_events_successors_and_retries_without_poll
     dispatcher.shutdown().await;
     assert_eq!(receiver.requests().len(), 4);
 }
+
+/// A receiver's answer is anyone's bytes: one with a NUL (which PostgreSQL text refuses) is logged with a replacement
+/// character, and neither its attempt nor another participant's recorded with it is lost.
+#[tokio::test]
+async fn an_answer_with_a_nul_byte_is_logged_and_spoils_no_one_elses_delivery() {
+    let db = TestDatabase::create("webhooks_nul_answer").await;
+    let ledger = db.ledger();
+    let hostile = Receiver::start().await;
+    hostile.always(Reply::Body(200, b"ok\0tail"));
+    let honest = Receiver::start().await;
+    let (theirs, _) = participant(&ledger, &hostile.url("/hooks")).await;
+    let (mine, _) = participant(&ledger, &honest.url("/hooks")).await;
+    let dispatcher = Dispatcher::start(ledger.clone(), config()).unwrap();
+    let (their_event, my_event) = (enqueue(&ledger, theirs, None, 1).await, enqueue(&ledger, mine, None, 1).await);
+
+    wait_status(&ledger, their_event, WebhookStatus::Delivered).await;
+    wait_status(&ledger, my_event, WebhookStatus::Delivered).await;
+    dispatcher.shutdown().await;
+    let logged = log(&ledger, theirs).await;
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0].response_snippet.as_deref(), Some("ok\u{fffd}tail"));
+    assert_eq!(log(&ledger, mine).await.len(), 1);
+    assert_eq!(hostile.requests().len(), 1, "delivered once, not again after the lease");
+}

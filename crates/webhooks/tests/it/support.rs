@@ -33,6 +33,8 @@ pub(crate) enum Reply {
     Hang,
     /// 302 to another path of the same receiver.
     Redirect(&'static str),
+    /// This status with this body.
+    Body(u16, &'static [u8]),
 }
 
 /// One request as it arrived.
@@ -139,6 +141,7 @@ async fn handle(State(inner): State<Arc<Inner>>, uri: Uri, headers: HeaderMap, b
             StatusCode::OK.into_response()
         }
         Reply::Redirect(to) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+        Reply::Body(code, body) => (status(code), body).into_response(),
     }
 }
 
