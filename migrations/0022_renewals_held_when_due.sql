@@ -5,7 +5,8 @@
 -- (30 minutes by default). A balance purchase accepted in between could spend the money a charge sent by someone
 -- else (the provider, the agent itself) then took: the vault refused that debit after the call it paid for was
 -- answered. Now every renewal that is due (from five minutes before its due time: the chain's clock, as the indexer
--- last saw it, can lag the next block's), chargeable (active or past due) and not already held is held back too.
+-- last saw it, can lag the next block's), chargeable (active, past due, or paused: the subscriber may resume and charge
+-- it in one block, before the indexer sees it active) and not already held is held back too.
 --
 -- Held greedily, oldest due first, each only if what is left covers it, as the keeper reserves: a renewal the
 -- balance cannot pay takes nothing from it (a charge then marks it past due and moves no money), so the agent may
@@ -24,7 +25,7 @@ BEGIN
     FOR v_price IN
         SELECT s.price FROM market_subscriptions s, LATERAL subscription_state(s, chain_now(s.chain_id)) st
         WHERE s.chain_id = p_chain AND s.vault = p_vault AND s.token = p_token AND s.subscriber = p_account
-          AND st.status IN ('active', 'past_due') AND chain_now(s.chain_id) + 300 >= st.paid_through
+          AND st.status IN ('active', 'past_due', 'paused') AND chain_now(s.chain_id) + 300 >= st.paid_through
           -- Held already: its charge is queued with a reservation (released by the period's outcome).
           AND NOT EXISTS (SELECT 1 FROM subscription_reservations r
                           WHERE r.subscription_id = s.id AND r.period = st.charged

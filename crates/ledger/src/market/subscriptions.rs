@@ -278,6 +278,18 @@ async fn lock_balance(
     .bind(account.account.as_slice())
     .execute(&mut **tx)
     .await?;
+    // Locked in a statement of its own, then read in the next (a new snapshot): a statement that waits for the lock
+    // sees the row as the holder committed it but everything else as it was when it began, so the indexer's commit of
+    // a charge (its event, and the release of its hold from `spent`) would be read half, the charge counted as money.
+    sqlx::query(
+        "SELECT 1 FROM balance_accounts WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4 FOR UPDATE",
+    )
+    .bind(int(account.chain_id))
+    .bind(account.vault.as_slice())
+    .bind(account.token.as_slice())
+    .bind(account.account.as_slice())
+    .execute(&mut **tx)
+    .await?;
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH events AS (
              SELECT kind, amount, block_number, log_index FROM vault_events
@@ -291,8 +303,7 @@ async fn lock_balance(
                        WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
                        ORDER BY block_number DESC, log_index DESC LIMIT 1), false) AS exiting
          FROM balance_accounts a
-         WHERE a.chain_id = $1 AND a.vault = $2 AND a.token = $3 AND a.account = $4
-         FOR UPDATE OF a"
+         WHERE a.chain_id = $1 AND a.vault = $2 AND a.token = $3 AND a.account = $4"
     )))
     .bind(int(account.chain_id))
     .bind(account.vault.as_slice())

@@ -430,3 +430,123 @@ async fn a_keeper_batch_holds_each_agents_balance_in_order_and_queues_each_charg
     assert_eq!(again, [ChargeQueued::AlreadyQueued; 4]);
     assert_eq!(spent(&pool).await, U256::from(2 * PRICE));
 }
+
+/// The vault's `Charged` of `amount` from the agent at `block`.
+async fn vault_charged(tx: impl sqlx::PgExecutor<'_>, block: i64, amount: u64) {
+    sqlx::query(
+        "INSERT INTO vault_events (chain_id, block_number, log_index, tx_hash, vault, token, kind, account, amount)
+         VALUES ($1, $2, 100, $3, $4, $5, 'charged', $6, $7::numeric)",
+    )
+    .bind(CHAIN as i64)
+    .bind(block)
+    .bind(B256::repeat_byte(4).as_slice())
+    .bind(VAULT.as_slice())
+    .bind(TOKEN.as_slice())
+    .bind(AGENT.as_slice())
+    .bind(amount.to_string())
+    .execute(tx)
+    .await
+    .unwrap();
+}
+
+/// A paused subscription's due renewal is held back like an active one's: its subscriber may resume it and charge it
+/// in one block, before the indexer ever sees it active.
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_paused_due_renewal_is_held_back(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    let (plan, agent, service) = setup(&ledger, None).await;
+    deposit(&pool, 1, 2 * PRICE, 1_000).await;
+    let sub = new_subscription(plan, agent, service, 7);
+    assert!(matches!(ledger.subscribe(&sub).await.unwrap(), SubscribeDecision::Queued(_)));
+    sub_event(&pool, sub.id, 2, 0, "subscribed", None).await;
+    vault_charged(&pool, 2, PRICE).await;
+    sub_event(&pool, sub.id, 2, 1, "charged", Some(0)).await;
+    sub_event(&pool, sub.id, 2, 2, "paused", None).await;
+    let balance = ledger.balance(&account()).await.unwrap();
+    assert_eq!((balance.available, balance.renewals_due), (U256::from(PRICE), U256::ZERO), "not due yet");
+
+    block(&pool, 3, 1_000 + 30 * 86_400).await;
+    let balance = ledger.balance(&account()).await.unwrap();
+    assert_eq!((balance.available, balance.renewals_due), (U256::ZERO, U256::from(PRICE)));
+    let credential = NewCredential {
+        id: CredentialId(Uuid::new_v4()),
+        participant_id: agent,
+        token_hash: [0x43; 32],
+        name: "test".into(),
+        max_per_request: None,
+        max_per_day: None,
+        services: None,
+        expires_at: None,
+    };
+    let credential = ledger.insert_credential(&credential).await.unwrap().id;
+    let debit = crate::balances::request(service, credential, "after-due", 1);
+    assert_eq!(ledger.debit_balance(&debit).await.unwrap(), DebitDecision::Insufficient { available: U256::ZERO });
+}
+
+/// A subscribe that waits on the agent's row while the indexer commits a charge (its `Charged` event, and the
+/// release of the charge's hold from `spent`) reads both, never the hold released without the charge.
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_subscribe_waiting_on_a_charges_indexing_sees_the_charge_too(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    let (plan, agent, service) = setup(&ledger, None).await;
+    deposit(&pool, 1, PRICE, 1_000).await;
+    let first = new_subscription(plan, agent, service, 8);
+    assert!(matches!(ledger.subscribe(&first).await.unwrap(), SubscribeDecision::Queued(_)));
+    assert_eq!(spent(&pool).await, U256::from(PRICE));
+    let other = NewPlan {
+        id: PlanId(Uuid::new_v4()),
+        provider_id: ledger.plan(plan).await.unwrap().unwrap().new.provider_id,
+        name: "Other".into(),
+        description: String::new(),
+        interval: PlanInterval::Monthly,
+        price: U256::from(1_000),
+        service_ids: vec![service],
+        max_requests: None,
+    };
+    let other = ledger.create_plan(&other).await.unwrap().new.id;
+
+    // The indexer's transaction holds the agent's row (as the release of a hold does) while the subscribe starts, then
+    // writes period 0's charge and releases its hold, and commits.
+    let mut indexing = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM balance_accounts WHERE account = $1 FOR UPDATE")
+        .bind(AGENT.as_slice())
+        .execute(&mut *indexing)
+        .await
+        .unwrap();
+    let subscribing = tokio::spawn({
+        let ledger = ledger.clone();
+        let second = new_subscription(other, agent, service, 9);
+        async move { ledger.subscribe(&second).await.unwrap() }
+    });
+    loop {
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    vault_charged(&mut *indexing, 2, PRICE).await;
+    for (log, kind, period) in [(0, "subscribed", None), (1, "charged", Some(0i64))] {
+        sqlx::query(
+            "INSERT INTO subscription_events (chain_id, block_number, log_index, tx_hash, contract, subscription_id,
+                                              kind, period)
+             VALUES ($1, 2, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(CHAIN as i64)
+        .bind(log)
+        .bind(B256::repeat_byte(3).as_slice())
+        .bind(CONTRACT.as_slice())
+        .bind(first.id.as_slice())
+        .bind(kind)
+        .bind(period)
+        .execute(&mut *indexing)
+        .await
+        .unwrap();
+    }
+    indexing.commit().await.unwrap();
+    assert_eq!(subscribing.await.unwrap(), SubscribeDecision::Insufficient { available: U256::ZERO });
+    assert_eq!(spent(&pool).await, U256::ZERO, "nothing held for money that is gone");
+}
