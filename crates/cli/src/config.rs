@@ -158,6 +158,24 @@ impl Config {
     pub(crate) fn to_toml(&self) -> anyhow::Result<String> {
         Ok(toml::to_string_pretty(self)?)
     }
+
+    /// The file at `path` (all defaults if missing) with `deployment` recorded: what `clearing deploy --write` writes.
+    /// Read without the environment, so keys and tokens given as variables (the relayer key, the arbiter's, a
+    /// database password) are never written into the file.
+    pub(crate) fn file_with_deployment(path: &Path, deployment: Deployment) -> anyhow::Result<String> {
+        let mut file = Self::load(path, &NoEnv)?;
+        file.chain.deployment = Some(deployment);
+        file.to_toml()
+    }
+}
+
+/// No environment at all.
+struct NoEnv;
+
+impl Env for NoEnv {
+    fn var(&self, _: &str) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -172,6 +190,37 @@ mod tests {
         fn var(&self, name: &str) -> Option<String> {
             self.0.get(name).map(|v| v.to_string())
         }
+    }
+
+    #[test]
+    fn a_deployment_is_written_without_the_secrets_the_environment_gave() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clearing.toml");
+        std::fs::write(&path, "[market]\nfee_bps = 250\n").unwrap();
+        let env = FakeEnv(HashMap::from([
+            ("CLEARING_RELAYER_KEY", "0x1111111111111111111111111111111111111111111111111111111111111111"),
+            ("CLEARING_ARBITER_TOKEN", "a-forty-character-arbiter-token-0123456789"),
+            ("CLEARING_DATABASE_URL", "postgres://clearing:hunter2@db/clearing"),
+        ]));
+        let loaded = Config::load(&path, &env).unwrap();
+        assert!(loaded.relayer.private_key.is_some(), "the run itself has the key");
+        assert!(loaded.to_toml().unwrap().contains("hunter2"), "what `deploy --write` wrote before");
+        let deployment = Deployment {
+            chain_id: 8453,
+            start_block: 1,
+            batch_settler: Address::repeat_byte(1),
+            escrow: Address::repeat_byte(2),
+            anchor_registry: Address::repeat_byte(3),
+            balance_vault: None,
+            subscriptions: None,
+        };
+        let written = Config::file_with_deployment(&path, deployment).unwrap();
+        for secret in ["1111111111111111", "arbiter-token", "hunter2"] {
+            assert!(!written.contains(secret), "{secret} was written:\n{written}");
+        }
+        let reread = Config::parse(&written).unwrap();
+        assert_eq!(reread.market.fee_bps, loaded.market.fee_bps, "the file's own settings are kept");
+        assert_eq!(reread.chain.deployment.map(|d| d.escrow), Some(Address::repeat_byte(2)));
     }
 
     #[test]

@@ -62,8 +62,8 @@ pub(crate) async fn run(args: DeployArgs, mut config: Config, config_path: &Path
     let deployment = deploy_suite(&provider, &deploy_config).await?;
     println!("{}", toml::to_string_pretty(&deployment)?);
     if args.write {
-        config.chain.deployment = Some(deployment);
-        std::fs::write(config_path, config.to_toml()?).with_context(|| format!("writing {}", config_path.display()))?;
+        let file = Config::file_with_deployment(config_path, deployment)?;
+        std::fs::write(config_path, file).with_context(|| format!("writing {}", config_path.display()))?;
         println!("recorded in {}", config_path.display());
     }
     Ok(())
