@@ -50,7 +50,9 @@ impl Limits {
     pub fn check_ip(&self, ip: IpAddr) -> Result<()> {
         self.sweep();
         match &self.per_ip {
-            Some(limiter) => limiter.check_key(&ip).map_err(|not_until| limited(not_until.wait_time_from(now()))),
+            Some(limiter) => limiter
+                .check_key(&clearing_facilitator::http::client_bucket(ip))
+                .map_err(|not_until| limited(not_until.wait_time_from(now()))),
             None => Ok(()),
         }
     }
@@ -119,5 +121,17 @@ mod tests {
         for _ in 0..100 {
             limits.check_key(ParticipantId::random()).unwrap();
         }
+    }
+
+    #[test]
+    fn an_ipv6_client_is_one_bucket_per_64() {
+        let limits = Limits::new(RateLimit { per_second: 1, burst: 1 }, RateLimit { per_second: 0, burst: 0 });
+        limits.check_ip("2001:db8::1".parse().unwrap()).unwrap();
+        let same_64 = limits.check_ip("2001:db8::ffff:2".parse().unwrap());
+        assert!(matches!(same_64, Err(MarketError::RateLimited { .. })), "{same_64:?}");
+        limits.check_ip("2001:db8:0:1::1".parse().unwrap()).unwrap();
+        // An IPv4-mapped address is its IPv4 client.
+        limits.check_ip("192.0.2.7".parse().unwrap()).unwrap();
+        assert!(limits.check_ip("::ffff:192.0.2.7".parse().unwrap()).is_err());
     }
 }

@@ -15,6 +15,19 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 
+/// The bucket a client IP is charged to: an IPv4 address (an IPv4-mapped IPv6 one as IPv4), or an IPv6 address's
+/// /64. A host is usually given a whole /64, so keyed by the full address every request could come from a fresh
+/// bucket.
+pub fn client_bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+    }
+}
+
 /// Requests per second and burst, for one client IP or one API key. A rate of 0 turns that limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +75,7 @@ impl Limiter {
         }
         match &self.per_ip {
             Some(limiter) => limiter
-                .check_key(&ip)
+                .check_key(&client_bucket(ip))
                 .map_err(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now())),
             None => Ok(()),
         }

@@ -30,7 +30,7 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::debug;
 
 pub use self::{
-    limit::{Limiter, RateLimit},
+    limit::{Limiter, RateLimit, client_bucket},
     server::{serve, serve_with},
     settle::SettleService,
 };
