@@ -108,6 +108,13 @@ impl VerifyRead {
             simulate: false,
         }
     }
+
+    /// A read of `payer`'s code and, if it has code, its ERC-1271 answer for `digest` and `signature`, for a
+    /// signature given outside x402 (an escrow authorisation). `token` must hold code (the reader asks the wallet
+    /// only after a token's reads): the asset the signed step moves. Nothing is simulated; the nonce is zero.
+    pub fn wallet_signature(token: Address, payer: Address, digest: B256, signature: Bytes) -> Self {
+        Self { token, digest, signature, ..Self::code_of(payer) }
+    }
 }
 
 /// What the token did with the simulated `transferWithAuthorization` (state rolled back after each).

@@ -27,4 +27,4 @@ pub use inflight::InFlight;
 pub use metrics::{Histogram, Metrics, Outcomes};
 pub use service::{Facilitator, FacilitatorConfig, SettleSetup};
 pub use settle::{Batcher, PaymentToSettle, SettleConfig, SettleOutcome, SettleResult, Settler};
-pub use verify::{CoalescerConfig, ReadCoalescer, ReadError, Verifier};
+pub use verify::{CoalescerConfig, ReadCoalescer, ReadError, Verifier, WalletSignature};

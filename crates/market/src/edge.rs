@@ -9,13 +9,13 @@
 //! `PAYMENT-RESPONSE` (v2) or `X-PAYMENT-RESPONSE` (v1) ([`Settled::attach`]). Nothing is settled for a request
 //! refused before that point.
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, Bytes};
 use axum::{
     Json,
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use clearing_facilitator::{Verifier, http::SettleService};
+use clearing_facilitator::{Verifier, WalletSignature, http::SettleService};
 use clearing_ledger::Route;
 use clearing_x402::{
     PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequest, Price, Reason, SettleResponse, TokenDomain, Usdc, X_PAYMENT,
@@ -133,6 +133,23 @@ impl X402Edge {
                 Err(PaymentDemand::new(&payment.price, payment.resource.clone(), rejection.reason.as_str()).into())
             }
         }
+    }
+
+    /// What the chain says of `payer`'s `signature` over `digest` on `chain_id` (its code, and for a payer with code
+    /// its ERC-1271 answer), read by the verifier's coalescer as a wallet's payment is; `token` is the asset the
+    /// signed step moves. For the payer's escrow authorisations, checked before they are relayed.
+    pub async fn wallet_signature(
+        &self,
+        chain_id: u64,
+        token: Address,
+        payer: Address,
+        digest: B256,
+        signature: Bytes,
+    ) -> Result<WalletSignature> {
+        self.verifier
+            .wallet_signature(chain_id, token, payer, digest, signature)
+            .await
+            .map_err(|e| MarketError::Internal(format!("the payer's signature could not be read on chain: {e}")))
     }
 
     /// Who signed `payment`, and its nonce, from what needs no chain (the signature recovered, the terms checked

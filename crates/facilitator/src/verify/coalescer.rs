@@ -77,6 +77,9 @@ pub enum ReadError {
     /// The coalescer stopped (the facilitator is shutting down).
     #[error("chain reader stopped")]
     Stopped,
+    /// No reader for this chain id: the facilitator does not serve it.
+    #[error("chain {0} is not served here")]
+    UnservedChain(u64),
 }
 
 type Reply = oneshot::Sender<Result<BlockAnswer, ReadError>>;

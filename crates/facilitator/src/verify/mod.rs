@@ -27,7 +27,7 @@ use std::{
     time::Instant,
 };
 
-use alloy::primitives::Bytes;
+use alloy::primitives::{Address, B256, Bytes};
 use clearing_chain::{Simulation, VerifyRead, reason::Refusal};
 use clearing_x402::{
     Network, PayerCode, PayerSignature, PaymentRequest, Reason, Rejection, SCHEME_EXACT, SignatureCheck, TokenDomain,
@@ -40,6 +40,17 @@ use crate::{Clock, InFlight};
 
 /// Most token domains kept; beyond it new ones are computed per request (a domain costs two hashes).
 const MAX_CACHED_DOMAINS: usize = 256;
+
+/// What the chain says of a payer's signature given outside x402 ([`Verifier::wallet_signature`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalletSignature {
+    /// The payer has no code: only its own ECDSA signature counts, which needs no chain.
+    NoCode,
+    /// The payer has code and its `isValidSignature` returned the ERC-1271 magic value.
+    Valid,
+    /// The payer has code and its `isValidSignature` did not (another value, a revert, or no answer).
+    Refused,
+}
 
 /// Verifies x402 `exact` payments on the chains it serves; cheap to clone.
 #[derive(Debug, Clone)]
@@ -200,6 +211,35 @@ impl Verifier {
             Ok(_) => ecdsa_only,
             Err(e) => Rejection::new(Reason::UnexpectedVerifyError, e.to_string()).with_payer(Some(payer)),
         }
+    }
+
+    /// Whether `payer` has code on `chain_id` and, if so, whether its ERC-1271 `isValidSignature(digest,
+    /// signature)` returns the magic value: the same batched, per-block cached read as a wallet's payment gets, for
+    /// a signature given outside x402 (the escrow authorisations the market relays). `token` must hold code (the
+    /// asset the signed step moves). As in [`Verifier::verify`], anything but [`WalletSignature::Valid`] is answered
+    /// only from a head polled after this call began.
+    pub async fn wallet_signature(
+        &self,
+        chain_id: u64,
+        token: Address,
+        payer: Address,
+        digest: B256,
+        signature: Bytes,
+    ) -> Result<WalletSignature, ReadError> {
+        let coalescer = self.chains.get(&chain_id).ok_or(ReadError::UnservedChain(chain_id))?;
+        let started = Instant::now();
+        let read = || VerifyRead::wallet_signature(token, payer, digest, signature.clone());
+        let mut answer = coalescer.read(read()).await?;
+        let verdict =
+            |answer: &BlockAnswer| match (answer.answer.payer_has_code, answer.answer.contract_signature_valid) {
+                (false, _) => WalletSignature::NoCode,
+                (true, true) => WalletSignature::Valid,
+                (true, false) => WalletSignature::Refused,
+            };
+        if verdict(&answer) != WalletSignature::Valid && answer.as_of < started {
+            answer = coalescer.read_after(read(), started).await?;
+        }
+        Ok(verdict(&answer))
     }
 
     /// Waits until every chain's answers reflect each transaction mined before this call (for a caller that

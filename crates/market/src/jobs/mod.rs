@@ -29,7 +29,7 @@ use axum::{
     routing::{get, post},
 };
 use clearing_ledger::{
-    Action, NewAction, NewWebhookEvent, StepKind,
+    Action, EscrowAction, NewAction, NewWebhookEvent, SettlementStatus, StepKind,
     market::{Job, ParticipantId, ProviderStatus, RefundCause, ServiceType},
 };
 use serde::Deserialize;
@@ -312,6 +312,16 @@ fn no_review_window(what: &str) -> MarketError {
 
 /// Queues an escrow step of `job` (once per kind while live).
 async fn step(market: &Market, job: &Job, kind: StepKind, signed: Option<(Bytes, U256)>) -> Result<()> {
+    enqueue(market, job, kind, signed).await.map(drop)
+}
+
+/// Queues `kind` for `job` unless it is live or applied already: the step queued, and whether this call queued it.
+async fn enqueue(
+    market: &Market,
+    job: &Job,
+    kind: StepKind,
+    signed: Option<(Bytes, U256)>,
+) -> Result<(EscrowAction, bool)> {
     let Some((job_id, terms)) = &job.new.escrow_job else {
         return Err(MarketError::refused(ErrorCode::TransitionNotAllowed, "a data_api purchase has no escrow steps"));
     };
@@ -321,8 +331,33 @@ async fn step(market: &Market, job: &Job, kind: StepKind, signed: Option<(Bytes,
         asset: job.new.asset,
         action: Action::Step { kind, job_id: *job_id, terms: terms.clone(), signed },
     };
-    market.ledger().enqueue_action(&action).await?;
-    Ok(())
+    Ok(market.ledger().enqueue_action(&action).await?)
+}
+
+/// Queues the payer's checked signed step. Whether it was queued by this call; a repeat of the very signature
+/// already queued (a retry after a lost answer) is `false`, answered as the first was; another signature while
+/// one is live (or applied) is a 409: one live step per job and kind, so a second would never be relayed.
+async fn signed_step(market: &Market, job: &Job, kind: StepKind, signature: Bytes, deadline: u64) -> Result<bool> {
+    let signed = (signature, U256::from(deadline));
+    let (queued, inserted) = enqueue(market, job, kind, Some(signed.clone())).await?;
+    if inserted {
+        return Ok(true);
+    }
+    if matches!(&queued.action.action, Action::Step { signed: Some(live), .. } if *live == signed) {
+        return Ok(false);
+    }
+    let what = if kind == StepKind::DisputeWithSig { "dispute" } else { "release" };
+    Err(MarketError::refused(
+        ErrorCode::TransitionNotAllowed,
+        format!(
+            "a signed {what} of this job is already {} (another signature of the payer's); wait for its outcome",
+            if matches!(queued.status, SettlementStatus::Settled | SettlementStatus::Confirmed) {
+                "applied"
+            } else {
+                "queued"
+            }
+        ),
+    ))
 }
 
 /// The review window a job of `service_type` gets, seconds.
@@ -416,9 +451,10 @@ async fn verify(
     if !matches!(current, JobStatus::Dispatched | JobStatus::InProgress | JobStatus::Completed | JobStatus::Disputed) {
         return Err(not_now(current, "released"));
     }
-    signed::check(Signed::Release, &job, body.deadline, &body.signature, now())?;
-    step(&market, &job, StepKind::ReleaseWithSig, Some((body.signature, U256::from(body.deadline)))).await?;
-    info!(job = %id, "payer's release queued");
+    let signature = signed::check(market.edge(), Signed::Release, &job, body.deadline, &body.signature, now()).await?;
+    if signed_step(&market, &job, StepKind::ReleaseWithSig, signature, body.deadline).await? {
+        info!(job = %id, "payer's release queued");
+    }
     Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job))).into_response())
 }
 
@@ -442,10 +478,13 @@ async fn dispute(
     if !matches!(current, JobStatus::Dispatched | JobStatus::InProgress | JobStatus::Completed) {
         return Err(not_now(current, "disputed"));
     }
-    signed::check(Signed::Dispute, &job, body.deadline, &body.signature, now())?;
-    market.ledger().set_dispute_reason(job.new.id, &body.reason).await?;
-    step(&market, &job, StepKind::DisputeWithSig, Some((body.signature, U256::from(body.deadline)))).await?;
-    info!(job = %id, "payer's dispute queued");
+    let signature = signed::check(market.edge(), Signed::Dispute, &job, body.deadline, &body.signature, now()).await?;
+    // Recorded only by the request that queued the dispute, so no other reason rides on a live one (a repeat keeps
+    // the first's). Two statements: a crash between them leaves the dispute without its reason, never a wrong one.
+    if signed_step(&market, &job, StepKind::DisputeWithSig, signature, body.deadline).await? {
+        market.ledger().set_dispute_reason(job.new.id, &body.reason).await?;
+        info!(job = %id, "payer's dispute queued");
+    }
     Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job))).into_response())
 }
 

@@ -2,16 +2,17 @@
 //! signature and no gas: `Release(bytes32 jobId,uint256 deadline)` and `Dispute(bytes32 jobId,uint256 deadline)` in
 //! the domain `Clearing Escrow` / `1` / chain / escrow, exactly as `Escrow.releaseDigest` and `disputeDigest` compute
 //! them; and the arbiter's `Resolve(bytes32 jobId,uint16 providerBps,uint256 deadline)` (`Escrow.resolveDigest`).
-//! The market checks an EOA's signature before queueing it (a bad one is a 400, not a failed step); a contract
-//! wallet's (ERC-1271) is the chain's to judge.
+//! The market checks the payer's signature before queueing it, an EOA's by recovery and a wallet's by asking it on
+//! chain (ERC-1271): these routes need no key, so a bad one is a 400, never a queued step that only fails on chain.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::{Eip712Domain, SolStruct, sol};
+use clearing_facilitator::WalletSignature;
 use clearing_ledger::market::Job;
 use clearing_x402::{ECDSA_SIGNATURE_LEN, EcdsaSignature};
 use serde_json::{Value, json};
 
-use crate::{ErrorCode, MarketError, Result};
+use crate::{ErrorCode, MarketError, Result, X402Edge};
 
 /// The escrow's EIP-712 domain name.
 pub(crate) const DOMAIN_NAME: &str = "Clearing Escrow";
@@ -160,29 +161,61 @@ pub(crate) fn typed_data(kind: Signed, chain_id: u64, escrow: Address, job_id: B
     })
 }
 
-/// Checks a signed step before it is queued: the deadline is ahead (and not too far), and a 65-byte signature
-/// recovers to `payer`. Longer signatures are a contract wallet's, left to the chain.
-pub(crate) fn check(kind: Signed, job: &Job, deadline: u64, signature: &Bytes, now: u64) -> Result<()> {
+/// Longest signature relayed, bytes. Each rides in a `stepMany` item, and a batch over the 128 KiB (131,072-byte)
+/// transaction limit of geth's and reth's pools is never mined, blocking the relayer's nonce. An item's ABI is 512
+/// bytes (its offset word; kind, the ten words of the terms, deadline, the signature's offset and providerBps; the
+/// signature's length word) plus the signature padded to 32 bytes, so a full batch of `[settle] batch_size` 100 is
+/// at most 68 + 100 × (512 + 768) = 128,068 bytes of calldata, leaving 3 KB for the envelope (800 would not fit).
+/// Room for a passkey (WebAuthn) wallet's signature, about 700 bytes, or eleven 65-byte multisig signatures.
+pub(crate) const MAX_SIGNATURE_LEN: usize = 768;
+
+/// Checks a signed step before it is queued, as the escrow will judge it (OpenZeppelin's `SignatureChecker`, and
+/// the x402 verifier for payments): the deadline is ahead (and not too far), the signature at most
+/// [`MAX_SIGNATURE_LEN`] bytes, and then by the payer's code on chain: with code, its ERC-1271 `isValidSignature`
+/// must return the magic value (whatever the length: EIP-7702 accounts and smart wallets); without, it must be a
+/// 65-byte ECDSA signature recovering to the payer. Returns the bytes to relay (an EOA's with v as 27/28).
+pub(crate) async fn check(
+    edge: &X402Edge,
+    kind: Signed,
+    job: &Job,
+    deadline: u64,
+    signature: &Bytes,
+    now: u64,
+) -> Result<Bytes> {
     let Some((job_id, _)) = &job.new.escrow_job else {
         return Err(MarketError::refused(ErrorCode::TransitionNotAllowed, "a data_api purchase has nothing to sign"));
     };
     let (chain_id, escrow, job_id, payer) = (job.new.chain_id, job.new.escrow, job_id.0, job.new.payer);
     check_deadline(deadline, now)?;
-    let Ok(bytes) = <&[u8; ECDSA_SIGNATURE_LEN]>::try_from(signature.as_ref()) else {
-        // A contract wallet's signature: the escrow asks the wallet (ERC-1271) when the step runs.
-        return Ok(());
-    };
-    let wrong = || {
+    if signature.len() > MAX_SIGNATURE_LEN {
+        return Err(MarketError::field(
+            ErrorCode::InvalidSignature,
+            "signature",
+            format!("a signature of more than {MAX_SIGNATURE_LEN} bytes is refused; this one has {}", signature.len()),
+        ));
+    }
+    let digest = digest(kind, chain_id, escrow, job_id, deadline);
+    let wrong = |why: &str| {
         MarketError::field(
             ErrorCode::InvalidSignature,
             "signature",
-            format!("the signature is not the payer's ({payer}) over this job's {} typed data", kind.primary_type()),
+            format!(
+                "the signature is not the payer's ({payer}) over this job's {} typed data: {why}",
+                kind.primary_type()
+            ),
         )
     };
-    let signature = EcdsaSignature::from_bytes(bytes).map_err(|_| wrong())?;
-    let signer = signature.recover(&digest(kind, chain_id, escrow, job_id, deadline)).map_err(|_| wrong())?;
-    if signer != payer {
-        return Err(wrong());
+    match edge.wallet_signature(chain_id, job.new.asset, payer, digest, signature.clone()).await? {
+        WalletSignature::Valid => Ok(signature.clone()),
+        WalletSignature::Refused => Err(wrong("the payer has code and its ERC-1271 isValidSignature refused it")),
+        WalletSignature::NoCode => {
+            let ecdsa = <&[u8; ECDSA_SIGNATURE_LEN]>::try_from(signature.as_ref())
+                .ok()
+                .and_then(|bytes| EcdsaSignature::from_bytes(bytes).ok())
+                .filter(|ecdsa| ecdsa.recover(&digest).ok() == Some(payer));
+            ecdsa
+                .map(|ecdsa| Bytes::copy_from_slice(&ecdsa.to_bytes()))
+                .ok_or_else(|| wrong("the payer has no code, so only its 65-byte ECDSA signature counts"))
+        }
     }
-    Ok(())
 }

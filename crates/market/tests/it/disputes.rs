@@ -18,7 +18,7 @@ use crate::{
 const TOKEN: &str = "arbiter-token-for-tests-0123456789abcdef";
 
 /// `signer`'s signature over the typed data's digest, as the routes take it.
-fn sign(signer: &PrivateKeySigner, typed: &Value) -> (String, u64) {
+pub(crate) fn sign(signer: &PrivateKeySigner, typed: &Value) -> (String, u64) {
     let digest: B256 = typed["typed_data"]["digest"].as_str().unwrap().parse().unwrap();
     let signature = signer.sign_hash_sync(&digest).unwrap();
     let deadline = typed["typed_data"]["message"]["deadline"].as_str().unwrap().parse().unwrap();

@@ -15,5 +15,6 @@ mod products;
 mod register;
 mod reorg;
 mod services;
+mod signatures;
 mod subscriptions;
 mod webhooks;
