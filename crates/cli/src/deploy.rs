@@ -36,7 +36,7 @@ pub(crate) struct DeployArgs {
     write: bool,
 }
 
-pub(crate) async fn run(args: DeployArgs, mut config: Config, config_path: &Path) -> anyhow::Result<()> {
+pub(crate) async fn run(args: DeployArgs, config: Config, config_path: &Path) -> anyhow::Result<()> {
     let key = config
         .relayer
         .private_key
