@@ -124,7 +124,12 @@ pub(crate) fn parse_query(raw: &str) -> Result<CatalogQuery> {
                 }
                 query.text = Some(value.to_owned()).filter(|q| !q.is_empty());
             }
-            "category" => query.category = Some(value.to_lowercase()).filter(|c| !c.is_empty()),
+            "category" => {
+                if value.chars().count() > MAX_QUERY_LEN || value.contains('\0') {
+                    return Err(invalid(format!("category is at most {MAX_QUERY_LEN} characters of text")));
+                }
+                query.category = Some(value.to_lowercase()).filter(|c| !c.is_empty());
+            }
             "service_type" => {
                 query.service_type = Some(ServiceType::parse(value).ok_or_else(|| {
                     invalid(format!("service_type is data_api, automated_service or human_service, not {value:?}"))

@@ -36,6 +36,8 @@ pub const CREDENTIAL_PREFIX: &str = "clb_";
 const CREDENTIAL_LEN: usize = CREDENTIAL_PREFIX.len() + 43;
 /// Most services one credential may be limited to.
 const MAX_SERVICES: usize = 100;
+/// Latest `expires_at`: 9999-12-31T23:59:59Z, well inside what PostgreSQL's timestamps hold.
+const MAX_EXPIRES_AT: i64 = 253_402_300_799;
 
 /// `POST /v1/balance/credentials`' body.
 #[derive(Debug, Deserialize)]
@@ -62,10 +64,8 @@ pub(super) async fn create(
     caller: Authenticated,
     JsonBody(body): JsonBody<CreateCredential>,
 ) -> Result<Response> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(MarketError::invalid("name", "name is 1 to 100 characters"));
-    }
+    let name = crate::body::text("name", &body.name, 1, 100, false)?;
+    let name = name.as_str();
     let positive = |field: &str, value: Option<Usdc>| match value {
         Some(v) if v.is_zero() => {
             Err(MarketError::invalid(field, format!("{field} is above zero, or absent for no cap")))
@@ -84,9 +84,12 @@ pub(super) async fn create(
     }
     let now = now();
     if let Some(expires_at) = body.expires_at
-        && expires_at <= now
+        && (expires_at <= now || expires_at > MAX_EXPIRES_AT)
     {
-        return Err(MarketError::invalid("expires_at", "expires_at is a unix time in the future"));
+        return Err(MarketError::invalid(
+            "expires_at",
+            format!("expires_at is a unix time in the future, at most {MAX_EXPIRES_AT} (the end of 9999)"),
+        ));
     }
     let token = format!("{CREDENTIAL_PREFIX}{}", URL_SAFE_NO_PAD.encode(random_bytes()?));
     let new = NewCredential {

@@ -202,8 +202,20 @@ async fn resolve(
     Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job))).into_response())
 }
 
-/// Checks a 65-byte signature recovers to `arbiter`; a longer one is a contract wallet's, for the chain to judge.
+/// Checks a 65-byte signature recovers to `arbiter`; a longer one is a contract wallet's, for the chain to judge, up
+/// to the bound every relayed signature keeps (a longer one could push its batch past what a node accepts).
 fn check_arbiter_signature(signature: &Bytes, arbiter: Address, digest: B256) -> Result<()> {
+    if signature.len() > super::signed::MAX_SIGNATURE_LEN {
+        return Err(MarketError::field(
+            ErrorCode::InvalidSignature,
+            "signature",
+            format!(
+                "a signature of more than {} bytes is refused; this one has {}",
+                super::signed::MAX_SIGNATURE_LEN,
+                signature.len()
+            ),
+        ));
+    }
     let Ok(bytes) = <&[u8; clearing_x402::ECDSA_SIGNATURE_LEN]>::try_from(signature.as_ref()) else {
         return Ok(());
     };
@@ -252,4 +264,17 @@ fn sign_here(
     let digest = signed::resolve_digest(chain_id, escrow, job_id, provider_bps, deadline);
     let signature = signer.sign_hash_sync(&digest).map_err(|e| MarketError::Internal(format!("signing: {e}")))?;
     Ok((Bytes::from(signature.as_bytes().to_vec()), deadline))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_longer_than_any_relayed_one_is_refused() {
+        let refused = check_arbiter_signature(&Bytes::from(vec![7u8; 769]), Address::ZERO, B256::ZERO);
+        assert!(refused.is_err_and(|e| e.to_string().contains("768 bytes")));
+        // A contract wallet's (not 65 bytes) within the bound is the chain's to judge.
+        check_arbiter_signature(&Bytes::from(vec![7u8; 100]), Address::ZERO, B256::ZERO).unwrap();
+    }
 }

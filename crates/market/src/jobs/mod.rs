@@ -165,8 +165,11 @@ async fn update(
     if party(&job, &caller)? != Party::Provider {
         return Err(MarketError::refused(ErrorCode::NotYourJob, "only the job's provider reports on it"));
     }
-    if body.note.as_ref().is_some_and(|note| note.chars().count() > MAX_NOTE) {
-        return Err(MarketError::invalid("note", format!("at most {MAX_NOTE} characters")));
+    if body.note.as_ref().is_some_and(|note| note.chars().count() > MAX_NOTE || note.contains('\0')) {
+        return Err(MarketError::invalid("note", format!("at most {MAX_NOTE} characters, and no NUL")));
+    }
+    if body.deliverables.as_ref().is_some_and(crate::body::has_nul) {
+        return Err(MarketError::invalid("deliverables", "deliverables must not contain NUL characters"));
     }
     let current = status_of(&job);
     let reported = body.status.status();
@@ -463,13 +466,8 @@ async fn dispute(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<DisputeRequest>,
 ) -> Result<Response> {
-    let length = body.reason.chars().count();
-    if !(MIN_REASON..=MAX_REASON).contains(&length) {
-        return Err(MarketError::invalid(
-            "reason",
-            format!("{MIN_REASON} to {MAX_REASON} characters; this one has {length}"),
-        ));
-    }
+    // Trimmed, printable but for line breaks and tabs: the arbiter reads it, and PostgreSQL takes no NUL.
+    let reason = crate::body::text("reason", &body.reason, MIN_REASON, MAX_REASON, true)?;
     let job = load(&market, &id).await?;
     if job.balance.is_some() {
         return Err(no_review_window("disputed"));
@@ -482,7 +480,7 @@ async fn dispute(
     // Recorded only by the request that queued the dispute, so no other reason rides on a live one (a repeat keeps
     // the first's). Two statements: a crash between them leaves the dispute without its reason, never a wrong one.
     if signed_step(&market, &job, StepKind::DisputeWithSig, signature, body.deadline).await? {
-        market.ledger().set_dispute_reason(job.new.id, &body.reason).await?;
+        market.ledger().set_dispute_reason(job.new.id, &reason).await?;
         info!(job = %id, "payer's dispute queued");
     }
     Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job))).into_response())

@@ -62,6 +62,9 @@ pub(super) async fn purchase(
 ) -> Result<Response> {
     let id = crate::services::parse_id(&id)?;
     let brief = body.brief.unwrap_or_else(|| json!({}));
+    if crate::body::has_nul(&brief) {
+        return Err(MarketError::field(ErrorCode::InvalidBrief, "brief", "the brief must not contain NUL characters"));
+    }
     // A balance purchase starts from the listing kept for a second (its debit is refused if the listing changed, and
     // the purchase then starts over from the database); anything paid with x402 reads it fresh.
     let mut kept = headers.contains_key(credentials::BALANCE_AUTH_HEADER);

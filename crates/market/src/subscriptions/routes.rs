@@ -104,18 +104,11 @@ fn subscription_not_found(id: impl std::fmt::Display) -> MarketError {
 }
 
 fn check_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(MarketError::invalid("name", "name is 1 to 100 characters"));
-    }
-    Ok(name.to_owned())
+    crate::body::text("name", name, 1, 100, false)
 }
 
 fn check_description(description: &str) -> Result<String> {
-    if description.chars().count() > 2_000 {
-        return Err(MarketError::invalid("description", "description is at most 2,000 characters"));
-    }
-    Ok(description.trim().to_owned())
+    crate::body::text("description", description, 0, 2_000, true)
 }
 
 fn check_price(price: Usdc) -> Result<Usdc> {

@@ -7,6 +7,7 @@ mod balances;
 mod catalog;
 mod disputes;
 mod harness;
+mod hostile;
 mod jobs;
 mod limits;
 mod openapi;
