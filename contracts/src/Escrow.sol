@@ -305,6 +305,10 @@ contract Escrow {
     ///         balance above it is `surplus`.
     mapping(address token => uint256 amount) public liabilities;
 
+    /// @dev Authorizations booked by `fundTransferred` or `creditTransferred`, by `keccak256(abi.encode(token, payer,
+    ///      nonce))`: each moved its money once, so it books once, whatever terms a later booking names.
+    mapping(bytes32 key => bool booked) private _booked;
+
     // ------------------------------------------------------------------ events
 
     /// @notice A job was funded; carries its full terms, from which every later event of the job is interpreted.
@@ -478,6 +482,9 @@ contract Escrow {
 
     /// @notice The escrow's `token` balance above its liabilities, `surplus`, is below the `amount` to book.
     error Escrow_InsufficientSurplus(address token, uint256 surplus, uint256 amount);
+
+    /// @notice `fundTransferred` or `creditTransferred` already booked `payer`'s authorization `nonce`.
+    error Escrow_AlreadyBooked(address payer, bytes32 nonce);
 
     /// @notice `account` has nothing of `token` to claim.
     error Escrow_NothingToClaim(address token, address account);
@@ -695,13 +702,15 @@ contract Escrow {
     ///         by someone else, so the money sits in the escrow as surplus and `fundWithTransfer` can no longer take
     ///         it.
     /// @dev Operator only. Requires what `fundWithTransfer` requires of the terms, that the token reports
-    ///      `authorizationState(payer, salt)` as used, and `surplus(token) >= amount`; then writes the job, adds the
+    ///      `authorizationState(payer, salt)` as used, that no booking entry took that authorization before
+    ///      (`Escrow_AlreadyBooked`), and `surplus(token) >= amount`; then writes the job, adds the
     ///      amount to `liabilities` and emits `JobFunded`, exactly as a funding does. The token cannot tell which
     ///      transfer an authorization made, so the operator checks off-chain (the token's `AuthorizationUsed` and
     ///      `Transfer` logs) that the stray transfer was that authorization, paying this escrow that amount. Even a
     ///      compromised operator key can only book surplus, never money owed to other jobs or balances.
     /// @param terms The job's terms, as for `fundWithTransfer`.
     function fundTransferred(JobTerms calldata terms) external nonReentrant onlyOperator {
+        _markBooked(terms.token, terms.payer, terms.salt);
         _openJob(terms);
         _requireTransferred(terms.token, terms.payer, terms.salt, terms.amount);
     }
@@ -709,13 +718,14 @@ contract Escrow {
     /// @notice Credits a direct payment whose `TransferWithAuthorization` was already submitted to the token by
     ///         someone else (its `payMany` item failed: authorization used), from the surplus it left.
     /// @dev Operator only. Same checks, credits and `PaymentCredited` event as a `payMany` item, plus
-    ///      `authorizationState(payer, nonce)` used and `surplus(token) >= amount` (`validAfter`, `validBefore` and
+    ///      `authorizationState(payer, nonce)` used, not booked before, and `surplus(token) >= amount` (`validAfter`, `validBefore` and
     ///      `signature` are not read). As for `fundTransferred`, the operator checks the token's logs off-chain, and
     ///      a compromised operator key can only book surplus.
     /// @param token The token paid.
     /// @param payment The purchase.
     function creditTransferred(address token, DirectPayment calldata payment) external nonReentrant onlyOperator {
         if (token == address(0)) revert Escrow_ZeroAddress(AddressField.Token);
+        _markBooked(token, payment.payer, payment.nonce);
         _creditPayment(token, payment);
         _requireTransferred(token, payment.payer, payment.nonce, payment.amount);
     }
@@ -1108,6 +1118,13 @@ contract Escrow {
         if (balanceAfter != balanceBefore + amount) {
             revert Escrow_BalanceDelta(amount, balanceAfter > balanceBefore ? balanceAfter - balanceBefore : 0);
         }
+    }
+
+    /// @dev Marks `payer`'s authorization `nonce` in `token` booked, or reverts if a booking entry took it before.
+    function _markBooked(address token, address payer, bytes32 nonce) internal {
+        bytes32 key = keccak256(abi.encode(token, payer, nonce));
+        if (_booked[key]) revert Escrow_AlreadyBooked(payer, nonce);
+        _booked[key] = true;
     }
 
     /// @dev For the booking entries, after their effects added `amount` to `liabilities`: requires the

@@ -43,7 +43,35 @@ contract Escrow_CreditTransferred_Test is EscrowBase {
         frontRun(payment);
         vm.prank(operator);
         escrow.creditTransferred(address(usdc), payment);
-        vm.expectRevert(abi.encodeWithSelector(Escrow.Escrow_InsufficientSurplus.selector, address(usdc), 0, 1e6));
+        vm.expectRevert(abi.encodeWithSelector(Escrow.Escrow_AlreadyBooked.selector, payer, payment.nonce));
+        vm.prank(operator);
+        escrow.creditTransferred(address(usdc), payment);
+    }
+
+    /// @dev Another payer's front-run money in the escrow does not let one authorization be credited twice.
+    function test_RevertWhen_CreditedTwice_MoreSurplus() public {
+        Escrow.DirectPayment memory payment = directPayment(0);
+        frontRun(payment);
+        vm.prank(operator);
+        escrow.creditTransferred(address(usdc), payment);
+        usdc.mint(address(escrow), payment.amount); // stands in for a second, unrelated front-run payment
+        vm.expectRevert(abi.encodeWithSelector(Escrow.Escrow_AlreadyBooked.selector, payer, payment.nonce));
+        vm.prank(operator);
+        escrow.creditTransferred(address(usdc), payment);
+        assertEq(escrow.claimable(address(usdc), payment.provider), payment.amount - payment.fee, "credited once");
+        assertEq(escrow.surplus(address(usdc)), payment.amount, "the other payment's money stays surplus");
+    }
+
+    /// @dev An authorization booked as a job cannot also be credited as a direct payment.
+    function test_RevertWhen_BookedAsAJob() public {
+        Escrow.JobTerms memory terms = defaultTerms();
+        frontRunTerms(terms);
+        vm.prank(operator);
+        escrow.fundTransferred(terms);
+        usdc.mint(address(escrow), terms.amount);
+        Escrow.DirectPayment memory payment = directPayment(0);
+        payment.nonce = terms.salt;
+        vm.expectRevert(abi.encodeWithSelector(Escrow.Escrow_AlreadyBooked.selector, payer, terms.salt));
         vm.prank(operator);
         escrow.creditTransferred(address(usdc), payment);
     }

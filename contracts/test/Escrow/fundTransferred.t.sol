@@ -67,11 +67,24 @@ contract Escrow_FundTransferred_Test is EscrowBase {
         escrow.fundTransferred(terms);
         Escrow.JobTerms memory again = defaultTerms();
         again.provider = stranger;
-        vm.expectRevert(
-            abi.encodeWithSelector(Escrow.Escrow_InsufficientSurplus.selector, address(usdc), 0, terms.amount)
-        );
+        vm.expectRevert(abi.encodeWithSelector(Escrow.Escrow_AlreadyBooked.selector, payer, terms.salt));
         vm.prank(operator);
         escrow.fundTransferred(again);
+    }
+
+    /// @dev Even with other surplus to take (another payer's front-run money), one authorization books one job.
+    function test_RevertWhen_SameSaltBookedTwice_MoreSurplus() public {
+        Escrow.JobTerms memory terms = defaultTerms();
+        frontRunTerms(terms);
+        vm.prank(operator);
+        escrow.fundTransferred(terms);
+        usdc.mint(address(escrow), terms.amount);
+        Escrow.JobTerms memory again = defaultTerms();
+        again.reviewWindow += 1;
+        vm.expectRevert(abi.encodeWithSelector(Escrow.Escrow_AlreadyBooked.selector, payer, terms.salt));
+        vm.prank(operator);
+        escrow.fundTransferred(again);
+        assertEq(escrow.surplus(address(usdc)), terms.amount, "the other payment's money stays surplus");
     }
 
     function test_RevertWhen_AlreadyFunded() public {
