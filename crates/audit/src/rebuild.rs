@@ -33,6 +33,8 @@ pub struct RebuildTarget {
     pub balance_vault: Option<Address>,
     /// The deployment block: no record precedes it.
     pub from_block: u64,
+    /// The settlement token: logs of any other are no records ([`RecordSources::token`]).
+    pub token: Address,
 }
 
 /// The verdict on one anchor.
@@ -77,6 +79,7 @@ pub async fn rebuild(provider: &ChainProvider, target: &RebuildTarget) -> Result
         batch_settler: target.batch_settler,
         escrow: target.escrow,
         balance_vault: target.balance_vault,
+        token: target.token,
     };
 
     let mut topics = RecordSources::RECORD_TOPICS.to_vec();
@@ -95,7 +98,9 @@ pub async fn rebuild(provider: &ChainProvider, target: &RebuildTarget) -> Result
             continue;
         }
         let job = sources.job_id(&log).and_then(|job_id| funded.get(&job_id));
-        records.push(sources.decode(records.len() as u64, &log, job)?);
+        if let Some(record) = sources.decode(records.len() as u64, &log, job)? {
+            records.push(record);
+        }
     }
 
     let anchor_filter =

@@ -159,6 +159,9 @@ pub struct RecordSources {
     pub escrow: Address,
     /// BalanceVault, if deployed: `Debited` and `Charged` are records by themselves.
     pub balance_vault: Option<Address>,
+    /// The settlement token (the deployment's USDC). The contracts take any EIP-3009 token, so anyone could have a
+    /// log numbered for a token of their own that moves nothing; a log of another token is no record.
+    pub token: Address,
 }
 
 impl RecordSources {
@@ -193,8 +196,14 @@ impl RecordSources {
         (log.address == self.escrow && payout).then(|| log.topics.get(1).copied()).flatten()
     }
 
-    /// The record of `log` numbered `seq`; an escrow payout needs its job's `JobFunded` log as `funded`.
-    pub fn decode(&self, seq: u64, log: &ChainLog, funded: Option<&ChainLog>) -> Result<Record> {
+    /// The record of `log` numbered `seq`, or `None` for a log of another token than [`RecordSources::token`]; an
+    /// escrow payout needs its job's `JobFunded` log as `funded`.
+    pub fn decode(&self, seq: u64, log: &ChainLog, funded: Option<&ChainLog>) -> Result<Option<Record>> {
+        let record = self.decode_any(seq, log, funded)?;
+        Ok((record.token == self.token).then_some(record))
+    }
+
+    fn decode_any(&self, seq: u64, log: &ChainLog, funded: Option<&ChainLog>) -> Result<Record> {
         let malformed = |what: &'static str| Error::MalformedLog { tx: log.tx_hash, log_index: log.log_index, what };
         let topic0 = log.topics.first().copied().ok_or(malformed("no topic0"))?;
         let mut record = Record {

@@ -48,7 +48,7 @@ impl Sequencer {
                 .await?;
             let Some(last) = logs.last().map(|log| log.position()) else { break };
             let mut records = Vec::with_capacity(logs.len());
-            for (offset, log) in logs.iter().enumerate() {
+            for log in &logs {
                 let funded = match self.sources.job_id(log) {
                     Some(job_id) => {
                         self.ledger
@@ -63,7 +63,8 @@ impl Sequencer {
                     }
                     None => None,
                 };
-                let record = self.sources.decode(head.next_seq + offset as u64, log, funded.as_ref())?;
+                let seq = head.next_seq + records.len() as u64;
+                let Some(record) = self.sources.decode(seq, log, funded.as_ref())? else { continue };
                 debug!(seq = record.seq, tx = %record.tx_hash, kind = ?record.kind, "sequenced");
                 records.push(record.to_stored(log.block_hash));
             }

@@ -61,6 +61,9 @@ struct RebuildArgs {
     /// The deployment block; default `[chain.deployment] start_block`.
     #[arg(long)]
     from_block: Option<u64>,
+    /// The settlement token (logs of any other are no records); default `[chain.usdc] address`.
+    #[arg(long)]
+    token: Option<Address>,
 }
 
 pub(crate) async fn run(args: AuditArgs, config: Config) -> anyhow::Result<()> {
@@ -108,6 +111,10 @@ async fn rebuild_all(args: RebuildArgs, config: Config) -> anyhow::Result<()> {
         escrow: args.escrow.or(deployment.map(|d| d.escrow)).with_context(|| missing("escrow"))?,
         balance_vault: args.vault.or(deployment.and_then(|d| d.balance_vault)),
         from_block: args.from_block.or(deployment.map(|d| d.start_block)).with_context(|| missing("from-block"))?,
+        token: args
+            .token
+            .or(config.chain.usdc.as_ref().map(|usdc| usdc.address))
+            .context("no token: pass --token or configure [chain.usdc]")?,
     };
     let rpc = args.rpc.unwrap_or(config.chain.rpc_url);
     let provider = clearing_chain::connect(&rpc)?;

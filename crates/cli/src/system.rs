@@ -63,7 +63,8 @@ impl System {
         ledger.migrate().await?;
 
         // Built before any starts: a failure here leaves nothing running.
-        let (sequencer, anchorer) = audit_parts(&config.audit, &config.chain.rpc_url, &deployment, &ledger)?;
+        let (sequencer, anchorer) =
+            audit_parts(&config.audit, &config.chain.rpc_url, &deployment, usdc.address, &ledger)?;
         let indexer = if config.indexer.enabled {
             let provider = clearing_chain::connect(&config.chain.rpc_url)?;
             Some(Indexer::new(ledger.clone(), provider, indexer_targets(config)?, &config.indexer).await?)
@@ -318,6 +319,7 @@ fn audit_parts(
     config: &AuditConfig,
     rpc_url: &str,
     deployment: &Deployment,
+    token: Address,
     ledger: &Ledger,
 ) -> anyhow::Result<(Sequencer, Option<Anchorer>)> {
     let sources = RecordSources {
@@ -325,6 +327,7 @@ fn audit_parts(
         batch_settler: deployment.batch_settler,
         escrow: deployment.escrow,
         balance_vault: deployment.balance_vault,
+        token,
     };
     let sequencer = Sequencer::new(ledger.clone(), sources, config.indexer.clone());
     let anchorer = match &config.anchorer_key {

@@ -175,6 +175,7 @@ impl Chain {
             batch_settler: self.deployment.batch_settler,
             escrow: self.deployment.escrow,
             balance_vault: self.deployment.balance_vault,
+            token: self.token,
         }
     }
 

@@ -7,8 +7,8 @@ use axum::{body::Body, http::Request};
 use clearing_audit::{
     AnchorPolicy, MerkleTree, RebuildTarget, Record, RecordKind, RecordProof, VerifyError, http, rebuild, verify_record,
 };
-use clearing_chain::contracts::AnchorRegistry;
-use clearing_testkit::{ESCROW_PAYER, ESCROW_PROVIDER};
+use clearing_chain::contracts::{AnchorRegistry, BatchSettler};
+use clearing_testkit::{DEPLOYER, ESCROW_PAYER, ESCROW_PROVIDER, MINTER, TOKEN_VERSION, now, sign::transfer, unique};
 use http_body_util::BodyExt;
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -28,6 +28,7 @@ fn target(env: &Env) -> RebuildTarget {
         escrow: env.chain.deployment.escrow,
         balance_vault: env.chain.deployment.balance_vault,
         from_block: env.chain.deployment.start_block,
+        token: env.chain.token,
     }
 }
 
@@ -251,4 +252,38 @@ async fn the_record_route_serves_proofs_that_verify_and_structured_errors(pool: 
     bad.anchor.registry = Address::repeat_byte(1);
     assert!(matches!(verify_record(&env.chain.provider, &bad, registry).await, Err(VerifyError::WrongRegistry(_))));
     assert!(matches!(verify_record(&env.chain.provider, &bad, None).await, Err(VerifyError::WrongRegistry(_))));
+}
+
+/// A payment settled through the deployment's BatchSettler in another token (anyone may call it with any EIP-3009
+/// token, one of their own included) is no record: neither numbered by the sequencer nor by a rebuild.
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn a_payment_in_another_token_is_no_record(pool: PgPool) {
+    let env = Env::new(pool).await;
+    env.chain.settle(&[100], PAY_TO).await;
+    let owner = env.chain.as_account(MINTER);
+    let other = clearing_chain::deploy_mock_usdc(&owner, "Other USD").await.unwrap();
+    let payer = alloy::signers::local::PrivateKeySigner::random();
+    clearing_chain::mint_mock_usdc(&owner, other, payer.address(), U256::from(500)).await.unwrap();
+    let domain = clearing_x402::TokenDomain::new(env.chain.chain_id, other, "Other USD", TOKEN_VERSION);
+    let payment = transfer(&payer, &domain, PAY_TO, U256::from(500), now() + 3_600, unique());
+    let settler = BatchSettler::new(env.chain.deployment.batch_settler, env.chain.as_account(DEPLOYER));
+    let sent = settler.settle(other, vec![payment]).gas(1_000_000).send().await.unwrap();
+    let receipt = sent.get_receipt().await.unwrap();
+    assert!(receipt.status());
+    assert!(
+        receipt.inner.logs().iter().any(|log| {
+            log.topic0() == Some(&<BatchSettler::PaymentSettled as alloy::sol_types::SolEvent>::SIGNATURE_HASH)
+        }),
+        "the other token's payment settled"
+    );
+    env.chain.settle(&[200], PAY_TO).await;
+    env.index().await;
+
+    assert_eq!(env.sequencer().run_once().await.unwrap(), 2, "the other token's payment is skipped");
+    let records = ledger_records(&env).await;
+    assert!(records.iter().all(|r| r.token == env.chain.token), "{records:?}");
+    let amounts: Vec<U256> = records.iter().map(|r| r.payee_amount).collect();
+    assert_eq!(amounts, [U256::from(100), U256::from(200)]);
+    let rebuilt = rebuild(&env.chain.provider, &target(&env)).await.unwrap();
+    assert_eq!(rebuilt.records, records, "a rebuild numbers the same records");
 }

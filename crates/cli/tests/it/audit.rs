@@ -125,6 +125,7 @@ async fn rebuild_reports_ok_then_mismatch_after_a_wrong_root_is_anchored(pool: P
     let d = chain.deployment;
     let (registry, settler, escrow, from) =
         (d.anchor_registry.to_string(), d.batch_settler.to_string(), d.escrow.to_string(), d.start_block.to_string());
+    let token = chain.token.to_string();
     let rpc = chain.endpoint();
     let args = [
         "audit",
@@ -139,6 +140,8 @@ async fn rebuild_reports_ok_then_mismatch_after_a_wrong_root_is_anchored(pool: P
         &escrow,
         "--from-block",
         &from,
+        "--token",
+        &token,
     ];
     let (code, out) = clearing(&args);
     assert_eq!(code, 0, "{out}");
