@@ -15,7 +15,7 @@ use alloy::{
 };
 use clearing_chain::{ChainProvider, contracts::AnchorRegistry};
 use clearing_ledger::{AuditAnchor, Ledger, Unanchored};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::{Error, MerkleTree, Result};
 
@@ -116,12 +116,31 @@ impl Anchorer {
 
     /// Records the registry's anchors that the ledger lacks (sent before a crash, or by someone else holding
     /// the anchorer key), each with whether its root matches the records; returns how many.
+    ///
+    /// An anchor is recorded once its receipt arrives, so a reorg can take it off the chain (the registry then holds
+    /// fewer) or move it to another block. Either way the ledger's anchors from there on are forgotten, their records
+    /// unanchored, and the registry's are recorded afresh (a node merely behind the chain looks the same; what is
+    /// forgotten then is recorded again once it catches up, and an anchor sent meanwhile reverts on `nextSeq`).
     pub async fn recover(&self) -> Result<u64> {
         let registry = AnchorRegistry::new(self.registry, &self.provider);
         let on_chain: u64 = registry.anchorCount().call().await?.saturating_to();
-        let recorded = self.ledger.audit_anchor_count(self.chain_id).await?;
+        let mut recorded = self.ledger.audit_anchor_count(self.chain_id).await?;
         if recorded > on_chain {
-            return Err(Error::AnchorsAhead { registry: self.registry, on_chain, recorded });
+            warn!(registry = %self.registry, on_chain, recorded, "anchors recorded beyond the registry's: forgotten");
+            self.ledger.forget_audit_anchors_from(self.chain_id, on_chain).await?;
+            recorded = on_chain;
+        }
+        if let Some(last) = recorded.checked_sub(1)
+            && let Some(ours) = self.ledger.audit_anchor(self.chain_id, last).await?
+        {
+            let theirs = registry.anchors(alloy::primitives::U256::from(last)).call().await?;
+            let same = (theirs.root, theirs.firstSeq, theirs.lastSeq, theirs.blockNumber)
+                == (ours.root, ours.first_seq, ours.last_seq, ours.block_number);
+            if !same {
+                warn!(index = last, block = ours.block_number, "the last anchor moved on chain: recorded again");
+                self.ledger.forget_audit_anchors_from(self.chain_id, last).await?;
+                recorded = last;
+            }
         }
         for index in recorded..on_chain {
             let anchor = registry.anchors(alloy::primitives::U256::from(index)).call().await?;

@@ -33,16 +33,6 @@ pub enum Error {
         /// The payout's transaction.
         tx: TxHash,
     },
-    /// The ledger's anchors and the registry's disagree in a way no recovery can fix.
-    #[error("registry {registry}: holds {on_chain} anchors, the ledger {recorded}")]
-    AnchorsAhead {
-        /// The registry.
-        registry: Address,
-        /// Anchors on chain.
-        on_chain: u64,
-        /// Anchors recorded.
-        recorded: u64,
-    },
     /// The registry's next sequence number is not where the ledger's anchors end.
     #[error("registry {registry}: nextSeq is {on_chain}, the ledger's anchors end before {recorded}")]
     NextSeqMismatch {

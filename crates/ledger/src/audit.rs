@@ -412,6 +412,28 @@ impl Ledger {
         Ok(inserted == 1)
     }
 
+    /// Forgets the recorded anchors of `chain_id` from index `from` on (a reorg took or moved them on chain); their
+    /// records are unanchored again. Returns how many were forgotten.
+    pub async fn forget_audit_anchors_from(&self, chain_id: u64, from: u64) -> Result<u64> {
+        let deleted = sqlx::query("DELETE FROM audit_anchors WHERE chain_id = $1 AND anchor_index >= $2")
+            .bind(int(chain_id))
+            .bind(int(from))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted)
+    }
+
+    /// The recorded anchor of `chain_id` at `index`, if any.
+    pub async fn audit_anchor(&self, chain_id: u64, index: u64) -> Result<Option<AuditAnchor>> {
+        let row = sqlx::query(select_anchors("WHERE chain_id = $1 AND anchor_index = $2"))
+            .bind(int(chain_id))
+            .bind(int(index))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(anchor_from_row).transpose()
+    }
+
     /// How many anchors of `chain_id` are recorded.
     pub async fn audit_anchor_count(&self, chain_id: u64) -> Result<u64> {
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_anchors WHERE chain_id = $1")

@@ -287,3 +287,30 @@ async fn a_payment_in_another_token_is_no_record(pool: PgPool) {
     let rebuilt = rebuild(&env.chain.provider, &target(&env)).await.unwrap();
     assert_eq!(rebuilt.records, records, "a rebuild numbers the same records");
 }
+
+/// An anchor recorded from its receipt, then taken off the chain by a reorg: the next round forgets it and anchors
+/// its records again, and their proofs verify against the chain.
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn an_anchor_a_reorg_took_is_forgotten_and_its_records_anchored_again(pool: PgPool) {
+    use alloy::providers::ext::AnvilApi;
+    let env = Env::new(pool).await;
+    env.chain.settle(&[1, 2, 3], PAY_TO).await;
+    env.index().await;
+    env.sequencer().run_once().await.unwrap();
+    let before = env.chain.provider.anvil_snapshot().await.unwrap();
+    let first = env.anchorer(policy(1, Duration::from_secs(60))).run_once().await.unwrap().expect("anchored");
+    assert!(env.chain.provider.anvil_revert(before).await.unwrap(), "the anchor's block is gone");
+    env.chain.provider.anvil_mine(Some(2), None).await.unwrap();
+
+    let again = env.anchorer(policy(1, Duration::from_secs(60))).run_once().await.unwrap().expect("anchored again");
+    assert_eq!((again.index, again.first_seq, again.last_seq), (0, 0, 2));
+    assert_ne!(again.tx_hash, first.tx_hash, "a new transaction");
+    let anchors = env.ledger.audit_anchors(env.chain.chain_id).await.unwrap();
+    assert_eq!(anchors.len(), 1, "{anchors:?}");
+    assert_eq!(anchors[0].tx_hash, again.tx_hash);
+    let router = http::router(http::AuditState::new(env.ledger.clone(), env.chain.chain_id));
+    let (status, body) = get(&router, "/audit/records/1").await;
+    assert_eq!(status, 200, "{body}");
+    let proof: RecordProof = serde_json::from_value(body).unwrap();
+    verify_record(&env.chain.provider, &proof, Some(env.chain.deployment.anchor_registry)).await.unwrap();
+}
