@@ -477,10 +477,10 @@ async fn dispute(
         return Err(not_now(current, "disputed"));
     }
     let signature = signed::check(market.edge(), Signed::Dispute, &job, body.deadline, &body.signature, now()).await?;
-    // Recorded only by the request that queued the dispute, so no other reason rides on a live one (a repeat keeps
-    // the first's). Two statements: a crash between them leaves the dispute without its reason, never a wrong one.
+    // Recorded before the step is queued, so a crash between the two never leaves a queued dispute without its
+    // reason. Only the payer gets here (its signature is checked above), and the first reason it gave stays.
+    market.ledger().set_dispute_reason(job.new.id, &reason).await?;
     if signed_step(&market, &job, StepKind::DisputeWithSig, signature, body.deadline).await? {
-        market.ledger().set_dispute_reason(job.new.id, &reason).await?;
         info!(job = %id, "payer's dispute queued");
     }
     Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job))).into_response())
