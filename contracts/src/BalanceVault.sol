@@ -51,7 +51,8 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 ///      withdrawal and claim subtracts it; debits and charges only move money from balances to claimables. So
 ///      `liabilities == sum(balances) + sum(claimables)` and `balanceOf(vault) == liabilities + surplus`. A front-run
 ///      `TransferWithAuthorization` (submitted to the token by someone else) leaves its money as surplus and makes
-///      the operator's deposit fail (authorization used); `depositTransferred` books it, requiring the authorization
+///      the operator's deposit fail (authorization used); `depositTransferred` (or `depositManyTransferred`, batched)
+///      books it, requiring the authorization
 ///      used at the token, `surplus >= amount` and that nonce not booked before, so even a compromised operator key
 ///      can only book surplus, never money owed to balances or claimables.
 ///
@@ -91,6 +92,16 @@ contract BalanceVault {
         uint256 validBefore;
         bytes32 nonce;
         bytes signature;
+    }
+
+    /// @notice An x402 deposit someone else submitted straight to the token, to book (`depositManyTransferred`).
+    /// @param from The authorization's `from`: the agent credited.
+    /// @param amount The authorization's `value`, atomic units.
+    /// @param nonce The authorization's EIP-3009 nonce.
+    struct TransferredDeposit {
+        address from;
+        uint256 amount;
+        bytes32 nonce;
     }
 
     /// @notice One spend from an agent's balance, posted by the operator.
@@ -159,7 +170,7 @@ contract BalanceVault {
     uint16 public immutable maxFeeBps;
 
     /// @notice The marketplace's relayer: alone may call `depositWithTransfer`, `depositManyWithTransfer`,
-    ///         `depositTransferred` and `debitMany`. Zero disables those entries.
+    ///         `depositTransferred`, `depositManyTransferred` and `debitMany`. Zero disables those entries.
     address public immutable operator;
 
     /// @notice Seconds between `requestWithdrawal` and the moment `withdraw` pays (and debits stop).
@@ -188,7 +199,7 @@ contract BalanceVault {
     ///      256 debits.
     mapping(uint256 word => uint256 bits) private _debitIds;
 
-    /// @dev Authorizations booked by `depositTransferred`, by `keccak256(abi.encode(token, from, nonce))`.
+    /// @dev Authorizations booked by `depositTransferred` (or its batch), by `keccak256(abi.encode(token, from, nonce))`.
     mapping(bytes32 key => bool booked) private _booked;
 
     // ------------------------------------------------------------------ events
@@ -200,13 +211,15 @@ contract BalanceVault {
     /// @param amount Atomic units.
     event Deposited(address indexed token, address indexed account, bytes32 indexed nonce, uint256 amount);
 
-    /// @notice One item of `depositManyWithTransfer` failed; nothing of it was written and nothing moved.
+    /// @notice One item of `depositManyWithTransfer` or `depositManyTransferred` failed; nothing of it was written and
+    ///         nothing moved.
     /// @param from The item's `from`.
     /// @param nonce The item's `nonce`.
     /// @param reason The revert data, cut to `MAX_REASON_BYTES`.
     event DepositFailed(address indexed from, bytes32 indexed nonce, bytes reason);
 
-    /// @notice Closes a `depositManyWithTransfer` batch after exactly `items` item events, in order.
+    /// @notice Closes a `depositManyWithTransfer` or `depositManyTransferred` batch after exactly `items` item events,
+    ///         in order.
     /// @param token The token of every item.
     /// @param items How many items the batch held.
     /// @param deposited How many of them emitted `Deposited`.
@@ -498,17 +511,41 @@ contract BalanceVault {
         nonReentrant
         onlyOperator
     {
-        bytes32 key = keccak256(abi.encode(token, from, nonce));
-        if (_booked[key]) revert Vault_AlreadyBooked(from, nonce);
-        _booked[key] = true;
-        _credit(token, from, amount, nonce);
-        if (!IERC3009(token).authorizationState(from, nonce)) revert Vault_AuthorizationNotUsed(from, nonce);
-        uint256 balance = IERC20(token).balanceOf(address(this));
-        uint256 owed = liabilities[token];
-        if (balance < owed) {
-            // The surplus before this booking: balance - (owed - amount), floored at zero.
-            revert Vault_InsufficientSurplus(token, balance + amount > owed ? balance + amount - owed : 0, amount);
+        _depositTransferred(token, from, amount, nonce);
+    }
+
+    /// @notice `depositTransferred` for many front-run authorizations of one token; each item succeeds or fails on its
+    ///         own, so one the chain refuses (booked already, not used, no surplus) does not hold the others back.
+    /// @dev Operator only. Items run as `depositManyWithTransfer`'s do (a self-call with exactly `ITEM_GAS`). Per item
+    ///      `Deposited` or `DepositFailed(from, nonce, reason)`, then `DepositBatchSettled(token, items, deposited)`.
+    /// @param token The token every item is in.
+    /// @param items The authorizations to book.
+    /// @return deposited How many items were booked.
+    function depositManyTransferred(address token, TransferredDeposit[] calldata items)
+        external
+        nonReentrant
+        onlyOperator
+        returns (uint256 deposited)
+    {
+        uint256 count = items.length;
+        for (uint256 i; i < count; ++i) {
+            uint256 freeMemory = _freeMemory();
+            if (_callItem(abi.encodeCall(this.depositTransferredItem, (token, items[i])), i)) {
+                ++deposited;
+            } else {
+                bytes memory reason = _boundedReturnData();
+                emit DepositFailed(items[i].from, items[i].nonce, reason);
+            }
+            _resetMemory(freeMemory);
         }
+        emit DepositBatchSettled(token, count, deposited);
+    }
+
+    /// @notice One item of `depositManyTransferred`; callable only by this contract inside that batch.
+    /// @param token The batch's token.
+    /// @param item The authorization to book.
+    function depositTransferredItem(address token, TransferredDeposit calldata item) external onlySelf {
+        _depositTransferred(token, item.from, item.amount, item.nonce);
     }
 
     // ------------------------------------------------------------------ external: spending
@@ -742,6 +779,21 @@ contract BalanceVault {
     }
 
     // ------------------------------------------------------------------ internal: money
+
+    /// @dev `depositTransferred`: books `from`'s front-run authorization `nonce` of `amount` from the surplus.
+    function _depositTransferred(address token, address from, uint256 amount, bytes32 nonce) internal {
+        bytes32 key = keccak256(abi.encode(token, from, nonce));
+        if (_booked[key]) revert Vault_AlreadyBooked(from, nonce);
+        _booked[key] = true;
+        _credit(token, from, amount, nonce);
+        if (!IERC3009(token).authorizationState(from, nonce)) revert Vault_AuthorizationNotUsed(from, nonce);
+        uint256 balance = IERC20(token).balanceOf(address(this));
+        uint256 owed = liabilities[token];
+        if (balance < owed) {
+            // The surplus before this booking: balance - (owed - amount), floored at zero.
+            revert Vault_InsufficientSurplus(token, balance + amount > owed ? balance + amount - owed : 0, amount);
+        }
+    }
 
     /// @dev A deposit's checks and effects: credits `account`'s balance, adds to `liabilities`, emits `Deposited`.
     ///      The balance add is checked (a uint192 field); liabilities cannot overflow (each amount <= MAX_AMOUNT).

@@ -64,6 +64,25 @@ contract VaultGasBenchmark is VaultGasBase {
         console.log("depositManyWithTransfer of 100 top-ups: tx, per item", txGas, txGas / N);
     }
 
+    /// @dev 100 front-run x402 deposits booked from the surplus their transfers left (`depositManyTransferred`), for
+    ///      100 new agents: the recovery when someone submits the agents' authorizations to the token first.
+    function test_Gas_Vault_DepositManyTransferred_N100() public {
+        (address[] memory agents, uint256[] memory keys) = _freshAgents(N);
+        BalanceVault.TransferredDeposit[] memory items = new BalanceVault.TransferredDeposit[](N);
+        for (uint256 i; i < N; ++i) {
+            BalanceVault.TransferDeposit memory item = _transferDeposit(agents[i], keys[i], 20e6);
+            usdc.transferWithAuthorization(
+                item.from, address(vault), item.amount, item.validAfter, item.validBefore, item.nonce, item.signature
+            );
+            items[i] = BalanceVault.TransferredDeposit({from: item.from, amount: item.amount, nonce: item.nonce});
+        }
+        (, uint256 txGas) = _measure(
+            operator, address(vault), abi.encodeCall(BalanceVault.depositManyTransferred, (address(usdc), items)), 2
+        );
+        console.log("depositManyTransferred of 100 front-run deposits: tx, per item", txGas, txGas / N);
+        assertEq(vault.balanceOf(address(usdc), agents[N - 1]), 20e6, "booked");
+    }
+
     /// @dev 100 debits ($0.10, 5% fee) from 100 agents to one provider, with random ids (UUIDs): the worst case for
     ///      the id bitmap, a fresh word per debit.
     function test_Gas_Vault_DebitMany_N100() public {

@@ -11,12 +11,15 @@
 //! | steps | `Escrow.stepMany(steps)` | the step's own event / `StepFailed` (job id) | `StepsApplied` |
 //! | claims | `Escrow.claimMany(token, accounts)` | `Claimed` / `ClaimFailed` (account) | none |
 //! | deposits | `BalanceVault.depositManyWithTransfer(token, items)` | `Deposited` / `DepositFailed` (agent, nonce) | `DepositBatchSettled` |
+//! | bookings | `BalanceVault.depositManyTransferred(token, items)` | `Deposited` / `DepositFailed` (agent, nonce) | `DepositBatchSettled` |
 //! | debits | `BalanceVault.debitMany(token, debits)` | `Debited` / `DebitFailed` (payer, debit id) | `DebitBatchSettled` |
 //! | vault claims | `BalanceVault.claimMany(token, accounts)` | `Claimed` / `ClaimFailed` (account) | none |
 //! | charges | `Subscriptions.chargeMany(ids)` | `SubscriptionCharged` / `SubscriptionPastDue` / `SubscriptionExpired` / `ChargeFailed` (id) | `ChargeBatchSettled` |
 //! | operations | `Subscriptions.operateMany(ops)` | `Operated` / `OperationFailed` (id) | `OperationBatchSettled` |
 //!
-//! Steps, claims, debits, charges and operations carry no authorization: their items are the operator's actions on
+//! A booking credits a deposit whose authorization someone else submitted straight to the token (front-run); it
+//! carries no signature, only what the authorization named. Steps, claims, debits, charges and operations carry no
+//! authorization: their items are the operator's actions on
 //! jobs, balances and subscriptions. A charge that leaves the subscription past due or expired is applied (its state
 //! was written); only `ChargeFailed` fails it.
 //!
@@ -55,6 +58,9 @@ pub type StepKind = Escrow::StepKind;
 
 /// One x402 deposit as `BalanceVault.depositManyWithTransfer` takes it.
 pub type TransferDeposit = BalanceVault::TransferDeposit;
+
+/// One front-run deposit as `BalanceVault.depositManyTransferred` books it.
+pub type TransferredDeposit = BalanceVault::TransferredDeposit;
 
 /// One balance debit as `BalanceVault.debitMany` takes it.
 pub type Debit = BalanceVault::Debit;
@@ -111,6 +117,14 @@ pub enum BatchCall {
         /// The deposits, in order.
         items: Vec<TransferDeposit>,
     },
+    /// `BalanceVault.depositManyTransferred(token, items)`: front-run deposits, each booked to its payer from the
+    /// vault's surplus.
+    Bookings {
+        /// The token of every deposit.
+        token: Address,
+        /// The deposits, in order.
+        items: Vec<TransferredDeposit>,
+    },
     /// `BalanceVault.debitMany(token, debits)`: the debits the market accepted, each applied once.
     Debits {
         /// The token of every debit.
@@ -144,7 +158,7 @@ pub enum BatchCall {
 impl BatchCall {
     /// Whether the balance vault (rather than the settler or the escrow) carries it.
     pub const fn is_vault(&self) -> bool {
-        matches!(self, Self::Deposits { .. } | Self::Debits { .. } | Self::VaultClaims { .. })
+        matches!(self, Self::Deposits { .. } | Self::Bookings { .. } | Self::Debits { .. } | Self::VaultClaims { .. })
     }
 
     /// Whether the subscription contract carries it.
@@ -208,6 +222,7 @@ impl BatchCall {
             | Self::Steps { token, .. }
             | Self::Claims { token, .. }
             | Self::Deposits { token, .. }
+            | Self::Bookings { token, .. }
             | Self::Debits { token, .. }
             | Self::VaultClaims { token, .. }
             | Self::Charges { token, .. }
@@ -224,6 +239,7 @@ impl BatchCall {
             Self::Steps { steps, .. } => steps.len(),
             Self::Claims { accounts, .. } => accounts.len(),
             Self::Deposits { items, .. } => items.len(),
+            Self::Bookings { items, .. } => items.len(),
             Self::Debits { debits, .. } => debits.len(),
             Self::VaultClaims { accounts, .. } => accounts.len(),
             Self::Charges { ids, .. } => ids.len(),
@@ -255,6 +271,9 @@ impl BatchCall {
             Self::Deposits { token, items } => {
                 BalanceVault::depositManyWithTransferCall { token: *token, items: items.clone() }.abi_encode().into()
             }
+            Self::Bookings { token, items } => {
+                BalanceVault::depositManyTransferredCall { token: *token, items: items.clone() }.abi_encode().into()
+            }
             Self::Debits { token, debits } => {
                 BalanceVault::debitManyCall { token: *token, debits: debits.clone() }.abi_encode().into()
             }
@@ -280,6 +299,7 @@ impl BatchCall {
             }
             Self::Claims { accounts, .. } => accounts.iter().map(|account| (*account, B256::ZERO)).collect(),
             Self::Deposits { items, .. } => items.iter().map(|item| (item.from, item.nonce)).collect(),
+            Self::Bookings { items, .. } => items.iter().map(|item| (item.from, item.nonce)).collect(),
             Self::Debits { debits, .. } => debits.iter().map(|debit| (debit.payer, debit.id)).collect(),
             Self::VaultClaims { accounts, .. } => accounts.iter().map(|account| (*account, B256::ZERO)).collect(),
             Self::Charges { ids, .. } => ids.iter().map(|id| (Address::ZERO, *id)).collect(),
@@ -450,7 +470,7 @@ fn decode_item(
             }
             _ => return Ok(None),
         },
-        BatchCall::Deposits { .. } => match topic {
+        BatchCall::Deposits { .. } | BatchCall::Bookings { .. } => match topic {
             BalanceVault::Deposited::SIGNATURE_HASH => {
                 let e =
                     BalanceVault::Deposited::decode_log_data(data).map_err(|_| malformed("undecodable Deposited"))?;

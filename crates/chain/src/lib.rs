@@ -21,8 +21,8 @@ pub mod reason;
 
 pub use batch::{
     BatchCall, BatchOutcome, Debit, DirectPayment, ItemOutcome, JobTerms, MinedTx, SettlePayment, Step, StepKind,
-    SubscriptionOperation, SubscriptionTerms, TransferDeposit, TransferFunding, decode_receipt, job_id,
-    subscription_id,
+    SubscriptionOperation, SubscriptionTerms, TransferDeposit, TransferFunding, TransferredDeposit, decode_receipt,
+    job_id, subscription_id,
 };
 pub use deploy::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_mock_usdc};
 pub use error::{Error, Result};

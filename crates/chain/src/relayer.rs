@@ -283,9 +283,10 @@ impl Relayer {
             | BatchCall::PayCredits { .. }
             | BatchCall::Steps { .. }
             | BatchCall::Claims { .. } => self.escrow.ok_or(Error::NoEscrow)?,
-            BatchCall::Deposits { .. } | BatchCall::Debits { .. } | BatchCall::VaultClaims { .. } => {
-                self.vault.ok_or(Error::NoVault)?
-            }
+            BatchCall::Deposits { .. }
+            | BatchCall::Bookings { .. }
+            | BatchCall::Debits { .. }
+            | BatchCall::VaultClaims { .. } => self.vault.ok_or(Error::NoVault)?,
             BatchCall::Charges { .. } | BatchCall::Operations { .. } => {
                 self.subscriptions.ok_or(Error::NoSubscriptions)?
             }

@@ -71,6 +71,10 @@ pub enum Action {
         /// Whose balance.
         account: Address,
     },
+    /// A deposit whose authorization someone else submitted straight to the token, booked to its payer from the
+    /// vault's surplus with `BalanceVault.depositManyTransferred` (the row's contract is the vault). Queued only by
+    /// [`Ledger::book_front_run_deposits`](crate::Ledger::book_front_run_deposits), once per authorization.
+    Booking(VaultBooking),
     /// A balance debit the market accepted, posted with `BalanceVault.debitMany` (the row's contract is the vault).
     /// Queued only with the purchase that accepted it ([`Ledger::debit_balance`](crate::Ledger::debit_balance)).
     Debit(VaultDebit),
@@ -92,6 +96,29 @@ pub enum Action {
         /// The ABI-encoded `Subscriptions.Operation`.
         encoded: Bytes,
     },
+}
+
+/// One `BalanceVault.TransferredDeposit`: the vault books an authorization at most once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VaultBooking {
+    /// The authorization's `from`, credited.
+    pub payer: Address,
+    /// The authorization's `value`.
+    pub amount: U256,
+    /// The authorization's nonce.
+    pub nonce: B256,
+}
+
+impl VaultBooking {
+    /// Its ABI encoding, `BalanceVault.TransferredDeposit`'s.
+    pub(crate) fn abi_encode(&self) -> Vec<u8> {
+        (self.payer, self.amount, self.nonce).abi_encode()
+    }
+
+    fn abi_decode(bytes: &[u8]) -> Option<Self> {
+        let (payer, amount, nonce) = <(Address, U256, B256)>::abi_decode(bytes).ok()?;
+        Some(Self { payer, amount, nonce })
+    }
 }
 
 /// One `BalanceVault.Debit`: the vault applies an id at most once.
@@ -203,6 +230,7 @@ impl Action {
             Self::Step { .. } => RouteKind::EscrowStep,
             Self::Claim { .. } => RouteKind::EscrowClaim,
             Self::VaultClaim { .. } => RouteKind::VaultClaim,
+            Self::Booking(_) => RouteKind::VaultBook,
             Self::Debit(_) => RouteKind::VaultDebit,
             Self::Charge { .. } => RouteKind::SubscriptionCharge,
             Self::Operation { .. } => RouteKind::SubscriptionOperation,
@@ -214,6 +242,7 @@ impl Action {
             Self::Step { kind, .. } => kind.as_sql(),
             Self::Claim { .. } => "claim",
             Self::VaultClaim { .. } => "vault_claim",
+            Self::Booking(_) => "vault_book",
             Self::Debit(_) => "vault_debit",
             Self::Charge { .. } => "subscription_charge",
             Self::Operation { .. } => "subscription_operation",
@@ -250,6 +279,8 @@ impl Ledger {
             }
             // A debit is queued with the purchase that accepted it, in its transaction, never on its own.
             Action::Debit(_) => return Err(Error::DebitOutsidePurchase),
+            // A booking is queued with the transfer it is paired to, in one transaction.
+            Action::Booking(_) => return Err(Error::BookingOutsideLedger),
             // Subscription actions are queued with what they hold back or record, in one transaction.
             Action::Charge { .. } | Action::Operation { .. } => return Err(Error::SubscriptionActionOutsideLedger),
         };
@@ -322,6 +353,7 @@ impl Ledger {
             RouteKind::EscrowClaim => &["claim"],
             RouteKind::VaultDebit => &["vault_debit"],
             RouteKind::VaultClaim => &["vault_claim"],
+            RouteKind::VaultBook => &["vault_book"],
             RouteKind::SubscriptionCharge => &["subscription_charge"],
             RouteKind::SubscriptionOperation => &["subscription_operation"],
             _ => &["complete", "release", "release_with_sig", "dispute_with_sig", "refund", "resolve_with_sig"],
@@ -450,6 +482,10 @@ fn action_from_row(row: &PgRow) -> Result<EscrowAction> {
         // The operation's id is its second word (after the kind).
         let subscription = encoded.get(32..64).map(B256::from_slice).unwrap_or_default();
         Action::Operation { subscription, key: f.b256("job_id")?, encoded: encoded.into() }
+    } else if kind == "vault_book" {
+        Action::Booking(f.parsed("terms", "an ABI-encoded BalanceVault.TransferredDeposit", |terms: &Vec<u8>| {
+            VaultBooking::abi_decode(terms)
+        })?)
     } else if kind == "vault_debit" {
         Action::Debit(
             f.parsed("terms", "an ABI-encoded BalanceVault.Debit", |terms: &Vec<u8>| VaultDebit::abi_decode(terms))?,

@@ -62,6 +62,9 @@ pub enum RouteKind {
     VaultDebit,
     /// Vault claims ([`crate::Action::VaultClaim`]), posted with `BalanceVault.claimMany`.
     VaultClaim,
+    /// Front-run deposits booked to their payers ([`crate::Action::Booking`]), posted with
+    /// `BalanceVault.depositManyTransferred`.
+    VaultBook,
     /// Subscription renewals ([`crate::Action::Charge`]), posted with `Subscriptions.chargeMany`.
     SubscriptionCharge,
     /// The operator's subscription operations ([`crate::Action::Operation`]), posted with
@@ -83,7 +86,7 @@ impl Route {
 
 impl RouteKind {
     /// Every kind.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Transfer,
         Self::EscrowJob,
         Self::EscrowCredit,
@@ -92,6 +95,7 @@ impl RouteKind {
         Self::VaultDeposit,
         Self::VaultDebit,
         Self::VaultClaim,
+        Self::VaultBook,
         Self::SubscriptionCharge,
         Self::SubscriptionOperation,
     ];
@@ -100,7 +104,7 @@ impl RouteKind {
     pub const ESCROW: [Self; 4] = [Self::EscrowJob, Self::EscrowCredit, Self::EscrowStep, Self::EscrowClaim];
 
     /// The balance vault's kinds.
-    pub const VAULT: [Self; 3] = [Self::VaultDeposit, Self::VaultDebit, Self::VaultClaim];
+    pub const VAULT: [Self; 4] = [Self::VaultDeposit, Self::VaultDebit, Self::VaultClaim, Self::VaultBook];
 
     /// The subscription contract's kinds.
     pub const SUBSCRIPTIONS: [Self; 2] = [Self::SubscriptionCharge, Self::SubscriptionOperation];
@@ -113,6 +117,7 @@ impl RouteKind {
                 | Self::EscrowClaim
                 | Self::VaultDebit
                 | Self::VaultClaim
+                | Self::VaultBook
                 | Self::SubscriptionCharge
                 | Self::SubscriptionOperation
         )
@@ -128,6 +133,7 @@ impl RouteKind {
             Self::VaultDeposit => "vault_deposit",
             Self::VaultDebit => "vault_debit",
             Self::VaultClaim => "vault_claim",
+            Self::VaultBook => "vault_book",
             Self::SubscriptionCharge => "subscription_charge",
             Self::SubscriptionOperation => "subscription_operation",
         }
@@ -143,6 +149,7 @@ impl RouteKind {
             "vault_deposit" => Self::VaultDeposit,
             "vault_debit" => Self::VaultDebit,
             "vault_claim" => Self::VaultClaim,
+            "vault_book" => Self::VaultBook,
             "subscription_charge" => Self::SubscriptionCharge,
             "subscription_operation" => Self::SubscriptionOperation,
             _ => return None,

@@ -833,6 +833,7 @@ fn route_from_row(f: &Fields<'_>) -> Result<Route> {
         | RouteKind::EscrowClaim
         | RouteKind::VaultDebit
         | RouteKind::VaultClaim
+        | RouteKind::VaultBook
         | RouteKind::SubscriptionCharge
         | RouteKind::SubscriptionOperation => {
             return Err(Error::Corrupt {

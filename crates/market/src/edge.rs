@@ -9,7 +9,7 @@
 //! `PAYMENT-RESPONSE` (v2) or `X-PAYMENT-RESPONSE` (v1) ([`Settled::attach`]). Nothing is settled for a request
 //! refused before that point.
 
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use axum::{
     Json,
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header},
@@ -18,7 +18,7 @@ use axum::{
 use clearing_facilitator::{Verifier, WalletSignature, http::SettleService};
 use clearing_ledger::Route;
 use clearing_x402::{
-    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequest, Price, Reason, SettleResponse, TokenDomain, Usdc, X_PAYMENT,
+    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequest, Price, SettleResponse, TokenDomain, Usdc, X_PAYMENT,
     X402Version, encode_header, response_header,
 };
 use serde::Serialize;
@@ -161,6 +161,12 @@ impl X402Edge {
         Some((signed.payer, signed.authorization.nonce))
     }
 
+    /// [`X402Edge::signed_by`] with the authorization's value.
+    pub fn authorization(&self, payment: &Payment) -> Option<(Address, B256, U256)> {
+        let signed = self.verifier.precheck(&payment.request).ok()?;
+        Some((signed.payer, signed.authorization.nonce, signed.authorization.value))
+    }
+
     /// Settles `payment` through the facilitator's queue and waits for its outcome; a 402 carrying the failed
     /// settle answer in the payment-response header when it did not settle for this request (a payment still
     /// pending names its transaction: a retry of the same payment waits for it).
@@ -185,9 +191,12 @@ impl X402Edge {
     }
 
     async fn settle_on(&self, payment: &Payment, route: Route, repeat: bool) -> Result<Settled> {
-        let mut response = self.settle.settle_routed(&self.verifier, &payment.request, route).await;
+        let told = self.settle.settle_routed_told(&self.verifier, &payment.request, route).await;
+        let mut response = told.response;
         let version = payment.request.version();
-        if repeat && response.error_reason == Some(Reason::NonceAlreadyUsed) && response.transaction.is_some() {
+        // Only a payment that settled counts: one whose authorization someone else submitted to the token first is
+        // answered the same way on the wire (nonce used, with the transaction that refused it), and bought nothing.
+        if repeat && told.settled_earlier {
             response.success = true;
             response.error_reason = None;
             response.error_message = None;
@@ -252,6 +261,11 @@ pub struct PaymentDemand {
 impl PaymentDemand {
     fn new(price: &Price, resource: String, error: &str) -> Self {
         Self { price: price.clone(), resource, error: error.to_owned(), settlement: None }
+    }
+
+    /// The x402 reason the payment was refused for.
+    pub(crate) fn reason(&self) -> &str {
+        &self.error
     }
 
     fn with_settlement(mut self, version: X402Version, response: SettleResponse) -> Self {

@@ -361,6 +361,14 @@ pub enum MarketError {
 pub type Result<T, E = MarketError> = std::result::Result<T, E>;
 
 impl MarketError {
+    /// The x402 reason of a 402 (a payment refused), if this is one.
+    pub(crate) fn payment_reason(&self) -> Option<&str> {
+        match self {
+            Self::PaymentRequired(demand) => Some(demand.reason()),
+            _ => None,
+        }
+    }
+
     /// A refusal for `code` saying `message`.
     pub fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Refused { code, message: message.into(), field: None }

@@ -32,7 +32,7 @@ use tracing::debug;
 pub use self::{
     limit::{Limiter, RateLimit, client_bucket},
     server::{serve, serve_with},
-    settle::SettleService,
+    settle::{RoutedSettle, SettleService},
 };
 use crate::{Health, Metrics, PartState, Verifier};
 

@@ -13,7 +13,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, B256};
 use clearing_ledger::{Ledger, PaymentKey, Route};
 use clearing_x402::{PaymentRequest, Reason, Rejection, SettleResponse, VerifiedPayment};
 use tracing::{debug, warn};
@@ -36,6 +36,21 @@ pub struct SettleService {
     /// no balance.
     escrow: Option<Address>,
     vault: Option<Address>,
+}
+
+/// What [`SettleService::settle_routed_told`] answers.
+#[derive(Debug, Clone)]
+pub struct RoutedSettle {
+    /// The x402 answer.
+    pub response: SettleResponse,
+    /// The payment settled and an earlier call was told so ([`SettleResult::SettledEarlier`]).
+    pub settled_earlier: bool,
+}
+
+impl RoutedSettle {
+    const fn answer(response: SettleResponse) -> Self {
+        Self { response, settled_earlier: false }
+    }
 }
 
 impl SettleService {
@@ -71,10 +86,23 @@ impl SettleService {
         request: &PaymentRequest,
         route: Route,
     ) -> SettleResponse {
+        self.settle_routed_told(verifier, request, route).await.response
+    }
+
+    /// [`SettleService::settle_routed`], saying also whether the payment had settled and an earlier call was told
+    /// so: for a caller that answers a repeat of a payment with what it bought, which the wire answer alone
+    /// (`invalid_exact_evm_nonce_already_used` with a transaction) does not tell from a payment that someone else
+    /// submitted to the token first.
+    pub async fn settle_routed_told(
+        &self,
+        verifier: &crate::Verifier,
+        request: &PaymentRequest,
+        route: Route,
+    ) -> RoutedSettle {
         let network = request.network().to_owned();
         let payment = match verifier.precheck(request) {
             Ok(payment) => payment,
-            Err(rejection) => return SettleResponse::failed(&rejection, network),
+            Err(rejection) => return RoutedSettle::answer(SettleResponse::failed(&rejection, network)),
         };
         let pay_to = payment.authorization.to;
         let refused = match route {
@@ -94,7 +122,7 @@ impl SettleService {
         };
         if let Some(why) = refused {
             let rejection = Rejection::new(Reason::InvalidPaymentRequirements, why).with_payer(Some(payment.payer));
-            return SettleResponse::failed(&rejection, network);
+            return RoutedSettle::answer(SettleResponse::failed(&rejection, network));
         }
         let asset = payment.domain.token();
         if !self.assets.contains(&asset) {
@@ -103,7 +131,7 @@ impl SettleService {
                 format!("asset {asset} is not one this facilitator settles ({:?})", self.assets),
             )
             .with_payer(Some(payment.payer));
-            return SettleResponse::failed(&rejection, network);
+            return RoutedSettle::answer(SettleResponse::failed(&rejection, network));
         }
         let key = PaymentKey {
             chain_id: payment.network.chain_id(),
@@ -135,7 +163,7 @@ impl SettleService {
             // forgery on its key included, is refused for its own reason and can never take its `success`.
             Err(rejection) => match self.settler.join(&to_settle).await {
                 Ok(Some(outcome)) => Ok(outcome),
-                Ok(None) => return SettleResponse::failed(&rejection, network),
+                Ok(None) => return RoutedSettle::answer(SettleResponse::failed(&rejection, network)),
                 Err(e) => Err(e),
             },
         };
@@ -143,7 +171,7 @@ impl SettleService {
             Ok(outcome) => outcome,
             Err(e) => {
                 self.forget_when_final(key);
-                return unexpected(&payment, network, &e);
+                return RoutedSettle::answer(unexpected(&payment, network, &e));
             }
         };
         match outcome.result {
@@ -152,7 +180,10 @@ impl SettleService {
             _ => self.inflight.remove(key.chain_id, asset, key.payer, key.nonce),
         }
         debug!(payer = %outcome.payer, nonce = %key.nonce, result = ?outcome.result, "settle answered");
-        response(&outcome)
+        RoutedSettle {
+            settled_earlier: matches!(outcome.result, SettleResult::SettledEarlier { .. }),
+            response: response(&outcome),
+        }
     }
 
     /// Settlements accepted by this process and not yet final.
@@ -198,21 +229,36 @@ fn response(outcome: &SettleOutcome) -> SettleResponse {
             .with_payer(Some(outcome.payer)),
             network,
         ),
-        SettleResult::Failed { reason, transaction } => {
-            let reason = *reason;
-            let message = match transaction {
-                Some(tx) => format!("{reason} in transaction {tx}"),
-                None => format!("{reason}; nothing was broadcast"),
-            };
-            let failed =
-                SettleResponse::failed(&Rejection::new(reason, message).with_payer(Some(outcome.payer)), network);
-            match transaction {
-                Some(tx) => failed.with_transaction(*tx),
-                None => failed,
-            }
+        SettleResult::SettledEarlier { transaction } => {
+            failed(outcome, Reason::NonceAlreadyUsed, Some(*transaction), network)
         }
+        // A payment whose nonce someone else used first names the transaction that refused it only in the message:
+        // `invalid_exact_evm_nonce_already_used` with a `transaction` says "settled, for an earlier call" (see
+        // docs/FACILITATOR.md, "A lost answer"), and this one moved nothing.
+        SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(tx) } => SettleResponse::failed(
+            &Rejection::new(
+                Reason::NonceAlreadyUsed,
+                format!("the authorization was used before transaction {tx} could carry it: it moved nothing here"),
+            )
+            .with_payer(Some(outcome.payer)),
+            network,
+        ),
+        SettleResult::Failed { reason, transaction } => failed(outcome, *reason, *transaction, network),
     };
     response.with_amount(outcome.amount)
+}
+
+/// A failure answer naming `transaction`, the one that carried or refused the payment, if any.
+fn failed(outcome: &SettleOutcome, reason: Reason, transaction: Option<B256>, network: String) -> SettleResponse {
+    let message = match transaction {
+        Some(tx) => format!("{reason} in transaction {tx}"),
+        None => format!("{reason}; nothing was broadcast"),
+    };
+    let failed = SettleResponse::failed(&Rejection::new(reason, message).with_payer(Some(outcome.payer)), network);
+    match transaction {
+        Some(tx) => failed.with_transaction(tx),
+        None => failed,
+    }
 }
 
 fn unexpected(payment: &VerifiedPayment, network: String, error: &dyn std::fmt::Display) -> SettleResponse {

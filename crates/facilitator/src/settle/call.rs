@@ -6,7 +6,7 @@ use alloy::{
 };
 use clearing_chain::{
     BatchCall, Debit, DirectPayment, JobTerms, SettlePayment, Step, SubscriptionOperation, TransferDeposit,
-    TransferFunding,
+    TransferFunding, TransferredDeposit,
 };
 use clearing_ledger::{Action, EscrowAction, Route, RouteKind, Settlement};
 use tracing::error;
@@ -31,6 +31,7 @@ pub(super) fn batch_call(route: RouteKind, asset: Address, items: &[Settlement])
         | RouteKind::EscrowClaim
         | RouteKind::VaultDebit
         | RouteKind::VaultClaim
+        | RouteKind::VaultBook
         | RouteKind::SubscriptionCharge
         | RouteKind::SubscriptionOperation => {
             error!(%route, "an action route's batch built from payments");
@@ -51,6 +52,18 @@ pub(super) fn action_call(route: RouteKind, asset: Address, actions: &[EscrowAct
             })
             .collect();
         return BatchCall::VaultClaims { token: asset, accounts };
+    }
+    if route == RouteKind::VaultBook {
+        let items = actions
+            .iter()
+            .filter_map(|a| match &a.action.action {
+                Action::Booking(booking) => {
+                    Some(TransferredDeposit { from: booking.payer, amount: booking.amount, nonce: booking.nonce })
+                }
+                _ => None,
+            })
+            .collect();
+        return BatchCall::Bookings { token: asset, items };
     }
     if route == RouteKind::SubscriptionCharge {
         let ids = actions

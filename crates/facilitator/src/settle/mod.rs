@@ -116,8 +116,14 @@ pub enum SettleResult {
     /// settled: this one can never settle, and it is never given that payment's outcome
     /// (`invalid_exact_evm_nonce_already_used`, no transaction).
     NonceTaken,
-    /// The payment did not move (or moved for an earlier caller, with reason
-    /// `invalid_exact_evm_nonce_already_used` and the original transaction).
+    /// The payment moved in `transaction`, and an earlier caller was told so: on the wire a failure,
+    /// `invalid_exact_evm_nonce_already_used` with that transaction, as for [`SettleResult::Failed`] of a payment
+    /// someone else's transaction used first, which is why the two are told apart here.
+    SettledEarlier {
+        /// The batch transaction.
+        transaction: TxHash,
+    },
+    /// The payment did not move.
     Failed {
         /// The x402 reason code.
         reason: Reason,
@@ -138,6 +144,7 @@ impl SettleOutcome {
             SettleResult::Settled { .. } => None,
             SettleResult::Pending { .. } => Some(Reason::SettlementPending),
             SettleResult::Failed { reason, .. } => Some(*reason),
+            SettleResult::SettledEarlier { .. } => Some(Reason::NonceAlreadyUsed),
             SettleResult::NonceTaken => Some(Reason::NonceAlreadyUsed),
         }
     }
@@ -145,7 +152,7 @@ impl SettleOutcome {
     /// The x402 `transaction`, if any.
     pub const fn transaction(&self) -> Option<TxHash> {
         match &self.result {
-            SettleResult::Settled { transaction } => Some(*transaction),
+            SettleResult::Settled { transaction } | SettleResult::SettledEarlier { transaction } => Some(*transaction),
             SettleResult::Pending { transaction } | SettleResult::Failed { transaction, .. } => *transaction,
             SettleResult::NonceTaken => None,
         }

@@ -224,11 +224,7 @@ fn answer(payment: &PaymentToSettle, row: &Settlement, claimed: bool) -> Result<
         SettlementStatus::Settled | SettlementStatus::Confirmed => {
             let transaction =
                 row.tx_hash.ok_or(Error::Inconsistent { id: row.id, what: "settled without a transaction" })?;
-            if claimed {
-                SettleResult::Settled { transaction }
-            } else {
-                SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(transaction) }
-            }
+            if claimed { SettleResult::Settled { transaction } } else { SettleResult::SettledEarlier { transaction } }
         }
         SettlementStatus::Expired => {
             SettleResult::Failed { reason: stored_reason(row, Reason::ValidBefore), transaction: None }

@@ -55,10 +55,8 @@ async fn a_second_settle_of_a_settled_payment_answers_nonce_used_with_the_origin
     let first = settler.settle(&payment).await.unwrap();
     let SettleResult::Settled { transaction } = first.result else { panic!("{first:?}") };
     let second = settler.settle(&payment).await.unwrap();
-    assert_eq!(
-        second.result,
-        SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(transaction) }
-    );
+    assert_eq!(second.result, SettleResult::SettledEarlier { transaction });
+    assert_eq!(second.error_reason(), Some(Reason::NonceAlreadyUsed), "on the wire, a used nonce");
     assert_eq!(env.balance(payer.address()).await, U256::from(900));
     batcher.shutdown().await;
 }
@@ -146,7 +144,7 @@ async fn settlement_pending_carries_a_hash_and_a_retry_reaches_the_final_result_
     let retry = retry.await.unwrap();
     assert_eq!(retry.result, SettleResult::Settled { transaction: tx });
     let after = settler.settle(&payment).await.unwrap();
-    assert_eq!(after.result, SettleResult::Failed { reason: Reason::NonceAlreadyUsed, transaction: Some(tx) });
+    assert_eq!(after.result, SettleResult::SettledEarlier { transaction: tx });
     assert_eq!(env.balance(payer.address()).await, U256::from(700));
     batcher.shutdown().await;
 }

@@ -1,0 +1,170 @@
+//! A deposit someone front-ran: whoever sees an agent's x402 deposit in flight submits its authorization straight to
+//! the token, so the USDC reaches the vault as surplus and the deposit itself fails. The keeper books it to the agent
+//! from the chain's evidence of the transfer (`BalanceVault.depositManyTransferred`), once, with nobody's hand.
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::Provider,
+};
+use clearing_chain::contracts::{BalanceVault, MockUSDC};
+use clearing_testkit::{DEPLOYER, MINTER};
+use clearing_x402::{PaymentRequiredV2, decode_header, encode_header};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::{
+    balances::{Agent, agent, balance, wait_balance},
+    harness::{Answer, DOLLAR, Env, answer},
+    jobs::{provider, service},
+};
+
+/// The market with the keeper every 100 ms, and its background running.
+async fn env(name: &str) -> Env {
+    let mut env = Env::start_with(name, |config| config.keeper_interval_ms = 100).await;
+    env.run_background().await;
+    env
+}
+
+/// `POST /v1/balance/deposit` of `amount`, paid with `payment` (a `PAYMENT-SIGNATURE` header) if given.
+async fn deposit(env: &Env, amount: &str, payment: Option<&str>) -> Answer {
+    let mut request = env
+        .http
+        .post(format!("{}/v1/balance/deposit", env.base))
+        .header("Content-Type", "application/json")
+        .body(json!({"amount": amount}).to_string());
+    if let Some(payment) = payment {
+        request = request.header("PAYMENT-SIGNATURE", payment);
+    }
+    answer(request.send().await.unwrap()).await
+}
+
+/// `agent`'s signed deposit of `amount`: the header, and the authorization as the token takes it.
+async fn signed_deposit(env: &Env, agent: &Agent, amount: &str) -> (String, clearing_chain::SettlePayment) {
+    let asked = deposit(env, amount, None).await;
+    assert_eq!(asked.status, StatusCode::PAYMENT_REQUIRED);
+    let required: PaymentRequiredV2 = decode_header(asked.headers["payment-required"].as_bytes()).unwrap();
+    let signed = clearing_testkit::pay(&agent.key, &clearing_client::PaymentRequired::V2(required));
+    (encode_header(&signed.payload_v2()).unwrap(), signed.settle_payment())
+}
+
+/// The vault's view of `who` in the test token: its balance, and the vault's surplus.
+async fn vault_state(env: &Env, who: Address) -> (U256, U256) {
+    let vault = BalanceVault::new(env.chain.deployment.balance_vault.unwrap(), &env.chain.provider);
+    (vault.balanceOf(env.chain.token, who).call().await.unwrap(), vault.surplus(env.chain.token).call().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_deposit_front_run_before_it_arrives_is_booked_to_its_payer_once() {
+    let env = env("front_run_before").await;
+    let agent = agent(&env, 20 * DOLLAR).await;
+    let (header, authorization) = signed_deposit(&env, &agent, "5").await;
+    let payer = authorization.from;
+    // Someone else's money in the vault, unbooked: a plain transfer. It must stay surplus, not be credited.
+    let stranger = MockUSDC::new(env.chain.token, env.chain.as_account(MINTER));
+    let vault = env.chain.deployment.balance_vault.unwrap();
+    stranger.mint(env.chain.address(MINTER), U256::from(7_000_000)).send().await.unwrap().get_receipt().await.unwrap();
+    stranger.transfer(vault, U256::from(7_000_000)).send().await.unwrap().get_receipt().await.unwrap();
+
+    // The payment is seen in flight and sent to the token first.
+    env.chain.transfer_with_authorization(&authorization).await;
+    let refused = deposit(&env, "5", Some(&header)).await;
+    assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED, "{}", refused.body);
+    // Sent again: noted once, booked once.
+    assert_eq!(deposit(&env, "5", Some(&header)).await.status, StatusCode::PAYMENT_REQUIRED);
+
+    wait_balance(&env, &agent.api_key, "available", "5.000000").await;
+    let (credited, surplus) = vault_state(&env, payer).await;
+    assert_eq!(credited, U256::from(5_000_000), "the agent is credited its own transfer");
+    assert_eq!(surplus, U256::from(7_000_000), "the stranger's transfer stays surplus");
+    let booked = BalanceVault::new(vault, &env.chain.provider);
+    assert!(booked.isBooked(env.chain.token, payer, authorization.nonce).call().await.unwrap());
+
+    // Rounds later, nothing more is booked.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(vault_state(&env, payer).await.0, U256::from(5_000_000), "booked once");
+    assert_eq!(balance(&env, &agent.api_key).await["available"], "5.000000");
+}
+
+/// Sends `header`'s payment to `path` with `body` while automining is off, waits until the relayer's batch is in the
+/// node's pool, then has a front-runner outbid it into the same block with the payment's own authorization, and
+/// returns the answer.
+async fn front_run_in_batch(
+    env: &Env,
+    path: &str,
+    body: serde_json::Value,
+    header: String,
+    authorization: &clearing_chain::SettlePayment,
+) -> Answer {
+    let relayer = env.chain.address(DEPLOYER);
+    env.chain.set_automine(false).await;
+    let sent = tokio::spawn({
+        let (url, http) = (format!("{}{path}", env.base), env.http.clone());
+        async move {
+            let request = http
+                .post(url)
+                .header("Content-Type", "application/json")
+                .header("PAYMENT-SIGNATURE", header)
+                .body(body.to_string());
+            answer(request.send().await.unwrap()).await
+        }
+    });
+    let mined = env.chain.provider.get_transaction_count(relayer).await.unwrap();
+    for _ in 0..200 {
+        if env.chain.provider.get_transaction_count(relayer).pending().await.unwrap() > mined {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(env.chain.provider.get_transaction_count(relayer).pending().await.unwrap() > mined, "no batch was sent");
+    let p = authorization.clone();
+    let usdc = MockUSDC::new(env.chain.token, env.chain.as_account(MINTER));
+    let front_run = usdc
+        .transferWithAuthorization_0(p.from, p.to, p.value, p.validAfter, p.validBefore, p.nonce, p.signature)
+        // Gas given, not estimated: an estimate at the pending block would run after the batch and fail.
+        .gas(200_000)
+        .max_priority_fee_per_gas(50_000_000_000)
+        .max_fee_per_gas(100_000_000_000)
+        .send()
+        .await
+        .unwrap();
+    env.chain.mine(1).await;
+    env.chain.set_automine(true).await;
+    assert!(front_run.get_receipt().await.unwrap().status(), "the front-run went first");
+    sent.await.unwrap()
+}
+
+#[tokio::test]
+async fn a_deposit_front_run_in_its_own_batch_is_booked_to_its_payer() {
+    let env = env("front_run_in_batch").await;
+    let agent = agent(&env, 20 * DOLLAR).await;
+    let (header, authorization) = signed_deposit(&env, &agent, "3").await;
+    let body = json!({"amount": "3"});
+    let answered = front_run_in_batch(&env, "/v1/balance/deposit", body, header, &authorization).await;
+    assert_eq!(answered.status, StatusCode::PAYMENT_REQUIRED, "the vault's own deposit failed: {}", answered.body);
+    wait_balance(&env, &agent.api_key, "available", "3.000000").await;
+    assert_eq!(vault_state(&env, authorization.from).await, (U256::from(3_000_000), U256::ZERO), "booked, no surplus");
+}
+
+/// A purchase whose payment someone else moved into the escrow first bought nothing, and is not answered as bought.
+#[tokio::test]
+async fn a_purchase_front_run_in_its_batch_is_refused_not_answered_as_bought() {
+    let env = env("front_run_purchase").await;
+    let (_, provider_key, _, _) = provider(&env, "https://example.com/hook").await;
+    let service = service(&env, &provider_key, "human_service", "2.00").await;
+    let agent = agent(&env, 20 * DOLLAR).await;
+    let path = format!("/v1/services/{service}/purchase");
+    let body = json!({"brief": {"text": "x"}});
+    let asked = env.send(reqwest::Method::POST, &path, None, Some(&body)).await;
+    assert_eq!(asked.status, StatusCode::PAYMENT_REQUIRED);
+    let required: PaymentRequiredV2 = decode_header(asked.headers["payment-required"].as_bytes()).unwrap();
+    let signed = clearing_testkit::pay(&agent.key, &clearing_client::PaymentRequired::V2(required));
+    let header = encode_header(&signed.payload_v2()).unwrap();
+    let answered = front_run_in_batch(&env, &path, body, header, &signed.settle_payment()).await;
+    assert_eq!(answered.status, StatusCode::PAYMENT_REQUIRED, "the escrow's funding failed: {}", answered.body);
+    let settled: clearing_x402::SettleResponse =
+        decode_header(answered.headers["payment-response"].as_bytes()).unwrap();
+    assert!(!settled.success, "{settled:?}");
+    assert_eq!(settled.error_reason, Some(clearing_x402::Reason::NonceAlreadyUsed));
+    // With a transaction, that reason means "settled for an earlier call"; this payment moved nothing here.
+    assert_eq!(settled.transaction, None, "{settled:?}");
+}
