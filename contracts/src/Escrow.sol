@@ -725,9 +725,43 @@ contract Escrow {
     /// @param payment The purchase.
     function creditTransferred(address token, DirectPayment calldata payment) external nonReentrant onlyOperator {
         if (token == address(0)) revert Escrow_ZeroAddress(AddressField.Token);
-        _markBooked(token, payment.payer, payment.nonce);
-        _creditPayment(token, payment);
-        _requireTransferred(token, payment.payer, payment.nonce, payment.amount);
+        _creditTransferred(token, payment);
+    }
+
+    /// @notice `creditTransferred` for many front-run payments of one token; each item succeeds or fails on its own.
+    /// @dev Operator only. Items are isolated as in `payMany` (self-call `creditTransferredItem`); per item
+    ///      `PaymentCredited` or `PaymentCreditFailed(payer, nonce, reason)`, then `PayBatchSettled(token, payments,
+    ///      credited)`. Clearing sends it to give a front-run purchase's money back: the payment credited to its own
+    ///      payer with no fee, then claimed to the payer's wallet. Reverts the whole batch for a zero `token`.
+    /// @param token The token every payment is in.
+    /// @param payments The payments (`validAfter`, `validBefore` and `signature` are not read).
+    /// @return credited How many items were credited.
+    function creditManyTransferred(address token, DirectPayment[] calldata payments)
+        external
+        nonReentrant
+        onlyOperator
+        returns (uint256 credited)
+    {
+        if (token == address(0)) revert Escrow_ZeroAddress(AddressField.Token);
+        uint256 count = payments.length;
+        for (uint256 i; i < count; ++i) {
+            uint256 freeMemory = _freeMemory();
+            if (_callItem(abi.encodeCall(this.creditTransferredItem, (token, payments[i])), i)) {
+                ++credited;
+            } else {
+                bytes memory reason = _boundedReturnData();
+                emit PaymentCreditFailed(payments[i].payer, payments[i].nonce, reason);
+            }
+            _resetMemory(freeMemory);
+        }
+        emit PayBatchSettled(token, count, credited);
+    }
+
+    /// @notice One item of `creditManyTransferred`; callable only by this contract inside that batch.
+    /// @param token The batch's token.
+    /// @param payment The payment.
+    function creditTransferredItem(address token, DirectPayment calldata payment) external onlySelf {
+        _creditTransferred(token, payment);
     }
 
     // ------------------------------------------------------------------ external: lifecycle
@@ -1094,6 +1128,13 @@ contract Escrow {
         _addLiability(token, amount);
 
         emit PaymentCredited(token, payment.payer, payment.nonce, provider, providerAmount, feeAmount);
+    }
+
+    /// @dev `creditTransferred`: credits `payment` from the surplus its front-run authorization left, once.
+    function _creditTransferred(address token, DirectPayment calldata payment) internal {
+        _markBooked(token, payment.payer, payment.nonce);
+        _creditPayment(token, payment);
+        _requireTransferred(token, payment.payer, payment.nonce, payment.amount);
     }
 
     /// @dev Pulls `amount` from `from` with its `TransferWithAuthorization` and requires the exact balance delta.

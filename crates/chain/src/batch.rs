@@ -8,6 +8,7 @@
 //! | settle | `BatchSettler.settle(token, payments)` | `PaymentSettled` / `PaymentFailed` (payer, nonce) | `BatchSettled` |
 //! | fund jobs | `Escrow.fundManyWithTransfer(items)` | `JobFunded` / `JobFundFailed` (payer, job id) | `FundBatchSettled` |
 //! | pay credits | `Escrow.payMany(token, payments)` | `PaymentCredited` / `PaymentCreditFailed` (payer, nonce) | `PayBatchSettled` |
+//! | returns | `Escrow.creditManyTransferred(token, payments)` | `PaymentCredited` / `PaymentCreditFailed` (payer, nonce) | `PayBatchSettled` |
 //! | steps | `Escrow.stepMany(steps)` | the step's own event / `StepFailed` (job id) | `StepsApplied` |
 //! | claims | `Escrow.claimMany(token, accounts)` | `Claimed` / `ClaimFailed` (account) | none |
 //! | deposits | `BalanceVault.depositManyWithTransfer(token, items)` | `Deposited` / `DepositFailed` (agent, nonce) | `DepositBatchSettled` |
@@ -17,8 +18,8 @@
 //! | charges | `Subscriptions.chargeMany(ids)` | `SubscriptionCharged` / `SubscriptionPastDue` / `SubscriptionExpired` / `ChargeFailed` (id) | `ChargeBatchSettled` |
 //! | operations | `Subscriptions.operateMany(ops)` | `Operated` / `OperationFailed` (id) | `OperationBatchSettled` |
 //!
-//! A booking credits a deposit whose authorization someone else submitted straight to the token (front-run); it
-//! carries no signature, only what the authorization named. Steps, claims, debits, charges and operations carry no
+//! A booking credits a deposit, and a return a purchase's payer, whose authorization someone else submitted straight
+//! to the token (front-run); neither carries a signature, only what the authorization named. Steps, claims, debits, charges and operations carry no
 //! authorization: their items are the operator's actions on
 //! jobs, balances and subscriptions. A charge that leaves the subscription past due or expired is applied (its state
 //! was written); only `ChargeFailed` fails it.
@@ -90,6 +91,14 @@ pub enum BatchCall {
     },
     /// `Escrow.payMany(token, payments)`: each authorization pays the escrow and is credited at once.
     PayCredits {
+        /// The token of every payment.
+        token: Address,
+        /// The payments, in order.
+        payments: Vec<DirectPayment>,
+    },
+    /// `Escrow.creditManyTransferred(token, payments)`: front-run purchases' money credited from the escrow's surplus
+    /// (to their own payers, as Clearing sends them).
+    Returns {
         /// The token of every payment.
         token: Address,
         /// The payments, in order.
@@ -219,6 +228,7 @@ impl BatchCall {
             Self::Settle { token, .. }
             | Self::FundJobs { token, .. }
             | Self::PayCredits { token, .. }
+            | Self::Returns { token, .. }
             | Self::Steps { token, .. }
             | Self::Claims { token, .. }
             | Self::Deposits { token, .. }
@@ -235,7 +245,7 @@ impl BatchCall {
         match self {
             Self::Settle { payments, .. } => payments.len(),
             Self::FundJobs { items, .. } => items.len(),
-            Self::PayCredits { payments, .. } => payments.len(),
+            Self::PayCredits { payments, .. } | Self::Returns { payments, .. } => payments.len(),
             Self::Steps { steps, .. } => steps.len(),
             Self::Claims { accounts, .. } => accounts.len(),
             Self::Deposits { items, .. } => items.len(),
@@ -263,6 +273,9 @@ impl BatchCall {
             }
             Self::PayCredits { token, payments } => {
                 Escrow::payManyCall { token: *token, payments: payments.clone() }.abi_encode().into()
+            }
+            Self::Returns { token, payments } => {
+                Escrow::creditManyTransferredCall { token: *token, payments: payments.clone() }.abi_encode().into()
             }
             Self::Steps { steps, .. } => Escrow::stepManyCall { steps: steps.clone() }.abi_encode().into(),
             Self::Claims { token, accounts } => {
@@ -293,7 +306,9 @@ impl BatchCall {
             Self::FundJobs { items, .. } => {
                 items.iter().map(|item| (item.terms.payer, job_id(chain_id, escrow, &item.terms))).collect()
             }
-            Self::PayCredits { payments, .. } => payments.iter().map(|p| (p.payer, p.nonce)).collect(),
+            Self::PayCredits { payments, .. } | Self::Returns { payments, .. } => {
+                payments.iter().map(|p| (p.payer, p.nonce)).collect()
+            }
             Self::Steps { steps, .. } => {
                 steps.iter().map(|step| (Address::ZERO, job_id(chain_id, escrow, &step.terms))).collect()
             }
@@ -410,7 +425,7 @@ fn decode_item(
             }
             _ => return Ok(None),
         },
-        BatchCall::PayCredits { .. } => match topic {
+        BatchCall::PayCredits { .. } | BatchCall::Returns { .. } => match topic {
             Escrow::PaymentCredited::SIGNATURE_HASH => {
                 let e = Escrow::PaymentCredited::decode_log_data(data)
                     .map_err(|_| malformed("undecodable PaymentCredited"))?;

@@ -281,6 +281,7 @@ impl Relayer {
             BatchCall::Settle { .. } => self.settler,
             BatchCall::FundJobs { .. }
             | BatchCall::PayCredits { .. }
+            | BatchCall::Returns { .. }
             | BatchCall::Steps { .. }
             | BatchCall::Claims { .. } => self.escrow.ok_or(Error::NoEscrow)?,
             BatchCall::Deposits { .. }

@@ -73,8 +73,12 @@ pub enum Action {
     },
     /// A deposit whose authorization someone else submitted straight to the token, booked to its payer from the
     /// vault's surplus with `BalanceVault.depositManyTransferred` (the row's contract is the vault). Queued only by
-    /// [`Ledger::book_front_run_deposits`](crate::Ledger::book_front_run_deposits), once per authorization.
+    /// [`Ledger::recover_front_runs`](crate::Ledger::recover_front_runs), once per authorization.
     Booking(VaultBooking),
+    /// A purchase whose authorization someone else submitted straight to the token, its money given back: credited
+    /// to its own payer with no fee by `Escrow.creditManyTransferred` (the row's contract is the escrow), then claimed.
+    /// Queued only by [`Ledger::recover_front_runs`](crate::Ledger::recover_front_runs), once per authorization.
+    Return(EscrowReturn),
     /// A balance debit the market accepted, posted with `BalanceVault.debitMany` (the row's contract is the vault).
     /// Queued only with the purchase that accepted it ([`Ledger::debit_balance`](crate::Ledger::debit_balance)).
     Debit(VaultDebit),
@@ -111,6 +115,29 @@ pub struct VaultBooking {
 
 impl VaultBooking {
     /// Its ABI encoding, `BalanceVault.TransferredDeposit`'s.
+    pub(crate) fn abi_encode(&self) -> Vec<u8> {
+        (self.payer, self.amount, self.nonce).abi_encode()
+    }
+
+    fn abi_decode(bytes: &[u8]) -> Option<Self> {
+        let (payer, amount, nonce) = <(Address, U256, B256)>::abi_decode(bytes).ok()?;
+        Some(Self { payer, amount, nonce })
+    }
+}
+
+/// A front-run escrow payment to give back: `Escrow.creditManyTransferred`'s item, credited to the payer itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscrowReturn {
+    /// The authorization's `from`, credited.
+    pub payer: Address,
+    /// The authorization's `value`.
+    pub amount: U256,
+    /// The authorization's nonce.
+    pub nonce: B256,
+}
+
+impl EscrowReturn {
+    /// Its stored form: (payer, amount, nonce), ABI-encoded.
     pub(crate) fn abi_encode(&self) -> Vec<u8> {
         (self.payer, self.amount, self.nonce).abi_encode()
     }
@@ -231,6 +258,7 @@ impl Action {
             Self::Claim { .. } => RouteKind::EscrowClaim,
             Self::VaultClaim { .. } => RouteKind::VaultClaim,
             Self::Booking(_) => RouteKind::VaultBook,
+            Self::Return(_) => RouteKind::EscrowReturn,
             Self::Debit(_) => RouteKind::VaultDebit,
             Self::Charge { .. } => RouteKind::SubscriptionCharge,
             Self::Operation { .. } => RouteKind::SubscriptionOperation,
@@ -243,6 +271,7 @@ impl Action {
             Self::Claim { .. } => "claim",
             Self::VaultClaim { .. } => "vault_claim",
             Self::Booking(_) => "vault_book",
+            Self::Return(_) => "escrow_return",
             Self::Debit(_) => "vault_debit",
             Self::Charge { .. } => "subscription_charge",
             Self::Operation { .. } => "subscription_operation",
@@ -280,7 +309,7 @@ impl Ledger {
             // A debit is queued with the purchase that accepted it, in its transaction, never on its own.
             Action::Debit(_) => return Err(Error::DebitOutsidePurchase),
             // A booking is queued with the transfer it is paired to, in one transaction.
-            Action::Booking(_) => return Err(Error::BookingOutsideLedger),
+            Action::Booking(_) | Action::Return(_) => return Err(Error::BookingOutsideLedger),
             // Subscription actions are queued with what they hold back or record, in one transaction.
             Action::Charge { .. } | Action::Operation { .. } => return Err(Error::SubscriptionActionOutsideLedger),
         };
@@ -354,6 +383,7 @@ impl Ledger {
             RouteKind::VaultDebit => &["vault_debit"],
             RouteKind::VaultClaim => &["vault_claim"],
             RouteKind::VaultBook => &["vault_book"],
+            RouteKind::EscrowReturn => &["escrow_return"],
             RouteKind::SubscriptionCharge => &["subscription_charge"],
             RouteKind::SubscriptionOperation => &["subscription_operation"],
             _ => &["complete", "release", "release_with_sig", "dispute_with_sig", "refund", "resolve_with_sig"],
@@ -486,6 +516,10 @@ fn action_from_row(row: &PgRow) -> Result<EscrowAction> {
         Action::Booking(f.parsed("terms", "an ABI-encoded BalanceVault.TransferredDeposit", |terms: &Vec<u8>| {
             VaultBooking::abi_decode(terms)
         })?)
+    } else if kind == "escrow_return" {
+        Action::Return(
+            f.parsed("terms", "an ABI-encoded escrow return", |terms: &Vec<u8>| EscrowReturn::abi_decode(terms))?,
+        )
     } else if kind == "vault_debit" {
         Action::Debit(
             f.parsed("terms", "an ABI-encoded BalanceVault.Debit", |terms: &Vec<u8>| VaultDebit::abi_decode(terms))?,

@@ -7,8 +7,9 @@ pub enum Error {
     /// A subscription charge or operation given to `enqueue_action`: they are queued by the subscription functions.
     #[error("a subscription action is queued only by the ledger's subscription functions")]
     SubscriptionActionOutsideLedger,
-    /// A front-run deposit's booking given to `enqueue_action`: it is queued with the transfer it is paired to.
-    #[error("a deposit booking is queued only with the transfer it is paired to")]
+    /// A front-run payment's booking or return given to `enqueue_action`: it is queued with the transfer it is
+    /// paired to.
+    #[error("a front-run payment's recovery is queued only with the transfer it is paired to")]
     BookingOutsideLedger,
     /// A [`crate::market::DebitQueue`]'s writer stopped (its runtime is shutting down) before it answered.
     #[error("the balance debit writer stopped before answering")]

@@ -44,7 +44,7 @@ use sqlx::{
 use tokio::sync::{broadcast, watch};
 use tracing::info;
 
-pub use actions::{Action, ActionId, EscrowAction, NewAction, StepKind, VaultBooking, VaultDebit};
+pub use actions::{Action, ActionId, EscrowAction, EscrowReturn, NewAction, StepKind, VaultBooking, VaultDebit};
 pub use audit::{AuditAnchor, AuditHead, AuditRecord, ChainLog, LogPosition, RecordKind, Unanchored};
 pub use earnings::{BalanceEntry, Earnings, VaultEarnings};
 pub use error::{Error, Result};

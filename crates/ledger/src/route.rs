@@ -55,6 +55,9 @@ pub enum RouteKind {
     EscrowStep,
     /// Escrow claims ([`crate::Action::Claim`]): no authorization, items are escrow actions.
     EscrowClaim,
+    /// Front-run purchases given back to their payers ([`crate::Action::Return`]), posted with
+    /// `Escrow.creditManyTransferred`.
+    EscrowReturn,
     /// [`Route::VaultDeposit`].
     VaultDeposit,
     /// Balance debits ([`crate::Action::Debit`]): no authorization, items are the market's accepted debits, posted
@@ -86,12 +89,13 @@ impl Route {
 
 impl RouteKind {
     /// Every kind.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Transfer,
         Self::EscrowJob,
         Self::EscrowCredit,
         Self::EscrowStep,
         Self::EscrowClaim,
+        Self::EscrowReturn,
         Self::VaultDeposit,
         Self::VaultDebit,
         Self::VaultClaim,
@@ -101,7 +105,8 @@ impl RouteKind {
     ];
 
     /// The escrow's kinds.
-    pub const ESCROW: [Self; 4] = [Self::EscrowJob, Self::EscrowCredit, Self::EscrowStep, Self::EscrowClaim];
+    pub const ESCROW: [Self; 5] =
+        [Self::EscrowJob, Self::EscrowCredit, Self::EscrowStep, Self::EscrowClaim, Self::EscrowReturn];
 
     /// The balance vault's kinds.
     pub const VAULT: [Self; 4] = [Self::VaultDeposit, Self::VaultDebit, Self::VaultClaim, Self::VaultBook];
@@ -115,6 +120,7 @@ impl RouteKind {
             self,
             Self::EscrowStep
                 | Self::EscrowClaim
+                | Self::EscrowReturn
                 | Self::VaultDebit
                 | Self::VaultClaim
                 | Self::VaultBook
@@ -130,6 +136,7 @@ impl RouteKind {
             Self::EscrowCredit => "escrow_credit",
             Self::EscrowStep => "escrow_step",
             Self::EscrowClaim => "escrow_claim",
+            Self::EscrowReturn => "escrow_return",
             Self::VaultDeposit => "vault_deposit",
             Self::VaultDebit => "vault_debit",
             Self::VaultClaim => "vault_claim",
@@ -146,6 +153,7 @@ impl RouteKind {
             "escrow_credit" => Self::EscrowCredit,
             "escrow_step" => Self::EscrowStep,
             "escrow_claim" => Self::EscrowClaim,
+            "escrow_return" => Self::EscrowReturn,
             "vault_deposit" => Self::VaultDeposit,
             "vault_debit" => Self::VaultDebit,
             "vault_claim" => Self::VaultClaim,

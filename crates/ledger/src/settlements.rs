@@ -834,6 +834,7 @@ fn route_from_row(f: &Fields<'_>) -> Result<Route> {
         | RouteKind::VaultDebit
         | RouteKind::VaultClaim
         | RouteKind::VaultBook
+        | RouteKind::EscrowReturn
         | RouteKind::SubscriptionCharge
         | RouteKind::SubscriptionOperation => {
             return Err(Error::Corrupt {

@@ -19,6 +19,7 @@ mod config;
 mod edge;
 mod error;
 pub mod fees;
+mod front_runs;
 mod jobs;
 mod limit;
 mod openapi;

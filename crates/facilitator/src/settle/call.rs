@@ -32,6 +32,7 @@ pub(super) fn batch_call(route: RouteKind, asset: Address, items: &[Settlement])
         | RouteKind::VaultDebit
         | RouteKind::VaultClaim
         | RouteKind::VaultBook
+        | RouteKind::EscrowReturn
         | RouteKind::SubscriptionCharge
         | RouteKind::SubscriptionOperation => {
             error!(%route, "an action route's batch built from payments");
@@ -64,6 +65,26 @@ pub(super) fn action_call(route: RouteKind, asset: Address, actions: &[EscrowAct
             })
             .collect();
         return BatchCall::Bookings { token: asset, items };
+    }
+    if route == RouteKind::EscrowReturn {
+        let payments = actions
+            .iter()
+            .filter_map(|a| match &a.action.action {
+                // Credited to the payer itself with no fee: its own money back, claimable.
+                Action::Return(back) => Some(DirectPayment {
+                    payer: back.payer,
+                    provider: back.payer,
+                    amount: back.amount,
+                    fee: U256::ZERO,
+                    validAfter: U256::ZERO,
+                    validBefore: U256::ZERO,
+                    nonce: back.nonce,
+                    signature: Default::default(),
+                }),
+                _ => None,
+            })
+            .collect();
+        return BatchCall::Returns { token: asset, payments };
     }
     if route == RouteKind::SubscriptionCharge {
         let ids = actions

@@ -2,7 +2,7 @@
 //! ([`services`]) and the catalog read over them ([`catalog`], and one-word searches from a kept term index:
 //! [`search_terms`]); jobs ([`jobs`], `0009`), digital products with their purchases (`0012`, [`products`]; bought
 //! from a balance, `0017`, [`product_sales`]), prepaid balances with their credentials and debits (`0013`,
-//! [`balances`]; deposits someone front-ran, booked from their transfers, `0023`, [`front_runs`]) and the automated_service jobs they pay for, held until delivered (`0018`, [`balance_jobs`]), and
+//! [`balances`]; payments into the vault or the escrow someone front-ran, recovered from their transfers, `0023`, [`front_runs`]) and the automated_service jobs they pay for, held until delivered (`0018`, [`balance_jobs`]), and
 //! plans with their subscriptions on the chain's Subscriptions contract (`0014`, [`plans`], [`subscriptions`]).
 //!
 //! The enums here are the marketplace's vocabulary as stored: each has one snake_case name, the same in the database,
@@ -35,7 +35,7 @@ pub use balances::{
 };
 pub use catalog::{CatalogEntry, CatalogPage, CatalogQuery, CatalogSort, ProviderFilter};
 pub use debits::DebitQueue;
-pub use front_runs::FrontRunBooking;
+pub use front_runs::{FrontRunRecipient, FrontRunRecovery};
 pub use jobs::{BalanceHold, EscrowState, Job, JobChainEvent, NewJob, ProviderStatus, Reaction, RefundCause};
 pub use participants::{NewParticipant, Participant, ProfileUpdate, Registration};
 pub use plans::{NewPlan, Plan, PlanId, PlanInterval, PlanUpdate};

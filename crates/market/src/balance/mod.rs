@@ -28,12 +28,12 @@ use axum::{
 use clearing_chain::contracts::BalanceVault;
 use clearing_ledger::{
     PaymentKey, Route,
-    market::{BalanceAccount, HistoryEntry},
+    market::{BalanceAccount, FrontRunRecipient, HistoryEntry},
 };
-use clearing_x402::{Reason, Usdc};
+use clearing_x402::Usdc;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::{Authenticated, ErrorCode, JsonBody, Market, MarketError, Result};
 
@@ -107,42 +107,18 @@ async fn deposit(
 ///
 /// A deposit refused because its nonce is used, and not by a deposit of this server, is noted: if someone else
 /// submitted the authorization to the token first, its money is in the vault and the keeper books it
-/// ([`book_front_runs`]).
+/// ([`crate::front_runs`]).
 pub(crate) async fn settle_deposit(market: &Market, payment: &crate::Payment) -> Result<crate::Settled> {
     if let Err(refused) = market.edge().verify(payment).await {
-        let Some((payer, nonce, value)) = market.edge().authorization(payment) else { return Err(refused) };
+        let Some((payer, nonce)) = market.edge().signed_by(payment) else { return Err(refused) };
         let key = PaymentKey { chain_id: market.edge().chain_id(), asset: market.edge().token(), payer, nonce };
         let queued = market.ledger().settlement(&key).await?.is_some_and(|s| s.payment.route == Route::VaultDeposit);
         if !queued {
-            if refused.payment_reason() == Some(Reason::NonceAlreadyUsed.as_str()) {
-                let account = account_of(market, market.vault()?, payer);
-                market.ledger().note_front_run_deposit(&account, nonce, value).await?;
-                info!(%payer, %nonce, "deposit refused on a used nonce: noted, booked if its transfer reached the vault");
-            }
+            crate::front_runs::note(market, FrontRunRecipient::Vault(market.vault()?), payment, &refused).await?;
             return Err(refused);
         }
     }
     market.edge().settle_keyed(payment, Route::VaultDeposit).await
-}
-
-/// Front-run deposits booked per keeper round.
-const BOOKINGS_PER_ROUND: u32 = 100;
-
-/// Books the deposits someone front-ran (their authorization submitted straight to the token, the money in the vault
-/// as surplus): each paired with its confirmed transfer and queued for `BalanceVault.depositManyTransferred`
-/// ([`clearing_ledger::Ledger::book_front_run_deposits`]). The keeper's; nothing when balances are off.
-pub(crate) async fn book_front_runs(market: &Market) {
-    let Ok(vault) = market.vault() else { return };
-    let (chain_id, token) = (market.edge().chain_id(), market.edge().token());
-    match market.ledger().book_front_run_deposits(chain_id, vault, token, BOOKINGS_PER_ROUND).await {
-        Ok(booked) => {
-            for booking in booked {
-                info!(payer = %booking.payer, nonce = %booking.nonce, amount = %booking.amount,
-                    transfer = %booking.transfer_tx, action = %booking.action, "front-run deposit: booking queued");
-            }
-        }
-        Err(e) => warn!(error = %e, "booking front-run deposits failed"),
-    }
 }
 
 async fn balance(State(market): State<Market>, caller: Authenticated) -> Result<Json<Value>> {

@@ -24,7 +24,7 @@ use axum::{
 use clearing_chain::{JobTerms, job_id};
 use clearing_ledger::{
     JobBooking, JobId, PaymentKey, Route,
-    market::{Job, NewJob, PricingModel, Service, ServiceId, ServiceStatus, ServiceType},
+    market::{FrontRunRecipient, Job, NewJob, PricingModel, Service, ServiceId, ServiceStatus, ServiceType},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -201,7 +201,10 @@ async fn x402_purchase(
         // answered with that job if the queue holds exactly this payment (checked when it is settled below).
         Err(refused) => match bought_with(market, &payment).await? {
             Some(job) if job.new.service_id == service.id => (job, false),
-            _ => return Err(refused),
+            _ => {
+                crate::front_runs::note(market, FrontRunRecipient::Escrow(escrow), &payment, &refused).await?;
+                return Err(refused);
+            }
         },
     };
     // A repeat is the same purchase or none: a payment seen in flight and sent first with another brief (or to

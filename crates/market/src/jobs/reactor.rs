@@ -7,7 +7,7 @@
 //! - the **keeper** queues the release of every completed job whose review window has ended (the clock is the
 //!   authority; the escrow lets anyone release then), once per job (the escrow action's unique key), and refunds
 //!   the balance-paid jobs whose hold passed its deadline (`[market] balance_job_hold_secs`), each once, and books
-//!   the deposits someone front-ran ([`crate::balance::book_front_runs`]);
+//!   the payments someone front-ran into the vault or the escrow ([`crate::front_runs::recover`]);
 //! - the **subscription keeper** ([`crate::subscriptions::keep`], when subscriptions are on) queues due renewals,
 //!   their retries and expiries, each once (the action's unique key).
 
@@ -284,7 +284,7 @@ async fn handle_subscription(
 /// hold has passed its deadline.
 async fn keep(market: &Market) {
     expire_holds(market).await;
-    crate::balance::book_front_runs(market).await;
+    crate::front_runs::recover(market).await;
     let Ok(escrow) = market.escrow() else { return };
     let jobs = match market.ledger().jobs_due_for_release(market.edge().chain_id(), KEEPER_BATCH).await {
         Ok(jobs) => jobs,

@@ -21,7 +21,7 @@ use axum::{
 };
 use clearing_ledger::{
     PaymentKey, Route,
-    market::{NewProductPurchase, Product, ProductPurchase, PurchaseInsert, PurchasePayment},
+    market::{FrontRunRecipient, NewProductPurchase, Product, ProductPurchase, PurchaseInsert, PurchasePayment},
 };
 use clearing_x402::Usdc;
 use serde::Serialize;
@@ -182,7 +182,10 @@ pub(super) async fn purchase(
         // it is answered with that purchase if the queue holds exactly this payment (checked by the settle below).
         Err(refused) => match bought_with(&market, &payment).await? {
             Some(purchase) if purchase.new.product_id == product.id => Recorded::Repeat(purchase),
-            _ => return Err(refused),
+            _ => {
+                crate::front_runs::note(&market, FrontRunRecipient::Escrow(escrow), &payment, &refused).await?;
+                return Err(refused);
+            }
         },
     };
     let purchase = recorded.purchase();

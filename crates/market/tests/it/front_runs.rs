@@ -145,9 +145,21 @@ async fn a_deposit_front_run_in_its_own_batch_is_booked_to_its_payer() {
     assert_eq!(vault_state(&env, authorization.from).await, (U256::from(3_000_000), U256::ZERO), "booked, no surplus");
 }
 
-/// A purchase whose payment someone else moved into the escrow first bought nothing, and is not answered as bought.
+/// Polls the token until `who` holds `amount`.
+async fn wait_wallet(env: &Env, who: Address, amount: U256) {
+    for _ in 0..400 {
+        if env.chain.balance(who).await == amount {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{who} holds {}, never {amount}", env.chain.balance(who).await);
+}
+
+/// A purchase whose payment someone else moved into the escrow first bought nothing, is not answered as bought, and
+/// its money goes back to the payer's wallet.
 #[tokio::test]
-async fn a_purchase_front_run_in_its_batch_is_refused_not_answered_as_bought() {
+async fn a_purchase_front_run_in_its_batch_is_refused_and_its_money_given_back() {
     let env = env("front_run_purchase").await;
     let (_, provider_key, _, _) = provider(&env, "https://example.com/hook").await;
     let service = service(&env, &provider_key, "human_service", "2.00").await;
@@ -159,6 +171,8 @@ async fn a_purchase_front_run_in_its_batch_is_refused_not_answered_as_bought() {
     let required: PaymentRequiredV2 = decode_header(asked.headers["payment-required"].as_bytes()).unwrap();
     let signed = clearing_testkit::pay(&agent.key, &clearing_client::PaymentRequired::V2(required));
     let header = encode_header(&signed.payload_v2()).unwrap();
+    let payer = signed.settle_payment().from;
+    let before = env.chain.balance(payer).await;
     let answered = front_run_in_batch(&env, &path, body, header, &signed.settle_payment()).await;
     assert_eq!(answered.status, StatusCode::PAYMENT_REQUIRED, "the escrow's funding failed: {}", answered.body);
     let settled: clearing_x402::SettleResponse =
@@ -167,4 +181,94 @@ async fn a_purchase_front_run_in_its_batch_is_refused_not_answered_as_bought() {
     assert_eq!(settled.error_reason, Some(clearing_x402::Reason::NonceAlreadyUsed));
     // With a transaction, that reason means "settled for an earlier call"; this payment moved nothing here.
     assert_eq!(settled.transaction, None, "{settled:?}");
+    assert_eq!(env.chain.balance(payer).await, before - U256::from(2_000_000), "the front-runner moved it");
+    wait_wallet(&env, payer, before).await;
+    let escrow = clearing_chain::contracts::Escrow::new(env.chain.deployment.escrow, &env.chain.provider);
+    assert_eq!(escrow.surplus(env.chain.token).call().await.unwrap(), U256::ZERO, "nothing left behind");
+}
+
+/// A job purchase whose payment was front-run before it arrived: refused, noted, and its money given back once.
+#[tokio::test]
+async fn a_purchase_front_run_before_it_arrives_is_given_back_once() {
+    let env = env("front_run_purchase_before").await;
+    let (_, provider_key, _, _) = provider(&env, "https://example.com/hook").await;
+    let service = service(&env, &provider_key, "human_service", "1.50").await;
+    let agent = agent(&env, 20 * DOLLAR).await;
+    let path = format!("/v1/services/{service}/purchase");
+    let body = json!({"brief": {"text": "x"}});
+    let asked = env.send(reqwest::Method::POST, &path, None, Some(&body)).await;
+    let required: PaymentRequiredV2 = decode_header(asked.headers["payment-required"].as_bytes()).unwrap();
+    let signed = clearing_testkit::pay(&agent.key, &clearing_client::PaymentRequired::V2(required));
+    let header = encode_header(&signed.payload_v2()).unwrap();
+    let payer = signed.settle_payment().from;
+    let before = env.chain.balance(payer).await;
+    env.chain.transfer_with_authorization(&signed.settle_payment()).await;
+    for _ in 0..2 {
+        let mut request = env.http.post(format!("{}{path}", env.base)).header("Content-Type", "application/json");
+        request = request.header("PAYMENT-SIGNATURE", header.clone()).body(body.to_string());
+        let refused = answer(request.send().await.unwrap()).await;
+        assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED, "{}", refused.body);
+    }
+    wait_wallet(&env, payer, before).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(env.chain.balance(payer).await, before, "given back once");
+}
+
+/// A payer that cancels its own authorization (its nonce used, nothing moved) and sends the payment anyway gets
+/// nothing, though the escrow holds surplus of exactly that amount from someone else.
+#[tokio::test]
+async fn a_cancelled_authorization_takes_no_one_elses_surplus() {
+    use alloy::{primitives::keccak256, signers::SignerSync, sol_types::SolValue};
+    let env = env("front_run_cancelled").await;
+    let (_, provider_key, _, _) = provider(&env, "https://example.com/hook").await;
+    let service = service(&env, &provider_key, "human_service", "1.50").await;
+    let agent = agent(&env, 20 * DOLLAR).await;
+    let path = format!("/v1/services/{service}/purchase");
+    let body = json!({"brief": {"text": "x"}});
+    let asked = env.send(reqwest::Method::POST, &path, None, Some(&body)).await;
+    let required: PaymentRequiredV2 = decode_header(asked.headers["payment-required"].as_bytes()).unwrap();
+    let signed = clearing_testkit::pay(&agent.key, &clearing_client::PaymentRequired::V2(required));
+    let authorization = signed.settle_payment();
+
+    // Someone else's 1.50 sits in the escrow as surplus.
+    let usdc = MockUSDC::new(env.chain.token, env.chain.as_account(MINTER));
+    let escrow = env.chain.deployment.escrow;
+    usdc.mint(env.chain.address(MINTER), U256::from(1_500_000)).send().await.unwrap().get_receipt().await.unwrap();
+    usdc.transfer(escrow, U256::from(1_500_000)).send().await.unwrap().get_receipt().await.unwrap();
+    // The payer cancels the authorization it signed (EIP-3009 CancelAuthorization), then sends the payment.
+    let typehash = clearing_x402::CANCEL_AUTHORIZATION_TYPEHASH;
+    let inner = keccak256((typehash, authorization.from, authorization.nonce).abi_encode());
+    let digest = keccak256([&[0x19, 0x01][..], env.chain.domain().separator().as_slice(), inner.as_slice()].concat());
+    let signature = agent.key.sign_hash_sync(&digest).unwrap().as_bytes().to_vec();
+    let cancelled = usdc.cancelAuthorization_1(authorization.from, authorization.nonce, signature.into());
+    assert!(cancelled.send().await.unwrap().get_receipt().await.unwrap().status());
+    let before = env.chain.balance(authorization.from).await;
+    let mut request = env.http.post(format!("{}{path}", env.base)).header("Content-Type", "application/json");
+    request = request.header("PAYMENT-SIGNATURE", encode_header(&signed.payload_v2()).unwrap()).body(body.to_string());
+    let refused = answer(request.send().await.unwrap()).await;
+    assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED, "{}", refused.body);
+
+    // Noted like any payment refused on a used nonce (so the pairing, not the note, is what refuses it).
+    let mut noted = 0i64;
+    for _ in 0..40 {
+        noted = sqlx::query_scalar("SELECT count(*) FROM front_run_payments WHERE action_id IS NULL")
+            .fetch_one(&env.database.pool())
+            .await
+            .unwrap();
+        if noted == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(noted, 1, "noted");
+    // Keeper rounds (every 100 ms) and blocks go by: the payer gets nothing, the surplus stays.
+    for _ in 0..10 {
+        env.chain.mine(1).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(env.chain.balance(authorization.from).await, before, "nothing given to the payer");
+    let escrow = clearing_chain::contracts::Escrow::new(escrow, &env.chain.provider);
+    assert_eq!(escrow.surplus(env.chain.token).call().await.unwrap(), U256::from(1_500_000), "the surplus stays");
+    let escrow_claimable = escrow.claimable(env.chain.token, authorization.from).call().await.unwrap();
+    assert_eq!(escrow_claimable, U256::ZERO, "nothing credited either");
 }

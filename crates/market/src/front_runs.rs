@@ -1,0 +1,51 @@
+//! Payments someone front-ran: whoever sees an agent's x402 payment in flight can submit its authorization straight
+//! to the token, so its USDC reaches the vault or the escrow as surplus while the deposit or purchase fails. The
+//! market notes each payment refused on a used nonce, and the keeper recovers it from the chain's evidence
+//! ([`clearing_ledger::Ledger::recover_front_runs`]): a deposit is booked to its payer, a purchase's money is given
+//! back to the payer's wallet.
+
+use clearing_ledger::market::FrontRunRecipient;
+use clearing_x402::Reason;
+use tracing::{info, warn};
+
+use crate::{Market, MarketError, Payment, Result};
+
+/// Payments recovered per contract and keeper round.
+const RECOVERIES_PER_ROUND: u32 = 100;
+
+/// Notes `payment` to `recipient` if `refused` says its nonce is used: if someone else submitted it to the token, the
+/// keeper finds its transfer and recovers it. Anything else refused is left alone.
+pub(crate) async fn note(
+    market: &Market,
+    recipient: FrontRunRecipient,
+    payment: &Payment,
+    refused: &MarketError,
+) -> Result<()> {
+    if refused.payment_reason() != Some(Reason::NonceAlreadyUsed.as_str()) {
+        return Ok(());
+    }
+    let Some((payer, nonce, amount)) = market.edge().authorization(payment) else { return Ok(()) };
+    let (chain_id, token) = (market.edge().chain_id(), market.edge().token());
+    market.ledger().note_front_run(chain_id, recipient, token, payer, nonce, amount).await?;
+    info!(%payer, %nonce, "payment refused on a used nonce: noted, recovered if its transfer reached {recipient:?}");
+    Ok(())
+}
+
+/// The keeper's round: recovers the front-run payments into the vault and the escrow, whichever are deployed.
+pub(crate) async fn recover(market: &Market) {
+    let mut recipients = Vec::new();
+    recipients.extend(market.vault().ok().map(FrontRunRecipient::Vault));
+    recipients.extend(market.escrow().ok().map(FrontRunRecipient::Escrow));
+    let (chain_id, token) = (market.edge().chain_id(), market.edge().token());
+    for recipient in recipients {
+        match market.ledger().recover_front_runs(chain_id, recipient, token, RECOVERIES_PER_ROUND).await {
+            Ok(recovered) => {
+                for r in recovered {
+                    info!(payer = %r.payer, nonce = %r.nonce, amount = %r.amount, transfer = %r.transfer_tx,
+                        action = %r.action, "front-run payment: recovery queued ({:?})", r.recipient);
+                }
+            }
+            Err(e) => warn!(error = %e, "recovering front-run payments failed ({recipient:?})"),
+        }
+    }
+}
