@@ -41,6 +41,9 @@ CREATE TABLE front_run_payments (
     -- A returned purchase: the claim that pays the payer's credit to its wallet, queued once the credit applied.
     claim_action_id    BIGINT         REFERENCES escrow_actions (id),
     created_at         TIMESTAMPTZ    NOT NULL DEFAULT now(),
+    -- When the keeper last looked for its transfer: it tries the least recently tried first, so notes that never
+    -- pair (a replayed payment's, a cancelled authorization's) cannot starve one that does. Dropped after a day.
+    tried_at           TIMESTAMPTZ,
     UNIQUE (chain_id, recipient, token, payer, nonce),
     CONSTRAINT front_run_payments_paired CHECK ((transfer_block IS NULL) = (action_id IS NULL)
                                                 AND (transfer_block IS NULL) = (transfer_log_index IS NULL)
@@ -51,12 +54,17 @@ CREATE TABLE front_run_payments (
 CREATE UNIQUE INDEX front_run_payments_transfer ON front_run_payments (chain_id, transfer_block, transfer_log_index)
     WHERE transfer_block IS NOT NULL;
 -- The keeper's scans: payments not yet paired, and returns not yet claimed.
-CREATE INDEX front_run_payments_unpaired ON front_run_payments (chain_id, recipient, token, id) WHERE action_id IS NULL;
+CREATE INDEX front_run_payments_unpaired ON front_run_payments (chain_id, recipient, token, tried_at NULLS FIRST, id)
+    WHERE action_id IS NULL;
 CREATE INDEX front_run_payments_unclaimed ON front_run_payments (chain_id, recipient, token, id)
     WHERE action_id IS NOT NULL AND claim_action_id IS NULL;
 -- The payments that failed, which the keeper notes.
 CREATE INDEX settlements_failed_on_used_nonce ON settlements (chain_id, asset, pay_to, updated_at)
     WHERE status = 'failed' AND failure_reason = 'invalid_exact_evm_nonce_already_used';
--- The escrow's events of a payer in a transaction, for the pairing.
+-- The escrow's events of a payer in a transaction, for the pairing; a job's by its nonce (salt), for the notes'.
 CREATE INDEX escrow_jobs_payer ON escrow_jobs (chain_id, escrow, payer, block_number);
+CREATE INDEX escrow_jobs_payer_salt ON escrow_jobs (chain_id, escrow, payer, salt);
 CREATE INDEX escrow_credits_payer_block ON escrow_credits (chain_id, escrow, payer, block_number);
+-- Token transfers into a contract from one sender, for the pairing: only Transfer logs (topic0 its signature).
+CREATE INDEX chain_logs_transfers ON chain_logs (chain_id, (topics[3]), (topics[2]), block_number)
+    WHERE topics[1] = '\xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'::bytea;

@@ -31,6 +31,23 @@ pub(crate) async fn note(
     Ok(())
 }
 
+/// [`crate::X402Edge::settle_keyed`], noting the payment if it is refused because its nonce is used: the queue may
+/// find that out only now (the request's own verify read the chain before the front-run's block).
+pub(crate) async fn settle_keyed(
+    market: &Market,
+    recipient: FrontRunRecipient,
+    payment: &Payment,
+    route: clearing_ledger::Route,
+) -> Result<crate::Settled> {
+    match market.edge().settle_keyed(payment, route).await {
+        Ok(settled) => Ok(settled),
+        Err(refused) => {
+            note(market, recipient, payment, &refused).await?;
+            Err(refused)
+        }
+    }
+}
+
 /// The keeper's round: recovers the front-run payments into the vault and the escrow, whichever are deployed.
 pub(crate) async fn recover(market: &Market) {
     let mut recipients = Vec::new();

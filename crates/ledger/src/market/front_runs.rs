@@ -23,6 +23,13 @@ use crate::{
 /// acts on a payment in flight, so an hour of 1-second blocks is generous on every chain Clearing runs on.
 const PAIRING_WINDOW_BLOCKS: i64 = 3_600;
 
+/// An SQL condition on an `escrow_credits` row `r`: it is not a front-run purchase's money given back (credited to
+/// its own payer with no fee, from a paired note), which pays for nothing and must not read as the purchase's credit.
+pub(crate) const NOT_A_RETURN: &str = "NOT (r.provider = r.payer AND r.fee_amount = 0 AND EXISTS (
+        SELECT 1 FROM front_run_payments f
+        WHERE f.chain_id = r.chain_id AND f.recipient = r.escrow AND f.token = r.token AND f.payer = r.payer
+          AND f.nonce = r.nonce AND f.action_id IS NOT NULL))";
+
 /// Where a front-run payment was paid, which says how it is recovered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrontRunRecipient {
@@ -40,21 +47,44 @@ impl FrontRunRecipient {
         }
     }
 
-    /// The events of the payer in the transfer's transaction (`l`) that account for it: the contract booked it.
+    /// Whether an event of the payer (`$8`) booking the amount (`$9`) in the transfer's transaction (`l`) accounts
+    /// for it: the contract took it in as the payer's (a deposit, a job, a credit).
     const fn explained(self) -> &'static str {
         match self {
             Self::Vault(_) => {
                 "EXISTS (SELECT 1 FROM vault_events e
-                         WHERE e.chain_id = l.chain_id AND e.vault = $8 AND e.token = l.address AND e.account = $9
-                           AND e.block_number = l.block_number AND e.tx_hash = l.tx_hash AND e.kind = 'deposited')"
+                         WHERE e.chain_id = l.chain_id AND e.vault = $7 AND e.token = l.address AND e.account = $8
+                           AND e.block_number = l.block_number AND e.tx_hash = l.tx_hash AND e.kind = 'deposited'
+                           AND e.amount = $9::numeric)"
             }
             Self::Escrow(_) => {
                 "(EXISTS (SELECT 1 FROM escrow_jobs e
-                          WHERE e.chain_id = l.chain_id AND e.escrow = $8 AND e.payer = $9
-                            AND e.block_number = l.block_number AND e.tx_hash = l.tx_hash)
+                          WHERE e.chain_id = l.chain_id AND e.escrow = $7 AND e.payer = $8
+                            AND e.block_number = l.block_number AND e.tx_hash = l.tx_hash AND e.amount = $9::numeric)
                   OR EXISTS (SELECT 1 FROM escrow_credits e
-                             WHERE e.chain_id = l.chain_id AND e.escrow = $8 AND e.payer = $9
-                               AND e.block_number = l.block_number AND e.tx_hash = l.tx_hash))"
+                             WHERE e.chain_id = l.chain_id AND e.escrow = $7 AND e.payer = $8
+                               AND e.block_number = l.block_number AND e.tx_hash = l.tx_hash
+                               AND e.provider_amount + e.fee_amount = $9::numeric))"
+            }
+        }
+    }
+
+    /// Whether the contract itself took the noted payment (`f`) in, its nonce used by one of its own entries: then it
+    /// was never front-run (a replay of a payment that settled, sent to another purchase), and the note is dropped.
+    const fn consumed(self) -> &'static str {
+        match self {
+            Self::Vault(_) => {
+                "EXISTS (SELECT 1 FROM vault_events e
+                         WHERE e.chain_id = f.chain_id AND e.vault = f.recipient AND e.reference = f.nonce
+                           AND e.kind = 'deposited' AND e.account = f.payer AND e.token = f.token)"
+            }
+            Self::Escrow(_) => {
+                "(EXISTS (SELECT 1 FROM escrow_credits e
+                          WHERE e.chain_id = f.chain_id AND e.escrow = f.recipient AND e.payer = f.payer
+                            AND e.nonce = f.nonce)
+                  OR EXISTS (SELECT 1 FROM escrow_jobs e
+                             WHERE e.chain_id = f.chain_id AND e.escrow = f.recipient AND e.payer = f.payer
+                               AND e.salt = f.nonce))"
             }
         }
     }
@@ -128,29 +158,44 @@ impl Ledger {
             .bind(format!("{chain_id}:{to}"))
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        // The transfer came before the batch that found the nonce used: the window ends at that batch's block.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO front_run_payments (chain_id, recipient, token, payer, nonce, amount, from_block)
              SELECT s.chain_id, s.pay_to, s.asset, s.payer, s.nonce, s.value,
-                    (SELECT coalesce(max(block_number), 0) FROM indexer_checkpoints
-                     WHERE indexer = $4 AND chain_id = $1) - $5
-             FROM settlements s
-             WHERE s.chain_id = $1 AND s.asset = $3 AND s.pay_to = $2 AND s.status = 'failed' AND s.failure_reason = $6
-               AND s.updated_at > now() - interval '1 day'
+                    coalesce(b.block_number, (SELECT coalesce(max(block_number), 0) FROM indexer_checkpoints
+                                              WHERE indexer = $4 AND chain_id = $1)) - $5
+             FROM settlements s LEFT JOIN settlement_batches b ON b.id = s.batch_id
+             WHERE s.chain_id = $1 AND s.asset = $3 AND s.pay_to = $2 AND s.status = 'failed'
+               AND s.failure_reason = '{}' AND s.updated_at > now() - interval '1 day'
              ON CONFLICT DO NOTHING",
-        )
+            Reason::NonceAlreadyUsed.as_str()
+        )))
         .bind(int(chain_id))
         .bind(to.as_slice())
         .bind(token.as_slice())
         .bind(MAIN_INDEXER)
         .bind(PAIRING_WINDOW_BLOCKS)
-        .bind(Reason::NonceAlreadyUsed.as_str())
         .execute(&mut *tx)
         .await?;
+        // Notes that can no longer be paired go: a day old, or a nonce the contract itself used.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM front_run_payments f
+             WHERE f.chain_id = $1 AND f.recipient = $2 AND f.token = $3 AND f.action_id IS NULL
+               AND (f.created_at <= now() - interval '1 day' OR {})",
+            recipient.consumed()
+        )))
+        .bind(int(chain_id))
+        .bind(to.as_slice())
+        .bind(token.as_slice())
+        .execute(&mut *tx)
+        .await?;
+        // The least recently tried first, so notes that never pair cannot keep one that does waiting.
         let noted = sqlx::query(
-            "SELECT id, payer, nonce, amount::text AS amount, from_block FROM front_run_payments
-             WHERE chain_id = $1 AND recipient = $2 AND token = $3 AND action_id IS NULL
-               AND created_at > now() - interval '1 day'
-             ORDER BY id LIMIT $4",
+            "UPDATE front_run_payments SET tried_at = now()
+             WHERE id IN (SELECT id FROM front_run_payments
+                          WHERE chain_id = $1 AND recipient = $2 AND token = $3 AND action_id IS NULL
+                          ORDER BY tried_at NULLS FIRST, id LIMIT $4)
+             RETURNING id, payer, nonce, amount::text AS amount, from_block",
         )
         .bind(int(chain_id))
         .bind(to.as_slice())
@@ -161,15 +206,18 @@ impl Ledger {
         let transfer = keccak256(b"Transfer(address,address,uint256)");
         let transfers = format!(
             "SELECT l.block_hash, l.log_index, l.tx_hash, l.data FROM chain_logs l
-             WHERE l.chain_id = $1 AND l.address = $2 AND l.topics[1] = $3 AND l.topics[2] = $4 AND l.topics[3] = $5
-               AND l.block_number BETWEEN $6 AND (SELECT coalesce(max(confirmed_block), -1) FROM indexer_checkpoints
-                                                  WHERE indexer = $7 AND chain_id = $1)
+             WHERE l.chain_id = $1 AND l.address = $2 AND l.topics[1] = '\\x{}'::bytea
+               AND l.topics[2] = $3 AND l.topics[3] = $4
+               AND l.block_number BETWEEN $5 AND least($5 + $10, (SELECT coalesce(max(confirmed_block), -1)
+                                                                  FROM indexer_checkpoints
+                                                                  WHERE indexer = $6 AND chain_id = $1))
                AND NOT {}
                AND NOT EXISTS (
                    SELECT 1 FROM front_run_payments p
                    WHERE p.chain_id = l.chain_id AND p.transfer_block = l.block_hash
                      AND p.transfer_log_index = l.log_index)
              ORDER BY l.block_number, l.log_index",
+            alloy::primitives::hex::encode(transfer),
             recipient.explained()
         );
         let mut recovered = Vec::new();
@@ -183,13 +231,14 @@ impl Ledger {
             let candidates = sqlx::query(sqlx::AssertSqlSafe(transfers.clone()))
                 .bind(int(chain_id))
                 .bind(token.as_slice())
-                .bind(transfer.as_slice())
                 .bind(B256::left_padding_from(payer.as_slice()).as_slice())
                 .bind(B256::left_padding_from(to.as_slice()).as_slice())
                 .bind(from_block)
                 .bind(MAIN_INDEXER)
                 .bind(to.as_slice())
                 .bind(payer.as_slice())
+                .bind(amount.to_string())
+                .bind(3 * PAIRING_WINDOW_BLOCKS)
                 .fetch_all(&mut *tx)
                 .await?;
             let value = amount.to_be_bytes::<32>();
@@ -215,7 +264,7 @@ impl Ledger {
             .bind(to.as_slice())
             .bind(token.as_slice())
             .bind(kind)
-            .bind(keccak256((payer, nonce).abi_encode()).as_slice())
+            .bind(keccak256((token, payer, nonce).abi_encode()).as_slice())
             .bind(terms)
             .fetch_one(&mut *tx)
             .await?;

@@ -9,7 +9,7 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use sqlx::{Postgres, Row as _, Transaction, postgres::PgRow};
 use uuid::Uuid;
 
-use super::{ParticipantId, ServiceId, ServiceType};
+use super::{ParticipantId, ServiceId, ServiceType, front_runs::NOT_A_RETURN};
 use crate::{
     ActionId, Error, JobId, Ledger, PaymentKey, Result, RouteKind, SettlementStatus, decode::Fields, encode::int,
     index::MAIN_INDEXER,
@@ -196,7 +196,7 @@ pub(super) fn select_jobs(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
          LEFT JOIN LATERAL (
              SELECT r.tx_hash FROM escrow_credits r
              WHERE r.chain_id = j.chain_id AND r.escrow = j.escrow AND r.payer = j.payer AND r.nonce = j.nonce
-               AND r.block_number <= c.height
+               AND r.block_number <= c.height AND {NOT_A_RETURN}
              LIMIT 1) cr ON true
          LEFT JOIN balance_debits bd ON bd.id = j.debit
          LEFT JOIN escrow_actions ba ON ba.id = bd.action_id
@@ -516,7 +516,7 @@ impl Reaction {
     /// Up to `limit` confirmed events after the cursor, in chain order.
     pub async fn events(&mut self, limit: u32) -> Result<Vec<JobChainEvent>> {
         let Some(confirmed) = self.confirmed else { return Ok(Vec::new()) };
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT * FROM (
                  SELECT e.block_number, e.log_index, e.tx_hash, e.status::text AS kind, j.id AS job, j.provider_id,
                         e.provider_amount::text AS provider_amount, e.payer_amount::text AS payer_amount,
@@ -533,6 +533,7 @@ impl Reaction {
                  JOIN market_jobs j ON j.chain_id = r.chain_id AND j.asset = r.token AND j.payer = r.payer
                                    AND j.nonce = r.nonce
                  WHERE r.chain_id = $1 AND (r.block_number, r.log_index) > ($2, $3) AND r.block_number <= $4
+                   AND {NOT_A_RETURN}
                UNION ALL
                  -- A balance-paid job's debit applied by the vault: the provider is paid. Probed per event (LATERAL,
                  -- LIMIT 1) through the debit's on-chain id, whatever the statistics.
@@ -562,8 +563,8 @@ impl Reaction {
                  JOIN market_plans pl ON pl.id = s.plan_id
                  WHERE e.chain_id = $1 AND e.kind <> 'subscribed' AND (e.block_number, e.log_index) > ($2, $3)
                    AND e.block_number <= $4
-             ) ev ORDER BY block_number, log_index LIMIT $5",
-        )
+             ) ev ORDER BY block_number, log_index LIMIT $5"
+        )))
         .bind(int(self.chain_id))
         .bind(int(self.cursor.0))
         .bind(int(self.cursor.1))

@@ -13,7 +13,7 @@ mod balance_jobs;
 mod balances;
 mod catalog;
 pub(crate) mod debits;
-mod front_runs;
+pub(crate) mod front_runs;
 mod jobs;
 mod participants;
 mod plans;

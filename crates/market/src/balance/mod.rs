@@ -118,7 +118,8 @@ pub(crate) async fn settle_deposit(market: &Market, payment: &crate::Payment) ->
             return Err(refused);
         }
     }
-    market.edge().settle_keyed(payment, Route::VaultDeposit).await
+    crate::front_runs::settle_keyed(market, FrontRunRecipient::Vault(market.vault()?), payment, Route::VaultDeposit)
+        .await
 }
 
 async fn balance(State(market): State<Market>, caller: Authenticated) -> Result<Json<Value>> {

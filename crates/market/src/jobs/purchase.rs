@@ -222,7 +222,7 @@ async fn x402_purchase(
     let route = route_of(&job, service.provider_wallet)?;
     // Any send of the payment (the first, a retry after a lost answer or a crash, a duplicate) is answered with its
     // job once the payment settled, whichever send the queue told first.
-    let settled = market.edge().settle_keyed(&payment, route).await?;
+    let settled = crate::front_runs::settle_keyed(market, FrontRunRecipient::Escrow(escrow), &payment, route).await?;
     info!(job = %job.new.id, service = %service.id.0, payer = %job.new.payer, tx = ?settled.transaction(), "purchased");
     let job = market.ledger().job(job.new.id).await?.unwrap_or(job);
     let status = if inserted { StatusCode::CREATED } else { StatusCode::OK };

@@ -190,14 +190,15 @@ pub(super) async fn purchase(
     };
     let purchase = recorded.purchase();
     let route = Route::EscrowCredit { provider: product.provider_wallet, fee: purchase.new.fee };
-    let settled = match edge.settle_keyed(&payment, route).await {
-        Ok(settled) => settled,
-        Err(refused) => {
-            // Released only if it can no longer settle: the wallet may then buy again with another payment.
-            market.ledger().release_product_purchase(purchase.new.id, now()).await?;
-            return Err(refused);
-        }
-    };
+    let settled =
+        match crate::front_runs::settle_keyed(&market, FrontRunRecipient::Escrow(escrow), &payment, route).await {
+            Ok(settled) => settled,
+            Err(refused) => {
+                // Released only if it can no longer settle: the wallet may then buy again with another payment.
+                market.ledger().release_product_purchase(purchase.new.id, now()).await?;
+                return Err(refused);
+            }
+        };
     info!(purchase = %purchase.new.id, product = %product.id, buyer = %purchase.new.buyer, tx = ?settled.transaction(),
         "product purchased");
     let status = if matches!(recorded, Recorded::New(_)) { StatusCode::CREATED } else { StatusCode::OK };

@@ -10,12 +10,12 @@ use clearing_chain::contracts::{BalanceVault, MockUSDC};
 use clearing_testkit::{DEPLOYER, MINTER};
 use clearing_x402::{PaymentRequiredV2, decode_header, encode_header};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{
     balances::{Agent, agent, balance, wait_balance},
     harness::{Answer, DOLLAR, Env, answer},
-    jobs::{provider, service},
+    jobs::{Receiver, provider, service},
 };
 
 /// The market with the keeper every 100 ms, and its background running.
@@ -145,15 +145,36 @@ async fn a_deposit_front_run_in_its_own_batch_is_booked_to_its_payer() {
     assert_eq!(vault_state(&env, authorization.from).await, (U256::from(3_000_000), U256::ZERO), "booked, no surplus");
 }
 
-/// Polls the token until `who` holds `amount`.
+/// Polls the token until `who` holds `amount` (up to a minute: a return is two batches and a keeper round apart,
+/// and the whole suite may be running beside it); on a timeout, says where the recovery stands.
 async fn wait_wallet(env: &Env, who: Address, amount: U256) {
-    for _ in 0..400 {
+    let started = std::time::Instant::now();
+    for _ in 0..1_200 {
         if env.chain.balance(who).await == amount {
+            eprintln!("{who} got its money back after {:?}", started.elapsed());
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("{who} holds {}, never {amount}", env.chain.balance(who).await);
+    let notes: Vec<(i64, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT id, action_id, claim_action_id FROM front_run_payments ORDER BY id")
+            .fetch_all(&env.database.pool())
+            .await
+            .unwrap();
+    let actions: Vec<(i64, String, String, Option<String>)> =
+        sqlx::query_as("SELECT id, kind::text, status::text, failure_reason FROM escrow_actions ORDER BY id")
+            .fetch_all(&env.database.pool())
+            .await
+            .unwrap();
+    let settlements: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT route::text, status::text, failure_reason FROM settlements ORDER BY id")
+            .fetch_all(&env.database.pool())
+            .await
+            .unwrap();
+    panic!(
+        "{who} holds {}, never {amount}; notes {notes:?}; actions {actions:?}; settlements {settlements:?}",
+        env.chain.balance(who).await
+    );
 }
 
 /// A purchase whose payment someone else moved into the escrow first bought nothing, is not answered as bought, and
@@ -271,4 +292,41 @@ async fn a_cancelled_authorization_takes_no_one_elses_surplus() {
     assert_eq!(escrow.surplus(env.chain.token).call().await.unwrap(), U256::from(1_500_000), "the surplus stays");
     let escrow_claimable = escrow.claimable(env.chain.token, authorization.from).call().await.unwrap();
     assert_eq!(escrow_claimable, U256::ZERO, "nothing credited either");
+}
+
+/// A data_api purchase front-run in its batch: its money comes back, and the credit that gives it back is not read as
+/// the purchase's, so its provider is never told it was paid and the job never reads as delivered.
+#[tokio::test]
+async fn a_returned_purchase_is_never_reported_paid() {
+    let env = env("front_run_returned_not_paid").await;
+    let (receiver, url) = Receiver::start().await;
+    let (_, provider_key, _, _) = provider(&env, &url).await;
+    let service = service(&env, &provider_key, "data_api", "0.75").await;
+    let agent = agent(&env, 20 * DOLLAR).await;
+    let path = format!("/v1/services/{service}/purchase");
+    let body = json!({"brief": {"text": "x"}});
+    let asked = env.send(reqwest::Method::POST, &path, None, Some(&body)).await;
+    let required: PaymentRequiredV2 = decode_header(asked.headers["payment-required"].as_bytes()).unwrap();
+    let signed = clearing_testkit::pay(&agent.key, &clearing_client::PaymentRequired::V2(required));
+    let header = encode_header(&signed.payload_v2()).unwrap();
+    let payer = signed.settle_payment().from;
+    let before = env.chain.balance(payer).await;
+    let answered = front_run_in_batch(&env, &path, body, header, &signed.settle_payment()).await;
+    assert_eq!(answered.status, StatusCode::PAYMENT_REQUIRED, "{}", answered.body);
+    wait_wallet(&env, payer, before).await;
+
+    // The reactor (every 500 ms) has seen the return's credit by now; the job it was for reads as unpaid.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let kinds: Vec<Value> = receiver.events().iter().map(|e| e.2["type"].clone()).collect();
+    assert!(!kinds.contains(&json!("payment_released")), "the provider was told it was paid: {kinds:?}");
+    let job: Option<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM market_jobs WHERE payer = $1")
+        .bind(payer.as_slice())
+        .fetch_optional(&env.database.pool())
+        .await
+        .unwrap();
+    if let Some(job) = job {
+        let view = env.get(&format!("/v1/jobs/{job}"), Some(&agent.api_key)).await;
+        assert_ne!(view.body["status"], "verified", "{}", view.body);
+        assert_ne!(view.body["status"], "completed", "{}", view.body);
+    }
 }
