@@ -195,7 +195,7 @@ impl X402Edge {
         let mut response = told.response;
         let version = payment.request.version();
         // Only a payment that settled counts: one whose authorization someone else submitted to the token first is
-        // answered the same way on the wire (nonce used, with the transaction that refused it), and bought nothing.
+        // refused for the same reason (nonce used), and bought nothing.
         if repeat && told.settled_earlier {
             response.success = true;
             response.error_reason = None;
