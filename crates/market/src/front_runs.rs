@@ -14,21 +14,20 @@ use crate::{Market, MarketError, Payment, Result};
 const RECOVERIES_PER_ROUND: u32 = 100;
 
 /// Notes `payment` to `recipient` if `refused` says its nonce is used: if someone else submitted it to the token, the
-/// keeper finds its transfer and recovers it. Anything else refused is left alone.
-pub(crate) async fn note(
-    market: &Market,
-    recipient: FrontRunRecipient,
-    payment: &Payment,
-    refused: &MarketError,
-) -> Result<()> {
+/// keeper finds its transfer and recovers it. Anything else refused is left alone; a note that cannot be written is
+/// logged, and the refusal stands either way.
+pub(crate) async fn note(market: &Market, recipient: FrontRunRecipient, payment: &Payment, refused: &MarketError) {
     if refused.payment_reason() != Some(Reason::NonceAlreadyUsed.as_str()) {
-        return Ok(());
+        return;
     }
-    let Some((payer, nonce, amount)) = market.edge().authorization(payment) else { return Ok(()) };
+    let Some((payer, nonce, amount)) = market.edge().authorization(payment) else { return };
     let (chain_id, token) = (market.edge().chain_id(), market.edge().token());
-    market.ledger().note_front_run(chain_id, recipient, token, payer, nonce, amount).await?;
-    info!(%payer, %nonce, "payment refused on a used nonce: noted, recovered if its transfer reached {recipient:?}");
-    Ok(())
+    match market.ledger().note_front_run(chain_id, recipient, token, payer, nonce, amount).await {
+        Ok(()) => {
+            info!(%payer, %nonce, "payment refused on a used nonce: noted, recovered if its transfer reached {recipient:?}")
+        }
+        Err(e) => warn!(%payer, %nonce, error = %e, "noting a payment refused on a used nonce failed"),
+    }
 }
 
 /// [`crate::X402Edge::settle_keyed`], noting the payment if it is refused because its nonce is used: the queue may
@@ -42,7 +41,7 @@ pub(crate) async fn settle_keyed(
     match market.edge().settle_keyed(payment, route).await {
         Ok(settled) => Ok(settled),
         Err(refused) => {
-            note(market, recipient, payment, &refused).await?;
+            note(market, recipient, payment, &refused).await;
             Err(refused)
         }
     }

@@ -59,10 +59,10 @@ impl FrontRunRecipient {
             }
             Self::Escrow(_) => {
                 "(EXISTS (SELECT 1 FROM escrow_jobs e
-                          WHERE e.chain_id = l.chain_id AND e.escrow = $7 AND e.payer = $8
+                          WHERE e.chain_id = l.chain_id AND e.escrow = $7 AND e.payer = $8 AND e.token = l.address
                             AND e.block_number = l.block_number AND e.tx_hash = l.tx_hash AND e.amount = $9::numeric)
                   OR EXISTS (SELECT 1 FROM escrow_credits e
-                             WHERE e.chain_id = l.chain_id AND e.escrow = $7 AND e.payer = $8
+                             WHERE e.chain_id = l.chain_id AND e.escrow = $7 AND e.payer = $8 AND e.token = l.address
                                AND e.block_number = l.block_number AND e.tx_hash = l.tx_hash
                                AND e.provider_amount + e.fee_amount = $9::numeric))"
             }
@@ -81,10 +81,10 @@ impl FrontRunRecipient {
             Self::Escrow(_) => {
                 "(EXISTS (SELECT 1 FROM escrow_credits e
                           WHERE e.chain_id = f.chain_id AND e.escrow = f.recipient AND e.payer = f.payer
-                            AND e.nonce = f.nonce)
+                            AND e.nonce = f.nonce AND e.token = f.token)
                   OR EXISTS (SELECT 1 FROM escrow_jobs e
                              WHERE e.chain_id = f.chain_id AND e.escrow = f.recipient AND e.payer = f.payer
-                               AND e.salt = f.nonce))"
+                               AND e.token = f.token AND (e.salt = f.nonce OR e.job_id = f.nonce)))"
             }
         }
     }
@@ -167,7 +167,9 @@ impl Ledger {
              FROM settlements s LEFT JOIN settlement_batches b ON b.id = s.batch_id
              WHERE s.chain_id = $1 AND s.asset = $3 AND s.pay_to = $2 AND s.status = 'failed'
                AND s.failure_reason = '{}' AND s.updated_at > now() - interval '1 day'
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT (chain_id, recipient, token, payer, nonce) DO UPDATE
+                 SET from_block = least(front_run_payments.from_block, EXCLUDED.from_block)
+                 WHERE front_run_payments.action_id IS NULL AND EXCLUDED.from_block < front_run_payments.from_block",
             Reason::NonceAlreadyUsed.as_str()
         )))
         .bind(int(chain_id))
@@ -191,11 +193,13 @@ impl Ledger {
         .await?;
         // The least recently tried first, so notes that never pair cannot keep one that does waiting.
         let noted = sqlx::query(
-            "UPDATE front_run_payments SET tried_at = now()
-             WHERE id IN (SELECT id FROM front_run_payments
-                          WHERE chain_id = $1 AND recipient = $2 AND token = $3 AND action_id IS NULL
-                          ORDER BY tried_at NULLS FIRST, id LIMIT $4)
-             RETURNING id, payer, nonce, amount::text AS amount, from_block",
+            "WITH picked AS (
+                 UPDATE front_run_payments SET tried_at = now()
+                 WHERE id IN (SELECT id FROM front_run_payments
+                              WHERE chain_id = $1 AND recipient = $2 AND token = $3 AND action_id IS NULL
+                              ORDER BY tried_at NULLS FIRST, id LIMIT $4)
+                 RETURNING id, payer, nonce, amount::text AS amount, from_block)
+             SELECT * FROM picked ORDER BY id",
         )
         .bind(int(chain_id))
         .bind(to.as_slice())
@@ -208,9 +212,8 @@ impl Ledger {
             "SELECT l.block_hash, l.log_index, l.tx_hash, l.data FROM chain_logs l
              WHERE l.chain_id = $1 AND l.address = $2 AND l.topics[1] = '\\x{}'::bytea
                AND l.topics[2] = $3 AND l.topics[3] = $4
-               AND l.block_number BETWEEN $5 AND least($5 + $10, (SELECT coalesce(max(confirmed_block), -1)
-                                                                  FROM indexer_checkpoints
-                                                                  WHERE indexer = $6 AND chain_id = $1))
+               AND l.block_number BETWEEN $5 AND (SELECT coalesce(max(confirmed_block), -1) FROM indexer_checkpoints
+                                                  WHERE indexer = $6 AND chain_id = $1)
                AND NOT {}
                AND NOT EXISTS (
                    SELECT 1 FROM front_run_payments p
@@ -227,7 +230,8 @@ impl Ledger {
             let from_block: i64 = f.get("from_block")?;
             let (payer, amount, nonce): (Address, U256, B256) =
                 (f.address("payer")?, f.number("amount")?, f.b256("nonce")?);
-            // Oldest first: the money the front-runner moved is the earliest transfer nothing else accounts for.
+            // Oldest first: the money the front-runner moved is the earliest transfer nothing else accounts for. The
+            // scan reads only this payer's transfers into the contract (chain_logs_transfers), however wide the range.
             let candidates = sqlx::query(sqlx::AssertSqlSafe(transfers.clone()))
                 .bind(int(chain_id))
                 .bind(token.as_slice())
@@ -238,7 +242,6 @@ impl Ledger {
                 .bind(to.as_slice())
                 .bind(payer.as_slice())
                 .bind(amount.to_string())
-                .bind(3 * PAIRING_WINDOW_BLOCKS)
                 .fetch_all(&mut *tx)
                 .await?;
             let value = amount.to_be_bytes::<32>();

@@ -114,7 +114,7 @@ pub(crate) async fn settle_deposit(market: &Market, payment: &crate::Payment) ->
         let key = PaymentKey { chain_id: market.edge().chain_id(), asset: market.edge().token(), payer, nonce };
         let queued = market.ledger().settlement(&key).await?.is_some_and(|s| s.payment.route == Route::VaultDeposit);
         if !queued {
-            crate::front_runs::note(market, FrontRunRecipient::Vault(market.vault()?), payment, &refused).await?;
+            crate::front_runs::note(market, FrontRunRecipient::Vault(market.vault()?), payment, &refused).await;
             return Err(refused);
         }
     }

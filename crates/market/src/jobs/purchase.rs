@@ -202,7 +202,7 @@ async fn x402_purchase(
         Err(refused) => match bought_with(market, &payment).await? {
             Some(job) if job.new.service_id == service.id => (job, false),
             _ => {
-                crate::front_runs::note(market, FrontRunRecipient::Escrow(escrow), &payment, &refused).await?;
+                crate::front_runs::note(market, FrontRunRecipient::Escrow(escrow), &payment, &refused).await;
                 return Err(refused);
             }
         },

@@ -183,7 +183,7 @@ pub(super) async fn purchase(
         Err(refused) => match bought_with(&market, &payment).await? {
             Some(purchase) if purchase.new.product_id == product.id => Recorded::Repeat(purchase),
             _ => {
-                crate::front_runs::note(&market, FrontRunRecipient::Escrow(escrow), &payment, &refused).await?;
+                crate::front_runs::note(&market, FrontRunRecipient::Escrow(escrow), &payment, &refused).await;
                 return Err(refused);
             }
         },
