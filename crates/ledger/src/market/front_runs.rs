@@ -19,7 +19,7 @@ use crate::{
     ActionId, EscrowReturn, Ledger, Result, RouteKind, VaultBooking, decode::Fields, encode::int, index::MAIN_INDEXER,
 };
 
-/// Blocks before the indexer's height at which a transfer paired with a newly noted deposit may be: a front-runner
+/// Blocks before the indexer's height at which a transfer paired with a newly noted payment may be: a front-runner
 /// acts on a payment in flight, so an hour of 1-second blocks is generous on every chain Clearing runs on.
 const PAIRING_WINDOW_BLOCKS: i64 = 3_600;
 
@@ -101,7 +101,7 @@ pub struct FrontRunRecovery {
     pub nonce: B256,
     /// Its value.
     pub amount: U256,
-    /// The transaction that moved the money to the vault (the front-runner's).
+    /// The transaction that moved the money to the vault or the escrow (the front-runner's).
     pub transfer_tx: B256,
     /// The queued booking or return.
     pub action: ActionId,
