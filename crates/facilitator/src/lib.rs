@@ -27,4 +27,6 @@ pub use inflight::InFlight;
 pub use metrics::{Histogram, Metrics, Outcomes};
 pub use service::{Facilitator, FacilitatorConfig, SettleSetup};
 pub use settle::{Batcher, PaymentToSettle, SettleConfig, SettleOutcome, SettleResult, Settler};
-pub use verify::{CoalescerConfig, ReadCoalescer, ReadError, Verifier, WalletSignature};
+pub use verify::{
+    CoalescerConfig, ReadCoalescer, ReadError, USED_BY_LOOKBACK_BLOCKS, UsedBy, Verifier, WalletSignature,
+};

@@ -15,14 +15,17 @@ use axum::{
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use clearing_facilitator::{Verifier, WalletSignature, http::SettleService};
+use clearing_facilitator::{
+    UsedBy, Verifier, WalletSignature,
+    http::{RoutedSettle, SettleService},
+};
 use clearing_ledger::Route;
 use clearing_x402::{
     PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequest, Price, SettleResponse, TokenDomain, Usdc, X_PAYMENT,
     X402Version, encode_header, response_header,
 };
 use serde::Serialize;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::{MarketError, Result};
@@ -190,8 +193,54 @@ impl X402Edge {
         self.settle_on(payment, route, true).await
     }
 
+    /// [`X402Edge::settle`], saying also whether a refusal was for a nonce used outside this facilitator's queue:
+    /// someone else's transaction may have carried the payment ([`X402Edge::used_by`]).
+    pub(crate) async fn settle_told(&self, payment: &Payment) -> (Result<Settled>, bool) {
+        let told = self.settle.settle_routed_told(&self.verifier, &payment.request, Route::Transfer).await;
+        let used_elsewhere = told.used_elsewhere;
+        (self.settled(payment, told, false), used_elsewhere)
+    }
+
+    /// The transaction that carried `payment`, by the token's logs, when its nonce is used: the facilitator's own
+    /// or someone else's ([`clearing_facilitator::Verifier::used_by`]). `None` when there is none, or when the chain
+    /// could not be read (logged).
+    pub(crate) async fn used_by(&self, payment: &Payment) -> Option<UsedBy> {
+        match self.verifier.used_by(&payment.request).await {
+            Ok(used) => used,
+            Err(e) => {
+                warn!(error = %e, "market: the token's logs could not be read for a used nonce");
+                None
+            }
+        }
+    }
+
+    /// The answer owed for `payment` carried by `used` (someone else's transaction): settled, in that transaction.
+    /// `None` when the payment does not pass the checks that need no chain.
+    pub(crate) fn carried(&self, payment: &Payment, used: UsedBy) -> Option<Settled> {
+        let signed = self.verifier.precheck(&payment.request).ok()?;
+        let network = payment.request.network().to_owned();
+        let response =
+            SettleResponse::settled(signed.payer, used.transaction, network).with_amount(signed.authorization.value);
+        Some(Settled { payer: signed.payer, response, version: payment.request.version() })
+    }
+
+    /// `payment` as verified by the checks that need no chain (its signature and terms), for a payment whose nonce
+    /// is used and that [`X402Edge::used_by`] found carried.
+    pub(crate) fn signed(&self, payment: &Payment) -> Option<Verified> {
+        let signed = self.verifier.precheck(&payment.request).ok()?;
+        Some(Verified {
+            payer: signed.payer,
+            nonce: signed.authorization.nonce,
+            valid_before: u64::try_from(signed.authorization.valid_before).unwrap_or(u64::MAX),
+        })
+    }
+
     async fn settle_on(&self, payment: &Payment, route: Route, repeat: bool) -> Result<Settled> {
         let told = self.settle.settle_routed_told(&self.verifier, &payment.request, route).await;
+        self.settled(payment, told, repeat)
+    }
+
+    fn settled(&self, payment: &Payment, told: RoutedSettle, repeat: bool) -> Result<Settled> {
         let mut response = told.response;
         let version = payment.request.version();
         // Only a payment that settled counts: one whose authorization someone else submitted to the token first is
@@ -226,6 +275,13 @@ impl X402Edge {
             Some(host) => format!("http://{host}{path}"),
             None => path.to_owned(),
         }
+    }
+}
+
+impl Payment {
+    /// The URL the payment is for.
+    pub fn resource(&self) -> &str {
+        &self.resource
     }
 }
 

@@ -3,12 +3,16 @@
 //! market notes each payment refused on a used nonce, and the keeper recovers it from the chain's evidence
 //! ([`clearing_ledger::Ledger::recover_front_runs`]): a deposit is booked to its payer, a purchase's money is given
 //! back to the payer's wallet.
+//!
+//! A payment to the market's own fee routes (registration, key rotation, a paid job read or download) pays an
+//! account, the fee recipient, so the token's transfer is the whole payment: when someone else's transaction carried
+//! it exactly as signed, the request is served as paid ([`verify_fee`], [`settle_fee`]), once per authorization.
 
-use clearing_ledger::market::FrontRunRecipient;
+use clearing_ledger::market::{CarriedFee, FrontRunRecipient};
 use clearing_x402::Reason;
 use tracing::{info, warn};
 
-use crate::{Market, MarketError, Payment, Result};
+use crate::{Market, MarketError, Payment, Result, Settled, Verified};
 
 /// Payments recovered per contract and keeper round.
 const RECOVERIES_PER_ROUND: u32 = 100;
@@ -44,6 +48,58 @@ pub(crate) async fn settle_keyed(
             note(market, recipient, payment, &refused).await;
             Err(refused)
         }
+    }
+}
+
+/// [`crate::X402Edge::verify`] for a fee route: a payment whose nonce is used passes too when a transaction carried
+/// it exactly as signed (its signature and terms checked, then the token's logs read), so that [`settle_fee`] can
+/// count it. Whose transaction it was is for the settle to find out.
+pub(crate) async fn verify_fee(market: &Market, payment: &Payment) -> Result<Verified> {
+    let edge = market.edge();
+    match edge.verify(payment).await {
+        Err(refused) if refused.payment_reason() == Some(Reason::NonceAlreadyUsed.as_str()) => {
+            match edge.used_by(payment).await.and_then(|_| edge.signed(payment)) {
+                Some(verified) => Ok(verified),
+                None => Err(refused),
+            }
+        }
+        answer => answer,
+    }
+}
+
+/// [`crate::X402Edge::settle`] for a fee route: a payment refused because someone else's transaction used its nonce
+/// counts as paid, in that transaction, when the token's logs show it carried the payment exactly as signed and no
+/// earlier request counted it. A payment this facilitator's queue settled is never counted this way (the queue
+/// answers its repeats), so a payment buys one request, whoever's transaction carried it.
+pub(crate) async fn settle_fee(market: &Market, payment: &Payment) -> Result<Settled> {
+    let edge = market.edge();
+    let (answer, used_elsewhere) = edge.settle_told(payment).await;
+    let refused = match answer {
+        Ok(settled) => return Ok(settled),
+        Err(refused) if used_elsewhere => refused,
+        Err(refused) => return Err(refused),
+    };
+    let Some(used) = edge.used_by(payment).await else { return Err(refused) };
+    let (Some((payer, nonce, amount)), Some(settled)) = (edge.authorization(payment), edge.carried(payment, used))
+    else {
+        return Err(refused);
+    };
+    let fee = CarriedFee {
+        chain_id: edge.chain_id(),
+        token: edge.token(),
+        payer,
+        nonce,
+        pay_to: edge.pay_to(),
+        amount,
+        tx_hash: used.transaction,
+        block_number: used.block,
+        resource: payment.resource().to_owned(),
+    };
+    if market.ledger().count_carried_fee(&fee).await? {
+        info!(%payer, %nonce, tx = %used.transaction, "fee payment carried by someone else's transaction: counted as paid");
+        Ok(settled)
+    } else {
+        Err(refused)
     }
 }
 

@@ -25,6 +25,7 @@ use tracing::info;
 use crate::{
     ApiKey, Authenticated, ErrorCode, JsonBody, Market, MarketError, Result, WebhookSecret,
     body::{nullable, text, texts},
+    front_runs,
     webhook_url::check_webhook_url,
 };
 
@@ -167,11 +168,11 @@ async fn register(
     let profile = NewProfile::check(&market, request)?;
     let edge = market.edge();
     let payment = edge.payment(market.register_price(), &uri, &headers)?;
-    let verified = edge.verify(&payment).await?;
+    let verified = front_runs::verify_fee(&market, &payment).await?;
     if let Some(existing) = market.ledger().participant_by_wallet(verified.payer).await? {
         return Ok(already_registered(&existing));
     }
-    let settled = edge.settle(&payment).await?;
+    let settled = front_runs::settle_fee(&market, &payment).await?;
     let (key, secret) = (ApiKey::generate()?, WebhookSecret::generate()?);
     let new = NewParticipant {
         id: ParticipantId::random(),
@@ -250,7 +251,7 @@ async fn rotate_key(
 ) -> Result<Response> {
     let edge = market.edge();
     let payment = edge.payment(market.rotate_key_price(), &uri, &headers)?;
-    let verified = edge.verify(&payment).await?;
+    let verified = front_runs::verify_fee(&market, &payment).await?;
     // Whose key: the one named, else the presented key's participant, else the paying wallet's own.
     let target = match (request.participant_id, key) {
         (Some(id), _) => Some(market.ledger().participant(id).await?.ok_or_else(|| participant_not_found(id))?),
@@ -269,7 +270,7 @@ async fn rotate_key(
     if participant.wallet != verified.payer {
         return Err(wallet_mismatch(participant.id, verified.payer));
     }
-    let settled = edge.settle(&payment).await?;
+    let settled = front_runs::settle_fee(&market, &payment).await?;
     let key = ApiKey::generate()?;
     let rotated =
         market.ledger().rotate_api_key(participant.id, &key.hash(), key.prefix()).await?.ok_or_else(|| {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use alloy::{
     node_bindings::{Anvil, AnvilInstance},
-    primitives::{Address, B256, U256},
+    primitives::{Address, B256, TxHash, U256},
     providers::{Provider, ext::AnvilApi},
     signers::local::PrivateKeySigner,
 };
@@ -149,13 +149,14 @@ impl Chain {
 
     /// Submits `payment`'s `transferWithAuthorization` to MockUSDC (sent by [`MINTER`]; anyone may), as a
     /// settlement elsewhere would, and waits for it to be mined.
-    pub async fn transfer_with_authorization(&self, payment: &SettlePayment) {
+    pub async fn transfer_with_authorization(&self, payment: &SettlePayment) -> TxHash {
         let usdc = MockUSDC::new(self.token, self.as_account(MINTER));
         let p = payment.clone();
         let call =
             usdc.transferWithAuthorization_0(p.from, p.to, p.value, p.validAfter, p.validBefore, p.nonce, p.signature);
         let receipt = call.send().await.unwrap().get_receipt().await.unwrap();
         assert!(receipt.status(), "transferWithAuthorization of {} reverted", payment.nonce);
+        receipt.transaction_hash
     }
 
     /// Mines `blocks` blocks, with whatever is pending.

@@ -45,11 +45,15 @@ pub struct RoutedSettle {
     pub response: SettleResponse,
     /// The payment settled and an earlier call was told so ([`SettleResult::SettledEarlier`]).
     pub settled_earlier: bool,
+    /// Refused because its nonce is used, and not by this payment in this queue (never queued here, or refused by
+    /// the token when its batch ran): someone else's transaction may have carried it ([`crate::Verifier::used_by`]
+    /// tells, and whether it carried this payment or another under the same nonce).
+    pub used_elsewhere: bool,
 }
 
 impl RoutedSettle {
     const fn answer(response: SettleResponse) -> Self {
-        Self { response, settled_earlier: false }
+        Self { response, settled_earlier: false, used_elsewhere: false }
     }
 }
 
@@ -163,7 +167,11 @@ impl SettleService {
             // forgery on its key included, is refused for its own reason and can never take its `success`.
             Err(rejection) => match self.settler.join(&to_settle).await {
                 Ok(Some(outcome)) => Ok(outcome),
-                Ok(None) => return RoutedSettle::answer(SettleResponse::failed(&rejection, network)),
+                Ok(None) => {
+                    let used_elsewhere = rejection.reason == Reason::NonceAlreadyUsed;
+                    let response = SettleResponse::failed(&rejection, network);
+                    return RoutedSettle { used_elsewhere, ..RoutedSettle::answer(response) };
+                }
                 Err(e) => Err(e),
             },
         };
@@ -182,6 +190,7 @@ impl SettleService {
         debug!(payer = %outcome.payer, nonce = %key.nonce, result = ?outcome.result, "settle answered");
         RoutedSettle {
             settled_earlier: matches!(outcome.result, SettleResult::SettledEarlier { .. }),
+            used_elsewhere: matches!(outcome.result, SettleResult::Failed { reason: Reason::NonceAlreadyUsed, .. }),
             response: response(&outcome),
         }
     }

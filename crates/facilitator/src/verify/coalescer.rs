@@ -99,6 +99,8 @@ struct Cached {
 #[derive(Debug, Clone)]
 pub struct ReadCoalescer {
     requests: mpsc::Sender<(VerifyRead, Reply)>,
+    /// For the rare reads that are not batched (an authorization's use, [`super::used`]).
+    provider: ChainProvider,
     cached: Option<Cached>,
     metrics: Arc<Metrics>,
 }
@@ -117,8 +119,8 @@ impl ReadCoalescer {
                 max_age: interval * MAX_HEAD_AGE_POLLS,
             }
         });
-        tokio::spawn(run(provider, config, metrics.clone(), cached.clone(), receiver));
-        Self { requests, cached, metrics }
+        tokio::spawn(run(provider.clone(), config, metrics.clone(), cached.clone(), receiver));
+        Self { requests, provider, cached, metrics }
     }
 
     /// The chain's answer to `read`: from the current block's answers if they hold it, else batched with whatever
@@ -142,6 +144,11 @@ impl ReadCoalescer {
         let (reply, answer) = oneshot::channel();
         self.requests.send((read, reply)).await.map_err(|_| ReadError::Stopped)?;
         answer.await.map_err(|_| ReadError::Stopped)?
+    }
+
+    /// The chain's RPC, for reads that are not batched.
+    pub(crate) const fn provider(&self) -> &ChainProvider {
+        &self.provider
     }
 
     /// Like [`ReadCoalescer::read`], but the answer reflects every transaction mined before `moment` (the head

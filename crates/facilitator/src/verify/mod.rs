@@ -20,6 +20,7 @@ mod coalescer;
 mod guard;
 mod head;
 mod recoveries;
+mod used;
 
 use std::{
     collections::HashMap,
@@ -36,6 +37,7 @@ use clearing_x402::{
 
 pub use self::coalescer::{BlockAnswer, CoalescerConfig, ReadCoalescer, ReadError};
 use self::recoveries::RecoveryCache;
+pub use self::used::{USED_BY_LOOKBACK_BLOCKS, UsedBy};
 use crate::{Clock, InFlight};
 
 /// Most token domains kept; beyond it new ones are computed per request (a domain costs two hashes).

@@ -43,7 +43,9 @@ pub(crate) use status::status_of;
 
 use self::signed::Signed;
 pub(crate) use self::view::JobView;
-use crate::{Authenticated, ErrorCode, JsonBody, Market, MarketError, Result, balance, schema::check_instance};
+use crate::{
+    Authenticated, ErrorCode, JsonBody, Market, MarketError, Result, balance, front_runs, schema::check_instance,
+};
 
 /// Longest dispute reason, characters.
 const MAX_REASON: usize = 2_000;
@@ -111,7 +113,7 @@ async fn job(
     }
     let edge = market.edge();
     let payment = edge.payment(market.job_read_price(), &uri, &headers)?;
-    let verified = edge.verify(&payment).await?;
+    let verified = front_runs::verify_fee(&market, &payment).await?;
     if verified.payer != job.new.payer {
         return Err(MarketError::refused(
             ErrorCode::WalletMismatch,
@@ -121,7 +123,7 @@ async fn job(
             ),
         ));
     }
-    let settled = edge.settle(&payment).await?;
+    let settled = front_runs::settle_fee(&market, &payment).await?;
     Ok(settled.attach(Json(JobView::of(&market, &job)).into_response()))
 }
 

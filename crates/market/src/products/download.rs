@@ -25,7 +25,7 @@ use tokio_util::io::ReaderStream;
 use tracing::info;
 
 use super::{not_found, parse_id, purchase::PurchaseView};
-use crate::{Authenticated, ErrorCode, Market, MarketError, Result};
+use crate::{Authenticated, ErrorCode, Market, MarketError, Result, front_runs};
 
 /// The header carrying the file's SHA-256 in hex.
 const CONTENT_SHA256: &str = "x-content-sha256";
@@ -47,7 +47,7 @@ pub(super) async fn download(
             let edge = market.edge();
             let price = edge.price(market.config().job_read_price, "Download a product you bought");
             let payment = edge.payment(&price, &uri, &headers)?;
-            let verified = edge.verify(&payment).await?;
+            let verified = front_runs::verify_fee(&market, &payment).await?;
             (owned_by(&market, &product, verified.payer).await?, Some(payment))
         }
     };
@@ -65,7 +65,7 @@ pub(super) async fn download(
         DownloadCount::LimitReached(limit) => return Err(limit_reached(limit)),
     };
     let settled = match payment {
-        Some(payment) => match market.edge().settle(&payment).await {
+        Some(payment) => match front_runs::settle_fee(&market, &payment).await {
             Ok(settled) => Some(settled),
             Err(refused) => {
                 market.ledger().uncount_product_download(purchase.new.id).await?;

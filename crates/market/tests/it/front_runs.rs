@@ -88,7 +88,7 @@ async fn a_deposit_front_run_before_it_arrives_is_booked_to_its_payer_once() {
 /// Sends `header`'s payment to `path` with `body` while automining is off, waits until the relayer's batch is in the
 /// node's pool, then has a front-runner outbid it into the same block with the payment's own authorization, and
 /// returns the answer.
-async fn front_run_in_batch(
+pub(crate) async fn front_run_in_batch(
     env: &Env,
     path: &str,
     body: serde_json::Value,

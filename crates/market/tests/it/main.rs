@@ -6,6 +6,7 @@ mod balance_jobs;
 mod balances;
 mod catalog;
 mod disputes;
+mod front_run_fees;
 mod front_runs;
 mod harness;
 mod hostile;
