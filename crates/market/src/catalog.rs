@@ -65,21 +65,24 @@ async fn catalog(State(market): State<Market>, RawQuery(raw): RawQuery) -> Resul
         Some(body) => body,
         None => {
             let generation = cache.generation();
-            let page = match market.ledger().catalog_by_term(&query).await? {
-                // A one-word relevance search costs its page, as browsing does.
-                Some(page) => page,
-                None => {
-                    // Any other search costs the database in proportion to its matches (two common words: tens of
-                    // milliseconds); at most a few run at once, so a burst of them queues here rather than starving
-                    // browsing and the facilitator's settlements of the shared database.
-                    let _permit = match query.text {
-                        Some(_) => {
-                            Some(cache.searches.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))?)
-                        }
-                        None => None,
-                    };
-                    market.ledger().catalog_scanned(&query).await?
+            // A search costs the database in proportion to its matches (two common words: milliseconds) unless it is
+            // one word ranked by relevance and filtered by nothing else (its page, as browsing); at most a few run at
+            // once, so a burst of them queues here rather than starving browsing and the facilitator's settlements of
+            // the shared database.
+            let filtered = query.category.is_some()
+                || query.service_type.is_some()
+                || query.max_price.is_some()
+                || query.provider.is_some()
+                || query.sort != CatalogSort::Relevance;
+            let _permit = match query.text.as_deref() {
+                Some(text) if filtered || !one_word(text) => {
+                    Some(cache.searches.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))?)
                 }
+                _ => None,
+            };
+            let page = match market.ledger().catalog_by_text(&query).await? {
+                Some(page) => page,
+                None => market.ledger().catalog_scanned(&query).await?,
             };
             let fee = market.fee();
             let answer = CatalogAnswer {
@@ -94,6 +97,13 @@ async fn catalog(State(market): State<Market>, RawQuery(raw): RawQuery) -> Resul
         }
     };
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+}
+
+/// Whether a search text is one word, as far as queuing is concerned: no space, quote or leading minus. PostgreSQL's
+/// parser decides what the text means; this guess only decides whether the search waits for a permit.
+fn one_word(text: &str) -> bool {
+    let text = text.trim();
+    !text.starts_with('-') && !text.contains(|c: char| c.is_whitespace() || c == '"')
 }
 
 /// The query string as a [`CatalogQuery`], or a 400 naming the parameter.

@@ -10,12 +10,13 @@
 //! stopping at `limit`, and only those rows are then read whole (a deferred join); relevance is `ts_rank_cd` over the
 //! weighted search vector, so it costs one rank per matching row. The count is a separate statement over the same
 //! filters, with no order and no join unless the provider is named by wallet: a window `count(*) OVER ()` would make
-//! every page read and rank every match before its `LIMIT`. Filtered by category and tier alone (browsing, the common
-//! case), the count is a sum over a few rows of `market_catalog_counts`, which a trigger keeps exact.
+//! every page read and rank every match before its `LIMIT`. Filtered by category, tier and price ceiling alone
+//! (browsing, the common case), the count is a sum over a few rows of kept counts (`market_catalog_counts`, and by price
+//! bucket `market_catalog_price_counts`), which triggers keep exact.
 //!
-//! A search of one word ranked by relevance and filtered by nothing else does not come here: its page and total are
-//! read from the kept term index ([`super::search_terms`]), since ranking and counting every match of a common word
-//! cost hundreds of milliseconds. Everything else (more words, another sort, a filter beside the text) is built here.
+//! A search ranked by relevance and filtered by nothing else does not come here: one call answers it
+//! ([`super::search_terms`]; a one-word search from the kept term index, since ranking and counting every match of a
+//! common word cost hundreds of milliseconds). Everything else (another sort, a filter beside the text) is built here.
 
 use alloy::primitives::Address;
 use clearing_x402::Usdc;
@@ -95,9 +96,10 @@ struct Filters<'a> {
     binds: Vec<Bind<'a>>,
     /// The bind number of the search text, when there is one (parsed once as `q`).
     text: Option<usize>,
-    /// The bind numbers of the category and the tier, when filtered by them.
+    /// The bind numbers of the category, the tier and the price ceiling, when filtered by them.
     category: Option<usize>,
     service_type: Option<usize>,
+    max_price: Option<usize>,
 }
 
 impl<'a> Filters<'a> {
@@ -109,6 +111,7 @@ impl<'a> Filters<'a> {
             text: None,
             category: None,
             service_type: None,
+            max_price: None,
         };
         if matches!(query.provider, Some(ProviderFilter::Wallet(_))) {
             filters.from.push_str(" JOIN market_participants p ON p.id = s.provider_id");
@@ -134,6 +137,7 @@ impl<'a> Filters<'a> {
         if let Some(max_price) = query.max_price {
             // Above any stored price (10^15 at most), a bound is no bound.
             let n = filters.bind(Bind::Int(i64::try_from(max_price.atomic()).unwrap_or(i64::MAX)));
+            filters.max_price = Some(n);
             filters.conditions.push(format!("s.price <= ${n}"));
         }
         match &query.provider {
@@ -159,22 +163,37 @@ impl<'a> Filters<'a> {
         format!("FROM {} WHERE {}", self.from, self.conditions.join(" AND "))
     }
 
-    /// The kept count of these filters as a scalar subquery, when they are ones it answers (category and tier, or
-    /// nothing): browsing, the common case.
+    /// The kept count of these filters as an SQL expression, when they are ones it answers (category, tier and price
+    /// ceiling, or nothing): browsing, the common case. Under a ceiling, the kept price buckets at or under the
+    /// largest round price not above it (`migrations/0026_market_catalog_price_counts.sql`), plus the listings
+    /// between that price and the ceiling, counted from the index by price (none for a round ceiling).
     fn kept_total(&self, query: &CatalogQuery) -> Option<String> {
-        if query.text.is_some() || query.max_price.is_some() || query.provider.is_some() {
+        if query.text.is_some() || query.provider.is_some() {
             return None;
         }
-        let mut conditions = vec!["true".to_owned()];
+        let mut kept = vec!["true".to_owned()];
+        let mut between = vec!["s.status = 'active'".to_owned(), "s.deleted_at IS NULL".to_owned()];
         if let Some(n) = self.category {
-            conditions.push(format!("c.category = ${n}"));
+            kept.push(format!("c.category = ${n}"));
+            between.push(format!("s.category = ${n}"));
         }
         if let Some(n) = self.service_type {
-            conditions.push(format!("c.service_type = ${n}"));
+            kept.push(format!("c.service_type = ${n}"));
+            between.push(format!("s.service_type = ${n}"));
         }
+        let Some(n) = self.max_price else {
+            return Some(format!(
+                "(SELECT coalesce(sum(c.listed), 0)::bigint FROM market_catalog_counts c WHERE {})",
+                kept.join(" AND ")
+            ));
+        };
+        kept.push(format!("c.price_bucket <= market_price_floor(${n})"));
+        between.push(format!("s.price <= ${n} AND s.price > market_price_floor(${n})"));
         Some(format!(
-            "(SELECT coalesce(sum(c.listed), 0)::bigint FROM market_catalog_counts c WHERE {})",
-            conditions.join(" AND ")
+            "((SELECT coalesce(sum(c.listed), 0)::bigint FROM market_catalog_price_counts c WHERE {})
+              + (SELECT count(*) FROM market_services s WHERE {}))",
+            kept.join(" AND "),
+            between.join(" AND ")
         ))
     }
 
@@ -223,17 +242,17 @@ impl<'a> Filters<'a> {
 }
 
 impl Ledger {
-    /// One page of the catalog for `query` and how many services match it: a one-word relevance search from the
-    /// kept term index ([`Ledger::catalog_by_term`]), anything else by [`Ledger::catalog_scanned`].
+    /// One page of the catalog for `query` and how many services match it: a relevance search filtered by nothing
+    /// else in one call ([`Ledger::catalog_by_text`]), anything else by [`Ledger::catalog_scanned`].
     pub async fn catalog(&self, query: &CatalogQuery) -> Result<CatalogPage> {
-        match self.catalog_by_term(query).await? {
+        match self.catalog_by_text(query).await? {
             Some(page) => Ok(page),
             None => self.catalog_scanned(query).await,
         }
     }
 
     /// One page of the catalog for `query` and how many services match it, from the services' own indexes: a search
-    /// ranks and counts every match. Browsing (filtered by category and tier at most) is one statement, the kept
+    /// ranks and counts every match. Browsing (filtered by category, tier and price at most) is one statement, the kept
     /// count a column of the page; otherwise the page and the count run at once on two connections.
     pub async fn catalog_scanned(&self, query: &CatalogQuery) -> Result<CatalogPage> {
         let filters = Filters::of(query);
@@ -260,22 +279,14 @@ impl Ledger {
         rows.iter().map(service_from_row).collect()
     }
 
-    /// How many services match `query`'s filters (its sort and page aside). Filtered by nothing but category and
-    /// tier, it is read from `market_catalog_counts` (kept exact by a trigger), not counted.
+    /// How many services match `query`'s filters (its sort and page aside). Filtered by nothing but category, tier
+    /// and price ceiling, it is read from kept counts (exact: a trigger keeps them), not counted.
     pub async fn catalog_count(&self, query: &CatalogQuery) -> Result<u64> {
-        if query.text.is_none() && query.max_price.is_none() && query.provider.is_none() {
-            let row = sqlx::query(
-                "SELECT coalesce(sum(listed), 0)::bigint AS total FROM market_catalog_counts
-                 WHERE ($1::text IS NULL OR category = $1) AND ($2::text IS NULL OR service_type = $2)",
-            )
-            .bind(query.category.as_deref())
-            .bind(query.service_type.map(ServiceType::as_str))
-            .fetch_one(&self.pool)
-            .await?;
-            return Fields::of("market_catalog_counts", &row).u64("total");
-        }
         let filters = Filters::of(query);
-        let sql = format!("SELECT count(*) AS total {}", filters.clause());
+        let sql = match filters.kept_total(query) {
+            Some(total) => format!("SELECT {total} AS total"),
+            None => format!("SELECT count(*) AS total {}", filters.clause()),
+        };
         let row = filters.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?;
         Fields::of("market_services", &row).u64("total")
     }

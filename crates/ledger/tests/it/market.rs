@@ -137,7 +137,7 @@ async fn only_the_owner_writes_a_service_and_a_delete_keeps_the_row(pool: PgPool
 
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn the_kept_counts_equal_counting_after_every_kind_of_write(pool: PgPool) {
-    let ledger = Ledger::from_pool(pool);
+    let ledger = Ledger::from_pool(pool.clone());
     let (a, b) = (provider(&ledger, 1).await, provider(&ledger, 2).await);
     let mut ids = Vec::new();
     for (i, category) in ["seo", "data", "seo", "design", "data", "seo", "legal", "seo"].iter().enumerate() {
@@ -186,23 +186,41 @@ async fn the_kept_counts_equal_counting_after_every_kind_of_write(pool: PgPool) 
         assert!(matches!(ledger.delete_service(id, owner).await.unwrap(), OwnedWrite::Done(())));
     }
 
-    // Every filter the kept counts answer, against counting the page itself (limit 100 holds them all).
+    // Every filter the kept counts answer, against counting the page itself (limit 100 holds them all): prices are
+    // 1 and 2,000 to 8,000, so the ceilings fall on bucket bounds (1,000, 2,000, 5,000), between them, below and above.
+    let ceilings = [None, Some(0), Some(1), Some(999), Some(1_000), Some(2_000), Some(2_500), Some(5_000), Some(7_999)];
     for category in [None, Some("seo"), Some("data"), Some("new"), Some("x"), Some("none")] {
         for service_type in [None, Some(ServiceType::DataApi), Some(ServiceType::HumanService)] {
-            let q = CatalogQuery { category: category.map(String::from), service_type, ..query() };
-            let listed = ledger.catalog_page(&q).await.unwrap().len() as u64;
-            assert_eq!(ledger.catalog_count(&q).await.unwrap(), listed, "{category:?} {service_type:?}");
-            let page = ledger.catalog(&q).await.unwrap();
-            assert_eq!((page.total, page.entries.len() as u64), (listed, listed), "{category:?} {service_type:?}");
-            // Past the end the page is empty and still counts.
-            let past = ledger.catalog(&CatalogQuery { offset: 50, ..q.clone() }).await.unwrap();
-            assert_eq!((past.total, past.entries.len()), (listed, 0), "{category:?} {service_type:?}");
+            for ceiling in ceilings.into_iter().chain([Some(1_000_000_000_000_000)]) {
+                let max_price = ceiling.map(Usdc::from_atomic);
+                let q = CatalogQuery { category: category.map(String::from), service_type, max_price, ..query() };
+                let case = format!("{category:?} {service_type:?} {ceiling:?}");
+                let listed = ledger.catalog_page(&q).await.unwrap().len() as u64;
+                assert_eq!(ledger.catalog_count(&q).await.unwrap(), listed, "{case}");
+                let page = ledger.catalog(&q).await.unwrap();
+                assert_eq!((page.total, page.entries.len() as u64), (listed, listed), "{case}");
+                // Past the end the page is empty and still counts.
+                let past = ledger.catalog(&CatalogQuery { offset: 50, ..q.clone() }).await.unwrap();
+                assert_eq!((past.total, past.entries.len()), (listed, 0), "{case}");
+            }
         }
     }
+    // The kept price buckets equal recounting them.
+    let differ: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (
+             SELECT service_type, category, price_bucket, listed FROM market_catalog_price_counts WHERE listed > 0
+             EXCEPT
+             SELECT service_type, category, market_price_bucket(price), count(*) FROM market_services
+             WHERE status = 'active' AND deleted_at IS NULL GROUP BY 1, 2, 3) d",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(differ, 0, "kept price buckets differ from the listings");
     // And the ones it does not, counted.
     let q = CatalogQuery { provider: Some(ProviderFilter::Wallet(Address::repeat_byte(1))), ..query() };
     assert_eq!(ledger.catalog_count(&q).await.unwrap(), ledger.catalog_page(&q).await.unwrap().len() as u64);
-    let q = CatalogQuery { max_price: Some(Usdc::from_atomic(3_000)), ..query() };
+    let q = CatalogQuery { text: Some("seo".into()), max_price: Some(Usdc::from_atomic(3_000)), ..query() };
     assert_eq!(ledger.catalog_count(&q).await.unwrap(), ledger.catalog_page(&q).await.unwrap().len() as u64);
     assert_eq!(ledger.catalog(&q).await.unwrap().total, ledger.catalog_count(&q).await.unwrap());
     assert_eq!(ledger.catalog_count(&query()).await.unwrap(), 6, "8 listed, 2 deleted (one hidden before)");

@@ -26,6 +26,7 @@ async fn the_schema_has_the_tables_the_engine_needs(pool: PgPool) {
         "chain_logs",
         "indexer_checkpoints",
         "market_catalog_counts",
+        "market_catalog_price_counts",
         "market_participants",
         "market_search_term_counts",
         "market_search_terms",
