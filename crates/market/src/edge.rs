@@ -193,12 +193,12 @@ impl X402Edge {
         self.settle_on(payment, route, true).await
     }
 
-    /// [`X402Edge::settle`], saying also whether a refusal was for a nonce used outside this facilitator's queue:
-    /// someone else's transaction may have carried the payment ([`X402Edge::used_by`]).
+    /// [`X402Edge::settle`], saying also whether this request queued the payment and its batch then found the nonce
+    /// used by another transaction, which may have carried the payment ([`X402Edge::used_by`]).
     pub(crate) async fn settle_told(&self, payment: &Payment) -> (Result<Settled>, bool) {
         let told = self.settle.settle_routed_told(&self.verifier, &payment.request, Route::Transfer).await;
-        let used_elsewhere = told.used_elsewhere;
-        (self.settled(payment, told, false), used_elsewhere)
+        let front_run = told.front_run_after_queued;
+        (self.settled(payment, told, false), front_run)
     }
 
     /// The transaction that carried `payment`, by the token's logs, when its nonce is used: the facilitator's own
@@ -222,17 +222,6 @@ impl X402Edge {
         let response =
             SettleResponse::settled(signed.payer, used.transaction, network).with_amount(signed.authorization.value);
         Some(Settled { payer: signed.payer, response, version: payment.request.version() })
-    }
-
-    /// `payment` as verified by the checks that need no chain (its signature and terms), for a payment whose nonce
-    /// is used and that [`X402Edge::used_by`] found carried.
-    pub(crate) fn signed(&self, payment: &Payment) -> Option<Verified> {
-        let signed = self.verifier.precheck(&payment.request).ok()?;
-        Some(Verified {
-            payer: signed.payer,
-            nonce: signed.authorization.nonce,
-            valid_before: u64::try_from(signed.authorization.valid_before).unwrap_or(u64::MAX),
-        })
     }
 
     async fn settle_on(&self, payment: &Payment, route: Route, repeat: bool) -> Result<Settled> {

@@ -6,13 +6,13 @@
 //!
 //! A payment to the market's own fee routes (registration, key rotation, a paid job read or download) pays an
 //! account, the fee recipient, so the token's transfer is the whole payment: when someone else's transaction carried
-//! it exactly as signed, the request is served as paid ([`verify_fee`], [`settle_fee`]), once per authorization.
+//! it exactly as signed while the request that queued it waited, that request is served as paid ([`settle_fee`]).
 
 use clearing_ledger::market::{CarriedFee, FrontRunRecipient};
 use clearing_x402::Reason;
 use tracing::{info, warn};
 
-use crate::{Market, MarketError, Payment, Result, Settled, Verified};
+use crate::{Market, MarketError, Payment, Result, Settled};
 
 /// Payments recovered per contract and keeper round.
 const RECOVERIES_PER_ROUND: u32 = 100;
@@ -51,32 +51,18 @@ pub(crate) async fn settle_keyed(
     }
 }
 
-/// [`crate::X402Edge::verify`] for a fee route: a payment whose nonce is used passes too when a transaction carried
-/// it exactly as signed (its signature and terms checked, then the token's logs read), so that [`settle_fee`] can
-/// count it. Whose transaction it was is for the settle to find out.
-pub(crate) async fn verify_fee(market: &Market, payment: &Payment) -> Result<Verified> {
-    let edge = market.edge();
-    match edge.verify(payment).await {
-        Err(refused) if refused.payment_reason() == Some(Reason::NonceAlreadyUsed.as_str()) => {
-            match edge.used_by(payment).await.and_then(|_| edge.signed(payment)) {
-                Some(verified) => Ok(verified),
-                None => Err(refused),
-            }
-        }
-        answer => answer,
-    }
-}
-
-/// [`crate::X402Edge::settle`] for a fee route: a payment refused because someone else's transaction used its nonce
-/// counts as paid, in that transaction, when the token's logs show it carried the payment exactly as signed and no
-/// earlier request counted it. A payment this facilitator's queue settled is never counted this way (the queue
-/// answers its repeats), so a payment buys one request, whoever's transaction carried it.
+/// [`crate::X402Edge::settle`] for a fee route: a payment this request queued, whose batch then found its nonce used
+/// by someone else's transaction, counts as paid in that transaction when the token's logs show it carried the payment
+/// exactly as signed. Only the request that queued it: once the authorization is on chain anyone can rebuild the
+/// payment's header, and a registration, a key or a buyer's job must not go to them. A payment someone front-ran
+/// before it reached the market, or presented again, is refused (its money stays with the fee recipient). Counted
+/// once per authorization, and never a payment this facilitator's queue settled.
 pub(crate) async fn settle_fee(market: &Market, payment: &Payment) -> Result<Settled> {
     let edge = market.edge();
-    let (answer, used_elsewhere) = edge.settle_told(payment).await;
+    let (answer, front_run) = edge.settle_told(payment).await;
     let refused = match answer {
         Ok(settled) => return Ok(settled),
-        Err(refused) if used_elsewhere => refused,
+        Err(refused) if front_run => refused,
         Err(refused) => return Err(refused),
     };
     let Some(used) = edge.used_by(payment).await else { return Err(refused) };

@@ -168,7 +168,7 @@ async fn register(
     let profile = NewProfile::check(&market, request)?;
     let edge = market.edge();
     let payment = edge.payment(market.register_price(), &uri, &headers)?;
-    let verified = front_runs::verify_fee(&market, &payment).await?;
+    let verified = edge.verify(&payment).await?;
     if let Some(existing) = market.ledger().participant_by_wallet(verified.payer).await? {
         return Ok(already_registered(&existing));
     }
@@ -251,7 +251,7 @@ async fn rotate_key(
 ) -> Result<Response> {
     let edge = market.edge();
     let payment = edge.payment(market.rotate_key_price(), &uri, &headers)?;
-    let verified = front_runs::verify_fee(&market, &payment).await?;
+    let verified = edge.verify(&payment).await?;
     // Whose key: the one named, else the presented key's participant, else the paying wallet's own.
     let target = match (request.participant_id, key) {
         (Some(id), _) => Some(market.ledger().participant(id).await?.ok_or_else(|| participant_not_found(id))?),

@@ -45,15 +45,16 @@ pub struct RoutedSettle {
     pub response: SettleResponse,
     /// The payment settled and an earlier call was told so ([`SettleResult::SettledEarlier`]).
     pub settled_earlier: bool,
-    /// Refused because its nonce is used, and not by this payment in this queue (never queued here, or refused by
-    /// the token when its batch ran): someone else's transaction may have carried it ([`crate::Verifier::used_by`]
-    /// tells, and whether it carried this payment or another under the same nonce).
-    pub used_elsewhere: bool,
+    /// This call queued the payment and its batch found the nonce used by another transaction: that transaction may
+    /// have carried it ([`crate::Verifier::used_by`] tells, and whether it carried this payment or another under the
+    /// same nonce). Only the call that queued a payment is told, never one that found it queued or used: once a
+    /// payment's authorization is on chain anyone can rebuild its header, and what it buys must not go to them.
+    pub front_run_after_queued: bool,
 }
 
 impl RoutedSettle {
     const fn answer(response: SettleResponse) -> Self {
-        Self { response, settled_earlier: false, used_elsewhere: false }
+        Self { response, settled_earlier: false, front_run_after_queued: false }
     }
 }
 
@@ -157,21 +158,21 @@ impl SettleService {
             network: network.clone(),
             route,
         };
+        let mut queued_here = false;
         let outcome = match verifier.verify(request).await {
             Ok(_) => {
                 self.inflight.add(key.chain_id, asset, key.payer, key.nonce, to_settle.value);
-                self.settler.settle(&to_settle).await
+                self.settler.settle_queued(&to_settle).await.map(|(outcome, queued)| {
+                    queued_here = queued;
+                    outcome
+                })
             }
             // It may be a repeat of a queued payment whose nonce that very payment has used since. It shares that
             // payment's outcome only if it is that payment (same terms and signature bytes): anything else, a
             // forgery on its key included, is refused for its own reason and can never take its `success`.
             Err(rejection) => match self.settler.join(&to_settle).await {
                 Ok(Some(outcome)) => Ok(outcome),
-                Ok(None) => {
-                    let used_elsewhere = rejection.reason == Reason::NonceAlreadyUsed;
-                    let response = SettleResponse::failed(&rejection, network);
-                    return RoutedSettle { used_elsewhere, ..RoutedSettle::answer(response) };
-                }
+                Ok(None) => return RoutedSettle::answer(SettleResponse::failed(&rejection, network)),
                 Err(e) => Err(e),
             },
         };
@@ -190,7 +191,8 @@ impl SettleService {
         debug!(payer = %outcome.payer, nonce = %key.nonce, result = ?outcome.result, "settle answered");
         RoutedSettle {
             settled_earlier: matches!(outcome.result, SettleResult::SettledEarlier { .. }),
-            used_elsewhere: matches!(outcome.result, SettleResult::Failed { reason: Reason::NonceAlreadyUsed, .. }),
+            front_run_after_queued: queued_here
+                && matches!(outcome.result, SettleResult::Failed { reason: Reason::NonceAlreadyUsed, .. }),
             response: response(&outcome),
         }
     }

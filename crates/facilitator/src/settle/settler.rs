@@ -153,17 +153,22 @@ impl Settler {
     /// A payment whose key is queued for another payment (other terms or signature bytes) is answered
     /// [`SettleResult::NonceTaken`] and never shares that payment's outcome.
     pub async fn settle(&self, payment: &PaymentToSettle) -> Result<SettleOutcome> {
+        Ok(self.settle_queued(payment).await?.0)
+    }
+
+    /// [`Settler::settle`], saying also whether this call queued the payment (rather than finding it queued).
+    pub async fn settle_queued(&self, payment: &PaymentToSettle) -> Result<(SettleOutcome, bool)> {
         let deadline = Instant::now() + self.config.settle_timeout();
         let (row, inserted) = self.ledger.enqueue_settlement(&payment.to_new_settlement()).await?;
         if inserted {
             info!(payer = %payment.payer, nonce = %payment.nonce, id = %row.id, "settlement queued");
         } else if !payment.is_queued_as(&row.payment) {
             info!(payer = %payment.payer, nonce = %payment.nonce, id = %row.id, "nonce taken by another payment");
-            return Ok(outcome(payment, SettleResult::NonceTaken));
+            return Ok((outcome(payment, SettleResult::NonceTaken), false));
         } else {
             debug!(payer = %payment.payer, nonce = %payment.nonce, id = %row.id, status = ?row.status, "settlement already queued");
         }
-        self.wait(payment, row, deadline).await
+        Ok((self.wait(payment, row, deadline).await?, inserted))
     }
 
     /// Waits for the queued settlement of exactly `payment`, never queueing it: `None` when nothing is queued under

@@ -5,11 +5,17 @@
 //! count such a payment as paid, once, from this evidence ([`Verifier::used_by`]).
 //!
 //! The evidence is the token's own logs in one successful transaction: `AuthorizationUsed(payer, nonce)` (emitted
-//! only when an authorization with that nonce moved money; a cancel emits `AuthorizationCanceled`), and next to it
-//! `Transfer(payer, payTo, value)`. A payer may sign two authorizations with one nonce; the adjacent transfer says
-//! which one the token executed, so a payment that was not the one carried is never counted.
+//! only when an authorization with that nonce moved money; a cancel emits `AuthorizationCanceled`), and as the very
+//! next log `Transfer(payer, payTo, value)`, which the token emits right after it. A payer may sign two authorizations
+//! with one nonce; that transfer says which one the token executed, so a payment that was not the one carried is never
+//! counted, and one transfer never vouches for two authorizations.
 
-use alloy::{primitives::TxHash, providers::Provider, rpc::types::Filter, sol_types::SolEvent};
+use alloy::{
+    primitives::{Address, TxHash},
+    providers::Provider,
+    rpc::types::{Filter, Log},
+    sol_types::SolEvent,
+};
 use clearing_x402::{PaymentRequest, SignatureCheck};
 
 use super::{
@@ -73,18 +79,60 @@ impl Verifier {
             if !receipt.status() {
                 continue;
             }
-            let carried = receipt.inner.logs().iter().any(|log| {
-                let adjacent = log.log_index.is_some_and(|i| i.abs_diff(index) == 1);
-                adjacent
-                    && log.address() == token
-                    && log.topic0() == Some(&Transfer::SIGNATURE_HASH)
-                    && Transfer::decode_log_data(&log.inner.data)
-                        .is_ok_and(|t| t.from == payer && t.to == authorization.to && t.value == authorization.value)
-            });
-            if carried {
+            let expected = Transfer { from: payer, to: authorization.to, value: authorization.value };
+            if carried(receipt.inner.logs(), index, token, &expected) {
                 return Ok(Some(UsedBy { transaction, block }));
             }
         }
         Ok(None)
+    }
+}
+
+/// Whether `logs` (one transaction's) hold `expected`, emitted by `token` as the log right after the
+/// `AuthorizationUsed` at `used_index`: the token emits the transfer right after marking the authorization used
+/// (FiatToken v2.2's `_markAuthorizationAsUsed`, then `_transfer`), so any other transfer belongs to something else.
+fn carried(logs: &[Log], used_index: u64, token: Address, expected: &Transfer) -> bool {
+    logs.iter().any(|log| {
+        log.log_index == Some(used_index + 1)
+            && log.address() == token
+            && log.topic0() == Some(&Transfer::SIGNATURE_HASH)
+            && Transfer::decode_log_data(&log.inner.data)
+                .is_ok_and(|t| t.from == expected.from && t.to == expected.to && t.value == expected.value)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{Address, B256, LogData, U256};
+
+    use super::*;
+
+    fn log(index: u64, address: Address, data: LogData) -> Log {
+        Log { inner: alloy::primitives::Log { address, data }, log_index: Some(index), ..Log::default() }
+    }
+
+    #[test]
+    fn only_the_transfer_right_after_the_authorization_carries_it() {
+        let (token, payer, fee) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let to_fee = Transfer { from: payer, to: fee, value: U256::from(10_000) };
+        let to_self = Transfer { from: payer, to: payer, value: U256::ZERO };
+        let used =
+            |nonce: u8| AuthorizationUsed { authorizer: payer, nonce: B256::repeat_byte(nonce) }.encode_log_data();
+        // One transaction carrying two authorizations: N1 paid the fee, N2 paid the payer itself.
+        let logs = vec![
+            log(4, token, used(1)),
+            log(5, token, to_fee.encode_log_data()),
+            log(6, token, used(2)),
+            log(7, token, to_self.encode_log_data()),
+        ];
+        assert!(carried(&logs, 4, token, &to_fee), "N1 carried the fee");
+        // A payment to the fee recipient signed under N2 was not carried: the transfer before N2's log is N1's.
+        assert!(!carried(&logs, 6, token, &to_fee));
+        assert!(carried(&logs, 6, token, &to_self));
+        // Another contract's log, or other terms, never count.
+        let elsewhere = vec![log(4, token, used(1)), log(5, Address::repeat_byte(9), to_fee.encode_log_data())];
+        assert!(!carried(&elsewhere, 4, token, &to_fee));
+        let more = Transfer { value: U256::from(20_000), ..to_fee.clone() };
+        assert!(!carried(&logs, 4, token, &more));
     }
 }

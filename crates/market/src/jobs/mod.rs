@@ -113,7 +113,7 @@ async fn job(
     }
     let edge = market.edge();
     let payment = edge.payment(market.job_read_price(), &uri, &headers)?;
-    let verified = front_runs::verify_fee(&market, &payment).await?;
+    let verified = edge.verify(&payment).await?;
     if verified.payer != job.new.payer {
         return Err(MarketError::refused(
             ErrorCode::WalletMismatch,

@@ -47,7 +47,7 @@ pub(super) async fn download(
             let edge = market.edge();
             let price = edge.price(market.config().job_read_price, "Download a product you bought");
             let payment = edge.payment(&price, &uri, &headers)?;
-            let verified = front_runs::verify_fee(&market, &payment).await?;
+            let verified = edge.verify(&payment).await?;
             (owned_by(&market, &product, verified.payer).await?, Some(payment))
         }
     };

@@ -1,7 +1,9 @@
-//! A payment to the market's own fee routes someone front-ran: whoever sees an agent's x402 payment in flight submits
-//! its authorization straight to the token. The fee recipient is an account, so that transfer is the whole payment:
-//! the request is served as paid, in the front-runner's transaction, once; a payment the token never carried to the
-//! fee recipient as signed is never counted.
+//! A payment to the market's own fee routes someone front-ran: whoever sees an agent's x402 payment in flight (the
+//! relayer's batch in the mempool) submits its authorization straight to the token. The fee recipient is an account,
+//! so that transfer is the whole payment: the request that queued it is served as paid, in the front-runner's
+//! transaction, once. Nobody else is, though anyone can rebuild the payment from the chain: not a racer with the same
+//! header, not a later request, not a payment front-run before it arrived; and a payment the token never carried to
+//! the fee recipient as signed is never counted.
 
 use alloy::{
     primitives::{Address, B256, U256},
@@ -14,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{
-    front_runs::front_run_in_batch,
+    front_runs::front_run_in_batch_raced,
     harness::{Answer, DOLLAR, Env, FEE_RECIPIENT, answer, json},
 };
 
@@ -72,37 +74,32 @@ fn nonce() -> B256 {
 }
 
 #[tokio::test]
-async fn a_registration_front_run_before_it_arrives_is_served_once_in_the_front_runners_transaction() {
+async fn a_registration_front_run_before_it_arrives_registers_nobody() {
     let env = Env::start("fee_front_run_register").await;
     let (key, _) = env.payer(DOLLAR).await;
     let asked = required(&env, "/v1/register", &agent_body(), None).await;
     let payment = signed(&key, &asked, nonce(), None);
 
-    let front_run = env.chain.transfer_with_authorization(&payment.settle_payment()).await;
+    env.chain.transfer_with_authorization(&payment.settle_payment()).await;
     env.facilitator.verifier.sync().await.unwrap();
-    let registered = post(&env, "/v1/register", &agent_body(), &payment, None).await;
+    // Whoever presents it now (the payer, or anyone who rebuilt it from the chain) cannot be told apart.
+    let refused = post(&env, "/v1/register", &agent_body(), &payment, None).await;
 
-    assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.body);
-    assert!(registered.body["api_key"].as_str().is_some_and(|k| k.starts_with("clr_")), "{}", registered.body);
-    assert_eq!(registered.body["wallet"], key.address().to_checksum(None));
-    let settled = settlement(&registered);
-    assert!(settled.success, "{settled:?}");
-    assert_eq!(settled.transaction, Some(front_run), "the payment moved in the front-runner's transaction");
-    assert_eq!(env.chain.balance(FEE_RECIPIENT).await, U256::from(REGISTER_PRICE));
-
-    // Sent again, it buys nothing more: the wallet's participant, no key, nothing charged.
-    let again = post(&env, "/v1/register", &agent_body(), &payment, None).await;
-    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
-    assert_eq!(again.body["created"], false);
-    assert!(again.body.get("api_key").is_none(), "{}", again.body);
+    assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED, "{}", refused.body);
+    assert_eq!(refused.body["error"], "invalid_exact_evm_nonce_already_used", "{}", refused.body);
     let participants: i64 =
         sqlx::query_scalar("SELECT count(*) FROM market_participants").fetch_one(&env.database.pool()).await.unwrap();
-    assert_eq!(participants, 1);
-    assert_eq!(env.chain.balance(FEE_RECIPIENT).await, U256::from(REGISTER_PRICE), "paid once");
+    assert_eq!(participants, 0);
+    let counted: i64 = sqlx::query_scalar("SELECT count(*) FROM front_run_fee_payments")
+        .fetch_one(&env.database.pool())
+        .await
+        .unwrap();
+    assert_eq!(counted, 0);
+    assert_eq!(env.chain.balance(FEE_RECIPIENT).await, U256::from(REGISTER_PRICE), "the front-run paid the fee");
 }
 
 #[tokio::test]
-async fn a_key_rotation_front_run_in_its_own_batch_rotates_once_and_its_replay_is_refused() {
+async fn a_key_rotation_front_run_in_its_own_batch_rotates_once_for_the_request_that_sent_it() {
     let env = Env::start("fee_front_run_rotate").await;
     let (key, payer) = env.payer(DOLLAR).await;
     let registered = env.register(&payer, agent_body()).await;
@@ -118,9 +115,16 @@ async fn a_key_rotation_front_run_in_its_own_batch_rotates_once_and_its_replay_i
     let payment = signed(&key, &asked, nonce(), None);
     let header = encode_header(&payment.payload_v2()).unwrap();
 
-    let rotated = front_run_in_batch(&env, path, json!({}), header, &payment.settle_payment()).await;
+    // Whoever reads the authorization in the mempool sends the same payment too, with no key: it would rotate the
+    // wallet's key and hand the new one to the sender.
+    let racer = Some((path, json!({})));
+    let (rotated, raced) =
+        front_run_in_batch_raced(&env, (path, json!({})), header, &payment.settle_payment(), racer).await;
 
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let raced = raced.unwrap();
+    assert_eq!(raced.status, StatusCode::PAYMENT_REQUIRED, "the racer gets nothing: {}", raced.body);
+    assert!(raced.body.get("api_key").is_none(), "{}", raced.body);
     let second_key = rotated.body["api_key"].as_str().unwrap().to_owned();
     assert_ne!(second_key, first_key);
     let settled = settlement(&rotated);

@@ -95,19 +95,32 @@ pub(crate) async fn front_run_in_batch(
     header: String,
     authorization: &clearing_chain::SettlePayment,
 ) -> Answer {
+    front_run_in_batch_raced(env, (path, body), header, authorization, None).await.0
+}
+
+/// `POST path` with `body`, paid with `header`, sent on a task of its own.
+fn paid_request(env: &Env, path: &str, body: &serde_json::Value, header: &str) -> tokio::task::JoinHandle<Answer> {
+    let request = env
+        .http
+        .post(format!("{}{path}", env.base))
+        .header("Content-Type", "application/json")
+        .header("PAYMENT-SIGNATURE", header)
+        .body(body.to_string());
+    tokio::spawn(async move { answer(request.send().await.unwrap()).await })
+}
+
+/// [`front_run_in_batch`], with `racer` (a path and body) sent the same payment once the batch is in the pool and
+/// before it is mined, as whoever read the authorization there would; returns both answers.
+pub(crate) async fn front_run_in_batch_raced(
+    env: &Env,
+    (path, body): (&str, serde_json::Value),
+    header: String,
+    authorization: &clearing_chain::SettlePayment,
+    racer: Option<(&str, serde_json::Value)>,
+) -> (Answer, Option<Answer>) {
     let relayer = env.chain.address(DEPLOYER);
     env.chain.set_automine(false).await;
-    let sent = tokio::spawn({
-        let (url, http) = (format!("{}{path}", env.base), env.http.clone());
-        async move {
-            let request = http
-                .post(url)
-                .header("Content-Type", "application/json")
-                .header("PAYMENT-SIGNATURE", header)
-                .body(body.to_string());
-            answer(request.send().await.unwrap()).await
-        }
-    });
+    let sent = paid_request(env, path, &body, &header);
     let mined = env.chain.provider.get_transaction_count(relayer).await.unwrap();
     for _ in 0..200 {
         if env.chain.provider.get_transaction_count(relayer).pending().await.unwrap() > mined {
@@ -116,6 +129,12 @@ pub(crate) async fn front_run_in_batch(
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(env.chain.provider.get_transaction_count(relayer).pending().await.unwrap() > mined, "no batch was sent");
+    let raced = racer.map(|(path, body)| paid_request(env, path, &body, &header));
+    if raced.is_some() {
+        // Time for the racer to reach the queue while the batch waits: if it arrives later, it finds the nonce used,
+        // which it must not profit from either.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
     let p = authorization.clone();
     let usdc = MockUSDC::new(env.chain.token, env.chain.as_account(MINTER));
     let front_run = usdc
@@ -130,7 +149,11 @@ pub(crate) async fn front_run_in_batch(
     env.chain.mine(1).await;
     env.chain.set_automine(true).await;
     assert!(front_run.get_receipt().await.unwrap().status(), "the front-run went first");
-    sent.await.unwrap()
+    let raced = match raced {
+        Some(raced) => Some(raced.await.unwrap()),
+        None => None,
+    };
+    (sent.await.unwrap(), raced)
 }
 
 #[tokio::test]
