@@ -21,7 +21,7 @@ use clearing_facilitator::{
 };
 use clearing_ledger::Route;
 use clearing_x402::{
-    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequest, Price, SettleResponse, TokenDomain, Usdc, X_PAYMENT,
+    PAYMENT_REQUIRED, PAYMENT_SIGNATURE, PaymentRequest, Price, Reason, SettleResponse, TokenDomain, Usdc, X_PAYMENT,
     X402Version, encode_header, response_header,
 };
 use serde::Serialize;
@@ -193,12 +193,23 @@ impl X402Edge {
         self.settle_on(payment, route, true).await
     }
 
-    /// [`X402Edge::settle`], saying also whether this request queued the payment and its batch then found the nonce
-    /// used by another transaction, which may have carried the payment ([`X402Edge::used_by`]).
-    pub(crate) async fn settle_told(&self, payment: &Payment) -> (Result<Settled>, bool) {
-        let told = self.settle.settle_routed_told(&self.verifier, &payment.request, Route::Transfer).await;
+    /// Settles a fee route's `payment` for the request that first presented it and no other: a request whose call
+    /// found the payment queued already (someone sending the same header, read from the mempool or the chain, or a
+    /// retry) is refused even if its call claimed the payment's `success`; the request that queued it is answered
+    /// settled whoever claimed that. Says also whether that request's batch found the nonce used by another
+    /// transaction, which may have carried the payment ([`X402Edge::used_by`]).
+    pub(crate) async fn settle_first_presented(&self, payment: &Payment) -> (Result<Settled>, bool) {
+        let mut told = self.settle.settle_routed_told(&self.verifier, &payment.request, Route::Transfer).await;
         let front_run = told.front_run_after_queued;
-        (self.settled(payment, told, false), front_run)
+        if !told.queued_here && (told.response.success || told.settled_earlier) {
+            told.settled_earlier = false;
+            told.response.success = false;
+            told.response.error_reason = Some(Reason::NonceAlreadyUsed);
+            told.response.error_message =
+                Some("this payment was presented by an earlier request, which is the one it pays for".to_owned());
+        }
+        let first = told.queued_here;
+        (self.settled(payment, told, first), front_run)
     }
 
     /// The transaction that carried `payment`, by the token's logs, when its nonce is used: the facilitator's own

@@ -51,15 +51,16 @@ pub(crate) async fn settle_keyed(
     }
 }
 
-/// [`crate::X402Edge::settle`] for a fee route: a payment this request queued, whose batch then found its nonce used
-/// by someone else's transaction, counts as paid in that transaction when the token's logs show it carried the payment
-/// exactly as signed. Only the request that queued it: once the authorization is on chain anyone can rebuild the
-/// payment's header, and a registration, a key or a buyer's job must not go to them. A payment someone front-ran
-/// before it reached the market, or presented again, is refused (its money stays with the fee recipient). Counted
-/// once per authorization, and never a payment this facilitator's queue settled.
+/// [`crate::X402Edge::settle`] for a fee route: serves only the request that first presented the payment (whose call
+/// queued it), since anyone who reads the authorization in the mempool or on chain can rebuild the header, and a
+/// registration, a key or a buyer's job must not go to them; every other request with it is refused. If that
+/// request's batch found the nonce used by someone else's transaction, the payment counts as paid in that
+/// transaction when the token's logs show it carried the payment exactly as signed (once per authorization, never a
+/// payment this facilitator's queue settled). A payment someone front-ran before it reached the market is refused,
+/// and its money stays with the fee recipient.
 pub(crate) async fn settle_fee(market: &Market, payment: &Payment) -> Result<Settled> {
     let edge = market.edge();
-    let (answer, front_run) = edge.settle_told(payment).await;
+    let (answer, front_run) = edge.settle_first_presented(payment).await;
     let refused = match answer {
         Ok(settled) => return Ok(settled),
         Err(refused) if front_run => refused,

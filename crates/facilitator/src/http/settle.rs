@@ -45,16 +45,19 @@ pub struct RoutedSettle {
     pub response: SettleResponse,
     /// The payment settled and an earlier call was told so ([`SettleResult::SettledEarlier`]).
     pub settled_earlier: bool,
+    /// This call queued the payment (it was not queued before): for a caller that serves only the request that
+    /// first presented a payment, never another sending the same header (read from the mempool or the chain), whose
+    /// call finds it queued, and may even be the one to claim its `success`.
+    pub queued_here: bool,
     /// This call queued the payment and its batch found the nonce used by another transaction: that transaction may
     /// have carried it ([`crate::Verifier::used_by`] tells, and whether it carried this payment or another under the
-    /// same nonce). Only the call that queued a payment is told, never one that found it queued or used: once a
-    /// payment's authorization is on chain anyone can rebuild its header, and what it buys must not go to them.
+    /// same nonce).
     pub front_run_after_queued: bool,
 }
 
 impl RoutedSettle {
     const fn answer(response: SettleResponse) -> Self {
-        Self { response, settled_earlier: false, front_run_after_queued: false }
+        Self { response, settled_earlier: false, queued_here: false, front_run_after_queued: false }
     }
 }
 
@@ -191,6 +194,7 @@ impl SettleService {
         debug!(payer = %outcome.payer, nonce = %key.nonce, result = ?outcome.result, "settle answered");
         RoutedSettle {
             settled_earlier: matches!(outcome.result, SettleResult::SettledEarlier { .. }),
+            queued_here,
             front_run_after_queued: queued_here
                 && matches!(outcome.result, SettleResult::Failed { reason: Reason::NonceAlreadyUsed, .. }),
             response: response(&outcome),

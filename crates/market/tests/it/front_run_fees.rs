@@ -119,11 +119,12 @@ async fn a_key_rotation_front_run_in_its_own_batch_rotates_once_for_the_request_
     // wallet's key and hand the new one to the sender.
     let racer = Some((path, json!({})));
     let (rotated, raced) =
-        front_run_in_batch_raced(&env, (path, json!({})), header, &payment.settle_payment(), racer).await;
+        front_run_in_batch_raced(&env, (path, json!({})), header, Some(&payment.settle_payment()), racer).await;
 
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     let raced = raced.unwrap();
     assert_eq!(raced.status, StatusCode::PAYMENT_REQUIRED, "the racer gets nothing: {}", raced.body);
+    assert!(raced.headers.contains_key("payment-response"), "the racer reached the settlement");
     assert!(raced.body.get("api_key").is_none(), "{}", raced.body);
     let second_key = rotated.body["api_key"].as_str().unwrap().to_owned();
     assert_ne!(second_key, first_key);
@@ -142,6 +143,31 @@ async fn a_key_rotation_front_run_in_its_own_batch_rotates_once_for_the_request_
         .await
         .unwrap();
     assert_eq!(counted, 1);
+}
+
+#[tokio::test]
+async fn a_racer_sending_a_payment_in_flight_gets_nothing_when_it_settles() {
+    let env = Env::start("fee_racer_settled").await;
+    let (key, payer) = env.payer(DOLLAR).await;
+    let registered = env.register(&payer, agent_body()).await;
+    let first_key = json(&registered)["api_key"].as_str().unwrap().to_owned();
+    let path = "/v1/participants/rotate-key";
+    let asked = required(&env, path, &json!({}), Some(&first_key)).await;
+    let payment = signed(&key, &asked, nonce(), None);
+    let header = encode_header(&payment.payload_v2()).unwrap();
+
+    // No front-run: the market's own batch carries the payment, while someone who read it in the mempool sends it
+    // too. Whichever of the two asks first would be told `success`; only the request that queued it is served.
+    let racer = Some((path, json!({})));
+    let (rotated, raced) = front_run_in_batch_raced(&env, (path, json!({})), header, None, racer).await;
+
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    assert!(settlement(&rotated).success);
+    let raced = raced.unwrap();
+    assert_eq!(raced.status, StatusCode::PAYMENT_REQUIRED, "the racer gets nothing: {}", raced.body);
+    assert!(raced.headers.contains_key("payment-response"), "the racer reached the settlement");
+    assert!(raced.body.get("api_key").is_none(), "{}", raced.body);
+    assert_eq!(env.chain.balance(FEE_RECIPIENT).await, U256::from(REGISTER_PRICE + ROTATE_PRICE), "paid once");
 }
 
 #[tokio::test]

@@ -95,7 +95,7 @@ pub(crate) async fn front_run_in_batch(
     header: String,
     authorization: &clearing_chain::SettlePayment,
 ) -> Answer {
-    front_run_in_batch_raced(env, (path, body), header, authorization, None).await.0
+    front_run_in_batch_raced(env, (path, body), header, Some(authorization), None).await.0
 }
 
 /// `POST path` with `body`, paid with `header`, sent on a task of its own.
@@ -109,13 +109,14 @@ fn paid_request(env: &Env, path: &str, body: &serde_json::Value, header: &str) -
     tokio::spawn(async move { answer(request.send().await.unwrap()).await })
 }
 
-/// [`front_run_in_batch`], with `racer` (a path and body) sent the same payment once the batch is in the pool and
-/// before it is mined, as whoever read the authorization there would; returns both answers.
+/// [`front_run_in_batch`] (no front-run without `authorization`), with `racer` (a path and body) sent the same
+/// payment once the batch is in the pool and before it is mined, as whoever read the authorization there would;
+/// returns both answers.
 pub(crate) async fn front_run_in_batch_raced(
     env: &Env,
     (path, body): (&str, serde_json::Value),
     header: String,
-    authorization: &clearing_chain::SettlePayment,
+    authorization: Option<&clearing_chain::SettlePayment>,
     racer: Option<(&str, serde_json::Value)>,
 ) -> (Answer, Option<Answer>) {
     let relayer = env.chain.address(DEPLOYER);
@@ -135,20 +136,29 @@ pub(crate) async fn front_run_in_batch_raced(
         // which it must not profit from either.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
-    let p = authorization.clone();
-    let usdc = MockUSDC::new(env.chain.token, env.chain.as_account(MINTER));
-    let front_run = usdc
-        .transferWithAuthorization_0(p.from, p.to, p.value, p.validAfter, p.validBefore, p.nonce, p.signature)
-        // Gas given, not estimated: an estimate at the pending block would run after the batch and fail.
-        .gas(200_000)
-        .max_priority_fee_per_gas(50_000_000_000)
-        .max_fee_per_gas(100_000_000_000)
-        .send()
-        .await
-        .unwrap();
+    let front_run = match authorization {
+        Some(p) => {
+            let usdc = MockUSDC::new(env.chain.token, env.chain.as_account(MINTER));
+            let call = usdc.transferWithAuthorization_0(
+                p.from,
+                p.to,
+                p.value,
+                p.validAfter,
+                p.validBefore,
+                p.nonce,
+                p.signature.clone(),
+            );
+            // Gas given, not estimated: an estimate at the pending block would run after the batch and fail.
+            let call = call.gas(200_000).max_priority_fee_per_gas(50_000_000_000).max_fee_per_gas(100_000_000_000);
+            Some(call.send().await.unwrap())
+        }
+        None => None,
+    };
     env.chain.mine(1).await;
     env.chain.set_automine(true).await;
-    assert!(front_run.get_receipt().await.unwrap().status(), "the front-run went first");
+    if let Some(front_run) = front_run {
+        assert!(front_run.get_receipt().await.unwrap().status(), "the front-run went first");
+    }
     let raced = match raced {
         Some(raced) => Some(raced.await.unwrap()),
         None => None,
