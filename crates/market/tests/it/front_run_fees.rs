@@ -176,16 +176,20 @@ async fn a_nonce_the_token_spent_on_another_transfer_pays_no_fee() {
     let (key, _) = env.payer(DOLLAR).await;
     let asked = required(&env, "/v1/register", &agent_body(), None).await;
     let shared = nonce();
-    // Two authorizations under one nonce: the token carries the one to someone else.
+    // Two authorizations under one nonce: the market queues the one to the fee recipient, and a front-runner has the
+    // token carry the other, to someone else, first.
     let elsewhere = signed(&key, &asked, shared, Some(Address::repeat_byte(0x77)));
     let ours = signed(&key, &asked, shared, None);
-    env.chain.transfer_with_authorization(&elsewhere.settle_payment()).await;
-    env.facilitator.verifier.sync().await.unwrap();
+    let header = encode_header(&ours.payload_v2()).unwrap();
 
-    let refused = post(&env, "/v1/register", &agent_body(), &ours, None).await;
+    let (refused, _) =
+        front_run_in_batch_raced(&env, ("/v1/register", agent_body()), header, Some(&elsewhere.settle_payment()), None)
+            .await;
 
     assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED, "{}", refused.body);
+    assert!(refused.headers.contains_key("payment-response"), "the market's batch found the nonce used");
     assert_eq!(env.chain.balance(FEE_RECIPIENT).await, U256::ZERO);
+    assert_eq!(env.chain.balance(Address::repeat_byte(0x77)).await, U256::from(REGISTER_PRICE));
     let participants: i64 =
         sqlx::query_scalar("SELECT count(*) FROM market_participants").fetch_one(&env.database.pool()).await.unwrap();
     assert_eq!(participants, 0, "nothing reached the fee recipient, so nobody registered");
