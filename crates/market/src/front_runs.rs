@@ -83,7 +83,8 @@ pub(crate) async fn settle_fee(market: &Market, payment: &Payment) -> Result<Set
         resource: payment.resource().to_owned(),
     };
     if market.ledger().count_carried_fee(&fee).await? {
-        info!(%payer, %nonce, tx = %used.transaction, "fee payment carried by someone else's transaction: counted as paid");
+        let tx = used.transaction;
+        info!(%payer, %nonce, %tx, "fee payment carried by someone else's transaction: counted as paid");
         Ok(settled)
     } else {
         Err(refused)

@@ -11,8 +11,8 @@
 //! weighted search vector, so it costs one rank per matching row. The count is a separate statement over the same
 //! filters, with no order and no join unless the provider is named by wallet: a window `count(*) OVER ()` would make
 //! every page read and rank every match before its `LIMIT`. Filtered by category, tier and price ceiling alone
-//! (browsing, the common case), the count is a sum over a few rows of kept counts (`market_catalog_counts`, and by price
-//! bucket `market_catalog_price_counts`), which triggers keep exact.
+//! (browsing, the common case), the count is a sum over a few rows of kept counts (`market_catalog_counts`, and by
+//! price bucket `market_catalog_price_counts`), which triggers keep exact.
 //!
 //! A search ranked by relevance and filtered by nothing else does not come here: one call answers it
 //! ([`super::search_terms`]; a one-word search from the kept term index, since ranking and counting every match of a

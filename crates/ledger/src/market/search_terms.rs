@@ -5,7 +5,8 @@
 //! index `market_search_terms` (`migrations/0011_market_search_terms.sql`; ordered by the stored `ts_rank_cd`, then
 //! newest, then id, as the catalog's relevance order is) and its total from `market_search_term_counts`, so it costs
 //! its page, never its matches. Any other text (two words, a phrase, `or`, `-word`) is ranked and counted in one
-//! statement over the GIN index, the count a window over the ranked rows (`migrations/0025_market_search_any_text.sql`).
+//! statement over the GIN index, the count a window over the ranked rows
+//! (`migrations/0025_market_search_any_text.sql`).
 //! Either way the answer is the one [`Ledger::catalog_scanned`] gives, row for row (the ledger test
 //! `relevance_searches_in_one_call_equal_ranking_every_match` compares the two).
 

@@ -1,11 +1,11 @@
 //! The marketplace's tables: one participant per wallet, keys found by hash and replaced at once, owner-only service
 //! writes, and the catalog's kept counts equal to counting.
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{Address, B256, U256};
 use clearing_ledger::{
     Ledger, MIGRATOR,
     market::{
-        CatalogQuery, CatalogSort, FulfillmentType, NewParticipant, NewService, OwnedWrite, ParticipantId,
+        CarriedFee, CatalogQuery, CatalogSort, FulfillmentType, NewParticipant, NewService, OwnedWrite, ParticipantId,
         ParticipantKind, PricingModel, ProfileUpdate, ProviderFilter, Registration, ServiceId, ServiceStatus,
         ServiceType, ServiceUpdate,
     },
@@ -224,4 +224,49 @@ async fn the_kept_counts_equal_counting_after_every_kind_of_write(pool: PgPool) 
     assert_eq!(ledger.catalog_count(&q).await.unwrap(), ledger.catalog_page(&q).await.unwrap().len() as u64);
     assert_eq!(ledger.catalog(&q).await.unwrap().total, ledger.catalog_count(&q).await.unwrap());
     assert_eq!(ledger.catalog_count(&query()).await.unwrap(), 6, "8 listed, 2 deleted (one hidden before)");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_carried_fee_is_counted_once_and_never_while_the_queue_holds_its_payment(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    let (token, payer) = (Address::repeat_byte(0x11), Address::repeat_byte(0x22));
+    let fee = |nonce: u8| CarriedFee {
+        chain_id: 31337,
+        token,
+        payer,
+        nonce: B256::repeat_byte(nonce),
+        pay_to: Address::repeat_byte(0xfe),
+        amount: U256::from(10_000),
+        tx_hash: B256::repeat_byte(0xaa),
+        block_number: 7,
+        resource: "http://127.0.0.1/v1/register".to_owned(),
+    };
+    assert!(ledger.count_carried_fee(&fee(1)).await.unwrap());
+    assert!(!ledger.count_carried_fee(&fee(1)).await.unwrap(), "once per authorization");
+
+    // A payment the queue holds (pending here; submitted or settled alike) is the queue's to answer.
+    let queue = |nonce: u8| {
+        sqlx::query(
+            "INSERT INTO settlements (chain_id, asset, payer, nonce, pay_to, value, valid_after, valid_before,
+                                      signature, x402_version, network)
+             VALUES (31337, $1, $2, $3, $4, 10000, 0, 99999999999, '\\x00', 2, 'eip155:31337')",
+        )
+        .bind(token.to_vec())
+        .bind(payer.to_vec())
+        .bind(B256::repeat_byte(nonce).to_vec())
+        .bind(Address::repeat_byte(0xfe).to_vec())
+    };
+    queue(2).execute(&pool).await.unwrap();
+    assert!(!ledger.count_carried_fee(&fee(2)).await.unwrap());
+    // Refused by the token in the queue's batch (its nonce used elsewhere): countable.
+    queue(3).execute(&pool).await.unwrap();
+    sqlx::query(
+        "UPDATE settlements SET status = 'failed', failure_reason = 'invalid_exact_evm_nonce_already_used'
+         WHERE nonce = $1",
+    )
+    .bind(B256::repeat_byte(3).to_vec())
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(ledger.count_carried_fee(&fee(3)).await.unwrap());
 }
