@@ -1,8 +1,9 @@
 //! The x402 edge of the market's paid routes: what a route costs ([`X402Edge::price`]), the 402 asking for it
 //! ([`PaymentDemand`], the same answer `clearing-paywall` gives: the v1 JSON body and the v2 `PAYMENT-REQUIRED`
 //! header, built by `clearing-x402`'s [`Price::challenge`]), and the payment verified ([`X402Edge::verify`]) and
-//! settled ([`X402Edge::settle`]) in this process by the facilitator's `Verifier` and `SettleService`, so market
-//! payments join the durable queue and the BatchSettler batches of `POST /settle`, with the same answers.
+//! settled ([`X402Edge::settle_routed`]; a fee route's for the request that first presented it alone,
+//! `settle_first_presented`) in this process by the facilitator's `Verifier` and `SettleService`, so market payments
+//! join the durable queue and the BatchSettler batches of `POST /settle`, with the same answers.
 //!
 //! A paid handler reads the payment, verifies it (learning the payer: the authorization's `from`, whose signature
 //! the verifier checked), checks what the payer may do, settles, and only then acts; the settled answer carries
@@ -170,15 +171,10 @@ impl X402Edge {
         Some((signed.payer, signed.authorization.nonce, signed.authorization.value))
     }
 
-    /// Settles `payment` through the facilitator's queue and waits for its outcome; a 402 carrying the failed
-    /// settle answer in the payment-response header when it did not settle for this request (a payment still
-    /// pending names its transaction: a retry of the same payment waits for it).
-    pub async fn settle(&self, payment: &Payment) -> Result<Settled> {
-        self.settle_routed(payment, Route::Transfer).await
-    }
-
-    /// [`X402Edge::settle`] on `route`: a purchase paid into the escrow, booked as a job or credited, through the
-    /// escrow routes of the same queue.
+    /// Settles `payment` through the facilitator's queue on `route` and waits for its outcome; a 402 carrying the
+    /// failed settle answer in the payment-response header when it did not settle for this request (a payment still
+    /// pending names its transaction: a retry of the same payment waits for it). For a purchase paid into the escrow,
+    /// booked as a job or credited, through the escrow routes of the same queue.
     pub async fn settle_routed(&self, payment: &Payment, route: Route) -> Result<Settled> {
         self.settle_on(payment, route, false).await
     }

@@ -51,7 +51,7 @@ pub(crate) async fn settle_keyed(
     }
 }
 
-/// [`crate::X402Edge::settle`] for a fee route: serves only the request that first presented the payment (whose call
+/// Settles a fee route's payment ([`crate::X402Edge::settle_first_presented`]): serves only the request that first presented the payment (whose call
 /// queued it), since anyone who reads the authorization in the mempool or on chain can rebuild the header, and a
 /// registration, a key or a buyer's job must not go to them; every other request with it is refused. If that
 /// request's batch found the nonce used by someone else's transaction, the payment counts as paid in that
