@@ -30,4 +30,4 @@ pub use rebuild::{AnchorCheck, RebuildTarget, Rebuilt, rebuild};
 pub use record::{Record, RecordSources, SettlementRecord};
 pub use sequencer::Sequencer;
 pub use service::AuditService;
-pub use verify::{VerifyError, verify_record};
+pub use verify::{Verified, VerifyError, VerifyTarget, verify_record};

@@ -1,13 +1,18 @@
-//! Offline verification of one record: its proof and the on-chain root, with no database.
+//! Offline verification of one record: its proof, the on-chain root, and the log it records, with no database.
 
 use alloy::sol_types::SolEvent;
 use alloy::{
     primitives::{Address, B256, U256},
     providers::Provider,
+    rpc::types::Filter,
 };
-use clearing_chain::{ChainProvider, contracts::AnchorRegistry};
+use clearing_chain::{ChainProvider, Deployment, contracts::AnchorRegistry};
+use clearing_ledger::{ChainLog, RecordKind};
 
-use crate::{RecordProof, merkle::process_proof};
+use crate::{Record, RecordProof, RecordSources, merkle::process_proof, rebuild::chain_log};
+
+/// Blocks per `eth_getLogs` call when looking back for an escrow job's `JobFunded`.
+const LOOK_BACK_BLOCKS: u64 = 10_000;
 
 /// Why a record failed verification; each names the check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,10 +37,14 @@ pub enum VerifyError {
     /// The RPC endpoint could not be read.
     #[error("rpc: {0}")]
     Rpc(String),
+    /// The chain holds no log that is this record: no such transaction or log, a log of another contract or token,
+    /// or one whose fields differ from the record's (named).
+    #[error("record not on chain: {0}")]
+    RecordNotOnChain(String),
 }
 
 impl VerifyError {
-    /// A distinct process exit code per check: 2 leaf, 3 proof, 4 root, 5 registry, 6 rpc.
+    /// A distinct process exit code per check: 2 leaf, 3 proof, 4 root, 5 registry, 6 rpc, 7 record.
     pub const fn exit_code(&self) -> i32 {
         match self {
             Self::LeafMismatch { .. } => 2,
@@ -43,18 +52,61 @@ impl VerifyError {
             Self::RootNotOnChain(_) => 4,
             Self::WrongRegistry(_) => 5,
             Self::Rpc(_) => 6,
+            Self::RecordNotOnChain(_) => 7,
         }
     }
 }
 
+/// What a record must be anchored in and come from. Parts left unknown are taken from the file, and
+/// [`Verified::deployment_checked`] says so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyTarget {
+    /// The AnchorRegistry the record must be anchored in; the file's otherwise.
+    pub registry: Option<Address>,
+    /// The deployment's record contracts and settlement token: the record's log must be one of theirs, in that
+    /// token. Unknown, the file's `emitter` and `token` are taken at their word (anyone can deploy a contract that
+    /// emits a look-alike log).
+    pub sources: Option<RecordSources>,
+    /// The deployment block: how far back an escrow payout's `JobFunded` is looked for (0 when unknown).
+    pub from_block: u64,
+}
+
+impl VerifyTarget {
+    /// Everything known: `deployment`'s registry and contracts, with `token` its settlement token.
+    pub fn deployment(deployment: &Deployment, token: Address) -> Self {
+        Self {
+            registry: Some(deployment.anchor_registry),
+            sources: Some(RecordSources {
+                chain_id: deployment.chain_id,
+                batch_settler: deployment.batch_settler,
+                escrow: deployment.escrow,
+                balance_vault: deployment.balance_vault,
+                token,
+            }),
+            from_block: deployment.start_block,
+        }
+    }
+}
+
+/// A record that passed every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// Whether its log was checked to come from the deployment's contracts, in its settlement token
+    /// ([`VerifyTarget::sources`]), rather than from the contract and token the file names.
+    pub deployment_checked: bool,
+}
+
 /// Checks `file` against the chain behind `provider`: the leaf from the record's fields, the proof to the
-/// anchor's root, the registry (`expected_registry` if given, which the file's must equal), and the root and range
-/// stored on chain under the anchor's index, finally through the registry's own `verify`.
+/// anchor's root, the registry (`target`'s if known, which the file's must equal), the root and range stored on
+/// chain under the anchor's index (finally through the registry's own `verify`), and then that the record is what the
+/// chain logged: its transaction's log decoded as `clearing audit rebuild` decodes it gives every field of the record.
+/// An anchored record proves only that the anchorer anchored it; the last check proves it happened.
 pub async fn verify_record(
     provider: &ChainProvider,
     file: &RecordProof,
-    expected_registry: Option<Address>,
-) -> Result<(), VerifyError> {
+    target: &VerifyTarget,
+) -> Result<Verified, VerifyError> {
+    let expected_registry = target.registry;
     let computed = file.record.leaf();
     if computed != file.leaf {
         return Err(VerifyError::LeafMismatch { computed, given: file.leaf });
@@ -128,5 +180,134 @@ pub async fn verify_record(
     if !verified {
         return Err(VerifyError::RootNotOnChain(format!("AnchorRegistry.verify({}) returned false", anchor.index)));
     }
-    Ok(())
+    check_logged(provider, &file.record, target).await?;
+    Ok(Verified { deployment_checked: target.sources.is_some() })
+}
+
+/// That `record` is its transaction's log, decoded as a rebuild decodes it (an escrow payout with its job's
+/// `JobFunded`), by the deployment's contracts if known, else by the contract of its kind the file names.
+async fn check_logged(provider: &ChainProvider, record: &Record, target: &VerifyTarget) -> Result<(), VerifyError> {
+    let absent = VerifyError::RecordNotOnChain;
+    let rpc = |e: alloy::transports::TransportError| VerifyError::Rpc(e.to_string());
+    let receipt = provider
+        .get_transaction_receipt(record.tx_hash)
+        .await
+        .map_err(rpc)?
+        .ok_or_else(|| absent(format!("no transaction {} on chain", record.tx_hash)))?;
+    if receipt.block_number != Some(record.block_number) {
+        return Err(absent(format!(
+            "transaction {} is in block {}, the record says {}",
+            record.tx_hash,
+            receipt.block_number.map_or_else(|| "none".to_owned(), |n| n.to_string()),
+            record.block_number
+        )));
+    }
+    let log = receipt
+        .inner
+        .logs()
+        .iter()
+        .find(|log| log.log_index == Some(record.log_index))
+        .and_then(|log| chain_log(record.chain_id, log.clone()))
+        .ok_or_else(|| absent(format!("transaction {} has no log {}", record.tx_hash, record.log_index)))?;
+    let sources = match target.sources {
+        Some(sources) => RecordSources { chain_id: record.chain_id, ..sources },
+        None => named_by(record),
+    };
+    let funded = match sources.job_id(&log) {
+        Some(job_id) => {
+            let (escrow, chain_id) = (sources.escrow, record.chain_id);
+            job_funded(provider, chain_id, escrow, job_id, target.from_block, record.block_number).await?
+        }
+        None => None,
+    };
+    let logged = match sources.decode(record.seq, &log, funded.as_ref()) {
+        Ok(Some(logged)) => logged,
+        Ok(None) => {
+            return Err(absent(format!("log {} of transaction {} moves another token", log.log_index, log.tx_hash)));
+        }
+        Err(e) => return Err(absent(e.to_string())),
+    };
+    let differ = differing_fields(&logged, record);
+    if differ.is_empty() {
+        Ok(())
+    } else {
+        Err(absent(format!(
+            "log {} of transaction {} differs from the record in {}",
+            record.log_index,
+            record.tx_hash,
+            differ.join(", ")
+        )))
+    }
+}
+
+/// The sources the record names: its emitter as the contract of its kind, its token as the settlement token.
+fn named_by(record: &Record) -> RecordSources {
+    let mut sources = RecordSources {
+        chain_id: record.chain_id,
+        batch_settler: Address::ZERO,
+        escrow: Address::ZERO,
+        balance_vault: None,
+        token: record.token,
+    };
+    match record.kind {
+        RecordKind::Payment => sources.batch_settler = record.emitter,
+        RecordKind::BalanceDebit | RecordKind::SubscriptionCharge => sources.balance_vault = Some(record.emitter),
+        RecordKind::EscrowRelease
+        | RecordKind::EscrowRefund
+        | RecordKind::EscrowResolution
+        | RecordKind::EscrowCredit => {
+            sources.escrow = record.emitter;
+        }
+    }
+    sources
+}
+
+/// Job `job_id`'s `JobFunded` log, looked for back from block `to` to `from` (the escrow funds a job id once).
+async fn job_funded(
+    provider: &ChainProvider,
+    chain_id: u64,
+    escrow: Address,
+    job_id: B256,
+    from: u64,
+    to: u64,
+) -> Result<Option<ChainLog>, VerifyError> {
+    let filter = Filter::new().address(escrow).event_signature(RecordSources::JOB_FUNDED_TOPIC).topic1(job_id);
+    let mut end = to;
+    loop {
+        let start = end.saturating_sub(LOOK_BACK_BLOCKS - 1).max(from);
+        let logs = provider
+            .get_logs(&filter.clone().from_block(start).to_block(end))
+            .await
+            .map_err(|e| VerifyError::Rpc(e.to_string()))?;
+        let first = logs.into_iter().filter(|log| !log.removed).min_by_key(|log| (log.block_number, log.log_index));
+        if let Some(log) = first.and_then(|log| chain_log(chain_id, log)) {
+            return Ok(Some(log));
+        }
+        if start <= from {
+            return Ok(None);
+        }
+        end = start - 1;
+    }
+}
+
+/// The names of the fields in which `logged` and `record` differ.
+fn differing_fields(logged: &Record, record: &Record) -> Vec<&'static str> {
+    let mut differ = Vec::new();
+    let mut compare = |name, same: bool| {
+        if !same {
+            differ.push(name);
+        }
+    };
+    compare("kind", logged.kind == record.kind);
+    compare("emitter", logged.emitter == record.emitter);
+    compare("token", logged.token == record.token);
+    compare("payer", logged.payer == record.payer);
+    compare("payee", logged.payee == record.payee);
+    compare("payee_amount", logged.payee_amount == record.payee_amount);
+    compare("payer_amount", logged.payer_amount == record.payer_amount);
+    compare("fee_amount", logged.fee_amount == record.fee_amount);
+    compare("reference", logged.reference == record.reference);
+    // seq, chain, transaction, block and log index are the record's own by construction.
+    debug_assert!(differ.is_empty() == (logged == record));
+    differ
 }

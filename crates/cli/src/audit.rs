@@ -1,7 +1,8 @@
 //! `clearing audit`: check records and anchors against the chain with no database.
 //!
-//! - `verify <record.json>`: one record (exactly what `GET /audit/records/{seq}` returns) against its anchor.
-//!   Exit 0 on success; otherwise 2 leaf mismatch, 3 proof, 4 root not on chain, 5 wrong registry, 6 RPC.
+//! - `verify <record.json>`: one record (exactly what `GET /audit/records/{seq}` returns) against its anchor and
+//!   the log it records. Exit 0 on success; otherwise 2 leaf mismatch, 3 proof, 4 root not on chain, 5 wrong
+//!   registry, 6 RPC, 7 record not on chain.
 //! - `rebuild`: every anchored root recomputed from chain events alone; exit 1 on any mismatch.
 
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use alloy::primitives::Address;
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use clearing_audit::{RebuildTarget, RecordProof, rebuild, verify_record};
+use clearing_audit::{RebuildTarget, RecordProof, RecordSources, VerifyTarget, rebuild, verify_record};
 
 use crate::config::Config;
 
@@ -39,6 +40,22 @@ struct VerifyArgs {
     /// configured, else whatever the file names.
     #[arg(long)]
     registry: Option<Address>,
+    /// The BatchSettler; default from `[chain.deployment]`. With the escrow and the token known, the record's log
+    /// must come from the deployment's contracts; otherwise from the contract the file names.
+    #[arg(long)]
+    settler: Option<Address>,
+    /// The Escrow; default from `[chain.deployment]`.
+    #[arg(long)]
+    escrow: Option<Address>,
+    /// The BalanceVault; default from `[chain.deployment]`.
+    #[arg(long)]
+    vault: Option<Address>,
+    /// The settlement token; default `[chain.usdc] address`.
+    #[arg(long)]
+    token: Option<Address>,
+    /// How far back to look for an escrow job's funding; default `[chain.deployment] start_block`, else 0.
+    #[arg(long)]
+    from_block: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -79,9 +96,27 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
         serde_json::from_str(&text).with_context(|| format!("{} is not an audit record", args.record.display()))?;
     let rpc = args.rpc.unwrap_or(config.chain.rpc_url);
     let provider = clearing_chain::connect(&rpc)?;
-    let registry = args.registry.or(config.chain.deployment.map(|d| d.anchor_registry));
-    match verify_record(&provider, &file, registry).await {
-        Ok(()) => {
+    let deployment = config.chain.deployment;
+    let batch_settler = args.settler.or(deployment.map(|d| d.batch_settler));
+    let escrow = args.escrow.or(deployment.map(|d| d.escrow));
+    let token = args.token.or(config.chain.usdc.as_ref().map(|usdc| usdc.address));
+    let sources = match (batch_settler, escrow, token) {
+        (Some(batch_settler), Some(escrow), Some(token)) => Some(RecordSources {
+            chain_id: file.record.chain_id,
+            batch_settler,
+            escrow,
+            balance_vault: args.vault.or(deployment.and_then(|d| d.balance_vault)),
+            token,
+        }),
+        _ => None,
+    };
+    let target = VerifyTarget {
+        registry: args.registry.or(deployment.map(|d| d.anchor_registry)),
+        sources,
+        from_block: args.from_block.or(deployment.map(|d| d.start_block)).unwrap_or(0),
+    };
+    match verify_record(&provider, &file, &target).await {
+        Ok(verified) => {
             println!(
                 "OK: record {} (leaf {}) is in anchor {} of registry {} (root {}, records {}..={}, tx {})",
                 file.record.seq,
@@ -92,6 +127,16 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
                 file.anchor.first_seq,
                 file.anchor.last_seq,
                 file.anchor.tx_hash
+            );
+            let r = &file.record;
+            let source = if verified.deployment_checked {
+                "the deployment's"
+            } else {
+                "the file's (pass --settler, --escrow and --token to check them against the deployment)"
+            };
+            println!(
+                "OK: log {} of transaction {} in block {} is this record: contract and token {source}",
+                r.log_index, r.tx_hash, r.block_number
             );
             Ok(())
         }

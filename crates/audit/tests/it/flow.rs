@@ -5,7 +5,8 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, U256};
 use axum::{body::Body, http::Request};
 use clearing_audit::{
-    AnchorPolicy, MerkleTree, RebuildTarget, Record, RecordKind, RecordProof, VerifyError, http, rebuild, verify_record,
+    AnchorPolicy, AnchorRef, MerkleTree, RebuildTarget, Record, RecordKind, RecordProof, VerifyError, VerifyTarget,
+    http, rebuild, verify_record,
 };
 use clearing_chain::contracts::{AnchorRegistry, BatchSettler};
 use clearing_testkit::{DEPLOYER, ESCROW_PAYER, ESCROW_PROVIDER, MINTER, TOKEN_VERSION, now, sign::transfer, unique};
@@ -190,7 +191,8 @@ async fn the_record_route_serves_proofs_that_verify_and_structured_errors(pool: 
     env.sequencer().run_once().await.unwrap();
 
     let router = http::router(http::AuditState::new(env.ledger.clone(), env.chain.chain_id));
-    let registry = Some(env.chain.deployment.anchor_registry);
+    let target = VerifyTarget::deployment(&env.chain.deployment, env.chain.token);
+    let registry = &target;
     for seq in 0..4 {
         let (status, body) = get(&router, &format!("/audit/records/{seq}")).await;
         assert_eq!(status, 200, "{body}");
@@ -251,7 +253,10 @@ async fn the_record_route_serves_proofs_that_verify_and_structured_errors(pool: 
     let mut bad = good.clone();
     bad.anchor.registry = Address::repeat_byte(1);
     assert!(matches!(verify_record(&env.chain.provider, &bad, registry).await, Err(VerifyError::WrongRegistry(_))));
-    assert!(matches!(verify_record(&env.chain.provider, &bad, None).await, Err(VerifyError::WrongRegistry(_))));
+    assert!(matches!(
+        verify_record(&env.chain.provider, &bad, &VerifyTarget::default()).await,
+        Err(VerifyError::WrongRegistry(_))
+    ));
 }
 
 /// A payment settled through the deployment's BatchSettler in another token (anyone may call it with any EIP-3009
@@ -312,5 +317,83 @@ async fn an_anchor_a_reorg_took_is_forgotten_and_its_records_anchored_again(pool
     let (status, body) = get(&router, "/audit/records/1").await;
     assert_eq!(status, 200, "{body}");
     let proof: RecordProof = serde_json::from_value(body).unwrap();
-    verify_record(&env.chain.provider, &proof, Some(env.chain.deployment.anchor_registry)).await.unwrap();
+    verify_record(&env.chain.provider, &proof, &VerifyTarget::deployment(&env.chain.deployment, env.chain.token))
+        .await
+        .unwrap();
+}
+
+/// Anchoring proves only that the anchorer anchored a record: `verify` also reads the record's log from the chain.
+/// Records the chain never logged, each anchored alone (a one-leaf tree: the root is the leaf) with the anchorer's
+/// key, pass the leaf, proof and root checks and fail the last, naming what differs; the genuine ones pass, with the
+/// deployment known or not.
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn a_record_the_chain_never_logged_fails_verification_though_anchored(pool: PgPool) {
+    let env = Env::new(pool).await;
+    env.chain.settle(&[10, 20], PAY_TO).await;
+    env.chain.escrow_release(5_000, 250).await;
+    env.index().await;
+    env.sequencer().run_once().await.unwrap();
+    env.anchorer(policy(1, Duration::from_secs(60))).run_once().await.unwrap().expect("anchored");
+    let router = http::router(http::AuditState::new(env.ledger.clone(), env.chain.chain_id));
+    let deployment = VerifyTarget::deployment(&env.chain.deployment, env.chain.token);
+    let files_only = VerifyTarget { registry: deployment.registry, ..VerifyTarget::default() };
+    let mut genuine = Vec::new();
+    for seq in 0..3 {
+        let (status, body) = get(&router, &format!("/audit/records/{seq}")).await;
+        assert_eq!(status, 200, "{body}");
+        let proof: RecordProof = serde_json::from_value(body).unwrap();
+        let verified = verify_record(&env.chain.provider, &proof, &deployment).await.unwrap();
+        assert!(verified.deployment_checked);
+        let verified = verify_record(&env.chain.provider, &proof, &files_only).await.unwrap();
+        assert!(!verified.deployment_checked);
+        genuine.push(proof.record);
+    }
+    let (payment, release) = (genuine[0].clone(), genuine[2].clone());
+    assert_eq!(release.kind, RecordKind::EscrowRelease);
+
+    let other = Address::repeat_byte(0x77);
+    let made_up: Vec<(&str, Record)> = vec![
+        ("payee_amount", Record { payee_amount: payment.payee_amount * U256::from(100), ..payment.clone() }),
+        ("payer", Record { payer: other, ..release.clone() }),
+        ("payee, fee_amount", Record { payee: other, fee_amount: U256::ZERO, ..release.clone() }),
+        ("kind", Record { kind: RecordKind::EscrowRefund, payee_amount: U256::ZERO, ..release.clone() }),
+        ("no transaction", Record { tx_hash: B256::repeat_byte(0x77), ..payment.clone() }),
+        ("is in block", Record { block_number: payment.block_number - 1, ..payment.clone() }),
+        ("has no log", Record { log_index: 999, ..payment.clone() }),
+        // A look-alike contract's: the deployment's settler emitted this log.
+        ("emitter", Record { emitter: other, ..payment.clone() }),
+        // The payment's neighbour in the same batch: a real log, another payment.
+        ("payee_amount", Record { log_index: genuine[1].log_index, ..payment.clone() }),
+    ];
+    let registry = AnchorRegistry::new(env.chain.deployment.anchor_registry, &env.chain.provider);
+    for (n, (named, record)) in made_up.into_iter().enumerate() {
+        let seq = 3 + n as u64;
+        let record = Record { seq, ..record };
+        let receipt = env.chain.anchor(seq, seq, record.leaf()).await;
+        assert!(receipt.status(), "{named}: anchored");
+        let index: u64 = registry.anchorCount().call().await.unwrap().saturating_to::<u64>() - 1;
+        let file = RecordProof {
+            leaf: record.leaf(),
+            proof: Vec::new(),
+            anchor: AnchorRef {
+                registry: env.chain.deployment.anchor_registry,
+                index,
+                root: record.leaf(),
+                first_seq: seq,
+                last_seq: seq,
+                tx_hash: receipt.transaction_hash,
+                block_number: receipt.block_number.unwrap(),
+            },
+            record,
+        };
+        for target in [&deployment, &files_only] {
+            match verify_record(&env.chain.provider, &file, target).await {
+                Err(VerifyError::RecordNotOnChain(why)) => {
+                    assert!(why.contains(named) || target == &files_only, "{named}: {why}");
+                    assert_eq!(VerifyError::RecordNotOnChain(why).exit_code(), 7);
+                }
+                other => panic!("{named}: expected the record not on chain, got {other:?}"),
+            }
+        }
+    }
 }

@@ -26,11 +26,20 @@ fn clearing(args: &[&str]) -> (i32, String) {
     (output.status.code().unwrap_or(-1), text)
 }
 
+/// `clearing audit verify` of `record`, with the deployment's contracts and token named.
 fn verify(chain: &Chain, dir: &Path, name: &str, record: &Value) -> (i32, String) {
+    let d = chain.deployment;
+    let (settler, escrow, token) = (d.batch_settler.to_string(), d.escrow.to_string(), chain.token.to_string());
+    verify_with(chain, dir, name, record, &["--settler", &settler, "--escrow", &escrow, "--token", &token])
+}
+
+fn verify_with(chain: &Chain, dir: &Path, name: &str, record: &Value, more: &[&str]) -> (i32, String) {
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, serde_json::to_vec_pretty(record).unwrap()).unwrap();
-    let registry = chain.deployment.anchor_registry.to_string();
-    clearing(&["audit", "verify", path.to_str().unwrap(), "--rpc", &chain.endpoint(), "--registry", &registry])
+    let (registry, rpc) = (chain.deployment.anchor_registry.to_string(), chain.endpoint());
+    let mut args = vec!["audit", "verify", path.to_str().unwrap(), "--rpc", &rpc, "--registry", &registry];
+    args.extend_from_slice(more);
+    clearing(&args)
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
@@ -54,6 +63,10 @@ async fn an_anchored_record_verifies_through_the_cli_and_every_tampered_field_fa
         let (code, out) = verify(&chain, dir.path(), &format!("good{seq}"), &record);
         assert_eq!(code, 0, "{out}");
         assert!(out.starts_with(&format!("OK: record {seq} ")), "{out}");
+        assert!(out.contains("is this record: contract and token the deployment's"), "{out}");
+        let (code, out) = verify_with(&chain, dir.path(), &format!("named{seq}"), &record, &[]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("is this record: contract and token the file's"), "{out}");
         if seq < 2 {
             continue;
         }

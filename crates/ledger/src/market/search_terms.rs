@@ -1,6 +1,7 @@
 //! Relevance searches filtered by nothing else, in one call of `market_search_page` (planned once per session).
 //!
-//! A search of one lexeme (`numnode(websearch_to_tsquery('english', q)) = 1`: "SEO", `"seo"` and "the seo" are;
+//! A search of one lexeme (`numnode(market_search_query(q)) = 1`: "SEO", `"seo"`, "the seo" and "translate
+//! translation" are, the last a conjunction naming each lexeme once (`migrations/0027_market_search_words_once.sql`);
 //! "seo audit", `-seo` and stop words alone are not) reads its page from the top of that term's rows in the kept term
 //! index `market_search_terms` (`migrations/0011_market_search_terms.sql`; ordered by the stored `ts_rank_cd`, then
 //! newest, then id, as the catalog's relevance order is) and its total from `market_search_term_counts`, so it costs

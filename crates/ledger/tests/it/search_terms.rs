@@ -1,7 +1,7 @@
 //! The kept term index (`migrations/0011_market_search_terms.sql`) and the one call that answers relevance searches
-//! (`0025`): one-word searches read from the index, and searches of more words ranked and counted in one statement,
-//! give the page and the total that the catalog's own statements give, over a random catalog after every kind of
-//! write; and the kept rows and counts equal recomputing them from the listed services.
+//! (`0025`, `0027`): one-word searches read from the index, and searches of more words ranked and counted in one
+//! statement, give the page and the total that the catalog's own statements give, over a random catalog after every
+//! kind of write; and the kept rows and counts equal recomputing them from the listed services.
 
 use clearing_ledger::{
     Ledger, MIGRATOR,
@@ -64,6 +64,9 @@ const SEARCHES: &[&str] = &[
     "seo -data",
     "\"logo design\"",
     "fast report",
+    "translate translation",
+    "audits audit seo auditing",
+    "report -reports",
 ];
 
 /// A deterministic generator (xorshift64*), so a failure replays.
@@ -212,4 +215,29 @@ async fn relevance_searches_in_one_call_equal_ranking_every_match(pool: PgPool) 
     }
     assert_kept_equal_recomputed(&pool, "written").await;
     assert_equal_to_scanning(&ledger, &providers, "written").await;
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_word_given_twice_is_searched_once(pool: PgPool) {
+    // (text, the query searched, whether it is a one-word search read from the term index)
+    for (text, parsed, single) in [
+        ("translate translation", "'translat'", true),
+        ("SEO seo the seo", "'seo'", true),
+        ("seo audit seo audits", "'seo' & 'audit'", false),
+        ("audit seo", "'audit' & 'seo'", false),
+        // Not a conjunction of words alone: as written.
+        ("\"seo audit\" seo", "'seo' <-> 'audit' & 'seo'", false),
+        ("seo or seo", "'seo' | 'seo'", false),
+        ("seo -seo", "'seo' & !'seo'", false),
+        ("O'Brien o'brien", "'o' <-> 'brien' & 'o' <-> 'brien'", false),
+    ] {
+        let (query, one): (String, bool) = sqlx::query_as(
+            "SELECT market_search_query($1)::text, (SELECT bool_or(single) FROM market_search_page($1, 1, 0))",
+        )
+        .bind(text)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!((query.as_str(), one), (parsed, single), "{text:?}");
+    }
 }

@@ -12,7 +12,7 @@ use alloy::{
     rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
 };
-use clearing_audit::{AnchorPolicy, Record, RecordKind, RecordStatus, record_proof, verify_record};
+use clearing_audit::{AnchorPolicy, Record, RecordKind, RecordStatus, VerifyTarget, record_proof, verify_record};
 use clearing_chain::contracts::{BalanceVault, MockUSDC};
 use clearing_ledger::market::{CredentialId, NewCredential};
 use clearing_market::{BALANCE_AUTH_HEADER, BALANCE_REFUSED_HEADER, IDEMPOTENCY_KEY_HEADER};
@@ -224,7 +224,9 @@ async fn an_agent_deposits_buys_a_hundred_calls_from_its_balance_and_withdraws_t
     let RecordStatus::Anchored(proof) = record_proof(&ledger, env.chain.chain_id, debits[42].seq).await.unwrap() else {
         panic!("record {} is not anchored", debits[42].seq);
     };
-    verify_record(&env.chain.provider, &proof, Some(env.chain.deployment.anchor_registry)).await.unwrap();
+    verify_record(&env.chain.provider, &proof, &VerifyTarget::deployment(&env.chain.deployment, env.chain.token))
+        .await
+        .unwrap();
 
     let history = env.get("/v1/balance/history?limit=200", Some(&agent.api_key)).await;
     let entries = history.body["entries"].as_array().unwrap();

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use alloy::primitives::U256;
-use clearing_audit::{AnchorPolicy, Record, RecordKind, RecordStatus, record_proof, verify_record};
+use clearing_audit::{AnchorPolicy, Record, RecordKind, RecordStatus, VerifyTarget, record_proof, verify_record};
 use clearing_chain::contracts::BalanceVault;
 use clearing_ledger::market::ParticipantKind;
 use clearing_market::{BALANCE_AUTH_HEADER, BALANCE_REFUSED_HEADER, IDEMPOTENCY_KEY_HEADER};
@@ -157,7 +157,9 @@ async fn a_product_is_bought_from_the_balance_once_and_settled_by_the_vault() {
     let RecordStatus::Anchored(proof) = record_proof(&ledger, env.chain.chain_id, records[0].seq).await.unwrap() else {
         panic!("record {} is not anchored", records[0].seq);
     };
-    verify_record(&env.chain.provider, &proof, Some(env.chain.deployment.anchor_registry)).await.unwrap();
+    verify_record(&env.chain.provider, &proof, &VerifyTarget::deployment(&env.chain.deployment, env.chain.token))
+        .await
+        .unwrap();
 }
 
 /// A purchase the vault refused leaves the product unowned. Retried without an `Idempotency-Key`, the request buys

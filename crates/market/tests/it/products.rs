@@ -13,7 +13,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use clearing_audit::{AnchorPolicy, RecordKind, RecordStatus, record_proof, verify_record};
+use clearing_audit::{AnchorPolicy, RecordKind, RecordStatus, VerifyTarget, record_proof, verify_record};
 use clearing_chain::contracts::{Escrow, MockUSDC};
 use clearing_client::{Payer, PaymentHeader, PaymentRequired, Policy, sign_payment};
 use clearing_ledger::PaymentKey;
@@ -253,7 +253,9 @@ async fn a_product_is_uploaded_found_bought_downloaded_and_audited() {
     assert_eq!(proof.record.kind, RecordKind::EscrowCredit);
     assert_eq!((proof.record.payer, proof.record.payee), (agent_key.address(), provider_wallet));
     assert_eq!((proof.record.payee_amount, proof.record.fee_amount), (U256::from(200_000u64), U256::from(10_000u64)));
-    verify_record(&env.chain.provider, &proof, Some(env.chain.deployment.anchor_registry)).await.unwrap();
+    verify_record(&env.chain.provider, &proof, &VerifyTarget::deployment(&env.chain.deployment, env.chain.token))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
-use clearing_audit::{AnchorPolicy, Record, RecordKind, RecordStatus, record_proof, verify_record};
+use clearing_audit::{AnchorPolicy, Record, RecordKind, RecordStatus, VerifyTarget, record_proof, verify_record};
 use clearing_chain::contracts::{BalanceVault, MockUSDC};
 use clearing_ledger::market::{
     BalanceAccount, NewParticipant, Participant, ParticipantId, ParticipantKind, Registration,
@@ -320,7 +320,9 @@ async fn plans_and_subscriptions_renew_go_past_due_recover_pause_cancel_and_expi
     let RecordStatus::Anchored(proof) = record_proof(&ledger, env.chain.chain_id, charges[1].seq).await.unwrap() else {
         panic!("record {} is not anchored", charges[1].seq);
     };
-    verify_record(&env.chain.provider, &proof, Some(env.chain.deployment.anchor_registry)).await.unwrap();
+    verify_record(&env.chain.provider, &proof, &VerifyTarget::deployment(&env.chain.deployment, env.chain.token))
+        .await
+        .unwrap();
 
     // The provider claims it with no gas: the relayer's claimMany pays the vault balance to the provider's wallet.
     let usdc = MockUSDC::new(env.chain.token, &env.chain.provider);
