@@ -13,6 +13,8 @@ use crate::{Record, RecordProof, RecordSources, merkle::process_proof, rebuild::
 
 /// Blocks per `eth_getLogs` call when looking back for an escrow job's `JobFunded`.
 const LOOK_BACK_BLOCKS: u64 = 10_000;
+/// How far back a job's `JobFunded` is looked for when no deployment block is known (about 23 days of Base).
+const LOOK_BACK_LIMIT: u64 = 1_000_000;
 
 /// Why a record failed verification; each names the check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,7 +94,8 @@ impl VerifyTarget {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {
     /// Whether its log was checked to come from the deployment's contracts, in its settlement token
-    /// ([`VerifyTarget::sources`]), rather than from the contract and token the file names.
+    /// ([`VerifyTarget::sources`]), rather than from the contract and token the file names (no deployment known, or a
+    /// vault record of a deployment known without its vault).
     pub deployment_checked: bool,
 }
 
@@ -180,43 +183,51 @@ pub async fn verify_record(
     if !verified {
         return Err(VerifyError::RootNotOnChain(format!("AnchorRegistry.verify({}) returned false", anchor.index)));
     }
-    check_logged(provider, &file.record, target).await?;
-    Ok(Verified { deployment_checked: target.sources.is_some() })
+    let deployment_checked = check_logged(provider, &file.record, target).await?;
+    Ok(Verified { deployment_checked })
 }
 
-/// That `record` is its transaction's log, decoded as a rebuild decodes it (an escrow payout with its job's
-/// `JobFunded`), by the deployment's contracts if known, else by the contract of its kind the file names.
-async fn check_logged(provider: &ChainProvider, record: &Record, target: &VerifyTarget) -> Result<(), VerifyError> {
+/// That `record` is a log of its block, decoded as a rebuild decodes it (an escrow payout with its job's
+/// `JobFunded`), by the deployment's contracts if known, else by the contract of its kind the file names. The log is
+/// read with `eth_getLogs` over the record's block, not through its transaction's receipt: a node that keeps no
+/// transaction index for old blocks (geth's default keeps about 54 days of Base) still serves it. Returns whether the
+/// deployment's contracts were the ones checked.
+async fn check_logged(provider: &ChainProvider, record: &Record, target: &VerifyTarget) -> Result<bool, VerifyError> {
     let absent = VerifyError::RecordNotOnChain;
-    let rpc = |e: alloy::transports::TransportError| VerifyError::Rpc(e.to_string());
-    let receipt = provider
-        .get_transaction_receipt(record.tx_hash)
-        .await
-        .map_err(rpc)?
-        .ok_or_else(|| absent(format!("no transaction {} on chain", record.tx_hash)))?;
-    if receipt.block_number != Some(record.block_number) {
+    let (sources, deployment_checked) = match target.sources {
+        // A deployment configured without its vault: a vault record's emitter is the file's word.
+        Some(sources) if sources.balance_vault.is_none() && is_vault_record(record.kind) => {
+            let named = named_by(record);
+            (RecordSources { balance_vault: named.balance_vault, chain_id: record.chain_id, ..sources }, false)
+        }
+        Some(sources) => (RecordSources { chain_id: record.chain_id, ..sources }, true),
+        None => (named_by(record), false),
+    };
+    let block = record.block_number;
+    let emitters: Vec<Address> = sources.emitters().into_iter().filter(|a| !a.is_zero()).collect();
+    let filter = Filter::new().address(emitters.clone()).from_block(block).to_block(block);
+    let logs = provider.get_logs(&filter).await.map_err(|e| VerifyError::Rpc(e.to_string()))?;
+    let log = logs
+        .into_iter()
+        .filter(|log| !log.removed)
+        .find(|log| log.log_index == Some(record.log_index))
+        .and_then(|log| chain_log(record.chain_id, log))
+        .ok_or_else(|| absent(format!("block {block} holds no log {} of {}", record.log_index, list(&emitters))))?;
+    if log.block_number != block || log.tx_hash != record.tx_hash {
         return Err(absent(format!(
-            "transaction {} is in block {}, the record says {}",
-            record.tx_hash,
-            receipt.block_number.map_or_else(|| "none".to_owned(), |n| n.to_string()),
-            record.block_number
+            "log {} of block {} is in transaction {}, the record says {}",
+            log.log_index, log.block_number, log.tx_hash, record.tx_hash
         )));
     }
-    let log = receipt
-        .inner
-        .logs()
-        .iter()
-        .find(|log| log.log_index == Some(record.log_index))
-        .and_then(|log| chain_log(record.chain_id, log.clone()))
-        .ok_or_else(|| absent(format!("transaction {} has no log {}", record.tx_hash, record.log_index)))?;
-    let sources = match target.sources {
-        Some(sources) => RecordSources { chain_id: record.chain_id, ..sources },
-        None => named_by(record),
-    };
     let funded = match sources.job_id(&log) {
         Some(job_id) => {
-            let (escrow, chain_id) = (sources.escrow, record.chain_id);
-            job_funded(provider, chain_id, escrow, job_id, target.from_block, record.block_number).await?
+            // Knowing no deployment block, look back at most LOOK_BACK_LIMIT blocks rather than to genesis.
+            let from = if target.sources.is_some() || target.from_block > 0 {
+                target.from_block
+            } else {
+                block.saturating_sub(LOOK_BACK_LIMIT)
+            };
+            job_funded(provider, record.chain_id, sources.escrow, job_id, from, block).await?
         }
         None => None,
     };
@@ -229,7 +240,7 @@ async fn check_logged(provider: &ChainProvider, record: &Record, target: &Verify
     };
     let differ = differing_fields(&logged, record);
     if differ.is_empty() {
-        Ok(())
+        Ok(deployment_checked)
     } else {
         Err(absent(format!(
             "log {} of transaction {} differs from the record in {}",
@@ -238,6 +249,14 @@ async fn check_logged(provider: &ChainProvider, record: &Record, target: &Verify
             differ.join(", ")
         )))
     }
+}
+
+fn is_vault_record(kind: RecordKind) -> bool {
+    matches!(kind, RecordKind::BalanceDebit | RecordKind::SubscriptionCharge)
+}
+
+fn list(addresses: &[Address]) -> String {
+    addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// The sources the record names: its emitter as the contract of its kind, its token as the settlement token.
@@ -271,6 +290,9 @@ async fn job_funded(
     from: u64,
     to: u64,
 ) -> Result<Option<ChainLog>, VerifyError> {
+    if from > to {
+        return Ok(None);
+    }
     let filter = Filter::new().address(escrow).event_signature(RecordSources::JOB_FUNDED_TOPIC).topic1(job_id);
     let mut end = to;
     loop {

@@ -40,8 +40,8 @@ struct VerifyArgs {
     /// configured, else whatever the file names.
     #[arg(long)]
     registry: Option<Address>,
-    /// The BatchSettler; default from `[chain.deployment]`. With the escrow and the token known, the record's log
-    /// must come from the deployment's contracts; otherwise from the contract the file names.
+    /// The BatchSettler; default from `[chain.deployment]`. With the escrow known too, the record's log must come
+    /// from the deployment's contracts (a vault record from `--vault`); otherwise from the contract the file names.
     #[arg(long)]
     settler: Option<Address>,
     /// The Escrow; default from `[chain.deployment]`.
@@ -100,13 +100,14 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
     let batch_settler = args.settler.or(deployment.map(|d| d.batch_settler));
     let escrow = args.escrow.or(deployment.map(|d| d.escrow));
     let token = args.token.or(config.chain.usdc.as_ref().map(|usdc| usdc.address));
-    let sources = match (batch_settler, escrow, token) {
-        (Some(batch_settler), Some(escrow), Some(token)) => Some(RecordSources {
+    // The contracts known, the record's log must be theirs; the token unknown, it is the file's.
+    let sources = match (batch_settler, escrow) {
+        (Some(batch_settler), Some(escrow)) => Some(RecordSources {
             chain_id: file.record.chain_id,
             batch_settler,
             escrow,
             balance_vault: args.vault.or(deployment.and_then(|d| d.balance_vault)),
-            token,
+            token: token.unwrap_or(file.record.token),
         }),
         _ => None,
     };
@@ -129,13 +130,18 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
                 file.anchor.tx_hash
             );
             let r = &file.record;
-            let source = if verified.deployment_checked {
+            let contract = if verified.deployment_checked {
                 "the deployment's"
             } else {
-                "the file's (pass --settler, --escrow and --token to check them against the deployment)"
+                "the file's (pass --settler, --escrow and --vault to check it against the deployment)"
+            };
+            let token = if verified.deployment_checked && token.is_some() {
+                "the settlement token"
+            } else {
+                "the file's (pass --token to check it)"
             };
             println!(
-                "OK: log {} of transaction {} in block {} is this record: contract and token {source}",
+                "OK: log {} of transaction {} in block {} is this record; contract {contract}; token {token}",
                 r.log_index, r.tx_hash, r.block_number
             );
             Ok(())

@@ -357,9 +357,9 @@ async fn a_record_the_chain_never_logged_fails_verification_though_anchored(pool
         ("payer", Record { payer: other, ..release.clone() }),
         ("payee, fee_amount", Record { payee: other, fee_amount: U256::ZERO, ..release.clone() }),
         ("kind", Record { kind: RecordKind::EscrowRefund, payee_amount: U256::ZERO, ..release.clone() }),
-        ("no transaction", Record { tx_hash: B256::repeat_byte(0x77), ..payment.clone() }),
-        ("is in block", Record { block_number: payment.block_number - 1, ..payment.clone() }),
-        ("has no log", Record { log_index: 999, ..payment.clone() }),
+        ("is in transaction", Record { tx_hash: B256::repeat_byte(0x77), ..payment.clone() }),
+        ("holds no log", Record { block_number: payment.block_number - 1, ..payment.clone() }),
+        ("holds no log", Record { log_index: 999, ..payment.clone() }),
         // A look-alike contract's: the deployment's settler emitted this log.
         ("emitter", Record { emitter: other, ..payment.clone() }),
         // The payment's neighbour in the same batch: a real log, another payment.

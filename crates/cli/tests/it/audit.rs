@@ -63,10 +63,10 @@ async fn an_anchored_record_verifies_through_the_cli_and_every_tampered_field_fa
         let (code, out) = verify(&chain, dir.path(), &format!("good{seq}"), &record);
         assert_eq!(code, 0, "{out}");
         assert!(out.starts_with(&format!("OK: record {seq} ")), "{out}");
-        assert!(out.contains("is this record: contract and token the deployment's"), "{out}");
+        assert!(out.contains("is this record; contract the deployment's; token the settlement token"), "{out}");
         let (code, out) = verify_with(&chain, dir.path(), &format!("named{seq}"), &record, &[]);
         assert_eq!(code, 0, "{out}");
-        assert!(out.contains("is this record: contract and token the file's"), "{out}");
+        assert!(out.contains("is this record; contract the file's"), "{out}");
         if seq < 2 {
             continue;
         }
