@@ -222,11 +222,7 @@ async fn check_logged(provider: &ChainProvider, record: &Record, target: &Verify
     let funded = match sources.job_id(&log) {
         Some(job_id) => {
             // Knowing no deployment block, look back at most LOOK_BACK_LIMIT blocks rather than to genesis.
-            let from = if target.sources.is_some() || target.from_block > 0 {
-                target.from_block
-            } else {
-                block.saturating_sub(LOOK_BACK_LIMIT)
-            };
+            let from = if target.from_block > 0 { target.from_block } else { block.saturating_sub(LOOK_BACK_LIMIT) };
             job_funded(provider, record.chain_id, sources.escrow, job_id, from, block).await?
         }
         None => None,

@@ -135,7 +135,7 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
             } else {
                 "the file's (pass --settler, --escrow and --vault to check it against the deployment)"
             };
-            let token = if verified.deployment_checked && token.is_some() {
+            let token = if target.sources.is_some() && token.is_some() {
                 "the settlement token"
             } else {
                 "the file's (pass --token to check it)"

@@ -45,7 +45,7 @@ enum Command {
     Dev(dev::DevArgs),
     /// Apply the database migrations (creating the database if it is missing).
     Migrate(migrate::MigrateArgs),
-    /// Deploy BatchSettler, Escrow and AnchorRegistry with the relayer key.
+    /// Deploy BatchSettler, Escrow, AnchorRegistry, BalanceVault and Subscriptions with the relayer key.
     Deploy(deploy::DeployArgs),
     /// Follow the chain into the ledger (or, with --rebuild, rebuild and compare every projection).
     Index(index::IndexArgs),

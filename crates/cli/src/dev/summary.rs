@@ -90,13 +90,13 @@ impl Summary {
             println!("    {address}  {key}");
         }
         println!();
-        self.print_next_steps();
+        self.print_next_steps(config_file);
         println!();
         println!("Ready. Press Ctrl-C to stop.");
     }
 
     /// The first payment and its audit check, as commands to copy (README, "First steps", shows the same).
-    fn print_next_steps(&self) {
+    fn print_next_steps(&self, config_file: Option<&ConfigFile>) {
         let facilitator = self.facilitator;
         let clearing = clearing_command();
         let audit = &self.written.audit;
@@ -123,10 +123,14 @@ impl Summary {
             audit.anchor_every_secs, audit.anchor_every_records
         );
         println!("     until curl -sf http://{facilitator}/audit/records/0 -o record.json; do sleep 5; done");
-        println!(
-            "     {clearing} audit verify record.json --rpc {} --registry {}",
-            self.rpc_url, self.deployment.anchor_registry
-        );
+        match config_file {
+            // The run's config names the deployment: its registry, contracts and token are all checked.
+            Some(file) => println!("     {clearing} --config {} audit verify record.json", file.path().display()),
+            None => println!(
+                "     {clearing} audit verify record.json --rpc {} --registry {}",
+                self.rpc_url, self.deployment.anchor_registry
+            ),
+        }
         if let (true, Some((_, key))) = (self.written.market.enabled, self.agents.get(1)) {
             println!("  4. register the second agent as a market provider (0.01 USDC; prints its API key, once)");
             println!(
