@@ -462,6 +462,12 @@ fn decode_item(
                 let e = Escrow::JobRefunded::decode_log_data(data).map_err(|_| malformed("undecodable JobRefunded"))?;
                 (Address::ZERO, e.jobId, ItemOutcome::Settled)
             }
+            // An arbiter's resolution (ResolveWithSig): without it, a batch holding one could not be matched to its
+            // items and stayed in flight, every step in it with it.
+            Escrow::JobResolved::SIGNATURE_HASH => {
+                let e = Escrow::JobResolved::decode_log_data(data).map_err(|_| malformed("undecodable JobResolved"))?;
+                (Address::ZERO, e.jobId, ItemOutcome::Settled)
+            }
             Escrow::StepFailed::SIGNATURE_HASH => {
                 let e = Escrow::StepFailed::decode_log_data(data).map_err(|_| malformed("undecodable StepFailed"))?;
                 (Address::ZERO, e.jobId, failed(e.reason))

@@ -351,6 +351,11 @@ impl IntoResponse for PaymentDemand {
     }
 }
 
+/// Whether `headers` carry an x402 payment (`PAYMENT-SIGNATURE` or `X-PAYMENT`), readable or not.
+pub(crate) fn carries_payment(headers: &HeaderMap) -> bool {
+    headers.contains_key(PAYMENT_SIGNATURE) || headers.contains_key(X_PAYMENT)
+}
+
 /// An x402 header name, as the lower-case name the `http` crate stores.
 fn header_name(name: &'static str) -> HeaderName {
     HeaderName::from_bytes(name.as_bytes()).expect("x402 header names are valid header names")

@@ -132,6 +132,9 @@ pub enum ErrorCode {
     WithdrawalPending,
     /// The subscription's status does not allow this (409).
     SubscriptionStatusConflict,
+    /// The plan changed since it was quoted (its price, services or requests, or it was deleted), or it is not the
+    /// agent price the request names (409): read it again.
+    PlanChanged,
     /// Something failed on our side; the details are in our logs (500).
     Internal,
 }
@@ -196,6 +199,7 @@ impl ErrorCode {
             Self::InsufficientBalance => "insufficient_balance",
             Self::WithdrawalPending => "withdrawal_pending",
             Self::SubscriptionStatusConflict => "subscription_status_conflict",
+            Self::PlanChanged => "plan_changed",
             Self::Internal => "internal",
         }
     }
@@ -252,7 +256,8 @@ impl ErrorCode {
             Self::AlreadySubscribed
             | Self::InsufficientBalance
             | Self::WithdrawalPending
-            | Self::SubscriptionStatusConflict => StatusCode::CONFLICT,
+            | Self::SubscriptionStatusConflict
+            | Self::PlanChanged => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -315,6 +320,7 @@ impl ErrorCode {
         Self::InsufficientBalance,
         Self::WithdrawalPending,
         Self::SubscriptionStatusConflict,
+        Self::PlanChanged,
         Self::Internal,
     ];
 }

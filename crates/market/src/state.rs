@@ -1,6 +1,10 @@
 //! [`Market`], what every handler shares, and [`Market::router`], the `/v1` routes behind their limits.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::Address;
@@ -11,7 +15,7 @@ use axum::{
     middleware,
     response::{IntoResponse, Response},
 };
-use clearing_ledger::Ledger;
+use clearing_ledger::{Ledger, market::ParticipantId};
 use clearing_storage::{ContentStore, LocalDir};
 use clearing_x402::Price;
 use tower_http::timeout::TimeoutLayer;
@@ -57,11 +61,36 @@ struct Inner {
     store: Arc<dyn ContentStore>,
     /// Uploads read at once: each holds its file in memory (up to `[market] max_product_bytes`) until it is stored.
     uploads: tokio::sync::Semaphore,
+    /// The providers with an upload being read or waiting for its turn: one each, so that one provider's slow
+    /// uploads cannot hold every turn.
+    uploading: Mutex<HashSet<ParticipantId>>,
 }
 
 /// Product uploads read at once, so that many slow or concurrent ones hold at most this many files in memory (100 MiB
 /// at the default 25 MiB each); the others wait their turn.
 const CONCURRENT_UPLOADS: usize = 4;
+
+/// A provider's upload turn: one of [`CONCURRENT_UPLOADS`], and its place among the providers uploading, given
+/// back when it is dropped (the file stored, the request refused, or the client gone).
+pub(crate) struct UploadTurn<'a> {
+    uploading: &'a Mutex<HashSet<ParticipantId>>,
+    provider: ParticipantId,
+    _permit: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+impl<'a> UploadTurn<'a> {
+    /// `provider`'s place among the uploading, or `None` while another of its uploads has one.
+    fn take(uploading: &'a Mutex<HashSet<ParticipantId>>, provider: ParticipantId) -> Option<Self> {
+        let taken = uploading.lock().unwrap_or_else(PoisonError::into_inner).insert(provider);
+        taken.then_some(Self { uploading, provider, _permit: None })
+    }
+}
+
+impl Drop for UploadTurn<'_> {
+    fn drop(&mut self) {
+        self.uploading.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.provider);
+    }
+}
 
 impl Market {
     /// The market on `ledger` (migrated), configured by `config`, taking payments through `edge`.
@@ -87,6 +116,7 @@ impl Market {
                 arbiter_signer,
                 store: Arc::new(LocalDir::new(config.product_dir.clone())),
                 uploads: tokio::sync::Semaphore::new(CONCURRENT_UPLOADS),
+                uploading: Mutex::default(),
                 config,
             }),
         })
@@ -281,9 +311,17 @@ impl Market {
         &self.inner.catalog
     }
 
-    /// A turn to read an upload into memory (see [`CONCURRENT_UPLOADS`]).
-    pub(crate) async fn upload_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
-        self.inner.uploads.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))
+    /// `provider`'s turn to read an upload into memory (see [`CONCURRENT_UPLOADS`]); 429 while another of its
+    /// uploads is being read or waits.
+    pub(crate) async fn upload_turn(&self, provider: ParticipantId) -> Result<UploadTurn<'_>> {
+        let mut turn = UploadTurn::take(&self.inner.uploading, provider).ok_or_else(|| {
+            MarketError::refused(
+                ErrorCode::RateLimited,
+                "one upload at a time per provider: another of yours is still being received; send this one after it",
+            )
+        })?;
+        turn._permit = Some(self.inner.uploads.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))?);
+        Ok(turn)
     }
 
     pub(crate) fn register_price(&self) -> &Price {
@@ -307,4 +345,21 @@ async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> Response {
 async fn method_not_allowed() -> Response {
     MarketError::refused(ErrorCode::MethodNotAllowed, "this route has no such method: see the Allow header")
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provider_has_one_upload_turn_at_a_time() {
+        let uploading = Mutex::default();
+        let (one, two) = (ParticipantId(uuid::Uuid::new_v4()), ParticipantId(uuid::Uuid::new_v4()));
+        let first = UploadTurn::take(&uploading, one).expect("the first");
+        assert!(UploadTurn::take(&uploading, one).is_none(), "a second upload of the same provider waits for none");
+        let other = UploadTurn::take(&uploading, two).expect("another provider's");
+        drop(first);
+        assert!(UploadTurn::take(&uploading, one).is_some(), "given back when dropped");
+        drop(other);
+    }
 }

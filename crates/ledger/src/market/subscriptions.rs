@@ -14,7 +14,7 @@ use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use sqlx::{Postgres, Transaction, postgres::PgRow};
 use uuid::Uuid;
 
-use super::{BalanceAccount, ParticipantId, PlanId, ServiceId};
+use super::{BalanceAccount, CredentialId, ParticipantId, PlanId, ServiceId};
 use crate::{Ledger, Result, RouteKind, decode::Fields, encode::int, index::MAIN_INDEXER};
 
 /// A subscription to open: the contract's terms (its id their hash) and what the plan covers.
@@ -113,6 +113,9 @@ pub enum SubscribeDecision {
     },
     /// A withdrawal request stands.
     WithdrawalPending,
+    /// The plan is no longer the one these terms were made from: deleted, or its price, services or requests
+    /// changed since it was read.
+    PlanChanged,
 }
 
 /// An operation on a subscription the agent asked for.
@@ -443,6 +446,25 @@ impl Ledger {
         if exiting {
             return Ok(SubscribeDecision::WithdrawalPending);
         }
+        // The plan as it was read for these terms, held (FOR SHARE) until this commits: a provider's change committed
+        // meanwhile (a higher price, fewer requests, a delete) refuses the subscribe rather than charge the agent for
+        // terms it never saw, and one made after waits for it.
+        let ids: Vec<Uuid> = new.service_ids.iter().map(|s| s.0).collect();
+        let unchanged: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM market_plans
+             WHERE id = $1 AND deleted_at IS NULL AND price = $2::numeric AND service_ids = $3
+               AND max_requests IS NOT DISTINCT FROM $4
+             FOR SHARE",
+        )
+        .bind(new.plan_id.0)
+        .bind(new.price.saturating_sub(new.fee).to_string())
+        .bind(&ids)
+        .bind(new.max_requests.map(|m| i32::try_from(m).unwrap_or(i32::MAX)))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if unchanged.is_none() {
+            return Ok(SubscribeDecision::PlanChanged);
+        }
         if available < new.price {
             return Ok(SubscribeDecision::Insufficient { available });
         }
@@ -453,7 +475,6 @@ impl Ledger {
             // The same terms were opened before (an id is a hash of them, salt included).
             return Ok(SubscribeDecision::AlreadySubscribed(new.id));
         };
-        let ids: Vec<Uuid> = new.service_ids.iter().map(|s| s.0).collect();
         sqlx::query(
             "INSERT INTO market_subscriptions (id, chain_id, contract, vault, token, plan_id, participant_id,
                                                subscriber, provider, price, fee, period, start, grace, salt,
@@ -716,8 +737,15 @@ impl Ledger {
 
     /// Counts one request of `participant` to `service` against a subscription that covers it now (paid through
     /// later than the chain's time) and has requests left in its period; `None` when none does. Counted in one
-    /// statement per subscription, so concurrent requests never pass the cap.
-    pub async fn use_subscription(&self, participant: ParticipantId, service: ServiceId) -> Result<Option<CoveredUse>> {
+    /// statement per subscription, so concurrent requests never pass the cap. A request made with one of the
+    /// participant's balance credentials names it as `credential`, and is counted only while it is neither revoked
+    /// nor expired in the same statement: the market's copy of a credential may be older than its revocation.
+    pub async fn use_subscription(
+        &self,
+        participant: ParticipantId,
+        service: ServiceId,
+        credential: Option<CredentialId>,
+    ) -> Result<Option<CoveredUse>> {
         let rows = sqlx::query(
             "SELECT s.id, st.charged - 1 AS period, s.max_requests
              FROM market_subscriptions s, LATERAL subscription_state(s, chain_now(s.chain_id)) st
@@ -735,7 +763,12 @@ impl Ledger {
             let max: Option<i32> = f.get("max_requests")?;
             let used: Option<i32> = sqlx::query_scalar(
                 "INSERT INTO subscription_usage AS u (subscription_id, period, used)
-                 SELECT $1, $2, 1 WHERE $3::int IS NULL OR $3 >= 1
+                 SELECT $1, $2, 1
+                 WHERE ($3::int IS NULL OR $3 >= 1)
+                   AND ($4::uuid IS NULL OR EXISTS (
+                       SELECT 1 FROM balance_credentials c
+                       WHERE c.id = $4 AND c.participant_id = $5 AND c.revoked_at IS NULL
+                         AND (c.expires_at IS NULL OR c.expires_at > now())))
                  ON CONFLICT (subscription_id, period) DO UPDATE SET used = u.used + 1
                  WHERE $3::int IS NULL OR u.used < $3
                  RETURNING used",
@@ -743,6 +776,8 @@ impl Ledger {
             .bind(id.as_slice())
             .bind(int(period))
             .bind(max)
+            .bind(credential.map(|c| c.0))
+            .bind(participant.0)
             .fetch_optional(&self.pool)
             .await?;
             if let Some(used) = used {

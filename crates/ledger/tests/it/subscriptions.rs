@@ -8,7 +8,7 @@ use clearing_ledger::{
     BatchClaim, BatchTransaction, ItemResolution, Ledger, MIGRATOR, Mined, RouteKind, TxFees,
     market::{
         BalanceAccount, ChargeQueued, CredentialId, DebitDecision, DebitRequest, DueCharge, NewCredential, NewPlan,
-        NewSubscription, ParticipantId, PlanId, PlanInterval, ServiceId, ServiceType, SubscribeDecision,
+        NewSubscription, ParticipantId, PlanId, PlanInterval, PlanUpdate, ServiceId, ServiceType, SubscribeDecision,
     },
 };
 use sqlx::PgPool;
@@ -106,7 +106,8 @@ fn new_subscription(plan: PlanId, agent: ParticipantId, service: ServiceId, salt
         grace: 3 * 86_400,
         salt: B256::repeat_byte(salt),
         service_ids: vec![service],
-        max_requests: Some(5),
+        // As setup's plan has it, unless a test's plan says otherwise.
+        max_requests: None,
         open: open.into(),
     }
 }
@@ -200,7 +201,7 @@ async fn concurrent_covered_requests_never_pass_the_cap_and_a_due_charge_is_queu
     let ledger = Ledger::from_pool(pool.clone());
     let (plan, agent, service) = setup(&ledger, Some(5)).await;
     deposit(&pool, 1, 3 * PRICE, 1_000).await;
-    let sub = new_subscription(plan, agent, service, 7);
+    let sub = NewSubscription { max_requests: Some(5), ..new_subscription(plan, agent, service, 7) };
     assert!(matches!(ledger.subscribe(&sub).await.unwrap(), SubscribeDecision::Queued(_)));
     assert_eq!(spent(&pool).await, U256::from(PRICE));
 
@@ -241,11 +242,37 @@ async fn concurrent_covered_requests_never_pass_the_cap_and_a_due_charge_is_queu
     let balance = ledger.balance(&account()).await.unwrap();
     assert_eq!(balance.available, U256::from(2 * PRICE), "the charge counts once, as soon as it is indexed");
 
-    // 20 requests race for a cap of 5.
+    // A request made with a balance credential counts only while the credential is live: revoked or expired (the
+    // market's copy of it older than that), it is not covered, and nothing is counted.
+    let live = |n: u8, expires_at: Option<i64>| NewCredential {
+        id: CredentialId(Uuid::new_v4()),
+        participant_id: agent,
+        token_hash: [n; 32],
+        name: format!("credential {n}"),
+        max_per_request: None,
+        max_per_day: None,
+        services: None,
+        expires_at,
+    };
+    let revoked = ledger.insert_credential(&live(0x51, None)).await.unwrap().id;
+    assert!(ledger.revoke_credential(agent, revoked).await.unwrap());
+    let expired = ledger.insert_credential(&live(0x52, Some(1))).await.unwrap().id;
+    for dead in [revoked, expired] {
+        assert!(ledger.use_subscription(agent, service, Some(dead)).await.unwrap().is_none(), "{dead:?}");
+    }
+    let another = provider(&ledger, 0x77).await;
+    let theirs = NewCredential { participant_id: another, ..live(0x53, None) };
+    let theirs = ledger.insert_credential(&theirs).await.unwrap().id;
+    assert!(ledger.use_subscription(agent, service, Some(theirs)).await.unwrap().is_none(), "not the agent's");
+    let current = ledger.insert_credential(&live(0x54, None)).await.unwrap().id;
+    let used = ledger.use_subscription(agent, service, Some(current)).await.unwrap().expect("covered");
+    assert_eq!(used.used, 1, "the refused requests counted nothing");
+
+    // 20 requests race for the 4 left of a cap of 5.
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let ledger = ledger.clone();
-            tokio::spawn(async move { ledger.use_subscription(agent, service).await })
+            tokio::spawn(async move { ledger.use_subscription(agent, service, None).await })
         })
         .collect();
     let mut covered = 0;
@@ -254,7 +281,7 @@ async fn concurrent_covered_requests_never_pass_the_cap_and_a_due_charge_is_queu
             covered += 1;
         }
     }
-    assert_eq!(covered, 5);
+    assert_eq!(covered, 4);
 
     // A reorg removes the charge: the hold comes back until the chain answers again.
     sqlx::query("DELETE FROM subscription_events WHERE block_number = 2 AND kind = 'charged'")
@@ -481,6 +508,43 @@ async fn a_paused_due_renewal_is_held_back(pool: PgPool) {
     let credential = ledger.insert_credential(&credential).await.unwrap().id;
     let debit = crate::balances::request(service, credential, "after-due", 1);
     assert_eq!(ledger.debit_balance(&debit).await.unwrap(), DebitDecision::Insufficient { available: U256::ZERO });
+}
+
+/// A subscribe is made on the plan's terms as they were read: a plan repriced, given fewer requests or other
+/// services, or deleted since is refused, holding nothing back from the balance.
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_subscribe_to_a_plan_changed_since_it_was_read_is_refused(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool.clone());
+    let (plan, agent, service) = setup(&ledger, None).await;
+    deposit(&pool, 1, 100 * PRICE, 1_000).await;
+    let read = ledger.plan(plan).await.unwrap().unwrap();
+    let update = |price: u64, max_requests: Option<u32>| PlanUpdate {
+        name: None,
+        description: None,
+        price: Some(U256::from(price)),
+        service_ids: None,
+        max_requests: Some(max_requests),
+    };
+    let changes = [update(50_000, None), update(1_000, Some(1))];
+    for (salt, change) in changes.iter().enumerate() {
+        assert!(ledger.update_plan(plan, read.new.provider_id, change).await.unwrap().is_some());
+        let quoted = new_subscription(plan, agent, service, 20 + salt as u8);
+        assert_eq!(ledger.subscribe(&quoted).await.unwrap(), SubscribeDecision::PlanChanged, "{change:?}");
+        let balance = ledger.balance(&account()).await.unwrap();
+        assert_eq!(balance.available, U256::from(100 * PRICE), "nothing held");
+    }
+    // Back to the terms as read: subscribed.
+    assert!(ledger.update_plan(plan, read.new.provider_id, &update(1_000, None)).await.unwrap().is_some());
+    assert!(matches!(
+        ledger.subscribe(&new_subscription(plan, agent, service, 30)).await.unwrap(),
+        SubscribeDecision::Queued(_)
+    ));
+    // Deleted: no new subscriber, on any terms.
+    let other = NewPlan { id: PlanId(Uuid::new_v4()), name: "Other".into(), ..read.new.clone() };
+    let other = ledger.create_plan(&other).await.unwrap().new.id;
+    assert!(ledger.delete_plan(other, read.new.provider_id).await.unwrap());
+    let late = new_subscription(other, agent, service, 31);
+    assert_eq!(ledger.subscribe(&late).await.unwrap(), SubscribeDecision::PlanChanged);
 }
 
 /// A subscribe that waits on the agent's row while the indexer commits a charge (its `Charged` event, and the

@@ -5,7 +5,7 @@
 //! and the credential come from short-lived copies ([`super::hot`]) that the batch checks again. No chain call and
 //! no facilitator round trip. The debit is accepted at once and posted to the vault later, in `debitMany` batches. A
 //! retry with the same idempotency key (the `Idempotency-Key` header, else one derived from the credential, the
-//! service and the brief, valid for 10 to 20 minutes) is answered with the debit it made, never a second one. A short
+//! service and the brief, matching for at least 10 minutes either way) is answered with the debit it made, never a second one. A short
 //! balance (or a standing withdrawal request) falls through to the ordinary x402 answer, 402, with the reason in
 //! `X-Balance-Refused`; a credential over a cap or out of scope is refused with the reason. `data_api` services and
 //! `automated_service` jobs are sold this way (a job's money is held until its provider delivers: [`super::job`]);
@@ -31,8 +31,8 @@ use crate::{ErrorCode, Market, MarketError, Result, fees};
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// The header a fall-through 402 says why the balance did not pay in.
 pub const BALANCE_REFUSED_HEADER: &str = "x-balance-refused";
-/// Seconds in one window of a derived idempotency key; a repeat matches this window's key and the previous one's.
-const DERIVED_WINDOW_SECS: u64 = 600;
+/// Seconds in one window of a derived idempotency key; a repeat matches this window's key and the nearer neighbour's.
+const DERIVED_WINDOW_SECS: u64 = 1_200;
 
 /// What a balance purchase came to: answered, or handed to x402 with the reason the balance did not pay.
 pub(crate) enum BalanceAnswer {
@@ -181,9 +181,11 @@ pub(crate) fn mark_fall_through(mut response: Response, reason: &'static str) ->
     response
 }
 
-/// The key this debit is accepted under, and a second one a repeat may carry: the client's `Idempotency-Key`
-/// (1 to 200 visible ASCII characters), else one derived from the credential, what it buys (a service's or a
-/// product's id) and the brief for this window of time, matching the previous window's too.
+/// The key this debit is accepted under, and a second one a repeat may carry. Keys belong to one credential: the
+/// client's `Idempotency-Key` (1 to 200 visible ASCII characters) under this credential, else one derived from the
+/// credential, what it buys (a service's or a product's id) and the brief, for this window of time
+/// ([`derived_keys`]). Another of the agent's credentials sending the same key makes another purchase: it never
+/// reads this one's.
 pub(crate) fn idempotency_keys(
     headers: &HeaderMap,
     credential: &BalanceCredential,
@@ -200,7 +202,7 @@ pub(crate) fn idempotency_keys(
                 "Idempotency-Key is 1 to 200 visible ASCII characters, not starting with \"derived:\"",
             )
         })?;
-        return Ok((format!("key:{key}"), None));
+        return Ok((format!("key:{}:{key}", credential.id.0), None));
     }
     let mut hash = Sha256::new();
     hash.update(credential.id.0.as_bytes());
@@ -209,10 +211,20 @@ pub(crate) fn idempotency_keys(
         hash.update(serde_json::to_vec(brief).unwrap_or_default());
     }
     let digest = alloy_primitives::hex::encode(hash.finalize());
-    let window = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / DERIVED_WINDOW_SECS);
-    Ok((format!("derived:{digest}:{window}"), Some(format!("derived:{digest}:{}", window.saturating_sub(1)))))
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (key, also) = derived_keys(&digest, now);
+    Ok((key, Some(also)))
+}
+
+/// A derived key at unix second `now`: this window's, and the neighbouring window nearer to `now`, which a repeat
+/// also matches. Two requests less than half a window apart (10 minutes), in either order and whichever process's
+/// clock each read, always share one of their keys: the earlier one's window is this one or that neighbour. Requests
+/// more than one and a half windows apart (30 minutes) never do.
+fn derived_keys(digest: &str, now: u64) -> (String, String) {
+    let window = now / DERIVED_WINDOW_SECS;
+    let nearer =
+        if now % DERIVED_WINDOW_SECS < DERIVED_WINDOW_SECS / 2 { window.saturating_sub(1) } else { window + 1 };
+    (format!("derived:{digest}:{window}"), format!("derived:{digest}:{nearer}"))
 }
 
 /// A balance purchase as the API answers it.
@@ -251,5 +263,59 @@ pub(crate) fn debit_status(debit: &BalanceDebit) -> &'static str {
         Failed if debit.failure_reason.is_none() && debit.tx_hash.is_none() => "refunded",
         Failed | Expired => "refused",
         _ => "accepted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clearing_ledger::market::{CredentialId, ParticipantId};
+
+    use super::*;
+
+    fn credential() -> BalanceCredential {
+        BalanceCredential {
+            id: CredentialId(uuid::Uuid::new_v4()),
+            participant_id: ParticipantId(uuid::Uuid::nil()),
+            name: "worker".into(),
+            max_per_request: None,
+            max_per_day: None,
+            services: None,
+            expires_at: None,
+            revoked_at: None,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_client_key_belongs_to_its_credential() {
+        let mut headers = HeaderMap::new();
+        headers.insert(IDEMPOTENCY_KEY_HEADER, HeaderValue::from_static("order-17"));
+        let target = uuid::Uuid::new_v4();
+        let (one, two) = (credential(), credential());
+        let key = |c: &BalanceCredential| idempotency_keys(&headers, c, target, None).unwrap();
+        assert_eq!(key(&one), key(&one), "a retry under one credential repeats");
+        assert_ne!(key(&one).0, key(&two).0, "another credential of the agent makes its own purchase");
+        assert_eq!(key(&two).1, None);
+    }
+
+    #[test]
+    fn derived_keys_of_requests_under_half_a_window_apart_always_meet() {
+        let half = DERIVED_WINDOW_SECS / 2;
+        let boundary = 1_800_000_000 / DERIVED_WINDOW_SECS * DERIVED_WINDOW_SECS;
+        let meet = |first: u64, retry: u64| {
+            let stored = derived_keys("d", first).0;
+            let (key, also) = derived_keys("d", retry);
+            stored == key || stored == also
+        };
+        for first in (boundary - 2 * DERIVED_WINDOW_SECS..boundary + 2 * DERIVED_WINDOW_SECS).step_by(7) {
+            for gap in [0, 1, 60, half / 2, half - 1] {
+                assert!(meet(first, first + gap), "a retry {gap} s after {first}");
+                // The retry's clock behind the first's (another process), or its key made before the first's.
+                assert!(meet(first, first - gap), "a retry {gap} s before {first}");
+            }
+            for gap in [3 * half + 1, 4 * half] {
+                assert!(!meet(first, first + gap), "{gap} s later is another purchase");
+            }
+        }
     }
 }

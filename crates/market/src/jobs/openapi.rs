@@ -11,7 +11,7 @@ pub(crate) const OPENAPI: &str = r##"{
           {"$ref": "#/components/parameters/MarketServiceId"},
           {"name": "X-BALANCE-AUTH", "in": "header", "required": false, "description": "A balance credential (clb_...) from POST /v1/balance/credentials; never the API key", "schema": {"type": "string"}},
           {"name": "X-API-Key", "in": "header", "required": false, "description": "Your API key: a data_api service one of your subscriptions covers is then served without payment (201, paid_by: subscription), up to its plan's max_requests per period", "schema": {"type": "string"}},
-          {"name": "Idempotency-Key", "in": "header", "required": false, "description": "With X-BALANCE-AUTH: 1 to 200 visible ASCII characters; a repeat is answered with the purchase it made, never paid twice. Absent, a key is derived from the credential, the service and the brief, and holds for 10 to 20 minutes.", "schema": {"type": "string", "maxLength": 200}}
+          {"name": "Idempotency-Key", "in": "header", "required": false, "description": "With X-BALANCE-AUTH: 1 to 200 visible ASCII characters; a repeat under the same credential is answered with the purchase it made, never paid twice. Absent, a key is derived from the credential, the service and the brief, and a retry within 10 minutes of the first attempt matches it.", "schema": {"type": "string", "maxLength": 200}}
         ],
         "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketPurchaseRequest"}}}},
         "responses": {

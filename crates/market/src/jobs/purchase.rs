@@ -39,7 +39,7 @@ use crate::{
         hot::{Holder, Listing},
         purchase::{BalanceAnswer, mark_fall_through, pay_from_balance},
     },
-    fees,
+    edge, fees,
     schema::{check_instance, check_with},
 };
 
@@ -78,6 +78,12 @@ pub(super) async fn purchase(
             ));
         }
         check_brief(&listing, &brief)?;
+        // A request that carries an x402 payment is paid with it, and with nothing else: a client retrying a paid
+        // request whose answer was lost sends its balance credential again too, and the balance (topped up since) or
+        // a subscription would then pay the same purchase a second time. The payment's repeat finds its job.
+        if edge::carries_payment(&headers) {
+            return x402_purchase(&market, service, &uri, &headers, brief, None).await;
+        }
         let holder = credentials::from_headers(&market, &headers).await?;
         if let Some(answer) = covered(&market, service, caller.as_ref(), holder.as_deref()).await? {
             return Ok(answer);
@@ -127,11 +133,19 @@ async fn covered(
     {
         return Ok(None);
     }
-    let Some(subscriber) = caller.map(|c| c.0.id).or_else(|| holder.map(|h| h.owner.id)) else { return Ok(None) };
+    // By API key, or else by the credential's owner while the credential is live (checked as the request is
+    // counted: this process's copy of it may predate its revocation).
+    let (subscriber, credential) = match (caller, holder) {
+        (Some(caller), _) => (caller.0.id, None),
+        (None, Some(holder)) => (holder.owner.id, Some(holder.credential.id)),
+        (None, None) => return Ok(None),
+    };
     if !market.balance_hot().may_cover(market.ledger(), subscriber, service.id).await? {
         return Ok(None);
     }
-    let Some(covered) = market.ledger().use_subscription(subscriber, service.id).await? else { return Ok(None) };
+    let Some(covered) = market.ledger().use_subscription(subscriber, service.id, credential).await? else {
+        return Ok(None);
+    };
     info!(service = %service.id.0, subscription = %covered.subscription, used = covered.used, "covered");
     let answer = json!({
         "service_id": service.id.0,

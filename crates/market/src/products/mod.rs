@@ -236,7 +236,7 @@ async fn create(
         )
     })?;
     // Held until the file is stored, which is when its memory is given back.
-    let _turn = market.upload_turn().await?;
+    let _turn = market.upload_turn(me.id).await?;
     let upload = upload::read(multipart, market.config().max_product_bytes).await?;
     let (new, bytes) = upload.into_product(me.id)?;
     let size = bytes.len();

@@ -119,7 +119,7 @@ pub(crate) const OPENAPI: &str = r##"{
           {"$ref": "#/components/parameters/MarketProductId"},
           {"$ref": "#/components/parameters/MarketOptionalApiKey"},
           {"name": "X-BALANCE-AUTH", "in": "header", "required": false, "description": "A balance credential (clb_...) from POST /v1/balance/credentials, made without a service list; never the API key", "schema": {"type": "string"}},
-          {"name": "Idempotency-Key", "in": "header", "required": false, "description": "With X-BALANCE-AUTH: 1 to 200 visible ASCII characters; a repeat is answered with the purchase it made, never paid twice. Absent, a key is derived from the credential and the product, and holds for 10 to 20 minutes.", "schema": {"type": "string", "maxLength": 200}}
+          {"name": "Idempotency-Key", "in": "header", "required": false, "description": "With X-BALANCE-AUTH: 1 to 200 visible ASCII characters; a repeat under the same credential is answered with the purchase it made, never paid twice. Absent, a key is derived from the credential and the product, and a retry within 10 minutes of the first attempt matches it.", "schema": {"type": "string", "maxLength": 200}}
         ],
         "responses": {
           "201": {"description": "The purchase", "headers": {"PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketPaymentResponse"}, "X-PAYMENT-RESPONSE": {"$ref": "#/components/headers/MarketXPaymentResponse"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketProductPurchase"}}}},

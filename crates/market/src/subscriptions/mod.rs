@@ -111,7 +111,16 @@ pub async fn subscribe(market: &Market, plan: &Plan, provider: &Participant, age
             ErrorCode::WithdrawalPending,
             "a withdrawal request stands on your balance: cancel it to pay from the balance again",
         )),
+        SubscribeDecision::PlanChanged => Err(plan_changed(plan)),
     }
+}
+
+/// The refusal of a subscribe whose plan changed (or was deleted) between its read and the subscription's write.
+fn plan_changed(plan: &Plan) -> MarketError {
+    MarketError::refused(
+        ErrorCode::PlanChanged,
+        format!("plan {} changed while you subscribed: read it again (GET /v1/plans/{})", plan.new.id.0, plan.new.id.0),
+    )
 }
 
 /// Queues `kind` on `subscription` (the caller's).

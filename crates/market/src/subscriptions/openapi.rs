@@ -190,6 +190,7 @@ pub(crate) const OPENAPI: &str = r##"{
                                            "post": {
                                                      "summary": "Subscribe: the first period (agent_price) from your prepaid balance, or through x402 into it",
                                                      "security": [{"MarketApiKey": []}],
+                                                     "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"agent_price": {"type": "string", "description": "The agent_price you read and agree to pay per period (USDC): a plan that costs anything else now is refused with 409 plan_changed. A plan changed between its read and the subscription (price, services, requests, deleted) is refused with plan_changed either way.", "example": "10.50"}}}}}},
                                                      "description": "Pays the first period (agent_price) from your prepaid balance when it covers it: in one transaction the market refuses a second live subscription to the plan (409 already_subscribed) or a standing withdrawal request (409 withdrawal_pending), holds the first period's price back from your balance and queues the subscription's opening on the Subscriptions contract, its first period charged in the same transaction. When the balance is short it answers 402 (with X-Balance-Refused: insufficient_balance) asking for exactly agent_price paid into the balance vault; any x402 client pays it from your registered wallet (403 wallet_mismatch otherwise), the deposit is settled, and once the indexer confirms it the subscription is made from it. Answered 202 with the subscription pending; it turns active when the indexer sees the first charge.",
                                                      "responses": {
                                                                     "202": {
@@ -531,7 +532,7 @@ pub(crate) const OPENAPI: &str = r##"{
                                 },
                   "responses": {
                                  "MarketSubscriptionConflict": {
-                                                                 "description": "already_subscribed, insufficient_balance, withdrawal_pending or subscription_status_conflict",
+                                                                 "description": "already_subscribed, insufficient_balance, withdrawal_pending, subscription_status_conflict or plan_changed",
                                                                  "content": {
                                                                               "application/json": {
                                                                                                     "schema": {

@@ -19,7 +19,7 @@ use axum::{
 };
 use clearing_ledger::market::{
     NewPlan, OperationKind, ParticipantId, ParticipantKind, Plan, PlanId, PlanInterval, PlanUpdate, ServiceId,
-    SubscriptionView,
+    ServiceType, SubscriptionView,
 };
 use clearing_x402::Usdc;
 use serde::Deserialize;
@@ -125,7 +125,8 @@ fn check_max_requests(max: Option<u32>) -> Result<Option<u32>> {
     Ok(max)
 }
 
-/// The caller's own services, checked one by one: a plan bundles only what its provider sells.
+/// The caller's own `data_api` services, checked one by one: a plan bundles only what its provider sells, and only
+/// what a subscription can cover (a request to a data_api service is served at once; a job needs its own payment).
 async fn own_services(market: &Market, me: ParticipantId, ids: &[Uuid]) -> Result<Vec<ServiceId>> {
     if ids.is_empty() || ids.len() > MAX_SERVICES {
         return Err(MarketError::invalid(
@@ -138,6 +139,17 @@ async fn own_services(market: &Market, me: ParticipantId, ids: &[Uuid]) -> Resul
         let id = ServiceId(*id);
         let service = market.ledger().service(id).await?;
         match service {
+            Some(service) if service.provider_id == me && service.service_type != ServiceType::DataApi => {
+                return Err(MarketError::field(
+                    ErrorCode::InvalidField,
+                    "service_ids",
+                    format!(
+                        "service {} is a {}: a plan covers only data_api services (a job is paid for each time)",
+                        id.0,
+                        service.service_type.as_str()
+                    ),
+                ));
+            }
             Some(service) if service.provider_id == me => {
                 if !services.contains(&id) {
                     services.push(id);
@@ -363,6 +375,15 @@ async fn delete_plan(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /v1/plans/{id}/subscribe`'s body, optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeRequest {
+    /// The `agent_price` the agent read and agrees to pay per period: a plan that costs anything else now is refused
+    /// (409 `plan_changed`) rather than charged.
+    agent_price: Option<String>,
+}
+
 /// Subscribes the caller, paying period 0 from its prepaid balance; when the balance is short, the 402 asks for
 /// exactly one period (`agent_price`) paid into the vault by the caller's own wallet (any x402 client), and the
 /// subscription is made from that deposit once the indexer has confirmed it.
@@ -372,10 +393,25 @@ async fn subscribe(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     caller: Authenticated,
+    JsonBody(body): JsonBody<SubscribeRequest>,
 ) -> Result<Response> {
     let id = parse_plan_id(&id)?;
+    let expected = body
+        .agent_price
+        .map(|p| Usdc::parse(p.trim()).map_err(|e| MarketError::invalid("agent_price", format!("agent_price: {e}"))))
+        .transpose()?;
     let plan =
         market.ledger().plan(id).await?.filter(|p| p.deleted_at.is_none()).ok_or_else(|| plan_not_found(id.0))?;
+    let price = usdc(plan.new.price);
+    let agent_price = price.checked_add(fees::fee(price, market.fee())).unwrap_or(price);
+    if let Some(expected) = expected
+        && expected != agent_price
+    {
+        return Err(MarketError::refused(
+            ErrorCode::PlanChanged,
+            format!("plan {} costs {agent_price} USDC a period now, not the {expected} you named: read it again", id.0),
+        ));
+    }
     let provider = market.ledger().participant(plan.new.provider_id).await?.ok_or_else(|| plan_not_found(id.0))?;
     match super::subscribe(&market, &plan, &provider, &caller.0).await {
         Ok(subscription) => return answer(&market, subscription, None).await,
@@ -384,8 +420,6 @@ async fn subscribe(
     }
     // The first period through x402: a deposit of one period into the vault.
     let vault = market.vault()?;
-    let price = usdc(plan.new.price);
-    let agent_price = price.checked_add(fees::fee(price, market.fee())).unwrap_or(price);
     let demand = market.edge().escrow_price(
         agent_price,
         vault,
@@ -427,6 +461,13 @@ async fn subscribe(
                                 shows it: the balance then pays the first period, with no new payment",
                 });
                 return Ok(settled.attach((StatusCode::ACCEPTED, Json(body)).into_response()));
+            }
+            Err(e) if e.code() == Some(ErrorCode::PlanChanged) => {
+                return Err(MarketError::refused(
+                    ErrorCode::PlanChanged,
+                    "the plan changed while your deposit was confirmed: the deposit is in your prepaid balance; read \
+                     the plan again and subscribe (the balance pays the first period)",
+                ));
             }
             Err(other) => return Err(other),
         }

@@ -179,6 +179,28 @@ async fn an_agent_deposits_buys_a_hundred_calls_from_its_balance_and_withdraws_t
     assert_eq!(short.status, StatusCode::PAYMENT_REQUIRED, "{}", short.body);
     assert_eq!(short.headers[BALANCE_REFUSED_HEADER], "insufficient_balance");
     assert!(short.headers.contains_key("payment-required"), "an x402 client can pay it instead");
+    // The x402 client pays it, sending the credential again beside its payment; the answer is lost, the balance is
+    // topped up, and the client retries the same request: the payment's job, not a second purchase from the balance.
+    let required: PaymentRequiredV2 = decode_header(short.headers["payment-required"].as_bytes()).unwrap();
+    let required = clearing_client::PaymentRequired::V2(required);
+    let signed = encode_header(&clearing_testkit::pay(&poor.key, &required).payload_v2()).unwrap();
+    let paid_purchase = || {
+        let request = env
+            .http
+            .post(format!("{}/v1/services/{data}/purchase", env.base))
+            .header(BALANCE_AUTH_HEADER, &poor_token)
+            .header("PAYMENT-SIGNATURE", &signed)
+            .header("Content-Type", "application/json")
+            .body(json!({"brief": {"text": "x"}}).to_string());
+        async move { answer(request.send().await.unwrap()).await }
+    };
+    let paid = paid_purchase().await;
+    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
+    deposit(&env, &poor, "0.10").await;
+    let retried = paid_purchase().await;
+    assert_eq!((retried.status, &retried.body["id"]), (StatusCode::OK, &paid.body["id"]), "{}", retried.body);
+    assert_ne!(retried.body["paid_by"], "balance");
+    assert_eq!(balance(&env, &poor.api_key).await["spent"], "0.000000", "the balance paid nothing");
     // Revoked behind this process's back (by another process, say): the copy kept since the purchase above is live,
     // and the debit's batch refuses it (else this would fall through to the 402 again).
     let poor_owner = balance_owner(&env, &poor.api_key).await;

@@ -2,6 +2,8 @@
 //! `POST /v1/admin/jobs/{id}/resolve` (signed on the server with `[market] arbiter_key`, or by the arbiter's own key
 //! off-line), and the escrow's claimable balances are exactly the contract's split; the refusals change nothing.
 
+use std::time::Duration;
+
 use alloy::{
     primitives::{B256, U256},
     signers::{SignerSync, local::PrivateKeySigner},
@@ -141,6 +143,19 @@ async fn a_dispute_is_split_70_30_by_the_arbiter_and_the_balances_are_the_contra
         wait_status(&env, id, &key, "resolved").await;
     }
     hooks.wait_for("dispute_resolved").await;
+    // The batcher matched each resolution to its own event in the receipt: both steps settled, none left in flight
+    // (a step stuck in flight blocks its job's next step, and every other step of its batch with it).
+    let settled =
+        "SELECT count(*) FROM escrow_actions WHERE kind = 'resolve_with_sig' AND status IN ('settled', 'confirmed')";
+    let mut resolved = 0;
+    for _ in 0..400 {
+        resolved = sqlx::query_scalar::<_, i64>(settled).fetch_one(&env.database.pool()).await.unwrap();
+        if resolved == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(resolved, 2, "the resolutions' steps were never settled from their receipt");
 
     // $1.00 with a $0.05 fee at 70%: provider 0.70 - 0.035, fee 0.035, payer 0.30; plus the full refund of 1.00.
     let escrow = Escrow::new(env.chain.deployment.escrow, &env.chain.provider);

@@ -162,6 +162,16 @@ async fn plans_and_subscriptions_renew_go_past_due_recover_pause_cancel_and_expi
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
     assert_eq!((made.body["agent_price"].as_str(), made.body["fee"].as_str()), (Some("10.500000"), Some("0.500000")));
     let plan_a = made.body["id"].as_str().unwrap().to_owned();
+    // A plan covers data_api services only: a job is paid for each time.
+    let human = service(&env, &provider_key, "human_service", "0.005").await;
+    let jobs = json!({"name": "Jobs", "interval": "monthly", "price": "1.00", "service_ids": [svc, human]});
+    let refused = env.send(Method::POST, "/v1/plans", Some(&provider_key), Some(&jobs)).await;
+    assert_eq!((refused.status, code(&refused)), (StatusCode::BAD_REQUEST, "invalid_field"), "{}", refused.body);
+    assert_eq!(refused.body["error"]["field"], "service_ids");
+    // An agent that names the price it read is never charged another: the plan costs 10.50 with the fee.
+    let path = format!("/v1/plans/{plan_a}/subscribe");
+    let pinned = env.send(Method::POST, &path, Some(&agent_key), Some(&json!({"agent_price": "10.00"}))).await;
+    assert_eq!((pinned.status, code(&pinned)), (StatusCode::CONFLICT, "plan_changed"), "{}", pinned.body);
     let by_agent = env.send(Method::POST, "/v1/plans", Some(&agent_key), Some(&body)).await;
     assert_eq!((by_agent.status, code(&by_agent)), (StatusCode::FORBIDDEN, "providers_only"));
     let listed = env.get(&format!("/v1/plans?provider={}", provider_wallet.address()), None).await;
