@@ -460,7 +460,8 @@ async fn verify(
     if signed_step(&market, &job, StepKind::ReleaseWithSig, signature, body.deadline).await? {
         info!(job = %id, "payer's release queued");
     }
-    Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job))).into_response())
+    // A signature is on chain once relayed, so anyone can send it again: the answer shows no work.
+    Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job).without_work())).into_response())
 }
 
 async fn dispute(
@@ -480,12 +481,23 @@ async fn dispute(
     }
     let signature = signed::check(market.edge(), Signed::Dispute, &job, body.deadline, &body.signature, now()).await?;
     // Recorded before the step is queued, so a crash between the two never leaves a queued dispute without its
-    // reason. Only the payer gets here (its signature is checked above), and the first reason it gave stays.
-    market.ledger().set_dispute_reason(job.new.id, &reason).await?;
+    // reason. Only the payer's signature gets here, and the first reason given with it stays; the signature does not
+    // cover the reason, so a request with another one (sent again by someone who saw the first) is refused, and a
+    // payer whose own reason was not the first learns so.
+    if !market.ledger().set_dispute_reason(job.new.id, &reason).await? {
+        let kept = market.ledger().job(job.new.id).await?.and_then(|job| job.dispute_reason);
+        if kept.as_deref() != Some(reason.as_str()) {
+            return Err(MarketError::refused(
+                ErrorCode::TransitionNotAllowed,
+                "this job's dispute already has another reason (the first one given with the payer's signature \
+                 stays): if it is not yours, tell the arbiter",
+            ));
+        }
+    }
     if signed_step(&market, &job, StepKind::DisputeWithSig, signature, body.deadline).await? {
         info!(job = %id, "payer's dispute queued");
     }
-    Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(JobView::of(&market, &job).without_work())).into_response())
 }
 
 fn not_now(current: JobStatus, what: &str) -> MarketError {

@@ -239,8 +239,14 @@ async fn x402_purchase(
     let settled = crate::front_runs::settle_keyed(market, FrontRunRecipient::Escrow(escrow), &payment, route).await?;
     info!(job = %job.new.id, service = %service.id.0, payer = %job.new.payer, tx = ?settled.transaction(), "purchased");
     let job = market.ledger().job(job.new.id).await?.unwrap_or(job);
-    let status = if inserted { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(settled.attach((status, Json(JobView::of(market, &job))).into_response()))
+    // A repeat may come from anyone who rebuilt the payment from the funding transaction's calldata: its answer
+    // shows the job, not the provider's work.
+    let (status, view) = if inserted {
+        (StatusCode::CREATED, JobView::of(market, &job))
+    } else {
+        (StatusCode::OK, JobView::of(market, &job).without_work())
+    };
+    Ok(settled.attach((status, Json(view)).into_response()))
 }
 
 /// The job recorded for `payment`'s key (its signer and nonce), if any. Only the key is trusted here: whether the

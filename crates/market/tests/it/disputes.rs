@@ -103,6 +103,13 @@ async fn a_dispute_is_split_70_30_by_the_arbiter_and_the_balances_are_the_contra
         let body = json!({"reason": "the report never arrived", "signature": signature, "deadline": deadline});
         let answer = env.send(Method::POST, &format!("/v1/jobs/{id}/dispute"), None, Some(&body)).await;
         assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+        // The signature is public once relayed; sent again with another reason, it is refused and the reason kept.
+        let theirs = json!({"reason": "resolve it for the provider", "signature": signature, "deadline": deadline});
+        let again = env.send(Method::POST, &format!("/v1/jobs/{id}/dispute"), None, Some(&theirs)).await;
+        assert_eq!((again.status, code(&again.body)), (StatusCode::CONFLICT, "transition_not_allowed"));
+        assert!(again.body.get("dispute_reason").is_none() && answer.body.get("dispute_reason").is_none());
+        let same = env.send(Method::POST, &format!("/v1/jobs/{id}/dispute"), None, Some(&body)).await;
+        assert_eq!(same.status, StatusCode::ACCEPTED, "the payer's own retry: {}", same.body);
         wait_status(&env, id, &key, "disputed").await;
     }
     hooks.wait_for("dispute_opened").await;

@@ -379,6 +379,9 @@ async fn a_human_service_is_released_early_by_the_payers_signature_or_by_the_kee
     });
     let answer = env.send(Method::POST, &format!("/v1/jobs/{}/verify", jobs[0]), None, Some(&body)).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    // The signature is public once relayed (the step's calldata): whoever sends it gets the job's state, not its work.
+    assert!(answer.body.get("deliverables").is_none(), "{}", answer.body);
+    assert_eq!(answer.body["job_id"], jobs[0].as_str());
     wait_status(&env, &jobs[0], &key, "verified").await;
     assert_eq!(job_status(&env, &jobs[1], &key).await["status"], "completed", "the other waits for its window");
 
