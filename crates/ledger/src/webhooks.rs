@@ -23,7 +23,7 @@
 //! notification lock. Dispatchers in other processes find them by polling the due index, which is cheap.
 
 mod history;
-mod outbox;
+pub(crate) mod outbox;
 
 use std::{
     fmt,

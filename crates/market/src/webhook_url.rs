@@ -1,13 +1,15 @@
 //! Whether a webhook URL may be stored: [`check_webhook_url`], the one function every route calls.
 //!
 //! This is the check at the door: http(s), a host, and no address that points back inside (loopback, private,
-//! link-local such as the cloud metadata address, unspecified, multicast, shared CGNAT space), written as an IP
-//! or as a name that can only mean this machine or its network (`localhost`, `*.localhost`, `*.local`,
-//! `*.internal`). A name is not resolved here: what it resolves to can change after the check, so the webhooks
-//! crate's delivery checks the resolved address again, and its stronger check is to take this one's place.
+//! link-local such as the cloud metadata address, unspecified, multicast, shared CGNAT space, and IPv6 forms that
+//! embed such an IPv4 address: the delivery guard's list, `clearing_webhooks::refused_range`), written as an IP or
+//! as a name that can only mean this machine or its network (`localhost`, `*.localhost`, `*.local`, `*.internal`).
+//! A name is not resolved here: what it resolves to can change after the check, so the webhooks crate's delivery
+//! checks the resolved address again, and its stronger check is to take this one's place.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
+use clearing_webhooks::refused_range;
 use url::{Host, Url};
 
 /// The longest webhook URL stored (the column's bound).
@@ -43,9 +45,10 @@ pub fn check_webhook_url(text: &str, allow_private: bool) -> Result<Url, Webhook
     if allow_private {
         return Ok(url);
     }
+    // Literal addresses by the delivery guard's own list, so nothing is stored here that every delivery refuses.
     let inside = match &host {
-        Host::Ipv4(ip) => !public_v4(*ip),
-        Host::Ipv6(ip) => !public_v6(*ip),
+        Host::Ipv4(ip) => refused_range(IpAddr::V4(*ip)).is_some(),
+        Host::Ipv6(ip) => refused_range(IpAddr::V6(*ip)).is_some(),
         Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             name == "localhost" || [".localhost", ".local", ".internal"].iter().any(|suffix| name.ends_with(suffix))
@@ -55,35 +58,6 @@ pub fn check_webhook_url(text: &str, allow_private: bool) -> Result<Url, Webhook
         return Err(WebhookUrlProblem::Private(host.to_string()));
     }
     Ok(url)
-}
-
-fn public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    let shared = a == 100 && (64..128).contains(&b); // 100.64.0.0/10, carrier-grade NAT (RFC 6598)
-    let this_network = a == 0; // 0.0.0.0/8
-    let benchmarking = a == 198 && (b == 18 || b == 19); // 198.18.0.0/15 (RFC 2544)
-    !(ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || shared
-        || this_network
-        || benchmarking
-        || a >= 240)
-}
-
-fn public_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return public_v4(v4);
-    }
-    let first = ip.segments()[0];
-    let unique_local = first & 0xfe00 == 0xfc00; // fc00::/7
-    let link_local = first & 0xffc0 == 0xfe80; // fe80::/10
-    let documentation = first == 0x2001 && ip.segments()[1] == 0x0db8; // 2001:db8::/32
-    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || unique_local || link_local || documentation)
 }
 
 #[cfg(test)]
@@ -122,6 +96,12 @@ mod tests {
             "http://[fe80::1]/hook",
             "http://[::ffff:127.0.0.1]/hook",
             "http://2130706433/hook", // 127.0.0.1 as one number: the URL parser normalises it
+            // What the delivery guard refuses too: IPv4-compatible, NAT64, 6to4, site-local, IETF protocol space.
+            "http://[::a9fe:a9fe]/hook",
+            "http://[64:ff9b::a9fe:a9fe]/hook",
+            "http://[2002:c0a8:0101::1]/hook",
+            "http://[fec0::1]/hook",
+            "http://192.0.0.8/hook",
         ] {
             assert!(
                 matches!(check_webhook_url(url, false), Err(WebhookUrlProblem::Private(_))),

@@ -93,14 +93,14 @@ fn transport(error: String) -> Outcome {
     Outcome { response: AttemptResponse::Transport { error }, retry_after: None }
 }
 
-/// A transport failure for the owner's log: the guard's refusal as it is, otherwise what failed and the innermost
-/// cause, without the URL (which the log has beside it).
+/// A transport failure for the owner's log: the guard's refusal as its owner may read it, otherwise what failed and
+/// the innermost cause, without the URL (which the log has beside it).
 fn describe(e: &reqwest::Error) -> String {
     let mut source = e.source();
     let mut innermost = None;
     while let Some(cause) = source {
         if let Some(refused) = cause.downcast_ref::<UrlRefused>() {
-            return refused.to_string();
+            return refused.for_owner();
         }
         innermost = Some(cause);
         source = cause.source();

@@ -49,6 +49,23 @@ pub enum UrlRefused {
     },
 }
 
+impl UrlRefused {
+    /// The refusal as the URL's owner may read it in its delivery log. What a name resolved to is our resolver's
+    /// answer, not the owner's input: naming it would let anyone map our network's internal names to addresses by
+    /// registering them one after another, so only a literal address (as the owner wrote it) is named.
+    pub fn for_owner(&self) -> String {
+        match self {
+            Self::Private { host, address, .. }
+                if host.trim_matches(['[', ']']).parse::<IpAddr>().ok() != Some(*address) =>
+            {
+                format!("webhook URL host {host} resolves to a non-public address: private networks are refused")
+            }
+            Self::Unresolvable { host, .. } => format!("webhook URL host {host} does not resolve to a public address"),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Checks `url` for registration: it must parse, be http(s) with a host, and unless `allow_private`, the host must
 /// be (or resolve only to) public addresses. Returns the parsed URL. Resolving makes this async.
 pub async fn check_url(url: &str, allow_private: bool) -> Result<Url, UrlRefused> {
@@ -146,6 +163,8 @@ fn refused_v6(ip: Ipv6Addr) -> Option<&'static str> {
         [0, 0, 0, 0, 0, 0, _, _] => return refused_v4(embedded_v4(12)),
         // NAT64 (RFC 6052): a gateway would forward to the embedded IPv4 address.
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => return refused_v4(embedded_v4(12)),
+        // NAT64 local-use (RFC 8215): where it is routed, it is a gateway of the operator's own network.
+        [0x64, 0xff9b, 1, ..] => "NAT64 local-use (64:ff9b:1::/48)",
         // 6to4 (RFC 3056): the embedded IPv4 address is the relay's target.
         [0x2002, _, _, _, _, _, _, _] => return refused_v4(embedded_v4(2)),
         [first, ..] if first & 0xfe00 == 0xfc00 => "unique local (fc00::/7)",
@@ -227,6 +246,7 @@ mod tests {
             "::ffff:10.1.2.3",
             "::127.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a9fe:a9fe",
             "2002:c0a8:0101::1",
         ] {
             assert!(refused(address), "{address} should be refused");

@@ -10,7 +10,11 @@ use sqlx::{Row as _, postgres::PgRow};
 use time::OffsetDateTime;
 
 use super::{ParticipantId, ParticipantKind};
-use crate::{Ledger, Result, decode::Fields};
+use crate::{
+    Ledger, Result,
+    decode::Fields,
+    webhooks::{DisabledReason, outbox},
+};
 
 /// A participant to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,8 +158,10 @@ impl Ledger {
 
     /// Applies `update` to participant `id`; `None` if there is no such participant.
     pub async fn update_participant(&self, id: ParticipantId, update: &ProfileUpdate) -> Result<Option<Participant>> {
-        // The webhook endpoint follows the URL in the same statement: a new URL is delivered to (and enabled again,
-        // whatever disabled the old one), a removed one is disabled by its owner (its events are then skipped).
+        // The webhook endpoint follows the URL in the same transaction: a new URL is delivered to (and enabled
+        // again, whatever disabled the old one), a removed one is disabled by its owner and its pending events are
+        // skipped, as a 410 does: never sent later to a URL set again, with a fresh timestamp on old news.
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "WITH updated AS (
                  UPDATE market_participants SET
@@ -170,11 +176,7 @@ impl Ledger {
                  INSERT INTO webhook_endpoints (participant_id, url, secret)
                  SELECT id, webhook_url, webhook_secret FROM updated WHERE $4 AND webhook_url IS NOT NULL
                  ON CONFLICT (participant_id) DO UPDATE
-                 SET url = EXCLUDED.url, disabled_at = NULL, disabled_reason = NULL, updated_at = now()),
-             disabled AS (
-                 UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = 'owner', updated_at = now()
-                 WHERE participant_id IN (SELECT id FROM updated WHERE $4 AND webhook_url IS NULL)
-                   AND disabled_at IS NULL)
+                 SET url = EXCLUDED.url, disabled_at = NULL, disabled_reason = NULL, updated_at = now())
              SELECT {COLUMNS} FROM updated"
         )))
         .bind(id.0)
@@ -183,9 +185,16 @@ impl Ledger {
         .bind(update.webhook_url.is_some())
         .bind(update.webhook_url.clone().flatten())
         .bind(update.capabilities.as_deref())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.as_ref().map(participant_from_row).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let participant = participant_from_row(&row)?;
+        if matches!(update.webhook_url, Some(None)) {
+            // A statement of its own, after the update: it sees events enqueued up to now.
+            outbox::disable_endpoints(&mut tx, &[id.0], DisabledReason::Owner).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(participant))
     }
 
     /// Replaces participant `id`'s API key with the one hashing to `hash`: from this commit on, only the new key

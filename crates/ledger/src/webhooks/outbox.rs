@@ -356,7 +356,7 @@ impl Ledger {
 
 /// Disables the endpoints of `participants` (endpoint rows first, so enqueues in flight finish before the skip
 /// reads the events), then skips their pending events. Returns how many endpoints it disabled.
-pub(super) async fn disable_endpoints(
+pub(crate) async fn disable_endpoints(
     tx: &mut Transaction<'_, Postgres>,
     participants: &[Uuid],
     reason: DisabledReason,

@@ -3,7 +3,7 @@
 
 use alloy::primitives::{Address, B256, U256};
 use clearing_ledger::{
-    Ledger, MIGRATOR,
+    Ledger, MIGRATOR, NewWebhookEvent, WebhookStatus,
     market::{
         CarriedFee, CatalogQuery, CatalogSort, FulfillmentType, NewParticipant, NewService, OwnedWrite, ParticipantId,
         ParticipantKind, PricingModel, ProfileUpdate, ProviderFilter, Registration, ServiceId, ServiceStatus,
@@ -97,8 +97,19 @@ async fn a_wallet_registers_once_and_keys_are_found_by_hash_until_rotated(pool: 
     let update = ProfileUpdate { webhook_url: Some(Some("https://h.example".into())), ..ProfileUpdate::default() };
     let updated = ledger.update_participant(created.id, &update).await.unwrap().unwrap();
     assert_eq!((updated.webhook_url.as_deref(), updated.name.as_str()), (Some("https://h.example"), "participant 1"));
+    // Webhooks turned off by the owner: the events waiting for the old URL are skipped, as a 410 skips them, and
+    // never sent to a URL set later.
+    let waiting = NewWebhookEvent {
+        participant: created.id,
+        event_type: "job_dispatch".into(),
+        ordering_key: None,
+        payload: serde_json::json!({"type": "job_dispatch"}),
+    };
+    let waiting = ledger.enqueue_webhook(&waiting).await.unwrap().unwrap().id;
     let cleared = ProfileUpdate { webhook_url: Some(None), ..ProfileUpdate::default() };
     assert_eq!(ledger.update_participant(created.id, &cleared).await.unwrap().unwrap().webhook_url, None);
+    assert_eq!(ledger.webhook_event(waiting).await.unwrap().unwrap().status, WebhookStatus::Skipped);
+    assert!(ledger.update_participant(ParticipantId::random(), &cleared).await.unwrap().is_none());
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
