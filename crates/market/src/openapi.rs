@@ -81,6 +81,22 @@ const DOCUMENT: &str = r##"{
         }
       }
     },
+    "/v1/participants/rotate-webhook-secret": {
+      "post": {
+        "summary": "Replace your webhook signing secret; the old one signs nothing from now on",
+        "description": "For a secret that leaked: a new whsec_ secret, shown only in this answer, signs every delivery from now on (retries of earlier events included). Free, with your API key.",
+        "security": [{"MarketApiKey": []}],
+        "responses": {
+          "200": {"description": "The new secret, shown only this once", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketWebhookSecretRotated"}}}},
+          "401": {"$ref": "#/components/responses/MarketUnauthorized"},
+          "404": {"$ref": "#/components/responses/MarketNotFound"},
+          "405": {"$ref": "#/components/responses/MarketMethodNotAllowed"},
+          "408": {"$ref": "#/components/responses/MarketTimeout"},
+          "429": {"$ref": "#/components/responses/MarketRateLimited"},
+          "500": {"$ref": "#/components/responses/MarketInternal"}
+        }
+      }
+    },
     "/v1/participants/{id}": {
       "get": {
         "summary": "A participant's public profile (its owner, with its key, also sees webhook_url and the key's prefix)",
@@ -339,6 +355,14 @@ const DOCUMENT: &str = r##"{
           "api_key": {"type": "string", "pattern": "^clr_[A-Za-z0-9_-]{43}$"},
           "api_key_prefix": {"type": "string"},
           "key_rotated_at": {"$ref": "#/components/schemas/MarketTimestamp"}
+        }
+      },
+      "MarketWebhookSecretRotated": {
+        "type": "object",
+        "required": ["participant_id", "webhook_secret"],
+        "properties": {
+          "participant_id": {"$ref": "#/components/schemas/MarketUuid"},
+          "webhook_secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/]+={0,2}$"}
         }
       },
       "MarketServiceCreate": {

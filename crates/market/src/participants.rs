@@ -39,6 +39,7 @@ pub(crate) fn routes() -> Router<Market> {
     Router::new()
         .route("/register", post(register))
         .route("/participants/rotate-key", post(rotate_key))
+        .route("/participants/rotate-webhook-secret", post(rotate_webhook_secret))
         .route("/participants/{id}", get(profile).put(update_profile))
 }
 
@@ -284,6 +285,19 @@ async fn rotate_key(
         key_rotated_at: rotated.key_rotated_at,
     };
     Ok(settled.attach(axum::Json(body).into_response()))
+}
+
+/// `POST /v1/participants/rotate-webhook-secret`: a new signing secret for the caller's webhooks, shown once; the
+/// old one signs nothing from now on. For a secret that leaked from a receiver's logs or config: whoever holds it
+/// could otherwise sign deliveries the receiver would trust for as long as the participant exists.
+async fn rotate_webhook_secret(State(market): State<Market>, Authenticated(me): Authenticated) -> Result<Response> {
+    let secret = WebhookSecret::generate()?;
+    if !market.ledger().rotate_webhook_secret(me.id, secret.expose()).await? {
+        return Err(participant_not_found(me.id));
+    }
+    info!(participant = %me.id, "market: webhook secret rotated");
+    let body = serde_json::json!({"participant_id": me.id, "webhook_secret": secret.expose()});
+    Ok(axum::Json(body).into_response())
 }
 
 fn wallet_mismatch(participant: ParticipantId, payer: Address) -> MarketError {

@@ -197,6 +197,26 @@ impl Ledger {
         Ok(Some(participant))
     }
 
+    /// Replaces participant `id`'s webhook signing secret with `secret`, on its profile and its endpoint in one
+    /// transaction: every delivery signed from this commit on uses the new one. False if there is no such participant.
+    pub async fn rotate_webhook_secret(&self, id: ParticipantId, secret: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let updated =
+            sqlx::query("UPDATE market_participants SET webhook_secret = $2, updated_at = now() WHERE id = $1")
+                .bind(id.0)
+                .bind(secret)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        sqlx::query("UPDATE webhook_endpoints SET secret = $2, updated_at = now() WHERE participant_id = $1")
+            .bind(id.0)
+            .bind(secret)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(updated == 1)
+    }
+
     /// Replaces participant `id`'s API key with the one hashing to `hash`: from this commit on, only the new key
     /// authenticates. `None` if there is no such participant.
     pub async fn rotate_api_key(

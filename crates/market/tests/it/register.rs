@@ -85,6 +85,23 @@ async fn a_wallet_registers_by_paying_and_gets_its_key_once() {
     assert_eq!(public.status, 200);
     assert!(public.body.get("webhook_url").is_none() && public.body.get("api_key_prefix").is_none(), "{}", public.body);
     assert_eq!(public.body["name"], "Acme SEO");
+
+    // A leaked signing secret is replaced with the key, free: the profile and the endpoint sign with the new one.
+    let path = "/v1/participants/rotate-webhook-secret";
+    assert_eq!(env.send(Method::POST, path, None, None).await.status, StatusCode::UNAUTHORIZED);
+    let rotated = env.send(Method::POST, path, Some(api_key), None).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let fresh = rotated.body["webhook_secret"].as_str().unwrap();
+    assert!(fresh.starts_with("whsec_") && fresh != secret, "{fresh}");
+    let stored: (String, String) = sqlx::query_as(
+        "SELECT p.webhook_secret, w.secret FROM market_participants p
+         JOIN webhook_endpoints w ON w.participant_id = p.id WHERE p.id = $1::uuid",
+    )
+    .bind(id)
+    .fetch_one(&env.database.pool())
+    .await
+    .unwrap();
+    assert_eq!((stored.0.as_str(), stored.1.as_str()), (fresh, fresh));
 }
 
 #[tokio::test]
