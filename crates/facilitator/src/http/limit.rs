@@ -86,8 +86,14 @@ impl Limiter {
             .get("x-api-key")
             .and_then(|v| v.to_str().ok())
             .or_else(|| headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer "))?;
-        self.api_keys.iter().any(|k| k == presented).then_some(presented)
+        self.api_keys.iter().fold(false, |found, k| same_key(k, presented) | found).then_some(presented)
     }
+}
+
+/// Whether `a` and `b` are equal, in time that depends on their lengths alone: a key's bytes are not to be learnt one
+/// at a time from how long a comparison took.
+fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |differ, (x, y)| differ | (x ^ y)) == 0
 }
 
 /// The axum middleware: charges the request, or answers 429.
@@ -105,6 +111,19 @@ pub(super) async fn rate_limit(
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
             debug_assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
             response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_key;
+
+    #[test]
+    fn keys_compare_whole() {
+        assert!(same_key("fk_0123456789", "fk_0123456789"));
+        for other in ["fk_0123456788", "fk_012345678", "fk_01234567890", "", "Fk_0123456789"] {
+            assert!(!same_key("fk_0123456789", other), "{other}");
         }
     }
 }
