@@ -84,7 +84,7 @@ const DOCUMENT: &str = r##"{
     "/v1/participants/rotate-webhook-secret": {
       "post": {
         "summary": "Replace your webhook signing secret; the old one signs nothing from now on",
-        "description": "For a secret that leaked: a new whsec_ secret, shown only in this answer, signs every delivery from now on (retries of earlier events included). Free, with your API key.",
+        "description": "For a secret that leaked: a new whsec_ secret, shown only in this answer, signs every delivery claimed from now on (retries of earlier events included; one already in flight may still carry the old signature). Free, with your API key.",
         "security": [{"MarketApiKey": []}],
         "responses": {
           "200": {"description": "The new secret, shown only this once", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MarketWebhookSecretRotated"}}}},

@@ -54,8 +54,8 @@ pub enum Error {
         /// What was wrong with it.
         problem: FieldProblem,
     },
-    /// A signature shorter than the 65 bytes of r‖s‖v.
-    #[error("signature of {0} bytes (an ECDSA signature has 65)")]
+    /// A signature shorter than the 65 bytes of r‖s‖v, or longer than [`crate::MAX_SIGNATURE_LEN`].
+    #[error("signature of {0} bytes (an ECDSA signature has 65, a contract wallet's at most 8,192)")]
     SignatureLength(usize),
     /// A 65-byte signature whose v is none of 0, 1, 27, 28.
     #[error("signature v = {0} (expected 27 or 28, or 0 or 1)")]

@@ -47,7 +47,8 @@ pub use payload::{ExactEvmAuthorization, ExactEvmPayload, RawPayload};
 pub use price::{BASE_SEPOLIA_USDC, BASE_USDC, Challenge, DEFAULT_MAX_TIMEOUT_SECONDS, Price};
 pub use reason::{Reason, Rejection};
 pub use signature::{
-    ECDSA_SIGNATURE_LEN, EIP6492_MAGIC, EcdsaSignature, Eip6492Signature, PayerSignature, SECP256K1N_HALF,
+    ECDSA_SIGNATURE_LEN, EIP6492_MAGIC, EcdsaSignature, Eip6492Signature, MAX_SIGNATURE_LEN, PayerSignature,
+    SECP256K1N_HALF,
 };
 pub use usdc::{MAX_USDC_DECIMALS, Usdc, UsdcParseError};
 pub use v1::{PaymentPayloadV1, PaymentRequiredV1, PaymentRequirementsV1};

@@ -135,6 +135,11 @@ pub enum PayerSignature {
     Eip6492(Eip6492Signature),
 }
 
+/// The longest payer signature taken: a passkey wallet's WebAuthn signature inside an EIP-6492 wrapper with its
+/// factory's deploy calldata fits in a few kilobytes. Anything longer is refused at verify, before it is queued: a
+/// settlement batch is one transaction, which nodes refuse past 128 KiB, and every item of it waits on that one.
+pub const MAX_SIGNATURE_LEN: usize = 8_192;
+
 impl PayerSignature {
     /// Classifies signature bytes: 65 bytes must be valid ECDSA ([`EcdsaSignature::from_bytes`]); longer bytes
     /// ending in [`EIP6492_MAGIC`] are an EIP-6492 wrapper (which must decode); other longer bytes are a
@@ -143,6 +148,9 @@ impl PayerSignature {
     /// A 65-byte signature that fails here may still be valid for a contract wallet (FiatToken uses only
     /// ERC-1271 when the signer has code); [`crate::verify_exact`] treats it so when told the payer has code.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() > MAX_SIGNATURE_LEN {
+            return Err(Error::SignatureLength(bytes.len()));
+        }
         match <&[u8; ECDSA_SIGNATURE_LEN]>::try_from(bytes) {
             Ok(exact) => EcdsaSignature::from_bytes(exact).map(Self::Ecdsa),
             Err(_) if bytes.len() < ECDSA_SIGNATURE_LEN => Err(Error::SignatureLength(bytes.len())),
@@ -232,6 +240,9 @@ mod tests {
         assert!(matches!(PayerSignature::parse(&SIG), Ok(PayerSignature::Ecdsa(_))));
         assert!(matches!(PayerSignature::parse(&SIG[..64]), Err(Error::SignatureLength(64))));
         assert!(matches!(PayerSignature::parse(&[]), Err(Error::SignatureLength(0))));
+        let huge = vec![0x11; MAX_SIGNATURE_LEN + 1];
+        assert!(matches!(PayerSignature::parse(&huge), Err(Error::SignatureLength(8_193))));
+        assert!(matches!(PayerSignature::parse(&huge[..MAX_SIGNATURE_LEN]), Ok(PayerSignature::Contract(_))));
         let long = [SIG.as_slice(), &[0u8; 30]].concat();
         assert!(matches!(PayerSignature::parse(&long), Ok(PayerSignature::Contract(b)) if b.len() == 95));
 

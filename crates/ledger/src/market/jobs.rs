@@ -298,10 +298,22 @@ impl Ledger {
         self.job(id).await
     }
 
-    /// Records the payer's dispute reason on job `id`, once.
+    /// Records the payer's dispute reason on job `id`: the first one given stays while a dispute of the job may still
+    /// be sent, queued, in flight or applied; once every dispute step sent has failed (a deadline passed, say), a new
+    /// signed dispute brings its own. False when another reason stays.
     pub async fn set_dispute_reason(&self, id: Uuid, reason: &str) -> Result<bool> {
         let updated = sqlx::query(
-            "UPDATE market_jobs SET dispute_reason = $2, updated_at = now() WHERE id = $1 AND dispute_reason IS NULL",
+            "UPDATE market_jobs j SET dispute_reason = $2, updated_at = now()
+             WHERE j.id = $1
+               AND (j.dispute_reason IS NULL OR j.dispute_reason = $2 OR (
+                   -- Every dispute sent has failed (none live, one at least: a reason recorded for a step not yet
+                   -- queued still stays, so two requests racing cannot swap it).
+                   NOT EXISTS (SELECT 1 FROM escrow_actions a
+                               WHERE a.chain_id = j.chain_id AND a.escrow = j.escrow AND a.job_id = j.job_id
+                                 AND a.kind = 'dispute_with_sig' AND a.status <> 'failed')
+                   AND EXISTS (SELECT 1 FROM escrow_actions a
+                               WHERE a.chain_id = j.chain_id AND a.escrow = j.escrow AND a.job_id = j.job_id
+                                 AND a.kind = 'dispute_with_sig' AND a.status = 'failed')))",
         )
         .bind(id)
         .bind(reason)

@@ -7,9 +7,10 @@
 //! retry with the same idempotency key (the `Idempotency-Key` header, else one derived from the credential, the
 //! service and the brief, matching for at least 10 minutes either way) is answered with the debit it made, never a
 //! second one. A short balance (or a standing withdrawal request) falls through to the ordinary x402 answer, 402,
-//! with the reason in `X-Balance-Refused`; a credential over a cap or out of scope is refused with the reason. `data_api` services and
-//! `automated_service` jobs are sold this way (a job's money is held until its provider delivers: [`super::job`]);
-//! a `human_service` is an escrow job with a review window, whose money must be in the escrow before it runs.
+//! with the reason in `X-Balance-Refused`; a credential over a cap or out of scope is refused with the reason.
+//! `data_api` services and `automated_service` jobs are sold this way (a job's money is held until its provider
+//! delivers: [`super::job`]); a `human_service` is an escrow job with a review window, whose money must be in the
+//! escrow before it runs.
 
 use axum::{
     Json,

@@ -481,18 +481,15 @@ async fn dispute(
     }
     let signature = signed::check(market.edge(), Signed::Dispute, &job, body.deadline, &body.signature, now()).await?;
     // Recorded before the step is queued, so a crash between the two never leaves a queued dispute without its
-    // reason. Only the payer's signature gets here, and the first reason given with it stays; the signature does not
-    // cover the reason, so a request with another one (sent again by someone who saw the first) is refused, and a
-    // payer whose own reason was not the first learns so.
+    // reason. The signature does not cover the reason, so while a dispute of the job is live the first reason given
+    // stays and a request with another one (sent again by someone who saw the first) is refused: a payer whose own
+    // reason was not the first learns so. Once every dispute sent has failed, a new one brings its own reason.
     if !market.ledger().set_dispute_reason(job.new.id, &reason).await? {
-        let kept = market.ledger().job(job.new.id).await?.and_then(|job| job.dispute_reason);
-        if kept.as_deref() != Some(reason.as_str()) {
-            return Err(MarketError::refused(
-                ErrorCode::TransitionNotAllowed,
-                "this job's dispute already has another reason (the first one given with the payer's signature \
-                 stays): if it is not yours, tell the arbiter",
-            ));
-        }
+        return Err(MarketError::refused(
+            ErrorCode::TransitionNotAllowed,
+            "this job's dispute is already under way with another reason (the first one given with the payer's \
+             signature stays): if it is not yours, tell the arbiter",
+        ));
     }
     if signed_step(&market, &job, StepKind::DisputeWithSig, signature, body.deadline).await? {
         info!(job = %id, "payer's dispute queued");

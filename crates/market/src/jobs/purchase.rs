@@ -67,7 +67,7 @@ pub(super) async fn purchase(
     }
     // A balance purchase starts from the listing kept for a second (its debit is refused if the listing changed, and
     // the purchase then starts over from the database); anything paid with x402 reads it fresh.
-    let mut kept = headers.contains_key(credentials::BALANCE_AUTH_HEADER);
+    let mut kept = headers.contains_key(credentials::BALANCE_AUTH_HEADER) && !edge::carries_payment(&headers);
     for attempt in 0.. {
         let listing = listing(&market, id, kept).await?;
         let service = &listing.service;

@@ -95,11 +95,12 @@ fn usdc(amount: U256) -> Usdc {
 }
 
 impl JobView {
-    /// The view without the provider's work and the parties' words (deliverables, its note, the dispute reason): for
+    /// The view without the provider's work and the parties' words (brief, deliverables, note, dispute reason): for
     /// answers to requests anyone could have rebuilt (a purchase payment sent again, read back from the chain's
     /// calldata; a payer's signature relayed again), which show the job's state, never what was delivered. The
     /// parties read the rest with their keys or a paid read.
     pub(crate) fn without_work(mut self) -> Self {
+        self.brief = Value::Null;
         self.deliverables = None;
         self.provider_note = None;
         self.dispute_reason = None;

@@ -152,8 +152,15 @@ pub(super) async fn purchase(
 ) -> Result<Response> {
     let id = parse_id(&id)?;
     let product = market.ledger().product(id).await?.filter(|p| !p.deleted).ok_or_else(|| not_found(id))?;
-    // A balance credential pays from the prepaid balance when it can; a short balance is answered as x402 would.
-    let balance_refused = match credentials::from_headers(&market, &headers).await? {
+    // A balance credential pays from the prepaid balance when it can; a short balance is answered as x402 would. A
+    // request that carries an x402 payment is paid with it alone (a retry after a lost answer must not also pay from
+    // the balance).
+    let holder = if crate::edge::carries_payment(&headers) {
+        None
+    } else {
+        credentials::from_headers(&market, &headers).await?
+    };
+    let balance_refused = match holder {
         Some(holder) => match super::balance::buy_from_balance(&market, &product, &headers, &holder).await? {
             BalanceAnswer::Answered(response) => return Ok(response),
             BalanceAnswer::FallThrough(reason) => Some(reason),

@@ -198,7 +198,8 @@ async fn an_agent_deposits_buys_a_hundred_calls_from_its_balance_and_withdraws_t
     assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.body);
     deposit(&env, &poor, "0.10").await;
     let retried = paid_purchase().await;
-    assert_eq!((retried.status, &retried.body["id"]), (StatusCode::OK, &paid.body["id"]), "{}", retried.body);
+    assert!(paid.body["job_id"].is_string(), "{}", paid.body);
+    assert_eq!((retried.status, &retried.body["job_id"]), (StatusCode::OK, &paid.body["job_id"]), "{}", retried.body);
     assert_ne!(retried.body["paid_by"], "balance");
     assert_eq!(balance(&env, &poor.api_key).await["spent"], "0.000000", "the balance paid nothing");
     // Revoked behind this process's back (by another process, say): the copy kept since the purchase above is live,
