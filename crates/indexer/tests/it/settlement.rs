@@ -5,7 +5,7 @@
 use alloy::{
     consensus::Transaction as _,
     eips::Encodable2718,
-    primitives::Bytes,
+    primitives::{Address, Bytes},
     providers::{Provider, ext::AnvilApi},
 };
 use clearing_chain::contracts::BatchSettler;
@@ -58,7 +58,10 @@ async fn settled_items_confirm_at_depth_and_go_back_to_submitted_when_a_reorg_re
 
     // The facilitator's path, step by step: queue, claim a batch, send it, record it, resolve it from the receipt.
     let payments = chain.payments(1, 3);
-    let items = queued(&chain, &payments);
+    let mut items = queued(&chain, &payments);
+    // The first as the queue holds it pays another payee than the payment the chain settles under its nonce (its
+    // payer signed twice under one nonce): that event confirms the other payment, never this one.
+    items[0].pay_to = Address::repeat_byte(0x99);
     for item in &items {
         assert!(ledger.enqueue_settlement(item).await.unwrap().1);
     }
@@ -108,7 +111,9 @@ async fn settled_items_confirm_at_depth_and_go_back_to_submitted_when_a_reorg_re
     caught_up(&ledger, &chain).await;
     let checkpoint = ledger.indexer_checkpoint(31337, MAIN_INDEXER).await.unwrap().unwrap();
     assert_eq!(checkpoint.confirmed_block, Some(mined_at));
-    assert_eq!(statuses(&ledger, &items).await, vec![SettlementStatus::Confirmed; items.len()]);
+    let mut confirmed = vec![SettlementStatus::Confirmed; items.len()];
+    confirmed[0] = SettlementStatus::Settled;
+    assert_eq!(statuses(&ledger, &items).await, confirmed);
 
     // A reorg deeper than the confirmation depth replaces the batch's block with a longer chain without it.
     let orphaned_head = chain.head().await;

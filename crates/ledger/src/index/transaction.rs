@@ -118,12 +118,14 @@ impl IndexTx {
             let from = previous.confirmed_block.map_or(0, |c| c + 1);
             if now >= from {
                 self.outbox("confirmed", from, now).await?;
+                // The payment itself, not only its nonce: a payer may sign a second authorization under the same
+                // nonce to another payee and have it settled first, which pays the other payee, not ours.
                 sqlx::query(
                     "UPDATE settlements s SET status = 'confirmed', updated_at = now()
                      FROM settler_payments p
                      WHERE s.chain_id = $1 AND s.status = 'settled'
                        AND p.chain_id = s.chain_id AND p.payer = s.payer AND p.nonce = s.nonce AND p.settled
-                       AND p.token = s.asset AND p.block_number <= $2",
+                       AND p.token = s.asset AND p.pay_to = s.pay_to AND p.value = s.value AND p.block_number <= $2",
                 )
                 .bind(chain)
                 .bind(int(now))
