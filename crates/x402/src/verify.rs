@@ -28,8 +28,8 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use serde_json::Value;
 
 use crate::{
-    ECDSA_SIGNATURE_LEN, ExactEvmAuthorization, Network, PayerSignature, PaymentRequest, RawPayload, Reason, Rejection,
-    SCHEME_EXACT, TokenDomain, X402Version,
+    ECDSA_SIGNATURE_LEN, Error, ExactEvmAuthorization, MAX_SIGNATURE_LEN, Network, PayerSignature, PaymentRequest,
+    RawPayload, Reason, Rejection, SCHEME_EXACT, TokenDomain, X402Version,
     codec::{parse_address, parse_decimal},
 };
 
@@ -370,6 +370,10 @@ fn check_signature(
     recoveries: Option<&dyn Recoveries>,
 ) -> Result<(PayerSignature, SignatureCheck), (Reason, String)> {
     let on_chain = || Ok((PayerSignature::Contract(bytes.clone()), SignatureCheck::NeedsContractCheck));
+    // Before anything else, a contract wallet's included: too long for any batch to carry (MAX_SIGNATURE_LEN).
+    if bytes.len() > MAX_SIGNATURE_LEN {
+        return Err((Reason::InvalidSignature, Error::SignatureLength(bytes.len()).to_string()));
+    }
     match PayerSignature::parse(bytes) {
         Ok(PayerSignature::Ecdsa(signature)) => {
             if code == PayerCode::HasCode {

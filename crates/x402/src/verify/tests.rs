@@ -337,6 +337,7 @@ fn signature_step_by_payer_code() {
     bad_v[64] = 5;
     let long: Bytes = [good.as_ref(), &[1u8; 35]].concat().into();
     let short: Bytes = good[..64].to_vec().into();
+    let huge: Bytes = vec![1u8; crate::MAX_SIGNATURE_LEN + 1].into();
     let wrapped: Bytes = [
         (Address::repeat_byte(6), Bytes::from_static(b"deploy"), good.clone()).abi_encode_params(),
         EIP6492_MAGIC.to_vec(),
@@ -346,7 +347,7 @@ fn signature_step_by_payer_code() {
 
     let check =
         |bytes: &Bytes, code| check_signature(bytes, &digest, from, code, None).map(|(_, c)| c).map_err(|(r, _)| r);
-    let table: [(&Bytes, PayerCode, Result<SignatureCheck, Reason>); 18] = [
+    let table: [(&Bytes, PayerCode, Result<SignatureCheck, Reason>); 21] = [
         (&good, Unknown, Ok(Recovered)),
         (&good, NoCode, Ok(Recovered)),
         (&good, HasCode, Ok(NeedsContractCheck)),
@@ -365,6 +366,10 @@ fn signature_step_by_payer_code() {
         (&wrapped, NoCode, Err(Reason::Eip6492FactoryNotAllowed)),
         (&wrapped, HasCode, Ok(NeedsContractCheck)),
         (&Bytes::new(), NoCode, Err(Reason::InvalidSignature)),
+        // Too long for a batch to carry, whoever the payer is.
+        (&huge, Unknown, Err(Reason::InvalidSignature)),
+        (&huge, NoCode, Err(Reason::InvalidSignature)),
+        (&huge, HasCode, Err(Reason::InvalidSignature)),
     ];
     for (i, (bytes, code, expected)) in table.into_iter().enumerate() {
         assert_eq!(check(bytes, code), expected, "row {i}");
