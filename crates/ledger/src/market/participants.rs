@@ -198,7 +198,8 @@ impl Ledger {
     }
 
     /// Replaces participant `id`'s webhook signing secret with `secret`, on its profile and its endpoint in one
-    /// transaction: every delivery signed from this commit on uses the new one. False if there is no such participant.
+    /// transaction: every delivery claimed from this commit on is signed with the new one (one already claimed may
+    /// still go out with the old). False if there is no such participant.
     pub async fn rotate_webhook_secret(&self, id: ParticipantId, secret: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let updated =
