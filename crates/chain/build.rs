@@ -29,6 +29,7 @@ const CONTRACTS: &[(&str, &str)] = &[
     ("MockUSDC", "contracts/test/mocks/MockUSDC.sol"),
     ("MockUSDCProxy", "contracts/test/mocks/MockUSDCProxy.sol"),
     ("IndexerLoadEmitter", "contracts/test/mocks/IndexerLoadEmitter.sol"),
+    ("GasBurningWallet", "contracts/test/mocks/GasBurningWallet.sol"),
 ];
 
 fn main() {

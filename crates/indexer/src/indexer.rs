@@ -27,6 +27,10 @@ use crate::{
     rpc::{Follow, LogsFault, Rpc},
 };
 
+/// How far below a range the indexer looks again for batches mined in blocks it does not have (see
+/// [`Indexer::replaced_batch_blocks`]).
+const RECHECKED_BLOCKS: u64 = 32;
+
 /// A test seam called inside each write transaction after the data and before the checkpoint, with the range's
 /// last block; a crash there must leave nothing behind.
 pub type BeforeCheckpoint = Arc<dyn Fn(u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
@@ -380,8 +384,14 @@ impl Indexer {
             return Err(Stop::Raced);
         }
         let projections = self.decoder.project(&logs);
+        let mut known = hashes;
+        known.extend(logs.iter().map(|l| (l.position.block_number, l.position.block_hash)));
+        let replaced = self.replaced_batch_blocks(&chunk, &known).await?;
         let mut tx = self.ledger.begin_index(lease).await?;
         tx.write_data((checkpoint.block_number, checkpoint.block_hash), &chunk.blocks, &logs, &projections).await?;
+        if tx.reopen_replaced_batches(&replaced).await? > 0 {
+            warn!(chain_id = self.targets.chain_id, blocks = ?replaced, "batches mined in replaced blocks reopened");
+        }
         if let Some(hook) = &self.before_checkpoint {
             hook(last.number).await;
         }
@@ -390,6 +400,30 @@ impl Indexer {
         tx.commit().await?;
         debug!(chain_id = self.targets.chain_id, from = chunk.from, to = chunk.to, logs = logs.len(), "indexed range");
         Ok(reached)
+    }
+}
+
+impl Indexer {
+    /// The heights, up to the end of `chunk`, at which a batch was recorded as mined (from its receipt) in a block
+    /// the chain does not have there, each with the block it has. A reorg that replaced the block before the indexer
+    /// stored it leaves no trace for [`clearing_ledger::IndexTx::rollback_to`]; this finds it. The trailing
+    /// [`RECHECKED_BLOCKS`] cover a receipt recorded after the indexer passed its height (a lagging node). The hash
+    /// comes from the range's headers and logs (`known`), else the stored chain, else the node.
+    async fn replaced_batch_blocks(&self, chunk: &Chunk, known: &HashMap<u64, B256>) -> Result<Vec<(u64, B256)>> {
+        let from = chunk.from.saturating_sub(RECHECKED_BLOCKS);
+        let unseen = self.ledger.batch_blocks_unseen(self.targets.chain_id, from, chunk.to).await?;
+        let mut replaced = Vec::new();
+        for mined in unseen {
+            let known = if mined.number >= chunk.from { known.get(&mined.number).copied() } else { mined.stored };
+            let hash = match known {
+                Some(hash) => hash,
+                None => self.rpc.block(mined.number).await?.hash,
+            };
+            if hash != mined.hash {
+                replaced.push((mined.number, hash));
+            }
+        }
+        Ok(replaced)
     }
 }
 

@@ -20,6 +20,7 @@ use sqlx::{Postgres, Transaction, postgres::PgRow};
 
 use crate::{
     BatchClaim, BatchId, Error, ItemResolution, JobId, Ledger, Mined, Result, RouteKind, SettlementStatus,
+    batch_items::together,
     decode::Fields,
     encode::int,
     settlements::{insert_batch, lock_open_batch, mark_mined, notify_actions},
@@ -388,8 +389,8 @@ impl Ledger {
             RouteKind::SubscriptionOperation => &["subscription_operation"],
             _ => &["complete", "release", "release_with_sig", "dispute_with_sig", "refund", "resolve_with_sig"],
         };
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM escrow_actions
+        let rows: Vec<(i64, bool)> = sqlx::query_as(
+            "SELECT id, alone FROM escrow_actions
              WHERE chain_id = $1 AND asset = $2 AND status = 'pending' AND held_until IS NULL AND kind::text = ANY($3)
              ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED",
         )
@@ -399,6 +400,7 @@ impl Ledger {
         .bind(i64::from(claim.limit))
         .fetch_all(&mut *tx)
         .await?;
+        let ids = together(&rows);
         if ids.is_empty() {
             return Ok(None);
         }

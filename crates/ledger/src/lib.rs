@@ -20,6 +20,7 @@
 
 mod actions;
 mod audit;
+mod batch_items;
 mod decode;
 mod earnings;
 mod encode;
@@ -50,7 +51,8 @@ pub use earnings::{BalanceEntry, Earnings, VaultEarnings};
 pub use error::{Error, Result};
 pub use escrow::JobId;
 pub use index::{
-    BlockRef, Checkpoint, INDEXED_CHANNEL, IndexTx, IndexerLease, MAIN_INDEXER, Projections, RawLog, TableDigest,
+    BlockRef, Checkpoint, INDEXED_CHANNEL, IndexTx, IndexerLease, MAIN_INDEXER, MinedBlock, Projections, RawLog,
+    TableDigest,
 };
 pub use listener::{QueueListener, ResolutionListener};
 pub use route::{JobBooking, Route, RouteKind};

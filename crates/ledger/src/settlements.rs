@@ -10,14 +10,20 @@
 //! ```
 //!
 //! A batch is claimed (nonce reserved), then each signed transaction is recorded before it is sent, then it is
-//! either resolved from a mined receipt or abandoned (its items requeued). Every resolution notifies
+//! either resolved from a mined receipt or abandoned (its items requeued; those of a batch that reverted whole are
+//! each claimed alone afterwards, `batch_items`). Every resolution notifies
 //! [`RESOLVED_CHANNEL`] with the settlement id in the same transaction.
 
 use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
 use clearing_x402::{Network, Reason, X402Version};
 use sqlx::{Postgres, Row, Transaction, postgres::PgRow};
 
-use crate::{Error, EscrowAction, JobBooking, Ledger, Result, Route, RouteKind, decode::Fields, encode::int};
+use crate::{
+    Error, EscrowAction, JobBooking, Ledger, Result, Route, RouteKind,
+    batch_items::{Queued, batch_items},
+    decode::Fields,
+    encode::int,
+};
 
 /// The PostgreSQL notification channel a settlement's id is sent on when it reaches a final status.
 pub const RESOLVED_CHANNEL: &str = "settlement_resolved";
@@ -270,26 +276,6 @@ fn select_settlements(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
     ))
 }
 
-/// What a batch's items may take of its transaction: nodes refuse a transaction past 128 KiB, and a batch that is
-/// never accepted holds its items and the relayer's nonce (every later batch waits behind it).
-const BATCH_CALLDATA_BYTES: usize = 120 * 1024;
-/// Each item's share besides its signature: its authorization, terms and ABI words, more than any route's takes.
-const ITEM_CALLDATA_BYTES: usize = 1024;
-
-/// The ids of `rows` (id, signature length), oldest first, that fit one batch's calldata: at least the first (no
-/// signature verify takes is too long for a batch of its own), then as many as fit.
-fn within_calldata_budget(rows: &[(i64, i32)]) -> Vec<i64> {
-    let mut used = 0usize;
-    rows.iter()
-        .enumerate()
-        .take_while(|(n, (_, signature))| {
-            used += ITEM_CALLDATA_BYTES + usize::try_from(*signature).unwrap_or(usize::MAX / 2);
-            *n == 0 || used <= BATCH_CALLDATA_BYTES
-        })
-        .map(|(_, (id, _))| *id)
-        .collect()
-}
-
 impl Ledger {
     /// Queues `new` unless its authorization is already queued; returns the row and whether it was inserted.
     ///
@@ -392,8 +378,8 @@ impl Ledger {
     /// before `now` (unix seconds). Rows locked by a concurrent claimer are skipped, never waited for.
     pub async fn claim_batch(&self, claim: &BatchClaim) -> Result<Option<(BatchId, Vec<Settlement>)>> {
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<(i64, i32)> = sqlx::query_as(
-            "SELECT id, octet_length(signature) FROM settlements
+        let rows: Vec<(i64, i32, bool)> = sqlx::query_as(
+            "SELECT id, octet_length(signature), alone FROM settlements
              WHERE chain_id = $1 AND asset = $2 AND route = $6::settlement_route AND status = 'pending'
                AND valid_before > $3::numeric AND valid_after < $4::numeric
              ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED",
@@ -406,7 +392,9 @@ impl Ledger {
         .bind(claim.route.as_sql())
         .fetch_all(&mut *tx)
         .await?;
-        let ids = within_calldata_budget(&rows);
+        let queued: Vec<_> =
+            rows.into_iter().map(|(id, signature_len, alone)| Queued { id, signature_len, alone }).collect();
+        let ids = batch_items(&queued);
         if ids.is_empty() {
             return Ok(None);
         }
@@ -522,18 +510,21 @@ impl Ledger {
             .bind(reason.as_sql())
             .execute(&mut *tx)
             .await?;
+        // A batch reverts as a whole only for want of gas before an item: its items then go alone (migration 0029).
         sqlx::query(
-            "UPDATE settlements SET status = 'pending', batch_id = NULL, updated_at = now()
+            "UPDATE settlements SET status = 'pending', batch_id = NULL, alone = alone OR $2, updated_at = now()
              WHERE batch_id = $1 AND status = 'submitted'",
         )
         .bind(batch.0)
+        .bind(matches!(reason, AbandonReason::Reverted))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE escrow_actions SET status = 'pending', batch_id = NULL, updated_at = now()
+            "UPDATE escrow_actions SET status = 'pending', batch_id = NULL, alone = alone OR $2, updated_at = now()
              WHERE batch_id = $1 AND status = 'submitted'",
         )
         .bind(batch.0)
+        .bind(matches!(reason, AbandonReason::Reverted))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -866,20 +857,4 @@ fn route_from_row(f: &Fields<'_>) -> Result<Route> {
             });
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_batch_holds_what_fits_one_transaction_and_at_least_one_item() {
-        let ecdsa: Vec<(i64, i32)> = (0..100).map(|id| (id, 65)).collect();
-        assert_eq!(within_calldata_budget(&ecdsa).len(), 100, "a full batch of plain signatures fits");
-        let passkeys: Vec<(i64, i32)> = (0..100).map(|id| (id, 8_192)).collect();
-        let fitted = within_calldata_budget(&passkeys);
-        assert_eq!(fitted, (0..13).collect::<Vec<_>>(), "the oldest, in order, as many as fit");
-        assert_eq!(within_calldata_budget(&[(7, 200_000)]), [7], "one item always goes, alone");
-        assert!(within_calldata_budget(&[]).is_empty());
-    }
 }

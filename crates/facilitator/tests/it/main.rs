@@ -5,6 +5,7 @@
 mod carried_simulation;
 mod escrow_routes;
 mod forged_settle;
+mod griefing;
 mod harness;
 mod health;
 mod http;

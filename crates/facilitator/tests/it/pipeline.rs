@@ -202,6 +202,18 @@ async fn index_to_head(env: &Env) {
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn a_batch_a_reorg_removed_is_sent_again_by_the_running_batcher_and_settles_once(pool: PgPool) {
+    reorged_batch_is_sent_again_and_settles_once(pool, true).await;
+}
+
+/// There is nothing to roll back: the indexer finds the batch's block missing from the chain it indexes.
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn a_batch_whose_block_was_replaced_before_the_indexer_reached_it_is_sent_again_and_settles_once(pool: PgPool) {
+    reorged_batch_is_sent_again_and_settles_once(pool, false).await;
+}
+
+/// A payment settles; the block holding its batch is replaced by a longer chain without it, after the indexer
+/// confirmed it (`indexed`) or before the indexer ever stored it; the running batcher sends the same bytes again.
+async fn reorged_batch_is_sent_again_and_settles_once(pool: PgPool, indexed: bool) {
     let env = Env::new(pool).await;
     let payer = env.payer(1_000).await;
     let payment = env.payment(&payer, 100, later(), 1);
@@ -213,10 +225,11 @@ async fn a_batch_a_reorg_removed_is_sent_again_by_the_running_batcher_and_settle
     let first = spawn_settle(&settler, &payment).await.unwrap();
     let mined = env.wait_for_row(&payment, is_final).await.tx_hash.unwrap();
     assert!(matches!(first, SettleResult::Settled { .. }), "{first:?}");
-    index_to_head(&env).await;
-    assert_eq!(env.row(&payment).await.status, SettlementStatus::Confirmed, "indexed at depth");
+    if indexed {
+        index_to_head(&env).await;
+        assert_eq!(env.row(&payment).await.status, SettlementStatus::Confirmed, "indexed at depth");
+    }
 
-    // The block holding the batch is replaced by a longer chain without it.
     assert!(env.chain.provider.anvil_revert(before).await.unwrap());
     env.chain.provider.anvil_mine(Some(3), None).await.unwrap();
     assert_eq!(env.balance(payer.address()).await, U256::from(1_000), "the payment is gone from the chain");
@@ -229,5 +242,5 @@ async fn a_batch_a_reorg_removed_is_sent_again_by_the_running_batcher_and_settle
     assert_eq!(env.recorded_hashes().await, vec![mined], "nothing signed anew");
     assert_eq!(env.balance(payer.address()).await, U256::from(900), "paid exactly once");
     index_to_head(&env).await;
-    assert_eq!(env.row(&payment).await.status, SettlementStatus::Confirmed, "confirmed again on the new chain");
+    assert_eq!(env.row(&payment).await.status, SettlementStatus::Confirmed, "confirmed on the new chain");
 }

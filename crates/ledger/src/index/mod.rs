@@ -24,7 +24,7 @@ mod rows;
 mod transaction;
 
 pub use lease::{Checkpoint, IndexerLease, MAIN_INDEXER};
-pub use reads::TableDigest;
+pub use reads::{MinedBlock, TableDigest};
 pub use rows::{
     Anchor, BalanceChange, BlockRef, CreditParty, EscrowCredit, EscrowJob, FundFailure, JobEvent, JobStatus,
     LogPosition, PaymentOutcome, Projections, RawLog, SettlerPayment, SubscriptionEvent, SubscriptionEventKind,

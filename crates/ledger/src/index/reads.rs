@@ -1,6 +1,6 @@
 //! Reads of what the indexer wrote: the block window, the projections' digests and the escrow views.
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256};
 use sqlx::Row;
 
 use super::rows::{BlockRef, JobStatus};
@@ -32,7 +32,50 @@ const DIGESTED: [(&str, &str); 11] = [
     ("subscription_events", "block_number, log_index"),
 ];
 
+/// A block a batch was recorded as mined in (from its receipt) that the stored chain does not show at its height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinedBlock {
+    /// Its height.
+    pub number: u64,
+    /// The hash the batch's receipt gave.
+    pub hash: B256,
+    /// The hash the stored chain has at that height (a remembered block, or any indexed log of it), when it has one.
+    pub stored: Option<B256>,
+}
+
 impl Ledger {
+    /// The blocks of heights `from..=to` that batches of `chain_id` (neither abandoned nor reopened) were recorded as
+    /// mined in and that the stored chain does not show there: each is either not indexed yet, or replaced.
+    pub async fn batch_blocks_unseen(&self, chain_id: u64, from: u64, to: u64) -> Result<Vec<MinedBlock>> {
+        let rows = sqlx::query(
+            "SELECT m.block_number, m.block_hash, m.stored
+             FROM (SELECT DISTINCT b.block_number, b.block_hash,
+                          coalesce((SELECT k.hash FROM chain_blocks k
+                                    WHERE k.chain_id = b.chain_id AND k.number = b.block_number),
+                                   (SELECT l.block_hash FROM chain_logs l
+                                    WHERE l.chain_id = b.chain_id AND l.block_number = b.block_number
+                                    ORDER BY l.log_index LIMIT 1)) AS stored
+                   FROM settlement_batches b
+                   WHERE b.chain_id = $1 AND b.block_number BETWEEN $2 AND $3 AND b.abandoned_at IS NULL) m
+             WHERE m.stored IS DISTINCT FROM m.block_hash",
+        )
+        .bind(int(chain_id))
+        .bind(int(from))
+        .bind(int(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let f = Fields::of("settlement_batches", row);
+                Ok(MinedBlock {
+                    number: f.u64("block_number")?,
+                    hash: f.b256("block_hash")?,
+                    stored: f.opt_b256("stored")?,
+                })
+            })
+            .collect()
+    }
+
     /// The remembered blocks of `chain_id` at or below `at_most`, newest first, at most `limit` of them.
     pub async fn block_window(&self, chain_id: u64, at_most: u64, limit: u64) -> Result<Vec<BlockRef>> {
         let rows = sqlx::query(

@@ -26,6 +26,10 @@ pub struct IndexTx {
     checkpoint: Checkpoint,
 }
 
+/// How far below the newly confirmed blocks [`IndexTx::advance`] looks again for later batches resolved late, whose
+/// failed items a given-up batch of ours may have paid.
+const LATE_RESOLUTION_BLOCKS: u64 = 64;
+
 /// Every table holding rows derived from one block, for rollbacks.
 const BLOCK_TABLES: [&str; 10] = [
     "chain_logs",
@@ -105,7 +109,8 @@ impl IndexTx {
 
     /// Moves the checkpoint to `last` with `confirmed` as the confirmed height, records the outbox rows
     /// ('observed' for the new blocks, 'confirmed' for blocks newly at depth), marks the facilitator's settled
-    /// queue items whose `PaymentSettled` is now at depth `confirmed`, forgets blocks older than
+    /// queue items whose `PaymentSettled` is now at depth `confirmed` (also those failed or queued again after one of
+    /// our own transactions settled them), forgets blocks older than
     /// `last - window`, and queues the notification.
     pub async fn advance(&mut self, last: BlockRef, confirmed: Option<u64>, window: u64) -> Result<()> {
         let chain = int(self.chain_id);
@@ -131,6 +136,7 @@ impl IndexTx {
                 .bind(int(now))
                 .execute(&mut *self.tx)
                 .await?;
+                self.confirm_paid_by_given_up_batches(from, now).await?;
             }
         }
         sqlx::query(
@@ -152,6 +158,56 @@ impl IndexTx {
         self.notify(last.number, confirmed).await?;
         self.checkpoint =
             Checkpoint { block_number: last.number, block_hash: last.hash, confirmed_block: confirmed, ..previous };
+        Ok(())
+    }
+
+    /// Confirms the payments one of our own batch transactions settled although the batcher gave that batch up (no
+    /// receipt within the grace: a lagging RPC) and then queued them again: still queued or expired, once the
+    /// payment's event is at depth `now`; failed as already used in a later batch, once that batch and the event
+    /// both are (so a reorg that reopens the later batch, deeper than the depth, is all that could find its items
+    /// changed). Either may reach depth last, and a later batch may be resolved late: the events newly at depth
+    /// (`from..=now`) and the later batches mined in `from - LATE_RESOLUTION_BLOCKS..=now` are both looked at.
+    /// Only the `Transfer` route's payments have such an event (`PaymentSettled`).
+    async fn confirm_paid_by_given_up_batches(&mut self, from: u64, now: u64) -> Result<()> {
+        let chain = int(self.chain_id);
+        let matched = "p.settled AND s.chain_id = p.chain_id AND s.asset = p.token AND s.payer = p.payer
+                       AND s.nonce = p.nonce AND s.pay_to = p.pay_to AND s.value = p.value";
+        // Queued again or expired, or failed in a later batch at depth: by the events newly at depth.
+        let by_event = format!(
+            "s.status IN ('pending', 'expired', 'failed') AND p.chain_id = $1 AND p.block_number BETWEEN $2 AND $3
+             AND (s.status <> 'failed' OR EXISTS (
+                 SELECT 1 FROM settlement_batches f WHERE f.id = s.batch_id AND f.block_number <= $3))
+             AND {matched}"
+        );
+        // Failed in a later batch: by the later batches newly at depth, or resolved since.
+        let by_batch = format!(
+            "s.status = 'failed' AND s.batch_id IN (
+                 SELECT f.id FROM settlement_batches f
+                 WHERE f.chain_id = $1 AND f.abandoned_at IS NULL AND f.block_number BETWEEN $2 AND $3)
+             AND p.chain_id = $1 AND p.block_number <= $3 AND {matched}"
+        );
+        let late = from.saturating_sub(LATE_RESOLUTION_BLOCKS);
+        for (filter, lowest) in [(by_event, from), (by_batch, late)] {
+            // The given-up batch shows the transaction that paid (it may have been replaced by others).
+            let sql = format!(
+                "WITH moved AS (
+                     UPDATE settlements s
+                     SET status = 'confirmed', batch_id = t.batch_id, failure_reason = NULL, revert_reason = NULL,
+                         updated_at = now()
+                     FROM settler_payments p JOIN settlement_batch_transactions t ON t.tx_hash = p.tx_hash
+                     WHERE t.batch_id IS DISTINCT FROM s.batch_id AND {filter}
+                     RETURNING t.batch_id, p.tx_hash)
+                 UPDATE settlement_batches b SET tx_hash = m.tx_hash
+                 FROM (SELECT DISTINCT batch_id, tx_hash FROM moved) m
+                 WHERE b.id = m.batch_id AND b.abandoned_at IS NOT NULL"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(chain)
+                .bind(int(lowest))
+                .bind(int(now))
+                .execute(&mut *self.tx)
+                .await?;
+        }
         Ok(())
     }
 
@@ -191,32 +247,7 @@ impl IndexTx {
         .bind(&orphaned)
         .fetch_all(&mut *self.tx)
         .await?;
-        sqlx::query(
-            "UPDATE settlements SET status = 'submitted', failure_reason = NULL, revert_reason = NULL, updated_at = now()
-             WHERE batch_id = ANY($1) AND status IN ('settled', 'confirmed', 'failed')",
-        )
-        .bind(&reopened)
-        .execute(&mut *self.tx)
-        .await?;
-        // The escrow steps and claims of those batches too: their effects left the chain with the block, and the
-        // batcher resolves only submitted actions from the new receipt. A failed one goes back only while no newer
-        // attempt of the same step (or claim of the account) is live, which the unique indexes allow once.
-        sqlx::query(
-            "UPDATE escrow_actions a
-             SET status = 'submitted', failure_reason = NULL, revert_reason = NULL, updated_at = now()
-             WHERE a.batch_id = ANY($1)
-               AND (a.status IN ('settled', 'confirmed')
-                    OR (a.status = 'failed' AND NOT EXISTS (
-                        SELECT 1 FROM escrow_actions b
-                        WHERE b.id <> a.id AND b.chain_id = a.chain_id AND b.escrow = a.escrow AND b.kind = a.kind
-                          AND CASE WHEN a.kind = 'claim'
-                                   THEN b.asset = a.asset AND b.account = a.account
-                                        AND b.status IN ('pending', 'submitted')
-                                   ELSE b.job_id = a.job_id AND b.status <> 'failed' END)))",
-        )
-        .bind(&reopened)
-        .execute(&mut *self.tx)
-        .await?;
+        self.reopen_items(&reopened).await?;
         // The market's reactor reacts again to whatever the new chain confirms above the fork (at least once).
         sqlx::query(
             "UPDATE market_reactor_cursors SET block_number = $2, log_index = $3
@@ -251,6 +282,68 @@ impl IndexTx {
             ..previous
         };
         Ok(removed)
+    }
+
+    /// Reopens the batches recorded as mined at one of `canonical`'s heights in a block other than the one the chain
+    /// has there: a reorg replaced that block before the indexer stored it, so [`IndexTx::rollback_to`] never saw
+    /// it. Their items go back to `submitted` and the batcher looks their transactions up again, as after a
+    /// rollback. Returns how many batches were reopened.
+    pub async fn reopen_replaced_batches(&mut self, canonical: &[(u64, B256)]) -> Result<u64> {
+        if canonical.is_empty() {
+            return Ok(0);
+        }
+        let numbers: Vec<i64> = canonical.iter().map(|(number, _)| int(*number)).collect();
+        let hashes: Vec<&[u8]> = canonical.iter().map(|(_, hash)| hash.as_slice()).collect();
+        let reopened: Vec<i64> = sqlx::query_scalar(
+            "UPDATE settlement_batches b SET block_number = NULL, block_hash = NULL, mined_at = NULL
+             FROM unnest($2::bigint[], $3::bytea[]) AS c(number, hash)
+             WHERE b.chain_id = $1 AND b.abandoned_at IS NULL AND b.block_number = c.number
+               AND b.block_hash <> c.hash
+             RETURNING b.id",
+        )
+        .bind(int(self.chain_id))
+        .bind(&numbers)
+        .bind(&hashes)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        self.reopen_items(&reopened).await?;
+        Ok(reopened.len() as u64)
+    }
+
+    /// Puts the items and escrow actions of the `reopened` batches back to `submitted`.
+    async fn reopen_items(&mut self, reopened: &[i64]) -> Result<()> {
+        if reopened.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE settlements SET status = 'submitted', failure_reason = NULL, revert_reason = NULL, updated_at = now()
+             WHERE batch_id = ANY($1) AND status IN ('settled', 'confirmed', 'failed')",
+        )
+        .bind(reopened)
+        .execute(&mut *self.tx)
+        .await?;
+        // The escrow steps and claims of those batches too: their effects left the chain with the block, and the
+        // batcher resolves only submitted actions from the new receipt. A failed one goes back only while no other
+        // attempt of the same step (or claim of the account) is live, which the unique indexes allow once.
+        sqlx::query(
+            "UPDATE escrow_actions a
+             SET status = 'submitted', failure_reason = NULL, revert_reason = NULL, updated_at = now()
+             WHERE a.batch_id = ANY($1)
+               AND (a.status IN ('settled', 'confirmed')
+                    OR (a.status = 'failed' AND NOT EXISTS (
+                        SELECT 1 FROM escrow_actions b
+                        WHERE b.id <> a.id AND b.chain_id = a.chain_id AND b.escrow = a.escrow AND b.kind = a.kind
+                          AND CASE WHEN a.kind IN ('claim', 'vault_claim')
+                                   -- Live: in flight, or settled in a batch reopened here (back in flight with it).
+                                   THEN b.asset = a.asset AND b.account = a.account
+                                        AND (b.status IN ('pending', 'submitted')
+                                             OR (b.status IN ('settled', 'confirmed') AND b.batch_id = ANY($1)))
+                                   ELSE b.job_id = a.job_id AND b.status <> 'failed' END)))",
+        )
+        .bind(reopened)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     /// Commits; the notification is delivered now.

@@ -3,8 +3,8 @@
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use clearing_ledger::{
-    Action, BatchClaim, ItemResolution, JobBooking, JobId, Ledger, MIGRATOR, Mined, NewAction, NewSettlement,
-    PaymentKey, Route, RouteKind, SettlementStatus, StepKind,
+    Action, BatchClaim, BlockRef, IndexerLease, ItemResolution, JobBooking, JobId, Ledger, MAIN_INDEXER, MIGRATOR,
+    Mined, NewAction, NewSettlement, PaymentKey, Projections, Route, RouteKind, SettlementStatus, StepKind,
 };
 use clearing_x402::{Network, Reason, X402Version};
 use sqlx::PgPool;
@@ -166,6 +166,26 @@ async fn one_claim_per_account_is_in_flight_and_a_requeued_batch_frees_its_actio
     assert_ne!(later.id, first.id);
 }
 
+/// Block `number` of a made-up chain.
+fn block(number: u64) -> BlockRef {
+    BlockRef {
+        number,
+        hash: B256::from(U256::from(number + 1)),
+        parent_hash: number.checked_sub(1).map_or(B256::ZERO, |n| B256::from(U256::from(n + 1))),
+        timestamp: 1_700_000_000 + number,
+    }
+}
+
+/// The indexer's lease, with blocks 1 and 2 written and confirmed.
+async fn indexed_to_block_2(ledger: &Ledger) -> IndexerLease {
+    let lease = ledger.acquire_indexer(CHAIN, MAIN_INDEXER, block(0)).await.unwrap();
+    let mut tx = ledger.begin_index(&lease).await.unwrap();
+    tx.write_data((0, block(0).hash), &[block(1), block(2)], &[], &Projections::default()).await.unwrap();
+    tx.advance(block(2), Some(2), 64).await.unwrap();
+    tx.commit().await.unwrap();
+    lease
+}
+
 fn transaction(byte: u8) -> clearing_ledger::BatchTransaction {
     clearing_ledger::BatchTransaction {
         tx_hash: B256::repeat_byte(byte),
@@ -179,19 +199,8 @@ fn transaction(byte: u8) -> clearing_ledger::BatchTransaction {
 /// submitted actions from the new receipt) and moves the market reactor's cursor back to the fork.
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn a_reorg_puts_the_steps_of_a_removed_batch_back_in_flight(pool: PgPool) {
-    use clearing_ledger::{BlockRef, MAIN_INDEXER, Projections};
-    let block = |number: u64| BlockRef {
-        number,
-        hash: B256::from(U256::from(number + 1)),
-        parent_hash: number.checked_sub(1).map_or(B256::ZERO, |n| B256::from(U256::from(n + 1))),
-        timestamp: 1_700_000_000 + number,
-    };
     let ledger = Ledger::from_pool(pool);
-    let lease = ledger.acquire_indexer(CHAIN, MAIN_INDEXER, block(0)).await.unwrap();
-    let mut tx = ledger.begin_index(&lease).await.unwrap();
-    tx.write_data((0, block(0).hash), &[block(1), block(2)], &[], &Projections::default()).await.unwrap();
-    tx.advance(block(2), Some(2), 64).await.unwrap();
-    tx.commit().await.unwrap();
+    let lease = indexed_to_block_2(&ledger).await;
     let reaction = ledger.begin_reaction(CHAIN).await.unwrap();
     reaction.commit((2, 7)).await.unwrap();
 
@@ -214,4 +223,32 @@ async fn a_reorg_puts_the_steps_of_a_removed_batch_back_in_flight(pool: PgPool) 
     assert!(!inserted, "still the one release in flight");
     assert_eq!(again.id, release.id);
     assert_eq!(ledger.begin_reaction(CHAIN).await.unwrap().cursor.0, 1, "the reactor reacts again above the fork");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_reorg_leaves_a_failed_vault_claim_failed_while_a_newer_one_is_in_flight(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let lease = indexed_to_block_2(&ledger).await;
+
+    let vault_claim = || NewAction {
+        chain_id: CHAIN,
+        escrow: ESCROW,
+        asset: ASSET,
+        action: Action::VaultClaim { account: Address::repeat_byte(0x0c) },
+    };
+    let (first, _) = ledger.enqueue_action(&vault_claim()).await.unwrap();
+    let (batch, _) = ledger.claim_action_batch(&claim(RouteKind::VaultClaim, 0)).await.unwrap().unwrap();
+    ledger.record_broadcast(batch, &transaction(9)).await.unwrap();
+    let in_block_2 = Mined { tx_hash: B256::repeat_byte(9), block_number: 2, block_hash: block(2).hash };
+    let refused = ItemResolution::Failed { reason: Reason::UnexpectedSettleError, revert: Bytes::new() };
+    ledger.resolve_action_batch(batch, &in_block_2, &[(first.id, refused)]).await.unwrap();
+    let (second, inserted) = ledger.enqueue_action(&vault_claim()).await.unwrap();
+    assert!(inserted, "a new claim once the first failed");
+
+    // The block of the failed claim's batch goes: the batch reopens, but the account has a claim in flight.
+    let mut tx = ledger.begin_index(&lease).await.unwrap();
+    tx.rollback_to(block(1)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ledger.action(first.id).await.unwrap().unwrap().status, SettlementStatus::Failed);
+    assert_eq!(ledger.action(second.id).await.unwrap().unwrap().status, SettlementStatus::Pending);
 }

@@ -246,6 +246,26 @@ async fn requeue_returns_items_to_pending_and_frees_an_unsent_nonce(pool: PgPool
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
+async fn the_items_of_a_batch_that_reverted_whole_are_each_claimed_alone_and_the_others_without_them(pool: PgPool) {
+    let ledger = Ledger::from_pool(pool);
+    let a = ledger.enqueue_settlement(&payment(1, 1, NOW + 600)).await.unwrap().0;
+    let b = ledger.enqueue_settlement(&payment(2, 2, NOW + 600)).await.unwrap().0;
+    let (batch, _) = ledger.claim_batch(&claim(3, 10)).await.unwrap().unwrap();
+    ledger.record_broadcast(batch, &transaction(0x03)).await.unwrap();
+    ledger.requeue_batch(batch, AbandonReason::Reverted, Some(&mined(0x03))).await.unwrap();
+    let c = ledger.enqueue_settlement(&payment(3, 3, NOW + 600)).await.unwrap().0;
+    let d = ledger.enqueue_settlement(&payment(4, 4, NOW + 600)).await.unwrap().0;
+
+    let mut claimed = Vec::new();
+    for nonce in 4..7 {
+        let (_, items) = ledger.claim_batch(&claim(nonce, 10)).await.unwrap().unwrap();
+        claimed.push(items.iter().map(|s| s.id).collect::<Vec<_>>());
+    }
+    assert_eq!(claimed, vec![vec![a.id], vec![b.id], vec![c.id, d.id]]);
+    assert!(ledger.claim_batch(&claim(7, 10)).await.unwrap().is_none());
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
 async fn success_is_reported_once_and_only_for_a_settled_payment(pool: PgPool) {
     let ledger = Ledger::from_pool(pool);
     let a = ledger.enqueue_settlement(&payment(1, 1, NOW + 600)).await.unwrap().0;
