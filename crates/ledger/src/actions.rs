@@ -474,7 +474,8 @@ impl Ledger {
                 .bind(batch.0)
                 .fetch_one(&mut *tx)
                 .await?;
-        if submitted != 0 || updated.len() != outcomes.len() {
+        // Outcomes of actions not submitted (left resolved when a reorg reopened the batch) change nothing.
+        if submitted != 0 {
             let expected = updated.len() + usize::try_from(submitted).unwrap_or(usize::MAX);
             return Err(Error::OutcomeMismatch { batch, expected, got: updated.len() });
         }
@@ -483,9 +484,10 @@ impl Ledger {
         Ok(())
     }
 
-    /// The submitted actions of `batch`, in batch order.
+    /// The actions of `batch`, in batch order.
     pub(crate) async fn batch_actions(&self, batch: BatchId) -> Result<Vec<EscrowAction>> {
-        let rows = sqlx::query(select_actions("WHERE a.batch_id = $1 AND a.status = 'submitted' ORDER BY a.id"))
+        // Every action the batch's transaction carries, whatever its status (see `Ledger::batch_items`).
+        let rows = sqlx::query(select_actions("WHERE a.batch_id = $1 ORDER BY a.id"))
             .bind(batch.0)
             .fetch_all(&self.pool)
             .await?;

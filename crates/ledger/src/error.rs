@@ -86,7 +86,7 @@ pub enum Error {
         /// The hash given.
         tx: alloy::primitives::TxHash,
     },
-    /// A resolution did not cover exactly the batch's submitted items.
+    /// A resolution did not cover every submitted item of the batch.
     #[error("settlement batch {batch}: expected outcomes for {expected} submitted items, got {got}")]
     OutcomeMismatch {
         /// The batch.

@@ -488,7 +488,8 @@ impl Ledger {
                 .bind(batch.0)
                 .fetch_one(&mut *tx)
                 .await?;
-        if submitted != 0 || updated.len() != outcomes.len() {
+        // Outcomes of items not submitted (left resolved when a reorg reopened the batch) change nothing.
+        if submitted != 0 {
             let expected = updated.len() + usize::try_from(submitted).unwrap_or(usize::MAX);
             return Err(Error::OutcomeMismatch { batch, expected, got: updated.len() });
         }
@@ -657,7 +658,9 @@ impl Ledger {
     }
 
     async fn batch_items(&self, batch: BatchId) -> Result<Vec<Settlement>> {
-        let rows = sqlx::query(select_settlements("WHERE s.batch_id = $1 AND s.status = 'submitted' ORDER BY s.id"))
+        // Every item the batch's transaction carries, whatever its status: a batch reopened after a reorg may hold
+        // one left resolved (the call must still match the recorded transaction); only the submitted are resolved.
+        let rows = sqlx::query(select_settlements("WHERE s.batch_id = $1 ORDER BY s.id"))
             .bind(batch.0)
             .fetch_all(&self.pool)
             .await?;
@@ -755,7 +758,7 @@ pub(crate) async fn notify_actions(tx: &mut Transaction<'static, Postgres>, ids:
     Ok(())
 }
 
-async fn notify(tx: &mut Transaction<'static, Postgres>, ids: &[i64]) -> Result<()> {
+pub(crate) async fn notify(tx: &mut Transaction<'static, Postgres>, ids: &[i64]) -> Result<()> {
     if !ids.is_empty() {
         sqlx::query("SELECT pg_notify($2, id::text) FROM unnest($1::bigint[]) AS id")
             .bind(ids)

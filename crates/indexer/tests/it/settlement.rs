@@ -161,7 +161,7 @@ async fn payments_our_given_up_batch_settled_are_confirmed_there_whether_queued_
     };
     let (given_up, claimed) = ledger.claim_batch(&claim(tx_nonce, 100)).await.unwrap().unwrap();
     assert_eq!(claimed.len(), 2);
-    let receipt = chain.settle_batch(payments).await;
+    let receipt = chain.settle_batch(payments.clone()).await;
     assert!(receipt.status());
     ledger.record_broadcast(given_up, &recorded(&chain, receipt.transaction_hash).await).await.unwrap();
     // Its receipt never came within the grace (a lagging RPC): the batcher gave it up and queued both again.
@@ -171,17 +171,20 @@ async fn payments_our_given_up_batch_settled_are_confirmed_there_whether_queued_
     // The first is sent again in a later batch, still in flight while the paying transaction reaches depth.
     let (later, resent) = ledger.claim_batch(&claim(tx_nonce + 1, 1)).await.unwrap().unwrap();
     assert_eq!(resent.len(), 1);
-    let failing =
-        BatchTransaction { tx_hash: B256::repeat_byte(0x42), ..recorded(&chain, receipt.transaction_hash).await };
-    ledger.record_broadcast(later, &failing).await.unwrap();
+    // Sent again, the token refuses it as already used (`PaymentFailed`).
+    let again = chain.settle_batch(vec![payments[0].clone()]).await;
+    ledger.record_broadcast(later, &recorded(&chain, again.transaction_hash).await).await.unwrap();
     chain.mine(depth).await;
     caught_up(&ledger, &chain).await;
     assert_eq!(statuses(&ledger, &items).await, vec![SettlementStatus::Submitted, SettlementStatus::Confirmed]);
 
     // The later batch's receipt, read late (its block is already at depth), says the first failed as already used:
     // it is failed until the next indexed block, then confirmed under the transaction that paid it.
-    let paid_at = receipt.block_number.unwrap();
-    let mined = Mined { tx_hash: failing.tx_hash, block_number: paid_at, block_hash: receipt.block_hash.unwrap() };
+    let mined = Mined {
+        tx_hash: again.transaction_hash,
+        block_number: again.block_number.unwrap(),
+        block_hash: again.block_hash.unwrap(),
+    };
     let used = ItemResolution::Failed { reason: Reason::NonceAlreadyUsed, revert: Bytes::new() };
     ledger.resolve_batch(later, &mined, &[(resent[0].id, used)]).await.unwrap();
     assert_eq!(statuses(&ledger, &items).await, vec![SettlementStatus::Failed, SettlementStatus::Confirmed]);

@@ -2,6 +2,7 @@
 
 use alloy::primitives::B256;
 use sqlx::{Postgres, Transaction};
+use tracing::warn;
 
 use super::{
     inserts::{
@@ -11,7 +12,7 @@ use super::{
     lease::{Checkpoint, IndexerLease, checkpoint_of},
     rows::{BlockRef, Projections, RawLog},
 };
-use crate::{Error, Ledger, Result, encode::int};
+use crate::{Error, Ledger, RESOLVED_CHANNEL, Result, encode::int};
 
 /// The PostgreSQL notification channel the indexer announces `<chain id>:<block>:<confirmed block>` on after each
 /// committed batch or rollback. A wake-up only: the durable record is `indexer_outbox`.
@@ -172,23 +173,30 @@ impl IndexTx {
         let chain = int(self.chain_id);
         let matched = "p.settled AND s.chain_id = p.chain_id AND s.asset = p.token AND s.payer = p.payer
                        AND s.nonce = p.nonce AND s.pay_to = p.pay_to AND s.value = p.value";
+        // The later batch's own `PaymentFailed` of the payment, indexed in the block its receipt named: that batch
+        // is where the chain has it (not in a block replaced since), at depth.
+        let failed_there = "EXISTS (
+                SELECT 1 FROM settlement_batches f JOIN settler_payments q
+                  ON q.chain_id = f.chain_id AND q.block_number = f.block_number AND q.block_hash = f.block_hash
+                 AND q.tx_hash = f.tx_hash
+                WHERE f.id = s.batch_id AND f.block_number <= $3 AND q.payer = s.payer AND q.nonce = s.nonce
+                  AND NOT q.settled)";
         // Queued again or expired, or failed in a later batch at depth: by the events newly at depth.
         let by_event = format!(
             "s.status IN ('pending', 'expired', 'failed') AND p.chain_id = $1 AND p.block_number BETWEEN $2 AND $3
-             AND (s.status <> 'failed' OR EXISTS (
-                 SELECT 1 FROM settlement_batches f WHERE f.id = s.batch_id AND f.block_number <= $3))
-             AND {matched}"
+             AND (s.status <> 'failed' OR {failed_there}) AND {matched}"
         );
         // Failed in a later batch: by the later batches newly at depth, or resolved since.
         let by_batch = format!(
             "s.status = 'failed' AND s.batch_id IN (
                  SELECT f.id FROM settlement_batches f
                  WHERE f.chain_id = $1 AND f.abandoned_at IS NULL AND f.block_number BETWEEN $2 AND $3)
-             AND p.chain_id = $1 AND p.block_number <= $3 AND {matched}"
+             AND {failed_there} AND p.chain_id = $1 AND p.block_number <= $3 AND {matched}"
         );
         let late = from.saturating_sub(LATE_RESOLUTION_BLOCKS);
         for (filter, lowest) in [(by_event, from), (by_batch, late)] {
-            // The given-up batch shows the transaction that paid (it may have been replaced by others).
+            // The given-up batch shows the transaction that paid (it may have been replaced by others), and the
+            // waiters of the items hear of them as of any resolution.
             let sql = format!(
                 "WITH moved AS (
                      UPDATE settlements s
@@ -196,15 +204,18 @@ impl IndexTx {
                          updated_at = now()
                      FROM settler_payments p JOIN settlement_batch_transactions t ON t.tx_hash = p.tx_hash
                      WHERE t.batch_id IS DISTINCT FROM s.batch_id AND {filter}
-                     RETURNING t.batch_id, p.tx_hash)
-                 UPDATE settlement_batches b SET tx_hash = m.tx_hash
-                 FROM (SELECT DISTINCT batch_id, tx_hash FROM moved) m
-                 WHERE b.id = m.batch_id AND b.abandoned_at IS NOT NULL"
+                     RETURNING s.id, t.batch_id, p.tx_hash),
+                 shown AS (
+                     UPDATE settlement_batches b SET tx_hash = m.tx_hash
+                     FROM (SELECT DISTINCT batch_id, tx_hash FROM moved) m
+                     WHERE b.id = m.batch_id AND b.abandoned_at IS NOT NULL)
+                 SELECT pg_notify($4, id::text) FROM moved"
             );
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(chain)
                 .bind(int(lowest))
                 .bind(int(now))
+                .bind(RESOLVED_CHANNEL)
                 .execute(&mut *self.tx)
                 .await?;
         }
@@ -324,26 +335,62 @@ impl IndexTx {
         .await?;
         // The escrow steps and claims of those batches too: their effects left the chain with the block, and the
         // batcher resolves only submitted actions from the new receipt. A failed one goes back only while no other
-        // attempt of the same step (or claim of the account) is live, which the unique indexes allow once.
-        sqlx::query(
+        // attempt of the same step (or claim of the account) is live, which the unique indexes allow once. One
+        // statement for them all; should it put two attempts in flight where a unique index allows one (a claim
+        // settled in the block with a newer claim of the account queued since, two failed attempts of one step),
+        // each goes back on its own, in id order, and one refused stays as it is: the batch is recovered from all its
+        // rows, so its call still matches the recorded transaction (`Ledger::unresolved_batches`).
+        if self.reopen_actions(reopened, None).await? {
+            return Ok(());
+        }
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM escrow_actions
+             WHERE batch_id = ANY($1) AND status IN ('settled', 'confirmed', 'failed') ORDER BY id",
+        )
+        .bind(reopened)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for id in ids {
+            if !self.reopen_actions(reopened, Some(id)).await? {
+                warn!(action = id, "a reorg removed this action's effect but another attempt is live: left as it was");
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts the actions of the `reopened` batches (only `only`, if given) back to `submitted` under a savepoint;
+    /// false, with nothing changed, when a unique index refuses it.
+    async fn reopen_actions(&mut self, reopened: &[i64], only: Option<i64>) -> Result<bool> {
+        sqlx::query("SAVEPOINT reopen_actions").execute(&mut *self.tx).await?;
+        let done = sqlx::query(
             "UPDATE escrow_actions a
              SET status = 'submitted', failure_reason = NULL, revert_reason = NULL, updated_at = now()
-             WHERE a.batch_id = ANY($1)
+             WHERE a.batch_id = ANY($1) AND ($2::bigint IS NULL OR a.id = $2)
                AND (a.status IN ('settled', 'confirmed')
                     OR (a.status = 'failed' AND NOT EXISTS (
                         SELECT 1 FROM escrow_actions b
                         WHERE b.id <> a.id AND b.chain_id = a.chain_id AND b.escrow = a.escrow AND b.kind = a.kind
                           AND CASE WHEN a.kind IN ('claim', 'vault_claim')
-                                   -- Live: in flight, or settled in a batch reopened here (back in flight with it).
                                    THEN b.asset = a.asset AND b.account = a.account
-                                        AND (b.status IN ('pending', 'submitted')
-                                             OR (b.status IN ('settled', 'confirmed') AND b.batch_id = ANY($1)))
+                                        AND b.status IN ('pending', 'submitted')
                                    ELSE b.job_id = a.job_id AND b.status <> 'failed' END)))",
         )
         .bind(reopened)
+        .bind(only)
         .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        .await;
+        match done {
+            Ok(_) => {
+                sqlx::query("RELEASE SAVEPOINT reopen_actions").execute(&mut *self.tx).await?;
+                Ok(true)
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                sqlx::query("ROLLBACK TO SAVEPOINT reopen_actions").execute(&mut *self.tx).await?;
+                sqlx::query("RELEASE SAVEPOINT reopen_actions").execute(&mut *self.tx).await?;
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Commits; the notification is delivered now.

@@ -252,3 +252,40 @@ async fn a_reorg_leaves_a_failed_vault_claim_failed_while_a_newer_one_is_in_flig
     assert_eq!(ledger.action(first.id).await.unwrap().unwrap().status, SettlementStatus::Failed);
     assert_eq!(ledger.action(second.id).await.unwrap().unwrap().status, SettlementStatus::Pending);
 }
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_reorg_leaves_a_settled_claim_settled_while_a_newer_one_is_in_flight_and_its_batch_resolves_again(
+    pool: PgPool,
+) {
+    let ledger = Ledger::from_pool(pool);
+    let lease = indexed_to_block_2(&ledger).await;
+    let claim_of = || NewAction {
+        chain_id: CHAIN,
+        escrow: ESCROW,
+        asset: ASSET,
+        action: Action::Claim { account: Address::repeat_byte(0x0d) },
+    };
+    let (first, _) = ledger.enqueue_action(&claim_of()).await.unwrap();
+    let (batch, _) = ledger.claim_action_batch(&claim(RouteKind::EscrowClaim, 0)).await.unwrap().unwrap();
+    ledger.record_broadcast(batch, &transaction(9)).await.unwrap();
+    let in_block_2 = Mined { tx_hash: B256::repeat_byte(9), block_number: 2, block_hash: block(2).hash };
+    ledger.resolve_action_batch(batch, &in_block_2, &[(first.id, ItemResolution::Settled)]).await.unwrap();
+    let (second, inserted) = ledger.enqueue_action(&claim_of()).await.unwrap();
+    assert!(inserted, "a new claim once the first settled");
+
+    // The block of the settled claim goes: putting it back in flight beside the newer claim would break the
+    // one-claim-in-flight rule, so it stays as it was, and the rollback goes through.
+    let mut tx = ledger.begin_index(&lease).await.unwrap();
+    tx.rollback_to(block(1)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ledger.action(first.id).await.unwrap().unwrap().status, SettlementStatus::Settled);
+    assert_eq!(ledger.action(second.id).await.unwrap().unwrap().status, SettlementStatus::Pending);
+
+    // The reopened batch is recovered with the action its transaction carries, and resolves again from its receipt.
+    let reopened = ledger.unresolved_batches(CHAIN, RELAYER).await.unwrap();
+    assert_eq!(reopened.len(), 1);
+    assert_eq!(reopened[0].actions.iter().map(|a| a.id).collect::<Vec<_>>(), [first.id]);
+    let in_block_3 = Mined { tx_hash: B256::repeat_byte(9), block_number: 3, block_hash: B256::repeat_byte(3) };
+    ledger.resolve_action_batch(batch, &in_block_3, &[(first.id, ItemResolution::Settled)]).await.unwrap();
+    assert!(ledger.unresolved_batches(CHAIN, RELAYER).await.unwrap().is_empty());
+}
