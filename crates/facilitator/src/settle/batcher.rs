@@ -383,9 +383,12 @@ async fn run_lane(
         while drivers.len() < max_in_flight {
             match shared.claim(lane).await {
                 Ok(Some(batch)) => {
+                    // A batch of one may be an item that goes alone (its batch reverted whole) with others waiting
+                    // behind it: claim on. Any other batch short of full took everything ready.
                     let full = batch.len() >= usize::try_from(shared.config.batch_size).unwrap_or(usize::MAX);
+                    let single = batch.len() == 1;
                     drivers.spawn(drive(shared.clone(), batch, true));
-                    if !full {
+                    if !full && !single {
                         break;
                     }
                 }
