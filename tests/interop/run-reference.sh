@@ -341,9 +341,10 @@ run_clearing_case() {
 # (market-purchase.mjs: register, list, buy, webhooks, complete, release, claim, and the release's anchored audit
 # record); then `clearing audit verify` checks that record against the chain with no database.
 market_purchase() {
-  local market_url="$1" token="$2" out="$3" escrow registry provider provider_key agent agent_key
+  local market_url="$1" token="$2" out="$3" escrow registry settler provider provider_key agent agent_key
   escrow="$(sed -nE 's/^ +Escrow +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
   registry="$(sed -nE 's/^ +AnchorRegistry +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
+  settler="$(sed -nE 's/^ +BatchSettler +(0x[0-9a-fA-F]{40}).*/\1/p' "$out" | head -n1)"
   chore new-key >"$work/provider.json"
   provider_key="$(json_field key <"$work/provider.json")"
   provider="$(json_field address <"$work/provider.json")"
@@ -365,10 +366,12 @@ market_purchase() {
   cat "$work/market-purchase.err"
   echo "verdict: $(cat "$work/market-purchase.out")"
 
-  # The anchored record, checked by the CLI against the chain alone: leaf, proof, registry, root on chain.
+  # The anchored record, checked by the CLI against the chain alone: leaf, proof, registry, root on chain, and the
+  # record's own log from the deployment's contracts.
   local verified rc=0
   verified="$(timeout --foreground "$CHORE_TIMEOUT" "$CLEARING_ROOT/target/debug/clearing" --config "$work/none.toml" \
-    audit verify "$work/release-record.json" --rpc "$RPC_URL" --registry "$registry" 2>&1)" || rc=$?
+    audit verify "$work/release-record.json" --rpc "$RPC_URL" --registry "$registry" --settler "$settler" \
+    --escrow "$escrow" --token "$token" 2>&1)" || rc=$?
   echo "clearing audit verify: $verified"
   if [ "$rc" != 0 ] || [[ "$verified" != OK:* ]]; then
     echo "clearing audit verify failed (exit $rc)" >&2

@@ -43,6 +43,14 @@ pub enum Error {
         /// The first sequence number not covered by a recorded anchor.
         recorded: u64,
     },
+    /// The registry address holds no code at the block read (a wrong address, or the wrong chain).
+    #[error("registry {registry} holds no code at block {block}: not an AnchorRegistry on this chain")]
+    NoRegistry {
+        /// The registry.
+        registry: Address,
+        /// The block read.
+        block: u64,
+    },
     /// The anchoring transaction was mined but reverted.
     #[error("anchor transaction {tx} reverted")]
     AnchorReverted {

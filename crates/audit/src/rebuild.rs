@@ -2,7 +2,8 @@
 //!
 //! Reads every record log (and every `JobFunded`) of BatchSettler and Escrow from the deployment block, numbers
 //! the records in chain order as the sequencer does, and checks each `Anchored` root of the registry against the
-//! root of its range.
+//! root of its range; and that those logs are every anchor the registry holds (its `anchorCount()` at the same
+//! head), so a lagging RPC or a wrong address cannot make a report that checked nothing.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use alloy::{
 use clearing_chain::{ChainProvider, contracts::AnchorRegistry};
 use clearing_ledger::ChainLog;
 
-use crate::{MerkleTree, Record, RecordSources, Result};
+use crate::{Error, MerkleTree, Record, RecordSources, Result};
 
 /// Blocks per `eth_getLogs` call.
 const LOG_CHUNK_BLOCKS: u64 = 10_000;
@@ -68,12 +69,32 @@ pub struct Rebuilt {
     pub records: Vec<Record>,
     /// Every anchor, by index, with its verdict.
     pub anchors: Vec<AnchorCheck>,
+    /// The block everything was read at.
+    pub head: u64,
+    /// How many anchors the registry itself holds at `head` (`anchorCount()`): the `Anchored` logs the RPC
+    /// returned must be exactly these, indexes `0..registry_anchors`.
+    pub registry_anchors: u64,
+}
+
+impl Rebuilt {
+    /// Whether the `Anchored` logs are every anchor the registry holds, once each, in order: a lagging or lying RPC
+    /// that leaves logs out (or a wrong `--from-block`) shows here rather than as fewer anchors checked.
+    pub fn complete(&self) -> bool {
+        self.anchors.len() as u64 == self.registry_anchors
+            && self.anchors.iter().enumerate().all(|(n, anchor)| anchor.index == n as u64)
+    }
 }
 
 /// Rebuilds every record and checks every anchor of `target` on the chain behind `provider`.
 pub async fn rebuild(provider: &ChainProvider, target: &RebuildTarget) -> Result<Rebuilt> {
     let chain_id = provider.get_chain_id().await?;
     let head = provider.get_block_number().await?;
+    // Everything at one head: the logs up to it and the registry's own count at it.
+    if provider.get_code_at(target.registry).block_id(head.into()).await?.is_empty() {
+        return Err(Error::NoRegistry { registry: target.registry, block: head });
+    }
+    let registry = AnchorRegistry::new(target.registry, provider);
+    let registry_anchors: u64 = registry.anchorCount().block(head.into()).call().await?.saturating_to();
     let sources = RecordSources {
         chain_id,
         batch_settler: target.batch_settler,
@@ -123,7 +144,7 @@ pub async fn rebuild(provider: &ChainProvider, target: &RebuildTarget) -> Result
             tx_hash: log.transaction_hash.unwrap_or_default(),
         });
     }
-    Ok(Rebuilt { records, anchors })
+    Ok(Rebuilt { records, anchors, head, registry_anchors })
 }
 
 async fn logs_in_chunks(provider: &ChainProvider, filter: Filter, from: u64, to: u64) -> Result<Vec<Log>> {

@@ -2,8 +2,10 @@
 //!
 //! - `verify <record.json>`: one record (exactly what `GET /audit/records/{seq}` returns) against its anchor and
 //!   the log it records. Exit 0 on success; otherwise 2 leaf mismatch, 3 proof, 4 root not on chain, 5 wrong
-//!   registry, 6 RPC, 7 record not on chain.
-//! - `rebuild`: every anchored root recomputed from chain events alone; exit 1 on any mismatch.
+//!   registry, 6 RPC, 7 record not on chain, 8 nothing trusted to check against (no registry or contracts given or
+//!   configured, and no `--trust-file`).
+//! - `rebuild`: every anchored root recomputed from chain events alone; exit 1 on any mismatch, or when the
+//!   `Anchored` logs are not every anchor the registry holds.
 
 use std::path::PathBuf;
 
@@ -36,12 +38,11 @@ struct VerifyArgs {
     /// JSON-RPC endpoint; default `[chain] rpc_url`.
     #[arg(long)]
     rpc: Option<String>,
-    /// The AnchorRegistry the record must be anchored in; default `[chain.deployment] anchor_registry` if
-    /// configured, else whatever the file names.
+    /// The AnchorRegistry the record must be anchored in; default `[chain.deployment] anchor_registry`.
     #[arg(long)]
     registry: Option<Address>,
-    /// The BatchSettler; default from `[chain.deployment]`. With the escrow known too, the record's log must come
-    /// from the deployment's contracts (a vault record from `--vault`); otherwise from the contract the file names.
+    /// The BatchSettler; default from `[chain.deployment]`. With the escrow, the record's log must come from the
+    /// deployment's contracts (a vault record from `--vault`).
     #[arg(long)]
     settler: Option<Address>,
     /// The Escrow; default from `[chain.deployment]`.
@@ -56,7 +57,14 @@ struct VerifyArgs {
     /// How far back to look for an escrow job's funding; default `[chain.deployment] start_block`, else 0.
     #[arg(long)]
     from_block: Option<u64>,
+    /// Where no registry or contracts are given or configured, take the ones the file names. That shows only that
+    /// the record agrees with what it names: anyone can deploy a registry and a contract that emit look-alikes.
+    #[arg(long)]
+    trust_file: bool,
 }
+
+/// Exit code of `verify` when nothing trusted names the registry or the contracts.
+const NOTHING_TO_CHECK_AGAINST: i32 = 8;
 
 #[derive(Debug, Args)]
 struct RebuildArgs {
@@ -100,6 +108,25 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
     let batch_settler = args.settler.or(deployment.map(|d| d.batch_settler));
     let escrow = args.escrow.or(deployment.map(|d| d.escrow));
     let token = args.token.or(config.chain.usdc.as_ref().map(|usdc| usdc.address));
+    let registry = args.registry.or(deployment.map(|d| d.anchor_registry));
+    let untrusted = match (registry, batch_settler, escrow) {
+        (Some(_), Some(_), Some(_)) => None,
+        (_, Some(_), None) | (_, None, Some(_)) => Some("pass both --settler and --escrow"),
+        _ if args.trust_file => None,
+        _ => Some(
+            "nothing trusted names the registry and the contracts to check against: pass --registry, --settler and \
+             --escrow (the deployment you trust) or configure [chain.deployment]; --trust-file takes the file's",
+        ),
+    };
+    if let Some(why) = untrusted {
+        println!("FAILED: record {}: {why}", file.record.seq);
+        std::process::exit(NOTHING_TO_CHECK_AGAINST);
+    }
+    let registry_from = match (args.registry, deployment) {
+        (Some(_), _) => "--registry",
+        (None, Some(_)) => "the configured deployment",
+        (None, None) => "the file's, as --trust-file asked",
+    };
     // The contracts known, the record's log must be theirs; the token unknown, it is the file's.
     let sources = match (batch_settler, escrow) {
         (Some(batch_settler), Some(escrow)) => Some(RecordSources {
@@ -112,14 +139,15 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
         _ => None,
     };
     let target = VerifyTarget {
-        registry: args.registry.or(deployment.map(|d| d.anchor_registry)),
+        registry,
         sources,
         from_block: args.from_block.or(deployment.map(|d| d.start_block)).unwrap_or(0),
     };
     match verify_record(&provider, &file, &target).await {
         Ok(verified) => {
             println!(
-                "OK: record {} (leaf {}) is in anchor {} of registry {} (root {}, records {}..={}, tx {})",
+                "OK: record {} (leaf {}) is in anchor {} of registry {} ({registry_from}; root {}, records {}..={}, \
+                 tx {})",
                 file.record.seq,
                 file.leaf,
                 file.anchor.index,
@@ -133,7 +161,7 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
             let contract = if verified.deployment_checked {
                 "the deployment's"
             } else {
-                "the file's (pass --settler, --escrow and --vault to check it against the deployment)"
+                "the file's, as --trust-file asked (pass --settler, --escrow and --vault to check it)"
             };
             let token = if target.sources.is_some() && token.is_some() {
                 "the settlement token"
@@ -187,7 +215,26 @@ async fn rebuild_all(args: RebuildArgs, config: Config) -> anyhow::Result<()> {
             );
         }
     }
-    println!("{} records, {} anchors, {} mismatched", rebuilt.records.len(), rebuilt.anchors.len(), mismatches);
+    println!(
+        "{} records, {} anchors, {} mismatched (read at block {})",
+        rebuilt.records.len(),
+        rebuilt.anchors.len(),
+        mismatches,
+        rebuilt.head
+    );
+    if !rebuilt.complete() {
+        println!(
+            "INCOMPLETE: registry {} holds {} anchors at block {}, but the RPC's Anchored logs from block {} are \
+             {} (indexes {:?}): a lagging or lying RPC, or a wrong --from-block",
+            target.registry,
+            rebuilt.registry_anchors,
+            rebuilt.head,
+            target.from_block,
+            rebuilt.anchors.len(),
+            rebuilt.anchors.iter().map(|a| a.index).collect::<Vec<_>>()
+        );
+        std::process::exit(1);
+    }
     if mismatches > 0 {
         std::process::exit(1);
     }

@@ -64,7 +64,10 @@ async fn an_anchored_record_verifies_through_the_cli_and_every_tampered_field_fa
         assert_eq!(code, 0, "{out}");
         assert!(out.starts_with(&format!("OK: record {seq} ")), "{out}");
         assert!(out.contains("is this record; contract the deployment's; token the settlement token"), "{out}");
-        let (code, out) = verify_with(&chain, dir.path(), &format!("named{seq}"), &record, &[]);
+        // Without the contracts to check the log against, nothing is claimed unless the file is trusted by name.
+        let (code, out) = verify_with(&chain, dir.path(), &format!("unnamed{seq}"), &record, &[]);
+        assert!(code == 8 && out.contains("nothing trusted names"), "{out}");
+        let (code, out) = verify_with(&chain, dir.path(), &format!("named{seq}"), &record, &["--trust-file"]);
         assert_eq!(code, 0, "{out}");
         assert!(out.contains("is this record; contract the file's"), "{out}");
         if seq < 2 {
@@ -167,4 +170,17 @@ async fn rebuild_reports_ok_then_mismatch_after_a_wrong_root_is_anchored(pool: P
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("anchor 1 records 2..=3: OK"), "{out}");
     assert!(out.contains("anchor 2 records 4..=4: MISMATCH"), "{out}");
+
+    // Logs that leave anchors out (a lagging RPC, a wrong --from-block) are not a clean report of none.
+    let head = chain.head().await.to_string();
+    let mut late = args;
+    late[11] = &head;
+    let (code, out) = clearing(&late);
+    assert!(code == 1 && out.contains("INCOMPLETE: registry") && out.contains("holds 3 anchors"), "{out}");
+    // Nor is an address that holds no registry.
+    let nowhere = Address::repeat_byte(0x77).to_string();
+    let mut wrong = args;
+    wrong[5] = &nowhere;
+    let (code, out) = clearing(&wrong);
+    assert!(code != 0 && out.contains("holds no code"), "{out}");
 }
