@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use alloy::primitives::Address;
+use alloy::{primitives::Address, providers::Provider};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use clearing_audit::{RebuildTarget, RecordProof, RecordSources, VerifyTarget, rebuild, verify_record};
@@ -65,6 +65,8 @@ struct VerifyArgs {
 
 /// Exit code of `verify` when nothing trusted names the registry or the contracts.
 const NOTHING_TO_CHECK_AGAINST: i32 = 8;
+/// Exit code of `verify` for a registry that is not the expected one (also: the configured one on another chain).
+const WRONG_REGISTRY: i32 = 5;
 
 #[derive(Debug, Args)]
 struct RebuildArgs {
@@ -121,6 +123,17 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
     if let Some(why) = untrusted {
         println!("FAILED: record {}: {why}", file.record.seq);
         std::process::exit(NOTHING_TO_CHECK_AGAINST);
+    }
+    // What the configured deployment supplies holds only on its own chain (another chain may have the same addresses).
+    if let Some(d) = deployment.filter(|_| args.registry.is_none() || args.settler.is_none() || args.escrow.is_none()) {
+        let on_rpc = provider.get_chain_id().await.context("reading the RPC's chain id")?;
+        if on_rpc != d.chain_id {
+            println!(
+                "FAILED: record {}: the RPC serves chain {on_rpc}, the configured deployment is on chain {}",
+                file.record.seq, d.chain_id
+            );
+            std::process::exit(WRONG_REGISTRY);
+        }
     }
     let registry_from = match (args.registry, deployment) {
         (Some(_), _) => "--registry",
@@ -197,6 +210,15 @@ async fn rebuild_all(args: RebuildArgs, config: Config) -> anyhow::Result<()> {
     };
     let rpc = args.rpc.unwrap_or(config.chain.rpc_url);
     let provider = clearing_chain::connect(&rpc)?;
+    let named = [args.registry, args.settler, args.escrow].iter().all(Option::is_some) && args.from_block.is_some();
+    if let Some(d) = deployment.filter(|_| !named) {
+        let on_rpc = provider.get_chain_id().await.context("reading the RPC's chain id")?;
+        anyhow::ensure!(
+            on_rpc == d.chain_id,
+            "the RPC serves chain {on_rpc}, the configured deployment is on chain {}",
+            d.chain_id
+        );
+    }
     let rebuilt = rebuild(&provider, &target).await?;
     let mut mismatches = 0;
     for anchor in &rebuilt.anchors {

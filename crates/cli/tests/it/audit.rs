@@ -16,9 +16,11 @@ use tower::ServiceExt;
 
 const PAY_TO: Address = Address::repeat_byte(0xbb);
 
+/// `clearing` with no configuration file (all defaults, no deployment), unless `args` names one.
 fn clearing(args: &[&str]) -> (i32, String) {
+    let none = ["--config", "/nonexistent/clearing.toml"];
     let output = Command::new(env!("CARGO_BIN_EXE_clearing"))
-        .args(["--config", "/nonexistent/clearing.toml"])
+        .args(if args.first() == Some(&"--config") { &[][..] } else { &none[..] })
         .args(args)
         .output()
         .expect("clearing runs");
@@ -70,6 +72,24 @@ async fn an_anchored_record_verifies_through_the_cli_and_every_tampered_field_fa
         let (code, out) = verify_with(&chain, dir.path(), &format!("named{seq}"), &record, &["--trust-file"]);
         assert_eq!(code, 0, "{out}");
         assert!(out.contains("is this record; contract the file's"), "{out}");
+        if seq == 0 {
+            // A configured deployment on another chain (the same addresses may exist there) is not this chain's.
+            let d = chain.deployment;
+            let config = dir.path().join("base.toml");
+            let toml = format!(
+                "[chain]\nrpc_url = \"{}\"\n[chain.deployment]\nchain_id = 8453\nstart_block = 0\n\
+                 batch_settler = \"{}\"\nescrow = \"{}\"\nanchor_registry = \"{}\"\n",
+                chain.endpoint(),
+                d.batch_settler,
+                d.escrow,
+                d.anchor_registry
+            );
+            std::fs::write(&config, toml).unwrap();
+            let path = dir.path().join("good0.json");
+            let (code, out) =
+                clearing(&["--config", config.to_str().unwrap(), "audit", "verify", path.to_str().unwrap()]);
+            assert!(code == 5 && out.contains("the configured deployment is on chain 8453"), "{out}");
+        }
         if seq < 2 {
             continue;
         }
