@@ -158,17 +158,20 @@ pub async fn verify_record(
             anchor.index, stored.root, stored.firstSeq, stored.lastSeq, anchor.root, anchor.first_seq, anchor.last_seq
         )));
     }
-    let receipt = provider
-        .get_transaction_receipt(anchor.tx_hash)
-        .await
-        .map_err(|e| VerifyError::Rpc(e.to_string()))?
-        .ok_or_else(|| VerifyError::RootNotOnChain(format!("no transaction {} on chain", anchor.tx_hash)))?;
-    let anchored_here = receipt.block_number == Some(anchor.block_number)
-        && receipt.inner.logs().iter().any(|log| {
-            log.address() == anchor.registry
-                && AnchorRegistry::Anchored::decode_log_data(&log.inner.data)
-                    .is_ok_and(|e| e.index == U256::from(anchor.index) && e.root == anchor.root)
-        });
+    // The block's `Anchored` logs, not the transaction's receipt: a node without a transaction index for old blocks
+    // still serves them (as for the record's own log below).
+    let anchored = Filter::new()
+        .address(anchor.registry)
+        .event_signature(AnchorRegistry::Anchored::SIGNATURE_HASH)
+        .from_block(anchor.block_number)
+        .to_block(anchor.block_number);
+    let logs = provider.get_logs(&anchored).await.map_err(|e| VerifyError::Rpc(e.to_string()))?;
+    let anchored_here = logs.iter().any(|log| {
+        log.transaction_hash == Some(anchor.tx_hash)
+            && !log.removed
+            && AnchorRegistry::Anchored::decode_log_data(&log.inner.data)
+                .is_ok_and(|e| e.index == U256::from(anchor.index) && e.root == anchor.root)
+    });
     if !anchored_here {
         return Err(VerifyError::RootNotOnChain(format!(
             "transaction {} in block {} did not anchor index {}",
