@@ -43,10 +43,13 @@ pub enum VerifyError {
     /// or one whose fields differ from the record's (named).
     #[error("record not on chain: {0}")]
     RecordNotOnChain(String),
+    /// The record's or its anchor's block is not yet as deep as asked ([`VerifyTarget::confirmations`]).
+    #[error("not confirmed: {0}")]
+    NotConfirmed(String),
 }
 
 impl VerifyError {
-    /// A distinct process exit code per check: 2 leaf, 3 proof, 4 root, 5 registry, 6 rpc, 7 record.
+    /// A distinct process exit code per check: 2 leaf, 3 proof, 4 root, 5 registry, 6 rpc, 7 record, 9 depth.
     pub const fn exit_code(&self) -> i32 {
         match self {
             Self::LeafMismatch { .. } => 2,
@@ -55,6 +58,7 @@ impl VerifyError {
             Self::WrongRegistry(_) => 5,
             Self::Rpc(_) => 6,
             Self::RecordNotOnChain(_) => 7,
+            Self::NotConfirmed(_) => 9,
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct VerifyTarget {
     pub sources: Option<RecordSources>,
     /// The deployment block: how far back an escrow payout's `JobFunded` is looked for (0 when unknown).
     pub from_block: u64,
+    /// Blocks the record's and its anchor's blocks must have above them at the RPC's head (0: the head will do).
+    pub confirmations: u64,
 }
 
 impl VerifyTarget {
@@ -86,6 +92,7 @@ impl VerifyTarget {
                 token,
             }),
             from_block: deployment.start_block,
+            confirmations: 0,
         }
     }
 }
@@ -136,6 +143,15 @@ pub async fn verify_record(
         return Err(VerifyError::WrongRegistry(format!(
             "the record is of chain {}, the RPC endpoint serves chain {chain_id}",
             file.record.chain_id
+        )));
+    }
+    let head = provider.get_block_number().await.map_err(|e| VerifyError::Rpc(e.to_string()))?;
+    let newest = file.record.block_number.max(anchor.block_number);
+    if head < newest.saturating_add(target.confirmations) {
+        return Err(VerifyError::NotConfirmed(format!(
+            "block {newest} has {} blocks above it at the head ({head}), {} asked",
+            head.saturating_sub(newest),
+            target.confirmations
         )));
     }
     let code = provider.get_code_at(anchor.registry).await.map_err(|e| VerifyError::Rpc(e.to_string()))?;

@@ -3,7 +3,7 @@
 //! - `verify <record.json>`: one record (exactly what `GET /audit/records/{seq}` returns) against its anchor and
 //!   the log it records. Exit 0 on success; otherwise 2 leaf mismatch, 3 proof, 4 root not on chain, 5 wrong
 //!   registry, 6 RPC, 7 record not on chain, 8 nothing trusted to check against (no registry or contracts given or
-//!   configured, and no `--trust-file`).
+//!   configured, and no `--trust-file`), 9 not as deep as `--confirmations` asks.
 //! - `rebuild`: every anchored root recomputed from chain events alone; exit 1 on any mismatch, or when the
 //!   `Anchored` logs are not every anchor the registry holds.
 
@@ -57,6 +57,10 @@ struct VerifyArgs {
     /// How far back to look for an escrow job's funding; default `[chain.deployment] start_block`, else 0.
     #[arg(long)]
     from_block: Option<u64>,
+    /// Blocks the record's and its anchor's blocks must have above them at the RPC's head; default `[indexer]
+    /// confirmations` if configured, else 0 (the head).
+    #[arg(long)]
+    confirmations: Option<u64>,
     /// Where no registry or contracts are given or configured, take the ones the file names. That shows only that
     /// the record agrees with what it names: anyone can deploy a registry and a contract that emit look-alikes.
     #[arg(long)]
@@ -155,6 +159,7 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
         registry,
         sources,
         from_block: args.from_block.or(deployment.map(|d| d.start_block)).unwrap_or(0),
+        confirmations: args.confirmations.or(config.indexer.confirmations).unwrap_or(0),
     };
     match verify_record(&provider, &file, &target).await {
         Ok(verified) => {
@@ -182,8 +187,9 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
                 "the file's (pass --token to check it)"
             };
             println!(
-                "OK: log {} of transaction {} in block {} is this record; contract {contract}; token {token}",
-                r.log_index, r.tx_hash, r.block_number
+                "OK: log {} of transaction {} in block {} is this record; contract {contract}; token {token}; \
+                 {} confirmations asked",
+                r.log_index, r.tx_hash, r.block_number, target.confirmations
             );
             Ok(())
         }

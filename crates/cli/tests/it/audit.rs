@@ -73,6 +73,11 @@ async fn an_anchored_record_verifies_through_the_cli_and_every_tampered_field_fa
         assert_eq!(code, 0, "{out}");
         assert!(out.contains("is this record; contract the file's"), "{out}");
         if seq == 0 {
+            let d = chain.deployment;
+            let (settler, escrow) = (d.batch_settler.to_string(), d.escrow.to_string());
+            let deep = ["--settler", &settler, "--escrow", &escrow, "--confirmations", "1000"];
+            let (code, out) = verify_with(&chain, dir.path(), "deep", &record, &deep);
+            assert!(code == 9 && out.contains("not confirmed") && out.contains("1000 asked"), "{out}");
             // A configured deployment on another chain (the same addresses may exist there) is not this chain's.
             let d = chain.deployment;
             let config = dir.path().join("base.toml");
