@@ -36,6 +36,8 @@ pub struct RebuildTarget {
     pub from_block: u64,
     /// The settlement token: logs of any other are no records ([`RecordSources::token`]).
     pub token: Address,
+    /// Blocks below the RPC's head to read at (0: the head).
+    pub confirmations: u64,
 }
 
 /// The verdict on one anchor.
@@ -88,7 +90,7 @@ impl Rebuilt {
 /// Rebuilds every record and checks every anchor of `target` on the chain behind `provider`.
 pub async fn rebuild(provider: &ChainProvider, target: &RebuildTarget) -> Result<Rebuilt> {
     let chain_id = provider.get_chain_id().await?;
-    let head = provider.get_block_number().await?;
+    let head = provider.get_block_number().await?.saturating_sub(target.confirmations);
     // Everything at one head: the logs up to it and the registry's own count at it.
     if provider.get_code_at(target.registry).block_id(head.into()).await?.is_empty() {
         return Err(Error::NoRegistry { registry: target.registry, block: head });

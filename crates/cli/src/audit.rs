@@ -95,6 +95,9 @@ struct RebuildArgs {
     /// The settlement token (logs of any other are no records); default `[chain.usdc] address`.
     #[arg(long)]
     token: Option<Address>,
+    /// Read this many blocks below the RPC's head; default `[indexer] confirmations` if configured, else 0.
+    #[arg(long)]
+    confirmations: Option<u64>,
 }
 
 pub(crate) async fn run(args: AuditArgs, config: Config) -> anyhow::Result<()> {
@@ -213,6 +216,7 @@ async fn rebuild_all(args: RebuildArgs, config: Config) -> anyhow::Result<()> {
             .token
             .or(config.chain.usdc.as_ref().map(|usdc| usdc.address))
             .context("no token: pass --token or configure [chain.usdc]")?,
+        confirmations: args.confirmations.or(config.indexer.confirmations).unwrap_or(0),
     };
     let rpc = args.rpc.unwrap_or(config.chain.rpc_url);
     let provider = clearing_chain::connect(&rpc)?;

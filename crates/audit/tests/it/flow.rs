@@ -30,6 +30,7 @@ fn target(env: &Env) -> RebuildTarget {
         balance_vault: env.chain.deployment.balance_vault,
         from_block: env.chain.deployment.start_block,
         token: env.chain.token,
+        confirmations: 0,
     }
 }
 

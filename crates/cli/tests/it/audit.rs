@@ -208,4 +208,7 @@ async fn rebuild_reports_ok_then_mismatch_after_a_wrong_root_is_anchored(pool: P
     wrong[5] = &nowhere;
     let (code, out) = clearing(&wrong);
     assert!(code != 0 && out.contains("holds no code"), "{out}");
+    // Read a depth below the head: here, before the registry existed.
+    let (code, out) = clearing(&[&args[..], &["--confirmations", "100000"]].concat());
+    assert!(code != 0 && out.contains("holds no code at block 0"), "{out}");
 }
