@@ -71,6 +71,8 @@ struct VerifyArgs {
 const NOTHING_TO_CHECK_AGAINST: i32 = 8;
 /// Exit code of `verify` for a registry that is not the expected one (also: the configured one on another chain).
 const WRONG_REGISTRY: i32 = 5;
+/// Exit code of `verify` when the RPC cannot be read.
+const RPC_FAILED: i32 = 6;
 
 #[derive(Debug, Args)]
 struct RebuildArgs {
@@ -131,9 +133,17 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
         println!("FAILED: record {}: {why}", file.record.seq);
         std::process::exit(NOTHING_TO_CHECK_AGAINST);
     }
-    // What the configured deployment supplies holds only on its own chain (another chain may have the same addresses).
-    if let Some(d) = deployment.filter(|_| args.registry.is_none() || args.settler.is_none() || args.escrow.is_none()) {
-        let on_rpc = provider.get_chain_id().await.context("reading the RPC's chain id")?;
+    // What the configuration supplies holds only on the deployment's chain (another may have the same addresses).
+    let named = [args.registry, args.settler, args.escrow, args.vault, args.token].iter().all(Option::is_some)
+        && args.from_block.is_some();
+    if let Some(d) = deployment.filter(|_| !named) {
+        let on_rpc = match provider.get_chain_id().await {
+            Ok(id) => id,
+            Err(e) => {
+                println!("FAILED: record {}: rpc: reading the chain id: {e}", file.record.seq);
+                std::process::exit(RPC_FAILED);
+            }
+        };
         if on_rpc != d.chain_id {
             println!(
                 "FAILED: record {}: the RPC serves chain {on_rpc}, the configured deployment is on chain {}",
@@ -165,6 +175,15 @@ async fn verify(args: VerifyArgs, config: Config) -> anyhow::Result<()> {
         confirmations: args.confirmations.or(config.indexer.confirmations).unwrap_or(0),
     };
     match verify_record(&provider, &file, &target).await {
+        Ok(verified) if !verified.deployment_checked && !args.trust_file => {
+            // The contracts known, yet the log was checked against the file's: a vault record with no vault known.
+            println!(
+                "FAILED: record {}: its contract (the vault's) is unknown: pass --vault or configure \
+                 [chain.deployment] balance_vault; --trust-file takes the file's",
+                file.record.seq
+            );
+            std::process::exit(NOTHING_TO_CHECK_AGAINST);
+        }
         Ok(verified) => {
             println!(
                 "OK: record {} (leaf {}) is in anchor {} of registry {} ({registry_from}; root {}, records {}..={}, \
@@ -220,7 +239,8 @@ async fn rebuild_all(args: RebuildArgs, config: Config) -> anyhow::Result<()> {
     };
     let rpc = args.rpc.unwrap_or(config.chain.rpc_url);
     let provider = clearing_chain::connect(&rpc)?;
-    let named = [args.registry, args.settler, args.escrow].iter().all(Option::is_some) && args.from_block.is_some();
+    let named = [args.registry, args.settler, args.escrow, args.vault, args.token].iter().all(Option::is_some)
+        && args.from_block.is_some();
     if let Some(d) = deployment.filter(|_| !named) {
         let on_rpc = provider.get_chain_id().await.context("reading the RPC's chain id")?;
         anyhow::ensure!(

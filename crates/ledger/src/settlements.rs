@@ -488,8 +488,14 @@ impl Ledger {
                 .bind(batch.0)
                 .fetch_one(&mut *tx)
                 .await?;
-        // Outcomes of items not submitted (left resolved when a reorg reopened the batch) change nothing.
-        if submitted != 0 {
+        // Outcomes of items not submitted (left resolved when a reorg reopened the batch) change nothing;
+        // every outcome must still name one of the batch's.
+        let of_batch: i64 = sqlx::query_scalar("SELECT count(*) FROM settlements WHERE id = ANY($1) AND batch_id = $2")
+            .bind(&ids)
+            .bind(batch.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        if submitted != 0 || usize::try_from(of_batch).ok() != Some(outcomes.len()) {
             let expected = updated.len() + usize::try_from(submitted).unwrap_or(usize::MAX);
             return Err(Error::OutcomeMismatch { batch, expected, got: updated.len() });
         }

@@ -127,8 +127,8 @@ impl Summary {
             // The run's config names the deployment: its registry, contracts and token are all checked.
             Some(file) => println!("     {clearing} --config {} audit verify record.json", file.path().display()),
             None => println!(
-                "     {clearing} audit verify record.json --rpc {} --registry {}",
-                self.rpc_url, self.deployment.anchor_registry
+                "     {clearing} audit verify record.json --rpc {} --registry {} --settler {} --escrow {}",
+                self.rpc_url, self.deployment.anchor_registry, self.deployment.batch_settler, self.deployment.escrow
             ),
         }
         if let (true, Some((_, key))) = (self.written.market.enabled, self.agents.get(1)) {
