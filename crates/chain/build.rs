@@ -26,6 +26,7 @@ const CONTRACTS: &[(&str, &str)] = &[
     ("BalanceVault", "contracts/src/BalanceVault.sol"),
     ("Subscriptions", "contracts/src/Subscriptions.sol"),
     ("VerifyReader", "contracts/src/VerifyReader.sol"),
+    ("CodeReader", "contracts/src/CodeReader.sol"),
     ("MockUSDC", "contracts/test/mocks/MockUSDC.sol"),
     ("MockUSDCProxy", "contracts/test/mocks/MockUSDCProxy.sol"),
     ("IndexerLoadEmitter", "contracts/test/mocks/IndexerLoadEmitter.sol"),

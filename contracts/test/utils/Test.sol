@@ -96,6 +96,10 @@ abstract contract Test {
         vm.assertEq(left, right, error);
     }
 
+    function assertEq(bytes memory left, bytes memory right, string memory error) internal pure {
+        vm.assertEq(left, right, error);
+    }
+
     function assertLe(uint256 left, uint256 right, string memory error) internal pure {
         vm.assertLe(left, right, error);
     }

@@ -262,6 +262,35 @@ impl BatchCall {
         self.len() == 0
     }
 
+    /// Each item's signer whose signature the batch checks on chain, in item order (repeats kept): an
+    /// authorization's `from` (the token asks `isValidSignature` of one with code) and a signed step's payer or
+    /// arbiter (the escrow does the same). Items without a signature name none.
+    pub fn signers(&self) -> Vec<Address> {
+        match self {
+            Self::Settle { payments, .. } => payments.iter().map(|payment| payment.from).collect(),
+            Self::FundJobs { items, .. } => items.iter().map(|item| item.terms.payer).collect(),
+            Self::PayCredits { payments, .. } => payments.iter().map(|payment| payment.payer).collect(),
+            Self::Deposits { items, .. } => items.iter().map(|item| item.from).collect(),
+            Self::Steps { steps, .. } => steps
+                .iter()
+                // `Escrow.StepKind`'s order: Complete, Release, ReleaseWithSig, DisputeWithSig, Refund,
+                // ResolveWithSig.
+                .filter_map(|step| match step.kind {
+                    2 | 3 => Some(step.terms.payer),
+                    5 => Some(step.terms.arbiter),
+                    _ => None,
+                })
+                .collect(),
+            Self::Returns { .. }
+            | Self::Claims { .. }
+            | Self::Bookings { .. }
+            | Self::Debits { .. }
+            | Self::VaultClaims { .. }
+            | Self::Charges { .. }
+            | Self::Operations { .. } => Vec::new(),
+        }
+    }
+
     /// The ABI-encoded call.
     pub fn calldata(&self) -> Bytes {
         match self {
@@ -590,4 +619,42 @@ fn decode_item(
         },
     };
     Ok(Some(item))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(payer: u8, arbiter: u8) -> JobTerms {
+        JobTerms {
+            payer: Address::repeat_byte(payer),
+            provider: Address::repeat_byte(0xee),
+            arbiter: Address::repeat_byte(arbiter),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn signers_are_the_authorizations_and_signed_steps_in_item_order() {
+        let token = Address::repeat_byte(0x70);
+        let (a, b) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xb2));
+        let payments = [a, b, a].map(|from| SettlePayment { from, ..Default::default() }).to_vec();
+        assert_eq!(BatchCall::Settle { token, payments }.signers(), [a, b, a]);
+
+        let items = vec![TransferFunding { terms: terms(0xa1, 0), ..Default::default() }];
+        assert_eq!(BatchCall::FundJobs { token, items }.signers(), [a]);
+        let payments = vec![DirectPayment { payer: b, ..Default::default() }];
+        assert_eq!(BatchCall::PayCredits { token, payments: payments.clone() }.signers(), [b]);
+        let items = vec![TransferDeposit { from: a, ..Default::default() }];
+        assert_eq!(BatchCall::Deposits { token, items }.signers(), [a]);
+
+        // Complete, Release, ReleaseWithSig, DisputeWithSig, Refund, ResolveWithSig.
+        let steps = (0..6).map(|kind| Step { kind, terms: terms(0xa1, 0xb2), ..Default::default() }).collect();
+        assert_eq!(BatchCall::Steps { token, steps }.signers(), [a, a, b]);
+
+        // Nothing signed: credits from the escrow's surplus, claims, bookings, debits, charges, operations.
+        assert!(BatchCall::Returns { token, payments }.signers().is_empty());
+        assert!(BatchCall::Claims { token, accounts: vec![a] }.signers().is_empty());
+        assert!(BatchCall::Debits { token, debits: vec![Debit::default()] }.signers().is_empty());
+    }
 }

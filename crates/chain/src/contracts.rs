@@ -7,6 +7,7 @@
 //! - [`BalanceVault`]: agents' prepaid balances: x402 deposits, the operator's batched debits, claims, the exit.
 //! - [`Subscriptions`]: recurring charges from vault balances, at most once per period.
 //! - [`VerifyReader`]: never deployed; its creation code answers a batch of verify reads in one `eth_call`.
+//! - [`CodeReader`]: never deployed; its creation code says which of a list of accounts have code.
 //! - [`MockUSDC`]: the FiatToken v2.2 stand-in deployed on dev chains: the token's interface (call it at the proxy).
 //! - [`MockUSDCProxy`]: deploys MockUSDC as USDC is deployed (proxy, implementation, signature checker); its
 //!   address is the token's.

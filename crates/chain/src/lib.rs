@@ -28,8 +28,10 @@ pub use deploy::{DeployConfig, Deployment, deploy_mock_usdc, deploy_suite, mint_
 pub use error::{Error, Result};
 pub use provider::{ChainProvider, connect, connect_with_signer};
 pub use reader::{
-    MAX_VERIFY_READS, Simulation, TokenRefusal, VerifyAnswer, VerifyRead, read_verify_batch, verify_batch_budget,
-    verify_read_size,
+    MAX_VERIFY_READS, Simulation, TokenRefusal, VerifyAnswer, VerifyRead, read_code, read_verify_batch,
+    verify_batch_budget, verify_read_size,
 };
-pub use relayer::{Fees, ITEM_GAS_REQUIRED, Relayer, SignedBatch};
+pub use relayer::{
+    CONTRACT_ITEM_GAS_REQUIRED, Fees, ITEM_GAS_REQUIRED, MAX_BATCH_GAS, Relayer, SignedBatch, batch_gas_limit,
+};
 pub use secret::Secret;

@@ -3,7 +3,8 @@
 //! [`read_verify_batch`] sends `VerifyReader`'s creation code with the encoded queries as an `eth_call` without a
 //! `to`: the constructor runs every read, simulates every transfer with the token's own code (each undone before
 //! the next), and returns the answers as the call's result. Nothing is deployed, so it works against any node, and
-//! a batch costs one RPC call whatever its size.
+//! a batch costs one RPC call whatever its size. [`read_code`] asks `CodeReader` the same way which accounts have
+//! code (the relayer sizes a batch's gas limit by it).
 
 use alloy::{
     eips::BlockId,
@@ -15,7 +16,10 @@ use alloy::{
 
 use crate::{
     ChainProvider, Result,
-    contracts::VerifyReader::{self, Query},
+    contracts::{
+        CodeReader,
+        VerifyReader::{self, Query},
+    },
     reason::Refusal,
 };
 
@@ -252,4 +256,27 @@ pub async fn read_verify_batch(
         });
     }
     Ok(answers.into_iter().map(VerifyAnswer::from).collect())
+}
+
+/// The most accounts one [`read_code`] call asks about at once: its answer is returned as code, which EIP-170 caps
+/// at 24,576 bytes, one byte an account.
+const MAX_CODE_READS: usize = 24_576;
+
+/// Which of `accounts` have code at the latest block (an EIP-7702 delegation counts), in order, from the creation
+/// code of `CodeReader` run as an `eth_call` (one call per [`MAX_CODE_READS`] accounts).
+pub async fn read_code(provider: &ChainProvider, accounts: &[Address]) -> Result<Vec<bool>> {
+    let mut flags = Vec::with_capacity(accounts.len());
+    for chunk in accounts.chunks(MAX_CODE_READS) {
+        let mut input = CodeReader::BYTECODE.to_vec();
+        input.extend_from_slice(&CodeReader::constructorCall { accounts: chunk.to_vec() }.abi_encode());
+        let returned = provider.call(TransactionRequest::default().input(Bytes::from(input).into())).await?;
+        if returned.len() != chunk.len() || returned.iter().any(|flag| *flag > 1) {
+            return Err(crate::Error::Decode {
+                what: "CodeReader flags",
+                reason: format!("expected {} bytes of 0 or 1, got {returned}", chunk.len()),
+            });
+        }
+        flags.extend(returned.iter().map(|flag| *flag == 1));
+    }
+    Ok(flags)
 }

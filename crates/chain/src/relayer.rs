@@ -18,11 +18,19 @@ use alloy::{
 };
 use tracing::debug;
 
-use crate::{BatchCall, BatchOutcome, ChainProvider, Error, MinedTx, Result, batch::decode_receipt};
+use crate::{BatchCall, BatchOutcome, ChainProvider, Error, MinedTx, Result, batch::decode_receipt, reader::read_code};
 
 /// The gas `BatchSettler` requires left before each item (`BatchSettler.ITEM_GAS_REQUIRED`, pinned by a test):
 /// its NatSpec says to set the gas limit to the estimate plus this.
 pub const ITEM_GAS_REQUIRED: u64 = 517_937;
+
+/// The gas `Escrow` and `BalanceVault` require left before each item of their batched entries
+/// (`FUND_ITEM_GAS_REQUIRED` and `ITEM_GAS_REQUIRED`, both `300_000 * 64 / 63 + 20_000`; pinned by a test).
+pub const CONTRACT_ITEM_GAS_REQUIRED: u64 = 324_761;
+
+/// The highest gas limit a batch is given: EIP-7825 (Osaka) caps a transaction's at 2^24, and a node refuses one
+/// above its chain's cap or block gas limit, which would hold the relayer's nonce.
+pub const MAX_BATCH_GAS: u64 = 1 << 24;
 
 /// EIP-1559 fees, wei per gas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +199,8 @@ impl Relayer {
     }
 
     /// A gas limit for the batch from one simulated execution: half again the gas it used, plus
-    /// [`ITEM_GAS_REQUIRED`], which `BatchSettler` must find left before each item.
+    /// [`ITEM_GAS_REQUIRED`], which `BatchSettler` must find left before each item, plus a whole item's stipend for
+    /// each item whose signer has code (see [`batch_gas_limit`]).
     ///
     /// The gas used understates what the batch consumes on the way by the refunds (EIP-3529 caps them at a fifth
     /// of the consumption, so at most a quarter of the gas used) and by what the simulation's access list saved
@@ -204,12 +213,30 @@ impl Relayer {
     /// beyond what the batch uses is never charged.
     pub async fn estimate_gas(&self, call: &BatchCall) -> Result<u64> {
         let (contract, request) = self.request(call)?;
-        let simulated = self.provider.create_access_list(&request).await?;
+        let signers = call.signers();
+        let simulate = async { Ok::<_, Error>(self.provider.create_access_list(&request).await?) };
+        let (simulated, with_code) = tokio::try_join!(simulate, self.signers_with_code(&signers))?;
         if let Some(reason) = simulated.error {
             return Err(Error::Simulation { contract, reason });
         }
         let used = u64::try_from(simulated.gas_used).unwrap_or(u64::MAX);
-        Ok(used.saturating_add(used.div_ceil(2)).saturating_add(ITEM_GAS_REQUIRED))
+        let per_item =
+            if matches!(call, BatchCall::Settle { .. }) { ITEM_GAS_REQUIRED } else { CONTRACT_ITEM_GAS_REQUIRED };
+        Ok(batch_gas_limit(used, with_code, per_item))
+    }
+
+    /// How many of `signers` (one per signed item, repeats kept) have code.
+    async fn signers_with_code(&self, signers: &[Address]) -> Result<u64> {
+        if signers.is_empty() {
+            return Ok(0);
+        }
+        let mut distinct = signers.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let flags = read_code(&self.provider, &distinct).await?;
+        let with_code: std::collections::HashSet<_> =
+            distinct.iter().zip(flags).filter_map(|(signer, has)| has.then_some(*signer)).collect();
+        Ok(signers.iter().filter(|signer| with_code.contains(*signer)).count() as u64)
     }
 
     /// Signs `call` at `nonce` with the given gas limit and fees; sends nothing.
@@ -295,5 +322,44 @@ impl Relayer {
         let request =
             TransactionRequest::default().with_from(self.address).with_to(contract).with_input(call.calldata());
         Ok((contract, request))
+    }
+}
+
+/// A batch's gas limit from the gas one simulated run `used`: half again that (refunds and the access list's savings,
+/// see [`Relayer::estimate_gas`]) plus [`ITEM_GAS_REQUIRED`], and `per_item` (the contract's gas required before an
+/// item, its stipend with the 63/64 rule's share) for each of the `with_code` items whose signer has code. Such a
+/// signer's wallet runs inside the item (`isValidSignature`), and it may spend its whole stipend on chain where the
+/// simulation, at gas price 0, saw it spend little; the contract's per-item cap bounds what it can spend, and this
+/// headroom covers it, so the batch cannot run out of gas and revert whole. A limit past [`MAX_BATCH_GAS`] is cut to
+/// it (never below the plain bound): such a batch may still revert whole, and its items are then retried alone.
+pub fn batch_gas_limit(used: u64, with_code: u64, per_item: u64) -> u64 {
+    let plain = used.saturating_add(used.div_ceil(2)).saturating_add(ITEM_GAS_REQUIRED);
+    let limit = plain.saturating_add(with_code.saturating_mul(per_item));
+    if limit <= MAX_BATCH_GAS { limit } else { plain.max(MAX_BATCH_GAS) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_of_eoas_gets_half_again_its_gas_plus_one_item() {
+        assert_eq!(batch_gas_limit(100_000, 0, ITEM_GAS_REQUIRED), 150_000 + ITEM_GAS_REQUIRED);
+        assert_eq!(batch_gas_limit(3, 0, ITEM_GAS_REQUIRED), 5 + ITEM_GAS_REQUIRED, "the half rounds up");
+    }
+
+    #[test]
+    fn each_item_signed_by_code_adds_a_whole_stipend() {
+        let plain = batch_gas_limit(200_000, 0, CONTRACT_ITEM_GAS_REQUIRED);
+        assert_eq!(batch_gas_limit(200_000, 4, CONTRACT_ITEM_GAS_REQUIRED), plain + 4 * CONTRACT_ITEM_GAS_REQUIRED);
+        assert_eq!(batch_gas_limit(200_000, 4, ITEM_GAS_REQUIRED), plain + 4 * ITEM_GAS_REQUIRED);
+    }
+
+    #[test]
+    fn the_headroom_stops_at_the_transaction_cap_but_the_plain_bound_does_not() {
+        assert_eq!(batch_gas_limit(1_000_000, 40, ITEM_GAS_REQUIRED), MAX_BATCH_GAS);
+        let huge = 20_000_000;
+        assert_eq!(batch_gas_limit(huge, 40, ITEM_GAS_REQUIRED), huge + huge / 2 + ITEM_GAS_REQUIRED);
+        assert_eq!(batch_gas_limit(u64::MAX, u64::MAX, u64::MAX), u64::MAX, "saturates");
     }
 }

@@ -9,7 +9,7 @@ use alloy::{
 use clearing_audit::{AnchorPolicy, Anchorer, RecordSources, Sequencer};
 use clearing_chain::{
     ChainProvider, SettlePayment,
-    contracts::{AnchorRegistry, BatchSettler, Escrow},
+    contracts::{AnchorRegistry, BalanceVault, BatchSettler, Escrow, MockUSDC},
 };
 use clearing_ledger::{Ledger, MAIN_INDEXER};
 use clearing_x402::ExactEvmAuthorization;
@@ -155,6 +155,32 @@ impl Chain {
         let receipt = sent.get_receipt().await.unwrap();
         assert!(receipt.status(), "payMany reverted");
         p.nonce
+    }
+
+    /// A balance debit: [`ESCROW_PAYER`] (minted `amount` first) deposits `amount` into the balance vault, and the
+    /// operator (account 0) debits all of it through `debitMany`, `amount - fee` to [`ESCROW_PROVIDER`]; returns
+    /// the debit's id.
+    pub async fn vault_debit(&self, amount: u64, fee: u64) -> B256 {
+        let vault_address = self.deployment.balance_vault.expect("the suite deploys a balance vault");
+        let payer = self.address(ESCROW_PAYER);
+        self.mint(payer, amount).await;
+        let token = MockUSDC::new(self.token, self.as_account(ESCROW_PAYER));
+        let approved = token.approve(vault_address, U256::from(amount)).send().await.unwrap();
+        assert!(approved.get_receipt().await.unwrap().status(), "approve reverted");
+        let vault = BalanceVault::new(vault_address, self.as_account(ESCROW_PAYER));
+        let deposited = vault.deposit(self.token, U256::from(amount)).send().await.unwrap();
+        assert!(deposited.get_receipt().await.unwrap().status(), "deposit reverted");
+        let debit = BalanceVault::Debit {
+            id: unique(),
+            payer,
+            provider: self.address(ESCROW_PROVIDER),
+            amount: U256::from(amount),
+            fee: U256::from(fee),
+        };
+        let operator = BalanceVault::new(vault_address, self.as_account(DEPLOYER));
+        let sent = operator.debitMany(self.token, vec![debit.clone()]).gas(BATCH_GAS).send().await.unwrap();
+        assert!(sent.get_receipt().await.unwrap().status(), "debitMany reverted");
+        debit.id
     }
 
     async fn funded_escrow_job(&self, amount: u64, fee: u64) -> Job {

@@ -2,13 +2,16 @@ use std::time::Duration;
 
 use alloy::{
     primitives::{Address, B256, U256},
+    providers::{Provider, ext::AnvilApi},
     signers::local::PrivateKeySigner,
 };
 use clearing_chain::{
-    BatchCall, BatchOutcome, Error, Fees, ITEM_GAS_REQUIRED, ItemOutcome, Relayer, SettlePayment, connect,
-    contracts::BatchSettler, decode_receipt,
+    BatchCall, BatchOutcome, CONTRACT_ITEM_GAS_REQUIRED, Error, Fees, ITEM_GAS_REQUIRED, ItemOutcome, Relayer,
+    SettlePayment, connect,
+    contracts::{BalanceVault, BatchSettler, Escrow, GasBurningWallet},
+    decode_receipt, read_code,
 };
-use clearing_testkit::{now, sign::transfer};
+use clearing_testkit::{DEPLOYER, now, sign::transfer};
 
 /// A chain with the suite and MockUSDC, and a relayer of anvil account 1.
 struct Chain {
@@ -43,6 +46,45 @@ async fn item_gas_required_is_the_contracts() {
     let chain = chain().await;
     let settler = BatchSettler::new(chain.relayer.settler(), &chain.kit.provider);
     assert_eq!(settler.ITEM_GAS_REQUIRED().call().await.unwrap(), U256::from(ITEM_GAS_REQUIRED));
+    let escrow = Escrow::new(chain.kit.deployment.escrow, &chain.kit.provider);
+    assert_eq!(escrow.FUND_ITEM_GAS_REQUIRED().call().await.unwrap(), U256::from(CONTRACT_ITEM_GAS_REQUIRED));
+    let vault = BalanceVault::new(chain.kit.deployment.balance_vault.unwrap(), &chain.kit.provider);
+    assert_eq!(vault.ITEM_GAS_REQUIRED().call().await.unwrap(), U256::from(CONTRACT_ITEM_GAS_REQUIRED));
+}
+
+#[tokio::test]
+async fn read_code_names_the_accounts_with_code_in_order() {
+    let chain = chain().await;
+    let wallet = *GasBurningWallet::deploy(chain.kit.as_account(DEPLOYER)).await.unwrap().address();
+    let eoa = chain.relayer.address();
+    let accounts = [eoa, wallet, chain.token, Address::repeat_byte(0x42), wallet];
+    let flags = read_code(chain.relayer.provider(), &accounts).await.unwrap();
+    assert_eq!(flags, [false, true, true, false, true]);
+    assert!(read_code(chain.relayer.provider(), &[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn each_payer_with_code_raises_the_gas_limit_by_a_stipend() {
+    let chain = chain().await;
+    let payer = PrivateKeySigner::random();
+    chain.kit.mint(payer.address(), 1_000).await;
+    let later = now() + 600;
+    let eoas = settle(&chain, &[payment(&chain, &payer, 1, later, 1), payment(&chain, &payer, 1, later, 2)]);
+    let plain = chain.relayer.estimate_gas(&eoas).await.unwrap();
+
+    // The same two payments, their payer given code (as an EIP-7702 delegation would): both items are signed by
+    // code, and the limit grows by two stipends (the simulation now fails the items, so its own gas differs a
+    // little; the stipends dominate).
+    let code = chain
+        .kit
+        .provider
+        .get_code_at(*GasBurningWallet::deploy(chain.kit.as_account(DEPLOYER)).await.unwrap().address())
+        .await
+        .unwrap();
+    chain.kit.provider.anvil_set_code(payer.address(), code).await.unwrap();
+    let with_code = chain.relayer.estimate_gas(&eoas).await.unwrap();
+    assert!(with_code >= plain + 2 * ITEM_GAS_REQUIRED - 100_000, "{plain} then {with_code}");
+    assert!(with_code <= plain + 2 * ITEM_GAS_REQUIRED + 100_000, "{plain} then {with_code}");
 }
 
 #[tokio::test]

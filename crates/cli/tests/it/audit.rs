@@ -153,6 +153,51 @@ async fn an_anchored_record_verifies_through_the_cli_and_every_tampered_field_fa
 }
 
 #[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn a_vault_record_is_refused_until_the_vault_is_named(pool: PgPool) {
+    let (chain, ledger) = (Chain::start().await, Ledger::from_pool(pool));
+    chain.vault_debit(1_000_000, 50_000).await;
+    chain.index(&ledger, 0).await;
+    chain.sequencer(&ledger).run_once().await.unwrap();
+    let policy = AnchorPolicy { every_records: 1, every: Duration::from_secs(60), max_records: 100 };
+    chain.anchorer(&ledger, policy).run_once().await.unwrap().expect("anchored");
+    let router = http::router(http::AuditState::new(ledger.clone(), chain.chain_id));
+    let response = router.oneshot(Request::get("/audit/records/0").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let record: Value = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(record["record"]["kind"], "balance_debit", "{record}");
+    let dir = tempfile::tempdir().unwrap();
+
+    // The settler and the escrow named, the vault not: the record's log could only be checked against its own
+    // emitter, which a hostile file names.
+    let (code, out) = verify(&chain, dir.path(), "no_vault", &record);
+    assert!(code == 8 && out.contains("its contract (the vault's) is unknown"), "{out}");
+    let vault = chain.deployment.balance_vault.unwrap().to_string();
+    let (code, out) = verify_with_vault(&chain, dir.path(), "vault", &record, &vault);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("contract the deployment's; token the settlement token"), "{out}");
+    // A file naming another emitter is not the anchored record.
+    let mut forged = record.clone();
+    forged["record"]["emitter"] = json!(Address::repeat_byte(0x77));
+    let (code, out) = verify_with_vault(&chain, dir.path(), "forged", &forged, &vault);
+    assert!(code == 2 && out.contains("leaf mismatch"), "{out}");
+    let (code, out) = verify_with(&chain, dir.path(), "trusted", &record, &["--trust-file"]);
+    assert!(code == 0 && out.contains("contract the file's"), "{out}");
+}
+
+/// `clearing audit verify` of `record` with every contract named, the vault as `vault`.
+fn verify_with_vault(chain: &Chain, dir: &Path, name: &str, record: &Value, vault: &str) -> (i32, String) {
+    let d = chain.deployment;
+    let (settler, escrow, token) = (d.batch_settler.to_string(), d.escrow.to_string(), chain.token.to_string());
+    verify_with(
+        chain,
+        dir,
+        name,
+        record,
+        &["--settler", &settler, "--escrow", &escrow, "--token", &token, "--vault", vault],
+    )
+}
+
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
 async fn rebuild_reports_ok_then_mismatch_after_a_wrong_root_is_anchored(pool: PgPool) {
     let (chain, ledger) = (Chain::start().await, Ledger::from_pool(pool));
     chain.settle(&[10, 20, 30], PAY_TO).await;

@@ -1,11 +1,13 @@
-//! A payer's contract wallet that spends far more gas on chain than in the simulation the batch's gas limit comes
-//! from: the batch holding several such payers reverts as a whole, once; its items then go alone, where the settler's
-//! per-item gas cap holds whatever the wallet spends, so honest payments queued with them settle.
+//! Payers' contract wallets that spend far more gas on chain than in the simulation the batch's gas limit comes from
+//! (`GasBurningWallet`: cheap at gas price 0, its whole stipend otherwise). The relayer gives each item signed by code
+//! a whole stipend of headroom, so a batch holding a few such wallets completes and fails only their items. Past the
+//! transaction gas cap the headroom stops; the batch then reverts whole, once, and its items go alone, where the
+//! settler's per-item gas cap holds whatever a wallet spends.
 
 use alloy::primitives::{Address, B256, Bytes, U256};
-use clearing_chain::contracts::GasBurningWallet;
+use clearing_chain::{MAX_BATCH_GAS, contracts::GasBurningWallet};
 use clearing_facilitator::PaymentToSettle;
-use clearing_ledger::SettlementStatus;
+use clearing_ledger::{BatchId, SettlementStatus};
 use clearing_testkit::DEPLOYER;
 use clearing_x402::X402Version;
 use sqlx::PgPool;
@@ -13,7 +15,7 @@ use sqlx::PgPool;
 use crate::support::{Env, PAY_TO, fast_config, later};
 
 /// A payment of `value` from the contract wallet `wallet`: any signature bytes do, the wallet accepts them all.
-fn wallet_payment(env: &Env, wallet: Address, value: u64, nonce: u8) -> PaymentToSettle {
+fn wallet_payment(env: &Env, wallet: Address, value: u64, nonce: u16) -> PaymentToSettle {
     PaymentToSettle {
         chain_id: env.relayer.chain_id(),
         asset: env.chain.token,
@@ -22,7 +24,7 @@ fn wallet_payment(env: &Env, wallet: Address, value: u64, nonce: u8) -> PaymentT
         value: U256::from(value),
         valid_after: U256::ZERO,
         valid_before: U256::from(later()),
-        nonce: B256::repeat_byte(nonce),
+        nonce: B256::left_padding_from(&nonce.to_be_bytes()),
         signature: Bytes::from(vec![0x11; 65]),
         x402_version: X402Version::V2,
         network: format!("eip155:{}", env.relayer.chain_id()),
@@ -30,17 +32,17 @@ fn wallet_payment(env: &Env, wallet: Address, value: u64, nonce: u8) -> PaymentT
     }
 }
 
-#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
-async fn a_batch_reverted_by_wallets_burning_gas_reverts_once_and_the_honest_payment_in_it_settles(pool: PgPool) {
-    let env = Env::new(pool).await;
+/// One honest payment of 100 (the first) and one of 100 from each of `wallets` fresh gas-burning wallets, all
+/// queued before the batcher starts (so its first batch holds them all), then run until every one is final. Returns
+/// the payments and how many batches reverted whole.
+async fn settle_beside_wallets(env: &Env, wallets: u16) -> (Vec<PaymentToSettle>, i64) {
     let honest = env.payer(1_000).await;
     let mut payments = vec![env.payment(&honest, 100, later(), 1)];
-    for nonce in 2..6 {
+    for nonce in 0..wallets {
         let wallet = *GasBurningWallet::deploy(env.chain.as_account(DEPLOYER)).await.unwrap().address();
         env.chain.mint(wallet, 1_000).await;
-        payments.push(wallet_payment(&env, wallet, 100, nonce));
+        payments.push(wallet_payment(env, wallet, 100, nonce + 2));
     }
-    // All queued before the batcher starts, so its first batch holds them all.
     let settler = env.settler(&fast_config()).await;
     for payment in &payments {
         let (settler, payment) = (settler.clone(), payment.clone());
@@ -51,29 +53,53 @@ async fn a_batch_reverted_by_wallets_burning_gas_reverts_once_and_the_honest_pay
     }
 
     let batcher = env.batcher(&fast_config()).await;
-    let honest_row = env.wait_for_row(&payments[0], |row| row.status.is_final()).await;
-    for payment in &payments[1..] {
+    for payment in &payments {
         env.wait_for_row(payment, |row| row.status.is_final()).await;
     }
     batcher.shutdown().await;
 
+    let honest_row = env.row(&payments[0]).await;
     assert_eq!(honest_row.status, SettlementStatus::Settled, "{honest_row:?}");
     assert_eq!(env.balance(honest.address()).await, U256::from(900), "paid once");
     for payment in &payments[1..] {
         let row = env.row(payment).await;
-        assert_eq!(row.status, SettlementStatus::Failed, "the wallet's own item fails, by itself: {row:?}");
+        assert_eq!(row.status, SettlementStatus::Failed, "the wallet's own item fails: {row:?}");
         assert_eq!(env.balance(payment.payer).await, U256::from(1_000));
     }
     let reverted: i64 = sqlx::query_scalar("SELECT count(*) FROM settlement_batches WHERE abandon_reason = 'reverted'")
         .fetch_one(&env.pool)
         .await
         .unwrap();
-    assert_eq!(reverted, 1, "the first batch reverted as a whole, and no other");
+    (payments, reverted)
+}
+
+/// The batches the payments were resolved in, each once.
+async fn batches_of(env: &Env, payments: &[PaymentToSettle]) -> Vec<BatchId> {
     let mut batches = Vec::new();
-    for payment in &payments {
+    for payment in payments {
         batches.push(env.row(payment).await.batch_id.expect("resolved in a batch"));
     }
-    batches.sort();
+    batches.sort_unstable();
     batches.dedup();
-    assert_eq!(batches.len(), payments.len(), "each in a batch of its own after the revert");
+    batches
+}
+
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn wallets_burning_gas_fail_their_own_items_in_a_batch_that_completes(pool: PgPool) {
+    let env = Env::new(pool).await;
+    let (payments, reverted) = settle_beside_wallets(&env, 4).await;
+    assert_eq!(reverted, 0, "the limit had a stipend of headroom for each wallet");
+    assert_eq!(batches_of(&env, &payments).await.len(), 1, "all five in the first batch");
+}
+
+#[sqlx::test(migrator = "clearing_ledger::MIGRATOR")]
+async fn more_wallets_than_the_gas_cap_covers_revert_the_batch_once_and_then_go_alone(pool: PgPool) {
+    // Each wallet spends about 510,000 gas on chain (its 500,000 stipend and the item's own), so 34 of them need more
+    // than the capped limit: the headroom stops at MAX_BATCH_GAS.
+    let wallets = 34;
+    assert!(u64::from(wallets) * 510_000 > MAX_BATCH_GAS);
+    let env = Env::new(pool).await;
+    let (payments, reverted) = settle_beside_wallets(&env, wallets).await;
+    assert_eq!(reverted, 1, "the first batch reverted as a whole, and no other");
+    assert_eq!(batches_of(&env, &payments).await.len(), payments.len(), "each in a batch of its own after the revert");
 }
