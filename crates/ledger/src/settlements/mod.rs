@@ -13,13 +13,19 @@
 //! either resolved from a mined receipt or abandoned (its items requeued; those of a batch that reverted whole are
 //! each claimed alone afterwards, `batch_items`). Every resolution notifies
 //! [`RESOLVED_CHANNEL`] with the settlement id in the same transaction.
+//!
+//! `rows` reads a settlement row; `answers` hands out each settled payment's one `success` answer.
+
+mod answers;
+mod rows;
 
 use alloy::primitives::{Address, B256, Bytes, TxHash, U256};
 use clearing_x402::{Network, Reason, X402Version};
-use sqlx::{Postgres, Row, Transaction, postgres::PgRow};
+use sqlx::{Postgres, Row, Transaction};
 
+use self::rows::{booking, fetch_by_ids, route_fee, route_provider, select_settlements, settlement_from_row};
 use crate::{
-    Error, EscrowAction, JobBooking, Ledger, Result, Route, RouteKind,
+    Error, EscrowAction, Ledger, Result, Route, RouteKind,
     batch_items::{Queued, batch_items},
     decode::Fields,
     encode::int,
@@ -260,20 +266,6 @@ impl AbandonReason {
             Self::Reverted => "reverted",
         }
     }
-}
-
-const SETTLEMENT_COLUMNS: &str = "s.id, s.chain_id, s.asset, s.payer, s.nonce, s.pay_to, s.value::text AS value,
-    s.valid_after::text AS valid_after, s.valid_before::text AS valid_before, s.signature, s.x402_version,
-    s.network, s.status::text AS status, s.batch_id, b.tx_hash, s.failure_reason, s.revert_reason,
-    s.success_reported_at IS NOT NULL AS success_reported, s.route::text AS route, s.provider, s.fee::text AS fee,
-    s.arbiter, s.funding_deadline::text AS funding_deadline, s.completion_deadline::text AS completion_deadline,
-    s.review_window::text AS review_window";
-
-/// The settlement select with a constant `filter` (never caller data, hence safe to splice).
-fn select_settlements(filter: &'static str) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(format!(
-        "SELECT {SETTLEMENT_COLUMNS} FROM settlements s LEFT JOIN settlement_batches b ON b.id = s.batch_id {filter}"
-    ))
 }
 
 impl Ledger {
@@ -582,62 +574,6 @@ impl Ledger {
         Ok(batches)
     }
 
-    /// The settlement with row id `id`, claiming the one `success` answer if it is settled and nobody was told yet:
-    /// the bool is true for that first caller only (what [`Ledger::claim_success_report`] does, in the same
-    /// statement as the read).
-    pub async fn settlement_answer(&self, id: SettlementId) -> Result<Option<(Settlement, bool)>> {
-        Ok(self.settlement_answers(&[id]).await?.into_iter().next())
-    }
-
-    /// [`Ledger::settlement_answer`] of several settlements in one statement and one commit, in ascending id
-    /// order (ids not found are left out). Each id is claimed at most once, however often it is named.
-    pub async fn settlement_answers(&self, ids: &[SettlementId]) -> Result<Vec<(Settlement, bool)>> {
-        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
-        // The rows to claim are locked in id order, so concurrent callers never deadlock on each other.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "WITH claimed AS (
-                UPDATE settlements SET success_reported_at = now()
-                WHERE id IN (
-                    SELECT id FROM settlements
-                    WHERE id = ANY($1) AND status IN ('settled', 'confirmed') AND success_reported_at IS NULL
-                    ORDER BY id FOR UPDATE)
-                  AND success_reported_at IS NULL
-                RETURNING id)
-             SELECT {SETTLEMENT_COLUMNS}, s.id IN (SELECT id FROM claimed) AS claimed_now
-             FROM settlements s LEFT JOIN settlement_batches b ON b.id = s.batch_id
-             WHERE s.id = ANY($1) ORDER BY s.id"
-        )))
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|row| Ok((settlement_from_row(row)?, row.try_get("claimed_now")?))).collect()
-    }
-
-    /// Gives back the `success` answers of `ids` claimed by callers that left before they could be told (their
-    /// request was dropped): a later caller of the same payment is told `success` instead. Only a claim whose answer
-    /// never reached a caller may be released, or a payment could be answered `success` twice.
-    pub async fn release_success_reports(&self, ids: &[SettlementId]) -> Result<()> {
-        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
-        sqlx::query("UPDATE settlements SET success_reported_at = NULL WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Claims the one `success` answer of a settled payment: true for the first caller only.
-    pub async fn claim_success_report(&self, id: SettlementId) -> Result<bool> {
-        let claimed = sqlx::query(
-            "UPDATE settlements SET success_reported_at = now()
-             WHERE id = $1 AND status IN ('settled', 'confirmed') AND success_reported_at IS NULL
-             RETURNING id",
-        )
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(claimed.is_some())
-    }
-
     async fn batch_transactions(&self, batch: BatchId) -> Result<Vec<BatchTransaction>> {
         let rows = sqlx::query(
             "SELECT tx_hash, raw_tx, gas_limit, max_fee_per_gas::text AS max_fee_per_gas,
@@ -773,97 +709,4 @@ pub(crate) async fn notify(tx: &mut Transaction<'static, Postgres>, ids: &[i64])
             .await?;
     }
     Ok(())
-}
-
-async fn fetch_by_ids(tx: &mut Transaction<'static, Postgres>, ids: &[i64]) -> Result<Vec<Settlement>> {
-    let rows =
-        sqlx::query(select_settlements("WHERE s.id = ANY($1) ORDER BY s.id")).bind(ids).fetch_all(&mut **tx).await?;
-    rows.iter().map(settlement_from_row).collect()
-}
-
-fn settlement_from_row(row: &PgRow) -> Result<Settlement> {
-    let f = Fields::of("settlements", row);
-    Ok(Settlement {
-        id: SettlementId(f.get("id")?),
-        payment: NewSettlement {
-            key: PaymentKey {
-                chain_id: f.u64("chain_id")?,
-                asset: f.address("asset")?,
-                payer: f.address("payer")?,
-                nonce: f.b256("nonce")?,
-            },
-            pay_to: f.address("pay_to")?,
-            value: f.number("value")?,
-            valid_after: f.number("valid_after")?,
-            valid_before: f.number("valid_before")?,
-            signature: f.get::<Vec<u8>>("signature")?.into(),
-            x402_version: f.x402_version("x402_version")?,
-            network: f.network("network")?,
-            route: route_from_row(&f)?,
-        },
-        status: f.parsed("status", "a settlement status", |s: &String| SettlementStatus::from_sql(s))?,
-        batch_id: f.get::<Option<i64>>("batch_id")?.map(BatchId),
-        tx_hash: f.opt_b256("tx_hash")?,
-        failure_reason: f.opt_reason("failure_reason")?,
-        revert_reason: f.get::<Option<Vec<u8>>>("revert_reason")?.map(Bytes::from),
-        success_reported: f.get("success_reported")?,
-    })
-}
-
-/// The provider a route names, if any.
-const fn route_provider(route: &Route) -> Option<Address> {
-    match route {
-        Route::Transfer | Route::VaultDeposit => None,
-        Route::EscrowJob(booking) => Some(booking.provider),
-        Route::EscrowCredit { provider, .. } => Some(*provider),
-    }
-}
-
-/// The fee a route names, if any.
-const fn route_fee(route: &Route) -> Option<U256> {
-    match route {
-        Route::Transfer | Route::VaultDeposit => None,
-        Route::EscrowJob(booking) => Some(booking.fee),
-        Route::EscrowCredit { fee, .. } => Some(*fee),
-    }
-}
-
-/// The job terms of an escrow job route.
-const fn booking(route: &Route) -> Option<&JobBooking> {
-    match route {
-        Route::EscrowJob(booking) => Some(booking),
-        _ => None,
-    }
-}
-
-fn route_from_row(f: &Fields<'_>) -> Result<Route> {
-    let kind = f.parsed("route", "a settlement route", |s: &String| RouteKind::from_sql(s))?;
-    Ok(match kind {
-        RouteKind::Transfer => Route::Transfer,
-        RouteKind::VaultDeposit => Route::VaultDeposit,
-        RouteKind::EscrowCredit => Route::EscrowCredit { provider: f.address("provider")?, fee: f.number("fee")? },
-        RouteKind::EscrowJob => Route::EscrowJob(JobBooking {
-            provider: f.address("provider")?,
-            fee: f.number("fee")?,
-            arbiter: f.address("arbiter")?,
-            funding_deadline: f.number("funding_deadline")?,
-            completion_deadline: f.number("completion_deadline")?,
-            review_window: f.number("review_window")?,
-        }),
-        RouteKind::EscrowStep
-        | RouteKind::EscrowClaim
-        | RouteKind::VaultDebit
-        | RouteKind::VaultClaim
-        | RouteKind::VaultBook
-        | RouteKind::EscrowReturn
-        | RouteKind::SubscriptionCharge
-        | RouteKind::SubscriptionOperation => {
-            return Err(Error::Corrupt {
-                table: "settlements",
-                column: "route",
-                value: kind.to_string(),
-                expected: "a payment route (the schema allows no other)",
-            });
-        }
-    })
 }
