@@ -9,8 +9,9 @@ pragma solidity 0.8.30;
 /// @dev Never deploy it: a deployment would store the answer as code. The relayer sizes a batch's gas limit with
 ///      it: a signer with code is asked `isValidSignature` (ERC-1271) by the token or the escrow, and a wallet can
 ///      spend far more gas there on chain than in the simulation the limit comes from, up to the item's stipend.
-///      The answer is returned as code, so EIP-170 caps it at 24,576 accounts a call; every byte is 0 or 1, so it
-///      never starts with the 0xEF byte EIP-3541 refuses.
+///      The accounts are creation-code input, 32 bytes each, so EIP-3860's 49,152-byte limit bounds a call to about
+///      1,500 of them (the relayer asks at most 1,024 at once). The answer is returned as code: every byte is 0 or
+///      1, so it never starts with the 0xEF byte EIP-3541 refuses.
 contract CodeReader {
     /// @param accounts The accounts to look at.
     constructor(address[] memory accounts) {

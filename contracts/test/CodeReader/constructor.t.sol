@@ -19,7 +19,7 @@ contract CodeReaderConstructorTest is Test {
     function test_OneByteAnAccount_InOrder() public {
         address[] memory accounts = new address[](4);
         accounts[0] = address(0xA11CE);
-        accounts[1] = address(new GasBurningWallet());
+        accounts[1] = address(new GasBurningWallet(0));
         accounts[2] = address(0);
         accounts[3] = address(this);
         assertEq(read(accounts), hex"00010001", "EOA, wallet, zero, test contract");
@@ -28,7 +28,7 @@ contract CodeReaderConstructorTest is Test {
     function test_AnEip7702DelegationIsCode() public {
         address delegated = address(0xDE1E);
         // What EXTCODESIZE sees of a delegated EOA: the 23-byte designator 0xef0100 || address.
-        vm.etch(delegated, abi.encodePacked(hex"ef0100", address(new GasBurningWallet())));
+        vm.etch(delegated, abi.encodePacked(hex"ef0100", address(new GasBurningWallet(0))));
         address[] memory accounts = new address[](1);
         accounts[0] = delegated;
         assertEq(read(accounts), hex"01", "a delegated EOA has code");

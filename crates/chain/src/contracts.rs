@@ -12,7 +12,8 @@
 //! - [`MockUSDCProxy`]: deploys MockUSDC as USDC is deployed (proxy, implementation, signature checker); its
 //!   address is the token's.
 //! - [`IndexerLoadEmitter`]: test and benchmark only: emits the settler's and escrow's events in bulk.
-//! - [`GasBurningWallet`]: test only: a contract wallet that burns its gas on chain but not in a simulation.
+//! - [`GasBurningWallet`]: test only: a contract wallet that burns its gas on chain but not in a simulation, or
+//!   spends a fixed amount in both.
 
 #![allow(clippy::too_many_arguments, unreachable_pub)]
 

@@ -54,6 +54,15 @@ pub enum Error {
         /// The node's message, as given.
         reason: String,
     },
+    /// A batch needs more gas than one transaction may ask for ([`crate::MAX_BATCH_GAS`]): no limit fits it, so
+    /// its items must go in smaller batches.
+    #[error("the batch needs a gas limit of {gas}, above the {max} a transaction may ask for")]
+    TooHeavy {
+        /// The limit it would need.
+        gas: u64,
+        /// [`crate::MAX_BATCH_GAS`].
+        max: u64,
+    },
     /// An escrow route was asked of a relayer that has no escrow ([`crate::Relayer::with_escrow`]).
     #[error("this relayer has no escrow configured")]
     NoEscrow,

@@ -258,9 +258,10 @@ pub async fn read_verify_batch(
     Ok(answers.into_iter().map(VerifyAnswer::from).collect())
 }
 
-/// The most accounts one [`read_code`] call asks about at once: its answer is returned as code, which EIP-170 caps
-/// at 24,576 bytes, one byte an account.
-const MAX_CODE_READS: usize = 24_576;
+/// The most accounts one [`read_code`] call asks about: 32 bytes of creation-code input each, well within the
+/// 49,152 bytes EIP-3860 allows creation code (nodes apply it to an `eth_call` without `to`) and a node's gas cap
+/// for calls, and more than a batch holds.
+const MAX_CODE_READS: usize = 1_024;
 
 /// Which of `accounts` have code at the latest block (an EIP-7702 delegation counts), in order, from the creation
 /// code of `CodeReader` run as an `eth_call` (one call per [`MAX_CODE_READS`] accounts).

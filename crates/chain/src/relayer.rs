@@ -29,7 +29,8 @@ pub const ITEM_GAS_REQUIRED: u64 = 517_937;
 pub const CONTRACT_ITEM_GAS_REQUIRED: u64 = 324_761;
 
 /// The highest gas limit a batch is given: EIP-7825 (Osaka) caps a transaction's at 2^24, and a node refuses one
-/// above its chain's cap or block gas limit, which would hold the relayer's nonce.
+/// above its chain's cap or block gas limit (a refused batch would hold the relayer's nonce). A batch that needs more
+/// is refused before signing ([`Error::TooHeavy`]), and the batcher sends its items alone.
 pub const MAX_BATCH_GAS: u64 = 1 << 24;
 
 /// EIP-1559 fees, wei per gas.
@@ -222,7 +223,8 @@ impl Relayer {
         let used = u64::try_from(simulated.gas_used).unwrap_or(u64::MAX);
         let per_item =
             if matches!(call, BatchCall::Settle { .. }) { ITEM_GAS_REQUIRED } else { CONTRACT_ITEM_GAS_REQUIRED };
-        Ok(batch_gas_limit(used, with_code, per_item))
+        batch_gas_limit(used, with_code, per_item)
+            .ok_or(Error::TooHeavy { gas: plain_gas_limit(used), max: MAX_BATCH_GAS })
     }
 
     /// How many of `signers` (one per signed item, repeats kept) have code.
@@ -325,17 +327,29 @@ impl Relayer {
     }
 }
 
-/// A batch's gas limit from the gas one simulated run `used`: half again that (refunds and the access list's savings,
-/// see [`Relayer::estimate_gas`]) plus [`ITEM_GAS_REQUIRED`], and `per_item` (the contract's gas required before an
-/// item, its stipend with the 63/64 rule's share) for each of the `with_code` items whose signer has code. Such a
-/// signer's wallet runs inside the item (`isValidSignature`), and it may spend its whole stipend on chain where the
-/// simulation, at gas price 0, saw it spend little; the contract's per-item cap bounds what it can spend, and this
-/// headroom covers it, so the batch cannot run out of gas and revert whole. A limit past [`MAX_BATCH_GAS`] is cut to
-/// it (never below the plain bound): such a batch may still revert whole, and its items are then retried alone.
-pub fn batch_gas_limit(used: u64, with_code: u64, per_item: u64) -> u64 {
-    let plain = used.saturating_add(used.div_ceil(2)).saturating_add(ITEM_GAS_REQUIRED);
+/// The gas limit a batch that used `used` gas in one simulated run needs at least: half again that (refunds and the
+/// access list's savings, see [`Relayer::estimate_gas`]) plus [`ITEM_GAS_REQUIRED`].
+fn plain_gas_limit(used: u64) -> u64 {
+    used.saturating_add(used.div_ceil(2)).saturating_add(ITEM_GAS_REQUIRED)
+}
+
+/// A batch's gas limit: [`plain_gas_limit`], plus `per_item` (the contract's gas required before an item, its
+/// stipend with the 63/64 rule's share) for each of the `with_code` items whose signer has code. Such a signer's
+/// wallet runs inside the item (`isValidSignature`) and may spend its whole stipend on chain where the simulation, at
+/// gas price 0, saw it spend little; the contract's per-item cap bounds what it can spend and this headroom covers
+/// it, so the batch cannot run out of gas and revert whole.
+///
+/// When the headroom would take the limit past [`MAX_BATCH_GAS`] it is left out: the batch is sent with the plain
+/// limit (honest contract wallets spend on chain what they spent simulated), and if wallets burn their stipends it
+/// reverts whole at that limit, not at the cap, and its items are then retried alone. `None` when even the plain
+/// limit is past the cap: no transaction can carry the batch.
+pub fn batch_gas_limit(used: u64, with_code: u64, per_item: u64) -> Option<u64> {
+    let plain = plain_gas_limit(used);
+    if plain > MAX_BATCH_GAS {
+        return None;
+    }
     let limit = plain.saturating_add(with_code.saturating_mul(per_item));
-    if limit <= MAX_BATCH_GAS { limit } else { plain.max(MAX_BATCH_GAS) }
+    Some(if limit <= MAX_BATCH_GAS { limit } else { plain })
 }
 
 #[cfg(test)]
@@ -344,22 +358,25 @@ mod tests {
 
     #[test]
     fn a_batch_of_eoas_gets_half_again_its_gas_plus_one_item() {
-        assert_eq!(batch_gas_limit(100_000, 0, ITEM_GAS_REQUIRED), 150_000 + ITEM_GAS_REQUIRED);
-        assert_eq!(batch_gas_limit(3, 0, ITEM_GAS_REQUIRED), 5 + ITEM_GAS_REQUIRED, "the half rounds up");
+        assert_eq!(batch_gas_limit(100_000, 0, ITEM_GAS_REQUIRED), Some(150_000 + ITEM_GAS_REQUIRED));
+        assert_eq!(batch_gas_limit(3, 0, ITEM_GAS_REQUIRED), Some(5 + ITEM_GAS_REQUIRED), "the half rounds up");
     }
 
     #[test]
     fn each_item_signed_by_code_adds_a_whole_stipend() {
-        let plain = batch_gas_limit(200_000, 0, CONTRACT_ITEM_GAS_REQUIRED);
-        assert_eq!(batch_gas_limit(200_000, 4, CONTRACT_ITEM_GAS_REQUIRED), plain + 4 * CONTRACT_ITEM_GAS_REQUIRED);
-        assert_eq!(batch_gas_limit(200_000, 4, ITEM_GAS_REQUIRED), plain + 4 * ITEM_GAS_REQUIRED);
+        let plain = batch_gas_limit(200_000, 0, CONTRACT_ITEM_GAS_REQUIRED).unwrap();
+        let four = Some(plain + 4 * CONTRACT_ITEM_GAS_REQUIRED);
+        assert_eq!(batch_gas_limit(200_000, 4, CONTRACT_ITEM_GAS_REQUIRED), four);
+        assert_eq!(batch_gas_limit(200_000, 4, ITEM_GAS_REQUIRED), Some(plain + 4 * ITEM_GAS_REQUIRED));
     }
 
     #[test]
-    fn the_headroom_stops_at_the_transaction_cap_but_the_plain_bound_does_not() {
-        assert_eq!(batch_gas_limit(1_000_000, 40, ITEM_GAS_REQUIRED), MAX_BATCH_GAS);
-        let huge = 20_000_000;
-        assert_eq!(batch_gas_limit(huge, 40, ITEM_GAS_REQUIRED), huge + huge / 2 + ITEM_GAS_REQUIRED);
-        assert_eq!(batch_gas_limit(u64::MAX, u64::MAX, u64::MAX), u64::MAX, "saturates");
+    fn headroom_past_the_cap_is_left_out_and_a_plain_limit_past_it_fits_no_transaction() {
+        let plain = batch_gas_limit(1_000_000, 0, ITEM_GAS_REQUIRED).unwrap();
+        assert_eq!(batch_gas_limit(1_000_000, 40, ITEM_GAS_REQUIRED), Some(plain), "40 stipends do not fit");
+        let at_cap = (MAX_BATCH_GAS - ITEM_GAS_REQUIRED) / 3 * 2;
+        assert!(batch_gas_limit(at_cap, 0, ITEM_GAS_REQUIRED).unwrap() <= MAX_BATCH_GAS);
+        assert_eq!(batch_gas_limit(at_cap + 10, 0, ITEM_GAS_REQUIRED), None);
+        assert_eq!(batch_gas_limit(u64::MAX, 0, 0), None, "saturates");
     }
 }

@@ -55,7 +55,7 @@ async fn item_gas_required_is_the_contracts() {
 #[tokio::test]
 async fn read_code_names_the_accounts_with_code_in_order() {
     let chain = chain().await;
-    let wallet = *GasBurningWallet::deploy(chain.kit.as_account(DEPLOYER)).await.unwrap().address();
+    let wallet = *GasBurningWallet::deploy(chain.kit.as_account(DEPLOYER), U256::ZERO).await.unwrap().address();
     let eoa = chain.relayer.address();
     let accounts = [eoa, wallet, chain.token, Address::repeat_byte(0x42), wallet];
     let flags = read_code(chain.relayer.provider(), &accounts).await.unwrap();
@@ -78,7 +78,7 @@ async fn each_payer_with_code_raises_the_gas_limit_by_a_stipend() {
     let code = chain
         .kit
         .provider
-        .get_code_at(*GasBurningWallet::deploy(chain.kit.as_account(DEPLOYER)).await.unwrap().address())
+        .get_code_at(*GasBurningWallet::deploy(chain.kit.as_account(DEPLOYER), U256::ZERO).await.unwrap().address())
         .await
         .unwrap();
     chain.kit.provider.anvil_set_code(payer.address(), code).await.unwrap();

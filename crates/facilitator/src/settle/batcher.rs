@@ -542,7 +542,14 @@ impl Shared {
             Err(e) => {
                 let mut next = self.next_nonce.lock().await;
                 if claimed && *next == batch.nonce + 1 {
-                    self.ledger.requeue_batch(batch.id, AbandonReason::NeverSent, None).await?;
+                    // Items of a batch no transaction can carry go alone; any other failure may pass (a node's
+                    // hiccup, a payment that no longer simulates), so they wait for the next batch as they were.
+                    let reason = if matches!(e, clearing_chain::Error::TooHeavy { .. }) {
+                        AbandonReason::TooHeavy
+                    } else {
+                        AbandonReason::NeverSent
+                    };
+                    self.ledger.requeue_batch(batch.id, reason, None).await?;
                     *next = batch.nonce;
                     warn!(batch = %batch.id, nonce = batch.nonce, error = %e, "signing failed; items requeued");
                     return Ok(Step::Done);

@@ -256,6 +256,8 @@ pub enum AbandonReason {
     NonceConsumedElsewhere,
     /// The transaction was mined but reverted as a whole, so no item moved.
     Reverted,
+    /// Never sent: the batch needs more gas than a transaction may ask for.
+    TooHeavy,
 }
 
 impl AbandonReason {
@@ -264,6 +266,7 @@ impl AbandonReason {
             Self::NeverSent => "never_sent",
             Self::NonceConsumedElsewhere => "nonce_consumed_elsewhere",
             Self::Reverted => "reverted",
+            Self::TooHeavy => "too_heavy",
         }
     }
 }
@@ -509,13 +512,15 @@ impl Ledger {
             .bind(reason.as_sql())
             .execute(&mut *tx)
             .await?;
-        // A batch reverts as a whole only for want of gas before an item: its items then go alone (migration 0029).
+        // A batch reverts as a whole only for want of gas before an item, and one too heavy for any transaction was
+        // never sent: their items then go alone (migration 0029).
+        let alone = matches!(reason, AbandonReason::Reverted | AbandonReason::TooHeavy);
         sqlx::query(
             "UPDATE settlements SET status = 'pending', batch_id = NULL, alone = alone OR $2, updated_at = now()
              WHERE batch_id = $1 AND status = 'submitted'",
         )
         .bind(batch.0)
-        .bind(matches!(reason, AbandonReason::Reverted))
+        .bind(alone)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -523,7 +528,7 @@ impl Ledger {
              WHERE batch_id = $1 AND status = 'submitted'",
         )
         .bind(batch.0)
-        .bind(matches!(reason, AbandonReason::Reverted))
+        .bind(alone)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -107,6 +107,47 @@ async fn junk_bytes_cannot_open_a_dispute_and_the_payers_own_dispute_still_goes_
 }
 
 #[tokio::test]
+async fn once_every_dispute_sent_has_failed_a_new_signed_dispute_brings_its_own_reason() {
+    let (env, key, payer, id) = dispatched_job("sig_redispute").await;
+    // The chain's clock runs 15 minutes ahead of ours: a dispute valid for 10 minutes by our clock is refused on
+    // chain as expired (the escrow checks `block.timestamp`).
+    env.chain.provider.anvil_increase_time(900).await.unwrap();
+    env.chain.provider.anvil_mine(Some(1), None).await.unwrap();
+    let soon = clearing_testkit::now() + 600;
+    let typed = env.get(&format!("/v1/jobs/{id}/dispute?deadline={soon}"), None).await;
+    assert_eq!(typed.status, StatusCode::OK, "{}", typed.body);
+    let (signature, deadline) = sign(&payer, &typed.body);
+    let first = json!({"reason": "the first reason, sent too late", "signature": signature, "deadline": deadline});
+    let answer = env.send(Method::POST, &format!("/v1/jobs/{id}/dispute"), None, Some(&first)).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let failed = loop {
+        let steps = signed_steps(&env, &id).await;
+        if steps.iter().any(|step| step.status.is_final()) {
+            break steps;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].status, clearing_ledger::SettlementStatus::Failed, "{:?}", failed[0]);
+    assert_eq!(dispute_reason(&env, &id).await.as_deref(), Some("the first reason, sent too late"));
+
+    // Every dispute sent has failed: the payer's new one, valid by the chain's clock too, brings its own reason.
+    let later = clearing_testkit::now() + 3_600;
+    let typed = env.get(&format!("/v1/jobs/{id}/dispute?deadline={later}"), None).await;
+    let (signature, deadline) = sign(&payer, &typed.body);
+    let second = json!({"reason": "the second reason, in time", "signature": signature, "deadline": deadline});
+    let answer = env.send(Method::POST, &format!("/v1/jobs/{id}/dispute"), None, Some(&second)).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    assert_eq!(dispute_reason(&env, &id).await.as_deref(), Some("the second reason, in time"));
+    wait_status(&env, &id, &key, "disputed").await;
+    // While that one is live or applied, a third reason is refused and the second stays.
+    let third = json!({"reason": "a third reason", "signature": signature, "deadline": deadline});
+    let conflict = env.send(Method::POST, &format!("/v1/jobs/{id}/dispute"), None, Some(&third)).await;
+    assert_eq!((conflict.status, code(&conflict.body)), (StatusCode::CONFLICT, "transition_not_allowed"));
+    assert_eq!(dispute_reason(&env, &id).await.as_deref(), Some("the second reason, in time"));
+}
+
+#[tokio::test]
 async fn an_oversized_signature_is_refused_and_nothing_is_queued() {
     let (env, key, _, id) = dispatched_job("sig_oversized").await;
     let deadline = clearing_testkit::now() + 600;
