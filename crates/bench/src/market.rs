@@ -286,6 +286,15 @@ async fn run_on(options: &MarketOptions, anvil: &AnvilChild, database_url: &str)
         };
         let edge = X402Edge::new(facilitator.verifier.clone(), settle.clone(), domain.clone(), key.address());
         let market = Market::new(ledger.clone(), market_config, edge)?;
+        // The search index is built before anything is measured, as `clearing serve` builds it at start.
+        let (began, resident) = (Instant::now(), resident_mib());
+        market.warm_catalog_index().await?;
+        eprintln!(
+            "search index: {} listings in {:.1} s, the process {:.0} MiB larger",
+            market.catalog_index_listings().unwrap_or_default(),
+            began.elapsed().as_secs_f64(),
+            resident_mib() - resident
+        );
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let address = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -459,4 +468,13 @@ async fn seed(ledger: &Ledger, options: &MarketOptions) -> anyhow::Result<()> {
         task.await??;
     }
     Ok(())
+}
+
+/// This process's resident memory, MiB (Linux; 0 elsewhere).
+fn resident_mib() -> f64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    pages * 4096.0 / (1024.0 * 1024.0)
 }

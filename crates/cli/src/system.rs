@@ -145,6 +145,15 @@ impl System {
         // The market's reactor and keeper, and the webhook dispatcher: each claims its work in the database, so any
         // number of processes may run them.
         let background = market.as_ref().map(Background::start);
+        if let Some(market) = &market {
+            // Searches go to PostgreSQL until the index is built.
+            let market = market.clone();
+            tokio::spawn(async move {
+                if let Err(error) = market.warm_catalog_index().await {
+                    tracing::warn!(%error, "the catalog's search index was not built; searches use PostgreSQL");
+                }
+            });
+        }
         let dispatcher = match &market {
             Some(_) => Some(Dispatcher::start(ledger.clone(), config.webhooks.clone())?),
             None => None,

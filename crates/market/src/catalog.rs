@@ -61,7 +61,18 @@ struct CatalogAnswer<'a> {
 async fn catalog(State(market): State<Market>, RawQuery(raw): RawQuery) -> Result<Response> {
     let query = parse_query(raw.as_deref().unwrap_or(""))?;
     let cache = market.catalog_cache();
-    let body = match cache.get(&query) {
+    let by_text_alone = query.text.is_some()
+        && query.sort == CatalogSort::Relevance
+        && query.category.is_none()
+        && query.service_type.is_none()
+        && query.max_price.is_none()
+        && query.provider.is_none();
+    let ready = match cache.get(&query) {
+        Some(body) => Some(body),
+        None if by_text_alone => market.catalog_index().answer(&market, &query).await?,
+        None => None,
+    };
+    let body = match ready {
         Some(body) => body,
         None => {
             let generation = cache.generation();

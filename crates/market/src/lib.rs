@@ -15,6 +15,7 @@ mod auth;
 mod balance;
 mod body;
 mod catalog;
+mod catalog_index;
 mod config;
 mod edge;
 mod error;

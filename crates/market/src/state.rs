@@ -24,6 +24,7 @@ use crate::{
     CatalogCache, ErrorCode, MarketConfig, MarketError, Result, X402Edge, balance,
     balance::hot::BalanceHot,
     catalog,
+    catalog_index::CatalogIndex,
     error::error_response,
     fees::FeeBps,
     jobs,
@@ -44,6 +45,7 @@ struct Inner {
     edge: X402Edge,
     limits: Limits,
     catalog: CatalogCache,
+    catalog_index: CatalogIndex,
     /// The listings and credentials balance purchases read, and their debit writers.
     balance: BalanceHot,
     register_price: Price,
@@ -104,6 +106,7 @@ impl Market {
             inner: Arc::new(Inner {
                 limits: Limits::new(config.rate_limit_per_ip, config.rate_limit_per_key),
                 catalog: CatalogCache::new(Duration::from_millis(config.catalog_cache_ms)),
+                catalog_index: CatalogIndex::new(Duration::from_millis(config.catalog_cache_ms)),
                 balance: BalanceHot::new(),
                 ledger,
                 edge,
@@ -300,7 +303,23 @@ impl Market {
     /// Tells the catalog its cached answers are stale: every write of services (or of a provider's name) calls it.
     pub fn catalog_changed(&self) {
         self.inner.catalog.clear();
+        self.inner.catalog_index.written();
         self.inner.balance.forget_listings();
+    }
+
+    /// Builds the catalog's search index now, unless it is built ([`crate::catalog_index`]; otherwise the first
+    /// search builds it in the background). `clearing serve` calls it at start.
+    pub async fn warm_catalog_index(&self) -> Result<()> {
+        self.inner.catalog_index.build(self).await
+    }
+
+    /// How many listings the catalog's search index holds, once built.
+    pub fn catalog_index_listings(&self) -> Option<usize> {
+        self.inner.catalog_index.listings()
+    }
+
+    pub(crate) fn catalog_index(&self) -> &CatalogIndex {
+        &self.inner.catalog_index
     }
 
     pub(crate) fn balance_hot(&self) -> &BalanceHot {

@@ -1,11 +1,12 @@
 //! The marketplace's tables (`migrations/0006_market.sql`): participants ([`participants`]), the services they list
 //! ([`services`]) and the catalog read over them ([`catalog`], and one-word searches from a kept term index:
-//! [`search_terms`]); jobs ([`jobs`], `0009`), digital products with their purchases (`0012`, [`products`]; bought
-//! from a balance, `0017`, [`product_sales`]), prepaid balances with their credentials and debits (`0013`,
-//! [`balances`]; payments into the vault or the escrow someone front-ran, recovered from their transfers, `0023`,
-//! [`front_runs`]; fee payments someone front-ran, counted once, `0024`, [`front_run_fees`]) and the automated_service
-//! jobs they pay for, held until delivered (`0018`, [`balance_jobs`]), and plans with their subscriptions on the
-//! chain's Subscriptions contract (`0014`, [`plans`], [`subscriptions`]).
+//! [`search_terms`]; what changed in it, for a process's own search index: [`catalog_changes`]); jobs ([`jobs`],
+//! `0009`), digital products with their purchases (`0012`, [`products`]; bought from a balance, `0017`,
+//! [`product_sales`]), prepaid balances with their credentials and debits (`0013`, [`balances`]; payments into the
+//! vault or the escrow someone front-ran, recovered from their transfers, `0023`, [`front_runs`]; fee payments someone
+//! front-ran, counted once, `0024`, [`front_run_fees`]) and the automated_service jobs they pay for, held until
+//! delivered (`0018`, [`balance_jobs`]), and plans with their subscriptions on the chain's Subscriptions contract
+//! (`0014`, [`plans`], [`subscriptions`]).
 //!
 //! The enums here are the marketplace's vocabulary as stored: each has one snake_case name, the same in the database,
 //! in JSON and in the API's documentation, so nothing translates between spellings. Rows are decoded here (with
@@ -14,6 +15,7 @@
 mod balance_jobs;
 mod balances;
 mod catalog;
+mod catalog_changes;
 pub(crate) mod debits;
 mod front_run_fees;
 pub(crate) mod front_runs;
@@ -37,6 +39,7 @@ pub use balances::{
     NewCredential,
 };
 pub use catalog::{CatalogEntry, CatalogPage, CatalogQuery, CatalogSort, ProviderFilter};
+pub use catalog_changes::{CatalogChanges, ListingHorizon};
 pub use debits::DebitQueue;
 pub use front_run_fees::CarriedFee;
 pub use front_runs::{FrontRunRecipient, FrontRunRecovery};

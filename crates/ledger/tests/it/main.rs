@@ -4,6 +4,7 @@ mod audit;
 mod balance_batches;
 mod balance_jobs;
 mod balances;
+mod catalog_changes;
 mod index;
 mod market;
 mod migrations;

@@ -5,6 +5,7 @@
 mod balance_jobs;
 mod balances;
 mod catalog;
+mod catalog_index;
 mod disputes;
 mod front_run_fees;
 mod front_runs;
