@@ -3,10 +3,12 @@
 //! without; `price_asc`, `price_desc`) and a page (`limit` 1 to 100, default 20; `offset` up to
 //! [`MAX_OFFSET`]). The answer is `{total, limit, offset, services}`.
 //!
-//! The ledger reads a page from the top of its order's index with its total: from the kept counts in the same
+//! Most answers come from this process's own index of the listings ([`crate::catalog_index`]). The rest (filtered
+//! by provider, a search text that is not plain words, or any query before the index is built) come from the
+//! ledger, which reads a page from the top of its order's index with its total: from the kept counts in the same
 //! statement when browsing, from the kept term index and its counts for a one-word relevance search, else counted in
-//! a second statement at the same time. Answers are kept for `[market] catalog_cache_ms` ([`CatalogCache`]): the catalog is read far more than it
-//! changes, and every write through this process clears the cache at once.
+//! a second statement at the same time. Answers are kept for `[market] catalog_cache_ms` ([`CatalogCache`]): the
+//! catalog is read far more than it changes, and every write through this process clears the cache at once.
 
 use std::{
     collections::HashMap,
@@ -61,16 +63,9 @@ struct CatalogAnswer<'a> {
 async fn catalog(State(market): State<Market>, RawQuery(raw): RawQuery) -> Result<Response> {
     let query = parse_query(raw.as_deref().unwrap_or(""))?;
     let cache = market.catalog_cache();
-    let by_text_alone = query.text.is_some()
-        && query.sort == CatalogSort::Relevance
-        && query.category.is_none()
-        && query.service_type.is_none()
-        && query.max_price.is_none()
-        && query.provider.is_none();
     let ready = match cache.get(&query) {
         Some(body) => Some(body),
-        None if by_text_alone => market.catalog_index().answer(&market, &query).await?,
-        None => None,
+        None => market.catalog_index().answer(&market, &query).await?,
     };
     let body = match ready {
         Some(body) => body,

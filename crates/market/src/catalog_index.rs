@@ -1,18 +1,19 @@
-//! Relevance searches filtered by nothing else, answered from this process's own index of the listings
-//! ([`clearing_search::SearchIndex`]) instead of ranking every match in PostgreSQL.
+//! Catalog answers from this process's own index of the listings ([`clearing_search::SearchIndex`]): searches
+//! ranked without ranking every match in PostgreSQL, and browsing with no round trip but one for freshness.
 //!
-//! The index holds every listed service: its search vector as PostgreSQL stored it and its catalog entry as this
-//! process renders it. PostgreSQL still parses the search text (`market_search_query`, kept per text: it depends on
-//! the text alone); a text that is not a plain conjunction of words (a phrase, `or`, `-word`) goes to PostgreSQL as
-//! before. Before a search is answered, the index reads what was written since its last read
+//! The index holds every listed service: its search vector as PostgreSQL stored it, its category, tier, price and
+//! listing time, and its catalog entry as this process renders it. It answers every catalog query but one filtered
+//! by provider, and but a search whose text is not a plain conjunction of words (a phrase, `or`, `-word`): those go
+//! to PostgreSQL as before. PostgreSQL still parses a search text (`market_search_query`, kept per text: it depends
+//! on the text alone). Before a query is answered, the index reads what was written since its last read
 //! ([`clearing_ledger::Ledger::catalog_changes`], by transaction id, so no write is missed whatever the commit order)
-//! unless that read began less than `[market] catalog_cache_ms` before the search arrived; a write through this process
-//! makes the next search read at once. With `catalog_cache_ms = 0`, every answer reflects every write committed before
-//! the search arrived, as a search in PostgreSQL does. One read runs at a time and serves every search that arrived
+//! unless that read began less than `[market] catalog_cache_ms` before the query arrived; a write through this process
+//! makes the next query read at once. With `catalog_cache_ms = 0`, every answer reflects every write committed before
+//! the query arrived, as a query in PostgreSQL does. One read runs at a time and serves every query that arrived
 //! before it began.
 //!
-//! The index is built on first use, in the background (searches meanwhile go to PostgreSQL), or by
-//! [`Market::warm_catalog_index`]. It costs about 2 KB of memory a listing.
+//! The index is built on first use, in the background (queries meanwhile go to PostgreSQL), or by
+//! [`Market::warm_catalog_index`], which `clearing serve` calls at start.
 
 use std::{
     collections::HashMap,
@@ -24,8 +25,8 @@ use std::{
 };
 
 use axum::body::Bytes;
-use clearing_ledger::market::{CatalogChanges, CatalogQuery, ListingHorizon, ServiceId};
-use clearing_search::SearchIndex;
+use clearing_ledger::market::{CatalogChanges, CatalogQuery, CatalogSort, ListingHorizon, ServiceId, ServiceType};
+use clearing_search::{Document, Filter, Order, SearchIndex};
 
 use crate::{Market, MarketError, Result, services::ServiceView};
 
@@ -82,12 +83,20 @@ impl CatalogIndex {
         self.written.store(true, Ordering::Release);
     }
 
-    /// The answer to `query` (a relevance search filtered by nothing else) from the index, or `None` when the
-    /// index cannot answer it: its text is not a plain conjunction of words, or the index is not built yet.
+    /// The answer to `query` from the index, or `None` when the index cannot answer it: filtered by provider, a
+    /// text that is not a plain conjunction of words, or the index not built yet.
     pub(crate) async fn answer(&self, market: &Market, query: &CatalogQuery) -> Result<Option<Bytes>> {
         let arrived = Instant::now();
-        let Some(text) = query.text.as_deref() else { return Ok(None) };
-        let Some(lexemes) = self.lexemes(market, text).await? else { return Ok(None) };
+        if query.provider.is_some() {
+            return Ok(None);
+        }
+        let lexemes = match query.text.as_deref() {
+            Some(text) => match self.lexemes(market, text).await? {
+                Some(lexemes) => Some(lexemes),
+                None => return Ok(None),
+            },
+            None => None,
+        };
         match self.state.load(Ordering::Acquire) {
             BUILT => {}
             UNBUILT => {
@@ -105,7 +114,18 @@ impl CatalogIndex {
         }
         self.catch_up(market, arrived).await?;
         let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
-        let page = index.search(&lexemes, query.limit as usize, query.offset as usize);
+        let filter = Filter {
+            category: query.category.as_deref(),
+            tier: query.service_type.map(tier),
+            max_price: query.max_price.map(|price| u64::try_from(price.atomic()).unwrap_or(u64::MAX)),
+        };
+        let order = match query.sort {
+            CatalogSort::Relevance => Order::Relevance,
+            CatalogSort::Newest => Order::Newest,
+            CatalogSort::PriceAsc => Order::PriceAsc,
+            CatalogSort::PriceDesc => Order::PriceDesc,
+        };
+        let page = index.query(lexemes.as_deref(), &filter, order, query.limit as usize, query.offset as usize);
         let mut body =
             format!(r#"{{"total":{},"limit":{},"offset":{},"services":["#, page.total, query.limit, query.offset)
                 .into_bytes();
@@ -214,8 +234,23 @@ fn apply(
         let lexemes = clearing_search::parse_tsvector(search).map_err(|e| MarketError::Internal(e.to_string()))?;
         let entry =
             serde_json::to_vec(&ServiceView::entry(service, fee)).map_err(|e| MarketError::Internal(e.to_string()))?;
-        let listed_at = i64::try_from(service.listed_at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX);
-        index.upsert(service.id, lexemes, listed_at, Bytes::from(entry));
+        let document = Document {
+            lexemes,
+            order: i64::try_from(service.listed_at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX),
+            price: u64::try_from(service.price.atomic()).unwrap_or(u64::MAX),
+            category: service.category.clone(),
+            tier: tier(service.service_type),
+        };
+        index.upsert(service.id, document, Bytes::from(entry));
     }
     Ok(horizon)
+}
+
+/// A tier as the index keeps it.
+fn tier(service_type: ServiceType) -> u8 {
+    match service_type {
+        ServiceType::DataApi => 0,
+        ServiceType::AutomatedService => 1,
+        ServiceType::HumanService => 2,
+    }
 }

@@ -12,6 +12,6 @@ pub mod index;
 pub mod rank;
 pub mod text;
 
-pub use index::{Page, SearchIndex};
+pub use index::{Document, Filter, Order, Page, SearchIndex};
 pub use rank::{Position, rank_cd};
 pub use text::{TextError, conjunction, parse_tsvector};

@@ -89,6 +89,66 @@ async fn assert_as_postgresql(env: &Env, round: &str) {
     }
 }
 
+/// Browsing and searching with filters and each sort, through the route, against the ledger's own statements: a
+/// sample of every combination, drawn by `rng`.
+async fn assert_filtered_as_postgresql(env: &Env, rng: &mut Rng, round: &str) {
+    let ledger = env.market.ledger();
+    let texts = [None, Some("audit"), Some("seo audit"), Some("data api report"), Some("the")];
+    let categories = [None, Some("seo"), Some("design"), Some("nope")];
+    let tiers = [None, Some(ServiceType::DataApi), Some(ServiceType::HumanService)];
+    let ceilings = [None, Some(5_000_u128)];
+    let sorts = [CatalogSort::Relevance, CatalogSort::Newest, CatalogSort::PriceAsc, CatalogSort::PriceDesc];
+    let pages = [(20, 0), (3, 2), (5, 40), (100, 0)];
+    let mut compared = 0;
+    while compared < 150 {
+        let text = texts[rng.below(texts.len())];
+        let sort = sorts[rng.below(sorts.len())];
+        if text.is_none() && sort == CatalogSort::Relevance {
+            continue;
+        }
+        let (limit, offset) = pages[rng.below(pages.len())];
+        let query = CatalogQuery {
+            text: text.map(str::to_owned),
+            category: categories[rng.below(categories.len())].map(str::to_owned),
+            service_type: tiers[rng.below(tiers.len())],
+            max_price: ceilings[rng.below(ceilings.len())].map(Usdc::from_atomic),
+            provider: None,
+            sort,
+            limit,
+            offset,
+        };
+        let mut url = format!("/v1/services/catalog?limit={limit}&offset={offset}");
+        let sort_name = match sort {
+            CatalogSort::Relevance => "relevance",
+            CatalogSort::Newest => "newest",
+            CatalogSort::PriceAsc => "price_asc",
+            CatalogSort::PriceDesc => "price_desc",
+        };
+        url.push_str(&format!("&sort={sort_name}"));
+        if let Some(text) = text {
+            url.push_str(&format!("&q={}", url_escape(text)));
+        }
+        if let Some(category) = &query.category {
+            url.push_str(&format!("&category={category}"));
+        }
+        if let Some(tier) = query.service_type {
+            url.push_str(&format!("&service_type={}", tier.as_str()));
+        }
+        if let Some(price) = query.max_price {
+            url.push_str(&format!("&max_price={price}"));
+        }
+        let expected = ledger.catalog(&query).await.unwrap();
+        let answer = env.get(&url, None).await;
+        assert_eq!(answer.status, 200, "{round} {url}: {}", answer.body);
+        assert_eq!(answer.body["total"], expected.total, "{round} {url}: the total");
+        let ids: Vec<&str> =
+            answer.body["services"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+        let wanted: Vec<String> = expected.entries.iter().map(|s| s.id.0.to_string()).collect();
+        assert_eq!(ids, wanted, "{round} {url}: the page");
+        compared += 1;
+    }
+}
+
 fn url_escape(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
@@ -149,6 +209,7 @@ async fn searches_from_the_index_equal_postgresql_after_every_kind_of_write() {
     env.market.warm_catalog_index().await.unwrap();
     assert_eq!(env.market.catalog_index_listings(), Some(136), "150 listed, 14 of them hidden");
     assert_as_postgresql(&env, "built").await;
+    assert_filtered_as_postgresql(&env, &mut rng, "built").await;
 
     // Writes the market does not see made: new text, hidden, shown again, a price, deleted, new listings, and a
     // provider renamed.
@@ -172,6 +233,7 @@ async fn searches_from_the_index_equal_postgresql_after_every_kind_of_write() {
     let renamed = ProfileUpdate { name: Some("Alpha, renamed".into()), ..ProfileUpdate::default() };
     ledger.update_participant(alpha.id, &renamed).await.unwrap();
     assert_as_postgresql(&env, "written").await;
+    assert_filtered_as_postgresql(&env, &mut rng, "written").await;
     let page = env.get("/v1/services/catalog?q=audit&limit=100", None).await;
     assert!(page.body["services"].as_array().unwrap().iter().any(|s| s["provider_name"] == "Alpha, renamed"));
 }
