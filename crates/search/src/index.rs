@@ -518,7 +518,8 @@ mod tests {
             let mut held: Vec<Option<(Lexemes, Drawn)>> = Vec::new();
             for (key, drawn) in docs.iter().enumerate() {
                 // Each document is first put in with other facets, then replaced.
-                let stale = Document { lexemes: lexemes(&drawn.0[..drawn.0.len() / 2]), order: 9, price: 9, category: "x".into(), tier: 2 };
+                let half = lexemes(&drawn.0[..drawn.0.len() / 2]);
+                let stale = Document { lexemes: half, order: 9, price: 9, category: "x".into(), tier: 2 };
                 index.upsert(key, stale, key);
                 let lexemes = lexemes(&drawn.0);
                 let (_, order, price, category, tier) = drawn.clone();
