@@ -63,14 +63,20 @@ struct CatalogAnswer<'a> {
 async fn catalog(State(market): State<Market>, RawQuery(raw): RawQuery) -> Result<Response> {
     let query = parse_query(raw.as_deref().unwrap_or(""))?;
     let cache = market.catalog_cache();
+    let generation = cache.generation();
     let ready = match cache.get(&query) {
         Some(body) => Some(body),
-        None => market.catalog_index().answer(&market, &query).await?,
+        None => {
+            let answer = market.catalog_index().answer(&market, &query).await?;
+            if let Some(body) = &answer {
+                cache.put(query.clone(), body.clone(), generation);
+            }
+            answer
+        }
     };
     let body = match ready {
         Some(body) => body,
         None => {
-            let generation = cache.generation();
             // A search costs the database in proportion to its matches (two common words: milliseconds) unless it is
             // one word ranked by relevance and filtered by nothing else (its page, as browsing); at most a few run at
             // once, so a burst of them queues here rather than starving browsing and the facilitator's settlements of
@@ -81,9 +87,7 @@ async fn catalog(State(market): State<Market>, RawQuery(raw): RawQuery) -> Resul
                 || query.provider.is_some()
                 || query.sort != CatalogSort::Relevance;
             let _permit = match query.text.as_deref() {
-                Some(text) if filtered || !one_word(text) => {
-                    Some(cache.searches.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))?)
-                }
+                Some(text) if filtered || !one_word(text) => Some(cache.search_permit().await?),
                 _ => None,
             };
             let page = match market.ledger().catalog_by_text(&query).await? {
@@ -248,6 +252,11 @@ impl CatalogCache {
     /// 1,613/s (p99 32 ms, the cores saturated) with 8 (docs/BENCHMARKS.md).
     pub fn concurrent_searches() -> usize {
         std::thread::available_parallelism().map_or(4, |cores| cores.get().max(2) * 2)
+    }
+
+    /// A turn to run a search whose cost grows with its matches.
+    pub(crate) async fn search_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.searches.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))
     }
 
     fn generation(&self) -> u64 {

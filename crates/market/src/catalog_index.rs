@@ -19,13 +19,15 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex, PoisonError, RwLock,
-        atomic::{AtomicBool, AtomicU8, Ordering},
+        atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use axum::body::Bytes;
-use clearing_ledger::market::{CatalogChanges, CatalogQuery, CatalogSort, ListingHorizon, ServiceId, ServiceType};
+use clearing_ledger::market::{
+    CatalogChanges, CatalogQuery, CatalogSort, ListingHorizon, ListingVersion, ServiceId, ServiceType,
+};
 use clearing_search::{Document, Filter, Order, SearchIndex};
 
 use crate::{Market, MarketError, Result, services::ServiceView};
@@ -34,40 +36,57 @@ use crate::{Market, MarketError, Result, services::ServiceView};
 const BUILD_PART: u32 = 2_000;
 /// Search texts whose parse is kept; past it, the parses start over.
 const MAX_PARSES: usize = 16_384;
+/// How long after a failed build the next query may try again.
+const RETRY_BUILD: Duration = Duration::from_secs(30);
 
 const UNBUILT: u8 = 0;
 const BUILDING: u8 = 1;
 const BUILT: u8 = 2;
+
+/// A listing as the index keeps it: which writes it is, and its catalog entry.
+type Entry = (ListingVersion, Bytes);
 
 /// The listings' search index and where its reading of the database stands.
 #[derive(Debug)]
 pub(crate) struct CatalogIndex {
     fresh_for: Duration,
     state: AtomicU8,
-    /// Set by a write through this process: the next search reads the changes whatever their age.
+    /// Set by a write through this process: the next query reads the changes whatever their age.
     written: AtomicBool,
-    index: RwLock<SearchIndex<ServiceId, Bytes>>,
-    reading: tokio::sync::Mutex<Reading>,
+    /// When the last read of the changes began, in nanoseconds after `epoch` (0: none yet), so that a query finds
+    /// it fresh without waiting on a read in progress.
+    began: AtomicU64,
+    epoch: Instant,
+    /// When the last build failed.
+    failed: Mutex<Option<Instant>>,
+    index: RwLock<SearchIndex<ServiceId, Entry>>,
+    /// Where the next read of the changes starts; held while reading, so one read runs at a time.
+    horizon: tokio::sync::Mutex<Option<ListingHorizon>>,
     parses: Mutex<HashMap<String, Option<Arc<[String]>>>>,
 }
 
-#[derive(Debug, Default)]
-struct Reading {
-    horizon: Option<ListingHorizon>,
-    /// When the last read of the changes began.
-    began: Option<Instant>,
+/// Puts a build that did not finish (an error, or its future dropped) back to unbuilt.
+struct Building<'a>(&'a CatalogIndex);
+
+impl Drop for Building<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.state.compare_exchange(BUILDING, UNBUILT, Ordering::AcqRel, Ordering::Acquire);
+    }
 }
 
 impl CatalogIndex {
-    /// An index not built yet, reading the changes before a search unless its last read began less than `fresh_for`
-    /// before the search arrived.
+    /// An index not built yet, reading the changes before a query unless its last read began less than `fresh_for`
+    /// before the query arrived.
     pub(crate) fn new(fresh_for: Duration) -> Self {
         Self {
             fresh_for,
             state: AtomicU8::new(UNBUILT),
             written: AtomicBool::new(false),
+            began: AtomicU64::new(0),
+            epoch: Instant::now(),
+            failed: Mutex::default(),
             index: RwLock::default(),
-            reading: tokio::sync::Mutex::default(),
+            horizon: tokio::sync::Mutex::default(),
             parses: Mutex::default(),
         }
     }
@@ -84,7 +103,7 @@ impl CatalogIndex {
     }
 
     /// The answer to `query` from the index, or `None` when the index cannot answer it: filtered by provider, a
-    /// text that is not a plain conjunction of words, or the index not built yet.
+    /// text that is not a plain conjunction of words, the index not built yet, or its read of the changes failed.
     pub(crate) async fn answer(&self, market: &Market, query: &CatalogQuery) -> Result<Option<Bytes>> {
         let arrived = Instant::now();
         if query.provider.is_some() {
@@ -97,110 +116,176 @@ impl CatalogIndex {
             },
             None => None,
         };
-        match self.state.load(Ordering::Acquire) {
-            BUILT => {}
-            UNBUILT => {
-                if self.state.compare_exchange(UNBUILT, BUILDING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                    let market = market.clone();
-                    tokio::spawn(async move {
-                        if let Err(error) = market.catalog_index().build(&market).await {
-                            tracing::warn!(%error, "the catalog's search index was not built; searches use PostgreSQL");
-                        }
-                    });
-                }
-                return Ok(None);
-            }
-            _ => return Ok(None),
+        if !self.built(market) {
+            return Ok(None);
         }
-        self.catch_up(market, arrived).await?;
-        let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
-        let filter = Filter {
-            category: query.category.as_deref(),
-            tier: query.service_type.map(tier),
-            max_price: query.max_price.map(|price| u64::try_from(price.atomic()).unwrap_or(u64::MAX)),
-        };
+        if let Err(error) = self.catch_up(market, arrived).await {
+            tracing::warn!(%error, "the catalog's search index could not read the changes; this query uses PostgreSQL");
+            return Ok(None);
+        }
+        let (tier, max_price) = (
+            query.service_type.map(tier),
+            query.max_price.map(|price| u64::try_from(price.atomic()).unwrap_or(u64::MAX)),
+        );
+        let filter = Filter { category: query.category.as_deref(), tier, max_price };
         let order = match query.sort {
             CatalogSort::Relevance => Order::Relevance,
             CatalogSort::Newest => Order::Newest,
             CatalogSort::PriceAsc => Order::PriceAsc,
             CatalogSort::PriceDesc => Order::PriceDesc,
         };
-        let page = index.query(lexemes.as_deref(), &filter, order, query.limit as usize, query.offset as usize);
+        let cheap = match lexemes.as_deref() {
+            // Browsing walks kept orders; one word by relevance alone reads its kept ranking.
+            None => true,
+            Some(lexemes) => lexemes.len() <= 1 && order == Order::Relevance && filter.keeps_all(),
+        };
+        if cheap {
+            return Ok(Some(self.page(lexemes.as_deref(), &filter, order, query)));
+        }
+        // Anything else ranks or sorts each match: at most a few at once, off the runtime's threads, as searches in
+        // PostgreSQL queue for the same permits.
+        let _permit = market.catalog_cache().search_permit().await?;
+        let (searching, query) = (market.clone(), query.clone());
+        let page = tokio::task::spawn_blocking(move || {
+            let index = searching.catalog_index();
+            let filter = Filter { category: query.category.as_deref(), tier, max_price };
+            index.page(lexemes.as_deref(), &filter, order, &query)
+        });
+        Ok(Some(page.await.map_err(|e| MarketError::Internal(e.to_string()))?))
+    }
+
+    /// The page for `query`, rendered.
+    fn page(&self, lexemes: Option<&[String]>, filter: &Filter<'_>, order: Order, query: &CatalogQuery) -> Bytes {
+        let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        let page = index.query(lexemes, filter, order, query.limit as usize, query.offset as usize);
         let mut body =
             format!(r#"{{"total":{},"limit":{},"offset":{},"services":["#, page.total, query.limit, query.offset)
                 .into_bytes();
-        for (at, entry) in page.entries.iter().enumerate() {
+        for (at, (_, entry)) in page.entries.iter().enumerate() {
             if at > 0 {
                 body.push(b',');
             }
             body.extend_from_slice(entry);
         }
         body.extend_from_slice(b"]}");
-        Ok(Some(Bytes::from(body)))
+        Bytes::from(body)
     }
 
-    /// Builds the index from every listing, unless it is built. Searches meanwhile go to PostgreSQL.
+    /// Whether the index is built; if it is not and no build is running or failed lately, starts one.
+    fn built(&self, market: &Market) -> bool {
+        match self.state.load(Ordering::Acquire) {
+            BUILT => return true,
+            BUILDING => return false,
+            _ => {}
+        }
+        let failed = *self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        if failed.is_some_and(|at| at.elapsed() < RETRY_BUILD) {
+            return false;
+        }
+        let market = market.clone();
+        tokio::spawn(async move {
+            if let Err(error) = market.catalog_index().build(&market).await {
+                tracing::warn!(%error, "the catalog's search index was not built; queries use PostgreSQL");
+            }
+        });
+        false
+    }
+
+    /// Builds the index from every listing, unless it is built or being built. Queries meanwhile go to PostgreSQL.
     pub(crate) async fn build(&self, market: &Market) -> Result<()> {
-        let mut reading = self.reading.lock().await;
-        if self.state.load(Ordering::Acquire) == BUILT {
+        let mut horizon = self.horizon.lock().await;
+        if self.state.compare_exchange(UNBUILT, BUILDING, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return Ok(());
         }
-        self.state.store(BUILDING, Ordering::Release);
+        let building = Building(self);
         let began = Instant::now();
         let built = async {
             // In parts, so that the rows read are never all in memory at once beside the index.
             let mut index = SearchIndex::default();
-            let (mut horizon, mut after) = (None, None);
+            // The first part's horizon: every later part sees at least what it saw.
+            let (mut first, mut after) = (None, None);
             loop {
                 let part = market.ledger().catalog_listings(after, BUILD_PART).await?;
-                after = part.listed.last().map(|(service, _)| service.id);
+                after = part.listed.last().map(|listing| listing.service.id);
                 let read = part.listed.len();
                 let part_horizon = apply(&mut index, part, market)?;
-                horizon = horizon.or(Some(part_horizon));
+                let first = *first.get_or_insert(part_horizon);
                 if read < BUILD_PART as usize {
-                    break;
+                    return Ok::<_, MarketError>((index, first));
                 }
             }
-            *self.index.write().unwrap_or_else(PoisonError::into_inner) = index;
-            Ok::<_, MarketError>(horizon.expect("a read always has a horizon"))
         }
         .await;
         match built {
-            Ok(horizon) => {
-                *reading = Reading { horizon: Some(horizon), began: Some(began) };
+            Ok((index, first)) => {
+                let listings = index.len();
+                *self.index.write().unwrap_or_else(PoisonError::into_inner) = index;
+                *horizon = Some(first);
+                self.mark_read(began);
                 self.state.store(BUILT, Ordering::Release);
-                tracing::info!(
-                    listings = self.index.read().unwrap_or_else(PoisonError::into_inner).len(),
-                    ms = began.elapsed().as_millis() as u64,
-                    "built the catalog's search index"
-                );
+                std::mem::forget(building);
+                tracing::info!(listings, ms = began.elapsed().as_millis() as u64, "built the catalog's search index");
                 Ok(())
             }
             Err(error) => {
-                self.state.store(UNBUILT, Ordering::Release);
+                *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
                 Err(error)
             }
         }
     }
 
     /// Reads the changes since the last read into the index, unless a read that began at most `fresh_for` before
-    /// `arrived` (and after the last write through this process) is done.
+    /// `arrived` (and after the last write through this process) is done. An error leaves the index to be built
+    /// again when the changes could not be applied.
     async fn catch_up(&self, market: &Market, arrived: Instant) -> Result<()> {
-        let mut reading = self.reading.lock().await;
+        if !self.written.load(Ordering::Acquire) && self.fresh(arrived) {
+            return Ok(());
+        }
+        let mut horizon = self.horizon.lock().await;
         let written = self.written.swap(false, Ordering::AcqRel);
-        if !written && reading.began.is_some_and(|began| began + self.fresh_for >= arrived) {
+        if !written && self.fresh(arrived) {
             return Ok(());
         }
         let began = Instant::now();
-        let Some(since) = reading.horizon else {
+        let Some(since) = *horizon else {
             return Err(MarketError::Internal("the catalog's search index has no horizon".into()));
         };
-        let read = market.ledger().catalog_changes(since).await;
-        let changes = read.inspect_err(|_| self.written.store(written, Ordering::Release))?;
+        let changes = match market.ledger().catalog_changes(since).await {
+            Ok(changes) => changes,
+            Err(error) => {
+                if written {
+                    self.written.store(true, Ordering::Release);
+                }
+                return Err(error.into());
+            }
+        };
         let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
-        let horizon = apply(&mut index, changes, market)?;
-        *reading = Reading { horizon: Some(horizon), began: Some(began) };
-        Ok(())
+        match apply(&mut index, changes, market) {
+            Ok(next) => {
+                *horizon = Some(next);
+                self.mark_read(began);
+                Ok(())
+            }
+            Err(error) => {
+                // Partly applied: built afresh before it answers again.
+                self.state.store(UNBUILT, Ordering::Release);
+                *index = SearchIndex::default();
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether the last read began at most `fresh_for` before `arrived`.
+    fn fresh(&self, arrived: Instant) -> bool {
+        match self.began.load(Ordering::Acquire) {
+            0 => false,
+            began => self.epoch + Duration::from_nanos(began) + self.fresh_for >= arrived,
+        }
+    }
+
+    fn mark_read(&self, began: Instant) {
+        let nanos = u64::try_from(began.duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.began.store(nanos, Ordering::Release);
     }
 
     /// The lexemes of `text` as the catalog parses it, when it is a plain conjunction of words.
@@ -219,9 +304,11 @@ impl CatalogIndex {
     }
 }
 
-/// Applies `changes` to `index`, each listing rendered as the catalog shows it; the horizon to read from next.
+/// Applies `changes` to `index`, each listing rendered as the catalog shows it unless the index holds that version
+/// of it already (a listing written by a transaction still running at a read is read again); the horizon to read
+/// from next.
 fn apply(
-    index: &mut SearchIndex<ServiceId, Bytes>,
+    index: &mut SearchIndex<ServiceId, Entry>,
     changes: CatalogChanges,
     market: &Market,
 ) -> Result<ListingHorizon> {
@@ -230,8 +317,13 @@ fn apply(
         index.remove(id);
     }
     let fee = market.fee();
-    for (service, search) in &changes.listed {
-        let lexemes = clearing_search::parse_tsvector(search).map_err(|e| MarketError::Internal(e.to_string()))?;
+    for listing in &changes.listed {
+        let service = &listing.service;
+        if index.get(&service.id).is_some_and(|(version, _)| *version == listing.version) {
+            continue;
+        }
+        let lexemes =
+            clearing_search::parse_tsvector(&listing.search).map_err(|e| MarketError::Internal(e.to_string()))?;
         let entry =
             serde_json::to_vec(&ServiceView::entry(service, fee)).map_err(|e| MarketError::Internal(e.to_string()))?;
         let document = Document {
@@ -241,7 +333,7 @@ fn apply(
             category: service.category.clone(),
             tier: tier(service.service_type),
         };
-        index.upsert(service.id, document, Bytes::from(entry));
+        index.upsert(service.id, document, (listing.version, Bytes::from(entry)));
     }
     Ok(horizon)
 }

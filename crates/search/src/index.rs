@@ -21,6 +21,8 @@ pub struct SearchIndex<K, T> {
     slots: HashMap<K, u32>,
     lexemes: HashMap<Box<str>, u32>,
     postings: Vec<Posting>,
+    /// Ids of lexemes no document holds any more, for the next new lexeme.
+    free_lexemes: Vec<u32>,
     categories: HashMap<Box<str>, u32>,
     /// Newest first: `order` descending, then key descending.
     newest: BTreeSet<(Reverse<i64>, Reverse<K>, u32)>,
@@ -54,6 +56,13 @@ pub struct Filter<'a> {
     pub tier: Option<u8>,
     /// At this price or less.
     pub max_price: Option<u64>,
+}
+
+impl Filter<'_> {
+    /// Whether it keeps every document.
+    pub fn keeps_all(&self) -> bool {
+        self.category.is_none() && self.tier.is_none() && self.max_price.is_none()
+    }
 }
 
 /// A query's order.
@@ -137,6 +146,7 @@ impl<K, T> Default for SearchIndex<K, T> {
             slots: HashMap::new(),
             lexemes: HashMap::new(),
             postings: Vec::new(),
+            free_lexemes: Vec::new(),
             categories: HashMap::new(),
             newest: BTreeSet::new(),
             by_price: BTreeSet::new(),
@@ -154,6 +164,11 @@ impl<K: Copy + Eq + Hash + Ord, T> SearchIndex<K, T> {
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
+    }
+
+    /// The payload of document `key`, if held.
+    pub fn get(&self, key: &K) -> Option<&T> {
+        self.slots.get(key).map(|slot| self.payload(*slot))
     }
 
     /// Adds the document `key`, or replaces it.
@@ -206,6 +221,12 @@ impl<K: Copy + Eq + Hash + Ord, T> SearchIndex<K, T> {
                 posting.slots.remove(at);
             }
             posting.ranked = OnceLock::new();
+            // A lexeme no document holds is forgotten, so words edited away do not pile up.
+            if posting.slots.is_empty() {
+                let held = std::mem::take(posting);
+                self.lexemes.remove(&held.lexeme);
+                self.free_lexemes.push(*lexeme);
+            }
         }
         self.newest.remove(&(Reverse(doc.order), Reverse(doc.key), slot));
         self.by_price.remove(&(doc.price, doc.key, slot));
@@ -363,15 +384,29 @@ impl<K: Copy + Eq + Hash + Ord, T> SearchIndex<K, T> {
     }
 
     fn lexeme_id(&mut self, lexeme: String) -> u32 {
-        let next = u32::try_from(self.postings.len()).expect("fewer than 2^32 lexemes");
         match self.lexemes.entry(lexeme.into_boxed_str()) {
             Entry::Occupied(held) => *held.get(),
             Entry::Vacant(new) => {
-                self.postings.push(Posting { lexeme: new.key().clone(), ..Posting::default() });
-                new.insert(next);
-                next
+                let posting = Posting { lexeme: new.key().clone(), ..Posting::default() };
+                let id = match self.free_lexemes.pop() {
+                    Some(id) => {
+                        self.postings[id as usize] = posting;
+                        id
+                    }
+                    None => {
+                        self.postings.push(posting);
+                        u32::try_from(self.postings.len() - 1).expect("fewer than 2^32 lexemes")
+                    }
+                };
+                new.insert(id);
+                id
             }
         }
+    }
+
+    /// How many distinct lexemes the documents hold.
+    pub fn lexemes(&self) -> usize {
+        self.lexemes.len()
     }
 }
 
@@ -448,6 +483,16 @@ mod tests {
         // A freed slot is taken again and its postings stay sorted.
         index.upsert(5, doc(&[("seo", &[(2, 3)]), ("audit", &[(1, 3)])], 0), "reused");
         assert_eq!(search(&index, &["audit", "seo"], 1, 0).entries, [&"reused"]);
+        // Words no document holds any more are forgotten, and their ids taken again.
+        assert_eq!(index.lexemes(), 2);
+        index.upsert(6, doc(&[("gone", &[(1, 3)])], 0), "gone");
+        index.remove(&6);
+        assert_eq!(index.lexemes(), 2);
+        assert_eq!(search(&index, &["gone"], 10, 0).total, 0);
+        index.upsert(6, doc(&[("back", &[(1, 3)])], -1), "back");
+        assert_eq!(search(&index, &["back"], 10, 0).entries, [&"back"]);
+        index.remove(&6);
+        assert_eq!(index.get(&5), Some(&"reused"));
         // Browsing: newest first, every document once.
         let page = index.query::<&str>(None, &Filter::default(), Order::Relevance, 10, 0);
         assert_eq!((page.total, page.entries), (4, vec![&"audit only", &"far", &"far, older", &"reused"]));

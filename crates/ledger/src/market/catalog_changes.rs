@@ -18,18 +18,34 @@ pub struct ListingHorizon(u64);
 pub struct CatalogChanges {
     /// Where the next read starts.
     pub horizon: Option<ListingHorizon>,
-    /// Services in the catalog (active, undeleted), each with its search vector as PostgreSQL prints a `tsvector`.
-    pub listed: Vec<(Service, String)>,
+    /// Services in the catalog (active, undeleted).
+    pub listed: Vec<Listing>,
     /// Services written since that are not in the catalog (hidden or deleted).
     pub unlisted: Vec<ServiceId>,
 }
+
+/// A service in the catalog as [`Ledger::catalog_changes`] reads it.
+#[derive(Debug)]
+pub struct Listing {
+    /// The service.
+    pub service: Service,
+    /// Its search vector, as PostgreSQL prints a `tsvector`.
+    pub search: String,
+    /// Which writes of it (and of its provider's name and wallet) this is: equal versions are equal listings.
+    pub version: ListingVersion,
+}
+
+/// The transactions that last wrote a listing and its provider's name or wallet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListingVersion(u64, u64);
 
 /// Listings by id after `$1`, at most `$2`, with the horizon taken in the same snapshot.
 static LISTED: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon)
          SELECT h.horizon, c.* FROM h LEFT JOIN (
-             SELECT true AS listed, s.search::text AS search_text, {SERVICE_COLUMNS}
+             SELECT true AS listed, s.search::text AS search_text, s.listing_xid::text AS service_xid,
+                    p.listing_xid::text AS provider_xid, {SERVICE_COLUMNS}
                FROM market_services s JOIN market_participants p ON p.id = s.provider_id
               WHERE s.status = 'active' AND s.deleted_at IS NULL AND s.id > $1
               ORDER BY s.id LIMIT $2) c ON true"
@@ -42,7 +58,7 @@ static SINCE: LazyLock<String> = LazyLock::new(|| {
         "WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon)
          SELECT h.horizon, c.* FROM h LEFT JOIN (
              SELECT s.status = 'active' AND s.deleted_at IS NULL AS listed, s.search::text AS search_text,
-                    {SERVICE_COLUMNS}
+                    s.listing_xid::text AS service_xid, p.listing_xid::text AS provider_xid, {SERVICE_COLUMNS}
                FROM market_services s JOIN market_participants p ON p.id = s.provider_id
               WHERE s.id IN (SELECT w.id FROM market_services w WHERE w.listing_xid >= $1::text::xid8
                              UNION
@@ -85,7 +101,8 @@ fn changes(rows: Vec<sqlx::postgres::PgRow>) -> Result<CatalogChanges> {
         }
         let Some(listed) = row.try_get::<Option<bool>, _>("listed")? else { continue };
         if listed {
-            changes.listed.push((service_from_row(row)?, f.get("search_text")?));
+            let version = ListingVersion(f.number("service_xid")?, f.number("provider_xid")?);
+            changes.listed.push(Listing { service: service_from_row(row)?, search: f.get("search_text")?, version });
         } else {
             changes.unlisted.push(ServiceId(row.try_get("id")?));
         }

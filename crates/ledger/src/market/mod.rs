@@ -39,7 +39,7 @@ pub use balances::{
     NewCredential,
 };
 pub use catalog::{CatalogEntry, CatalogPage, CatalogQuery, CatalogSort, ProviderFilter};
-pub use catalog_changes::{CatalogChanges, ListingHorizon};
+pub use catalog_changes::{CatalogChanges, Listing, ListingHorizon, ListingVersion};
 pub use debits::DebitQueue;
 pub use front_run_fees::CarriedFee;
 pub use front_runs::{FrontRunRecipient, FrontRunRecovery};

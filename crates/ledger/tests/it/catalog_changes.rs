@@ -30,17 +30,17 @@ async fn listings_in_parts_then_the_writes_since(pool: PgPool) {
         let part = ledger.catalog_listings(after, 2).await.unwrap();
         horizon = horizon.or(part.horizon);
         assert!(part.unlisted.is_empty());
-        after = part.listed.last().map(|(s, _)| s.id);
+        after = part.listed.last().map(|l| l.service.id);
         let n = part.listed.len();
-        read.extend(part.listed.into_iter().map(|(s, search)| (s.id, search)));
+        read.extend(part.listed.into_iter().map(|l| (l.service.id, l.search, l.version)));
         if n < 2 {
             break;
         }
     }
     let mut listed = ids[..4].to_vec();
     listed.sort();
-    assert_eq!(read.iter().map(|(id, _)| *id).collect::<Vec<_>>(), listed);
-    assert!(read.iter().all(|(_, search)| search.contains("'seo':")), "{read:?}");
+    assert_eq!(read.iter().map(|(id, _, _)| *id).collect::<Vec<_>>(), listed);
+    assert!(read.iter().all(|(_, search, _)| search.contains("'seo':")), "{read:?}");
     let horizon = horizon.expect("every read has a horizon");
 
     // Since then: one renamed, one hidden, one deleted.
@@ -49,19 +49,33 @@ async fn listings_in_parts_then_the_writes_since(pool: PgPool) {
     let hidden = ServiceUpdate { status: Some(ServiceStatus::Inactive), ..ServiceUpdate::default() };
     ledger.update_service(ids[1], owner, &hidden).await.unwrap();
     ledger.delete_service(ids[2], owner).await.unwrap();
+    // Other tests' transactions elsewhere in the cluster can hold a horizon back, so a listing may be read again:
+    // then at the version read before. What was written is read at a new version.
     let changes = ledger.catalog_changes(horizon).await.unwrap();
-    let listed: Vec<_> = changes.listed.iter().map(|(s, _)| s.id).collect();
-    assert_eq!(listed, [ids[0]]);
-    assert!(changes.listed[0].1.contains("'weather':1A"), "{}", changes.listed[0].1);
+    let version_read = |id| read.iter().find(|(at, _, _)| *at == id).map(|(_, _, version)| *version);
+    let renamed = changes.listed.iter().find(|l| l.service.id == ids[0]).expect("the renamed listing is read");
+    assert!(renamed.search.contains("'weather':1A"), "{}", renamed.search);
+    assert_ne!(Some(renamed.version), version_read(ids[0]));
+    for other in changes.listed.iter().filter(|l| l.service.id != ids[0]) {
+        assert_eq!(Some(other.version), version_read(other.service.id), "only the renamed listing changed");
+        assert!(!ids[1..3].contains(&other.service.id));
+    }
+    let again = ledger.catalog_changes(horizon).await.unwrap();
+    let renamed_again = again.listed.iter().find(|l| l.service.id == ids[0]).unwrap();
+    assert_eq!(renamed_again.version, renamed.version);
     let mut unlisted = changes.unlisted.clone();
     unlisted.sort();
     let mut expected = vec![ids[1], ids[2]];
     expected.sort();
     assert_eq!(unlisted, expected);
 
-    // Nothing written since the next horizon: nothing read.
+    // Nothing written since the next horizon: nothing new read.
     let next = changes.horizon.unwrap();
     assert!(next >= horizon);
     let quiet = ledger.catalog_changes(next).await.unwrap();
-    assert!(quiet.listed.is_empty() && quiet.unlisted.is_empty());
+    for listing in &quiet.listed {
+        let seen = if listing.service.id == ids[0] { Some(renamed.version) } else { version_read(listing.service.id) };
+        assert_eq!(Some(listing.version), seen);
+    }
+    assert!(quiet.unlisted.iter().all(|id| expected.contains(id)));
 }
