@@ -13,7 +13,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Mutex, PoisonError,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -225,7 +225,7 @@ fn provider(value: &str) -> Option<ProviderFilter> {
 pub struct CatalogCache {
     ttl: Duration,
     /// Searches that may read the database at once.
-    searches: tokio::sync::Semaphore,
+    searches: Arc<tokio::sync::Semaphore>,
     /// Bumped by every write; an answer read before a bump is not stored after it.
     generation: AtomicU64,
     answers: Mutex<HashMap<CatalogQuery, Cached>>,
@@ -242,7 +242,7 @@ impl CatalogCache {
     /// A cache keeping answers for `ttl` (zero keeps none), letting [`CatalogCache::concurrent_searches`] searches
     /// read the database at once.
     pub fn new(ttl: Duration) -> Self {
-        let searches = tokio::sync::Semaphore::new(Self::concurrent_searches());
+        let searches = Arc::new(tokio::sync::Semaphore::new(Self::concurrent_searches()));
         Self { ttl, searches, generation: AtomicU64::new(0), answers: Mutex::default() }
     }
 
@@ -257,6 +257,11 @@ impl CatalogCache {
     /// A turn to run a search whose cost grows with its matches.
     pub(crate) async fn search_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
         self.searches.acquire().await.map_err(|e| MarketError::Internal(e.to_string()))
+    }
+
+    /// The same, held by whatever it is moved into.
+    pub(crate) async fn owned_search_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.searches.clone().acquire_owned().await.map_err(|e| MarketError::Internal(e.to_string()))
     }
 
     fn generation(&self) -> u64 {

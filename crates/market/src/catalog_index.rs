@@ -19,7 +19,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex, PoisonError, RwLock,
-        atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering},
+        atomic::{AtomicU8, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -51,8 +51,10 @@ type Entry = (ListingVersion, Bytes);
 pub(crate) struct CatalogIndex {
     fresh_for: Duration,
     state: AtomicU8,
-    /// Set by a write through this process: the next query reads the changes whatever their age.
-    written: AtomicBool,
+    /// Writes through this process so far, and how many of them the last read of the changes began after: while
+    /// they differ, a query reads the changes whatever their age.
+    writes: AtomicU64,
+    writes_read: AtomicU64,
     /// When the last read of the changes began, in nanoseconds after `epoch` (0: none yet), so that a query finds
     /// it fresh without waiting on a read in progress.
     began: AtomicU64,
@@ -81,7 +83,8 @@ impl CatalogIndex {
         Self {
             fresh_for,
             state: AtomicU8::new(UNBUILT),
-            written: AtomicBool::new(false),
+            writes: AtomicU64::new(0),
+            writes_read: AtomicU64::new(0),
             began: AtomicU64::new(0),
             epoch: Instant::now(),
             failed: Mutex::default(),
@@ -99,7 +102,7 @@ impl CatalogIndex {
 
     /// A write through this process changed the catalog.
     pub(crate) fn written(&self) {
-        self.written.store(true, Ordering::Release);
+        self.writes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The answer to `query` from the index, or `None` when the index cannot answer it: filtered by provider, a
@@ -140,23 +143,36 @@ impl CatalogIndex {
             Some(lexemes) => lexemes.len() <= 1 && order == Order::Relevance && filter.keeps_all(),
         };
         if cheap {
-            return Ok(Some(self.page(lexemes.as_deref(), &filter, order, query)));
+            return Ok(self.page(lexemes.as_deref(), &filter, order, query));
         }
         // Anything else ranks or sorts each match: at most a few at once, off the runtime's threads, as searches in
-        // PostgreSQL queue for the same permits.
-        let _permit = market.catalog_cache().search_permit().await?;
+        // PostgreSQL queue for the same permits (held by the search itself, so a caller gone does not free it).
+        let permit = market.catalog_cache().owned_search_permit().await?;
         let (searching, query) = (market.clone(), query.clone());
         let page = tokio::task::spawn_blocking(move || {
-            let index = searching.catalog_index();
+            let _permit = permit;
             let filter = Filter { category: query.category.as_deref(), tier, max_price };
-            index.page(lexemes.as_deref(), &filter, order, &query)
+            searching.catalog_index().page(lexemes.as_deref(), &filter, order, &query)
         });
-        Ok(Some(page.await.map_err(|e| MarketError::Internal(e.to_string()))?))
+        Ok(page.await.unwrap_or_else(|error| {
+            tracing::error!(%error, "a search of the catalog's index failed; this query uses PostgreSQL");
+            None
+        }))
     }
 
-    /// The page for `query`, rendered.
-    fn page(&self, lexemes: Option<&[String]>, filter: &Filter<'_>, order: Order, query: &CatalogQuery) -> Bytes {
+    /// The page for `query`, rendered; `None` when the index is not built (its changes failed to apply since the
+    /// query checked).
+    fn page(
+        &self,
+        lexemes: Option<&[String]>,
+        filter: &Filter<'_>,
+        order: Order,
+        query: &CatalogQuery,
+    ) -> Option<Bytes> {
         let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        if self.state.load(Ordering::Acquire) != BUILT {
+            return None;
+        }
         let page = index.query(lexemes, filter, order, query.limit as usize, query.offset as usize);
         let mut body =
             format!(r#"{{"total":{},"limit":{},"offset":{},"services":["#, page.total, query.limit, query.offset)
@@ -168,7 +184,7 @@ impl CatalogIndex {
             body.extend_from_slice(entry);
         }
         body.extend_from_slice(b"]}");
-        Bytes::from(body)
+        Some(Bytes::from(body))
     }
 
     /// Whether the index is built; if it is not and no build is running or failed lately, starts one.
@@ -179,30 +195,47 @@ impl CatalogIndex {
             _ => {}
         }
         let failed = *self.failed.lock().unwrap_or_else(PoisonError::into_inner);
-        if failed.is_some_and(|at| at.elapsed() < RETRY_BUILD) {
+        if failed.is_some_and(|at| at.elapsed() < RETRY_BUILD)
+            || self.state.compare_exchange(UNBUILT, BUILDING, Ordering::AcqRel, Ordering::Acquire).is_err()
+        {
             return false;
         }
         let market = market.clone();
         tokio::spawn(async move {
-            if let Err(error) = market.catalog_index().build(&market).await {
+            if let Err(error) = market.catalog_index().run_build(&market).await {
                 tracing::warn!(%error, "the catalog's search index was not built; queries use PostgreSQL");
             }
         });
         false
     }
 
-    /// Builds the index from every listing, unless it is built or being built. Queries meanwhile go to PostgreSQL.
+    /// Builds the index from every listing unless it is built; when a build is running already, waits for it.
+    /// Queries meanwhile go to PostgreSQL.
     pub(crate) async fn build(&self, market: &Market) -> Result<()> {
-        let mut horizon = self.horizon.lock().await;
-        if self.state.compare_exchange(UNBUILT, BUILDING, Ordering::AcqRel, Ordering::Acquire).is_err() {
-            return Ok(());
+        if self.state.compare_exchange(UNBUILT, BUILDING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            return self.run_build(market).await;
         }
+        // A build holds the horizon's lock throughout; one just started may not have taken it yet.
+        while self.state.load(Ordering::Acquire) == BUILDING {
+            drop(self.horizon.lock().await);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        match self.state.load(Ordering::Acquire) {
+            BUILT => Ok(()),
+            _ => Err(MarketError::Internal("the catalog's search index was not built".into())),
+        }
+    }
+
+    /// The build itself, once the state is [`BUILDING`]; back to unbuilt unless it succeeds.
+    async fn run_build(&self, market: &Market) -> Result<()> {
         let building = Building(self);
+        let mut horizon = self.horizon.lock().await;
         let began = Instant::now();
+        let writes = self.writes.load(Ordering::Acquire);
         let built = async {
-            // In parts, so that the rows read are never all in memory at once beside the index.
+            // In parts, so that the rows read are never all in memory at once beside the index. The first part's
+            // horizon: every later part sees at least what it saw.
             let mut index = SearchIndex::default();
-            // The first part's horizon: every later part sees at least what it saw.
             let (mut first, mut after) = (None, None);
             loop {
                 let part = market.ledger().catalog_listings(after, BUILD_PART).await?;
@@ -219,10 +252,12 @@ impl CatalogIndex {
         match built {
             Ok((index, first)) => {
                 let listings = index.len();
-                *self.index.write().unwrap_or_else(PoisonError::into_inner) = index;
+                let mut held = self.index.write().unwrap_or_else(PoisonError::into_inner);
+                *held = index;
                 *horizon = Some(first);
-                self.mark_read(began);
+                self.mark_read(began, writes);
                 self.state.store(BUILT, Ordering::Release);
+                drop(held);
                 std::mem::forget(building);
                 tracing::info!(listings, ms = began.elapsed().as_millis() as u64, "built the catalog's search index");
                 Ok(())
@@ -235,44 +270,56 @@ impl CatalogIndex {
     }
 
     /// Reads the changes since the last read into the index, unless a read that began at most `fresh_for` before
-    /// `arrived` (and after the last write through this process) is done. An error leaves the index to be built
-    /// again when the changes could not be applied.
+    /// `arrived`, and after every write through this process so far, is done. Changes that cannot be applied leave the
+    /// index unbuilt, to be built again.
     async fn catch_up(&self, market: &Market, arrived: Instant) -> Result<()> {
-        if !self.written.load(Ordering::Acquire) && self.fresh(arrived) {
+        if self.current(arrived) {
             return Ok(());
         }
         let mut horizon = self.horizon.lock().await;
-        let written = self.written.swap(false, Ordering::AcqRel);
-        if !written && self.fresh(arrived) {
+        if self.state.load(Ordering::Acquire) != BUILT {
+            return Err(MarketError::Internal("the catalog's search index is not built".into()));
+        }
+        if self.current(arrived) {
             return Ok(());
         }
         let began = Instant::now();
-        let Some(since) = *horizon else {
-            return Err(MarketError::Internal("the catalog's search index has no horizon".into()));
-        };
-        let changes = match market.ledger().catalog_changes(since).await {
-            Ok(changes) => changes,
-            Err(error) => {
-                if written {
-                    self.written.store(true, Ordering::Release);
-                }
-                return Err(error.into());
+        let writes = self.writes.load(Ordering::Acquire);
+        let since = (*horizon).ok_or_else(|| MarketError::Internal("the search index has no horizon".into()))?;
+        let changes = market.ledger().catalog_changes(since).await?;
+        // Applied on the blocking pool: the write lock waits for searches running there.
+        let applying = market.clone();
+        let applied = tokio::task::spawn_blocking(move || {
+            let catalog = applying.catalog_index();
+            let mut index = catalog.index.write().unwrap_or_else(PoisonError::into_inner);
+            let applied = apply(&mut index, changes, &applying);
+            if applied.is_err() {
+                // Partly applied: unbuilt, and emptied, before any query reads it.
+                catalog.state.store(UNBUILT, Ordering::Release);
+                catalog.began.store(0, Ordering::Release);
+                *index = SearchIndex::default();
             }
-        };
-        let mut index = self.index.write().unwrap_or_else(PoisonError::into_inner);
-        match apply(&mut index, changes, market) {
+            applied
+        })
+        .await
+        .map_err(|e| MarketError::Internal(e.to_string()))?;
+        match applied {
             Ok(next) => {
                 *horizon = Some(next);
-                self.mark_read(began);
+                self.mark_read(began, writes);
                 Ok(())
             }
             Err(error) => {
-                // Partly applied: built afresh before it answers again.
-                self.state.store(UNBUILT, Ordering::Release);
-                *index = SearchIndex::default();
+                *horizon = None;
                 Err(error)
             }
         }
+    }
+
+    /// Whether the last read of the changes began after every write through this process and at most `fresh_for`
+    /// before `arrived`.
+    fn current(&self, arrived: Instant) -> bool {
+        self.writes_read.load(Ordering::Acquire) == self.writes.load(Ordering::Acquire) && self.fresh(arrived)
     }
 
     /// Whether the last read began at most `fresh_for` before `arrived`.
@@ -283,9 +330,11 @@ impl CatalogIndex {
         }
     }
 
-    fn mark_read(&self, began: Instant) {
+    /// A read of the changes that began at `began`, after `writes` writes through this process, is applied.
+    fn mark_read(&self, began: Instant, writes: u64) {
         let nanos = u64::try_from(began.duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX).max(1);
         self.began.store(nanos, Ordering::Release);
+        self.writes_read.store(writes, Ordering::Release);
     }
 
     /// The lexemes of `text` as the catalog parses it, when it is a plain conjunction of words.

@@ -302,8 +302,9 @@ impl Market {
 
     /// Tells the catalog its cached answers are stale: every write of services (or of a provider's name) calls it.
     pub fn catalog_changed(&self) {
-        self.inner.catalog.clear();
+        // The index first: a query that sees the cache cleared then sees the write pending.
         self.inner.catalog_index.written();
+        self.inner.catalog.clear();
         self.inner.balance.forget_listings();
     }
 
