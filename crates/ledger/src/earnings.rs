@@ -144,34 +144,14 @@ impl Ledger {
         token: Address,
         account: Address,
     ) -> Result<VaultEarnings> {
-        let row = sqlx::query(
-            "WITH confirmed AS (
-                 SELECT coalesce(max(confirmed_block), -1) AS height FROM indexer_checkpoints
-                 WHERE chain_id = $1 AND indexer = $5),
-             events AS (
-                 SELECT e.kind, e.account, e.provider, e.amount, e.fee FROM vault_events e, confirmed c
-                 WHERE e.chain_id = $1 AND e.vault = $2 AND e.token = $3 AND e.block_number <= c.height
-                   AND (e.provider = $4 OR (e.kind = 'claimed' AND e.account = $4)))
-             SELECT
-                 (SELECT coalesce(sum(amount - fee), 0)::text FROM events WHERE kind = 'debited') AS purchases,
-                 (SELECT coalesce(sum(amount - fee), 0)::text FROM events WHERE kind = 'charged') AS subscriptions,
-                 (SELECT coalesce(sum(amount), 0)::text FROM events WHERE kind = 'claimed') AS claimed,
-                 (SELECT coalesce(sum(d.amount - d.fee), 0)::text FROM balance_debits d
-                  JOIN escrow_actions a ON a.id = d.action_id
-                  WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.provider = $4
-                    AND a.status IN ('pending', 'submitted') AND a.held_until IS NULL) AS accepted,
-                 (SELECT coalesce(sum(d.amount - d.fee), 0)::text FROM balance_debits d
-                  JOIN escrow_actions a ON a.id = d.action_id
-                  WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.provider = $4
-                    AND a.held_until IS NOT NULL) AS held",
-        )
-        .bind(int(chain_id))
-        .bind(vault.as_slice())
-        .bind(token.as_slice())
-        .bind(account.as_slice())
-        .bind(MAIN_INDEXER)
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query(VAULT_EARNINGS_SQL)
+            .bind(int(chain_id))
+            .bind(vault.as_slice())
+            .bind(token.as_slice())
+            .bind(account.as_slice())
+            .bind(MAIN_INDEXER)
+            .fetch_one(&self.pool)
+            .await?;
         let f = Fields::of("vault_events", &row);
         let (from_purchases, from_subscriptions, claimed): (U256, U256, U256) =
             (f.number("purchases")?, f.number("subscriptions")?, f.number("claimed")?);
@@ -185,3 +165,29 @@ impl Ledger {
         })
     }
 }
+
+/// [`Ledger::vault_earnings`]' query: `$1` to `$3` the vault's chain, address and token, `$4` the provider, `$5` the
+/// indexer. It reads the provider's own events (`vault_events_provider`, and its claims by `vault_events_account`)
+/// and the vault's debits in flight (`escrow_actions_open_debits`), never every event or debit of the vault.
+pub(crate) const VAULT_EARNINGS_SQL: &str = "WITH confirmed AS (
+         SELECT coalesce(max(confirmed_block), -1) AS height FROM indexer_checkpoints
+         WHERE chain_id = $1 AND indexer = $5),
+     events AS (
+         SELECT e.kind, e.amount, e.fee FROM vault_events e, confirmed c
+         WHERE e.chain_id = $1 AND e.vault = $2 AND e.token = $3 AND e.provider = $4 AND e.block_number <= c.height
+         UNION ALL
+         SELECT e.kind, e.amount, e.fee FROM vault_events e, confirmed c
+         WHERE e.chain_id = $1 AND e.vault = $2 AND e.token = $3 AND e.account = $4 AND e.kind = 'claimed'
+           AND e.provider IS DISTINCT FROM $4 AND e.block_number <= c.height),
+     open AS (
+         SELECT d.amount - d.fee AS net, a.held_until IS NOT NULL AS held
+         FROM escrow_actions a, LATERAL (
+             SELECT d.amount, d.fee FROM balance_debits d WHERE d.action_id = a.id AND d.provider = $4 LIMIT 1) d
+         WHERE a.chain_id = $1 AND a.escrow = $2 AND a.asset = $3
+           AND a.kind = 'vault_debit' AND a.status IN ('pending', 'submitted'))
+     SELECT
+         (SELECT coalesce(sum(amount - fee), 0)::text FROM events WHERE kind = 'debited') AS purchases,
+         (SELECT coalesce(sum(amount - fee), 0)::text FROM events WHERE kind = 'charged') AS subscriptions,
+         (SELECT coalesce(sum(amount), 0)::text FROM events WHERE kind = 'claimed') AS claimed,
+         (SELECT coalesce(sum(net), 0)::text FROM open WHERE NOT held) AS accepted,
+         (SELECT coalesce(sum(net), 0)::text FROM open WHERE held) AS held";

@@ -230,6 +230,52 @@ macro_rules! bind_account {
     };
 }
 
+/// [`Ledger::balance`]'s query, `$1` to `$4` the account. What it reads is bounded by the account's deposits,
+/// withdrawals and charges (`vault_events_balance`) and its debits in flight (`escrow_actions_open_debits`, by the
+/// payer word of their terms), never by the debits it has made.
+pub(super) fn balance_sql() -> String {
+    format!(
+        "WITH events AS (
+             SELECT kind, amount, unlock_at, block_number, log_index FROM vault_events
+             WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4
+               AND kind IN ('deposited', 'withdrawn', 'charged', 'withdrawal_requested', 'withdrawal_cancelled')
+               AND (kind <> 'deposited' OR block_number <= {})),
+         exit AS (
+             SELECT kind, amount, unlock_at FROM events
+             WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
+             ORDER BY block_number DESC, log_index DESC LIMIT 1),
+         totals AS (
+             SELECT
+                 (SELECT coalesce(sum(amount), 0) FROM events WHERE kind = 'deposited') AS deposited,
+                 (SELECT coalesce(sum(amount), 0) FROM events WHERE kind = 'withdrawn') AS withdrawn,
+                 (SELECT coalesce(sum(amount), 0) FROM events WHERE kind = 'charged') AS charged,
+                 (SELECT coalesce(max(spent), 0) FROM balance_accounts
+                  WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4) AS spent)
+         SELECT t.deposited::text AS deposited, t.withdrawn::text AS withdrawn, t.charged::text AS charged,
+             t.spent::text AS spent,
+             balance_renewals_due($1, $2, $3, $4, greatest(t.deposited - t.withdrawn - t.charged - t.spent, 0))::text
+                 AS renewals_due,
+             (SELECT coalesce(sum(d.amount), 0)::text FROM ({}) a, LATERAL (
+                  SELECT d.amount FROM balance_debits d WHERE d.action_id = a.id LIMIT 1) d) AS pending_debits,
+             (SELECT amount::text FROM exit WHERE kind = 'withdrawal_requested') AS requested,
+             (SELECT unlock_at FROM exit WHERE kind = 'withdrawal_requested') AS unlock_at
+         FROM totals t",
+        confirmed_height(),
+        open_debits("$4"),
+    )
+}
+
+/// The ids of the vault debits in flight (queued, held, or in a batch not yet resolved) of the account `$1` to `$3`
+/// and payer `payer` (an SQL expression), as a subquery: through `escrow_actions_open_debits` (the payer is the second
+/// word of the debit's terms, an address its last 20 bytes), so as many rows as the payer has debits in flight.
+pub(crate) fn open_debits(payer: &str) -> String {
+    format!(
+        "SELECT a.id FROM escrow_actions a
+         WHERE a.chain_id = $1 AND a.escrow = $2 AND a.asset = $3 AND substring(a.terms FROM 45 FOR 20) = {payer}
+           AND a.kind = 'vault_debit' AND a.status IN ('pending', 'submitted')"
+    )
+}
+
 /// The confirmed height of the main indexer on the account's chain (`$1`), as an SQL expression.
 fn confirmed_height() -> String {
     format!(
@@ -252,34 +298,7 @@ fn select_debits(filter: &str) -> sqlx::AssertSqlSafe<String> {
 impl Ledger {
     /// Where `account`'s balance stands.
     pub async fn balance(&self, account: &BalanceAccount) -> Result<Balance> {
-        let sql = format!(
-            "WITH events AS (
-                 SELECT kind, amount, unlock_at, block_number, log_index FROM vault_events
-                 WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4
-                   AND (kind <> 'deposited' OR block_number <= {})),
-             exit AS (
-                 SELECT kind, amount, unlock_at FROM events
-                 WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
-                 ORDER BY block_number DESC, log_index DESC LIMIT 1),
-             totals AS (
-                 SELECT
-                     (SELECT coalesce(sum(amount), 0) FROM events WHERE kind = 'deposited') AS deposited,
-                     (SELECT coalesce(sum(amount), 0) FROM events WHERE kind = 'withdrawn') AS withdrawn,
-                     (SELECT coalesce(sum(amount), 0) FROM events WHERE kind = 'charged') AS charged,
-                     (SELECT coalesce(max(spent), 0) FROM balance_accounts
-                      WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4) AS spent)
-             SELECT t.deposited::text AS deposited, t.withdrawn::text AS withdrawn, t.charged::text AS charged,
-                 t.spent::text AS spent,
-                 balance_renewals_due($1, $2, $3, $4, greatest(t.deposited - t.withdrawn - t.charged - t.spent, 0))::text
-                     AS renewals_due,
-                 (SELECT coalesce(sum(d.amount), 0)::text FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
-                  WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4
-                    AND a.status IN ('pending', 'submitted')) AS pending_debits,
-                 (SELECT amount::text FROM exit WHERE kind = 'withdrawal_requested') AS requested,
-                 (SELECT unlock_at FROM exit WHERE kind = 'withdrawal_requested') AS unlock_at
-             FROM totals t",
-            confirmed_height()
-        );
+        let sql = balance_sql();
         let row = bind_account!(sqlx::query(sqlx::AssertSqlSafe(sql)), account).fetch_one(&self.pool).await?;
         let f = Fields::of("vault_events", &row);
         let (deposited, withdrawn, charged, spent): (U256, U256, U256, U256) =

@@ -14,6 +14,8 @@
 
 mod balance_jobs;
 mod balances;
+#[cfg(test)]
+mod bounded_reads;
 mod catalog;
 mod catalog_changes;
 pub(crate) mod debits;

@@ -335,17 +335,14 @@ async fn lock_balance(
 /// counts: its amount is out of the balance here but still in the vault, where a charge sent without a hold would
 /// take it, and the provider's debit would then be refused.
 async fn debits_in_flight(tx: &mut Transaction<'static, Postgres>, account: &BalanceAccount) -> Result<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
-                        WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4
-                          AND a.status IN ('pending', 'submitted'))",
-    )
-    .bind(int(account.chain_id))
-    .bind(account.vault.as_slice())
-    .bind(account.token.as_slice())
-    .bind(account.account.as_slice())
-    .fetch_one(&mut **tx)
-    .await?)
+    let sql = format!("SELECT EXISTS ({})", super::balances::open_debits("$4"));
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(int(account.chain_id))
+        .bind(account.vault.as_slice())
+        .bind(account.token.as_slice())
+        .bind(account.account.as_slice())
+        .fetch_one(&mut **tx)
+        .await?)
 }
 
 async fn insert_action(
