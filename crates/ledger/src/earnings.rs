@@ -167,8 +167,9 @@ impl Ledger {
 }
 
 /// [`Ledger::vault_earnings`]' query: `$1` to `$3` the vault's chain, address and token, `$4` the provider, `$5` the
-/// indexer. It reads the provider's own events (`vault_events_provider`, and its claims by `vault_events_account`)
-/// and the vault's debits in flight (`escrow_actions_open_debits`), never every event or debit of the vault.
+/// indexer. It reads the provider's own events and claims (`vault_events_provider`, `vault_events_claims`) and the
+/// debits in flight to it (`escrow_actions_open_credits`, by the provider word of their terms), never every event or
+/// debit of the vault. What it was paid is summed from its events: as many rows as its sales.
 pub(crate) const VAULT_EARNINGS_SQL: &str = "WITH confirmed AS (
          SELECT coalesce(max(confirmed_block), -1) AS height FROM indexer_checkpoints
          WHERE chain_id = $1 AND indexer = $5),
@@ -183,7 +184,7 @@ pub(crate) const VAULT_EARNINGS_SQL: &str = "WITH confirmed AS (
          SELECT d.amount - d.fee AS net, a.held_until IS NOT NULL AS held
          FROM escrow_actions a, LATERAL (
              SELECT d.amount, d.fee FROM balance_debits d WHERE d.action_id = a.id AND d.provider = $4 LIMIT 1) d
-         WHERE a.chain_id = $1 AND a.escrow = $2 AND a.asset = $3
+         WHERE a.chain_id = $1 AND a.escrow = $2 AND a.asset = $3 AND substring(a.terms FROM 77 FOR 20) = $4
            AND a.kind = 'vault_debit' AND a.status IN ('pending', 'submitted'))
      SELECT
          (SELECT coalesce(sum(amount - fee), 0)::text FROM events WHERE kind = 'debited') AS purchases,

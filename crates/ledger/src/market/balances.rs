@@ -265,10 +265,48 @@ pub(super) fn balance_sql() -> String {
     )
 }
 
+/// How [`history_sql`] is planned, in its transaction: the agent's debits walked in `balance_debits_payer`'s order up
+/// to the page's end. Without statistics (autovacuum off) the planner guesses an agent has few debits and would
+/// rather fetch them all through a bitmap, or the whole table, and sort them.
+pub(super) const HISTORY_PLANNER: [&str; 2] = ["SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_seqscan = off"];
+
+/// [`Ledger::balance_history`]'s query: `$1` to `$4` the account, `$5` and `$6` the page's limit and offset.
+///
+/// One statement: the page of the union, each debit read whole by a join (never a query per entry). Ordered by the
+/// exact time (a debit's microseconds, not whole seconds: debits of one second would otherwise come back in any
+/// order), then by position: the event's in its block, the debit's action id (one batch's share a time). Each side
+/// is cut to the page's end in that same order first, the debits through `balance_debits_payer` alone (the rest of
+/// the account compared in a form no index serves, see 0031): a page reads as many debits as it reaches, not every
+/// debit the agent made.
+pub(super) fn history_sql() -> String {
+    format!(
+        "SELECT h.source, h.e_kind, h.e_amount, h.e_tx, h.e_block, h.e_reference, {DEBIT_COLUMNS}
+         FROM (
+             (SELECT 'chain' AS source, e.kind AS e_kind, e.amount::text AS e_amount, e.tx_hash AS e_tx,
+                     e.block_number AS e_block, e.reference AS e_reference, NULL::uuid AS debit,
+                     k.timestamp::numeric AS at, e.log_index AS seq
+              FROM vault_events e LEFT JOIN chain_blocks k ON k.chain_id = e.chain_id AND k.number = e.block_number
+              WHERE e.chain_id = $1 AND e.vault = $2 AND e.token = $3 AND e.account = $4
+                AND e.kind IN ('deposited', 'charged', 'withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
+                AND e.block_number <= {}
+              ORDER BY k.timestamp DESC NULLS LAST, e.block_number DESC, e.log_index DESC LIMIT $5 + $6)
+             UNION ALL
+             (SELECT 'debit', NULL, NULL, NULL, NULL, NULL, x.id, extract(epoch FROM x.created_at), x.action_id
+              FROM balance_debits x
+              WHERE x.payer = $4 AND (x.chain_id, x.vault, x.token) IS NOT DISTINCT FROM ($1, $2, $3)
+              ORDER BY x.created_at DESC, x.action_id DESC LIMIT $5 + $6)) h
+         LEFT JOIN balance_debits d ON d.id = h.debit
+         LEFT JOIN escrow_actions a ON a.id = d.action_id
+         LEFT JOIN settlement_batches b ON b.id = a.batch_id
+         ORDER BY h.at DESC NULLS LAST, h.e_block DESC NULLS LAST, h.seq DESC LIMIT $5 OFFSET $6",
+        confirmed_height()
+    )
+}
+
 /// The ids of the vault debits in flight (queued, held, or in a batch not yet resolved) of the account `$1` to `$3`
 /// and payer `payer` (an SQL expression), as a subquery: through `escrow_actions_open_debits` (the payer is the second
 /// word of the debit's terms, an address its last 20 bytes), so as many rows as the payer has debits in flight.
-pub(crate) fn open_debits(payer: &str) -> String {
+pub(crate) fn open_debits(payer: &'static str) -> String {
     format!(
         "SELECT a.id FROM escrow_actions a
          WHERE a.chain_id = $1 AND a.escrow = $2 AND a.asset = $3 AND substring(a.terms FROM 45 FOR 20) = {payer}
@@ -335,34 +373,16 @@ impl Ledger {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<HistoryEntry>> {
-        // One statement: the page of the union, each debit read whole by a join (never a query per entry). Ordered by
-        // the exact time (a debit's microseconds, not whole seconds: debits of one second would otherwise come back in
-        // any order), then by position: the event's in its block, the debit's action id (one batch's share a time).
-        let sql = format!(
-            "SELECT h.source, h.e_kind, h.e_amount, h.e_tx, h.e_block, h.e_reference, {DEBIT_COLUMNS}
-             FROM (
-                 SELECT 'chain' AS source, e.kind AS e_kind, e.amount::text AS e_amount, e.tx_hash AS e_tx,
-                        e.block_number AS e_block, e.reference AS e_reference, NULL::uuid AS debit,
-                        k.timestamp::numeric AS at, e.log_index AS seq
-                 FROM vault_events e LEFT JOIN chain_blocks k ON k.chain_id = e.chain_id AND k.number = e.block_number
-                 WHERE e.chain_id = $1 AND e.vault = $2 AND e.token = $3 AND e.account = $4
-                   AND e.kind IN ('deposited', 'charged', 'withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
-                   AND e.block_number <= {}
-                 UNION ALL
-                 SELECT 'debit', NULL, NULL, NULL, NULL, NULL, x.id, extract(epoch FROM x.created_at), x.action_id
-                 FROM balance_debits x
-                 WHERE x.chain_id = $1 AND x.vault = $2 AND x.token = $3 AND x.payer = $4) h
-             LEFT JOIN balance_debits d ON d.id = h.debit
-             LEFT JOIN escrow_actions a ON a.id = d.action_id
-             LEFT JOIN settlement_batches b ON b.id = a.batch_id
-             ORDER BY h.at DESC NULLS LAST, h.e_block DESC NULLS LAST, h.seq DESC LIMIT $5 OFFSET $6",
-            confirmed_height()
-        );
-        let rows = bind_account!(sqlx::query(sqlx::AssertSqlSafe(sql)), account)
+        let mut tx = self.pool.begin().await?;
+        for setting in HISTORY_PLANNER {
+            sqlx::query(setting).execute(&mut *tx).await?;
+        }
+        let rows = bind_account!(sqlx::query(sqlx::AssertSqlSafe(history_sql())), account)
             .bind(i64::from(limit))
             .bind(i64::from(offset))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
+        tx.commit().await?;
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
             let f = Fields::of("vault_events", row);

@@ -1,13 +1,20 @@
 //! The balance and the provider's vault earnings read as many rows as the account has deposits, claims and debits in
-//! flight, not as many as the vault holds debits: each query is run under `EXPLAIN ANALYZE` beside a history of
-//! applied debits, and every row its plan produced or filtered out is counted.
+//! flight (and a page of history as many as the page reaches), not as many as the vault holds debits: each query is
+//! run under `EXPLAIN ANALYZE` beside a history of applied debits and another agent's debits in flight, and every row
+//! its scans read is counted.
 
 use alloy::primitives::{Address, B256, U256};
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::balances::{BalanceAccount, CredentialId, DebitDecision, DebitRequest, balance_sql, open_debits};
+use super::{
+    balances::{
+        BalanceAccount, CredentialId, DebitDecision, DebitRequest, HISTORY_PLANNER, HistoryEntry, balance_sql,
+        history_sql, open_debits,
+    },
+    subscriptions::available_sql,
+};
 use crate::{Ledger, MIGRATOR, VaultDebit, earnings::VAULT_EARNINGS_SQL, index::MAIN_INDEXER};
 
 const CHAIN: u64 = 31337;
@@ -18,10 +25,13 @@ const AGENT: Address = Address::repeat_byte(0xa9);
 const PROVIDER: Address = Address::repeat_byte(0x0b);
 /// The provider of the agent's applied history.
 const OTHER: Address = Address::repeat_byte(0x0c);
-/// Applied debits of the agent, each with its `debited` event: what the reads must not scale with.
+/// Another agent, whose debits to `OTHER` are in flight.
+const BYSTANDER: Address = Address::repeat_byte(0xb7);
+/// Applied debits of the agent, each with its `debited` event, and the bystander's debits in flight: what the reads
+/// must not scale with.
 const HISTORY: usize = 3_000;
 /// More rows than any read here may touch: the deposit, three debits in flight, and the plans' own lookups.
-const BOUND: u64 = 100;
+const BOUND: f64 = 100.0;
 
 fn account() -> BalanceAccount {
     BalanceAccount { chain_id: CHAIN, vault: VAULT, token: TOKEN, account: AGENT }
@@ -58,13 +68,14 @@ async fn seed(pool: &PgPool) -> CredentialId {
     CredentialId(credential)
 }
 
-/// `HISTORY` debits of the agent to `OTHER`, applied in batch 1, each with its `debited` event in block 2.
-async fn applied_history(pool: &PgPool) {
-    let debits: Vec<VaultDebit> = (0..HISTORY)
+/// `count` debits of `payer` to `provider`, numbered from `first`: applied in batch 1, each with its `debited` event
+/// in block 2, or (not `applied`) still queued.
+async fn debits(pool: &PgPool, payer: Address, provider: Address, first: usize, count: usize, applied: bool) {
+    let debits: Vec<VaultDebit> = (first..first + count)
         .map(|i| VaultDebit {
-            id: B256::from(U256::from(i + 1)),
-            payer: AGENT,
-            provider: OTHER,
+            id: B256::from(U256::from(i)),
+            payer,
+            provider,
             amount: U256::from(10),
             fee: U256::from(1),
         })
@@ -75,48 +86,78 @@ async fn applied_history(pool: &PgPool) {
         "WITH actions AS (
              INSERT INTO escrow_actions (chain_id, escrow, asset, kind, job_id, terms, status, batch_id)
              SELECT 31337, decode(repeat('7a', 20), 'hex'), decode(repeat('aa', 20), 'hex'), 'vault_debit', u.id,
-                    u.terms, 'settled', 1
+                    u.terms, CASE WHEN $5 THEN 'settled' ELSE 'pending' END::settlement_status,
+                    CASE WHEN $5 THEN 1 END
              FROM unnest($1::bytea[], $2::bytea[]) AS u(id, terms)
              RETURNING id, job_id),
          debits AS (
              INSERT INTO balance_debits (id, chain_id, vault, token, payer, provider, amount, fee, debit_id, action_id,
                                          idempotency_key)
-             SELECT gen_random_uuid(), 31337, decode(repeat('7a', 20), 'hex'), decode(repeat('aa', 20), 'hex'),
-                    decode(repeat('a9', 20), 'hex'), decode(repeat('0c', 20), 'hex'), 10, 1, a.job_id, a.id,
-                    'history:' || a.id
+             SELECT gen_random_uuid(), 31337, decode(repeat('7a', 20), 'hex'), decode(repeat('aa', 20), 'hex'), $3, $4,
+                    10, 1, a.job_id, a.id, 'history:' || a.id
              FROM actions a)
          INSERT INTO vault_events (chain_id, block_number, log_index, tx_hash, vault, token, kind, account, provider,
                                    amount, fee, reference)
          SELECT 31337, 2, n, decode(repeat('09', 32), 'hex'), decode(repeat('7a', 20), 'hex'),
-                decode(repeat('aa', 20), 'hex'), 'debited', decode(repeat('a9', 20), 'hex'),
-                decode(repeat('0c', 20), 'hex'), 10, 1, u.id
-         FROM unnest($1::bytea[]) WITH ORDINALITY AS u(id, n)",
+                decode(repeat('aa', 20), 'hex'), 'debited', $3, $4, 10, 1, u.id
+         FROM unnest($1::bytea[]) WITH ORDINALITY AS u(id, n)
+         WHERE $5",
     )
     .bind(&ids)
     .bind(&terms)
+    .bind(payer.as_slice())
+    .bind(provider.as_slice())
+    .bind(applied)
     .execute(pool)
     .await
     .unwrap();
 }
 
-/// Rows `sql` produced or read and filtered out, over every node of its plan and every loop of each.
-async fn rows_touched(pool: &PgPool, sql: &str, provider: Address) -> u64 {
-    fn walk(node: &Value) -> u64 {
-        let loops = node["Actual Loops"].as_u64().unwrap_or(1);
-        let rows = node["Actual Rows"].as_u64().unwrap_or(0) + node["Rows Removed by Filter"].as_u64().unwrap_or(0);
-        let children = node["Plans"].as_array().map_or(0, |plans| plans.iter().map(walk).sum());
-        rows * loops + children
+/// Rows `sql` read from tables and indexes (returned or filtered out, every loop of each scan), planned as
+/// `plan_cache_mode` says (a prepared statement's plan turns generic after five runs).
+async fn rows_touched(pool: &PgPool, sql: &str, party: Address, plan_cache_mode: &str) -> f64 {
+    rows_touched_with(pool, sql, party, &[], &[], plan_cache_mode).await
+}
+
+/// [`rows_touched`], with `page` (a limit and an offset) bound after the account, planned under `settings` too.
+async fn rows_touched_with(
+    pool: &PgPool,
+    sql: &str,
+    party: Address,
+    page: &[i64],
+    settings: &[&str],
+    plan_cache_mode: &str,
+) -> f64 {
+    // Rows read from storage: what each scan of a table or an index returned or filtered out, every loop of it.
+    fn walk(node: &Value) -> f64 {
+        let count = |field: &str| node[field].as_f64().unwrap_or(0.0);
+        let scan = node.get("Relation Name").is_some() || node.get("Index Name").is_some();
+        let rows = if scan {
+            count("Actual Rows") + count("Rows Removed by Filter") + count("Rows Removed by Index Recheck")
+        } else {
+            0.0
+        };
+        let children: f64 = node["Plans"].as_array().map_or(0.0, |plans| plans.iter().map(walk).sum());
+        rows * node["Actual Loops"].as_f64().unwrap_or(1.0) + children
+    }
+    let mut tx = pool.begin().await.unwrap();
+    let mode = format!("SET LOCAL plan_cache_mode = {plan_cache_mode}");
+    for setting in std::iter::once(mode.as_str()).chain(settings.iter().copied()) {
+        sqlx::query(sqlx::AssertSqlSafe(setting)).execute(&mut *tx).await.unwrap();
     }
     let explain = format!("EXPLAIN (ANALYZE, FORMAT JSON) {sql}");
     let mut query = sqlx::query_scalar::<_, Value>(sqlx::AssertSqlSafe(explain))
         .bind(CHAIN as i64)
         .bind(VAULT.as_slice())
         .bind(TOKEN.as_slice())
-        .bind(if sql == VAULT_EARNINGS_SQL { provider.as_slice() } else { AGENT.as_slice() });
+        .bind(party.as_slice());
     if sql == VAULT_EARNINGS_SQL {
         query = query.bind(MAIN_INDEXER);
     }
-    let plan = query.fetch_one(pool).await.unwrap();
+    for value in page {
+        query = query.bind(*value);
+    }
+    let plan = query.fetch_one(&mut *tx).await.unwrap();
     walk(&plan[0]["Plan"])
 }
 
@@ -124,7 +165,8 @@ async fn rows_touched(pool: &PgPool, sql: &str, provider: Address) -> u64 {
 async fn balance_and_earnings_read_what_is_in_flight_not_the_history(pool: PgPool) {
     let ledger = Ledger::from_pool(pool.clone());
     let credential = seed(&pool).await;
-    applied_history(&pool).await;
+    debits(&pool, AGENT, OTHER, 1, HISTORY, true).await;
+    debits(&pool, BYSTANDER, OTHER, HISTORY + 1, HISTORY, false).await;
     let mut in_flight = Vec::new();
     for key in ["one", "two", "three"] {
         let request = DebitRequest {
@@ -161,14 +203,43 @@ async fn balance_and_earnings_read_what_is_in_flight_not_the_history(pool: PgPoo
     assert_eq!((earnings.accepted, earnings.held), (U256::from(1_900), U256::from(950)));
     assert_eq!(earnings.from_purchases, U256::ZERO, "nothing of this provider's is applied yet");
     let other = ledger.vault_earnings(CHAIN, VAULT, TOKEN, OTHER).await.unwrap();
-    assert_eq!((other.from_purchases, other.accepted), (U256::from(9 * HISTORY as u64), U256::ZERO));
+    let history = U256::from(9 * HISTORY as u64);
+    assert_eq!((other.from_purchases, other.accepted), (history, history), "applied, and the bystander's in flight");
 
-    for (read, sql, provider) in [
-        ("the balance", balance_sql(), PROVIDER),
-        ("the debits in flight", format!("SELECT EXISTS ({})", open_debits("$4")), PROVIDER),
-        ("the provider's earnings", VAULT_EARNINGS_SQL.to_owned(), PROVIDER),
+    // The count sees history: the agent's debits in flight summed as before 0031, through every debit it made.
+    let scan = "SELECT coalesce(sum(d.amount), 0) FROM balance_debits d JOIN escrow_actions a ON a.id = d.action_id
+                WHERE d.chain_id = $1 AND d.vault = $2 AND d.token = $3 AND d.payer = $4
+                  AND a.status IN ('pending', 'submitted')";
+    let control = rows_touched(&pool, scan, AGENT, "auto").await;
+    assert!(control >= HISTORY as f64, "a scan of the history is counted: {control} rows");
+
+    // A page of the history reads as far as it reaches; the last page still finds the deposit.
+    let first = ledger.balance_history(&account(), 5, 0).await.unwrap();
+    let ids: Vec<_> = first
+        .iter()
+        .map(|entry| match entry {
+            HistoryEntry::Debit(debit) => debit.id,
+            HistoryEntry::Chain { .. } => panic!("debits come first"),
+        })
+        .collect();
+    assert_eq!(ids[..3], [in_flight[2].id, in_flight[1].id, in_flight[0].id], "newest first");
+    let last = ledger.balance_history(&account(), 5, HISTORY as u32 - 1).await.unwrap();
+    assert_eq!(last.len(), 5);
+    assert!(matches!(last[4], HistoryEntry::Chain { ref kind, .. } if kind == "deposited"), "{last:?}");
+
+    for (read, sql, party, page, settings) in [
+        ("the balance", balance_sql(), AGENT, &[][..], &[][..]),
+        ("the debits in flight", format!("SELECT EXISTS ({})", open_debits("$4")), AGENT, &[], &[]),
+        ("what a subscribe may spend", available_sql(), AGENT, &[], &[]),
+        ("a page of the history", history_sql(), AGENT, &[20, 0], &HISTORY_PLANNER[..]),
+        ("the provider's earnings", VAULT_EARNINGS_SQL.to_owned(), PROVIDER, &[], &[]),
     ] {
-        let touched = rows_touched(&pool, &sql, provider).await;
-        assert!(touched < BOUND, "{read} touched {touched} rows beside {HISTORY} applied debits");
+        for plan_cache_mode in ["force_custom_plan", "force_generic_plan"] {
+            let touched = rows_touched_with(&pool, &sql, party, page, settings, plan_cache_mode).await;
+            assert!(
+                touched < BOUND,
+                "{read} ({plan_cache_mode}) touched {touched} rows beside {HISTORY} applied debits"
+            );
+        }
     }
 }

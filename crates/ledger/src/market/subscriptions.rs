@@ -264,6 +264,28 @@ fn view_from_row(row: &PgRow) -> Result<SubscriptionView> {
     })
 }
 
+/// What [`lock_balance`] reads once the row is locked: the balance available (confirmed less spent) and whether a
+/// withdrawal request stands, `$1` to `$4` the account.
+pub(super) fn available_sql() -> String {
+    format!(
+        "WITH events AS (
+             SELECT kind, amount, block_number, log_index FROM vault_events
+             WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4
+               -- Not its debits (vault_events_balance, 0015): as many rows as deposits, withdrawals and charges.
+               AND kind IN ('deposited', 'withdrawn', 'charged', 'withdrawal_requested', 'withdrawal_cancelled')
+               AND (kind <> 'deposited' OR block_number <= (SELECT coalesce(max(confirmed_block), -1)
+                                                            FROM indexer_checkpoints
+                                                            WHERE indexer = '{MAIN_INDEXER}' AND chain_id = $1)))
+         SELECT greatest((SELECT coalesce(sum(CASE kind WHEN 'deposited' THEN amount ELSE -amount END), 0) FROM events
+                          WHERE kind IN ('deposited', 'withdrawn', 'charged')) - a.spent, 0)::text AS available,
+             coalesce((SELECT kind = 'withdrawal_requested' FROM events
+                       WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
+                       ORDER BY block_number DESC, log_index DESC LIMIT 1), false) AS exiting
+         FROM balance_accounts a
+         WHERE a.chain_id = $1 AND a.vault = $2 AND a.token = $3 AND a.account = $4"
+    )
+}
+
 /// Locks `account`'s row (made if absent) and reads what it may spend and whether a withdrawal request stands, as a
 /// balance purchase does: less the renewals due but not yet queued when `less_renewals_due` (the keeper, queueing
 /// those very renewals, reads the balance without them).
@@ -293,27 +315,13 @@ async fn lock_balance(
     .bind(account.account.as_slice())
     .execute(&mut **tx)
     .await?;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "WITH events AS (
-             SELECT kind, amount, block_number, log_index FROM vault_events
-             WHERE chain_id = $1 AND vault = $2 AND token = $3 AND account = $4
-               AND (kind <> 'deposited' OR block_number <= (SELECT coalesce(max(confirmed_block), -1)
-                                                            FROM indexer_checkpoints
-                                                            WHERE indexer = '{MAIN_INDEXER}' AND chain_id = $1)))
-         SELECT greatest((SELECT coalesce(sum(CASE kind WHEN 'deposited' THEN amount ELSE -amount END), 0) FROM events
-                          WHERE kind IN ('deposited', 'withdrawn', 'charged')) - a.spent, 0)::text AS available,
-             coalesce((SELECT kind = 'withdrawal_requested' FROM events
-                       WHERE kind IN ('withdrawal_requested', 'withdrawal_cancelled', 'withdrawn')
-                       ORDER BY block_number DESC, log_index DESC LIMIT 1), false) AS exiting
-         FROM balance_accounts a
-         WHERE a.chain_id = $1 AND a.vault = $2 AND a.token = $3 AND a.account = $4"
-    )))
-    .bind(int(account.chain_id))
-    .bind(account.vault.as_slice())
-    .bind(account.token.as_slice())
-    .bind(account.account.as_slice())
-    .fetch_one(&mut **tx)
-    .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(available_sql()))
+        .bind(int(account.chain_id))
+        .bind(account.vault.as_slice())
+        .bind(account.token.as_slice())
+        .bind(account.account.as_slice())
+        .fetch_one(&mut **tx)
+        .await?;
     let f = Fields::of("balance_accounts", &row);
     let (available, exiting): (U256, bool) = (f.number("available")?, f.get("exiting")?);
     if !less_renewals_due || available.is_zero() {
