@@ -30,3 +30,6 @@ CREATE INDEX vault_events_provider ON vault_events (chain_id, vault, token, prov
     WHERE provider IS NOT NULL;
 CREATE INDEX vault_events_claims ON vault_events (chain_id, vault, token, account, block_number)
     WHERE kind = 'claimed';
+
+-- A provider's escrow jobs (GET /v1/provider/earnings' held): the escrow's jobs were read whole.
+CREATE INDEX escrow_jobs_provider ON escrow_jobs (chain_id, escrow, provider, block_number);

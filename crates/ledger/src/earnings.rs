@@ -54,28 +54,14 @@ impl Ledger {
         .fetch_optional(&self.pool)
         .await?
         .unwrap_or(-1);
-        let row = sqlx::query(
-            "SELECT
-               (SELECT coalesce(sum(j.amount - j.fee), 0)::text FROM escrow_jobs j
-                WHERE j.chain_id = $1 AND j.escrow = $2 AND j.token = $3 AND j.provider = $4 AND j.block_number <= $5
-                  AND (SELECT e.status FROM escrow_job_events e
-                       WHERE e.chain_id = j.chain_id AND e.escrow = j.escrow AND e.job_id = j.job_id
-                         AND e.block_number <= $5
-                       ORDER BY e.block_number DESC, e.log_index DESC LIMIT 1) IN ('funded', 'completed', 'disputed')
-               ) AS held,
-               (SELECT coalesce(sum(delta), 0)::text FROM escrow_balance_changes
-                WHERE chain_id = $1 AND escrow = $2 AND token = $3 AND account = $4 AND block_number <= $5) AS pending,
-               (SELECT coalesce(sum(-delta), 0)::text FROM escrow_balance_changes
-                WHERE chain_id = $1 AND escrow = $2 AND token = $3 AND account = $4 AND block_number <= $5
-                  AND claimed_to IS NOT NULL) AS settled",
-        )
-        .bind(int(chain_id))
-        .bind(escrow.as_slice())
-        .bind(token.as_slice())
-        .bind(account.as_slice())
-        .bind(confirmed)
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query(ESCROW_EARNINGS_SQL)
+            .bind(int(chain_id))
+            .bind(escrow.as_slice())
+            .bind(token.as_slice())
+            .bind(account.as_slice())
+            .bind(confirmed)
+            .fetch_one(&self.pool)
+            .await?;
         let f = Fields::of("earnings", &row);
         let (held, pending, settled) = (f.number("held")?, f.number("pending")?, f.number("settled")?);
         let rows = sqlx::query(
@@ -192,3 +178,20 @@ pub(crate) const VAULT_EARNINGS_SQL: &str = "WITH confirmed AS (
          (SELECT coalesce(sum(amount), 0)::text FROM events WHERE kind = 'claimed') AS claimed,
          (SELECT coalesce(sum(net), 0)::text FROM open WHERE NOT held) AS accepted,
          (SELECT coalesce(sum(net), 0)::text FROM open WHERE held) AS held";
+
+/// [`Ledger::earnings`]' sums: `$1` to `$3` the escrow's chain, address and token, `$4` the account, `$5` the confirmed
+/// height. `held` reads the provider's own jobs (`escrow_jobs_provider`), not every job of the escrow; `pending` and
+/// `settled` sum the account's balance changes, as many rows as its credits and claims.
+pub(crate) const ESCROW_EARNINGS_SQL: &str = "SELECT
+     (SELECT coalesce(sum(j.amount - j.fee), 0)::text FROM escrow_jobs j
+      WHERE j.chain_id = $1 AND j.escrow = $2 AND j.token = $3 AND j.provider = $4 AND j.block_number <= $5
+        AND (SELECT e.status FROM escrow_job_events e
+             WHERE e.chain_id = j.chain_id AND e.escrow = j.escrow AND e.job_id = j.job_id
+               AND e.block_number <= $5
+             ORDER BY e.block_number DESC, e.log_index DESC LIMIT 1) IN ('funded', 'completed', 'disputed')
+     ) AS held,
+     (SELECT coalesce(sum(delta), 0)::text FROM escrow_balance_changes
+      WHERE chain_id = $1 AND escrow = $2 AND token = $3 AND account = $4 AND block_number <= $5) AS pending,
+     (SELECT coalesce(sum(-delta), 0)::text FROM escrow_balance_changes
+      WHERE chain_id = $1 AND escrow = $2 AND token = $3 AND account = $4 AND block_number <= $5
+        AND claimed_to IS NOT NULL) AS settled";

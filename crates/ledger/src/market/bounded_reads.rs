@@ -15,7 +15,11 @@ use super::{
     },
     subscriptions::available_sql,
 };
-use crate::{Ledger, MIGRATOR, VaultDebit, earnings::VAULT_EARNINGS_SQL, index::MAIN_INDEXER};
+use crate::{
+    Ledger, MIGRATOR, VaultDebit,
+    earnings::{ESCROW_EARNINGS_SQL, VAULT_EARNINGS_SQL},
+    index::MAIN_INDEXER,
+};
 
 const CHAIN: u64 = 31337;
 const VAULT: Address = Address::repeat_byte(0x7a);
@@ -113,13 +117,32 @@ async fn debits(pool: &PgPool, payer: Address, provider: Address, first: usize, 
     .unwrap();
 }
 
+/// `HISTORY` escrow jobs of `OTHER`'s on an escrow at the vault's address (the escrow's reads are the same).
+async fn escrow_jobs(pool: &PgPool) {
+    sqlx::query(
+        "INSERT INTO escrow_jobs (chain_id, block_number, log_index, block_hash, tx_hash, escrow, job_id, payer, provider,
+                                  token, amount, fee, arbiter, funding_deadline, completion_deadline, review_window,
+                                  salt)
+         SELECT 31337, 3, n, decode(repeat('cd', 32), 'hex'), decode(repeat('0d', 32), 'hex'),
+                decode(repeat('7a', 20), 'hex'), sha256(n::text::bytea), decode(repeat('a9', 20), 'hex'),
+                decode(repeat('0c', 20), 'hex'), decode(repeat('aa', 20), 'hex'), 10, 1,
+                decode(repeat('ab', 20), 'hex'), 0, 0, 0, sha256(n::text::bytea)
+         FROM generate_series(1, $1) AS n",
+    )
+    .bind(HISTORY as i64)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 /// Rows `sql` read from tables and indexes (returned or filtered out, every loop of each scan), planned as
 /// `plan_cache_mode` says (a prepared statement's plan turns generic after five runs).
 async fn rows_touched(pool: &PgPool, sql: &str, party: Address, plan_cache_mode: &str) -> f64 {
     rows_touched_with(pool, sql, party, &[], &[], plan_cache_mode).await
 }
 
-/// [`rows_touched`], with `page` (a limit and an offset) bound after the account, planned under `settings` too.
+/// [`rows_touched`], with `page` bound after the account (a limit and an offset, or a height), planned under
+/// `settings` too.
 async fn rows_touched_with(
     pool: &PgPool,
     sql: &str,
@@ -167,6 +190,7 @@ async fn balance_and_earnings_read_what_is_in_flight_not_the_history(pool: PgPoo
     let credential = seed(&pool).await;
     debits(&pool, AGENT, OTHER, 1, HISTORY, true).await;
     debits(&pool, BYSTANDER, OTHER, HISTORY + 1, HISTORY, false).await;
+    escrow_jobs(&pool).await;
     let mut in_flight = Vec::new();
     for key in ["one", "two", "three"] {
         let request = DebitRequest {
@@ -233,6 +257,7 @@ async fn balance_and_earnings_read_what_is_in_flight_not_the_history(pool: PgPoo
         ("what a subscribe may spend", available_sql(), AGENT, &[], &[]),
         ("a page of the history", history_sql(), AGENT, &[20, 0], &HISTORY_PLANNER[..]),
         ("the provider's earnings", VAULT_EARNINGS_SQL.to_owned(), PROVIDER, &[], &[]),
+        ("the provider's escrow earnings", ESCROW_EARNINGS_SQL.to_owned(), PROVIDER, &[10], &[]),
     ] {
         for plan_cache_mode in ["force_custom_plan", "force_generic_plan"] {
             let touched = rows_touched_with(&pool, &sql, party, page, settings, plan_cache_mode).await;
