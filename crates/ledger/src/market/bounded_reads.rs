@@ -120,9 +120,9 @@ async fn debits(pool: &PgPool, payer: Address, provider: Address, first: usize, 
 /// `HISTORY` escrow jobs of `OTHER`'s on an escrow at the vault's address (the escrow's reads are the same).
 async fn escrow_jobs(pool: &PgPool) {
     sqlx::query(
-        "INSERT INTO escrow_jobs (chain_id, block_number, log_index, block_hash, tx_hash, escrow, job_id, payer, provider,
-                                  token, amount, fee, arbiter, funding_deadline, completion_deadline, review_window,
-                                  salt)
+        "INSERT INTO escrow_jobs (chain_id, block_number, log_index, block_hash, tx_hash, escrow, job_id, payer,
+                                  provider, token, amount, fee, arbiter, funding_deadline, completion_deadline,
+                                  review_window, salt)
          SELECT 31337, 3, n, decode(repeat('cd', 32), 'hex'), decode(repeat('0d', 32), 'hex'),
                 decode(repeat('7a', 20), 'hex'), sha256(n::text::bytea), decode(repeat('a9', 20), 'hex'),
                 decode(repeat('0c', 20), 'hex'), decode(repeat('aa', 20), 'hex'), 10, 1,
