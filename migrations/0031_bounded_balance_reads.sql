@@ -21,7 +21,8 @@ CREATE INDEX escrow_actions_open_credits ON escrow_actions (chain_id, escrow, as
 -- far as it reaches. 0013's index, ordered by time alone, made a page sort every debit of the batches it reached, and
 -- led by the account's (chain, vault, token), which balance_debits_on_chain_id also leads with: without statistics
 -- the planner took that one and sorted every debit in the vault. Led by the payer, and the rest of the account
--- compared in a form no index serves, only this index answers a page.
+-- compared in a form no index serves, only this index answers a page (walking too the wallet's debits in another
+-- vault or token of the same database, if any: each process serves one).
 DROP INDEX balance_debits_payer;
 CREATE INDEX balance_debits_payer ON balance_debits (payer, created_at DESC, action_id DESC);
 

@@ -277,11 +277,12 @@ pub(super) const HISTORY_PLANNER: [&str; 2] = ["SET LOCAL enable_bitmapscan = of
 /// order), then by position: the event's in its block, the debit's action id (one batch's share a time). Each side
 /// is cut to the page's end in that same order first, the debits through `balance_debits_payer` alone (the rest of
 /// the account compared in a form no index serves, see 0031): a page reads as many debits as it reaches, not every
-/// debit the agent made.
+/// debit the agent made, and joins only its own.
 pub(super) fn history_sql() -> String {
     format!(
         "SELECT h.source, h.e_kind, h.e_amount, h.e_tx, h.e_block, h.e_reference, {DEBIT_COLUMNS}
          FROM (
+             -- The page itself, then each of its debits read whole.
              (SELECT 'chain' AS source, e.kind AS e_kind, e.amount::text AS e_amount, e.tx_hash AS e_tx,
                      e.block_number AS e_block, e.reference AS e_reference, NULL::uuid AS debit,
                      k.timestamp::numeric AS at, e.log_index AS seq
@@ -294,11 +295,12 @@ pub(super) fn history_sql() -> String {
              (SELECT 'debit', NULL, NULL, NULL, NULL, NULL, x.id, extract(epoch FROM x.created_at), x.action_id
               FROM balance_debits x
               WHERE x.payer = $4 AND (x.chain_id, x.vault, x.token) IS NOT DISTINCT FROM ($1, $2, $3)
-              ORDER BY x.created_at DESC, x.action_id DESC LIMIT $5 + $6)) h
+              ORDER BY x.created_at DESC, x.action_id DESC LIMIT $5 + $6)
+             ORDER BY at DESC NULLS LAST, e_block DESC NULLS LAST, seq DESC LIMIT $5 OFFSET $6) h
          LEFT JOIN balance_debits d ON d.id = h.debit
          LEFT JOIN escrow_actions a ON a.id = d.action_id
          LEFT JOIN settlement_batches b ON b.id = a.batch_id
-         ORDER BY h.at DESC NULLS LAST, h.e_block DESC NULLS LAST, h.seq DESC LIMIT $5 OFFSET $6",
+         ORDER BY h.at DESC NULLS LAST, h.e_block DESC NULLS LAST, h.seq DESC",
         confirmed_height()
     )
 }
